@@ -1,0 +1,26 @@
+//! The DevMentor database: the embedded migrations, pool construction, schema checks,
+//! typed ids and every SQL query the services run.
+//!
+//! Services never create tables. They call [`schema::verify`] at start and refuse to run
+//! against a database whose migrations differ from the ones compiled into this crate.
+
+pub mod ids;
+pub mod migrations;
+pub mod pool;
+pub mod schema;
+pub mod seeds;
+
+pub use pool::{DbConfig, SslMode, connect};
+pub use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+/// Every migration in `database/migrations`, embedded at compile time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../database/migrations");
+
+/// The schema version this build needs: the newest embedded migration.
+pub fn expected_version() -> i64 {
+    MIGRATOR
+        .iter()
+        .map(|migration| migration.version)
+        .max()
+        .unwrap_or(0)
+}

@@ -1,0 +1,162 @@
+//! Typed configuration from environment variables (and a `.env` file when present).
+//! `.env.example` documents every variable.
+
+use std::time::Duration;
+
+use serde::{Deserialize, de::DeserializeOwned};
+
+/// Where the process runs. Destructive developer commands require `development`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppEnv {
+    Development,
+    Test,
+    Staging,
+    #[default]
+    Production,
+}
+
+/// How log lines are written: readable for people, JSON for log collectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+/// Settings every service reads, whatever it does.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommonConfig {
+    /// `APP_ENV`; unset means `production`, the safe assumption.
+    #[serde(default)]
+    pub app_env: AppEnv,
+    /// `LOG_FORMAT`: `pretty` (default) or `json`.
+    #[serde(default)]
+    pub log_format: LogFormat,
+    /// `REQUEST_TIMEOUT_SECS`: a request still running after this gets a 503.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    /// `BODY_LIMIT_BYTES`: the largest request body a JSON endpoint accepts.
+    #[serde(default = "default_body_limit_bytes")]
+    pub body_limit_bytes: usize,
+    /// `SHUTDOWN_GRACE_SECS`: how long in-flight requests get after SIGTERM.
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
+}
+
+fn default_request_timeout_secs() -> u64 {
+    30
+}
+
+fn default_body_limit_bytes() -> usize {
+    1024 * 1024
+}
+
+fn default_shutdown_grace_secs() -> u64 {
+    20
+}
+
+impl CommonConfig {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+/// Where one service listens: `<PREFIX>HOST` and `<PREFIX>PORT`, e.g. `AUTH_PORT`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListenConfig {
+    #[serde(default = "default_host")]
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+fn default_host() -> String {
+    "127.0.0.1".to_owned()
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+/// Reads `.env` (if any) into the process environment; real variables win.
+pub fn load_dotenv() {
+    // A missing .env is normal (containers, CI); a malformed one is worth a warning.
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("warning: ignoring .env: {error}");
+    }
+}
+
+/// Deserialises `T` from environment variables; field `db_pool_size` reads `DB_POOL_SIZE`.
+pub fn from_env<T: DeserializeOwned>() -> Result<T, ConfigError> {
+    envy::from_env().map_err(|error| ConfigError(describe(error, "")))
+}
+
+/// Like [`from_env`], for variables named `<prefix><FIELD>`.
+pub fn from_env_prefixed<T: DeserializeOwned>(prefix: &str) -> Result<T, ConfigError> {
+    envy::prefixed(prefix)
+        .from_env()
+        .map_err(|error| ConfigError(describe(error, prefix)))
+}
+
+fn describe(error: envy::Error, prefix: &str) -> String {
+    match error {
+        envy::Error::MissingValue(field) => {
+            format!("{prefix}{} is not set", field.to_ascii_uppercase())
+        }
+        envy::Error::Custom(message) => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Sample {
+        secret_like: String,
+        #[serde(default)]
+        app_env: AppEnv,
+    }
+
+    fn parse<T: DeserializeOwned>(vars: &[(&str, &str)]) -> Result<T, ConfigError> {
+        let pairs = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        envy::from_iter(pairs).map_err(|error| ConfigError(describe(error, "")))
+    }
+
+    #[test]
+    fn numeric_looking_strings_stay_strings() {
+        let sample: Sample = parse(&[("SECRET_LIKE", "111111")]).expect("parses");
+        assert_eq!(sample.secret_like, "111111");
+        assert_eq!(
+            sample.app_env,
+            AppEnv::Production,
+            "unset APP_ENV must not mean development"
+        );
+    }
+
+    #[test]
+    fn missing_variable_is_named_in_upper_case() {
+        let error = parse::<Sample>(&[]).expect_err("secret_like is required");
+        assert_eq!(
+            error.to_string(),
+            "invalid configuration: SECRET_LIKE is not set"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_a_message() {
+        let error =
+            parse::<CommonConfig>(&[("REQUEST_TIMEOUT_SECS", "soon")]).expect_err("bad number");
+        assert!(error.to_string().contains("soon"), "{error}");
+        let error =
+            parse::<Sample>(&[("SECRET_LIKE", "x"), ("APP_ENV", "dev")]).expect_err("bad env");
+        assert!(error.to_string().contains("dev"), "{error}");
+    }
+}

@@ -1,0 +1,15 @@
+//! What every DevMentor service shares: typed config from the environment, tracing, the
+//! JSON error shape, the HTTP middleware stack, health endpoints, graceful shutdown and the
+//! start-up sequence that refuses to run on a database at the wrong schema version.
+
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod http;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error::error_response;
+pub use service::{ServiceContext, ServiceSpec, run_service};

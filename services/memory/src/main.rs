@@ -1,0 +1,6 @@
+//! The memory service binary: everything it does lives in the library.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    platform::run_service(memory::SPEC, memory::build).await
+}

@@ -1,0 +1,6 @@
+//! The project service binary: everything it does lives in the library.
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    platform::run_service(project::SPEC, project::build).await
+}
