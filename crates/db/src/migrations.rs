@@ -97,12 +97,12 @@ pub async fn up<'m>(
     mode: Mode,
     on_step: &mut dyn FnMut(&Step<'m>),
 ) -> Result<Vec<i64>, MigrationError> {
+    if let Some(target) = to {
+        known_version(migrator, target)?;
+    }
     with_lock(conn, mode, async |conn| {
         let comparison = checked_status(conn, migrator).await?;
-        let target = match to {
-            Some(target) => known_version(migrator, target)?,
-            None => comparison.expected_version,
-        };
+        let target = to.unwrap_or(comparison.expected_version);
         if target < comparison.current_version {
             return Err(MigrationError::AlreadyPast {
                 current: comparison.current_version,
@@ -126,6 +126,11 @@ pub async fn down<'m>(
     mode: Mode,
     on_step: &mut dyn FnMut(&Step<'m>),
 ) -> Result<Vec<i64>, MigrationError> {
+    if let DownTarget::To(version) = target
+        && version != 0
+    {
+        known_version(migrator, version)?;
+    }
     with_lock(conn, mode, async |conn| {
         let comparison = checked_status(conn, migrator).await?;
         let current = comparison.current_version;
@@ -134,8 +139,7 @@ pub async fn down<'m>(
                 .filter(|version| *version < current)
                 .max()
                 .unwrap_or(0),
-            DownTarget::To(0) => 0,
-            DownTarget::To(version) => known_version(migrator, version)?,
+            DownTarget::To(version) => version,
         };
         if target > current {
             return Err(MigrationError::NotYetAt { current, target });

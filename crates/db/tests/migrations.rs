@@ -10,7 +10,18 @@ use db::{
 use sqlx::{PgConnection, PgPool, Postgres, migrate::Migrator, pool::PoolConnection};
 use testkit::catalog;
 
-const NEWEST: i64 = 5;
+fn newest() -> i64 {
+    db::expected_version()
+}
+
+/// Every version in this build, oldest first.
+fn all_versions() -> Vec<i64> {
+    (1..=newest()).collect()
+}
+
+fn all_versions_newest_first() -> Vec<i64> {
+    all_versions().into_iter().rev().collect()
+}
 
 async fn conn(pool: &PgPool) -> PoolConnection<Postgres> {
     pool.acquire().await.expect("connection")
@@ -51,14 +62,14 @@ fn copied_migrations() -> tempfile::TempDir {
 #[sqlx::test(migrations = false)]
 async fn up_applies_every_migration_and_a_second_up_is_a_no_op(pool: PgPool) {
     let mut conn = conn(&pool).await;
-    assert_eq!(up(&mut conn, None).await, vec![1, 2, 3, 4, 5]);
+    assert_eq!(up(&mut conn, None).await, all_versions());
     let before = history(&mut conn).await;
     let catalog_before = catalog::snapshot(&mut conn).await;
 
     assert_eq!(up(&mut conn, None).await, Vec::<i64>::new());
     assert_eq!(history(&mut conn).await, before, "history untouched");
     assert_eq!(catalog::snapshot(&mut conn).await, catalog_before);
-    assert_eq!(schema::verify(&mut conn).await.expect("verified"), NEWEST);
+    assert_eq!(schema::verify(&mut conn).await.expect("verified"), newest());
 }
 
 #[sqlx::test(migrations = false)]
@@ -74,7 +85,7 @@ async fn down_to_zero_then_up_leaves_an_identical_catalog(pool: PgPool) {
 
     assert_eq!(
         down(&mut conn, DownTarget::To(0)).await,
-        vec![5, 4, 3, 2, 1]
+        all_versions_newest_first()
     );
     assert_eq!(
         catalog::snapshot(&mut conn).await,
@@ -90,11 +101,11 @@ async fn down_to_zero_then_up_leaves_an_identical_catalog(pool: PgPool) {
 async fn down_to_each_version_restores_exactly_the_state_after_up_to_it(pool: PgPool) {
     let mut conn = conn(&pool).await;
     let mut after_up_to = vec![catalog::snapshot(&mut conn).await];
-    for version in 1..=NEWEST {
+    for version in 1..=newest() {
         assert_eq!(up(&mut conn, Some(version)).await, vec![version]);
         after_up_to.push(catalog::snapshot(&mut conn).await);
     }
-    for version in (0..NEWEST).rev() {
+    for version in (0..newest()).rev() {
         assert_eq!(
             down(&mut conn, DownTarget::To(version)).await,
             vec![version + 1]
@@ -117,19 +128,19 @@ async fn down_without_target_reverts_one_step_and_redo_reapplies_it(pool: PgPool
     up(&mut conn, None).await;
     let migrated = catalog::snapshot(&mut conn).await;
 
-    assert_eq!(down(&mut conn, DownTarget::OneStep).await, vec![5]);
+    assert_eq!(down(&mut conn, DownTarget::OneStep).await, vec![newest()]);
     let status = migrations::status(&mut conn, &MIGRATOR)
         .await
         .expect("status");
-    assert_eq!(status.current_version, 4);
+    assert_eq!(status.current_version, newest() - 1);
 
     up(&mut conn, None).await;
     let redone = migrations::redo(&mut conn, &MIGRATOR, Mode::Apply, &mut |_| {})
         .await
         .expect("redo");
-    assert_eq!(redone, vec![5]);
+    assert_eq!(redone, vec![newest()]);
     assert_eq!(catalog::snapshot(&mut conn).await, migrated);
-    assert_eq!(schema::verify(&mut conn).await.expect("verified"), NEWEST);
+    assert_eq!(schema::verify(&mut conn).await.expect("verified"), newest());
 }
 
 #[sqlx::test(migrations = false)]
@@ -142,7 +153,7 @@ async fn dry_runs_print_the_plan_and_change_nothing(pool: PgPool) {
     })
     .await
     .expect("dry run");
-    assert_eq!(versions, vec![1, 2, 3, 4, 5]);
+    assert_eq!(versions, all_versions());
     assert!(planned.iter().all(|(_, has_sql)| *has_sql), "{planned:?}");
     assert_eq!(
         catalog::user_relations(&mut conn).await,
@@ -160,7 +171,7 @@ async fn dry_runs_print_the_plan_and_change_nothing(pool: PgPool) {
     )
     .await
     .expect("dry run down");
-    assert_eq!(reverted, vec![5, 4, 3, 2, 1]);
+    assert_eq!(reverted, all_versions_newest_first());
     assert_eq!(catalog::snapshot(&mut conn).await, before);
 }
 
@@ -174,9 +185,14 @@ async fn targets_must_be_known_versions_on_the_right_side_of_the_current_one(poo
         error,
         MigrationError::UnknownVersion { version: 42, .. }
     ));
+    let known = all_versions()
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     assert_eq!(
         error.to_string(),
-        "unknown migration version 42; this build has versions 1, 2, 3, 4, 5"
+        format!("unknown migration version 42; this build has versions {known}")
     );
 
     up(&mut conn, Some(3)).await;
@@ -258,8 +274,18 @@ async fn a_database_ahead_of_the_build_is_reported_as_ahead(pool: PgPool) {
     let mut conn = conn(&pool).await;
     up(&mut conn, None).await;
     let older = copied_migrations();
-    std::fs::remove_file(older.path().join("0005_seed_initial_data.up.sql")).expect("rm");
-    std::fs::remove_file(older.path().join("0005_seed_initial_data.down.sql")).expect("rm");
+    let newest_prefix = format!("{:04}_", newest());
+    for entry in std::fs::read_dir(older.path()).expect("copy") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        if name.starts_with(&newest_prefix) {
+            std::fs::remove_file(path).expect("rm");
+        }
+    }
     let older_build = Migrator::new(older.path()).await.expect("load older copy");
 
     let comparison = migrations::status(&mut conn, &older_build)
@@ -268,7 +294,11 @@ async fn a_database_ahead_of_the_build_is_reported_as_ahead(pool: PgPool) {
     let error = schema::check(&comparison).expect_err("ahead");
     assert_eq!(
         error.to_string(),
-        "schema is at version 5, newer than this build (4): deploy the matching build, or migrate down with it"
+        format!(
+            "schema is at version {}, newer than this build ({}): deploy the matching build, or migrate down with it",
+            newest(),
+            newest() - 1
+        )
     );
 }
 
@@ -298,7 +328,10 @@ async fn services_see_the_version_gap_in_one_clear_line(pool: PgPool) {
     let error = schema::verify(&mut conn).await.expect_err("empty database");
     assert_eq!(
         error.to_string(),
-        "schema is at version 0, this build needs 5: run the migrator"
+        format!(
+            "schema is at version 0, this build needs {}: run the migrator",
+            newest()
+        )
     );
     assert_eq!(
         catalog::user_relations(&mut conn).await,
@@ -310,7 +343,10 @@ async fn services_see_the_version_gap_in_one_clear_line(pool: PgPool) {
     let error = schema::verify(&mut conn).await.expect_err("behind");
     assert_eq!(
         error.to_string(),
-        "schema is at version 3, this build needs 5: run the migrator"
+        format!(
+            "schema is at version 3, this build needs {}: run the migrator",
+            newest()
+        )
     );
 }
 
@@ -329,9 +365,9 @@ async fn concurrent_migrators_apply_each_migration_exactly_once(pool: PgPool) {
         .chain(b.expect("second"))
         .collect();
     applied.sort_unstable();
-    assert_eq!(applied, vec![1, 2, 3, 4, 5]);
+    assert_eq!(applied, all_versions());
     let mut conn = conn(&pool).await;
-    assert_eq!(schema::verify(&mut conn).await.expect("verified"), NEWEST);
+    assert_eq!(schema::verify(&mut conn).await.expect("verified"), newest());
 }
 
 #[sqlx::test(migrations = false)]

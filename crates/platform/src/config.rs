@@ -16,6 +16,17 @@ pub enum AppEnv {
     Production,
 }
 
+impl std::fmt::Display for AppEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AppEnv::Development => "development",
+            AppEnv::Test => "test",
+            AppEnv::Staging => "staging",
+            AppEnv::Production => "production",
+        })
+    }
+}
+
 /// How log lines are written: readable for people, JSON for log collectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -87,7 +87,7 @@ fn require_development(common: &CommonConfig, command: &Command) -> Result<(), C
         _ => "seed loads accounts with published passwords",
     };
     Err(fail(format!(
-        "refusing to {}: APP_ENV is {:?}; {what}, so it runs only with APP_ENV=development",
+        "refusing to {}: APP_ENV is {} (unset means production); {what}, so it runs only with APP_ENV=development",
         match command {
             Command::Reset { .. } => "reset",
             _ => "seed",
