@@ -4,6 +4,7 @@
 //! Services never create tables. They call [`schema::verify`] at start and refuse to run
 //! against a database whose migrations differ from the ones compiled into this crate.
 
+pub mod auth;
 pub mod ids;
 pub mod migrations;
 pub mod pool;

@@ -2,6 +2,7 @@
 //! JSON error shape, the HTTP middleware stack, health endpoints, graceful shutdown and the
 //! start-up sequence that refuses to run on a database at the wrong schema version.
 
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod extract;

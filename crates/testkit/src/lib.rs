@@ -41,9 +41,15 @@ pub struct ServiceProcess {
 }
 
 /// Starts `binary` with `DATABASE_URL` pointing at `pool`'s database and a fresh port.
-pub fn spawn_service(binary: &str, env_prefix: &str, pool: &PgPool) -> ServiceProcess {
+pub fn spawn_service(
+    binary: &str,
+    env_prefix: &str,
+    pool: &PgPool,
+    extra_env: &[(&str, &str)],
+) -> ServiceProcess {
     let port = free_port();
     let child = Command::new(binary)
+        .envs(extra_env.iter().copied())
         .env("DATABASE_URL", database_url(pool))
         .env(format!("{env_prefix}HOST"), "127.0.0.1")
         .env(format!("{env_prefix}PORT"), port.to_string())
@@ -74,8 +80,13 @@ pub async fn wait_for_exit(child: Child, limit: Duration) -> (ExitStatus, String
 }
 
 /// A service must exit non-zero with one clear line on an empty database, creating nothing.
-pub async fn assert_refuses_unmigrated_database(binary: &str, env_prefix: &str, pool: &PgPool) {
-    let service = spawn_service(binary, env_prefix, pool);
+pub async fn assert_refuses_unmigrated_database(
+    binary: &str,
+    env_prefix: &str,
+    pool: &PgPool,
+    extra_env: &[(&str, &str)],
+) {
+    let service = spawn_service(binary, env_prefix, pool, extra_env);
     let (status, stderr) = wait_for_exit(service.child, Duration::from_secs(30)).await;
     assert!(!status.success(), "must exit non-zero, stderr: {stderr}");
     let expected = "schema is at version 0, this build needs";
@@ -96,8 +107,13 @@ pub async fn assert_refuses_unmigrated_database(binary: &str, env_prefix: &str, 
 }
 
 /// A service on a migrated database answers health checks and exits 0 on SIGTERM.
-pub async fn assert_serves_health_and_stops(binary: &str, env_prefix: &str, pool: &PgPool) {
-    let service = spawn_service(binary, env_prefix, pool);
+pub async fn assert_serves_health_and_stops(
+    binary: &str,
+    env_prefix: &str,
+    pool: &PgPool,
+    extra_env: &[(&str, &str)],
+) {
+    let service = spawn_service(binary, env_prefix, pool, extra_env);
     let client = reqwest::Client::new();
     let ready = poll_until_ok(&client, &format!("{}/health/ready", service.base_url)).await;
     assert_eq!(ready["status"], "ready", "{ready}");

@@ -1,0 +1,184 @@
+use std::time::Duration;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
+use super::*;
+
+fn audience() -> Audience {
+    Audience {
+        issuer: "devmentor-auth".into(),
+        audience: "devmentor".into(),
+    }
+}
+
+fn issuer_and_verifier() -> (TokenIssuer, TokenVerifier) {
+    let key = SigningKey::generate().expect("key");
+    let verifier = TokenVerifier::new([key.public_key().clone()], &audience());
+    (
+        TokenIssuer::new(key, audience(), Duration::from_secs(900)),
+        verifier,
+    )
+}
+
+#[test]
+fn issued_tokens_verify_and_carry_the_claims() {
+    let (issuer, verifier) = issuer_and_verifier();
+    let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+    let token = issuer.issue(user, session, Role::Admin).expect("signed");
+    let claims = verifier.verify(&token.token).expect("valid");
+    assert_eq!(
+        (claims.sub, claims.sid, claims.role),
+        (user, session, Role::Admin)
+    );
+    assert_eq!(claims.exp - claims.iat, 900);
+}
+
+#[test]
+fn tampered_tokens_are_invalid() {
+    let (issuer, verifier) = issuer_and_verifier();
+    let token = issuer
+        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
+        .expect("signed")
+        .token;
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).expect("b64")).expect("json");
+    claims["role"] = "super_admin".into();
+    parts[1] = URL_SAFE_NO_PAD.encode(claims.to_string());
+    assert_eq!(
+        verifier.verify(&parts.join(".")),
+        Err(AuthError::InvalidToken)
+    );
+}
+
+#[test]
+fn alg_none_is_rejected() {
+    let (issuer, verifier) = issuer_and_verifier();
+    let token = issuer
+        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
+        .expect("signed")
+        .token;
+    let payload = token.split('.').nth(1).expect("payload");
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    assert_eq!(
+        verifier.verify(&format!("{header}.{payload}.")),
+        Err(AuthError::InvalidToken)
+    );
+}
+
+#[test]
+fn tokens_from_another_key_are_rejected() {
+    let (issuer, _) = issuer_and_verifier();
+    let (_, other_verifier) = issuer_and_verifier();
+    let token = issuer
+        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
+        .expect("signed")
+        .token;
+    assert_eq!(other_verifier.verify(&token), Err(AuthError::InvalidToken));
+}
+
+#[test]
+fn wrong_audience_or_issuer_is_rejected() {
+    let pem = SigningKey::generate_pem().expect("pem");
+    let public = SigningKey::from_pem(&pem)
+        .expect("key")
+        .public_key()
+        .clone();
+    let verifier = TokenVerifier::new([public], &audience());
+    for (iss, aud) in [("devmentor-auth", "someone-else"), ("evil", "devmentor")] {
+        let issuer = TokenIssuer::new(
+            SigningKey::from_pem(&pem).expect("same key"),
+            Audience {
+                issuer: iss.into(),
+                audience: aud.into(),
+            },
+            Duration::from_secs(60),
+        );
+        let token = issuer
+            .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
+            .expect("signed")
+            .token;
+        assert_eq!(
+            verifier.verify(&token),
+            Err(AuthError::InvalidToken),
+            "{iss}/{aud}"
+        );
+    }
+}
+
+#[test]
+fn expired_tokens_say_so() {
+    let key = SigningKey::generate().expect("key");
+    let verifier = TokenVerifier::new([key.public_key().clone()], &audience());
+    let issuer = TokenIssuer::new(key, audience(), Duration::ZERO);
+    let mut claims = verifier
+        .verify(
+            &issuer
+                .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
+                .expect("t")
+                .token,
+        )
+        .expect("fresh token with ttl 0 is still within leeway");
+    claims.exp -= 3600;
+    claims.iat -= 3600;
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(issuer.signing_key().kid().to_owned());
+    let token =
+        jsonwebtoken::encode(&header, &claims, issuer.signing_key().encoding_key()).expect("sign");
+    assert_eq!(verifier.verify(&token), Err(AuthError::TokenExpired));
+}
+
+#[test]
+fn rotated_keys_keep_verifying_until_removed() {
+    let old = SigningKey::generate().expect("old");
+    let new = SigningKey::generate().expect("new");
+    let verifier = TokenVerifier::new(
+        [old.public_key().clone(), new.public_key().clone()],
+        &audience(),
+    );
+    let old_public = old.public_key().clone();
+    let old_token = TokenIssuer::new(old, audience(), Duration::from_secs(60))
+        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
+        .expect("signed")
+        .token;
+    assert!(verifier.verify(&old_token).is_ok());
+    assert_eq!(verifier.jwks().keys.len(), 2);
+    let after_removal = TokenVerifier::new([new.public_key().clone()], &audience());
+    assert_eq!(
+        after_removal.verify(&old_token),
+        Err(AuthError::InvalidToken)
+    );
+    assert_ne!(old_public.kid(), new.kid());
+}
+
+#[test]
+fn jwks_round_trips_to_a_working_verifier() {
+    let (issuer, verifier) = issuer_and_verifier();
+    let jwks: Jwks = serde_json::from_str(&serde_json::to_string(&verifier.jwks()).expect("json"))
+        .expect("parse");
+    let keys = jwks
+        .keys
+        .iter()
+        .map(PublicKey::from_jwk)
+        .collect::<Result<Vec<_>, _>>()
+        .expect("keys");
+    let from_jwks = TokenVerifier::new(keys, &audience());
+    let token = issuer
+        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
+        .expect("signed")
+        .token;
+    assert!(from_jwks.verify(&token).is_ok());
+    assert_eq!(jwks.keys[0].kid, issuer.signing_key().kid());
+}
+
+#[test]
+fn pem_bundles_yield_every_public_key() {
+    let first = SigningKey::generate_pem().expect("pem");
+    let second = SigningKey::generate_pem().expect("pem");
+    let keys = PublicKey::all_from_pem_bundle(&format!("{first}\n{second}")).expect("bundle");
+    assert_eq!(keys.len(), 2);
+    assert!(
+        SigningKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
+            .is_err()
+    );
+}

@@ -1,0 +1,198 @@
+//! `auth.users`: accounts, credentials and lockout state.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+use crate::ids::UserId;
+
+/// A full account row. `password_hash` never leaves the auth service.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub username: String,
+    pub full_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub is_active: bool,
+    pub is_verified: bool,
+    pub github_id: Option<String>,
+    pub avatar_url: Option<String>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub failed_login_attempts: i32,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// Locked now (a lock in the past has lapsed).
+    pub fn locked_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.locked_until.filter(|until| *until > now)
+    }
+}
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub username: &'a str,
+    pub full_name: &'a str,
+    pub password_hash: &'a str,
+}
+
+/// Inserts an account; unique violations surface by constraint name
+/// (`users_email_lower_key`, `users_username_lower_key`, ...).
+pub async fn insert(
+    executor: impl PgExecutor<'_>,
+    user: &NewUser<'_>,
+) -> Result<User, sqlx::Error> {
+    sqlx::query_as!(
+        User,
+        r#"INSERT INTO auth.users (email, username, full_name, password_hash)
+           VALUES ($1, $2, $3, $4)
+           RETURNING id AS "id: UserId", email, username, full_name, password_hash, role,
+                     is_active, is_verified, github_id, avatar_url, last_login_at,
+                     failed_login_attempts, locked_until, created_at, updated_at"#,
+        user.email,
+        user.username,
+        user.full_name,
+        user.password_hash,
+    )
+    .fetch_one(executor)
+    .await
+}
+
+pub async fn find(executor: impl PgExecutor<'_>, id: UserId) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as!(
+        User,
+        r#"SELECT id AS "id: UserId", email, username, full_name, password_hash, role,
+                  is_active, is_verified, github_id, avatar_url, last_login_at,
+                  failed_login_attempts, locked_until, created_at, updated_at
+           FROM auth.users WHERE id = $1"#,
+        id as UserId,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// Finds the account whose email or username matches `login`, ignoring case.
+pub async fn find_by_login(
+    executor: impl PgExecutor<'_>,
+    login: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as!(
+        User,
+        r#"SELECT id AS "id: UserId", email, username, full_name, password_hash, role,
+                  is_active, is_verified, github_id, avatar_url, last_login_at,
+                  failed_login_attempts, locked_until, created_at, updated_at
+           FROM auth.users
+           WHERE lower(email) = lower($1) OR lower(username) = lower($1)
+           LIMIT 1"#,
+        login,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// The lockout state after a failed attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct FailedLogin {
+    pub attempts: i32,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// Counts a failed password; the `max_attempts`-th failure in a row locks the account for
+/// `lock_seconds`. One statement, so concurrent failures cannot undercount.
+pub async fn record_failed_login(
+    executor: impl PgExecutor<'_>,
+    id: UserId,
+    max_attempts: i32,
+    lock_seconds: f64,
+) -> Result<FailedLogin, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"UPDATE auth.users
+           SET failed_login_attempts = failed_login_attempts + 1,
+               locked_until = CASE
+                   WHEN failed_login_attempts + 1 >= $2
+                   THEN now() + make_interval(secs => $3)
+                   ELSE locked_until END
+           WHERE id = $1
+           RETURNING failed_login_attempts, locked_until"#,
+        id as UserId,
+        max_attempts,
+        lock_seconds,
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok(FailedLogin {
+        attempts: row.failed_login_attempts,
+        locked_until: row.locked_until,
+    })
+}
+
+/// Clears the failure count and lock, and stamps the login time.
+pub async fn record_successful_login(
+    executor: impl PgExecutor<'_>,
+    id: UserId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"UPDATE auth.users
+           SET failed_login_attempts = 0, locked_until = NULL, last_login_at = now()
+           WHERE id = $1"#,
+        id as UserId,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Fields a user may change on their own profile; `None` keeps the current value.
+#[derive(Debug, Default)]
+pub struct ProfileChanges<'a> {
+    pub username: Option<&'a str>,
+    pub full_name: Option<&'a str>,
+    pub avatar_url: Option<Option<&'a str>>,
+}
+
+pub async fn update_profile(
+    executor: impl PgExecutor<'_>,
+    id: UserId,
+    changes: &ProfileChanges<'_>,
+) -> Result<User, sqlx::Error> {
+    let (set_avatar, avatar) = match changes.avatar_url {
+        Some(value) => (true, value),
+        None => (false, None),
+    };
+    sqlx::query_as!(
+        User,
+        r#"UPDATE auth.users
+           SET username = coalesce($2, username),
+               full_name = coalesce($3, full_name),
+               avatar_url = CASE WHEN $4 THEN $5 ELSE avatar_url END
+           WHERE id = $1
+           RETURNING id AS "id: UserId", email, username, full_name, password_hash, role,
+                     is_active, is_verified, github_id, avatar_url, last_login_at,
+                     failed_login_attempts, locked_until, created_at, updated_at"#,
+        id as UserId,
+        changes.username,
+        changes.full_name,
+        set_avatar,
+        avatar,
+    )
+    .fetch_one(executor)
+    .await
+}
+
+pub async fn update_password_hash(
+    executor: impl PgExecutor<'_>,
+    id: UserId,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE auth.users SET password_hash = $2 WHERE id = $1",
+        id as UserId,
+        password_hash,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! `ApiError`: every way an auth request can fail, rendered in the shared JSON shape.
+
+use std::time::Duration;
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    Validation { code: &'static str, message: String },
+    #[error("wrong email/username or password")]
+    InvalidCredentials,
+    #[error("too many failed logins: the account is locked until {until} (retry in {} s)", retry_after(.until))]
+    AccountLocked { until: DateTime<Utc> },
+    #[error("this account is deactivated")]
+    AccountDisabled,
+    #[error("too many requests: retry in {} s", .retry_after.as_secs().max(1))]
+    RateLimited { retry_after: Duration },
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: &'static str,
+    },
+    #[error(transparent)]
+    Unauthenticated(#[from] authn::AuthError),
+    #[error("this session has ended: log in again")]
+    SessionRevoked,
+    #[error("the refresh token is invalid or expired: log in again")]
+    InvalidRefreshToken,
+    #[error("this refresh token was already used; the session has been revoked for safety")]
+    RefreshTokenReused,
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("an internal error occurred")]
+    Internal(String),
+}
+
+fn retry_after(until: &DateTime<Utc>) -> i64 {
+    (*until - Utc::now()).num_seconds().max(1)
+}
+
+impl ApiError {
+    pub fn validation(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::AccountLocked { .. } => (StatusCode::LOCKED, "account_locked"),
+            ApiError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::Unauthenticated(error) => (StatusCode::UNAUTHORIZED, error.code()),
+            ApiError::SessionRevoked => (StatusCode::UNAUTHORIZED, "session_revoked"),
+            ApiError::InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "invalid_refresh_token"),
+            ApiError::RefreshTokenReused => (StatusCode::UNAUTHORIZED, "refresh_token_reused"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after } => Some(retry_after.as_secs().max(1)),
+            ApiError::AccountLocked { until } => Some(retry_after(until) as u64),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let (status, code) = self.status_and_code();
+        let mut response = platform::error_response(status, code, &self.to_string());
+        if let Some(seconds) = self.retry_after_secs() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        let constraint = error.as_database_error().and_then(|db| db.constraint());
+        match constraint {
+            Some("users_email_key" | "users_email_lower_key") => ApiError::Conflict {
+                code: "email_taken",
+                message: "an account with this email already exists",
+            },
+            Some("users_username_key" | "users_username_lower_key") => ApiError::Conflict {
+                code: "username_taken",
+                message: "this username is taken",
+            },
+            _ => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<crate::password::HashError> for ApiError {
+    fn from(error: crate::password::HashError) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<authn::KeyError> for ApiError {
+    fn from(error: authn::KeyError) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<crate::rate_limit::Limited> for ApiError {
+    fn from(limited: crate::rate_limit::Limited) -> Self {
+        ApiError::RateLimited {
+            retry_after: limited.retry_after,
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Password hashing: argon2id with OWASP parameters, on blocking threads behind a semaphore so
+//! a login storm queues instead of starving the server or exhausting memory. Legacy bcrypt
+//! hashes (imported users) verify too and are flagged for rehashing.
+
+use std::sync::Arc;
+
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
+    password_hash::SaltString,
+};
+use tokio::sync::Semaphore;
+
+/// OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+const MEMORY_KIB: u32 = 19_456;
+const PASSES: u32 = 2;
+const LANES: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+/// The outcome of checking a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    No,
+    /// Correct; `rehash` when the stored hash uses older parameters or bcrypt.
+    Yes {
+        rehash: bool,
+    },
+}
+
+#[derive(Clone)]
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    /// Verified against for unknown users, so "no such user" costs as much as a wrong password.
+    dummy_hash: Arc<str>,
+}
+
+fn argon2id() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, PASSES, LANES, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+impl Passwords {
+    /// `concurrency` hashes may run at once; more callers wait their turn.
+    pub async fn new(concurrency: usize) -> Result<Self, HashError> {
+        let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+        let dummy = Self {
+            permits: permits.clone(),
+            dummy_hash: Arc::from(""),
+        };
+        let dummy_hash = dummy
+            .hash("dummy password for unknown users".to_owned())
+            .await?;
+        Ok(Self {
+            permits,
+            dummy_hash: Arc::from(dummy_hash),
+        })
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        self.blocking(move || {
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            argon2id()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|hash| hash.to_string())
+                .map_err(|error| HashError(error.to_string()))
+        })
+        .await?
+    }
+
+    /// Checks `password` against `stored`, or against a dummy hash when there is no account.
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<Verified, HashError> {
+        let (stored, real) = match stored {
+            Some(hash) => (hash, true),
+            None => (self.dummy_hash.to_string(), false),
+        };
+        let verified = self.blocking(move || check(&password, &stored)).await?;
+        Ok(if real { verified } else { Verified::No })
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|error| HashError(error.to_string()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|error| HashError(error.to_string()))
+    }
+}
+
+fn check(password: &str, stored: &str) -> Verified {
+    if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$") {
+        return match bcrypt::verify(password, stored) {
+            Ok(true) => Verified::Yes { rehash: true },
+            _ => Verified::No,
+        };
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return Verified::No;
+    };
+    if argon2id()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
+        return Verified::No;
+    }
+    let current = Params::try_from(&parsed).ok();
+    let rehash = parsed.algorithm.as_str() != "argon2id"
+        || current
+            .is_none_or(|p| (p.m_cost(), p.t_cost(), p.p_cost()) != (MEMORY_KIB, PASSES, LANES));
+    Verified::Yes { rehash }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn argon2id_hashes_verify_with_owasp_parameters() {
+        let passwords = Passwords::new(2).await.expect("init");
+        let hash = passwords.hash("correct horse".into()).await.expect("hash");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        let ok = passwords
+            .verify("correct horse".into(), Some(hash.clone()))
+            .await
+            .expect("verify");
+        assert_eq!(ok, Verified::Yes { rehash: false });
+        let wrong = passwords
+            .verify("wrong horse".into(), Some(hash))
+            .await
+            .expect("verify");
+        assert_eq!(wrong, Verified::No);
+    }
+
+    #[tokio::test]
+    async fn bcrypt_hashes_verify_and_ask_for_a_rehash() {
+        let passwords = Passwords::new(1).await.expect("init");
+        let legacy = bcrypt::hash("legacy pass", 4).expect("bcrypt");
+        let ok = passwords
+            .verify("legacy pass".into(), Some(legacy.clone()))
+            .await
+            .expect("verify");
+        assert_eq!(ok, Verified::Yes { rehash: true });
+        assert_eq!(
+            passwords
+                .verify("nope".into(), Some(legacy))
+                .await
+                .expect("v"),
+            Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_users_and_garbage_hashes_never_verify() {
+        let passwords = Passwords::new(1).await.expect("init");
+        let dummy = "dummy password for unknown users".to_owned();
+        assert_eq!(
+            passwords.verify(dummy, None).await.expect("v"),
+            Verified::No
+        );
+        assert_eq!(
+            passwords
+                .verify("x".into(), Some("not a hash".into()))
+                .await
+                .expect("v"),
+            Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn weaker_argon2_parameters_ask_for_a_rehash() {
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8, 1, 1, None).expect("p"),
+        );
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let hash = weak
+            .hash_password(b"pw123456", &salt)
+            .expect("hash")
+            .to_string();
+        assert_eq!(check("pw123456", &hash), Verified::Yes { rehash: true });
+    }
+}

@@ -1,0 +1,185 @@
+//! The signed-in user's own account: `GET/PATCH me`, `POST me/password`, `me/sessions`.
+
+use axum::{extract::State, http::StatusCode};
+use db::{auth::ProfileChanges, ids::SessionId};
+use platform::{
+    client::ClientInfo,
+    extract::{Json, Path},
+};
+use serde::{Deserialize, Deserializer};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    CurrentSession, audit,
+    views::{SessionView, UserView},
+};
+use crate::{error::ApiError, password::Verified, state::AppState, validate};
+
+pub async fn show(
+    State(state): State<AppState>,
+    session: CurrentSession,
+) -> Result<axum::Json<UserView>, ApiError> {
+    let user = db::auth::users::find(&state.pool, session.user_id)
+        .await?
+        .ok_or(ApiError::SessionRevoked)?;
+    Ok(axum::Json(user.into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    username: Option<String>,
+    full_name: Option<String>,
+    /// Absent: unchanged; `null`: removed; a URL: replaced.
+    #[serde(default, deserialize_with = "present")]
+    avatar_url: Option<Option<String>>,
+}
+
+/// Distinguishes a field sent as `null` (`Some(None)`) from one not sent (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    session: CurrentSession,
+    Json(update): Json<ProfileUpdate>,
+) -> Result<axum::Json<UserView>, ApiError> {
+    let username = update
+        .username
+        .as_deref()
+        .map(validate::username)
+        .transpose()?;
+    let full_name = update
+        .full_name
+        .as_deref()
+        .map(validate::full_name)
+        .transpose()?;
+    let avatar_url = match &update.avatar_url {
+        Some(Some(url)) => Some(Some(validate::avatar_url(url)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let changes = ProfileChanges {
+        username: username.as_deref(),
+        full_name: full_name.as_deref(),
+        avatar_url: avatar_url.as_ref().map(Option::as_deref),
+    };
+    let user = db::auth::users::update_profile(&state.pool, session.user_id, &changes).await?;
+    let fields: Vec<&str> = [
+        ("username", username.is_some()),
+        ("full_name", full_name.is_some()),
+        ("avatar_url", avatar_url.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect();
+    audit(
+        &state.pool,
+        Some(user.id),
+        "profile_updated",
+        &client,
+        true,
+        json!({ "fields": fields }),
+    )
+    .await;
+    Ok(axum::Json(user.into()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the password and ends every other session: whoever knew the old one is out.
+pub async fn change_password(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    session: CurrentSession,
+    Json(change): Json<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    validate::password(&change.new_password)?;
+    let user = db::auth::users::find(&state.pool, session.user_id)
+        .await?
+        .ok_or(ApiError::SessionRevoked)?;
+    let verified = state
+        .passwords
+        .verify(change.current_password, Some(user.password_hash.clone()))
+        .await?;
+    if verified == Verified::No {
+        audit(
+            &state.pool,
+            Some(user.id),
+            "password_changed",
+            &client,
+            false,
+            json!({ "reason": "wrong_password" }),
+        )
+        .await;
+        return Err(ApiError::InvalidCredentials);
+    }
+    let new_hash = state.passwords.hash(change.new_password).await?;
+    let mut tx = state.pool.begin().await?;
+    db::auth::users::update_password_hash(&mut *tx, user.id, &new_hash).await?;
+    let ended = db::auth::sessions::revoke_all_for_user(
+        &mut *tx,
+        user.id,
+        "password_changed",
+        Some(session.session_id),
+    )
+    .await?;
+    tx.commit().await?;
+    audit(
+        &state.pool,
+        Some(user.id),
+        "password_changed",
+        &client,
+        true,
+        json!({ "other_sessions_ended": ended }),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn sessions(
+    State(state): State<AppState>,
+    session: CurrentSession,
+) -> Result<axum::Json<Vec<SessionView>>, ApiError> {
+    let sessions = db::auth::sessions::list_active(&state.pool, session.user_id).await?;
+    Ok(axum::Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionView::new(s, session.session_id))
+            .collect(),
+    ))
+}
+
+pub async fn end_session(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    session: CurrentSession,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let target = SessionId(id);
+    if !db::auth::sessions::revoke_owned(&state.pool, session.user_id, target, "revoked_by_user")
+        .await?
+    {
+        return Err(ApiError::NotFound("no live session with this id"));
+    }
+    audit(
+        &state.pool,
+        Some(session.user_id),
+        "session_revoked",
+        &client,
+        true,
+        json!({ "session_id": target }),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,94 @@
+//! The HTTP API under `/api/auth`, plus `/.well-known/jwks.json`.
+
+mod account;
+mod me;
+mod session;
+mod views;
+
+use authn::AuthUser;
+use axum::{
+    Extension, Json, Router,
+    extract::{FromRequestParts, State},
+    http::request::Parts,
+    routing::{delete, get, post},
+};
+use db::{
+    PgPool,
+    auth::AuditEvent,
+    ids::{SessionId, UserId},
+};
+use platform::client::{ClientInfo, TrustProxyHeaders};
+
+use crate::{error::ApiError, state::AppState};
+
+pub fn router(state: AppState) -> Router {
+    let trust_proxy = TrustProxyHeaders(state.config.trust_proxy_headers);
+    Router::new()
+        .route("/api/auth/register", post(account::register))
+        .route("/api/auth/login", post(account::login))
+        .route("/api/auth/refresh", post(session::refresh))
+        .route("/api/auth/logout", post(session::logout))
+        .route("/api/auth/logout-all", post(session::logout_all))
+        .route("/api/auth/me", get(me::show).patch(me::update))
+        .route("/api/auth/me/password", post(me::change_password))
+        .route("/api/auth/me/sessions", get(me::sessions))
+        .route("/api/auth/me/sessions/{id}", delete(me::end_session))
+        .route("/.well-known/jwks.json", get(jwks))
+        .layer(Extension(trust_proxy))
+        .with_state(state)
+}
+
+async fn jwks(State(state): State<AppState>) -> Json<authn::Jwks> {
+    Json(state.verifier.jwks())
+}
+
+/// An access token whose session is still live. The auth service checks the session on
+/// every request, so logout takes effect at once here; other services trust the token
+/// until it expires (15 minutes).
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+}
+
+impl FromRequestParts<AppState> for CurrentSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        let session_id = SessionId(user.session_id);
+        if !db::auth::sessions::is_active(&state.pool, session_id).await? {
+            return Err(ApiError::SessionRevoked);
+        }
+        Ok(Self {
+            user_id: UserId(user.user_id),
+            session_id,
+        })
+    }
+}
+
+/// Writes one audit row. Failures are logged, never shown to the caller: the action itself
+/// already happened (or was refused) and must be reported truthfully.
+pub async fn audit(
+    pool: &PgPool,
+    user_id: Option<UserId>,
+    action: &str,
+    client: &ClientInfo,
+    success: bool,
+    details: serde_json::Value,
+) {
+    let event = AuditEvent {
+        user_id,
+        action,
+        ip: client.ip_text(),
+        user_agent: client.user_agent.as_deref(),
+        success,
+        details,
+    };
+    if let Err(error) = db::auth::audit::record(pool, &event).await {
+        tracing::error!(%error, action, "cannot write audit row");
+    }
+}

@@ -1,0 +1,128 @@
+//! `POST refresh`, `POST logout`, `POST logout-all`.
+
+use axum::{extract::State, http::StatusCode};
+use chrono::Utc;
+use platform::{client::ClientInfo, extract::Json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{CurrentSession, audit};
+use crate::{error::ApiError, sessions, state::AppState};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a
+/// used one means it was stolen or replayed, so the whole session is revoked.
+pub async fn refresh(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(request): Json<RefreshRequest>,
+) -> Result<axum::Json<sessions::Tokens>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let hash = sessions::digest(&request.refresh_token);
+    let record = db::auth::sessions::find_refresh_token_for_update(&mut tx, &hash)
+        .await?
+        .ok_or(ApiError::InvalidRefreshToken)?;
+    let audit_event = |success, details| db::auth::AuditEvent {
+        user_id: Some(record.user_id),
+        action: if success {
+            "refresh"
+        } else {
+            "refresh_token_reuse"
+        },
+        ip: client.ip_text(),
+        user_agent: client.user_agent.as_deref(),
+        success,
+        details,
+    };
+    if record.rotated_at.is_some() {
+        let revoked =
+            db::auth::sessions::revoke(&mut *tx, record.session_id, "refresh_token_reuse").await?;
+        let details = json!({ "session_id": record.session_id, "session_was_live": revoked });
+        db::auth::audit::record(&mut *tx, &audit_event(false, details)).await?;
+        tx.commit().await?;
+        tracing::warn!(session_id = %record.session_id, "refresh token reuse: session revoked");
+        return Err(ApiError::RefreshTokenReused);
+    }
+    if record.revoked_at.is_some() || record.expires_at <= Utc::now() {
+        return Err(ApiError::InvalidRefreshToken);
+    }
+    let user = db::auth::users::find(&mut *tx, record.user_id)
+        .await?
+        .ok_or(ApiError::InvalidRefreshToken)?;
+    if !user.is_active {
+        return Err(ApiError::AccountDisabled);
+    }
+    if let Some(until) = user.locked_at(Utc::now()) {
+        return Err(ApiError::AccountLocked { until });
+    }
+    let new_token = sessions::new_secret();
+    let expires_at = Utc::now() + state.config.refresh_token_ttl();
+    db::auth::sessions::rotate_refresh_token(
+        &mut tx,
+        &record,
+        &sessions::digest(&new_token),
+        expires_at,
+    )
+    .await?;
+    db::auth::audit::record(
+        &mut *tx,
+        &audit_event(true, json!({ "session_id": record.session_id })),
+    )
+    .await?;
+    let tokens = sessions::tokens(&state, &user, record.session_id, new_token)?;
+    tx.commit().await?;
+    Ok(axum::Json(tokens))
+}
+
+/// Ends the session the access token belongs to.
+pub async fn logout(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    session: CurrentSession,
+) -> Result<StatusCode, ApiError> {
+    db::auth::sessions::revoke(&state.pool, session.session_id, "logout").await?;
+    let details = json!({ "session_id": session.session_id });
+    audit(
+        &state.pool,
+        Some(session.user_id),
+        "logout",
+        &client,
+        true,
+        details,
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoggedOut {
+    sessions_ended: u64,
+}
+
+/// Ends every session of the user, this one included.
+pub async fn logout_all(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    session: CurrentSession,
+) -> Result<axum::Json<LoggedOut>, ApiError> {
+    let ended =
+        db::auth::sessions::revoke_all_for_user(&state.pool, session.user_id, "logout_all", None)
+            .await?;
+    audit(
+        &state.pool,
+        Some(session.user_id),
+        "logout_all",
+        &client,
+        true,
+        json!({ "sessions_ended": ended }),
+    )
+    .await;
+    Ok(axum::Json(LoggedOut {
+        sessions_ended: ended,
+    }))
+}

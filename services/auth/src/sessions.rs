@@ -1,0 +1,86 @@
+//! Starting sessions and minting their tokens: a signed access token plus an opaque refresh
+//! token whose SHA-256 is all the database keeps.
+
+use authn::Role;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use db::{PgConnection, auth::User, ids::SessionId};
+use platform::client::ClientInfo;
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::{error::ApiError, state::AppState};
+
+/// What login, register and refresh return.
+#[derive(Debug, Serialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires unless used.
+    pub refresh_expires_in: u64,
+    pub session_id: SessionId,
+}
+
+/// 256 random bits, base64url: unguessable and safe in headers and JSON.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database stores instead of a bearer secret.
+pub fn digest(secret: &str) -> String {
+    format!("{:x}", Sha256::digest(secret.as_bytes()))
+}
+
+pub fn role_of(user: &User) -> Result<Role, ApiError> {
+    user.role.parse().map_err(ApiError::Internal)
+}
+
+/// Creates a session for `user` inside the caller's transaction and returns its tokens.
+pub async fn start(
+    conn: &mut PgConnection,
+    state: &AppState,
+    user: &User,
+    client: &ClientInfo,
+) -> Result<Tokens, ApiError> {
+    let refresh_token = new_secret();
+    let refresh_hash = digest(&refresh_token);
+    let session_hash = digest(&new_secret());
+    let session_id = db::auth::sessions::create(
+        conn,
+        &db::auth::NewSession {
+            user_id: user.id,
+            session_token_hash: &session_hash,
+            refresh_token_hash: &refresh_hash,
+            ip: client.ip_text(),
+            user_agent: client.user_agent.as_deref(),
+            expires_at: chrono::Utc::now() + state.config.refresh_token_ttl(),
+        },
+    )
+    .await?;
+    tokens(state, user, session_id, refresh_token)
+}
+
+/// Signs an access token and pairs it with `refresh_token`.
+pub fn tokens(
+    state: &AppState,
+    user: &User,
+    session_id: SessionId,
+    refresh_token: String,
+) -> Result<Tokens, ApiError> {
+    let access = state
+        .issuer
+        .issue(user.id.0, session_id.0, role_of(user)?)?;
+    Ok(Tokens {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in.as_secs(),
+        refresh_token,
+        refresh_expires_in: state.config.refresh_token_ttl_secs,
+        session_id,
+    })
+}

@@ -1,0 +1,100 @@
+//! `AppState`: what every handler can reach.
+
+use std::sync::Arc;
+
+use authn::{Audience, PublicKey, SigningKey, TokenIssuer, TokenVerifier};
+use axum::extract::FromRef;
+use db::PgPool;
+use platform::{config::AppEnv, service::StartError};
+use secrecy::ExposeSecret;
+
+use crate::{config::AuthConfig, password::Passwords, rate_limit::RateLimiter};
+
+/// Key id of `deploy/dev-keys/jwt-ed25519.pem`, which is public and so never for production.
+const DEVELOPMENT_KEY_ID: &str = "3WMrOH2WQe4vAAADupWJKH6KkR14uzKoFPdPVj51KIs";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<AuthConfig>,
+    pub issuer: TokenIssuer,
+    pub verifier: TokenVerifier,
+    pub passwords: Passwords,
+    pub limiter: Arc<RateLimiter>,
+}
+
+impl FromRef<AppState> for TokenVerifier {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+impl AppState {
+    /// Loads the signing keys, prepares password hashing and connects the rate limiter.
+    pub async fn new(pool: PgPool, config: AuthConfig) -> Result<Self, StartError> {
+        let signing = signing_key(&config)?;
+        if signing.kid() == DEVELOPMENT_KEY_ID && config.app_env == AppEnv::Production {
+            return Err(StartError::new(
+                "refusing the development signing key (deploy/dev-keys) with APP_ENV=production: \
+                 generate a key with `openssl genpkey -algorithm ed25519` and set JWT_PRIVATE_KEY_FILE",
+            ));
+        }
+        let mut accepted = vec![signing.public_key().clone()];
+        if let Some(path) = &config.jwt_previous_keys_file {
+            let bundle = read(path)?;
+            accepted.extend(PublicKey::all_from_pem_bundle(&bundle).map_err(|error| {
+                StartError::new(format!(
+                    "JWT_PREVIOUS_KEYS_FILE {}: {error}",
+                    path.display()
+                ))
+            })?);
+        }
+        let audience = Audience {
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+        };
+        let verifier = TokenVerifier::new(accepted, &audience);
+        let issuer = TokenIssuer::new(signing, audience, config.access_token_ttl());
+        let concurrency = config
+            .password_hash_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+        let passwords = Passwords::new(concurrency).await.map_err(StartError::new)?;
+        let limiter = Arc::new(RateLimiter::new(
+            &config.redis_url,
+            config.rate_limit_prefix.clone(),
+        ));
+        Ok(Self {
+            pool,
+            config: Arc::new(config),
+            issuer,
+            verifier,
+            passwords,
+            limiter,
+        })
+    }
+}
+
+fn signing_key(config: &AuthConfig) -> Result<SigningKey, StartError> {
+    let (pem, source) = match (&config.jwt_private_key, &config.jwt_private_key_file) {
+        (Some(inline), _) => (
+            inline.expose_secret().to_owned(),
+            "JWT_PRIVATE_KEY".to_owned(),
+        ),
+        (None, Some(path)) => (
+            read(path)?,
+            format!("JWT_PRIVATE_KEY_FILE {}", path.display()),
+        ),
+        (None, None) => {
+            return Err(StartError::new(
+                "no signing key: set JWT_PRIVATE_KEY_FILE to an Ed25519 PEM key \
+                 (openssl genpkey -algorithm ed25519 -out key.pem)",
+            ));
+        }
+    };
+    SigningKey::from_pem(&pem).map_err(|error| StartError::new(format!("{source}: {error}")))
+}
+
+fn read(path: &std::path::Path) -> Result<String, StartError> {
+    std::fs::read_to_string(path)
+        .map_err(|error| StartError::new(format!("cannot read {}: {error}", path.display())))
+}

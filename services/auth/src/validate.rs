@@ -1,0 +1,109 @@
+//! Input rules for accounts: normalised emails, usernames, password lengths.
+
+use crate::error::ApiError;
+
+pub const PASSWORD_MIN_CHARS: usize = 8;
+pub const PASSWORD_MAX_CHARS: usize = 128;
+
+/// Trimmed and lower-cased; syntax checked. Accounts are unique case-insensitively.
+pub fn email(raw: &str) -> Result<String, ApiError> {
+    let email = raw.trim().to_lowercase();
+    if email.len() > 255 || !email_address::EmailAddress::is_valid(&email) {
+        return Err(ApiError::validation(
+            "invalid_email",
+            "email must be a valid address of at most 255 characters",
+        ));
+    }
+    Ok(email)
+}
+
+/// 3 to 50 of letters, digits, `_`, `.` and `-`, starting with a letter or digit.
+pub fn username(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    let length_ok = (3..=50).contains(&name.chars().count());
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    let chars_ok = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !(length_ok && first_ok && chars_ok) {
+        return Err(ApiError::validation(
+            "invalid_username",
+            "username must be 3-50 letters, digits, '_', '.' or '-', starting with a letter or digit",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+pub fn full_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(ApiError::validation(
+            "invalid_full_name",
+            "full_name must be 1-255 characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// 8 to 128 characters. Over-long input is refused before counting characters or hashing.
+pub fn password(raw: &str) -> Result<(), ApiError> {
+    let too_long = raw.len() > PASSWORD_MAX_CHARS * 4 || raw.chars().count() > PASSWORD_MAX_CHARS;
+    if too_long || raw.chars().count() < PASSWORD_MIN_CHARS {
+        return Err(ApiError::validation(
+            "invalid_password",
+            format!("password must be {PASSWORD_MIN_CHARS}-{PASSWORD_MAX_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// An http(s) URL of at most 2048 characters.
+pub fn avatar_url(raw: &str) -> Result<String, ApiError> {
+    let url = raw.trim();
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    if !scheme_ok || url.len() > 2048 || url.chars().any(char::is_whitespace) {
+        return Err(ApiError::validation(
+            "invalid_avatar_url",
+            "avatar_url must be an http(s) URL",
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised() {
+        assert_eq!(
+            email("  Alice@Example.COM ").expect("valid"),
+            "alice@example.com"
+        );
+        assert!(email("not-an-email").is_err());
+        assert!(email(&format!("{}@x.io", "a".repeat(260))).is_err());
+    }
+
+    #[test]
+    fn usernames_follow_the_rules() {
+        assert_eq!(username(" alice_01 ").expect("valid"), "alice_01");
+        for bad in ["ab", "_alice", "al ice", "al/ice", &"a".repeat(51)] {
+            assert!(username(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_8_to_128_characters() {
+        assert!(password("1234567").is_err());
+        assert!(password("12345678").is_ok());
+        assert!(
+            password(&"é".repeat(128)).is_ok(),
+            "limits count characters, not bytes"
+        );
+        assert!(password(&"x".repeat(129)).is_err());
+        assert!(password(&"x".repeat(1_000_000)).is_err());
+    }
+}
