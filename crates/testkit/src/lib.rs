@@ -113,9 +113,10 @@ pub async fn assert_serves_health_and_stops(
     pool: &PgPool,
     extra_env: &[(&str, &str)],
 ) {
-    let service = spawn_service(binary, env_prefix, pool, extra_env);
+    let mut service = spawn_service(binary, env_prefix, pool, extra_env);
     let client = reqwest::Client::new();
-    let ready = poll_until_ok(&client, &format!("{}/health/ready", service.base_url)).await;
+    let ready_url = format!("{}/health/ready", service.base_url);
+    let ready = poll_until_ok(&client, &ready_url, &mut service.child).await;
     assert_eq!(ready["status"], "ready", "{ready}");
     assert_eq!(ready["checks"][0]["name"], "postgres", "{ready}");
     let live = client
@@ -146,17 +147,36 @@ pub async fn assert_serves_health_and_stops(
     );
 }
 
-async fn poll_until_ok(client: &reqwest::Client, url: &str) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Polls `url` until it answers 2xx; fails fast, with the child's stderr, if the child exits.
+async fn poll_until_ok(
+    client: &reqwest::Client,
+    url: &str,
+    child: &mut Child,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(response) = client.get(url).send().await
-            && response.status().is_success()
-        {
-            return response.json().await.expect("json body");
+        let last = match client.get(url).send().await {
+            Ok(response) if response.status().is_success() => {
+                return response.json().await.expect("json body");
+            }
+            Ok(response) => format!(
+                "{}: {}",
+                response.status(),
+                response.text().await.unwrap_or_default()
+            ),
+            Err(error) => error.to_string(),
+        };
+        if let Some(status) = child.try_wait().expect("child status") {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                use tokio::io::AsyncReadExt;
+                let _ = pipe.read_to_string(&mut stderr).await;
+            }
+            panic!("service exited with {status} before {url} was ready: {stderr}");
         }
         assert!(
             Instant::now() < deadline,
-            "{url} did not become ready in 30 s"
+            "{url} did not become ready in 60 s; last: {last}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -42,6 +42,21 @@ pub struct AuthConfig {
     pub rate_limit_prefix: String,
     /// Concurrent password hashes; each takes ~19 MiB and one core for ~tens of ms.
     pub password_hash_concurrency: Option<usize>,
+    /// Password-reset requests per hour, per client IP and per email.
+    #[serde(default = "defaults::forgot_per_hour")]
+    pub rate_limit_forgot_per_hour: u32,
+    /// `SMTP_URL`, e.g. `smtps://user:pass@smtp.example.com` or `smtp://localhost:2525`;
+    /// unset: mails are written to the log instead (development).
+    pub smtp_url: Option<secrecy::SecretString>,
+    #[serde(default = "defaults::mail_from")]
+    pub mail_from: String,
+    /// Where the frontend lives; mailed links point there.
+    #[serde(default = "defaults::public_app_url")]
+    pub public_app_url: String,
+    #[serde(default = "defaults::verify_email_ttl_secs")]
+    pub verify_email_ttl_secs: u64,
+    #[serde(default = "defaults::password_reset_ttl_secs")]
+    pub password_reset_ttl_secs: u64,
     /// `TRUST_PROXY_HEADERS`: take the client IP from `X-Forwarded-For` (only behind a proxy).
     #[serde(default)]
     pub trust_proxy_headers: bool,
@@ -84,6 +99,21 @@ mod defaults {
     }
     pub fn redis_url() -> String {
         "redis://127.0.0.1:6379".into()
+    }
+    pub fn forgot_per_hour() -> u32 {
+        5
+    }
+    pub fn mail_from() -> String {
+        "DevMentor <no-reply@devmentor.local>".into()
+    }
+    pub fn public_app_url() -> String {
+        "http://localhost:3000".into()
+    }
+    pub fn verify_email_ttl_secs() -> u64 {
+        24 * 3600
+    }
+    pub fn password_reset_ttl_secs() -> u64 {
+        3600
     }
     pub fn rate_limit_prefix() -> String {
         "devmentor:auth:rl".into()

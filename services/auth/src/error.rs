@@ -33,6 +33,8 @@ pub enum ApiError {
     InvalidRefreshToken,
     #[error("this refresh token was already used; the session has been revoked for safety")]
     RefreshTokenReused,
+    #[error("this link is invalid, already used or expired: ask for a new one")]
+    InvalidLinkToken,
     #[error("{0}")]
     NotFound(&'static str),
     #[error("an internal error occurred")]
@@ -63,6 +65,7 @@ impl ApiError {
             ApiError::SessionRevoked => (StatusCode::UNAUTHORIZED, "session_revoked"),
             ApiError::InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "invalid_refresh_token"),
             ApiError::RefreshTokenReused => (StatusCode::UNAUTHORIZED, "refresh_token_reused"),
+            ApiError::InvalidLinkToken => (StatusCode::BAD_REQUEST, "invalid_or_expired_token"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

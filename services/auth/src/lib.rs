@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod error;
+pub mod mail;
 pub mod password;
 pub mod rate_limit;
 pub mod routes;
@@ -26,6 +27,7 @@ pub async fn build(context: ServiceContext) -> Result<Service, StartError> {
     let config: config::AuthConfig = platform::config::from_env().map_err(StartError::new)?;
     let state = AppState::new(context.pool, config).await?;
     let probe = RedisProbe(state.limiter.clone());
+    tokio::spawn(state.outbox_worker().run_forever());
     Ok(Service {
         router: routes::router(state),
         probes: vec![Box::new(probe)],

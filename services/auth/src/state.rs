@@ -8,7 +8,14 @@ use db::PgPool;
 use platform::{config::AppEnv, service::StartError};
 use secrecy::ExposeSecret;
 
-use crate::{config::AuthConfig, password::Passwords, rate_limit::RateLimiter};
+use tokio::sync::Notify;
+
+use crate::{
+    config::AuthConfig,
+    mail::{LogMailer, Mailer, OutboxWorker, SmtpMailer},
+    password::Passwords,
+    rate_limit::RateLimiter,
+};
 
 /// Key id of `deploy/dev-keys/jwt-ed25519.pem`, which is public and so never for production.
 const DEVELOPMENT_KEY_ID: &str = "3WMrOH2WQe4vAAADupWJKH6KkR14uzKoFPdPVj51KIs";
@@ -21,6 +28,9 @@ pub struct AppState {
     pub verifier: TokenVerifier,
     pub passwords: Passwords,
     pub limiter: Arc<RateLimiter>,
+    pub mailer: Arc<dyn Mailer>,
+    /// Nudges the outbox worker when a handler has queued mail.
+    pub mail_wakeup: Arc<Notify>,
 }
 
 impl FromRef<AppState> for TokenVerifier {
@@ -63,6 +73,12 @@ impl AppState {
             &config.redis_url,
             config.rate_limit_prefix.clone(),
         ));
+        let mailer: Arc<dyn Mailer> = match &config.smtp_url {
+            Some(url) => Arc::new(
+                SmtpMailer::new(url.expose_secret(), &config.mail_from).map_err(StartError::new)?,
+            ),
+            None => Arc::new(LogMailer),
+        };
         Ok(Self {
             pool,
             config: Arc::new(config),
@@ -70,7 +86,18 @@ impl AppState {
             verifier,
             passwords,
             limiter,
+            mailer,
+            mail_wakeup: Arc::new(Notify::new()),
         })
+    }
+
+    /// The worker that delivers this state's outbox with its mailer.
+    pub fn outbox_worker(&self) -> OutboxWorker {
+        OutboxWorker::new(
+            self.pool.clone(),
+            self.mailer.clone(),
+            self.mail_wakeup.clone(),
+        )
     }
 }
 

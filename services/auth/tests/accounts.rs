@@ -249,4 +249,11 @@ async fn a_failure_inside_registration_leaves_no_half_made_account(pool: PgPool)
         .await
         .expect("count");
     assert_eq!(users, 0);
+    let mails = db::auth::outbox::list_for_recipient(&app.pool, "c@example.com")
+        .await
+        .expect("outbox");
+    assert!(
+        mails.is_empty(),
+        "the verification mail is rolled back with the account"
+    );
 }

@@ -56,4 +56,23 @@ pub enum Command {
     },
     /// Load the development seed data (database/seeds). Development only.
     Seed,
+    /// Import data left by the old Node services.
+    Legacy {
+        #[command(subcommand)]
+        command: LegacyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LegacyCommand {
+    /// Copy the old auth service's public.users into auth.users, in one transaction; reruns
+    /// skip rows already imported. Prints every row skipped or changed.
+    ImportUsers {
+        /// Print the report, then roll back: change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The time zone public.users.created_at (a TIMESTAMP without zone) was written in.
+        #[arg(long, value_name = "TZ", default_value = "UTC")]
+        time_zone: String,
+    },
 }

@@ -1,6 +1,7 @@
 //! The migrator: a thin command line over `db::migrations`.
 
 mod cli;
+mod legacy;
 
 use std::process::ExitCode;
 
@@ -13,7 +14,7 @@ use platform::config::{self, AppEnv, CommonConfig};
 use secrecy::ExposeSecret;
 use sqlx::{Connection, PgConnection, Postgres, migrate::MigrateDatabase};
 
-pub use cli::{Cli, Command};
+pub use cli::{Cli, Command, LegacyCommand};
 
 /// A failure the migrator reports as one line on stderr.
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +160,9 @@ async fn dispatch(conn: &mut PgConnection, command: Command) -> Result<ExitCode,
             report_done(conn, 1, false).await?;
         }
         Command::Seed => load_seeds(conn).await?,
+        Command::Legacy {
+            command: LegacyCommand::ImportUsers { dry_run, time_zone },
+        } => legacy::import_users(conn, dry_run, &time_zone).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,10 @@
 //! SQL for the `auth` schema: accounts, sessions with rotating refresh tokens, the audit log.
 
+pub mod admin;
 pub mod audit;
+pub mod legacy;
+pub mod one_time_tokens;
+pub mod outbox;
 pub mod sessions;
 pub mod users;
 

@@ -196,3 +196,48 @@ pub async fn update_password_hash(
     .await?;
     Ok(())
 }
+
+pub async fn find_by_email(
+    executor: impl PgExecutor<'_>,
+    email: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as!(
+        User,
+        r#"SELECT id AS "id: UserId", email, username, full_name, password_hash, role,
+                  is_active, is_verified, github_id, avatar_url, last_login_at,
+                  failed_login_attempts, locked_until, created_at, updated_at
+           FROM auth.users WHERE lower(email) = lower($1)"#,
+        email,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+pub async fn mark_verified(executor: impl PgExecutor<'_>, id: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE auth.users SET is_verified = true WHERE id = $1",
+        id as UserId
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Sets a new password hash after a reset, and lifts any lockout: proving control of the
+/// mailbox is enough to get back in.
+pub async fn reset_password(
+    executor: impl PgExecutor<'_>,
+    id: UserId,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"UPDATE auth.users
+           SET password_hash = $2, failed_login_attempts = 0, locked_until = NULL
+           WHERE id = $1"#,
+        id as UserId,
+        password_hash,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}

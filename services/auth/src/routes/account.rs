@@ -68,6 +68,13 @@ pub async fn register(
         }
     };
     let tokens = sessions::start(&mut tx, &state, &user, &client).await?;
+    super::email::queue_link(
+        &mut tx,
+        &state,
+        &user,
+        db::auth::one_time_tokens::Purpose::VerifyEmail,
+    )
+    .await?;
     let event = db::auth::AuditEvent {
         user_id: Some(user.id),
         action: "register",

@@ -1,6 +1,7 @@
 //! The HTTP API under `/api/auth`, plus `/.well-known/jwks.json`.
 
 mod account;
+mod email;
 mod me;
 mod session;
 mod views;
@@ -33,6 +34,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/me/password", post(me::change_password))
         .route("/api/auth/me/sessions", get(me::sessions))
         .route("/api/auth/me/sessions/{id}", delete(me::end_session))
+        .route(
+            "/api/auth/verify-email/request",
+            post(email::request_verification),
+        )
+        .route(
+            "/api/auth/verify-email/confirm",
+            post(email::confirm_verification),
+        )
+        .route("/api/auth/forgot-password", post(email::forgot_password))
+        .route("/api/auth/reset-password", post(email::reset_password))
         .route("/.well-known/jwks.json", get(jwks))
         .layer(Extension(trust_proxy))
         .with_state(state)

@@ -2,12 +2,22 @@
 
 #![allow(dead_code)]
 
-use auth::{AppState, config::AuthConfig};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use auth::{
+    AppState,
+    config::AuthConfig,
+    mail::{Mail, Mailer},
+};
 use axum::{
     Router,
     body::Body,
     http::{HeaderMap, Method, Request, StatusCode},
 };
+use futures::future::BoxFuture;
 use http_body_util::BodyExt;
 use platform::service::Service;
 use serde_json::{Value, json};
@@ -20,6 +30,51 @@ pub struct TestApp {
     pub router: Router,
     pub pool: PgPool,
     pub state: AppState,
+    pub mail: Arc<RecordingMailer>,
+}
+
+/// Keeps every mail "sent"; fails the first `fail_next` sends.
+#[derive(Default)]
+pub struct RecordingMailer {
+    pub sent: Mutex<Vec<Mail>>,
+    pub fail_next: AtomicUsize,
+}
+
+impl Mailer for RecordingMailer {
+    fn send<'a>(&'a self, mail: &'a Mail) -> BoxFuture<'a, Result<(), String>> {
+        let failing = self
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if !failing {
+            self.sent.lock().expect("lock").push(mail.clone());
+        }
+        Box::pin(async move {
+            if failing {
+                Err("smtp: 451 try again later".to_owned())
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+impl RecordingMailer {
+    /// The token in the newest mail's link.
+    pub fn last_token(&self) -> String {
+        let sent = self.sent.lock().expect("lock");
+        let body = &sent.last().expect("a mail was sent").body;
+        let start = body.find("token=").expect("link with token") + "token=".len();
+        body[start..]
+            .split_whitespace()
+            .next()
+            .expect("token")
+            .to_owned()
+    }
+
+    pub fn count(&self) -> usize {
+        self.sent.lock().expect("lock").len()
+    }
 }
 
 pub struct Reply {
@@ -56,7 +111,9 @@ impl TestApp {
     }
 
     pub async fn with_config(pool: PgPool, config: AuthConfig) -> Self {
-        let state = AppState::new(pool.clone(), config).await.expect("state");
+        let mut state = AppState::new(pool.clone(), config).await.expect("state");
+        let mail = Arc::new(RecordingMailer::default());
+        state.mailer = mail.clone();
         let common: platform::config::CommonConfig =
             serde_json::from_value(json!({})).expect("defaults");
         let service = Service {
@@ -68,7 +125,13 @@ impl TestApp {
             router,
             pool,
             state,
+            mail,
         }
+    }
+
+    /// Delivers the outbox once, as the background worker would.
+    pub async fn deliver_mail(&self) -> usize {
+        self.state.outbox_worker().run_once().await.expect("outbox")
     }
 
     pub async fn call(

@@ -1,0 +1,77 @@
+//! `auth.one_time_tokens`: hashed, expiring, single-use tokens sent by mail.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+use crate::ids::UserId;
+
+/// What a token lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::VerifyEmail => "verify_email",
+            Purpose::ResetPassword => "reset_password",
+        }
+    }
+}
+
+pub async fn create(
+    executor: impl PgExecutor<'_>,
+    user_id: UserId,
+    purpose: Purpose,
+    token_hash: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"INSERT INTO auth.one_time_tokens (user_id, purpose, token_hash, expires_at)
+           VALUES ($1, $2, $3, $4)"#,
+        user_id as UserId,
+        purpose.as_str(),
+        token_hash,
+        expires_at,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Marks the token used and returns its user, if it exists, has this purpose, is unused and
+/// unexpired. One statement, so two concurrent uses cannot both succeed.
+pub async fn consume(
+    executor: impl PgExecutor<'_>,
+    purpose: Purpose,
+    token_hash: &str,
+) -> Result<Option<UserId>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"UPDATE auth.one_time_tokens SET used_at = now()
+           WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
+           RETURNING user_id AS "user_id: UserId""#,
+        token_hash,
+        purpose.as_str(),
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// Voids a user's outstanding tokens of one purpose (e.g. every other reset link once one is used).
+pub async fn void_outstanding(
+    executor: impl PgExecutor<'_>,
+    user_id: UserId,
+    purpose: Purpose,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"UPDATE auth.one_time_tokens SET used_at = now()
+           WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL"#,
+        user_id as UserId,
+        purpose.as_str(),
+    )
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected())
+}

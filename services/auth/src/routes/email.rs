@@ -1,0 +1,237 @@
+//! Mailed single-use links: `verify-email/request|confirm`, `forgot-password`, `reset-password`.
+//! Each link's token is queued in the outbox within the transaction that creates it.
+
+use std::time::Duration;
+
+use axum::{extract::State, http::StatusCode};
+use chrono::Utc;
+use db::{
+    PgConnection,
+    auth::{User, one_time_tokens::Purpose, outbox::NewMail},
+};
+use platform::{client::ClientInfo, extract::Json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{CurrentSession, account::client_key, audit};
+use crate::{error::ApiError, rate_limit::Rule, sessions, state::AppState, validate};
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    status: &'static str,
+}
+
+/// Creates a token for `user` and queues the mail carrying it; voids older links of the
+/// same purpose so only the newest works. Call inside a transaction.
+pub async fn queue_link(
+    conn: &mut PgConnection,
+    state: &AppState,
+    user: &User,
+    purpose: Purpose,
+) -> Result<(), ApiError> {
+    let token = sessions::new_secret();
+    let (ttl_secs, path, subject, what) = match purpose {
+        Purpose::VerifyEmail => (
+            state.config.verify_email_ttl_secs,
+            "verify-email",
+            "Confirm your email address",
+            "confirm your email address",
+        ),
+        Purpose::ResetPassword => (
+            state.config.password_reset_ttl_secs,
+            "reset-password",
+            "Reset your password",
+            "choose a new password",
+        ),
+    };
+    db::auth::one_time_tokens::void_outstanding(&mut *conn, user.id, purpose).await?;
+    let expires_at = Utc::now() + chrono::Duration::seconds(ttl_secs as i64);
+    db::auth::one_time_tokens::create(
+        &mut *conn,
+        user.id,
+        purpose,
+        &sessions::digest(&token),
+        expires_at,
+    )
+    .await?;
+    let link = format!(
+        "{}/{path}?token={token}",
+        state.config.public_app_url.trim_end_matches('/')
+    );
+    let body = format!(
+        "Hi {name},\n\nOpen this link to {what} on DevMentor:\n\n{link}\n\n\
+         It works once and expires in {minutes} minutes. If you did not ask for this, ignore this mail.\n",
+        name = user.full_name,
+        minutes = ttl_secs / 60,
+    );
+    let mail = NewMail {
+        recipient: &user.email,
+        subject,
+        body_text: &body,
+        kind: purpose.as_str(),
+    };
+    db::auth::outbox::enqueue(&mut *conn, &mail).await?;
+    Ok(())
+}
+
+pub async fn request_verification(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    session: CurrentSession,
+) -> Result<(StatusCode, axum::Json<Status>), ApiError> {
+    let user = db::auth::users::find(&state.pool, session.user_id)
+        .await?
+        .ok_or(ApiError::SessionRevoked)?;
+    if user.is_verified {
+        return Ok((
+            StatusCode::OK,
+            axum::Json(Status {
+                status: "already_verified",
+            }),
+        ));
+    }
+    let rule = Rule {
+        name: "verify_email",
+        limit: 5,
+        window: Duration::from_secs(3600),
+    };
+    state.limiter.check(rule, &user.id.to_string()).await?;
+    let mut tx = state.pool.begin().await?;
+    queue_link(&mut tx, &state, &user, Purpose::VerifyEmail).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    audit(
+        &state.pool,
+        Some(user.id),
+        "verify_email_requested",
+        &client,
+        true,
+        json!({}),
+    )
+    .await;
+    Ok((StatusCode::ACCEPTED, axum::Json(Status { status: "sent" })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    token: String,
+}
+
+pub async fn confirm_verification(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(body): Json<TokenBody>,
+) -> Result<axum::Json<Status>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let user_id = db::auth::one_time_tokens::consume(
+        &mut *tx,
+        Purpose::VerifyEmail,
+        &sessions::digest(&body.token),
+    )
+    .await?
+    .ok_or(ApiError::InvalidLinkToken)?;
+    db::auth::users::mark_verified(&mut *tx, user_id).await?;
+    tx.commit().await?;
+    audit(
+        &state.pool,
+        Some(user_id),
+        "email_verified",
+        &client,
+        true,
+        json!({}),
+    )
+    .await;
+    Ok(axum::Json(Status { status: "verified" }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotPassword {
+    email: String,
+}
+
+/// Answers the same whether or not the address has an account, so it reveals nothing.
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(body): Json<ForgotPassword>,
+) -> Result<(StatusCode, axum::Json<Status>), ApiError> {
+    let email = body.email.trim().to_lowercase();
+    let rule = Rule {
+        name: "forgot",
+        limit: state.config.rate_limit_forgot_per_hour,
+        window: Duration::from_secs(3600),
+    };
+    state
+        .limiter
+        .check(rule, &format!("ip:{}", client_key(&client)))
+        .await?;
+    state.limiter.check(rule, &format!("email:{email}")).await?;
+    let answer = (
+        StatusCode::ACCEPTED,
+        axum::Json(Status {
+            status: "if an account uses this email, a reset link is on its way",
+        }),
+    );
+    let Some(user) = db::auth::users::find_by_email(&state.pool, &email).await? else {
+        return Ok(answer);
+    };
+    if !user.is_active {
+        return Ok(answer);
+    }
+    let mut tx = state.pool.begin().await?;
+    queue_link(&mut tx, &state, &user, Purpose::ResetPassword).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    audit(
+        &state.pool,
+        Some(user.id),
+        "password_reset_requested",
+        &client,
+        true,
+        json!({}),
+    )
+    .await;
+    Ok(answer)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPassword {
+    token: String,
+    new_password: String,
+}
+
+/// Sets a new password from a mailed token, lifts any lockout and ends every session.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(body): Json<ResetPassword>,
+) -> Result<StatusCode, ApiError> {
+    validate::password(&body.new_password)?;
+    let hash = state.passwords.hash(body.new_password).await?;
+    let mut tx = state.pool.begin().await?;
+    let user_id = db::auth::one_time_tokens::consume(
+        &mut *tx,
+        Purpose::ResetPassword,
+        &sessions::digest(&body.token),
+    )
+    .await?
+    .ok_or(ApiError::InvalidLinkToken)?;
+    db::auth::users::reset_password(&mut *tx, user_id, &hash).await?;
+    db::auth::one_time_tokens::void_outstanding(&mut *tx, user_id, Purpose::ResetPassword).await?;
+    let ended =
+        db::auth::sessions::revoke_all_for_user(&mut *tx, user_id, "password_reset", None).await?;
+    tx.commit().await?;
+    audit(
+        &state.pool,
+        Some(user_id),
+        "password_reset",
+        &client,
+        true,
+        json!({ "sessions_ended": ended }),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
