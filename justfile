@@ -32,6 +32,11 @@ migrate *ARGS:
 prepare:
     cargo sqlx prepare --workspace -- --all-targets
 
+# Benchmarks in release mode, each printed beside a floor measured in the same run.
+# `just bench auth` (100 concurrent logins vs raw argon2id rate); extra args go to the bench.
+bench WHAT="auth" *ARGS:
+    SQLX_OFFLINE=true cargo run --release --locked -p {{WHAT}} --bin bench -- {{ARGS}}
+
 # What CI runs, from this checkout.
 ci:
     CI=true .ci/run

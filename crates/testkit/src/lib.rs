@@ -49,6 +49,8 @@ pub fn spawn_service(
 ) -> ServiceProcess {
     let port = free_port();
     let child = Command::new(binary)
+        // Never production: tests may use the committed development key.
+        .env("APP_ENV", "test")
         .envs(extra_env.iter().copied())
         .env("DATABASE_URL", database_url(pool))
         .env(format!("{env_prefix}HOST"), "127.0.0.1")

@@ -60,6 +60,9 @@ pub struct AuthConfig {
     /// `TRUST_PROXY_HEADERS`: take the client IP from `X-Forwarded-For` (only behind a proxy).
     #[serde(default)]
     pub trust_proxy_headers: bool,
+    /// `GITHUB_*`: sign-in with GitHub (off unless client id and secret are set).
+    #[serde(flatten)]
+    pub github: crate::oauth::GitHubConfig,
 }
 
 impl AuthConfig {

@@ -36,9 +36,20 @@ pub enum ApiError {
     #[error("this link is invalid, already used or expired: ask for a new one")]
     InvalidLinkToken,
     #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
     NotFound(&'static str),
     #[error("an internal error occurred")]
     Internal(String),
+    #[error("{0} sign-in is not configured on this server")]
+    OAuthNotConfigured(&'static str),
+    #[error("this sign-in is unknown, used, expired or from another browser: start again")]
+    InvalidOAuthState,
+    /// The provider failed or refused; the message is safe to show (details are logged).
+    #[error("{0}")]
+    OAuthProvider(String),
+    #[error("sign-in was cancelled at {0}")]
+    OAuthDenied(&'static str),
 }
 
 fn retry_after(until: &DateTime<Utc>) -> i64 {
@@ -66,8 +77,13 @@ impl ApiError {
             ApiError::InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "invalid_refresh_token"),
             ApiError::RefreshTokenReused => (StatusCode::UNAUTHORIZED, "refresh_token_reused"),
             ApiError::InvalidLinkToken => (StatusCode::BAD_REQUEST, "invalid_or_expired_token"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::OAuthNotConfigured(_) => (StatusCode::NOT_FOUND, "oauth_not_configured"),
+            ApiError::InvalidOAuthState => (StatusCode::BAD_REQUEST, "invalid_oauth_state"),
+            ApiError::OAuthProvider(_) => (StatusCode::BAD_GATEWAY, "oauth_provider_error"),
+            ApiError::OAuthDenied(_) => (StatusCode::FORBIDDEN, "oauth_denied"),
         }
     }
 

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod error;
 pub mod mail;
+pub mod oauth;
 pub mod password;
 pub mod rate_limit;
 pub mod routes;

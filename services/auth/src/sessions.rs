@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::{error::ApiError, state::AppState};
 
 /// What login, register and refresh return.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Tokens {
     pub access_token: String,
     pub token_type: &'static str,
@@ -21,6 +21,7 @@ pub struct Tokens {
     pub refresh_token: String,
     /// Seconds until the refresh token expires unless used.
     pub refresh_expires_in: u64,
+    #[schema(value_type = uuid::Uuid)]
     pub session_id: SessionId,
 }
 

@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 use crate::{
     config::AuthConfig,
     mail::{LogMailer, Mailer, OutboxWorker, SmtpMailer},
+    oauth::GitHub,
     password::Passwords,
     rate_limit::RateLimiter,
 };
@@ -31,6 +32,8 @@ pub struct AppState {
     pub mailer: Arc<dyn Mailer>,
     /// Nudges the outbox worker when a handler has queued mail.
     pub mail_wakeup: Arc<Notify>,
+    /// GitHub sign-in; `None` when `GITHUB_CLIENT_ID`/`GITHUB_CLIENT_SECRET` are unset.
+    pub github: Option<Arc<GitHub>>,
 }
 
 impl FromRef<AppState> for TokenVerifier {
@@ -79,6 +82,9 @@ impl AppState {
             ),
             None => Arc::new(LogMailer),
         };
+        let github = GitHub::from_config(&config.github)
+            .map_err(StartError::new)?
+            .map(Arc::new);
         Ok(Self {
             pool,
             config: Arc::new(config),
@@ -88,6 +94,7 @@ impl AppState {
             limiter,
             mailer,
             mail_wakeup: Arc::new(Notify::new()),
+            github,
         })
     }
 

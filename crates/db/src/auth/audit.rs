@@ -21,8 +21,9 @@ pub async fn record(
     event: &AuditEvent<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        r#"INSERT INTO auth.audit_log (user_id, action, ip_address, user_agent, success, details)
-           VALUES ($1, $2, $3::text::inet, $4, $5, $6)"#,
+        // clock_timestamp, not now(): events written in one transaction keep their order.
+        r#"INSERT INTO auth.audit_log (user_id, action, ip_address, user_agent, success, details, created_at)
+           VALUES ($1, $2, $3::text::inet, $4, $5, $6, clock_timestamp())"#,
         event.user_id as Option<UserId>,
         event.action,
         event.ip,

@@ -11,10 +11,11 @@ use serde_json::json;
 
 use super::{audit, views::SignedIn};
 use crate::{
-    error::ApiError, password::Verified, rate_limit::Rule, sessions, state::AppState, validate,
+    error::ApiError, password::Verified, rate_limit::Rule, routes::docs::ApiErrorBody, sessions,
+    state::AppState, validate,
 };
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     email: String,
@@ -23,6 +24,7 @@ pub struct RegisterRequest {
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/auth/register", tag = "account", request_body = RegisterRequest, responses((status = 201, description = "account created and signed in", body = SignedIn), (status = 409, description = "email_taken or username_taken", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -94,7 +96,7 @@ pub async fn register(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// An email address or a username.
@@ -103,6 +105,7 @@ pub struct LoginRequest {
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/auth/login", tag = "account", request_body = LoginRequest, responses((status = 200, description = "signed in", body = SignedIn), (status = 401, description = "invalid_credentials", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 423, description = "account_locked; see Retry-After", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,

@@ -14,9 +14,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{CurrentSession, account::client_key, audit};
-use crate::{error::ApiError, rate_limit::Rule, sessions, state::AppState, validate};
+use crate::{
+    error::ApiError, rate_limit::Rule, routes::docs::ApiErrorBody, sessions, state::AppState,
+    validate,
+};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Status {
     status: &'static str,
 }
@@ -74,6 +77,7 @@ pub async fn queue_link(
     Ok(())
 }
 
+#[utoipa::path(post, path = "/api/auth/verify-email/request", tag = "email", security(("bearer" = [])), responses((status = 202, description = "a verification link was mailed", body = Status), (status = 200, description = "already verified", body = Status), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn request_verification(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -112,12 +116,13 @@ pub async fn request_verification(
     Ok((StatusCode::ACCEPTED, axum::Json(Status { status: "sent" })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     token: String,
 }
 
+#[utoipa::path(post, path = "/api/auth/verify-email/confirm", tag = "email", request_body = TokenBody, responses((status = 200, body = Status), (status = 400, description = "invalid_or_expired_token", body = ApiErrorBody)))]
 pub async fn confirm_verification(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -145,13 +150,14 @@ pub async fn confirm_verification(
     Ok(axum::Json(Status { status: "verified" }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotPassword {
     email: String,
 }
 
 /// Answers the same whether or not the address has an account, so it reveals nothing.
+#[utoipa::path(post, path = "/api/auth/forgot-password", tag = "email", request_body = ForgotPassword, responses((status = 202, description = "the same answer whether or not the address has an account", body = Status), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn forgot_password(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -196,7 +202,7 @@ pub async fn forgot_password(
     Ok(answer)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPassword {
     token: String,
@@ -204,6 +210,7 @@ pub struct ResetPassword {
 }
 
 /// Sets a new password from a mailed token, lifts any lockout and ends every session.
+#[utoipa::path(post, path = "/api/auth/reset-password", tag = "email", request_body = ResetPassword, responses((status = 204, description = "password set; every session ended; lockout lifted"), (status = 400, description = "invalid_or_expired_token", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     client: ClientInfo,

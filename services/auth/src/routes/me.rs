@@ -14,8 +14,11 @@ use super::{
     CurrentSession, audit,
     views::{SessionView, UserView},
 };
-use crate::{error::ApiError, password::Verified, state::AppState, validate};
+use crate::{
+    error::ApiError, password::Verified, routes::docs::ApiErrorBody, state::AppState, validate,
+};
 
+#[utoipa::path(get, path = "/api/auth/me", tag = "me", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     session: CurrentSession,
@@ -26,13 +29,14 @@ pub async fn show(
     Ok(axum::Json(user.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
     username: Option<String>,
     full_name: Option<String>,
     /// Absent: unchanged; `null`: removed; a URL: replaced.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
     avatar_url: Option<Option<String>>,
 }
 
@@ -43,6 +47,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
+#[utoipa::path(patch, path = "/api/auth/me", tag = "me", security(("bearer" = [])), request_body = ProfileUpdate, responses((status = 200, body = UserView), (status = 409, description = "username_taken", body = ApiErrorBody), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -90,7 +95,7 @@ pub async fn update(
     Ok(axum::Json(user.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current_password: String,
@@ -98,6 +103,7 @@ pub struct PasswordChange {
 }
 
 /// Changes the password and ends every other session: whoever knew the old one is out.
+#[utoipa::path(post, path = "/api/auth/me/password", tag = "me", security(("bearer" = [])), request_body = PasswordChange, responses((status = 204, description = "changed; every other session ended"), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -147,6 +153,7 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/auth/me/sessions", tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<SessionView>), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]
 pub async fn sessions(
     State(state): State<AppState>,
     session: CurrentSession,
@@ -160,6 +167,7 @@ pub async fn sessions(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/auth/me/sessions/{id}", tag = "me", security(("bearer" = [])), params(("id" = uuid::Uuid, Path, description = "session id")), responses((status = 204, description = "ended"), (status = 404, description = "no live session of yours with this id", body = ApiErrorBody), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]
 pub async fn end_session(
     State(state): State<AppState>,
     client: ClientInfo,

@@ -1,8 +1,11 @@
 //! The HTTP API under `/api/auth`, plus `/.well-known/jwks.json`.
 
 mod account;
+mod admin;
+pub mod docs;
 mod email;
 mod me;
+mod oauth;
 mod session;
 mod views;
 
@@ -44,9 +47,29 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/auth/forgot-password", post(email::forgot_password))
         .route("/api/auth/reset-password", post(email::reset_password))
+        .route("/api/auth/oauth/github", get(oauth::github_start))
+        .route(
+            "/api/auth/oauth/github/callback",
+            get(oauth::github_callback),
+        )
+        .route("/api/auth/admin/users", get(admin::list_users))
+        .route("/api/auth/admin/users/{id}", get(admin::get_user))
+        .route("/api/auth/admin/users/{id}/role", post(admin::change_role))
+        .route("/api/auth/admin/users/{id}/activate", post(admin::activate))
+        .route(
+            "/api/auth/admin/users/{id}/deactivate",
+            post(admin::deactivate),
+        )
+        .route("/api/auth/admin/users/{id}/unlock", post(admin::unlock))
         .route("/.well-known/jwks.json", get(jwks))
+        .route("/openapi.json", get(openapi))
         .layer(Extension(trust_proxy))
         .with_state(state)
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    use utoipa::OpenApi as _;
+    Json(docs::ApiDoc::openapi())
 }
 
 async fn jwks(State(state): State<AppState>) -> Json<authn::Jwks> {

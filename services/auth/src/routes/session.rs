@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{CurrentSession, audit};
-use crate::{error::ApiError, sessions, state::AppState};
+use crate::{error::ApiError, routes::docs::ApiErrorBody, sessions, state::AppState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     refresh_token: String,
@@ -17,6 +17,7 @@ pub struct RefreshRequest {
 
 /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a
 /// used one means it was stolen or replayed, so the whole session is revoked.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "session", request_body = RefreshRequest, responses((status = 200, description = "a new token pair; the presented refresh token is spent", body = sessions::Tokens), (status = 401, description = "invalid_refresh_token or refresh_token_reused (the session is revoked)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 423, description = "account_locked", body = ApiErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -80,6 +81,7 @@ pub async fn refresh(
 }
 
 /// Ends the session the access token belongs to.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "session", security(("bearer" = [])), responses((status = 204, description = "this session ended"), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -99,12 +101,13 @@ pub async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LoggedOut {
     sessions_ended: u64,
 }
 
 /// Ends every session of the user, this one included.
+#[utoipa::path(post, path = "/api/auth/logout-all", tag = "session", security(("bearer" = [])), responses((status = 200, description = "every session ended", body = LoggedOut), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]
 pub async fn logout_all(
     State(state): State<AppState>,
     client: ClientInfo,

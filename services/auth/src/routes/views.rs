@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use crate::sessions::Tokens;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
+    #[schema(value_type = uuid::Uuid)]
     pub id: UserId,
     pub email: String,
     pub username: String,
@@ -45,15 +46,17 @@ impl From<User> for UserView {
 }
 
 /// Login/register answer: the account and a fresh session's tokens.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SignedIn {
     pub user: UserView,
     #[serde(flatten)]
+    #[schema(inline)]
     pub tokens: Tokens,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
+    #[schema(value_type = uuid::Uuid)]
     pub id: SessionId,
     pub ip: Option<String>,
     pub user_agent: Option<String>,

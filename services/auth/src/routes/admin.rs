@@ -1,0 +1,274 @@
+//! The admin API (`/api/auth/admin`): find accounts, change roles, (de)activate, unlock.
+//! Roles are read fresh from the database on every call, so a demotion takes effect at once.
+//! Every change is audited against the target account with the acting admin in `details`.
+
+use authn::Role;
+use axum::{
+    extract::{FromRequestParts, State},
+    http::request::Parts,
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use db::{auth::User, ids::UserId};
+use platform::{
+    client::ClientInfo,
+    extract::{Json, Path, Query},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{CurrentSession, audit, views::UserView};
+use crate::{error::ApiError, routes::docs::ApiErrorBody, sessions::role_of, state::AppState};
+
+/// A live session whose account is (still) an admin or super admin.
+pub struct Admin {
+    pub user: User,
+    pub role: Role,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = CurrentSession::from_request_parts(parts, state).await?;
+        let user = db::auth::users::find(&state.pool, session.user_id)
+            .await?
+            .ok_or(ApiError::SessionRevoked)?;
+        let role = role_of(&user)?;
+        if !role.is_admin() || !user.is_active {
+            return Err(ApiError::Forbidden("this needs an admin account"));
+        }
+        Ok(Self { user, role })
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Matches email, username or full name.
+    q: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserPage {
+    users: Vec<AdminUserView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// What admins see: the profile plus lockout state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminUserView {
+    #[serde(flatten)]
+    #[schema(inline)]
+    user: UserView,
+    failed_login_attempts: i32,
+    locked_until: Option<DateTime<Utc>>,
+}
+
+impl From<User> for AdminUserView {
+    fn from(user: User) -> Self {
+        Self {
+            failed_login_attempts: user.failed_login_attempts,
+            locked_until: user.locked_until,
+            user: user.into(),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/auth/admin/users", tag = "admin", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = UserPage), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<UserPage>, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::validation(
+            "invalid_limit",
+            "limit must be between 1 and 200",
+        ));
+    }
+    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let mut users = db::auth::admin::list_users(&state.pool, search, after, limit + 1).await?;
+    let next_cursor = (users.len() as i64 > limit).then(|| {
+        users.truncate(limit as usize);
+        users
+            .last()
+            .map(|last| encode_cursor(last.created_at, last.id))
+    });
+    Ok(axum::Json(UserPage {
+        users: users.into_iter().map(Into::into).collect(),
+        next_cursor: next_cursor.flatten(),
+    }))
+}
+
+fn encode_cursor(created_at: DateTime<Utc>, id: UserId) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", created_at.to_rfc3339(), id))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, UserId), ApiError> {
+    let invalid = || ApiError::validation("invalid_cursor", "cursor is not one this API returned");
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?)
+        .map_err(|_| invalid())?;
+    let (at, id) = text.split_once('|').ok_or_else(invalid)?;
+    let at = DateTime::parse_from_rfc3339(at)
+        .map_err(|_| invalid())?
+        .with_timezone(&Utc);
+    Ok((at, id.parse().map_err(|_| invalid())?))
+}
+
+#[utoipa::path(get, path = "/api/auth/admin/users/{id}", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<AdminUserView>, ApiError> {
+    Ok(axum::Json(target(&state, id).await?.into()))
+}
+
+async fn target(state: &AppState, id: Uuid) -> Result<User, ApiError> {
+    db::auth::users::find(&state.pool, UserId(id))
+        .await?
+        .ok_or(ApiError::NotFound("no such user"))
+}
+
+/// Admins manage plain users only; super admins manage everyone but themselves.
+fn may_manage(admin: &Admin, subject: &User) -> Result<(), ApiError> {
+    if admin.user.id == subject.id {
+        return Err(ApiError::Forbidden(
+            "admins cannot change their own role or status",
+        ));
+    }
+    if admin.role != Role::SuperAdmin && role_of(subject)? != Role::User {
+        return Err(ApiError::Forbidden(
+            "only a super admin can manage admin accounts",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleChange {
+    #[schema(value_type = String, example = "admin")]
+    role: Role,
+}
+
+#[utoipa::path(post, path = "/api/auth/admin/users/{id}/role", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), request_body = RoleChange, responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
+pub async fn change_role(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+    Json(change): Json<RoleChange>,
+) -> Result<axum::Json<AdminUserView>, ApiError> {
+    let subject = target(&state, id).await?;
+    may_manage(&admin, &subject)?;
+    if change.role != Role::User && admin.role != Role::SuperAdmin {
+        return Err(ApiError::Forbidden(
+            "only a super admin can grant admin roles",
+        ));
+    }
+    let updated = db::auth::admin::set_role(&state.pool, subject.id, change.role.as_str()).await?;
+    let details = json!({ "actor_id": admin.user.id, "from": subject.role, "to": change.role });
+    audit(
+        &state.pool,
+        Some(subject.id),
+        "admin.role_changed",
+        &client,
+        true,
+        details,
+    )
+    .await;
+    Ok(axum::Json(updated.into()))
+}
+
+#[utoipa::path(post, path = "/api/auth/admin/users/{id}/activate", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
+pub async fn activate(
+    state: State<AppState>,
+    client: ClientInfo,
+    admin: Admin,
+    id: Path<Uuid>,
+) -> Result<axum::Json<AdminUserView>, ApiError> {
+    set_active(state, client, admin, id, true).await
+}
+
+#[utoipa::path(post, path = "/api/auth/admin/users/{id}/deactivate", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, description = "deactivated; every session ended", body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
+pub async fn deactivate(
+    state: State<AppState>,
+    client: ClientInfo,
+    admin: Admin,
+    id: Path<Uuid>,
+) -> Result<axum::Json<AdminUserView>, ApiError> {
+    set_active(state, client, admin, id, false).await
+}
+
+/// Deactivating also ends every session, so the account is out at once.
+async fn set_active(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+    active: bool,
+) -> Result<axum::Json<AdminUserView>, ApiError> {
+    let subject = target(&state, id).await?;
+    may_manage(&admin, &subject)?;
+    let mut tx = state.pool.begin().await?;
+    let updated = db::auth::admin::set_active(&mut *tx, subject.id, active).await?;
+    let ended = match active {
+        true => 0,
+        false => {
+            db::auth::sessions::revoke_all_for_user(&mut *tx, subject.id, "deactivated", None)
+                .await?
+        }
+    };
+    tx.commit().await?;
+    let action = if active {
+        "admin.activated"
+    } else {
+        "admin.deactivated"
+    };
+    let details = json!({ "actor_id": admin.user.id, "sessions_ended": ended });
+    audit(
+        &state.pool,
+        Some(subject.id),
+        action,
+        &client,
+        true,
+        details,
+    )
+    .await;
+    Ok(axum::Json(updated.into()))
+}
+
+#[utoipa::path(post, path = "/api/auth/admin/users/{id}/unlock", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
+pub async fn unlock(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<AdminUserView>, ApiError> {
+    let subject = target(&state, id).await?;
+    may_manage(&admin, &subject)?;
+    let updated = db::auth::admin::unlock(&state.pool, subject.id).await?;
+    let details = json!({ "actor_id": admin.user.id, "was_locked_until": subject.locked_until });
+    audit(
+        &state.pool,
+        Some(subject.id),
+        "admin.unlocked",
+        &client,
+        true,
+        details,
+    )
+    .await;
+    Ok(axum::Json(updated.into()))
+}
