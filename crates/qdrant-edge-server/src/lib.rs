@@ -60,7 +60,16 @@ pub struct RunningServer {
 impl RunningServer {
     /// Binds `127.0.0.1:0` and serves `index` in a background task.
     pub async fn start(index: EmbeddedIndex, api_key: Option<String>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), index, api_key).await
+    }
+
+    /// Like [`RunningServer::start`], on a given address (e.g. to restart on the same port).
+    pub async fn start_on(
+        addr: SocketAddr,
+        index: EmbeddedIndex,
+        api_key: Option<String>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, index, api_key, async {

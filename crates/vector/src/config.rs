@@ -86,8 +86,8 @@ impl RemoteConfig {
 #[derive(Debug, Clone)]
 pub struct EmbeddedConfig {
     pub data_dir: PathBuf,
-    /// The write-ahead log of a collection is compacted once it is larger than this; it
-    /// then holds at most half of it. Segments are a quarter of it.
+    /// The write-ahead log of a collection is compacted once it reaches this size (checked
+    /// after every write); it then holds three segments of an eighth of it each.
     pub wal_max_bytes: u64,
     /// The optimizer (HNSW build, merges, vacuum) runs once writes pause this long...
     pub optimize_idle: Duration,

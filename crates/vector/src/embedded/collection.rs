@@ -217,7 +217,7 @@ fn shard_paths(dir: &Path, params: &CollectionParams, config: &EmbeddedConfig) -
         indexing_threshold: config.indexing_threshold_kb,
         ..EdgeOptimizersConfig::default()
     };
-    let segment_capacity = usize::try_from(config.wal_max_bytes / 4).unwrap_or(usize::MAX);
+    let segment_capacity = usize::try_from(config.wal_max_bytes / 8).unwrap_or(usize::MAX);
     let edge_config = EdgeConfigBuilder::new()
         .vector(DEFAULT_VECTOR_NAME, vector)
         .optimizers(optimizers)

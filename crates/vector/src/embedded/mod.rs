@@ -53,6 +53,9 @@ pub struct EmbeddedStats {
     pub flushes: u64,
     pub optimizations: u64,
     pub wal_compactions: u64,
+    pub segments: usize,
+    /// Vectors in HNSW-indexed segments (the rest are searched by brute force).
+    pub indexed_vectors: usize,
 }
 
 impl EmbeddedIndex {
@@ -128,15 +131,22 @@ impl EmbeddedIndex {
         self.collection(collection)?.writer.optimize().await
     }
 
-    pub fn stats(&self, collection: &str) -> Result<EmbeddedStats, VectorError> {
+    /// Maintenance counters and the engine's segment figures for `collection`.
+    pub async fn stats(&self, collection: &str) -> Result<EmbeddedStats, VectorError> {
         let collection = self.collection(collection)?;
-        let stats = &collection.writer.stats;
-        Ok(EmbeddedStats {
-            wal_bytes: wal_bytes(&collection.wal_dir()),
-            flushes: stats.flushes.load(Ordering::Relaxed),
-            optimizations: stats.optimizations.load(Ordering::Relaxed),
-            wal_compactions: stats.wal_compactions.load(Ordering::Relaxed),
+        blocking(move || {
+            let info = collection.read(|shard| Ok(shard.info()))?;
+            let counters = &collection.writer.stats;
+            Ok(EmbeddedStats {
+                wal_bytes: wal_bytes(&collection.wal_dir()),
+                flushes: counters.flushes.load(Ordering::Relaxed),
+                optimizations: counters.optimizations.load(Ordering::Relaxed),
+                wal_compactions: counters.wal_compactions.load(Ordering::Relaxed),
+                segments: info.segments_count,
+                indexed_vectors: info.indexed_vectors_count,
+            })
         })
+        .await
     }
 
     /// Stops the writers and closes every shard (flushing it), then releases the directory.

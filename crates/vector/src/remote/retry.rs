@@ -67,15 +67,24 @@ fn transient_wait(error: &QdrantError) -> Option<Option<Duration>> {
             let wait = Duration::from_secs(*retry_after_seconds);
             (wait <= MAX_RETRY_AFTER).then_some(Some(wait))
         }
-        QdrantError::ResponseError { status } => matches!(
-            status.code(),
-            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted
-        )
-        .then_some(None),
+        QdrantError::ResponseError { status } => is_transient(status).then_some(None),
         QdrantError::Io(_) => Some(None),
         _ => None,
     }
 }
+
+fn is_transient(status: &tonic::Status) -> bool {
+    match status.code() {
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted => {
+            true
+        }
+        // qdrant-client reports a refused connection as INTERNAL "Failed to connect to …".
+        Code::Internal => status.message().starts_with(CONNECT_FAILED),
+        _ => false,
+    }
+}
+
+const CONNECT_FAILED: &str = "Failed to connect";
 
 /// Maps a final error; `collection` names the collection the call was about.
 pub(crate) fn map_error(error: QdrantError, collection: &str) -> VectorError {
@@ -87,6 +96,9 @@ pub(crate) fn map_error(error: QdrantError, collection: &str) -> VectorError {
         _ => return VectorError::Backend(error.to_string()),
     };
     let message = status.message().to_owned();
+    if is_transient(status) {
+        return VectorError::Unavailable(format!("Qdrant: {message}"));
+    }
     match status.code() {
         Code::NotFound if message.contains("ollection") => {
             VectorError::UnknownCollection(collection.to_owned())
@@ -99,9 +111,6 @@ pub(crate) fn map_error(error: QdrantError, collection: &str) -> VectorError {
         Code::Unauthenticated | Code::PermissionDenied => VectorError::Config(format!(
             "Qdrant refused the request ({message}): check QDRANT_API_KEY"
         )),
-        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted => {
-            VectorError::Unavailable(format!("Qdrant: {message}"))
-        }
         _ => VectorError::Backend(format!("Qdrant: {message}")),
     }
 }
@@ -189,6 +198,14 @@ mod tests {
         assert!(matches!(
             map_error(bad, "c"),
             VectorError::InvalidRequest(_)
+        ));
+        let refused = status(
+            Code::Internal,
+            "Failed to connect to http://q:6334/: refused",
+        );
+        assert!(matches!(
+            map_error(refused, "c"),
+            VectorError::Unavailable(_)
         ));
         let auth = status(Code::Unauthenticated, "Invalid api-key");
         assert!(map_error(auth, "c").to_string().contains("QDRANT_API_KEY"));
