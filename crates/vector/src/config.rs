@@ -13,11 +13,41 @@ pub const QDRANT_GRPC_PORT: u16 = 6334;
 const QDRANT_REST_PORT: u16 = 6333;
 
 /// `VECTOR_BACKEND`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
     Embedded,
     Qdrant,
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "embedded" => Ok(BackendKind::Embedded),
+            "qdrant" => Ok(BackendKind::Qdrant),
+            other => Err(format!(
+                "VECTOR_BACKEND must be embedded or qdrant, got `{other}`"
+            )),
+        }
+    }
+}
+
+/// Reads an optional variable, treating an empty value (`QDRANT_PORT=` in a `.env`) as unset.
+fn optional<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let raw: Option<String> = Option::deserialize(deserializer)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(value) => value
+            .parse()
+            .map(Some)
+            .map_err(|error| serde::de::Error::custom(format!("`{value}`: {error}"))),
+    }
 }
 
 /// The environment as read; [`VectorConfig::backend`] turns it into a [`Backend`].
@@ -25,23 +55,29 @@ pub enum BackendKind {
 pub struct VectorConfig {
     /// `VECTOR_BACKEND`: `embedded` or `qdrant`. Unset: `qdrant` when `QDRANT_URL` or
     /// `QDRANT_HOST` is set, else `embedded`.
+    #[serde(default, deserialize_with = "optional")]
     pub vector_backend: Option<BackendKind>,
     /// `QDRANT_URL`, e.g. `http://qdrant:6334` (gRPC). Wins over host and port.
     pub qdrant_url: Option<String>,
     /// `QDRANT_HOST` and `QDRANT_PORT` (default 6334, gRPC).
     pub qdrant_host: Option<String>,
+    #[serde(default, deserialize_with = "optional")]
     pub qdrant_port: Option<u16>,
     /// `QDRANT_API_KEY`; empty means none.
     pub qdrant_api_key: Option<SecretString>,
     /// `QDRANT_TIMEOUT_SECS` per request (10).
+    #[serde(default, deserialize_with = "optional")]
     pub qdrant_timeout_secs: Option<u64>,
     /// `QDRANT_MAX_RETRIES` on transient errors (3).
+    #[serde(default, deserialize_with = "optional")]
     pub qdrant_max_retries: Option<u32>,
     /// `QDRANT_BATCH_SIZE` points per upsert request (128).
+    #[serde(default, deserialize_with = "optional")]
     pub qdrant_batch_size: Option<usize>,
     /// `VECTOR_DATA_DIR` for the embedded backend (`./data/vector`).
     pub vector_data_dir: Option<PathBuf>,
     /// `VECTOR_WAL_MAX_MB`: the embedded write-ahead log is compacted above this (128).
+    #[serde(default, deserialize_with = "optional")]
     pub vector_wal_max_mb: Option<u64>,
 }
 
@@ -91,7 +127,8 @@ pub struct EmbeddedConfig {
     pub wal_max_bytes: u64,
     /// The optimizer (HNSW build, merges, vacuum) runs once writes pause this long...
     pub optimize_idle: Duration,
-    /// ...or after this many written points, whichever comes first.
+    /// ...or, under writes that never pause, after this many points. Writes wait while it
+    /// runs, so a bulk ingest should not pay for it repeatedly: keep this large.
     pub optimize_every_points: usize,
     /// Segments above this many KiB of vectors get an HNSW index (engine default: unset).
     pub indexing_threshold_kb: Option<usize>,
@@ -105,7 +142,7 @@ impl EmbeddedConfig {
             data_dir: data_dir.into(),
             wal_max_bytes: 128 * 1024 * 1024,
             optimize_idle: Duration::from_secs(1),
-            optimize_every_points: 20_000,
+            optimize_every_points: 200_000,
             indexing_threshold_kb: None,
             write_batch: 256,
         }
@@ -282,6 +319,22 @@ mod tests {
         assert!(error.to_string().contains("QDRANT_BATCH_SIZE"), "{error}");
         let error = config(&[("VECTOR_BACKEND", "qdrant")]).expect_err("no address");
         assert!(error.to_string().contains("QDRANT_URL"), "{error}");
+    }
+
+    #[test]
+    fn empty_values_mean_unset_and_bad_ones_are_named() {
+        let empty = [
+            ("VECTOR_BACKEND", ""),
+            ("QDRANT_PORT", ""),
+            ("VECTOR_WAL_MAX_MB", " "),
+        ];
+        assert!(matches!(config(&empty), Ok(Backend::Embedded(_))));
+        let pairs = [("QDRANT_PORT".to_owned(), "http".to_owned())];
+        let error = envy::from_iter::<_, VectorConfig>(pairs).expect_err("not a port");
+        assert!(error.to_string().contains("`http`"), "{error}");
+        let pairs = [("VECTOR_BACKEND".to_owned(), "cloud".to_owned())];
+        let error = envy::from_iter::<_, VectorConfig>(pairs).expect_err("unknown backend");
+        assert!(error.to_string().contains("VECTOR_BACKEND"), "{error}");
     }
 
     #[test]

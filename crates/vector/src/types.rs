@@ -150,6 +150,21 @@ impl Filter {
         self
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.must.is_empty() && self.must_not.is_empty()
+    }
+
+    /// A filter for deleting: an empty one would match every point.
+    pub(crate) fn validate_for_delete(&self) -> Result<(), VectorError> {
+        if self.is_empty() {
+            return Err(VectorError::InvalidRequest(
+                "delete by filter needs at least one condition (use delete_collection to drop everything)"
+                    .into(),
+            ));
+        }
+        self.validate()
+    }
+
     pub(crate) fn validate(&self) -> Result<(), VectorError> {
         self.must
             .iter()

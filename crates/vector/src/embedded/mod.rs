@@ -18,6 +18,7 @@ use qdrant_edge::{
     CountRequest, NamedQuery, QueryEnum, QueryRequest, ScoringQuery, ScrollRequest as EdgeScroll,
     WithPayloadInterface, WithVector,
 };
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use self::collection::{Collection, wal_bytes};
@@ -42,6 +43,11 @@ struct Inner {
     config: EmbeddedConfig,
     root: PathBuf,
     collections: Mutex<HashMap<String, Arc<Collection>>>,
+    /// Serialises creating and deleting collections (blocking sections; never held by async
+    /// code), so a create cannot meet the files of a collection still being deleted.
+    ddl: Mutex<()>,
+    /// Bounds engine reads running on the blocking pool (searches are CPU work).
+    reads: Arc<Semaphore>,
     /// Held for the life of the index: one process per data directory.
     _lock: fs::File,
 }
@@ -95,6 +101,10 @@ impl EmbeddedIndex {
                 config,
                 root,
                 collections: Mutex::new(collections),
+                ddl: Mutex::new(()),
+                reads: Arc::new(Semaphore::new(
+                    2 * std::thread::available_parallelism().map_or(1, usize::from),
+                )),
                 _lock: lock,
             }),
         })
@@ -166,6 +176,12 @@ impl EmbeddedIndex {
         call: impl FnOnce(&Collection) -> Result<T, VectorError> + Send + 'static,
     ) -> Result<T, VectorError> {
         let collection = self.collection(collection)?;
+        let _permit = self
+            .inner
+            .reads
+            .acquire()
+            .await
+            .map_err(|_| VectorError::Unavailable("the index is closing".into()))?;
         blocking(move || call(&collection)).await
     }
 }
@@ -254,16 +270,16 @@ impl VectorIndex for EmbeddedIndex {
         let params = params.clone();
         blocking(move || {
             let inner = &index.inner;
-            // Held across the create so two creates of one name cannot race.
-            let mut collections = inner
-                .collections
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if collections.contains_key(&name) {
+            let _ddl = inner.ddl.lock().unwrap_or_else(PoisonError::into_inner);
+            if index.collection(&name).is_ok() {
                 return Err(VectorError::CollectionExists(name));
             }
             let collection = Collection::create(&inner.root, &name, &params, &inner.config)?;
-            collections.insert(name, Arc::new(collection));
+            inner
+                .collections
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(name, Arc::new(collection));
             Ok(())
         })
         .await
@@ -295,16 +311,22 @@ impl VectorIndex for EmbeddedIndex {
 
     async fn delete_collection(&self, name: &str) -> Result<bool, VectorError> {
         validate_collection_name(name)?;
-        let removed = self
-            .inner
-            .collections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(name);
-        match removed {
-            None => Ok(false),
-            Some(collection) => blocking(move || collection.destroy().map(|()| true)).await,
-        }
+        let index = self.clone();
+        let name = name.to_owned();
+        blocking(move || {
+            let inner = &index.inner;
+            let _ddl = inner.ddl.lock().unwrap_or_else(PoisonError::into_inner);
+            let removed = inner
+                .collections
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&name);
+            match removed {
+                None => Ok(false),
+                Some(collection) => collection.destroy().map(|()| true),
+            }
+        })
+        .await
     }
 
     async fn upsert(&self, collection: &str, points: Vec<Point>) -> Result<(), VectorError> {
@@ -332,6 +354,7 @@ impl VectorIndex for EmbeddedIndex {
     }
 
     async fn delete_by_filter(&self, collection: &str, filter: &Filter) -> Result<(), VectorError> {
+        filter.validate_for_delete()?;
         let filter = convert::filter(filter)?;
         self.write(collection, WriteOp::DeleteFilter(filter)).await
     }

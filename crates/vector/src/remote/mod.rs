@@ -284,6 +284,7 @@ impl VectorIndex for RemoteIndex {
 
     async fn delete_by_filter(&self, collection: &str, filter: &Filter) -> Result<(), VectorError> {
         validate_collection_name(collection)?;
+        filter.validate_for_delete()?;
         let filter = convert::filter(filter)?;
         self.delete(collection, PointsSelectorOneOf::Filter(filter))
             .await

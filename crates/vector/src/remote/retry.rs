@@ -80,11 +80,14 @@ fn is_transient(status: &tonic::Status) -> bool {
         }
         // qdrant-client reports a refused connection as INTERNAL "Failed to connect to …".
         Code::Internal => status.message().starts_with(CONNECT_FAILED),
+        // tonic reports its own client-side request timeout as CANCELLED "Timeout expired".
+        Code::Cancelled => status.message() == TIMEOUT_EXPIRED,
         _ => false,
     }
 }
 
 const CONNECT_FAILED: &str = "Failed to connect";
+const TIMEOUT_EXPIRED: &str = "Timeout expired";
 
 /// Maps a final error; `collection` names the collection the call was about.
 pub(crate) fn map_error(error: QdrantError, collection: &str) -> VectorError {
