@@ -10,8 +10,7 @@ use crate::hashing::{DEFAULT_DIMENSION, MODEL as HASH_MODEL};
 use crate::http::{Api, HttpConfig};
 
 /// `EMBEDDING_PROVIDER`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Provider {
     /// The offline hashing embedder (default).
     #[default]
@@ -22,11 +21,44 @@ pub enum Provider {
     Ollama,
 }
 
+impl std::str::FromStr for Provider {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "hash" => Ok(Provider::Hash),
+            "openai" => Ok(Provider::Openai),
+            "ollama" => Ok(Provider::Ollama),
+            other => Err(format!(
+                "EMBEDDING_PROVIDER must be hash, openai or ollama, got `{other}`"
+            )),
+        }
+    }
+}
+
+/// Reads an optional variable, treating an empty value (`EMBEDDING_DIM=` in a `.env`) as
+/// unset.
+fn optional<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let raw: Option<String> = Option::deserialize(deserializer)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(value) => value
+            .parse()
+            .map(Some)
+            .map_err(|error| serde::de::Error::custom(format!("`{value}`: {error}"))),
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct EmbeddingConfig {
     /// `EMBEDDING_PROVIDER`: `hash` (default), `openai` or `ollama`.
-    #[serde(default)]
-    pub embedding_provider: Provider,
+    #[serde(default, deserialize_with = "optional")]
+    pub embedding_provider: Option<Provider>,
     /// `EMBEDDING_MODEL`, e.g. `text-embedding-3-small`, `nomic-embed-text`. Required for
     /// HTTP providers; the hash provider's model is fixed.
     pub embedding_model: Option<String>,
@@ -36,12 +68,16 @@ pub struct EmbeddingConfig {
     pub embedding_api_key: Option<SecretString>,
     /// `EMBEDDING_DIM`: the model's vector size. Required for HTTP providers (checked on
     /// every response); the hash provider defaults to 384.
+    #[serde(default, deserialize_with = "optional")]
     pub embedding_dim: Option<usize>,
     /// `EMBEDDING_BATCH_SIZE` texts per request (64).
+    #[serde(default, deserialize_with = "optional")]
     pub embedding_batch_size: Option<usize>,
     /// `EMBEDDING_TIMEOUT_SECS` per request (30).
+    #[serde(default, deserialize_with = "optional")]
     pub embedding_timeout_secs: Option<u64>,
     /// `EMBEDDING_MAX_RETRIES` per batch (3).
+    #[serde(default, deserialize_with = "optional")]
     pub embedding_max_retries: Option<u32>,
 }
 
@@ -63,7 +99,8 @@ impl EmbeddingConfig {
 
     pub fn resolve(&self) -> Result<Resolved, EmbedError> {
         let model = non_empty(&self.embedding_model);
-        let (api, default_url) = match self.embedding_provider {
+        let provider = self.embedding_provider.unwrap_or_default();
+        let (api, default_url) = match provider {
             Provider::Hash => {
                 if let Some(model) = model.filter(|model| *model != HASH_MODEL) {
                     return Err(EmbedError::Config(format!(
@@ -85,7 +122,7 @@ impl EmbeddingConfig {
             EmbedError::Config(format!(
                 "EMBEDDING_DIM is required for EMBEDDING_PROVIDER={:?}: the size of `{model}`'s \
                  vectors (e.g. 1536 for text-embedding-3-small, 768 for nomic-embed-text)",
-                self.embedding_provider
+                provider
             ))
         })?;
         let url = non_empty(&self.embedding_url).unwrap_or(default_url);
@@ -147,6 +184,22 @@ mod tests {
         assert!(error.to_string().contains("EMBEDDING_DIM"), "{error}");
         let error = resolve(&[("EMBEDDING_MODEL", "text-embedding-3-small")]).expect_err("hash");
         assert!(error.to_string().contains("EMBEDDING_PROVIDER"), "{error}");
+    }
+
+    #[test]
+    fn empty_values_mean_unset() {
+        let empty = [
+            ("EMBEDDING_PROVIDER", ""),
+            ("EMBEDDING_DIM", ""),
+            ("EMBEDDING_MODEL", ""),
+        ];
+        assert!(matches!(
+            resolve(&empty),
+            Ok(Resolved::Hash { dimension: 384 })
+        ));
+        let pairs = [("EMBEDDING_DIM".to_owned(), "big".to_owned())];
+        let error = envy::from_iter::<_, EmbeddingConfig>(pairs).expect_err("not a number");
+        assert!(error.to_string().contains("`big`"), "{error}");
     }
 
     #[test]

@@ -170,28 +170,30 @@ impl Embedder for HashingEmbedder {
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut vectors = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(CHUNK) {
-            let _permit = self
-                .permits
-                .acquire()
-                .await
-                .map_err(|_| EmbedError::Unavailable("embedder shut down".into()))?;
+        let chunks = texts.chunks(CHUNK).map(|chunk| {
+            let permits = Arc::clone(&self.permits);
             let embedder = self.clone();
             let chunk = chunk.to_vec();
-            let embedded = tokio::task::spawn_blocking(move || {
-                chunk
-                    .iter()
-                    .map(|text| embedder.embed_blocking(text))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .await
-            .map_err(|error| {
-                EmbedError::Unavailable(format!("embedding task failed: {error}"))
-            })??;
-            vectors.extend(embedded);
-        }
-        Ok(vectors)
+            async move {
+                let _permit = permits
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| EmbedError::Unavailable("embedder shut down".into()))?;
+                tokio::task::spawn_blocking(move || {
+                    chunk
+                        .iter()
+                        .map(|text| embedder.embed_blocking(text))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .await
+                .map_err(|error| {
+                    EmbedError::Unavailable(format!("embedding task failed: {error}"))
+                })?
+            }
+        });
+        // All chunks in flight, at most one per core running; results stay in input order.
+        let embedded = futures::future::try_join_all(chunks).await?;
+        Ok(embedded.into_iter().flatten().collect())
     }
 }
 
