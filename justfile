@@ -35,3 +35,16 @@ prepare:
 # What CI runs, from this checkout.
 ci:
     CI=true .ci/run
+
+# Benchmark figures (release build, nothing asserted): vector index at 100k points, then embedder.
+bench:
+    cargo run --release -q -p bench -- vector
+    cargo run --release -q -p bench -- embed
+
+# One benchmark with options, e.g. `just bench-run vector --points 20000 --backend embedded`.
+bench-run *ARGS:
+    cargo run --release -q -p bench -- {{ARGS}}
+
+# Qdrant's gRPC API over the embedded engine on :6334 (a dev/test helper, not Qdrant).
+qdrant-edge-server *ARGS:
+    cargo run -q -p qdrant-edge-server -- {{ARGS}}

@@ -46,7 +46,11 @@ pub async fn serve(
             points::Service::new(index),
             auth,
         ))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
+        // Without TCP_NODELAY, small answers wait on delayed ACKs (~40 ms tail latency).
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await
 }
 
