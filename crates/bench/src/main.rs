@@ -8,6 +8,7 @@
 //! ```
 
 mod embed;
+mod floors;
 mod report;
 mod vector;
 

@@ -5,16 +5,8 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::Context;
-use qdrant_edge::external::ordered_float::OrderedFloat;
-use qdrant_edge::{
-    DEFAULT_VECTOR_NAME, Distance as EdgeDistance, EdgeConfigBuilder, EdgeShard,
-    EdgeVectorParamsBuilder, NamedQuery, Payload as EdgePayload, PointId, PointInsertOperations,
-    PointOperations, PointStructPersisted, QueryEnum, QueryRequest, ScoringQuery, UpdateOperation,
-    VectorStructPersisted, WithPayloadInterface, WithVector,
-};
 use qdrant_edge_server::RunningServer;
 use serde_json::json;
 use uuid::Uuid;
@@ -23,18 +15,19 @@ use vector::{
     PayloadField, Point, RemoteConfig, RemoteIndex, SearchRequest, VectorIndex,
 };
 
+use crate::floors::{brute_force, raw_engine, recall};
 use crate::report::{Latencies, heading, line, ms, rate};
 use crate::{Backends, VectorArgs};
 
 const COLLECTION: &str = "bench";
-const TOP_K: usize = 10;
-const RECALL_QUERIES: usize = 100;
+pub const TOP_K: usize = 10;
+pub const RECALL_QUERIES: usize = 100;
 const CONCURRENCY: usize = 100;
 
-struct Dataset {
-    ids: Vec<Uuid>,
-    vectors: Vec<Vec<f32>>,
-    queries: Vec<Vec<f32>>,
+pub struct Dataset {
+    pub ids: Vec<Uuid>,
+    pub vectors: Vec<Vec<f32>>,
+    pub queries: Vec<Vec<f32>>,
 }
 
 fn normalised(v: Vec<f32>) -> Vec<f32> {
@@ -81,7 +74,7 @@ impl Dataset {
         }
     }
 
-    fn payload(i: usize) -> serde_json::Map<String, serde_json::Value> {
+    pub fn payload(i: usize) -> serde_json::Map<String, serde_json::Value> {
         let payload = json!({ "document_id": format!("doc-{}", i % 1000), "chunk_index": i });
         vector::payload_from_json(payload).unwrap_or_default()
     }
@@ -324,136 +317,4 @@ async fn queries(
         Latencies::new(all.into_iter().map(|(_, latency, _)| latency).collect()),
         top,
     ))
-}
-
-struct Exact {
-    latencies: Latencies,
-    top: Vec<Vec<Uuid>>,
-}
-
-/// Exact top-k by scanning every vector: the reference for recall and a latency floor.
-fn brute_force(data: &Dataset) -> Exact {
-    let mut latencies = Vec::new();
-    let mut top = Vec::new();
-    for query in data.queries.iter().take(RECALL_QUERIES) {
-        let started = Instant::now();
-        let mut scored: Vec<(f32, usize)> = data
-            .vectors
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.iter().zip(query).map(|(a, b)| a * b).sum(), i))
-            .collect();
-        scored.select_nth_unstable_by(TOP_K, |a, b| b.0.total_cmp(&a.0));
-        scored.truncate(TOP_K);
-        latencies.push(started.elapsed());
-        top.push(scored.into_iter().map(|(_, i)| data.ids[i]).collect());
-    }
-    Exact {
-        latencies: Latencies::new(latencies),
-        top,
-    }
-}
-
-fn recall(found: &[Vec<Uuid>], exact: &[Vec<Uuid>]) -> f64 {
-    let hits: usize = found
-        .iter()
-        .zip(exact)
-        .map(|(f, e)| f.iter().filter(|id| e.contains(id)).count())
-        .sum();
-    hits as f64 / (exact.len() * TOP_K).max(1) as f64
-}
-
-struct Raw {
-    update: Duration,
-    durable: Duration,
-    optimize: Duration,
-    queries: Latencies,
-    top: Vec<Vec<Uuid>>,
-}
-
-fn raw_engine(data: &Dataset, batch: usize) -> anyhow::Result<Raw> {
-    let open = |dir: &tempfile::TempDir| {
-        let params =
-            EdgeVectorParamsBuilder::new(data.vectors[0].len(), EdgeDistance::Cosine).build();
-        let config = EdgeConfigBuilder::new()
-            .vector(DEFAULT_VECTOR_NAME, params)
-            .build();
-        EdgeShard::new(dir.path(), config).map_err(|e| anyhow::anyhow!("{e}"))
-    };
-    let upsert = |shard: &EdgeShard, start: usize, flush: bool| -> anyhow::Result<()> {
-        let points = (start..(start + batch).min(data.ids.len()))
-            .map(|i| PointStructPersisted {
-                id: PointId::Uuid(data.ids[i]),
-                vector: VectorStructPersisted::from(data.vectors[i].clone()),
-                payload: Some(EdgePayload(Dataset::payload(i))),
-            })
-            .collect();
-        shard
-            .update(UpdateOperation::PointOperation(
-                PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
-            ))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        if flush {
-            shard.flush();
-        }
-        Ok(())
-    };
-    // Durable run first, so the other run's page-cache write-back cannot slow its flushes.
-    let (first, second) = (tempfile::tempdir()?, tempfile::tempdir()?);
-    let shard = open(&first)?;
-    let started = Instant::now();
-    for start in (0..data.ids.len()).step_by(batch) {
-        upsert(&shard, start, true)?;
-    }
-    let durable = started.elapsed();
-    let fast = open(&second)?;
-    let started = Instant::now();
-    for start in (0..data.ids.len()).step_by(batch) {
-        upsert(&fast, start, false)?;
-    }
-    let update = started.elapsed();
-    drop(fast);
-    let started = Instant::now();
-    shard
-        .optimize()
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .context("optimize")?;
-    let optimize = started.elapsed();
-    let mut latencies = Vec::new();
-    let mut top = Vec::new();
-    for query in &data.queries {
-        let request = QueryRequest {
-            prefetches: Vec::new(),
-            query: Some(ScoringQuery::Vector(QueryEnum::Nearest(
-                NamedQuery::default_dense(query.clone()),
-            ))),
-            filter: None,
-            score_threshold: None::<OrderedFloat<f32>>,
-            limit: TOP_K,
-            offset: 0,
-            params: None,
-            with_vector: WithVector::Bool(false),
-            with_payload: WithPayloadInterface::Bool(false),
-        };
-        let started = Instant::now();
-        let hits = shard.query(request).map_err(|e| anyhow::anyhow!("{e}"))?;
-        latencies.push(started.elapsed());
-        if top.len() < RECALL_QUERIES {
-            top.push(
-                hits.into_iter()
-                    .filter_map(|h| match h.id {
-                        PointId::Uuid(id) => Some(id),
-                        PointId::NumId(_) => None,
-                    })
-                    .collect(),
-            );
-        }
-    }
-    Ok(Raw {
-        update,
-        durable,
-        optimize,
-        queries: Latencies::new(latencies),
-        top,
-    })
 }

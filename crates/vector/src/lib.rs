@@ -12,6 +12,7 @@
 mod config;
 mod embedded;
 mod error;
+mod filter;
 pub mod guard;
 mod remote;
 mod types;
@@ -24,13 +25,14 @@ use uuid::Uuid;
 pub use config::{Backend, BackendKind, EmbeddedConfig, RemoteConfig, VectorConfig};
 pub use embedded::{EmbeddedIndex, EmbeddedStats};
 pub use error::VectorError;
+pub use filter::{Condition, DatetimeRange, Filter, NumberRange};
 pub use remote::RemoteIndex;
 /// Our types as Qdrant gRPC messages and back; shared with the test server.
 pub use remote::convert as grpc;
 pub use types::{
-    CollectionInfo, CollectionParams, CollectionSpec, Condition, DatetimeRange, Distance,
-    FieldKind, Filter, MAX_LIMIT, NumberRange, Payload, PayloadField, Point, ScoredPoint,
-    ScrollPage, ScrollRequest, SearchRequest, payload_from_json, validate_collection_name,
+    CollectionInfo, CollectionParams, CollectionSpec, Distance, FieldKind, MAX_LIMIT, Payload,
+    PayloadField, Point, ScoredPoint, ScrollPage, ScrollRequest, SearchRequest, payload_from_json,
+    validate_collection_name,
 };
 
 /// A vector index holding collections of points (id, vector, JSON payload).

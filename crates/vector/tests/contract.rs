@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashSet;
 
 use chrono::Duration;
-use common::{DIM, base_time, id, point, points, spec, unique, vector};
+use common::{DIM, base_time, id, nearest, point, points, ready, spec, unique, vector};
 use serde_json::json;
 use vector::{
     Condition, DatetimeRange, Filter, NumberRange, ScrollRequest, SearchRequest, VectorError,
@@ -58,19 +58,6 @@ contract!(
     unknown_collections_are_reported_everywhere,
     delete_collection_removes_points_and_name,
 );
-
-async fn ready(index: &dyn VectorIndex, prefix: &str, n: u64) -> String {
-    let name = unique(prefix);
-    index.ensure_collection(&spec(&name)).await.expect("ensure");
-    if n > 0 {
-        index.upsert(&name, points(0..n)).await.expect("upsert");
-    }
-    name
-}
-
-fn nearest(i: u64, limit: usize) -> SearchRequest {
-    SearchRequest::new(vector(i), limit)
-}
 
 async fn health_is_ok(index: &dyn VectorIndex) {
     index.health().await.expect("healthy");

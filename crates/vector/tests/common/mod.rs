@@ -11,7 +11,7 @@ use tempfile::TempDir;
 use uuid::Uuid;
 use vector::{
     CollectionSpec, Distance, EmbeddedConfig, EmbeddedIndex, FieldKind, PayloadField, Point,
-    RemoteConfig, RemoteIndex, VectorIndex,
+    RemoteConfig, RemoteIndex, SearchRequest, VectorIndex,
 };
 
 pub const DIM: usize = 8;
@@ -156,4 +156,19 @@ pub fn point(i: u64) -> Point {
 
 pub fn points(range: std::ops::Range<u64>) -> Vec<Point> {
     range.map(point).collect()
+}
+
+/// A new collection of `spec` with points `0..n`.
+pub async fn ready(index: &dyn VectorIndex, prefix: &str, n: u64) -> String {
+    let name = unique(prefix);
+    index.ensure_collection(&spec(&name)).await.expect("ensure");
+    if n > 0 {
+        index.upsert(&name, points(0..n)).await.expect("upsert");
+    }
+    name
+}
+
+/// The `limit` points nearest to point `i`'s vector.
+pub fn nearest(i: u64, limit: usize) -> SearchRequest {
+    SearchRequest::new(vector(i), limit)
 }
