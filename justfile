@@ -32,11 +32,26 @@ migrate *ARGS:
 prepare:
     cargo sqlx prepare --workspace -- --all-targets
 
-# Benchmarks in release mode, each printed beside a floor measured in the same run.
-# `just bench auth` (100 concurrent logins vs raw argon2id rate); extra args go to the bench.
-bench WHAT="auth" *ARGS:
-    SQLX_OFFLINE=true cargo run --release --locked -p {{WHAT}} --bin bench -- {{ARGS}}
-
 # What CI runs, from this checkout.
 ci:
     CI=true .ci/run
+
+# Benchmarks in release mode, each printed beside a floor measured in the same run:
+# `just bench` runs all; `just bench auth|vector|embed [ARGS]` runs one
+# (e.g. `just bench vector --points 20000 --backend embedded`).
+bench WHAT="all" *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export SQLX_OFFLINE=true
+    case "{{WHAT}}" in
+      auth) cargo run --release -q --locked -p auth --bin bench -- {{ARGS}} ;;
+      all)
+        cargo run --release -q --locked -p auth --bin bench
+        cargo run --release -q --locked -p bench -- vector
+        cargo run --release -q --locked -p bench -- embed ;;
+      *) cargo run --release -q --locked -p bench -- {{WHAT}} {{ARGS}} ;;
+    esac
+
+# Qdrant's gRPC API over the embedded engine on :6334 (a dev/test helper, not Qdrant).
+qdrant-edge-server *ARGS:
+    cargo run -q -p qdrant-edge-server -- {{ARGS}}

@@ -1,0 +1,279 @@
+//! The offline default: a deterministic feature-hashing embedder. No model, no network.
+//!
+//! **Quality is lexical, not semantic.** Texts sharing words, identifiers, word pairs or
+//! spelling fragments score close; synonyms and paraphrases ("car" / "automobile") do not.
+//! Good enough to make ingest and search work end to end on a laptop and in CI; configure
+//! an OpenAI-compatible or Ollama model for real semantic search.
+//!
+//! Features of a text, each hashed (xxh3, seed 0) into one of `dimension` buckets with a
+//! hash-derived sign, then the vector is L2-normalised:
+//! - words (Unicode word boundaries of the NFKC, lower-cased text), weight 1;
+//! - parts of identifiers (`snake_case`, `camelCase` → `snake`, `case`, `camel`), weight 1;
+//! - consecutive word pairs, weight 0.5;
+//! - character trigrams of each word with boundary marks (`^wo`, `wor`, `rd$`), weight 0.25.
+//!
+//! Changing any of this changes the vector space: bump [`MODEL`]'s version, so collections
+//! built with the old one refuse to start until reindexed.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization;
+use unicode_segmentation::UnicodeSegmentation;
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::{EmbedError, Embedder};
+
+/// The model name recorded with every vector this embedder makes.
+pub const MODEL: &str = "devmentor-hash-v1";
+/// Default and allowed dimensions.
+pub const DEFAULT_DIMENSION: usize = 384;
+pub const DIMENSIONS: std::ops::RangeInclusive<usize> = 32..=4096;
+
+const WORD: f32 = 1.0;
+const PAIR: f32 = 0.5;
+const TRIGRAM: f32 = 0.25;
+
+/// Texts per `spawn_blocking` task.
+const CHUNK: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct HashingEmbedder {
+    dimension: usize,
+    /// CPU work runs on the blocking pool, at most one task per core at a time.
+    permits: Arc<Semaphore>,
+}
+
+impl HashingEmbedder {
+    pub fn new(dimension: usize) -> Result<Self, EmbedError> {
+        if !DIMENSIONS.contains(&dimension) {
+            return Err(EmbedError::Config(format!(
+                "EMBEDDING_DIM for the hash embedder must be between {} and {}, got {dimension}",
+                DIMENSIONS.start(),
+                DIMENSIONS.end()
+            )));
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Ok(Self {
+            dimension,
+            permits: Arc::new(Semaphore::new(cores)),
+        })
+    }
+
+    /// Embeds one text on the calling thread (CPU work; prefer [`Embedder::embed`] in
+    /// async code).
+    pub fn embed_blocking(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let words = words(text);
+        if words.is_empty() {
+            return Err(EmbedError::InvalidInput(
+                "the text has no words (empty, whitespace or punctuation only)".into(),
+            ));
+        }
+        let mut vector = vec![0.0f32; self.dimension];
+        let mut feature = Vec::with_capacity(64);
+        let mut add = |kind: u8, parts: &[&str], weight: f32| {
+            feature.clear();
+            feature.push(kind);
+            for part in parts {
+                feature.extend_from_slice(part.as_bytes());
+                feature.push(0x1f);
+            }
+            let hash = xxh3_64(&feature);
+            let bucket = (hash % self.dimension as u64) as usize;
+            let sign = if hash >> 63 == 0 { 1.0 } else { -1.0 };
+            vector[bucket] += sign * weight;
+        };
+        for (position, word) in words.iter().enumerate() {
+            add(b'w', &[&word.text], WORD);
+            for part in &word.parts {
+                add(b'w', &[part], WORD);
+            }
+            if let Some(next) = words.get(position + 1) {
+                add(b'p', &[&word.text, &next.text], PAIR);
+            }
+            let marked: Vec<char> = std::iter::once('^')
+                .chain(word.text.chars())
+                .chain(std::iter::once('$'))
+                .collect();
+            for trigram in marked.windows(3) {
+                add(b't', &[&trigram.iter().collect::<String>()], TRIGRAM);
+            }
+        }
+        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm == 0.0 {
+            return Err(EmbedError::InvalidInput(
+                "the text's hashed features cancel out exactly; add a word".into(),
+            ));
+        }
+        vector.iter_mut().for_each(|x| *x /= norm);
+        Ok(vector)
+    }
+
+    /// The lexer pass alone (normalise and split into words): the floor the benchmark
+    /// compares embedding throughput with.
+    pub fn tokenize(text: &str) -> usize {
+        words(text).len()
+    }
+}
+
+struct Word {
+    /// Lower-cased.
+    text: String,
+    /// Lower-cased parts of an identifier; empty for plain words.
+    parts: Vec<String>,
+}
+
+fn words(text: &str) -> Vec<Word> {
+    let normalised: String = text.nfkc().collect();
+    normalised
+        .unicode_words()
+        .map(|original| Word {
+            text: original.to_lowercase(),
+            parts: identifier_parts(original),
+        })
+        .collect()
+}
+
+/// `snake_case` and `camelCase` split into their parts (two or more), lower-cased.
+fn identifier_parts(original: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut previous_lower = false;
+    for c in original.chars() {
+        let boundary = c == '_' || (c.is_uppercase() && previous_lower);
+        if boundary && !current.is_empty() {
+            parts.push(std::mem::take(&mut current));
+        }
+        if c != '_' {
+            current.extend(c.to_lowercase());
+        }
+        previous_lower = c.is_lowercase() || c.is_ascii_digit();
+    }
+    if !current.is_empty() {
+        parts.push(current);
+    }
+    if parts.len() < 2 {
+        parts.clear();
+    }
+    parts
+}
+
+#[async_trait]
+impl Embedder for HashingEmbedder {
+    fn model(&self) -> &str {
+        MODEL
+    }
+
+    fn dimension(&self) -> usize {
+        self.dimension
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let chunks = texts.chunks(CHUNK).map(|chunk| {
+            let permits = Arc::clone(&self.permits);
+            let embedder = self.clone();
+            let chunk = chunk.to_vec();
+            async move {
+                let _permit = permits
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| EmbedError::Unavailable("embedder shut down".into()))?;
+                tokio::task::spawn_blocking(move || {
+                    chunk
+                        .iter()
+                        .map(|text| embedder.embed_blocking(text))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .await
+                .map_err(|error| {
+                    EmbedError::Unavailable(format!("embedding task failed: {error}"))
+                })?
+            }
+        });
+        // All chunks in flight, at most one per core running; results stay in input order.
+        let embedded = futures::future::try_join_all(chunks).await?;
+        Ok(embedded.into_iter().flatten().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    fn embed(text: &str) -> Vec<f32> {
+        HashingEmbedder::new(384)
+            .expect("valid")
+            .embed_blocking(text)
+            .expect("embeds")
+    }
+
+    #[test]
+    fn vectors_are_unit_length_and_deterministic() {
+        let a = embed("How do I run the database migrations?");
+        assert_eq!(a.len(), 384);
+        assert!((cosine(&a, &a) - 1.0).abs() < 1e-5);
+        assert_eq!(a, embed("How do I run the database migrations?"));
+    }
+
+    #[test]
+    fn the_vector_space_is_pinned() {
+        // If this fails, the features changed: bump MODEL's version (see module docs).
+        let v = embed("Rust borrow checker");
+        let nonzero: Vec<(usize, i32)> = v
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.abs() > 1e-6)
+            .map(|(i, x)| (i, (x * 1000.0).round() as i32))
+            .take(4)
+            .collect();
+        assert_eq!(nonzero, PINNED);
+    }
+
+    const PINNED: &[(usize, i32)] = &[(7, -119), (8, 119), (12, 119), (52, 475)];
+
+    #[test]
+    fn shared_words_score_closer_than_unrelated_text() {
+        let query = embed("run database migrations");
+        let related = embed("The migrator runs pending database migrations in order.");
+        let unrelated = embed("Chocolate cake needs butter, sugar and eggs.");
+        assert!(cosine(&query, &related) > cosine(&query, &unrelated) + 0.2);
+    }
+
+    #[test]
+    fn spelling_variants_and_identifiers_stay_close() {
+        let british = embed("optimise the query");
+        let american = embed("optimize the query");
+        let other = embed("delete every user");
+        assert!(cosine(&british, &american) > cosine(&british, &other) + 0.3);
+        let snake = embed("refresh_token_family");
+        let words = embed("refresh token family");
+        assert!(cosine(&snake, &words) > 0.4, "{}", cosine(&snake, &words));
+        let camel = embed("refreshTokenFamily");
+        assert!(cosine(&camel, &words) > 0.4, "{}", cosine(&camel, &words));
+    }
+
+    #[test]
+    fn case_and_unicode_forms_do_not_matter() {
+        assert_eq!(embed("Café RESUME"), embed("cafe\u{301} resume"));
+    }
+
+    #[test]
+    fn texts_without_words_are_refused() {
+        let embedder = HashingEmbedder::new(64).expect("valid");
+        for text in ["", "   ", "?!…"] {
+            assert!(
+                matches!(
+                    embedder.embed_blocking(text),
+                    Err(EmbedError::InvalidInput(_))
+                ),
+                "{text:?}"
+            );
+        }
+        assert!(HashingEmbedder::new(8).is_err());
+    }
+}

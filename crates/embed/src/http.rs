@@ -1,0 +1,393 @@
+//! Embedding models behind HTTP: OpenAI-compatible `/v1/embeddings` (OpenAI, vLLM, TEI,
+//! LM Studio) and Ollama's `/api/embed`. Texts go in batches; each batch is retried with
+//! jittered exponential backoff on 5xx, timeouts and connection failures, waits as long as a
+//! 429's `Retry-After` asks (up to a limit), and passes a circuit breaker.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::{StatusCode, header};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+use url::Url;
+
+use crate::breaker::CircuitBreaker;
+use crate::{EmbedError, Embedder};
+
+/// The wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `POST {base}/v1/embeddings` `{model, input: [..]}` → `{data: [{index, embedding}]}`.
+    OpenAi,
+    /// `POST {base}/api/embed` `{model, input: [..]}` → `{embeddings: [[..]]}`.
+    Ollama,
+}
+
+/// Everything an HTTP embedder needs; [`crate::EmbeddingConfig`] fills it from the env.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub api: Api,
+    /// Base URL (`https://api.openai.com/v1`, `http://localhost:11434`) or the full endpoint.
+    pub url: String,
+    pub model: String,
+    pub dimension: usize,
+    pub api_key: Option<SecretString>,
+    pub batch_size: usize,
+    pub timeout: Duration,
+    /// Retries after the first attempt of a batch.
+    pub max_retries: u32,
+    pub retry_base_delay: Duration,
+    /// A `Retry-After` longer than this is not waited for: the call fails `RateLimited`.
+    pub max_retry_after: Duration,
+    /// Consecutive transient failures that open the circuit, and how long it stays open.
+    pub breaker_threshold: u32,
+    pub breaker_cooldown: Duration,
+}
+
+impl HttpConfig {
+    pub fn new(
+        api: Api,
+        url: impl Into<String>,
+        model: impl Into<String>,
+        dimension: usize,
+    ) -> Self {
+        Self {
+            api,
+            url: url.into(),
+            model: model.into(),
+            dimension,
+            api_key: None,
+            batch_size: 64,
+            timeout: Duration::from_secs(30),
+            max_retries: 3,
+            retry_base_delay: Duration::from_millis(200),
+            max_retry_after: Duration::from_secs(60),
+            breaker_threshold: 5,
+            breaker_cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct HttpEmbedder {
+    config: HttpConfig,
+    endpoint: Url,
+    client: reqwest::Client,
+    breaker: CircuitBreaker,
+}
+
+/// How one attempt ended, when it did not succeed.
+enum Failure {
+    /// Retry after the given wait (or the backoff); counts against the breaker.
+    Transient(EmbedError),
+    /// 429: wait and retry, not a breaker failure.
+    RateLimited(Option<Duration>),
+    /// Do not retry.
+    Fatal(EmbedError),
+}
+
+impl HttpEmbedder {
+    pub fn new(config: HttpConfig) -> Result<Self, EmbedError> {
+        if config.model.is_empty() || config.dimension == 0 || config.batch_size == 0 {
+            return Err(EmbedError::Config(
+                "an HTTP embedder needs EMBEDDING_MODEL, EMBEDDING_DIM > 0 and a batch size > 0"
+                    .into(),
+            ));
+        }
+        let endpoint = endpoint(config.api, &config.url)?;
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|error| EmbedError::Config(format!("HTTP client: {error}")))?;
+        Ok(Self {
+            breaker: CircuitBreaker::new(config.breaker_threshold, config.breaker_cooldown),
+            config,
+            endpoint,
+            client,
+        })
+    }
+
+    async fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut attempt = 0;
+        loop {
+            self.breaker.admit()?;
+            let failure = match self.attempt(texts).await {
+                Ok(vectors) => {
+                    self.breaker.record_success();
+                    return Ok(vectors);
+                }
+                Err(failure) => failure,
+            };
+            let (error, wait) = match failure {
+                Failure::Fatal(error) => {
+                    self.breaker.release_probe();
+                    return Err(error);
+                }
+                Failure::Transient(error) => {
+                    self.breaker.record_failure();
+                    (error, None)
+                }
+                Failure::RateLimited(retry_after) => {
+                    self.breaker.release_probe();
+                    if retry_after.is_some_and(|wait| wait > self.config.max_retry_after) {
+                        return Err(EmbedError::RateLimited { retry_after });
+                    }
+                    (EmbedError::RateLimited { retry_after }, retry_after)
+                }
+            };
+            if attempt >= self.config.max_retries {
+                return Err(error);
+            }
+            let delay = wait.unwrap_or_else(|| self.backoff(attempt));
+            tracing::debug!(%error, attempt, delay_ms = delay.as_millis() as u64, "retrying embedding batch");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .config
+            .retry_base_delay
+            .saturating_mul(2u32.saturating_pow(attempt))
+            .min(Duration::from_secs(10));
+        ceiling.mul_f64(fastrand::f64().max(0.1))
+    }
+
+    async fn attempt(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, Failure> {
+        let body = match self.config.api {
+            Api::OpenAi => {
+                json!({ "model": self.config.model, "input": texts, "encoding_format": "float" })
+            }
+            Api::Ollama => json!({ "model": self.config.model, "input": texts }),
+        };
+        let mut request = self.client.post(self.endpoint.clone()).json(&body);
+        if let Some(key) = &self.config.api_key {
+            request = request.bearer_auth(key.expose_secret());
+        }
+        let response = request.send().await.map_err(|error| {
+            let kind = if error.is_timeout() {
+                "timed out"
+            } else {
+                "request failed"
+            };
+            Failure::Transient(EmbedError::Unavailable(format!(
+                "{} {kind}: {}",
+                self.endpoint,
+                without_url(&error)
+            )))
+        })?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(Failure::RateLimited(retry_after(response.headers())));
+        }
+        let bytes = response.bytes().await.map_err(|error| {
+            Failure::Transient(EmbedError::Unavailable(format!(
+                "reading the response failed: {}",
+                without_url(&error)
+            )))
+        })?;
+        if status.is_server_error() {
+            return Err(Failure::Transient(EmbedError::Unavailable(format!(
+                "{status}: {}",
+                excerpt(&bytes)
+            ))));
+        }
+        if !status.is_success() {
+            return Err(Failure::Fatal(EmbedError::Rejected {
+                status: status.as_u16(),
+                message: excerpt(&bytes),
+            }));
+        }
+        let vectors = parse(self.config.api, &bytes).map_err(Failure::Fatal)?;
+        self.check(texts.len(), vectors).map_err(Failure::Fatal)
+    }
+
+    fn check(&self, expected: usize, vectors: Vec<Vec<f32>>) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if vectors.len() != expected {
+            return Err(EmbedError::InvalidResponse(format!(
+                "{} vectors for {expected} texts",
+                vectors.len()
+            )));
+        }
+        if let Some(wrong) = vectors.iter().find(|v| v.len() != self.config.dimension) {
+            return Err(EmbedError::DimensionMismatch {
+                model: self.config.model.clone(),
+                expected: self.config.dimension,
+                got: wrong.len(),
+            });
+        }
+        if vectors.iter().flatten().any(|x| !x.is_finite()) {
+            return Err(EmbedError::InvalidResponse(
+                "a vector has NaN or infinite components".into(),
+            ));
+        }
+        Ok(vectors)
+    }
+}
+
+fn endpoint(api: Api, base: &str) -> Result<Url, EmbedError> {
+    let path = match api {
+        Api::OpenAi => "embeddings",
+        Api::Ollama => "api/embed",
+    };
+    let trimmed = base.trim_end_matches('/');
+    let full = if trimmed.ends_with(&format!("/{path}")) {
+        trimmed.to_owned()
+    } else if api == Api::OpenAi && !trimmed.ends_with("/v1") {
+        format!("{trimmed}/v1/{path}")
+    } else {
+        format!("{trimmed}/{path}")
+    };
+    Url::parse(&full)
+        .map_err(|error| EmbedError::Config(format!("EMBEDDING_URL `{base}`: {error}")))
+}
+
+/// `Retry-After` in seconds or as an HTTP date.
+fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// reqwest errors include the URL; ours already names the endpoint, and a query string
+/// could carry a key.
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), "");
+    }
+    text
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let message = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|json| {
+            json.pointer("/error/message")
+                .or_else(|| json.get("error"))
+                .and_then(|m| m.as_str().map(str::to_owned))
+        })
+        .unwrap_or_else(|| text.into_owned());
+    message.chars().take(300).collect()
+}
+
+fn parse(api: Api, body: &[u8]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    #[derive(Deserialize)]
+    struct OpenAi {
+        data: Vec<Item>,
+    }
+    #[derive(Deserialize)]
+    struct Item {
+        index: usize,
+        embedding: Vec<f32>,
+    }
+    #[derive(Deserialize)]
+    struct Ollama {
+        embeddings: Vec<Vec<f32>>,
+    }
+    let invalid = |error: serde_json::Error| EmbedError::InvalidResponse(error.to_string());
+    match api {
+        Api::OpenAi => {
+            let mut data = serde_json::from_slice::<OpenAi>(body)
+                .map_err(invalid)?
+                .data;
+            data.sort_by_key(|item| item.index);
+            if data.iter().enumerate().any(|(i, item)| item.index != i) {
+                return Err(EmbedError::InvalidResponse("indexes are not 0..n".into()));
+            }
+            Ok(data.into_iter().map(|item| item.embedding).collect())
+        }
+        Api::Ollama => Ok(serde_json::from_slice::<Ollama>(body)
+            .map_err(invalid)?
+            .embeddings),
+    }
+}
+
+#[async_trait]
+impl Embedder for HttpEmbedder {
+    fn model(&self) -> &str {
+        &self.config.model
+    }
+
+    fn dimension(&self) -> usize {
+        self.config.dimension
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if let Some(position) = texts.iter().position(|text| text.trim().is_empty()) {
+            return Err(EmbedError::InvalidInput(format!(
+                "text {position} is empty"
+            )));
+        }
+        let mut vectors = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(self.config.batch_size) {
+            vectors.extend(self.embed_batch(batch).await?);
+        }
+        Ok(vectors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_accept_a_base_or_the_full_path() {
+        let url = |api, base| endpoint(api, base).expect("valid").to_string();
+        assert_eq!(
+            url(Api::OpenAi, "https://api.openai.com/v1"),
+            "https://api.openai.com/v1/embeddings"
+        );
+        assert_eq!(
+            url(Api::OpenAi, "http://vllm:8000"),
+            "http://vllm:8000/v1/embeddings"
+        );
+        assert_eq!(
+            url(Api::OpenAi, "http://tei/v1/embeddings/"),
+            "http://tei/v1/embeddings"
+        );
+        assert_eq!(
+            url(Api::Ollama, "http://localhost:11434"),
+            "http://localhost:11434/api/embed"
+        );
+        assert!(endpoint(Api::Ollama, "not a url").is_err());
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = header::HeaderMap::new();
+        headers.insert(header::RETRY_AFTER, "7".parse().expect("header"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        let soon = chrono::Utc::now() + chrono::Duration::seconds(30);
+        headers.insert(
+            header::RETRY_AFTER,
+            soon.to_rfc2822().parse().expect("header"),
+        );
+        let wait = retry_after(&headers).expect("date");
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn error_bodies_are_summarised() {
+        assert_eq!(
+            excerpt(br#"{"error":{"message":"bad model"}}"#),
+            "bad model"
+        );
+        assert_eq!(
+            excerpt(br#"{"error":"model not found"}"#),
+            "model not found"
+        );
+        assert_eq!(excerpt(b"plain"), "plain");
+    }
+}
