@@ -275,3 +275,40 @@ async fn changing_the_password_ends_the_other_sessions(pool: PgPool) {
             .contains(&"password_changed:true".to_owned())
     );
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn deactivated_or_locked_accounts_cannot_refresh(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    sqlx::query!("UPDATE auth.users SET is_active = false WHERE username = 'alice'")
+        .execute(&app.pool)
+        .await
+        .expect("deactivate");
+    sqlx::query!(
+        "UPDATE auth.users SET locked_until = now() + interval '10 minutes' WHERE username = 'bob'"
+    )
+    .execute(&app.pool)
+    .await
+    .expect("lock");
+    let refused = app
+        .post(
+            "/api/auth/refresh",
+            json!({ "refresh_token": field(&alice, "refresh_token") }),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::FORBIDDEN, "account_disabled")
+    );
+    let locked = app
+        .post(
+            "/api/auth/refresh",
+            json!({ "refresh_token": field(&bob, "refresh_token") }),
+        )
+        .await;
+    assert_eq!(
+        (locked.status, locked.code()),
+        (StatusCode::LOCKED, "account_locked")
+    );
+}
