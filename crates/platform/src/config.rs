@@ -142,6 +142,18 @@ mod tests {
     }
 
     #[test]
+    fn env_example_parses_as_a_dotenv_file() {
+        // A line dotenvy cannot parse makes it ignore the whole .env, silently dropping every
+        // setting a developer copied from the example.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
+        let entries = dotenvy::from_path_iter(path).expect(".env.example exists");
+        for entry in entries {
+            let (key, _) = entry.expect(".env.example line parses");
+            assert!(key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'), "{key}");
+        }
+    }
+
+    #[test]
     fn numeric_looking_strings_stay_strings() {
         let sample: Sample = parse(&[("SECRET_LIKE", "111111")]).expect("parses");
         assert_eq!(sample.secret_like, "111111");

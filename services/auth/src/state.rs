@@ -1,6 +1,6 @@
 //! `AppState`: what every handler can reach.
 
-use std::sync::Arc;
+use std::{path::Path, sync::Arc};
 
 use authn::{Audience, PublicKey, SigningKey, TokenIssuer, TokenVerifier};
 use axum::extract::FromRef;
@@ -17,6 +17,9 @@ use crate::{
     password::Passwords,
     rate_limit::RateLimiter,
 };
+
+/// The committed development key, relative to the repository root (where `scripts/dev` runs).
+const DEVELOPMENT_KEY_FILE: &str = "deploy/dev-keys/jwt-ed25519.pem";
 
 /// Key id of `deploy/dev-keys/jwt-ed25519.pem`, which is public and so never for production.
 const DEVELOPMENT_KEY_ID: &str = "3WMrOH2WQe4vAAADupWJKH6KkR14uzKoFPdPVj51KIs";
@@ -118,6 +121,19 @@ fn signing_key(config: &AuthConfig) -> Result<SigningKey, StartError> {
             read(path)?,
             format!("JWT_PRIVATE_KEY_FILE {}", path.display()),
         ),
+        // Working defaults for a fresh checkout: development falls back to the committed key.
+        (None, None)
+            if config.app_env == AppEnv::Development
+                && Path::new(DEVELOPMENT_KEY_FILE).exists() =>
+        {
+            tracing::warn!(
+                "JWT_PRIVATE_KEY_FILE unset: signing with the development key {DEVELOPMENT_KEY_FILE}"
+            );
+            (
+                read(Path::new(DEVELOPMENT_KEY_FILE))?,
+                DEVELOPMENT_KEY_FILE.to_owned(),
+            )
+        }
         (None, None) => {
             return Err(StartError::new(
                 "no signing key: set JWT_PRIVATE_KEY_FILE to an Ed25519 PEM key \
@@ -128,7 +144,7 @@ fn signing_key(config: &AuthConfig) -> Result<SigningKey, StartError> {
     SigningKey::from_pem(&pem).map_err(|error| StartError::new(format!("{source}: {error}")))
 }
 
-fn read(path: &std::path::Path) -> Result<String, StartError> {
+fn read(path: &Path) -> Result<String, StartError> {
     std::fs::read_to_string(path)
         .map_err(|error| StartError::new(format!("cannot read {}: {error}", path.display())))
 }
