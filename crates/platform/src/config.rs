@@ -149,7 +149,11 @@ mod tests {
         let entries = dotenvy::from_path_iter(path).expect(".env.example exists");
         for entry in entries {
             let (key, _) = entry.expect(".env.example line parses");
-            assert!(key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'), "{key}");
+            assert!(
+                key.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+                "{key}"
+            );
         }
     }
 
