@@ -179,9 +179,11 @@ async fn bench_index(
     line(
         &format!("upsert c=1 ({half} points)"),
         format!(
-            "{}   optimizer runs meanwhile: {}",
+            "{}   optimizer runs meanwhile: {}, flushes: {}, WAL compactions: {}",
             rate(half, sequential),
-            before.optimizations
+            before.optimizations,
+            before.flushes,
+            before.wal_compactions
         ),
     );
 
