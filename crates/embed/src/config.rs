@@ -36,28 +36,10 @@ impl std::str::FromStr for Provider {
     }
 }
 
-/// Reads an optional variable, treating an empty value (`EMBEDDING_DIM=` in a `.env`) as
-/// unset.
-fn optional<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    let raw: Option<String> = Option::deserialize(deserializer)?;
-    match raw.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(value) => value
-            .parse()
-            .map(Some)
-            .map_err(|error| serde::de::Error::custom(format!("`{value}`: {error}"))),
-    }
-}
-
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct EmbeddingConfig {
     /// `EMBEDDING_PROVIDER`: `hash` (default), `openai` or `ollama`.
-    #[serde(default, deserialize_with = "optional")]
+    #[serde(default, deserialize_with = "platform::config::empty_as_none")]
     pub embedding_provider: Option<Provider>,
     /// `EMBEDDING_MODEL`, e.g. `text-embedding-3-small`, `nomic-embed-text`. Required for
     /// HTTP providers; the hash provider's model is fixed.
@@ -68,16 +50,16 @@ pub struct EmbeddingConfig {
     pub embedding_api_key: Option<SecretString>,
     /// `EMBEDDING_DIM`: the model's vector size. Required for HTTP providers (checked on
     /// every response); the hash provider defaults to 384.
-    #[serde(default, deserialize_with = "optional")]
+    #[serde(default, deserialize_with = "platform::config::empty_as_none")]
     pub embedding_dim: Option<usize>,
     /// `EMBEDDING_BATCH_SIZE` texts per request (64).
-    #[serde(default, deserialize_with = "optional")]
+    #[serde(default, deserialize_with = "platform::config::empty_as_none")]
     pub embedding_batch_size: Option<usize>,
     /// `EMBEDDING_TIMEOUT_SECS` per request (30).
-    #[serde(default, deserialize_with = "optional")]
+    #[serde(default, deserialize_with = "platform::config::empty_as_none")]
     pub embedding_timeout_secs: Option<u64>,
     /// `EMBEDDING_MAX_RETRIES` per batch (3).
-    #[serde(default, deserialize_with = "optional")]
+    #[serde(default, deserialize_with = "platform::config::empty_as_none")]
     pub embedding_max_retries: Option<u32>,
 }
 

@@ -125,6 +125,24 @@ fn describe(error: envy::Error, prefix: &str) -> String {
     }
 }
 
+/// `#[serde(default, deserialize_with = "platform::config::empty_as_none")]`: an empty value
+/// (`EMBEDDING_DIM=` in a `.env`) counts as unset; anything else is parsed with `FromStr`.
+pub fn empty_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let raw: Option<String> = Option::deserialize(deserializer)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(value) => value
+            .parse()
+            .map(Some)
+            .map_err(|error| serde::de::Error::custom(format!("`{value}`: {error}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

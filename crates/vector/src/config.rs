@@ -33,51 +33,34 @@ impl std::str::FromStr for BackendKind {
     }
 }
 
-/// Reads an optional variable, treating an empty value (`QDRANT_PORT=` in a `.env`) as unset.
-fn optional<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    let raw: Option<String> = Option::deserialize(deserializer)?;
-    match raw.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(value) => value
-            .parse()
-            .map(Some)
-            .map_err(|error| serde::de::Error::custom(format!("`{value}`: {error}"))),
-    }
-}
-
 /// The environment as read; [`VectorConfig::backend`] turns it into a [`Backend`].
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct VectorConfig {
     /// `VECTOR_BACKEND`: `embedded` or `qdrant`. Unset: `qdrant` when `QDRANT_URL` or
     /// `QDRANT_HOST` is set, else `embedded`.
-    #[serde(default, deserialize_with = "optional")]
+    #[serde(default, deserialize_with = "platform::config::empty_as_none")]
     pub vector_backend: Option<BackendKind>,
     /// `QDRANT_URL`, e.g. `http://qdrant:6334` (gRPC). Wins over host and port.
     pub qdrant_url: Option<String>,
     /// `QDRANT_HOST` and `QDRANT_PORT` (default 6334, gRPC).
     pub qdrant_host: Option<String>,
-    #[serde(default, deserialize_with = "optional")]
+    #[serde(default, deserialize_with = "platform::config::empty_as_none")]
     pub qdrant_port: Option<u16>,
     /// `QDRANT_API_KEY`; empty means none.
     pub qdrant_api_key: Option<SecretString>,
     /// `QDRANT_TIMEOUT_SECS` per request (10).
-    #[serde(default, deserialize_with = "optional")]
+    #[serde(default, deserialize_with = "platform::config::empty_as_none")]
     pub qdrant_timeout_secs: Option<u64>,
     /// `QDRANT_MAX_RETRIES` on transient errors (3).
-    #[serde(default, deserialize_with = "optional")]
+    #[serde(default, deserialize_with = "platform::config::empty_as_none")]
     pub qdrant_max_retries: Option<u32>,
     /// `QDRANT_BATCH_SIZE` points per upsert request (128).
-    #[serde(default, deserialize_with = "optional")]
+    #[serde(default, deserialize_with = "platform::config::empty_as_none")]
     pub qdrant_batch_size: Option<usize>,
     /// `VECTOR_DATA_DIR` for the embedded backend (`./data/vector`).
     pub vector_data_dir: Option<PathBuf>,
     /// `VECTOR_WAL_MAX_MB`: the embedded write-ahead log is compacted above this (128).
-    #[serde(default, deserialize_with = "optional")]
+    #[serde(default, deserialize_with = "platform::config::empty_as_none")]
     pub vector_wal_max_mb: Option<u64>,
 }
 
