@@ -8,10 +8,12 @@
 mod claims;
 mod extractor;
 mod keys;
+mod verifier_config;
 
 pub use claims::{AccessClaims, Role};
 pub use extractor::{AuthError, AuthUser};
 pub use keys::{Jwk, Jwks, KeyError, PublicKey, SigningKey};
+pub use verifier_config::VerifierConfig;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
