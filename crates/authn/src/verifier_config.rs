@@ -56,9 +56,11 @@ impl VerifierConfig {
         let fallback = Path::new(DEVELOPMENT_PUBLIC_KEY_FILE);
         if files.is_empty() {
             if self.app_env != platform::config::AppEnv::Development || !fallback.exists() {
-                return Err("no token keys: set JWT_PUBLIC_KEYS_FILE to the auth service's \
+                return Err(
+                    "no token keys: set JWT_PUBLIC_KEYS_FILE to the auth service's \
                             public key(s) in PEM form"
-                    .into());
+                        .into(),
+                );
             }
             tracing::warn!(
                 "JWT_PUBLIC_KEYS_FILE unset: accepting tokens of the development key {DEVELOPMENT_PUBLIC_KEY_FILE}"
@@ -102,7 +104,7 @@ mod tests {
 
     #[test]
     fn production_without_keys_refuses_to_start() {
-        let error = config().verifier().expect_err("no keys");
+        let error = config().verifier().err().expect("no keys");
         assert!(error.contains("JWT_PUBLIC_KEYS_FILE"), "{error}");
     }
 
@@ -122,7 +124,7 @@ mod tests {
             "the verifier accepts the signing key's public half"
         );
         config.jwt_public_keys_file = Some(dir.join("missing.pem"));
-        let error = config.verifier().expect_err("missing file");
+        let error = config.verifier().err().expect("missing file");
         assert!(error.contains("missing.pem"), "{error}");
         std::fs::remove_dir_all(dir).unwrap();
     }

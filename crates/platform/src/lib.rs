@@ -8,6 +8,8 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod http;
+pub mod openapi;
+pub mod pagination;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

@@ -7,7 +7,6 @@ use axum::{
     extract::{FromRequestParts, State},
     http::request::Parts,
 };
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use db::{auth::User, ids::UserId};
 use platform::{
@@ -112,18 +111,13 @@ pub async fn list_users(
 }
 
 fn encode_cursor(created_at: DateTime<Utc>, id: UserId) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", created_at.to_rfc3339(), id))
+    platform::pagination::encode_cursor(created_at, id.0)
 }
 
 fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, UserId), ApiError> {
-    let invalid = || ApiError::validation("invalid_cursor", "cursor is not one this API returned");
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?)
-        .map_err(|_| invalid())?;
-    let (at, id) = text.split_once('|').ok_or_else(invalid)?;
-    let at = DateTime::parse_from_rfc3339(at)
-        .map_err(|_| invalid())?
-        .with_timezone(&Utc);
-    Ok((at, id.parse().map_err(|_| invalid())?))
+    platform::pagination::decode_cursor(cursor)
+        .map(|(at, id)| (at, UserId(id)))
+        .ok_or_else(|| ApiError::validation("invalid_cursor", platform::pagination::INVALID_CURSOR))
 }
 
 #[utoipa::path(get, path = "/api/auth/admin/users/{id}", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
