@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod ids;
+pub mod memory;
 pub mod migrations;
 pub mod pool;
 pub mod schema;

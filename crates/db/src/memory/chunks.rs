@@ -1,0 +1,236 @@
+//! `memory.chunks`: the text pieces of a document. A chunk's id is the point id of its
+//! vector; `qdrant_point_id` is NULL until that vector is in the index.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+/// A chunk to store; its id is chosen by the caller so the vector can use it too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewChunk {
+    pub id: Uuid,
+    pub chunk_index: i32,
+    pub content: String,
+    pub content_hash: String,
+    pub metadata: Value,
+}
+
+/// A stored chunk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    pub id: Uuid,
+    pub document_id: Uuid,
+    pub chunk_index: i32,
+    pub content: String,
+    pub embedding_model: Option<String>,
+    pub embedding_dim: Option<i32>,
+    pub indexed: bool,
+    pub metadata: Value,
+}
+
+/// A chunk with the document fields its vector's payload carries (for filtering).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexableChunk {
+    pub id: Uuid,
+    pub document_id: Uuid,
+    pub chunk_index: i32,
+    pub content: String,
+    pub owner_id: Option<Uuid>,
+    pub source: String,
+    pub kind: String,
+    pub tags: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A search hit's chunk joined with its document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkHit {
+    pub id: Uuid,
+    pub chunk_index: i32,
+    pub content: String,
+    pub embedding_model: Option<String>,
+    pub chunk_metadata: Value,
+    pub document_id: Uuid,
+    pub owner_id: Option<Uuid>,
+    pub source: String,
+    pub external_id: Option<String>,
+    pub kind: String,
+    pub path: Option<String>,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    pub document_metadata: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Stores a document's chunks in one statement, all pending (no vector yet).
+pub async fn insert_all(
+    executor: impl PgExecutor<'_>,
+    document_id: Uuid,
+    chunks: &[NewChunk],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = chunks.iter().map(|c| c.id).collect();
+    let indexes: Vec<i32> = chunks.iter().map(|c| c.chunk_index).collect();
+    let contents: Vec<String> = chunks.iter().map(|c| c.content.clone()).collect();
+    let hashes: Vec<String> = chunks.iter().map(|c| c.content_hash.clone()).collect();
+    let metadata: Vec<Value> = chunks.iter().map(|c| c.metadata.clone()).collect();
+    sqlx::query!(
+        r#"INSERT INTO memory.chunks (id, document_id, chunk_index, content, content_hash, metadata)
+           SELECT id, $1, chunk_index, content, content_hash, metadata
+           FROM UNNEST($2::uuid[], $3::int[], $4::text[], $5::text[], $6::jsonb[])
+                AS t(id, chunk_index, content, content_hash, metadata)"#,
+        document_id,
+        &ids,
+        &indexes,
+        &contents,
+        &hashes,
+        &metadata,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Deletes a document's chunks, returning their ids (= the point ids to remove).
+pub async fn delete_of_document(
+    executor: impl PgExecutor<'_>,
+    document_id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "DELETE FROM memory.chunks WHERE document_id = $1 RETURNING id",
+        document_id
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// A document's chunks in order.
+pub async fn of_document(
+    executor: impl PgExecutor<'_>,
+    document_id: Uuid,
+) -> Result<Vec<Chunk>, sqlx::Error> {
+    sqlx::query_as!(
+        Chunk,
+        r#"SELECT id, document_id AS "document_id!", chunk_index, content, embedding_model,
+                  embedding_dim, qdrant_point_id IS NOT NULL AS "indexed!",
+                  COALESCE(metadata, '{}') AS "metadata!"
+           FROM memory.chunks WHERE document_id = $1
+           ORDER BY chunk_index"#,
+        document_id,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Up to `limit` chunks still waiting for their vector, oldest first.
+pub async fn pending(
+    executor: impl PgExecutor<'_>,
+    limit: i64,
+) -> Result<Vec<IndexableChunk>, sqlx::Error> {
+    sqlx::query_as!(
+        IndexableChunk,
+        r#"SELECT c.id, c.document_id AS "document_id!", c.chunk_index, c.content,
+                  d.owner_id, d.source, COALESCE(d.type, 'document') AS "kind!",
+                  COALESCE(d.tags, '{}') AS "tags!",
+                  COALESCE(d.created_at, 'epoch') AS "created_at!"
+           FROM memory.chunks c
+           JOIN memory.documents d ON d.id = c.document_id
+           WHERE c.qdrant_point_id IS NULL
+           ORDER BY c.created_at, c.id
+           LIMIT $1"#,
+        limit,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// The given chunks (those that still exist) with their payload fields.
+pub async fn indexable(
+    executor: impl PgExecutor<'_>,
+    ids: &[Uuid],
+) -> Result<Vec<IndexableChunk>, sqlx::Error> {
+    sqlx::query_as!(
+        IndexableChunk,
+        r#"SELECT c.id, c.document_id AS "document_id!", c.chunk_index, c.content,
+                  d.owner_id, d.source, COALESCE(d.type, 'document') AS "kind!",
+                  COALESCE(d.tags, '{}') AS "tags!",
+                  COALESCE(d.created_at, 'epoch') AS "created_at!"
+           FROM memory.chunks c
+           JOIN memory.documents d ON d.id = c.document_id
+           WHERE c.id = ANY($1)
+           ORDER BY c.created_at, c.id"#,
+        ids,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Records that these chunks' vectors (from `model`, `dimension`) are in the index.
+/// Returns the ids that still exist: a vector whose chunk was deleted meanwhile is an
+/// orphan the caller removes.
+pub async fn mark_indexed(
+    executor: impl PgExecutor<'_>,
+    ids: &[Uuid],
+    model: &str,
+    dimension: i32,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"UPDATE memory.chunks
+           SET qdrant_point_id = id, embedding_model = $2, embedding_dim = $3
+           WHERE id = ANY($1)
+           RETURNING id"#,
+        ids,
+        model,
+        dimension,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Marks every chunk pending, before the index is rebuilt from scratch; returns how many.
+pub async fn mark_all_pending(executor: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        "UPDATE memory.chunks SET qdrant_point_id = NULL WHERE qdrant_point_id IS NOT NULL"
+    )
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// How many chunks exist, and how many of them still wait for their vector.
+pub async fn counts(executor: impl PgExecutor<'_>) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "total!",
+                  count(*) FILTER (WHERE qdrant_point_id IS NULL) AS "pending!"
+           FROM memory.chunks"#
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok((row.total, row.pending))
+}
+
+/// The hits `viewer` may read, joined with their documents, in no particular order.
+/// Ids without a row (vectors of deleted chunks) are simply absent.
+pub async fn hits_visible(
+    executor: impl PgExecutor<'_>,
+    ids: &[Uuid],
+    viewer: Uuid,
+) -> Result<Vec<ChunkHit>, sqlx::Error> {
+    sqlx::query_as!(
+        ChunkHit,
+        r#"SELECT c.id, c.chunk_index, c.content, c.embedding_model,
+                  COALESCE(c.metadata, '{}') AS "chunk_metadata!",
+                  d.id AS document_id, d.owner_id, d.source, d.external_id,
+                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
+                  COALESCE(d.tags, '{}') AS "tags!",
+                  COALESCE(d.metadata, '{}') AS "document_metadata!",
+                  COALESCE(d.created_at, 'epoch') AS "created_at!"
+           FROM memory.chunks c
+           JOIN memory.documents d ON d.id = c.document_id
+           WHERE c.id = ANY($1) AND (d.owner_id = $2 OR d.owner_id IS NULL)"#,
+        ids,
+        viewer,
+    )
+    .fetch_all(executor)
+    .await
+}
