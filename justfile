@@ -32,6 +32,11 @@ migrate *ARGS:
 prepare:
     cargo sqlx prepare --workspace -- --all-targets
 
+# Rebuild the memory service's vector collection from PostgreSQL with the configured embedder
+# (after changing EMBEDDING_MODEL/EMBEDDING_DIM). Stop the memory service first when the index is embedded.
+reindex:
+    SQLX_OFFLINE=true cargo run -q --locked -p memory -- reindex
+
 # What CI runs, from this checkout.
 ci:
     CI=true .ci/run

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    platform::run_service(memory::SPEC, memory::build).await
+    memory::cli::main().await
 }

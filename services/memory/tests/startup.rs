@@ -1,15 +1,84 @@
-//! The memory binary refuses an unmigrated database and serves health on a migrated one.
+//! The memory binary: refuses an unmigrated database, serves health on a migrated one, and
+//! its `reindex` command rebuilds the collection.
+
+use std::time::Duration;
 
 use sqlx::PgPool;
+use tempfile::TempDir;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_memory");
+const PUBLIC_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../deploy/dev-keys/jwt-ed25519.pub.pem"
+);
+
+fn env(dir: &TempDir) -> Vec<(&'static str, String)> {
+    vec![
+        ("VECTOR_DATA_DIR", dir.path().display().to_string()),
+        ("JWT_PUBLIC_KEYS_FILE", PUBLIC_KEY.to_owned()),
+        ("EMBEDDING_DIM", "64".to_owned()),
+    ]
+}
+
+fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter()
+        .map(|(key, value)| (*key, value.as_str()))
+        .collect()
+}
 
 #[sqlx::test(migrations = false)]
 async fn refuses_to_start_on_an_unmigrated_database(pool: PgPool) {
-    testkit::assert_refuses_unmigrated_database(BINARY, "MEMORY_", &pool, &[]).await;
+    let dir = TempDir::new().unwrap();
+    let env = env(&dir);
+    testkit::assert_refuses_unmigrated_database(BINARY, "MEMORY_", &pool, &borrowed(&env)).await;
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn serves_health_on_a_migrated_database_and_stops_on_sigterm(pool: PgPool) {
-    testkit::assert_serves_health_and_stops(BINARY, "MEMORY_", &pool, &[]).await;
+    let dir = TempDir::new().unwrap();
+    let env = env(&dir);
+    testkit::assert_serves_health_and_stops(BINARY, "MEMORY_", &pool, &borrowed(&env)).await;
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_changed_embedding_dimension_refuses_to_start_until_reindexed(pool: PgPool) {
+    let dir = TempDir::new().unwrap();
+    let mut env = env(&dir);
+    // Creates the collection with 64 dimensions.
+    let first = run(&pool, &env, &["reindex"]).await;
+    assert!(first.0, "reindex of an empty database: {}", first.2);
+    assert!(first.1.contains("reindexed 0 chunks"), "{}", first.1);
+
+    env.retain(|(key, _)| *key != "EMBEDDING_DIM");
+    env.push(("EMBEDDING_DIM", "32".to_owned()));
+    let service = testkit::spawn_service(BINARY, "MEMORY_", &pool, &borrowed(&env));
+    let (status, stderr) = testkit::wait_for_exit(service.child, Duration::from_secs(30)).await;
+    assert!(!status.success());
+    assert!(stderr.contains("just reindex"), "names the fix: {stderr}");
+
+    let second = run(&pool, &env, &["reindex"]).await;
+    assert!(second.0, "{}", second.2);
+    assert!(second.1.contains("(32 dimensions)"), "{}", second.1);
+}
+
+/// Runs the binary with `args` to completion: (success, stdout, stderr).
+async fn run(
+    pool: &PgPool,
+    env: &[(&'static str, String)],
+    args: &[&str],
+) -> (bool, String, String) {
+    let output = tokio::process::Command::new(BINARY)
+        .args(args)
+        .env("APP_ENV", "test")
+        .env("DATABASE_URL", testkit::database_url(pool))
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
+        .output()
+        .await
+        .expect("run memory");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }

@@ -1,0 +1,114 @@
+//! `ApiError`: every way a memory request can fail, rendered in the shared JSON shape.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use embed::EmbedError;
+use vector::VectorError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    Validation { code: &'static str, message: String },
+    #[error("{0}")]
+    TooLarge(String),
+    #[error(transparent)]
+    Unauthenticated(#[from] authn::AuthError),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: &'static str,
+    },
+    /// The embedding provider failed after its retries; nothing was stored.
+    #[error("the embedding provider is unavailable ({0}); nothing was stored, try again later")]
+    EmbeddingUnavailable(String),
+    /// The vector index cannot answer a search right now.
+    #[error("the vector index is unavailable ({0}); try again later")]
+    IndexUnavailable(String),
+    #[error("an internal error occurred")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn validation(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "document_too_large"),
+            ApiError::Unauthenticated(error) => (StatusCode::UNAUTHORIZED, error.code()),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::EmbeddingUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "embedding_unavailable")
+            }
+            ApiError::IndexUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "vector_index_unavailable")
+            }
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let (status, code) = self.status_and_code();
+        let mut response = platform::error_response(status, code, &self.to_string());
+        let headers = response.headers_mut();
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        let constraint = error.as_database_error().and_then(|db| db.constraint());
+        match constraint {
+            Some("documents_owner_source_external_id_key") => ApiError::Conflict {
+                code: "ingest_conflict",
+                message: "this document is being ingested by another request: retry",
+            },
+            _ => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<EmbedError> for ApiError {
+    fn from(error: EmbedError) -> Self {
+        match error {
+            EmbedError::InvalidInput(message) => ApiError::validation("not_embeddable", message),
+            EmbedError::Config(_) | EmbedError::DimensionMismatch { .. } => {
+                ApiError::Internal(error.to_string())
+            }
+            other => ApiError::EmbeddingUnavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<VectorError> for ApiError {
+    fn from(error: VectorError) -> Self {
+        match error {
+            VectorError::Unavailable(message) => ApiError::IndexUnavailable(message),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}

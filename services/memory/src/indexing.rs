@@ -1,0 +1,170 @@
+//! Keeping the vector index in step with the chunks in PostgreSQL.
+//!
+//! PostgreSQL is the record; the index is derived from it. A chunk row is written first with
+//! `qdrant_point_id` NULL ("pending"), its vector is upserted under the chunk's own id, and
+//! only then is the row marked indexed. So a crash or an unavailable index at any point
+//! leaves pending rows that [`Indexer::run`] completes later, never a lost document; and a
+//! vector whose row is gone is at worst an orphan that searches skip (they join PostgreSQL)
+//! and that the indexer deletes when it notices.
+
+use std::{sync::Arc, time::Duration};
+
+use db::{PgPool, memory::IndexableChunk};
+use embed::{EmbedError, Embedder};
+use serde_json::json;
+use tokio::sync::Notify;
+use uuid::Uuid;
+use vector::{
+    CollectionSpec, Distance, FieldKind, Payload, PayloadField, Point, VectorError, VectorIndex,
+};
+
+/// Payload value of `owner` for shared documents (which have no owner).
+pub const SHARED_OWNER: &str = "shared";
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Vector(#[from] VectorError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The collection the memory service declares: the embedder's model and dimension, cosine
+/// similarity, and the payload fields searches filter on.
+pub fn collection_spec(name: &str, embedder: &dyn Embedder) -> CollectionSpec {
+    CollectionSpec {
+        name: name.to_owned(),
+        embedding_model: embedder.model().to_owned(),
+        dimension: embedder.dimension(),
+        distance: Distance::Cosine,
+        payload_indexes: vec![
+            PayloadField::new("owner", FieldKind::Keyword),
+            PayloadField::new("document_id", FieldKind::Keyword),
+            PayloadField::new("source", FieldKind::Keyword),
+            PayloadField::new("type", FieldKind::Keyword),
+            PayloadField::new("tags", FieldKind::Keyword),
+            PayloadField::new("created_at", FieldKind::Datetime),
+        ],
+    }
+}
+
+/// What a chunk's vector carries besides the vector: the fields searches filter on.
+pub fn payload(chunk: &IndexableChunk) -> Payload {
+    let owner = chunk
+        .owner_id
+        .map_or_else(|| SHARED_OWNER.to_owned(), |owner| owner.to_string());
+    let value = json!({
+        "owner": owner,
+        "document_id": chunk.document_id.to_string(),
+        "chunk_index": chunk.chunk_index,
+        "source": chunk.source,
+        "type": chunk.kind,
+        "tags": chunk.tags,
+        "created_at": chunk.created_at.to_rfc3339(),
+    });
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("json! of an object literal is an object"),
+    }
+}
+
+/// Embeds, upserts and marks chunks; shared by ingestion, the background loop and reindex.
+#[derive(Debug, Clone)]
+pub struct Indexer {
+    pub pool: PgPool,
+    pub index: Arc<dyn VectorIndex>,
+    pub embedder: Arc<dyn Embedder>,
+    pub collection: String,
+    pub batch: usize,
+}
+
+impl Indexer {
+    /// Upserts the vectors of chunks already embedded (`vectors[i]` belongs to `chunks[i]`)
+    /// and marks them indexed. Returns how many were marked.
+    pub async fn store(
+        &self,
+        chunks: &[IndexableChunk],
+        vectors: Vec<Vec<f32>>,
+    ) -> Result<usize, IndexError> {
+        let points: Vec<Point> = chunks
+            .iter()
+            .zip(vectors)
+            .map(|(chunk, vector)| Point::new(chunk.id, vector, payload(chunk)))
+            .collect();
+        let ids: Vec<Uuid> = points.iter().map(|point| point.id).collect();
+        self.index.upsert(&self.collection, points).await?;
+        let dimension = i32::try_from(self.embedder.dimension()).unwrap_or(i32::MAX);
+        let marked =
+            db::memory::chunks::mark_indexed(&self.pool, &ids, self.embedder.model(), dimension)
+                .await?;
+        if marked.len() < ids.len() {
+            // Deleted while we embedded: their vectors would be orphans.
+            let orphans: Vec<Uuid> = ids.into_iter().filter(|id| !marked.contains(id)).collect();
+            self.remove(&orphans).await?;
+        }
+        Ok(marked.len())
+    }
+
+    /// Embeds and stores chunks, `batch` at a time.
+    pub async fn index(&self, chunks: &[IndexableChunk]) -> Result<usize, IndexError> {
+        let mut done = 0;
+        for batch in chunks.chunks(self.batch) {
+            let texts: Vec<String> = batch.iter().map(|chunk| chunk.content.clone()).collect();
+            let vectors = self.embedder.embed(&texts).await?;
+            done += self.store(batch, vectors).await?;
+        }
+        Ok(done)
+    }
+
+    /// Deletes vectors by chunk id (missing ones are fine).
+    pub async fn remove(&self, ids: &[Uuid]) -> Result<(), VectorError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.index.delete_points(&self.collection, ids).await
+    }
+
+    /// Indexes pending chunks until none are left; `progress` hears the running total.
+    pub async fn drain_pending(&self, progress: impl Fn(usize)) -> Result<usize, IndexError> {
+        let mut done = 0;
+        loop {
+            let limit = i64::try_from(self.batch).unwrap_or(i64::MAX);
+            let pending = db::memory::chunks::pending(&self.pool, limit).await?;
+            if pending.is_empty() {
+                return Ok(done);
+            }
+            let indexed = self.index(&pending).await?;
+            if indexed == 0 {
+                // Every chunk of the batch vanished meanwhile; the next query moves on.
+                continue;
+            }
+            done += indexed;
+            progress(done);
+        }
+    }
+
+    /// The background loop: drains pending chunks when woken or every `interval`, backing
+    /// off (up to 5 minutes) while the embedder or the index fails.
+    pub async fn run(self, wakeup: Arc<Notify>, interval: Duration) {
+        let mut backoff = interval;
+        loop {
+            match self.drain_pending(|_| {}).await {
+                Ok(0) => backoff = interval,
+                Ok(count) => {
+                    tracing::info!(count, "indexed pending chunks");
+                    backoff = interval;
+                }
+                Err(error) => {
+                    backoff = (backoff * 2).min(Duration::from_secs(300));
+                    tracing::warn!(%error, retry_in = ?backoff, "indexing pending chunks failed");
+                }
+            }
+            tokio::select! {
+                () = wakeup.notified() => {}
+                () = tokio::time::sleep(backoff) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Checking an ingestion request field by field, with a clear error for each rule.
+
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::{chunking::TextFormat, error::ApiError};
+
+/// `POST /api/memory/documents`. Sending the same `source` + `external_id` again updates
+/// that document (or does nothing when nothing changed).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngestRequest {
+    /// Where the document comes from, e.g. `github`, `notes`, `docs` (1-100 characters).
+    #[schema(example = "notes")]
+    pub source: String,
+    /// The document's id in its source; makes re-ingestion an update (up to 255 characters).
+    pub external_id: Option<String>,
+    /// A kind for filtering, e.g. `document`, `code`, `note` (lower case, up to 50).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// A file path or URL, shown with results; `.md` selects Markdown-aware chunking.
+    pub path: Option<String>,
+    pub title: Option<String>,
+    /// Up to 32 tags of up to 64 characters, for filtering.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Any JSON object (up to 16 KiB), returned with results.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    /// The full text.
+    pub content: String,
+    /// `text` or `markdown`; default: Markdown for `.md` paths, text otherwise.
+    pub format: Option<Format>,
+    /// Shared knowledge, visible to every user (admins only).
+    #[serde(default)]
+    pub shared: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Text,
+    Markdown,
+}
+
+/// A request that passed every rule, normalised.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub source: String,
+    pub external_id: Option<String>,
+    pub kind: String,
+    pub path: Option<String>,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    pub metadata: Value,
+    pub content: String,
+    pub format: TextFormat,
+}
+
+const MAX_TAGS: usize = 32;
+const MAX_METADATA_BYTES: usize = 16 * 1024;
+
+pub fn check(request: IngestRequest, max_content_bytes: usize) -> Result<Checked, ApiError> {
+    let source = required("source", &request.source, 100)?;
+    let external_id = optional("external_id", request.external_id, 255)?;
+    let kind = match optional("type", request.kind, 50)? {
+        None => "document".to_owned(),
+        Some(kind) if is_kind(&kind) => kind,
+        Some(_) => {
+            return Err(ApiError::validation(
+                "invalid_type",
+                "type must be lower-case letters, digits, `_` or `-`",
+            ));
+        }
+    };
+    let path = optional("path", request.path, 1024)?;
+    let title = optional("title", request.title, 300)?;
+    let tags = tags(request.tags)?;
+    let metadata = metadata(request.metadata)?;
+    if request.content.len() > max_content_bytes {
+        return Err(ApiError::TooLarge(format!(
+            "content is {} bytes; the limit is {max_content_bytes} (MEMORY_MAX_DOCUMENT_BYTES): \
+             split the document",
+            request.content.len()
+        )));
+    }
+    if request.content.trim().is_empty() {
+        return Err(ApiError::validation(
+            "empty_content",
+            "content must not be blank",
+        ));
+    }
+    let format = match request.format {
+        Some(Format::Text) => TextFormat::Plain,
+        Some(Format::Markdown) => TextFormat::Markdown,
+        None => TextFormat::guess(path.as_deref()),
+    };
+    Ok(Checked {
+        source,
+        external_id,
+        kind,
+        path,
+        title,
+        tags,
+        metadata,
+        content: request.content,
+        format,
+    })
+}
+
+fn required(field: &str, value: &str, max_chars: usize) -> Result<String, ApiError> {
+    optional(field, Some(value.to_owned()), max_chars)?
+        .ok_or_else(|| ApiError::validation("missing_field", format!("{field} must not be blank")))
+}
+
+/// Trimmed; blank counts as absent.
+fn optional(
+    field: &str,
+    value: Option<String>,
+    max_chars: usize,
+) -> Result<Option<String>, ApiError> {
+    let Some(value) = value else { return Ok(None) };
+    let value = value.trim();
+    if value.chars().count() > max_chars {
+        return Err(ApiError::validation(
+            "field_too_long",
+            format!("{field} must be at most {max_chars} characters"),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(ApiError::validation(
+            "invalid_character",
+            format!("{field} must not contain NUL characters"),
+        ));
+    }
+    Ok((!value.is_empty()).then(|| value.to_owned()))
+}
+
+fn is_kind(kind: &str) -> bool {
+    kind.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'))
+}
+
+/// Trimmed, blank ones dropped, duplicates removed, order kept.
+fn tags(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
+    let mut tags: Vec<String> = Vec::new();
+    for tag in raw {
+        if let Some(tag) = optional("a tag", Some(tag), 64)?
+            && !tags.contains(&tag)
+        {
+            tags.push(tag);
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(ApiError::validation(
+            "too_many_tags",
+            format!("at most {MAX_TAGS} tags"),
+        ));
+    }
+    Ok(tags)
+}
+
+fn metadata(raw: Option<Value>) -> Result<Value, ApiError> {
+    match raw {
+        None | Some(Value::Null) => Ok(Value::Object(Default::default())),
+        Some(value @ Value::Object(_)) => {
+            if value.to_string().len() > MAX_METADATA_BYTES {
+                return Err(ApiError::validation(
+                    "metadata_too_large",
+                    format!("metadata must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+                ));
+            }
+            Ok(value)
+        }
+        Some(_) => Err(ApiError::validation(
+            "invalid_metadata",
+            "metadata must be a JSON object",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn request(value: Value) -> IngestRequest {
+        serde_json::from_value(value).expect("request shape")
+    }
+
+    fn code(error: ApiError) -> &'static str {
+        match error {
+            ApiError::Validation { code, .. } => code,
+            ApiError::TooLarge(_) => "document_too_large",
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fields_are_trimmed_and_defaults_applied() {
+        let checked = check(
+            request(
+                json!({"source": " notes ", "content": "text", "tags": [" a ", "a", "", "b"],
+                           "path": "x/README.md", "external_id": "  "}),
+            ),
+            100,
+        )
+        .unwrap();
+        assert_eq!(checked.source, "notes");
+        assert_eq!(checked.kind, "document");
+        assert_eq!(checked.tags, ["a", "b"]);
+        assert_eq!(checked.external_id, None);
+        assert_eq!(checked.format, TextFormat::Markdown);
+        assert_eq!(checked.metadata, json!({}));
+    }
+
+    #[test]
+    fn each_rule_has_its_own_code() {
+        let base = json!({"source": "s", "content": "text"});
+        let with = |key: &str, value: Value| {
+            let mut body = base.clone();
+            body[key] = value;
+            check(request(body), 10).expect_err("refused")
+        };
+        assert_eq!(code(with("source", json!("  "))), "missing_field");
+        assert_eq!(code(with("type", json!("Code!"))), "invalid_type");
+        assert_eq!(code(with("metadata", json!([1]))), "invalid_metadata");
+        assert_eq!(code(with("content", json!(" \n "))), "empty_content");
+        assert_eq!(
+            code(with("content", json!("x".repeat(11)))),
+            "document_too_large"
+        );
+        assert_eq!(
+            code(with("title", json!("t".repeat(301)))),
+            "field_too_long"
+        );
+        let many: Vec<String> = (0..33).map(|i| format!("t{i}")).collect();
+        assert_eq!(code(with("tags", json!(many))), "too_many_tags");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_by_the_shape() {
+        let parsed: Result<IngestRequest, _> =
+            serde_json::from_value(json!({"source": "s", "content": "c", "owner_id": "x"}));
+        assert!(parsed.is_err());
+    }
+}

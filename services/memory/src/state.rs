@@ -1,0 +1,90 @@
+//! `AppState`: what every handler can reach, and how it is opened at start.
+
+use std::sync::Arc;
+
+use authn::TokenVerifier;
+use axum::extract::FromRef;
+use db::PgPool;
+use platform::service::StartError;
+use tokio::sync::Notify;
+
+use crate::{
+    chunking::Chunker,
+    config::{MemoryConfig, Settings},
+    indexing::{Indexer, collection_spec},
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<MemoryConfig>,
+    pub indexer: Indexer,
+    pub chunker: Arc<Chunker>,
+    pub verifier: TokenVerifier,
+    /// Nudges the background indexer when an ingestion left chunks pending.
+    pub indexer_wakeup: Arc<Notify>,
+}
+
+impl FromRef<AppState> for TokenVerifier {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}
+
+impl AppState {
+    /// Builds the embedder, opens the vector index and checks (or creates) the collection.
+    /// A collection built from another embedding model refuses to start, naming the fix.
+    pub async fn open(
+        pool: PgPool,
+        settings: &Settings,
+        verifier: TokenVerifier,
+    ) -> Result<Self, StartError> {
+        let indexer = open_indexer(pool.clone(), settings).await?;
+        let memory = &settings.memory;
+        let chunker = Chunker::new(memory.memory_chunk_size, memory.memory_chunk_overlap)
+            .map_err(StartError::new)?;
+        Ok(Self {
+            pool,
+            config: Arc::new(memory.clone()),
+            indexer,
+            chunker: Arc::new(chunker),
+            verifier,
+            indexer_wakeup: Arc::new(Notify::new()),
+        })
+    }
+}
+
+/// The embedder and index as configured, with the collection verified against the embedder.
+pub async fn open_indexer(pool: PgPool, settings: &Settings) -> Result<Indexer, StartError> {
+    let indexer = connect_indexer(pool, settings).await?;
+    let spec = collection_spec(&indexer.collection, indexer.embedder.as_ref());
+    indexer
+        .index
+        .ensure_collection(&spec)
+        .await
+        .map_err(|error| StartError::new(format!("vector index: {error}")))?;
+    tracing::info!(
+        backend = indexer.index.backend(),
+        collection = %indexer.collection,
+        model = indexer.embedder.model(),
+        dimension = indexer.embedder.dimension(),
+        "vector index ready"
+    );
+    Ok(indexer)
+}
+
+/// The embedder and index as configured, without touching the collection (for reindex,
+/// which rebuilds it).
+pub async fn connect_indexer(pool: PgPool, settings: &Settings) -> Result<Indexer, StartError> {
+    let embedder = embed::from_config(&settings.embedding).map_err(StartError::new)?;
+    let index = vector::connect(&settings.vector)
+        .await
+        .map_err(|error| StartError::new(format!("vector index: {error}")))?;
+    Ok(Indexer {
+        pool,
+        index,
+        embedder,
+        collection: settings.memory.memory_collection.clone(),
+        batch: settings.memory.memory_index_batch,
+    })
+}

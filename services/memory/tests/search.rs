@@ -1,0 +1,221 @@
+//! Search asks the vector index, then joins PostgreSQL: best hits first, full rows, never
+//! another user's documents, filters honoured.
+
+mod common;
+
+use authn::Role;
+use axum::http::StatusCode;
+use common::{TestApp, hit_documents};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+const TOPICS: [(&str, &str, &str); 3] = [
+    (
+        "rust",
+        "borrow",
+        "The borrow checker rejects a mutable borrow while shared borrows of the same value are alive.",
+    ),
+    (
+        "postgres",
+        "index",
+        "A partial index in PostgreSQL covers only the rows matching its WHERE clause, so it stays small.",
+    ),
+    (
+        "cooking",
+        "pasta",
+        "Boil the pasta in salted water and keep a cup of the cooking water for the sauce.",
+    ),
+];
+
+async fn ingest_topics(app: &TestApp, user: &common::User) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (tag, external_id, content) in TOPICS {
+        let (status, body) = app
+            .ingest(
+                user,
+                json!({"source": tag, "external_id": external_id, "type": "note",
+                                  "tags": [tag], "title": external_id, "content": content}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        ids.push(body["document"]["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn the_closest_chunk_comes_first_with_its_document(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let ids = ingest_topics(&app, &alice).await;
+
+    let (status, answer) = app
+        .search(
+            &alice,
+            json!({"query": "partial index rows in PostgreSQL", "limit": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["model"], "devmentor-hash-v1");
+    let first = &answer["results"][0];
+    assert_eq!(first["document"]["id"], ids[1].as_str());
+    assert_eq!(first["document"]["title"], "index");
+    assert_eq!(first["document"]["tags"], json!(["postgres"]));
+    assert!(
+        first["chunk"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("partial index")
+    );
+    let scores: Vec<f64> = answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| hit["score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.windows(2).all(|pair| pair[0] >= pair[1]),
+        "{scores:?}"
+    );
+    assert!(scores[0] <= 1.0 + 1e-6);
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn another_users_documents_never_come_back(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let bob = app.user(Role::User).await;
+    let admin = app.user(Role::Admin).await;
+    ingest_topics(&app, &alice).await;
+    let (_, shared) = app
+        .ingest(
+            &admin,
+            json!({"source": "docs", "shared": true,
+                                "content": "The borrow checker guide for everyone."}),
+        )
+        .await;
+
+    let (status, answer) = app
+        .search(
+            &bob,
+            json!({"query": "borrow checker mutable borrow", "limit": 50}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        hit_documents(&answer),
+        [shared["document"]["id"].as_str().unwrap()]
+    );
+    let (_, mine_only) = app
+        .search(&bob, json!({"query": "borrow checker", "scope": "mine"}))
+        .await;
+    assert_eq!(mine_only["results"], json!([]));
+    let (_, alice_sees) = app
+        .search(&alice, json!({"query": "borrow checker", "limit": 50}))
+        .await;
+    assert_eq!(alice_sees["results"].as_array().unwrap().len(), 4);
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn filters_narrow_the_hits(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let ids = ingest_topics(&app, &alice).await;
+    let query = |extra: Value| {
+        let mut body = json!({"query": "water index borrow", "limit": 10});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let hits = |answer: &Value| {
+        let mut ids = hit_documents(answer);
+        ids.sort();
+        ids
+    };
+    let (_, by_tag) = app
+        .search(&alice, query(json!({"tags": ["cooking"]})))
+        .await;
+    assert_eq!(hits(&by_tag), [ids[2].clone()]);
+    let (_, by_source) = app
+        .search(&alice, query(json!({"sources": ["rust", "postgres"]})))
+        .await;
+    let mut expected = vec![ids[0].clone(), ids[1].clone()];
+    expected.sort();
+    assert_eq!(hits(&by_source), expected);
+    let (_, by_document) = app
+        .search(&alice, query(json!({"document_ids": [ids[1]]})))
+        .await;
+    assert_eq!(hits(&by_document), [ids[1].clone()]);
+    let (_, by_type) = app.search(&alice, query(json!({"types": ["code"]}))).await;
+    assert_eq!(by_type["results"], json!([]));
+    let (_, future) = app
+        .search(
+            &alice,
+            query(json!({"created_after": "2999-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(future["results"], json!([]));
+    let (_, past) = app
+        .search(
+            &alice,
+            query(json!({"created_before": "2999-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(past["results"].as_array().unwrap().len(), 3);
+    let (_, strict) = app.search(&alice, query(json!({"min_score": 0.99}))).await;
+    assert_eq!(strict["results"], json!([]));
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn vectors_without_a_row_are_skipped(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let ids = ingest_topics(&app, &alice).await;
+    // As if a delete had removed the rows but not (yet) the vectors.
+    sqlx::query("DELETE FROM memory.documents WHERE id = $1::uuid")
+        .bind(&ids[1])
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (status, answer) = app
+        .search(
+            &alice,
+            json!({"query": "partial index in PostgreSQL", "limit": 10}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!hit_documents(&answer).contains(&ids[1]));
+    assert_eq!(answer["results"].as_array().unwrap().len(), 2);
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn bad_searches_are_refused_with_a_code(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let cases = [
+        (json!({"query": " "}), "invalid_query"),
+        (json!({"query": "x".repeat(2001)}), "invalid_query"),
+        (json!({"query": "x", "limit": 0}), "invalid_limit"),
+        (json!({"query": "x", "limit": 51}), "invalid_limit"),
+        (json!({"query": "x", "min_score": 2.0}), "invalid_min_score"),
+        (
+            json!({"query": "x", "created_after": "2026-02-01T00:00:00Z",
+                "created_before": "2026-01-01T00:00:00Z"}),
+            "invalid_time_range",
+        ),
+        (
+            json!({"query": "x", "document_ids": ["nope"]}),
+            "invalid_body",
+        ),
+        (
+            json!({"query": "x", "tags": (0..101).map(|i| i.to_string()).collect::<Vec<_>>()}),
+            "too_many_filter_values",
+        ),
+    ];
+    for (body, code) in cases {
+        let (status, answer) = app.search(&alice, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["error"]["code"], code, "{answer}");
+    }
+}
