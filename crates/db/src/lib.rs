@@ -8,6 +8,7 @@ pub mod auth;
 pub mod ids;
 pub mod migrations;
 pub mod pool;
+pub mod projects;
 pub mod schema;
 pub mod seeds;
 
