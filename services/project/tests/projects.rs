@@ -225,3 +225,29 @@ async fn project_list_pages_by_cursor_and_filters_by_status(pool: PgPool) {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.code(), "invalid_cursor");
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn openapi_describes_every_route(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let reply = app.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let paths = reply.body["paths"].as_object().expect("paths");
+    for path in [
+        "/api/projects",
+        "/api/projects/{project_id}",
+        "/api/projects/{project_id}/activity",
+        "/api/projects/{project_id}/epics/{epic_id}",
+        "/api/projects/{project_id}/tasks/{number}",
+        "/api/projects/{project_id}/files",
+        "/api/projects/{project_id}/files/{path}",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing");
+    }
+    let file_methods = &reply.body["paths"]["/api/projects/{project_id}/files/{path}"];
+    for method in ["get", "put", "delete"] {
+        assert!(
+            file_methods.get(method).is_some(),
+            "{method} files/{{path}}"
+        );
+    }
+}

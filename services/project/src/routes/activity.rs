@@ -48,12 +48,14 @@ impl From<Activity> for ActivityView {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ActivityQuery {
     /// 1..=200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/projects/{project_id}/activity", tag = "activity", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ActivityQuery), responses((status = 200, body = Page<ActivityView>), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,

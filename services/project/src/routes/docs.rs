@@ -1,8 +1,9 @@
-//! The OpenAPI description of this API's data shapes, served at `/openapi.json`.
-//!
-//! Schemas only for now: the routes are listed in `services/project/README.md`.
+//! The OpenAPI description of this API, served at `/openapi.json`.
 
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{
+    Modify, OpenApi, ToSchema,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
 
 use super::{activity, epics, files, projects, tasks};
 
@@ -21,11 +22,50 @@ pub struct ApiErrorDetail {
     pub message: String,
 }
 
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT access token from the auth service")
+                    .build(),
+            ),
+        );
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "DevMentor projects",
         description = "Projects, epics, tasks, files and activity."
+    ),
+    paths(
+        projects::create,
+        projects::list,
+        projects::show,
+        projects::update,
+        projects::remove,
+        activity::list,
+        epics::create,
+        epics::list,
+        epics::show,
+        epics::update,
+        epics::remove,
+        tasks::create,
+        tasks::list,
+        tasks::show,
+        tasks::update,
+        tasks::remove,
+        files::list,
+        files::upload,
+        files::download,
+        files::remove,
     ),
     components(schemas(
         ApiErrorBody,
@@ -45,6 +85,14 @@ pub struct ApiErrorDetail {
         tasks::TaskPriority,
         files::FileView,
         activity::ActivityView,
-    ))
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "projects", description = "The caller's projects"),
+        (name = "epics", description = "Groups of tasks in a project"),
+        (name = "tasks", description = "Numbered work items"),
+        (name = "files", description = "Versioned files, raw-body upload (10 MiB)"),
+        (name = "activity", description = "Who changed what"),
+    )
 )]
 pub struct ApiDoc;

@@ -82,6 +82,7 @@ pub struct NewProjectInput {
     pub slug: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/projects", tag = "projects", security(("bearer" = [])), request_body = NewProjectInput, responses((status = 201, body = ProjectView), (status = 409, description = "slug_taken", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -124,6 +125,7 @@ pub async fn create(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub status: Option<ProjectStatus>,
     /// 1..=200, default 50.
@@ -131,6 +133,7 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/projects", tag = "projects", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page<ProjectView>), (status = 400, description = "invalid_cursor, invalid_limit", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
 /// The caller's own projects, newest first (admins too: they open others' by id).
 pub async fn list(
     State(state): State<AppState>,
@@ -157,6 +160,7 @@ pub async fn list(
     )))
 }
 
+#[utoipa::path(get, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     user: AuthUser,
@@ -177,6 +181,7 @@ pub struct ProjectUpdate {
     pub status: Option<ProjectStatus>,
 }
 
+#[utoipa::path(patch, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = ProjectUpdate, responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 409, description = "version_conflict", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -222,6 +227,7 @@ pub async fn update(
     Ok(Json(updated.into()))
 }
 
+#[utoipa::path(delete, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 204, description = "soft-deleted; files removed"), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
 /// Soft-deletes the project (its slug becomes free; epics, tasks and activity stay in the
 /// database, unreachable) and removes its files: rows in the transaction, bytes after commit.
 pub async fn remove(
