@@ -324,3 +324,38 @@ async fn other_users_cannot_read_or_write_files(pool: PgPool) {
         .await;
     assert_eq!(&reply.bytes[..], b"s3cr3t");
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn concurrent_uploads_of_one_path_get_consecutive_versions(pool: PgPool) {
+    let app = std::sync::Arc::new(TestApp::new(pool).await);
+    let alice = app.user("alice").await;
+    let id = app.project("Race", &alice).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut handles = Vec::new();
+    for n in 0..6 {
+        let (app, alice, id) = (app.clone(), alice.clone(), id.clone());
+        handles.push(tokio::spawn(async move {
+            let reply = app
+                .upload(&id, "log.txt", "text/plain", format!("v{n}"), &alice)
+                .await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+            reply.body["version"].as_i64().expect("version")
+        }));
+    }
+    let mut versions = Vec::new();
+    for handle in handles {
+        versions.push(handle.await.expect("upload"));
+    }
+    versions.sort();
+    assert_eq!(versions, (1..=6).collect::<Vec<_>>());
+    let listed = app.get(&format!("/api/projects/{id}/files"), &alice).await;
+    assert_eq!(
+        listed.body.as_array().unwrap().len(),
+        1,
+        "one latest version"
+    );
+    assert_eq!(listed.body[0]["version"], 6);
+    assert_eq!(app.stored_files().len(), 6);
+}
