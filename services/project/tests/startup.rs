@@ -3,6 +3,10 @@
 use sqlx::PgPool;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_project");
+const DEV_PUBLIC_KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../deploy/dev-keys/jwt-ed25519.pub.pem"
+);
 
 #[sqlx::test(migrations = false)]
 async fn refuses_to_start_on_an_unmigrated_database(pool: PgPool) {
@@ -11,5 +15,13 @@ async fn refuses_to_start_on_an_unmigrated_database(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn serves_health_on_a_migrated_database_and_stops_on_sigterm(pool: PgPool) {
-    testkit::assert_serves_health_and_stops(BINARY, "PROJECT_", &pool, &[]).await;
+    let files = std::env::temp_dir().join(format!("project-startup-{}", uuid::Uuid::new_v4()));
+    let files_env = files.to_string_lossy().into_owned();
+    let env = [
+        ("JWT_PUBLIC_KEYS_FILE", DEV_PUBLIC_KEY),
+        ("PROJECTS_DIR", files_env.as_str()),
+    ];
+    testkit::assert_serves_health_and_stops(BINARY, "PROJECT_", &pool, &env).await;
+    assert!(files.is_dir(), "PROJECTS_DIR is created at start-up");
+    std::fs::remove_dir_all(files).expect("cleanup");
 }

@@ -1,0 +1,200 @@
+//! `projects.projects`: a user's projects, their per-owner slugs and the task counter.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+
+use super::Keyset;
+use crate::ids::{ProjectId, UserId};
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: ProjectId,
+    pub owner_id: UserId,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub status: String,
+    pub task_counter: i32,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub struct NewProject<'a> {
+    pub id: ProjectId,
+    pub owner_id: UserId,
+    pub name: &'a str,
+    pub slug: &'a str,
+    pub description: &'a str,
+}
+
+/// Inserts a project; a taken slug fails on `projects_owner_id_slug_key`.
+pub async fn insert(
+    executor: impl PgExecutor<'_>,
+    project: &NewProject<'_>,
+) -> Result<Project, sqlx::Error> {
+    sqlx::query_as!(
+        Project,
+        r#"INSERT INTO projects.projects (id, owner_id, name, slug, description)
+           VALUES ($1, $2, $3, $4, $5)
+           RETURNING id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
+                     description, status, task_counter, version, created_at, updated_at"#,
+        project.id as ProjectId,
+        project.owner_id as UserId,
+        project.name,
+        project.slug,
+        project.description,
+    )
+    .fetch_one(executor)
+    .await
+}
+
+/// The owner's live slugs equal to `base` or of the form `base-<suffix>`, to pick a free one.
+pub async fn slugs_like(
+    executor: impl PgExecutor<'_>,
+    owner_id: UserId,
+    base: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT slug FROM projects.projects
+           WHERE owner_id = $1 AND deleted_at IS NULL
+             AND (slug = $2 OR starts_with(slug, $2 || '-'))"#,
+        owner_id as UserId,
+        base,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// A project that is not deleted.
+pub async fn find_live(
+    executor: impl PgExecutor<'_>,
+    id: ProjectId,
+) -> Result<Option<Project>, sqlx::Error> {
+    sqlx::query_as!(
+        Project,
+        r#"SELECT id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
+                  description, status, task_counter, version, created_at, updated_at
+           FROM projects.projects WHERE id = $1 AND deleted_at IS NULL"#,
+        id as ProjectId,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// Like [`find_live`], and locks the row until the transaction ends. Every write in a
+/// project takes this lock first, so writes cannot race the project's deletion, file
+/// versions of one path are numbered one after another, and all writers lock in one order.
+pub async fn lock_live(
+    connection: &mut PgConnection,
+    id: ProjectId,
+) -> Result<Option<Project>, sqlx::Error> {
+    sqlx::query_as!(
+        Project,
+        r#"SELECT id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
+                  description, status, task_counter, version, created_at, updated_at
+           FROM projects.projects WHERE id = $1 AND deleted_at IS NULL
+           FOR UPDATE"#,
+        id as ProjectId,
+    )
+    .fetch_optional(connection)
+    .await
+}
+
+/// One page of an owner's live projects, newest first, optionally of one status.
+pub async fn list_for_owner(
+    executor: impl PgExecutor<'_>,
+    owner_id: UserId,
+    status: Option<&str>,
+    before: Option<Keyset>,
+    limit: i64,
+) -> Result<Vec<Project>, sqlx::Error> {
+    sqlx::query_as!(
+        Project,
+        r#"SELECT id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
+                  description, status, task_counter, version, created_at, updated_at
+           FROM projects.projects
+           WHERE owner_id = $1 AND deleted_at IS NULL
+             AND ($2::text IS NULL OR status = $2)
+             AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+           ORDER BY created_at DESC, id DESC
+           LIMIT $5"#,
+        owner_id as UserId,
+        status,
+        before.map(|k| k.created_at),
+        before.map(|k| k.id),
+        limit,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Fields a PATCH may change; `None` keeps the current value.
+#[derive(Debug, Default)]
+pub struct ProjectChanges<'a> {
+    pub name: Option<&'a str>,
+    pub slug: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub status: Option<&'a str>,
+}
+
+/// Applies `changes` if the row is still at `expected_version`, bumping it; `None` when the
+/// project is gone or was changed in between.
+pub async fn update(
+    executor: impl PgExecutor<'_>,
+    id: ProjectId,
+    expected_version: i32,
+    changes: &ProjectChanges<'_>,
+) -> Result<Option<Project>, sqlx::Error> {
+    sqlx::query_as!(
+        Project,
+        r#"UPDATE projects.projects
+           SET name = coalesce($3, name),
+               slug = coalesce($4, slug),
+               description = coalesce($5, description),
+               status = coalesce($6, status),
+               version = version + 1
+           WHERE id = $1 AND version = $2 AND deleted_at IS NULL
+           RETURNING id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
+                     description, status, task_counter, version, created_at, updated_at"#,
+        id as ProjectId,
+        expected_version,
+        changes.name,
+        changes.slug,
+        changes.description,
+        changes.status,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// Hands out the project's next task number. The row lock it takes is held to commit, so
+/// numbers are unique and gap-free among committed tasks.
+pub async fn next_task_number(
+    connection: &mut PgConnection,
+    id: ProjectId,
+) -> Result<i32, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"UPDATE projects.projects SET task_counter = task_counter + 1
+           WHERE id = $1 RETURNING task_counter"#,
+        id as ProjectId,
+    )
+    .fetch_one(connection)
+    .await
+}
+
+/// Marks the project deleted, which also frees its slug. Epics, tasks and activity stay
+/// (hidden with the project); file rows are removed separately with their bytes.
+pub async fn soft_delete(
+    executor: impl PgExecutor<'_>,
+    id: ProjectId,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"UPDATE projects.projects SET deleted_at = now(), version = version + 1
+           WHERE id = $1 AND deleted_at IS NULL"#,
+        id as ProjectId,
+    )
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

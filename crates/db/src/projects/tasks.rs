@@ -1,0 +1,238 @@
+//! `projects.tasks`: a project's work items, numbered per project.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgExecutor;
+
+use super::{Keyset, Patch, patch_parts};
+use crate::ids::{EpicId, ProjectId, TaskId, UserId};
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: TaskId,
+    pub project_id: ProjectId,
+    pub epic_id: Option<EpicId>,
+    pub number: i32,
+    pub title: String,
+    pub description: String,
+    pub status: String,
+    pub priority: String,
+    pub assignee_id: Option<UserId>,
+    pub reporter_id: Option<UserId>,
+    pub position: f64,
+    pub due_date: Option<NaiveDate>,
+    pub estimate: Option<i32>,
+    pub labels: Vec<String>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub struct NewTask<'a> {
+    pub id: TaskId,
+    pub project_id: ProjectId,
+    /// From [`super::project::next_task_number`] in the same transaction.
+    pub number: i32,
+    pub epic_id: Option<EpicId>,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub status: &'a str,
+    pub priority: &'a str,
+    pub assignee_id: Option<UserId>,
+    pub reporter_id: UserId,
+    pub position: f64,
+    pub due_date: Option<NaiveDate>,
+    pub estimate: Option<i32>,
+    pub labels: &'a [String],
+}
+
+/// Inserts a task; `completed_at` is stamped when it is created already done or cancelled.
+pub async fn insert(
+    executor: impl PgExecutor<'_>,
+    task: &NewTask<'_>,
+) -> Result<Task, sqlx::Error> {
+    sqlx::query_as!(
+        Task,
+        r#"INSERT INTO projects.tasks
+               (id, project_id, number, epic_id, title, description, status, priority,
+                assignee_id, reporter_id, position, due_date, estimate, labels, completed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                   CASE WHEN $7 IN ('done', 'cancelled') THEN now() END)
+           RETURNING id AS "id: TaskId", project_id AS "project_id: ProjectId",
+                     epic_id AS "epic_id: EpicId", number, title, description, status, priority,
+                     assignee_id AS "assignee_id: UserId", reporter_id AS "reporter_id: UserId",
+                     position, due_date, estimate, labels, completed_at, version,
+                     created_at, updated_at"#,
+        task.id as TaskId,
+        task.project_id as ProjectId,
+        task.number,
+        task.epic_id as Option<EpicId>,
+        task.title,
+        task.description,
+        task.status,
+        task.priority,
+        task.assignee_id as Option<UserId>,
+        task.reporter_id as UserId,
+        task.position,
+        task.due_date,
+        task.estimate,
+        task.labels,
+    )
+    .fetch_one(executor)
+    .await
+}
+
+/// The live task `#number` of the project.
+pub async fn find_live(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    number: i32,
+) -> Result<Option<Task>, sqlx::Error> {
+    sqlx::query_as!(
+        Task,
+        r#"SELECT id AS "id: TaskId", project_id AS "project_id: ProjectId",
+                  epic_id AS "epic_id: EpicId", number, title, description, status, priority,
+                  assignee_id AS "assignee_id: UserId", reporter_id AS "reporter_id: UserId",
+                  position, due_date, estimate, labels, completed_at, version,
+                  created_at, updated_at
+           FROM projects.tasks
+           WHERE project_id = $1 AND number = $2 AND deleted_at IS NULL"#,
+        project_id as ProjectId,
+        number,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// Which live tasks to list; every `Some` narrows the result.
+#[derive(Debug, Default)]
+pub struct TaskFilter<'a> {
+    pub status: Option<&'a str>,
+    pub epic_id: Option<EpicId>,
+    pub assignee_id: Option<UserId>,
+}
+
+/// One page of the project's live tasks in creation order (which is number order).
+pub async fn list(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    filter: &TaskFilter<'_>,
+    after: Option<Keyset>,
+    limit: i64,
+) -> Result<Vec<Task>, sqlx::Error> {
+    sqlx::query_as!(
+        Task,
+        r#"SELECT id AS "id: TaskId", project_id AS "project_id: ProjectId",
+                  epic_id AS "epic_id: EpicId", number, title, description, status, priority,
+                  assignee_id AS "assignee_id: UserId", reporter_id AS "reporter_id: UserId",
+                  position, due_date, estimate, labels, completed_at, version,
+                  created_at, updated_at
+           FROM projects.tasks
+           WHERE project_id = $1 AND deleted_at IS NULL
+             AND ($2::text IS NULL OR status = $2)
+             AND ($3::uuid IS NULL OR epic_id = $3)
+             AND ($4::uuid IS NULL OR assignee_id = $4)
+             AND ($5::timestamptz IS NULL OR (created_at, id) > ($5, $6::uuid))
+           ORDER BY created_at, id
+           LIMIT $7"#,
+        project_id as ProjectId,
+        filter.status,
+        filter.epic_id.map(|id| id.0),
+        filter.assignee_id.map(|id| id.0),
+        after.map(|k| k.created_at),
+        after.map(|k| k.id),
+        limit,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Fields a PATCH may change; `None` keeps the current value.
+#[derive(Debug, Default)]
+pub struct TaskChanges<'a> {
+    pub title: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub status: Option<&'a str>,
+    pub priority: Option<&'a str>,
+    pub position: Option<f64>,
+    pub labels: Option<&'a [String]>,
+    pub epic_id: Patch<EpicId>,
+    pub assignee_id: Patch<UserId>,
+    pub due_date: Patch<NaiveDate>,
+    pub estimate: Patch<i32>,
+}
+
+/// Applies `changes` if the task is live and at `expected_version`; `None` otherwise.
+/// `completed_at` follows the new status: stamped on entering done/cancelled, kept while
+/// it stays there, cleared on reopening.
+pub async fn update(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    number: i32,
+    expected_version: i32,
+    changes: &TaskChanges<'_>,
+) -> Result<Option<Task>, sqlx::Error> {
+    let (set_epic, epic_id) = patch_parts(&changes.epic_id);
+    let (set_assignee, assignee_id) = patch_parts(&changes.assignee_id);
+    let (set_due, due_date) = patch_parts(&changes.due_date);
+    let (set_estimate, estimate) = patch_parts(&changes.estimate);
+    sqlx::query_as!(
+        Task,
+        r#"UPDATE projects.tasks
+           SET title = coalesce($4, title),
+               description = coalesce($5, description),
+               status = coalesce($6, status),
+               priority = coalesce($7, priority),
+               position = coalesce($8, position),
+               labels = coalesce($9, labels),
+               epic_id = CASE WHEN $10 THEN $11 ELSE epic_id END,
+               assignee_id = CASE WHEN $12 THEN $13 ELSE assignee_id END,
+               due_date = CASE WHEN $14 THEN $15 ELSE due_date END,
+               estimate = CASE WHEN $16 THEN $17 ELSE estimate END,
+               completed_at = CASE WHEN coalesce($6, status) IN ('done', 'cancelled')
+                                   THEN coalesce(completed_at, now()) END,
+               version = version + 1
+           WHERE project_id = $1 AND number = $2 AND version = $3 AND deleted_at IS NULL
+           RETURNING id AS "id: TaskId", project_id AS "project_id: ProjectId",
+                     epic_id AS "epic_id: EpicId", number, title, description, status, priority,
+                     assignee_id AS "assignee_id: UserId", reporter_id AS "reporter_id: UserId",
+                     position, due_date, estimate, labels, completed_at, version,
+                     created_at, updated_at"#,
+        project_id as ProjectId,
+        number,
+        expected_version,
+        changes.title,
+        changes.description,
+        changes.status,
+        changes.priority,
+        changes.position,
+        changes.labels,
+        set_epic,
+        epic_id.map(|id| id.0),
+        set_assignee,
+        assignee_id.map(|id| id.0),
+        set_due,
+        due_date,
+        set_estimate,
+        estimate,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// Soft-deletes the task; its number is never handed out again. `false` if it was not live.
+pub async fn soft_delete(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    number: i32,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"UPDATE projects.tasks SET deleted_at = now(), version = version + 1
+           WHERE project_id = $1 AND number = $2 AND deleted_at IS NULL"#,
+        project_id as ProjectId,
+        number,
+    )
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}

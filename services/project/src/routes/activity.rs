@@ -1,0 +1,79 @@
+//! `/api/projects/{project_id}/activity`: the project's feed, newest first.
+
+use authn::AuthUser;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use db::{
+    ids::ProjectId,
+    projects::{Activity, Keyset},
+};
+use platform::extract::{Json, Path, Query};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::readable;
+use crate::{
+    error::ApiError,
+    pagination::{Page, PageRequest},
+    state::AppState,
+};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityView {
+    pub id: Uuid,
+    /// `null` once the acting account is deleted.
+    pub actor_id: Option<Uuid>,
+    #[schema(example = "task.updated")]
+    pub action: String,
+    #[schema(example = "task")]
+    pub entity_type: String,
+    pub entity_id: Uuid,
+    pub details: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Activity> for ActivityView {
+    fn from(row: Activity) -> Self {
+        Self {
+            id: row.id,
+            actor_id: row.actor_id.map(|id| id.0),
+            action: row.action,
+            entity_type: row.entity_type,
+            entity_id: row.entity_id,
+            details: row.details,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityQuery {
+    /// 1..=200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/projects/{project_id}/activity", tag = "activity", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ActivityQuery), responses((status = 200, body = Page<ActivityView>), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(project_id): Path<ProjectId>,
+    Query(query): Query<ActivityQuery>,
+) -> Result<Json<Page<ActivityView>>, ApiError> {
+    readable(&state.pool, &user, project_id).await?;
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    let rows =
+        db::projects::activity::list(&state.pool, project_id, page.after, page.fetch_limit())
+            .await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        &page,
+        |row| Keyset {
+            created_at: row.created_at,
+            id: row.id,
+        },
+        ActivityView::from,
+    )))
+}

@@ -1,0 +1,98 @@
+//! The OpenAPI description of this API, served at `/openapi.json`.
+
+use utoipa::{
+    Modify, OpenApi, ToSchema,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+use super::{activity, epics, files, projects, tasks};
+
+/// Every error: `{"error": {"code": "...", "message": "..."}}`. Branch on `code`.
+#[derive(ToSchema)]
+pub struct ApiErrorBody {
+    pub error: ApiErrorDetail,
+}
+
+#[derive(ToSchema)]
+pub struct ApiErrorDetail {
+    /// Stable snake_case identifier, e.g. `version_conflict`.
+    #[schema(example = "version_conflict")]
+    pub code: String,
+    /// Human-readable explanation; never contains internals.
+    pub message: String,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT access token from the auth service")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "DevMentor projects",
+        description = "Projects, epics, tasks, files and activity."
+    ),
+    paths(
+        projects::create,
+        projects::list,
+        projects::show,
+        projects::update,
+        projects::remove,
+        activity::list,
+        epics::create,
+        epics::list,
+        epics::show,
+        epics::update,
+        epics::remove,
+        tasks::create,
+        tasks::list,
+        tasks::show,
+        tasks::update,
+        tasks::remove,
+        files::list,
+        files::upload,
+        files::download,
+        files::remove,
+    ),
+    components(schemas(
+        ApiErrorBody,
+        ApiErrorDetail,
+        projects::ProjectView,
+        projects::NewProjectInput,
+        projects::ProjectUpdate,
+        projects::ProjectStatus,
+        epics::EpicView,
+        epics::NewEpicInput,
+        epics::EpicUpdate,
+        epics::EpicStatus,
+        tasks::TaskView,
+        tasks::NewTaskInput,
+        tasks::TaskUpdate,
+        tasks::TaskStatus,
+        tasks::TaskPriority,
+        files::FileView,
+        activity::ActivityView,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "projects", description = "The caller's projects"),
+        (name = "epics", description = "Groups of tasks in a project"),
+        (name = "tasks", description = "Numbered work items"),
+        (name = "files", description = "Versioned files, raw-body upload (10 MiB)"),
+        (name = "activity", description = "Who changed what"),
+    )
+)]
+pub struct ApiDoc;

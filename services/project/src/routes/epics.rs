@@ -1,0 +1,249 @@
+//! `/api/projects/{project_id}/epics`: groups of tasks, in board order.
+
+use authn::AuthUser;
+use axum::{extract::State, http::StatusCode};
+use chrono::{DateTime, NaiveDate, Utc};
+use db::{
+    ids::{EpicId, ProjectId},
+    projects::{Epic, EpicChanges, NewEpic},
+};
+use platform::extract::{Json, Path};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{present, readable, record, writable};
+use crate::{error::ApiError, state::AppState, validate};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EpicStatus {
+    Planned,
+    InProgress,
+    Done,
+    Cancelled,
+}
+
+impl EpicStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            EpicStatus::Planned => "planned",
+            EpicStatus::InProgress => "in_progress",
+            EpicStatus::Done => "done",
+            EpicStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EpicView {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub title: String,
+    pub description: String,
+    #[schema(example = "planned")]
+    pub status: String,
+    pub position: f64,
+    pub start_date: Option<NaiveDate>,
+    pub target_date: Option<NaiveDate>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Epic> for EpicView {
+    fn from(epic: Epic) -> Self {
+        Self {
+            id: epic.id.0,
+            project_id: epic.project_id.0,
+            title: epic.title,
+            description: epic.description,
+            status: epic.status,
+            position: epic.position,
+            start_date: epic.start_date,
+            target_date: epic.target_date,
+            version: epic.version,
+            created_at: epic.created_at,
+            updated_at: epic.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEpicInput {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub status: Option<EpicStatus>,
+    #[serde(default)]
+    pub position: f64,
+    pub start_date: Option<NaiveDate>,
+    pub target_date: Option<NaiveDate>,
+}
+
+fn title(value: &str) -> Result<String, ApiError> {
+    validate::text(value, "title", "invalid_title", 200)
+}
+
+#[utoipa::path(post, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = NewEpicInput, responses((status = 201, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(project_id): Path<ProjectId>,
+    Json(input): Json<NewEpicInput>,
+) -> Result<(StatusCode, Json<EpicView>), ApiError> {
+    let title = title(&input.title)?;
+    let mut tx = state.pool.begin().await?;
+    writable(&mut tx, &user, project_id).await?;
+    let epic = db::projects::epics::insert(
+        &mut *tx,
+        &NewEpic {
+            id: EpicId::new(),
+            project_id,
+            title: &title,
+            description: input.description.trim(),
+            status: input.status.unwrap_or(EpicStatus::Planned).as_str(),
+            position: input.position,
+            start_date: input.start_date,
+            target_date: input.target_date,
+        },
+    )
+    .await?;
+    let details = json!({ "title": epic.title });
+    record(
+        &mut tx,
+        project_id,
+        &user,
+        "epic.created",
+        epic.id.0,
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(epic.into())))
+}
+
+#[utoipa::path(get, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = Vec<EpicView>), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(project_id): Path<ProjectId>,
+) -> Result<Json<Vec<EpicView>>, ApiError> {
+    readable(&state.pool, &user, project_id).await?;
+    let epics = db::projects::epics::list(&state.pool, project_id).await?;
+    Ok(Json(epics.into_iter().map(EpicView::from).collect()))
+}
+
+#[utoipa::path(get, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), responses((status = 200, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+pub async fn show(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((project_id, epic_id)): Path<(ProjectId, EpicId)>,
+) -> Result<Json<EpicView>, ApiError> {
+    readable(&state.pool, &user, project_id).await?;
+    let epic = db::projects::epics::find_live(&state.pool, project_id, epic_id)
+        .await?
+        .ok_or(ApiError::NotFound("epic"))?;
+    Ok(Json(epic.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EpicUpdate {
+    /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`.
+    pub version: i32,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<EpicStatus>,
+    pub position: Option<f64>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<NaiveDate>, nullable)]
+    pub start_date: Option<Option<NaiveDate>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<NaiveDate>, nullable)]
+    pub target_date: Option<Option<NaiveDate>>,
+}
+
+#[utoipa::path(patch, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), request_body = EpicUpdate, responses((status = 200, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 409, description = "version_conflict", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((project_id, epic_id)): Path<(ProjectId, EpicId)>,
+    Json(input): Json<EpicUpdate>,
+) -> Result<Json<EpicView>, ApiError> {
+    let title = input.title.as_deref().map(title).transpose()?;
+    let changes = EpicChanges {
+        title: title.as_deref(),
+        description: input.description.as_deref().map(str::trim),
+        status: input.status.map(EpicStatus::as_str),
+        position: input.position,
+        start_date: input.start_date,
+        target_date: input.target_date,
+    };
+    let mut tx = state.pool.begin().await?;
+    writable(&mut tx, &user, project_id).await?;
+    let Some(epic) =
+        db::projects::epics::update(&mut *tx, project_id, epic_id, input.version, &changes).await?
+    else {
+        let current = db::projects::epics::find_live(&mut *tx, project_id, epic_id)
+            .await?
+            .ok_or(ApiError::NotFound("epic"))?;
+        return Err(ApiError::VersionConflict {
+            entity: "epic",
+            current: current.version,
+        });
+    };
+    let fields: Vec<&str> = [
+        ("title", changes.title.is_some()),
+        ("description", changes.description.is_some()),
+        ("status", changes.status.is_some()),
+        ("position", changes.position.is_some()),
+        ("start_date", changes.start_date.is_some()),
+        ("target_date", changes.target_date.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, sent)| sent.then_some(field))
+    .collect();
+    let details = json!({ "fields": fields });
+    record(
+        &mut tx,
+        project_id,
+        &user,
+        "epic.updated",
+        epic_id.0,
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(epic.into()))
+}
+
+#[utoipa::path(delete, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), responses((status = 204, description = "soft-deleted; its tasks lose their epic"), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+/// Soft-deletes the epic; its tasks stay in the project without an epic.
+pub async fn remove(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((project_id, epic_id)): Path<(ProjectId, EpicId)>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    writable(&mut tx, &user, project_id).await?;
+    let detached = db::projects::epics::soft_delete(&mut tx, project_id, epic_id)
+        .await?
+        .ok_or(ApiError::NotFound("epic"))?;
+    let details = json!({ "tasks_detached": detached });
+    record(
+        &mut tx,
+        project_id,
+        &user,
+        "epic.deleted",
+        epic_id.0,
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,248 @@
+//! `/api/projects` and `/api/projects/{project_id}`: the caller's projects.
+
+use authn::AuthUser;
+use axum::{extract::State, http::StatusCode};
+use chrono::{DateTime, Utc};
+use db::{
+    ids::ProjectId,
+    projects::{NewProject, Project, ProjectChanges},
+};
+use platform::extract::{Json, Path, Query};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{caller, readable, record, writable};
+use crate::{
+    error::ApiError,
+    pagination::{Page, PageRequest},
+    state::AppState,
+    validate,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectStatus {
+    Active,
+    Archived,
+}
+
+impl ProjectStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ProjectStatus::Active => "active",
+            ProjectStatus::Archived => "archived",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectView {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    #[schema(example = "active")]
+    pub status: String,
+    /// The number the last task got; the next task is `#task_counter + 1`.
+    pub task_counter: i32,
+    /// Send it back in PATCH; it changes on every edit.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Project> for ProjectView {
+    fn from(project: Project) -> Self {
+        Self {
+            id: project.id.0,
+            owner_id: project.owner_id.0,
+            name: project.name,
+            slug: project.slug,
+            description: project.description,
+            status: project.status,
+            task_counter: project.task_counter,
+            version: project.version,
+            created_at: project.created_at,
+            updated_at: project.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProjectInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Derived from `name` when absent (with a `-2`, `-3`, ... suffix if taken); when given
+    /// and taken, the request fails with 409 `slug_taken`.
+    pub slug: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/projects", tag = "projects", security(("bearer" = [])), request_body = NewProjectInput, responses((status = 201, body = ProjectView), (status = 409, description = "slug_taken", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(input): Json<NewProjectInput>,
+) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
+    let name = validate::text(&input.name, "name", "invalid_name", 200)?;
+    let owner_id = caller(&user);
+    let mut tx = state.pool.begin().await?;
+    let slug = match &input.slug {
+        Some(slug) => validate::slug(slug)?,
+        None => {
+            let base = validate::slugify(&name);
+            let taken = db::projects::project::slugs_like(&mut *tx, owner_id, &base).await?;
+            validate::free_slug(&base, &taken)
+        }
+    };
+    let project = db::projects::project::insert(
+        &mut *tx,
+        &NewProject {
+            id: ProjectId::new(),
+            owner_id,
+            name: &name,
+            slug: &slug,
+            description: input.description.trim(),
+        },
+    )
+    .await?;
+    let details = json!({ "name": project.name, "slug": project.slug });
+    record(
+        &mut tx,
+        project.id,
+        &user,
+        "project.created",
+        project.id.0,
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(project.into())))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    pub status: Option<ProjectStatus>,
+    /// 1..=200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/projects", tag = "projects", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page<ProjectView>), (status = 400, description = "invalid_cursor, invalid_limit", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+/// The caller's own projects, newest first (admins too: they open others' by id).
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page<ProjectView>>, ApiError> {
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    let rows = db::projects::project::list_for_owner(
+        &state.pool,
+        caller(&user),
+        query.status.map(ProjectStatus::as_str),
+        page.after,
+        page.fetch_limit(),
+    )
+    .await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        &page,
+        |p| db::projects::Keyset {
+            created_at: p.created_at,
+            id: p.id.0,
+        },
+        ProjectView::from,
+    )))
+}
+
+#[utoipa::path(get, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+pub async fn show(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<ProjectId>,
+) -> Result<Json<ProjectView>, ApiError> {
+    Ok(Json(readable(&state.pool, &user, id).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectUpdate {
+    /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`.
+    pub version: i32,
+    pub name: Option<String>,
+    /// Changing the name keeps the slug (links stay valid); change it explicitly here.
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<ProjectStatus>,
+}
+
+#[utoipa::path(patch, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = ProjectUpdate, responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 409, description = "version_conflict", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<ProjectId>,
+    Json(input): Json<ProjectUpdate>,
+) -> Result<Json<ProjectView>, ApiError> {
+    let name = input
+        .name
+        .as_deref()
+        .map(|name| validate::text(name, "name", "invalid_name", 200))
+        .transpose()?;
+    let slug = input.slug.as_deref().map(validate::slug).transpose()?;
+    let description = input.description.as_deref().map(str::trim);
+    let changes = ProjectChanges {
+        name: name.as_deref(),
+        slug: slug.as_deref(),
+        description,
+        status: input.status.map(ProjectStatus::as_str),
+    };
+    let mut tx = state.pool.begin().await?;
+    let current = writable(&mut tx, &user, id).await?;
+    let updated = db::projects::project::update(&mut *tx, id, input.version, &changes)
+        .await?
+        .ok_or(ApiError::VersionConflict {
+            entity: "project",
+            current: current.version,
+        })?;
+    let fields: Vec<&str> = [
+        ("name", changes.name.is_some()),
+        ("slug", changes.slug.is_some()),
+        ("description", changes.description.is_some()),
+        ("status", changes.status.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, sent)| sent.then_some(field))
+    .collect();
+    let mut details = json!({ "fields": fields });
+    if current.status != updated.status {
+        details["status"] = json!({ "from": current.status, "to": updated.status });
+    }
+    record(&mut tx, id, &user, "project.updated", id.0, details).await?;
+    tx.commit().await?;
+    Ok(Json(updated.into()))
+}
+
+#[utoipa::path(delete, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 204, description = "soft-deleted; files removed"), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+/// Soft-deletes the project (its slug becomes free; epics, tasks and activity stay in the
+/// database, unreachable) and removes its files: rows in the transaction, bytes after commit.
+pub async fn remove(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<ProjectId>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    writable(&mut tx, &user, id).await?;
+    let storage_keys = db::projects::files::delete_all(&mut *tx, id).await?;
+    db::projects::project::soft_delete(&mut *tx, id).await?;
+    let details = json!({ "files_removed": storage_keys.len() });
+    record(&mut tx, id, &user, "project.deleted", id.0, details).await?;
+    tx.commit().await?;
+    // After commit: had the transaction failed, the files would still be referenced.
+    state.files.remove_project(id).await;
+    Ok(StatusCode::NO_CONTENT)
+}

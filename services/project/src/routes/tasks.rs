@@ -1,0 +1,394 @@
+//! `/api/projects/{project_id}/tasks`: work items, addressed by their per-project number.
+
+use authn::AuthUser;
+use axum::{extract::State, http::StatusCode};
+use chrono::{DateTime, NaiveDate, Utc};
+use db::{
+    PgConnection,
+    ids::{EpicId, ProjectId, TaskId, UserId},
+    projects::{Keyset, NewTask, Task, TaskChanges, TaskFilter},
+};
+use platform::extract::{Json, Path, Query};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{caller, present, readable, record, writable};
+use crate::{
+    error::ApiError,
+    pagination::{Page, PageRequest},
+    state::AppState,
+    validate,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Backlog,
+    Todo,
+    InProgress,
+    InReview,
+    Done,
+    Cancelled,
+}
+
+impl TaskStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Backlog => "backlog",
+            TaskStatus::Todo => "todo",
+            TaskStatus::InProgress => "in_progress",
+            TaskStatus::InReview => "in_review",
+            TaskStatus::Done => "done",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskPriority {
+    None,
+    Low,
+    Medium,
+    High,
+    Urgent,
+}
+
+impl TaskPriority {
+    fn as_str(self) -> &'static str {
+        match self {
+            TaskPriority::None => "none",
+            TaskPriority::Low => "low",
+            TaskPriority::Medium => "medium",
+            TaskPriority::High => "high",
+            TaskPriority::Urgent => "urgent",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskView {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    /// `#number`, unique in the project and never reused.
+    pub number: i32,
+    pub epic_id: Option<Uuid>,
+    pub title: String,
+    pub description: String,
+    #[schema(example = "todo")]
+    pub status: String,
+    #[schema(example = "medium")]
+    pub priority: String,
+    pub assignee_id: Option<Uuid>,
+    pub reporter_id: Option<Uuid>,
+    pub position: f64,
+    pub due_date: Option<NaiveDate>,
+    pub estimate: Option<i32>,
+    pub labels: Vec<String>,
+    /// Set while the status is `done` or `cancelled`.
+    pub completed_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Task> for TaskView {
+    fn from(task: Task) -> Self {
+        Self {
+            id: task.id.0,
+            project_id: task.project_id.0,
+            number: task.number,
+            epic_id: task.epic_id.map(|id| id.0),
+            title: task.title,
+            description: task.description,
+            status: task.status,
+            priority: task.priority,
+            assignee_id: task.assignee_id.map(|id| id.0),
+            reporter_id: task.reporter_id.map(|id| id.0),
+            position: task.position,
+            due_date: task.due_date,
+            estimate: task.estimate,
+            labels: task.labels,
+            completed_at: task.completed_at,
+            version: task.version,
+            created_at: task.created_at,
+            updated_at: task.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTaskInput {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub status: Option<TaskStatus>,
+    pub priority: Option<TaskPriority>,
+    /// An epic of the same project.
+    pub epic_id: Option<Uuid>,
+    pub assignee_id: Option<Uuid>,
+    #[serde(default)]
+    pub position: f64,
+    pub due_date: Option<NaiveDate>,
+    pub estimate: Option<i32>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+}
+
+fn title(value: &str) -> Result<String, ApiError> {
+    validate::text(value, "title", "invalid_title", 500)
+}
+
+/// The epic must be live and in this project; the composite foreign key would accept a
+/// soft-deleted one.
+async fn check_epic(
+    connection: &mut PgConnection,
+    project_id: ProjectId,
+    epic_id: EpicId,
+) -> Result<(), ApiError> {
+    db::projects::epics::find_live(connection, project_id, epic_id)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| ApiError::validation("unknown_epic", "no such epic in this project"))
+}
+
+#[utoipa::path(post, path = "/api/projects/{project_id}/tasks", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = NewTaskInput, responses((status = 201, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(project_id): Path<ProjectId>,
+    Json(input): Json<NewTaskInput>,
+) -> Result<(StatusCode, Json<TaskView>), ApiError> {
+    let title = title(&input.title)?;
+    let epic_id = input.epic_id.map(EpicId);
+    let mut tx = state.pool.begin().await?;
+    writable(&mut tx, &user, project_id).await?;
+    if let Some(epic_id) = epic_id {
+        check_epic(&mut tx, project_id, epic_id).await?;
+    }
+    let number = db::projects::project::next_task_number(&mut tx, project_id).await?;
+    let task = db::projects::tasks::insert(
+        &mut *tx,
+        &NewTask {
+            id: TaskId::new(),
+            project_id,
+            number,
+            epic_id,
+            title: &title,
+            description: input.description.trim(),
+            status: input.status.unwrap_or(TaskStatus::Backlog).as_str(),
+            priority: input.priority.unwrap_or(TaskPriority::None).as_str(),
+            assignee_id: input.assignee_id.map(UserId),
+            reporter_id: caller(&user),
+            position: input.position,
+            due_date: input.due_date,
+            estimate: input.estimate,
+            labels: &input.labels,
+        },
+    )
+    .await?;
+    let details = json!({ "number": number, "title": task.title });
+    record(
+        &mut tx,
+        project_id,
+        &user,
+        "task.created",
+        task.id.0,
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(task.into())))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskQuery {
+    pub status: Option<TaskStatus>,
+    pub epic_id: Option<Uuid>,
+    pub assignee_id: Option<Uuid>,
+    /// 1..=200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/projects/{project_id}/tasks", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), TaskQuery), responses((status = 200, body = Page<TaskView>), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+/// Live tasks in number order, filtered by every parameter given.
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(project_id): Path<ProjectId>,
+    Query(query): Query<TaskQuery>,
+) -> Result<Json<Page<TaskView>>, ApiError> {
+    readable(&state.pool, &user, project_id).await?;
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    let filter = TaskFilter {
+        status: query.status.map(TaskStatus::as_str),
+        epic_id: query.epic_id.map(EpicId),
+        assignee_id: query.assignee_id.map(UserId),
+    };
+    let rows = db::projects::tasks::list(
+        &state.pool,
+        project_id,
+        &filter,
+        page.after,
+        page.fetch_limit(),
+    )
+    .await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        &page,
+        |task| Keyset {
+            created_at: task.created_at,
+            id: task.id.0,
+        },
+        TaskView::from,
+    )))
+}
+
+#[utoipa::path(get, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+pub async fn show(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((project_id, number)): Path<(ProjectId, i32)>,
+) -> Result<Json<TaskView>, ApiError> {
+    readable(&state.pool, &user, project_id).await?;
+    let task = db::projects::tasks::find_live(&state.pool, project_id, number)
+        .await?
+        .ok_or(ApiError::NotFound("task"))?;
+    Ok(Json(task.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskUpdate {
+    /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`.
+    pub version: i32,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub status: Option<TaskStatus>,
+    pub priority: Option<TaskPriority>,
+    pub position: Option<f64>,
+    pub labels: Option<Vec<String>>,
+    /// Moves the task to another epic of the same project; `null` takes it out of its epic.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub epic_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub assignee_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<NaiveDate>, nullable)]
+    pub due_date: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>, nullable)]
+    pub estimate: Option<Option<i32>>,
+}
+
+#[utoipa::path(patch, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), request_body = TaskUpdate, responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 409, description = "version_conflict", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((project_id, number)): Path<(ProjectId, i32)>,
+    Json(input): Json<TaskUpdate>,
+) -> Result<Json<TaskView>, ApiError> {
+    let title = input.title.as_deref().map(title).transpose()?;
+    let changes = TaskChanges {
+        title: title.as_deref(),
+        description: input.description.as_deref().map(str::trim),
+        status: input.status.map(TaskStatus::as_str),
+        priority: input.priority.map(TaskPriority::as_str),
+        position: input.position,
+        labels: input.labels.as_deref(),
+        epic_id: input.epic_id.map(|epic| epic.map(EpicId)),
+        assignee_id: input.assignee_id.map(|user| user.map(UserId)),
+        due_date: input.due_date,
+        estimate: input.estimate,
+    };
+    let mut tx = state.pool.begin().await?;
+    writable(&mut tx, &user, project_id).await?;
+    let before = db::projects::tasks::find_live(&mut *tx, project_id, number)
+        .await?
+        .ok_or(ApiError::NotFound("task"))?;
+    if let Some(Some(epic_id)) = changes.epic_id {
+        check_epic(&mut tx, project_id, epic_id).await?;
+    }
+    // The project lock serialises writers, so a miss here is a stale version.
+    let task = db::projects::tasks::update(&mut *tx, project_id, number, input.version, &changes)
+        .await?
+        .ok_or(ApiError::VersionConflict {
+            entity: "task",
+            current: before.version,
+        })?;
+    record(
+        &mut tx,
+        project_id,
+        &user,
+        "task.updated",
+        task.id.0,
+        change_details(&before, &task, &changes),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(task.into()))
+}
+
+/// Which fields were sent, plus before/after of the ones a feed reader cares about.
+fn change_details(before: &Task, after: &Task, changes: &TaskChanges<'_>) -> serde_json::Value {
+    let fields: Vec<&str> = [
+        ("title", changes.title.is_some()),
+        ("description", changes.description.is_some()),
+        ("status", changes.status.is_some()),
+        ("priority", changes.priority.is_some()),
+        ("position", changes.position.is_some()),
+        ("labels", changes.labels.is_some()),
+        ("epic_id", changes.epic_id.is_some()),
+        ("assignee_id", changes.assignee_id.is_some()),
+        ("due_date", changes.due_date.is_some()),
+        ("estimate", changes.estimate.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(field, sent)| sent.then_some(field))
+    .collect();
+    let mut details = json!({ "number": after.number, "fields": fields });
+    if before.status != after.status {
+        details["status"] = json!({ "from": before.status, "to": after.status });
+    }
+    if before.epic_id != after.epic_id {
+        details["epic_id"] = json!({ "from": before.epic_id, "to": after.epic_id });
+    }
+    if before.assignee_id != after.assignee_id {
+        details["assignee_id"] = json!({ "from": before.assignee_id, "to": after.assignee_id });
+    }
+    details
+}
+
+#[utoipa::path(delete, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 204, description = "soft-deleted; the number is not reused"), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+/// Soft-deletes the task; its number is not handed out again.
+pub async fn remove(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((project_id, number)): Path<(ProjectId, i32)>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    writable(&mut tx, &user, project_id).await?;
+    let task = db::projects::tasks::find_live(&mut *tx, project_id, number)
+        .await?
+        .ok_or(ApiError::NotFound("task"))?;
+    db::projects::tasks::soft_delete(&mut *tx, project_id, number).await?;
+    let details = json!({ "number": number, "title": task.title });
+    record(
+        &mut tx,
+        project_id,
+        &user,
+        "task.deleted",
+        task.id.0,
+        details,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,20 @@
+//! `AppState`: what every handler can reach.
+
+use authn::TokenVerifier;
+use axum::extract::FromRef;
+use db::PgPool;
+
+use crate::storage::FileStore;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub verifier: TokenVerifier,
+    pub files: FileStore,
+}
+
+impl FromRef<AppState> for TokenVerifier {
+    fn from_ref(state: &AppState) -> Self {
+        state.verifier.clone()
+    }
+}

@@ -1,0 +1,224 @@
+//! File bytes on disk under `PROJECTS_DIR`, addressed by storage keys this service makes
+//! (`<project id>/<file version id>`), never by user-supplied paths: a user's `../x` is
+//! only ever a row's `path` column, and [`FileStore::locate`] accepts nothing but two UUIDs.
+
+use std::{
+    io,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use axum::body::Body;
+use db::ids::{FileId, ProjectId};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+/// 10 MiB, the platform's `MAX_FILE_SIZE`; `project_files_size_bytes_check` says the same.
+pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    root: Arc<PathBuf>,
+}
+
+/// Bytes safely on disk under their final name.
+#[derive(Debug, Clone)]
+pub struct StoredBlob {
+    pub size_bytes: u64,
+    /// Lower-case hex.
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("the file is larger than {MAX_FILE_BYTES} bytes")]
+    TooLarge,
+    #[error("the upload was interrupted: {0}")]
+    Body(String),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl FileStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: Arc::new(root.into()),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn storage_key(project: ProjectId, file: FileId) -> String {
+        format!("{project}/{file}")
+    }
+
+    /// Where a key's bytes live. Refuses anything but `<uuid>/<uuid>`, so a corrupt or
+    /// forged key can never point outside the root.
+    pub fn locate(&self, key: &str) -> io::Result<PathBuf> {
+        let invalid = || {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad storage key {key:?}"),
+            )
+        };
+        let (project, file) = key.split_once('/').ok_or_else(invalid)?;
+        let project = Uuid::parse_str(project).map_err(|_| invalid())?;
+        let file = Uuid::parse_str(file).map_err(|_| invalid())?;
+        // Re-rendered from the parsed ids: only canonical hyphenated lower-case survives.
+        Ok(self.root.join(project.to_string()).join(file.to_string()))
+    }
+
+    /// Streams `body` to a temporary file beside its final place, hashing as it goes, then
+    /// fsyncs and renames it into place: a crash leaves either nothing or the whole file
+    /// under `key`, never half of one. Over [`MAX_FILE_BYTES`] it stops reading and cleans up.
+    pub async fn write(&self, key: &str, body: Body) -> Result<StoredBlob, WriteError> {
+        let final_path = self.locate(key)?;
+        let dir = final_path
+            .parent()
+            .expect("a key has a directory")
+            .to_owned();
+        tokio::fs::create_dir_all(&dir).await?;
+        let name = final_path
+            .file_name()
+            .expect("a key has a name")
+            .to_string_lossy();
+        // Dot-prefixed: never a UUID, so never mistaken for a stored file.
+        let temp = dir.join(format!(".{name}.partial"));
+        let result = write_synced(&temp, body).await;
+        let result = match result {
+            Ok(blob) => match tokio::fs::rename(&temp, &final_path).await {
+                Ok(()) => sync_dir(dir).await.map(|()| blob).map_err(WriteError::from),
+                Err(error) => Err(error.into()),
+            },
+            Err(error) => Err(error),
+        };
+        if result.is_err() {
+            remove_quietly(&temp).await;
+        }
+        result
+    }
+
+    pub async fn read(&self, key: &str) -> io::Result<Vec<u8>> {
+        tokio::fs::read(self.locate(key)?).await
+    }
+
+    /// Removes a key's bytes; a missing file is fine, other failures are logged (the row
+    /// is already gone, so the bytes are garbage either way).
+    pub async fn remove(&self, key: &str) {
+        match self.locate(key) {
+            Ok(path) => remove_quietly(&path).await,
+            Err(error) => tracing::error!(%error, "not removing file"),
+        }
+    }
+
+    /// Removes every byte stored for a project.
+    pub async fn remove_project(&self, project: ProjectId) {
+        let dir = self.root.join(project.to_string());
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::error!(%error, dir = %dir.display(), "cannot remove project files")
+            }
+        }
+    }
+}
+
+async fn write_synced(temp: &Path, body: Body) -> Result<StoredBlob, WriteError> {
+    let mut file = tokio::fs::File::create(temp).await?;
+    let mut hasher = Sha256::new();
+    let mut size_bytes = 0u64;
+    let mut chunks = body.into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|error| WriteError::Body(error.to_string()))?;
+        size_bytes += chunk.len() as u64;
+        if size_bytes > MAX_FILE_BYTES {
+            return Err(WriteError::TooLarge);
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await?;
+    }
+    file.sync_all().await?;
+    Ok(StoredBlob {
+        size_bytes,
+        sha256: format!("{:x}", hasher.finalize()),
+    })
+}
+
+/// Makes the rename itself durable.
+async fn sync_dir(dir: PathBuf) -> io::Result<()> {
+    tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
+        .await
+        .map_err(io::Error::other)?
+}
+
+async fn remove_quietly(path: &Path) {
+    match tokio::fs::remove_file(path).await {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => tracing::error!(%error, path = %path.display(), "cannot remove file"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_uuid_pairs_are_storage_keys() {
+        let store = FileStore::new("/srv/projects");
+        let key = FileStore::storage_key(ProjectId::new(), FileId::new());
+        assert!(
+            store
+                .locate(&key)
+                .expect("own key")
+                .starts_with("/srv/projects")
+        );
+        for forged in [
+            "../etc/passwd",
+            "a/b",
+            "/etc/passwd",
+            "x",
+            &format!("{key}/.."),
+        ] {
+            assert!(store.locate(forged).is_err(), "{forged} must be refused");
+        }
+    }
+
+    #[tokio::test]
+    async fn oversized_upload_leaves_nothing_behind() {
+        let root = std::env::temp_dir().join(format!("project-store-{}", Uuid::new_v4()));
+        let store = FileStore::new(&root);
+        let project = ProjectId::new();
+        let key = FileStore::storage_key(project, FileId::new());
+        let body = Body::from(vec![0u8; MAX_FILE_BYTES as usize + 1]);
+        assert!(matches!(
+            store.write(&key, body).await,
+            Err(WriteError::TooLarge)
+        ));
+        let left: Vec<_> = std::fs::read_dir(root.join(project.to_string()))
+            .expect("dir")
+            .collect();
+        assert!(left.is_empty(), "temporary file removed: {left:?}");
+        std::fs::remove_dir_all(root).expect("cleanup");
+    }
+
+    #[tokio::test]
+    async fn written_bytes_read_back_with_their_hash() {
+        let root = std::env::temp_dir().join(format!("project-store-{}", Uuid::new_v4()));
+        let store = FileStore::new(&root);
+        let key = FileStore::storage_key(ProjectId::new(), FileId::new());
+        let blob = store.write(&key, Body::from("hello")).await.expect("write");
+        assert_eq!(blob.size_bytes, 5);
+        assert_eq!(
+            blob.sha256,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
+        assert_eq!(store.read(&key).await.expect("read"), b"hello");
+        std::fs::remove_dir_all(root).expect("cleanup");
+    }
+}

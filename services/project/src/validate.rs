@@ -1,0 +1,136 @@
+//! Input rules, checked before SQL so callers get a precise 422 (the migration's CHECKs
+//! say the same and remain the backstop).
+
+use crate::error::ApiError;
+
+const SLUG_MAX: usize = 100;
+const FILE_PATH_MAX: usize = 1024;
+
+/// Trims `value` and requires 1..=`max` characters.
+pub fn text(value: &str, field: &str, code: &'static str, max: usize) -> Result<String, ApiError> {
+    let trimmed = value.trim();
+    let length = trimmed.chars().count();
+    if length == 0 || length > max {
+        return Err(ApiError::validation(
+            code,
+            format!("{field} must be 1 to {max} characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A URL slug from a name: ASCII letters and digits, lower-cased, everything else collapsed
+/// into single hyphens, cut to leave room for a `-N` suffix. Never empty.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.truncate(SLUG_MAX - 10);
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        "project".to_owned()
+    } else {
+        slug.to_owned()
+    }
+}
+
+/// `base`, or `base-2`, `base-3`, ... whichever is not in `taken`.
+pub fn free_slug(base: &str, taken: &[String]) -> String {
+    if !taken.iter().any(|s| s == base) {
+        return base.to_owned();
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|candidate| !taken.contains(candidate))
+        .expect("an unbounded range has a free suffix")
+}
+
+/// A slug given explicitly: the shape `projects_slug_check` enforces.
+pub fn slug(value: &str) -> Result<String, ApiError> {
+    let well_formed = !value.is_empty()
+        && value.len() <= SLUG_MAX
+        && value.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    if !well_formed {
+        return Err(ApiError::validation(
+            "invalid_slug",
+            "slug must be lower-case letters and digits separated by single hyphens, at most 100 characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// A project file path: relative, canonical (no `.`, `..` or empty segments, so `a/./b` and
+/// `a//b` cannot alias `a/b`), no backslashes or control characters.
+pub fn file_path(value: &str) -> Result<String, ApiError> {
+    let canonical = !value.is_empty()
+        && value.chars().count() <= FILE_PATH_MAX
+        && !value.contains('\\')
+        && !value.chars().any(char::is_control)
+        && value
+            .split('/')
+            .all(|segment| !segment.is_empty() && segment != "." && segment != "..");
+    if !canonical {
+        return Err(ApiError::validation(
+            "invalid_file_path",
+            "file paths are relative, without '.', '..' or empty segments, backslashes or control characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_derived_from_names() {
+        assert_eq!(slugify("  My Great Project! "), "my-great-project");
+        assert_eq!(slugify("Ünïcödé"), "n-c-d");
+        assert_eq!(slugify("!!!"), "project");
+        assert!(slug(&slugify(&"x".repeat(500))).is_ok());
+    }
+
+    #[test]
+    fn taken_slugs_get_the_next_free_suffix() {
+        let taken = vec!["app".to_owned(), "app-2".to_owned()];
+        assert_eq!(free_slug("app", &taken), "app-3");
+        assert_eq!(free_slug("web", &taken), "web");
+    }
+
+    #[test]
+    fn explicit_slugs_follow_the_schema() {
+        assert!(slug("my-app-2").is_ok());
+        for bad in ["", "My-App", "a--b", "-a", "a-", "a_b", &"a".repeat(101)] {
+            assert!(slug(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn traversal_and_aliasing_paths_are_refused() {
+        assert!(file_path("docs/readme.md").is_ok());
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../secret",
+            "a/../../b",
+            "a/./b",
+            "a//b",
+            "a/",
+            "a\\b",
+            "a\nb",
+            ".",
+        ] {
+            assert!(file_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}

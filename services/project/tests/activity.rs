@@ -1,0 +1,133 @@
+//! The activity feed: every change is recorded in its own transaction, and only changes.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use serde_json::json;
+use sqlx::PgPool;
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn every_mutation_writes_one_activity_row(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let project = app.project("Feed", &alice).await;
+    let id = project["id"].as_str().unwrap();
+    let base = format!("/api/projects/{id}");
+
+    app.patch(&base, json!({ "version": 1, "description": "d" }), &alice)
+        .await;
+    let epic = app
+        .post(&format!("{base}/epics"), json!({ "title": "E" }), &alice)
+        .await;
+    let epic_id = epic.body["id"].as_str().unwrap();
+    app.patch(
+        &format!("{base}/epics/{epic_id}"),
+        json!({ "version": 1, "status": "in_progress" }),
+        &alice,
+    )
+    .await;
+    app.post(&format!("{base}/tasks"), json!({ "title": "T" }), &alice)
+        .await;
+    let moved = app
+        .patch(
+            &format!("{base}/tasks/1"),
+            json!({ "version": 1, "status": "done", "epic_id": epic_id }),
+            &alice,
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    app.upload(id, "notes.txt", "text/plain", "hi", &alice)
+        .await;
+    app.delete(&format!("{base}/files/notes.txt"), &alice).await;
+    app.delete(&format!("{base}/tasks/1"), &alice).await;
+    app.delete(&format!("{base}/epics/{epic_id}"), &alice).await;
+
+    assert_eq!(
+        app.actions(id, &alice).await,
+        [
+            "project.created",
+            "project.updated",
+            "epic.created",
+            "epic.updated",
+            "task.created",
+            "task.updated",
+            "file.uploaded",
+            "file.deleted",
+            "task.deleted",
+            "epic.deleted",
+        ]
+    );
+    let feed = app.get(&format!("{base}/activity?limit=200"), &alice).await;
+    let task_update = feed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["action"] == "task.updated")
+        .expect("task.updated row")
+        .clone();
+    assert_eq!(task_update["actor_id"], alice.id.to_string());
+    assert_eq!(task_update["entity_type"], "task");
+    assert_eq!(
+        task_update["details"]["status"],
+        json!({ "from": "backlog", "to": "done" })
+    );
+    assert_eq!(task_update["details"]["epic_id"]["to"], epic_id);
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn refused_changes_leave_no_activity(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let project = app.project("Quiet", &alice).await;
+    let id = project["id"].as_str().unwrap();
+    let base = format!("/api/projects/{id}");
+
+    let stale = app
+        .patch(&base, json!({ "version": 7, "name": "x" }), &alice)
+        .await;
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    let bad = app
+        .post(&format!("{base}/tasks"), json!({ "title": "" }), &alice)
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let bad_type = app.upload(id, "a.txt", "not a type", "x", &alice).await;
+    assert_eq!(bad_type.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    assert_eq!(app.actions(id, &alice).await, ["project.created"]);
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn activity_pages_newest_first(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let project = app.project("Busy", &alice).await;
+    let id = project["id"].as_str().unwrap();
+    for n in 0..4 {
+        let reply = app
+            .post(
+                &format!("/api/projects/{id}/tasks"),
+                json!({ "title": format!("T{n}") }),
+                &alice,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    let first = app
+        .get(&format!("/api/projects/{id}/activity?limit=3"), &alice)
+        .await;
+    let items = first.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["details"]["number"], 4, "newest first");
+    let cursor = first.body["next_cursor"].as_str().expect("more pages");
+    let second = app
+        .get(
+            &format!("/api/projects/{id}/activity?limit=3&cursor={cursor}"),
+            &alice,
+        )
+        .await;
+    let items = second.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["action"], "project.created");
+    assert!(second.body["next_cursor"].is_null());
+}
