@@ -3,13 +3,9 @@
 //! The cursor is the opaque, URL-safe encoding of the last row's `(created_at, id)`, so a
 //! page is stable under concurrent inserts and costs an index seek, unlike `OFFSET`.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::DateTime;
+use crate::error::ApiError;
 use db::projects::Keyset;
 use serde::Serialize;
-use uuid::Uuid;
-
-use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
@@ -68,27 +64,22 @@ impl<T> Page<T> {
 }
 
 fn encode(keyset: Keyset) -> String {
-    let micros = keyset.created_at.timestamp_micros();
-    URL_SAFE_NO_PAD.encode(format!("{micros}.{}", keyset.id))
+    platform::pagination::encode_cursor(keyset.created_at, keyset.id)
 }
 
 fn decode(cursor: &str) -> Result<Keyset, ApiError> {
-    let invalid =
-        || ApiError::bad_request("invalid_cursor", "the cursor is not one this API gave out");
-    let text = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let text = String::from_utf8(text).map_err(|_| invalid())?;
-    let (micros, id) = text.split_once('.').ok_or_else(invalid)?;
-    let created_at = micros
-        .parse::<i64>()
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(invalid)?;
-    let id = Uuid::parse_str(id).map_err(|_| invalid())?;
-    Ok(Keyset { created_at, id })
+    platform::pagination::decode_cursor(cursor)
+        .map(|(created_at, id)| Keyset { created_at, id })
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", platform::pagination::INVALID_CURSOR)
+        })
 }
 
 #[cfg(test)]
 mod tests {
+    use chrono::DateTime;
+    use uuid::Uuid;
+
     use super::*;
 
     #[test]

@@ -1,43 +1,10 @@
 //! The OpenAPI description of this API, served at `/openapi.json`.
 
-use utoipa::{
-    Modify, OpenApi, ToSchema,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
+use platform::openapi::BearerAuth;
+pub use platform::openapi::{ApiErrorBody, ApiErrorDetail};
+use utoipa::OpenApi;
 
 use super::{activity, epics, files, projects, tasks};
-
-/// Every error: `{"error": {"code": "...", "message": "..."}}`. Branch on `code`.
-#[derive(ToSchema)]
-pub struct ApiErrorBody {
-    pub error: ApiErrorDetail,
-}
-
-#[derive(ToSchema)]
-pub struct ApiErrorDetail {
-    /// Stable snake_case identifier, e.g. `version_conflict`.
-    #[schema(example = "version_conflict")]
-    pub code: String,
-    /// Human-readable explanation; never contains internals.
-    pub message: String,
-}
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT access token from the auth service")
-                    .build(),
-            ),
-        );
-    }
-}
 
 #[derive(OpenApi)]
 #[openapi(
