@@ -162,7 +162,8 @@ VALUES
 ON CONFLICT DO NOTHING;
 
 -- ---------------------------------------------------------------------------------------------
--- memory.documents and memory.chunks (embedding_model hash-384; no vectors yet: qdrant_point_id NULL)
+-- memory.documents and memory.chunks. No vectors yet (qdrant_point_id NULL, no embedding model):
+-- the memory service's indexer embeds and indexes pending chunks when it starts.
 -- ---------------------------------------------------------------------------------------------
 INSERT INTO memory.documents (id, external_id, source, type, path, tags, metadata, owner_id, title, content_hash)
 SELECT id, external_id, source, type, path, tags, metadata::jsonb, owner_id::uuid, title,
@@ -177,9 +178,8 @@ FROM (VALUES
 ) AS d (id, external_id, source, type, path, tags, metadata, owner_id, title, body)
 ON CONFLICT DO NOTHING;
 
-INSERT INTO memory.chunks (id, document_id, chunk_index, content, embedding_model, embedding_dim,
-                           content_hash, token_count)
-SELECT id, document_id, chunk_index, content, 'hash-384', 384,
+INSERT INTO memory.chunks (id, document_id, chunk_index, content, content_hash, token_count)
+SELECT id, document_id, chunk_index, content,
        encode(sha256(convert_to(content, 'UTF8')), 'hex'),
        array_length(regexp_split_to_array(content, '\s+'), 1)
 FROM (VALUES

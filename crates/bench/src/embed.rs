@@ -54,15 +54,18 @@ const VOCABULARY: &[&str] = &[
     "panic",
 ];
 
+/// `words` random words of [`VOCABULARY`].
+pub fn text(rng: &mut fastrand::Rng, words: usize) -> String {
+    (0..words)
+        .map(|_| VOCABULARY[rng.usize(..VOCABULARY.len())])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn chunks(args: &EmbedArgs) -> Vec<String> {
     let mut rng = fastrand::Rng::with_seed(7);
     (0..args.chunks)
-        .map(|_| {
-            (0..args.words)
-                .map(|_| VOCABULARY[rng.usize(..VOCABULARY.len())])
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(|_| text(&mut rng, args.words))
         .collect()
 }
 

@@ -5,11 +5,16 @@
 //! cargo run --release -p bench -- vector              # 100k points, embedded + remote
 //! cargo run --release -p bench -- vector --points 20000 --backend embedded
 //! cargo run --release -p bench -- embed               # hashing embedder, chunks/s
+//! cargo run --release -p bench -- memory              # 10k documents, 100 concurrent searches
+//! cargo run --release -p bench -- project             # 1000 projects with files
 //! ```
 
 mod embed;
 mod floors;
+mod memory;
+mod project;
 mod report;
+mod scratch;
 mod vector;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -27,6 +32,46 @@ enum Command {
     Vector(VectorArgs),
     /// Embedding throughput of the offline hashing embedder.
     Embed(EmbedArgs),
+    /// Memory service over HTTP: document ingestion and concurrent searches (needs
+    /// DATABASE_URL with a role that may create databases).
+    Memory(MemoryArgs),
+    /// Project service over HTTP: projects created with files (needs DATABASE_URL).
+    Project(ProjectArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProjectArgs {
+    #[arg(long, default_value_t = 1_000)]
+    pub projects: usize,
+    /// Files uploaded into each project.
+    #[arg(long, default_value_t = 1)]
+    pub files: usize,
+    /// Size of each file.
+    #[arg(long, default_value_t = 64)]
+    pub file_kib: usize,
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct MemoryArgs {
+    /// Documents to ingest.
+    #[arg(long, default_value_t = 10_000)]
+    pub documents: usize,
+    /// Words per document (about 7 characters each; chunks hold 1000 characters).
+    #[arg(long, default_value_t = 250)]
+    pub words: usize,
+    /// Concurrent ingestion requests.
+    #[arg(long, default_value_t = 16)]
+    pub ingest_concurrency: usize,
+    /// Searches to run.
+    #[arg(long, default_value_t = 2_000)]
+    pub queries: usize,
+    /// Concurrent searches.
+    #[arg(long, default_value_t = 100)]
+    pub concurrency: usize,
+    #[arg(long, default_value_t = 384)]
+    pub dim: usize,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -75,5 +120,7 @@ async fn main() -> anyhow::Result<()> {
     match args.command {
         Command::Vector(args) => vector::run(&args).await,
         Command::Embed(args) => embed::run(&args).await,
+        Command::Memory(args) => memory::run(&args).await,
+        Command::Project(args) => project::run(&args).await,
     }
 }

@@ -7,7 +7,7 @@
 //! vector whose row is gone is at worst an orphan that searches skip (they join PostgreSQL)
 //! and that the indexer deletes when it notices.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use db::{PgPool, memory::IndexableChunk};
 use embed::{EmbedError, Embedder};
@@ -15,7 +15,8 @@ use serde_json::json;
 use tokio::sync::Notify;
 use uuid::Uuid;
 use vector::{
-    CollectionSpec, Distance, FieldKind, Payload, PayloadField, Point, VectorError, VectorIndex,
+    CollectionSpec, Distance, FieldKind, Payload, PayloadField, Point, ScrollRequest, VectorError,
+    VectorIndex,
 };
 
 /// Payload value of `owner` for shared documents (which have no owner).
@@ -145,9 +146,45 @@ impl Indexer {
         }
     }
 
-    /// The background loop: drains pending chunks when woken or every `interval`, backing
-    /// off (up to 5 minutes) while the embedder or the index fails.
+    /// Deletes vectors whose chunk row is gone (a delete that could not reach the index),
+    /// a page of ids at a time; returns how many. A vector is only written after its row
+    /// commits, so a vector without a row is always an orphan.
+    pub async fn sweep_orphans(&self) -> Result<usize, IndexError> {
+        let mut removed = 0;
+        let mut request = ScrollRequest {
+            filter: None,
+            offset: None,
+            limit: 1000,
+        };
+        loop {
+            let page = self.index.scroll_ids(&self.collection, &request).await?;
+            let existing: HashSet<Uuid> = db::memory::chunks::existing_ids(&self.pool, &page.ids)
+                .await?
+                .into_iter()
+                .collect();
+            let orphans: Vec<Uuid> = page
+                .ids
+                .into_iter()
+                .filter(|id| !existing.contains(id))
+                .collect();
+            self.remove(&orphans).await?;
+            removed += orphans.len();
+            match page.next_offset {
+                Some(next) => request.offset = Some(next),
+                None => return Ok(removed),
+            }
+        }
+    }
+
+    /// The background loop: sweeps orphaned vectors once, then drains pending chunks when
+    /// woken or every `interval`, backing off (up to 5 minutes) while the embedder or the
+    /// index fails.
     pub async fn run(self, wakeup: Arc<Notify>, interval: Duration) {
+        match self.sweep_orphans().await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "deleted orphaned vectors"),
+            Err(error) => tracing::warn!(%error, "sweeping orphaned vectors failed"),
+        }
         let mut backoff = interval;
         loop {
             match self.drain_pending(|_| {}).await {

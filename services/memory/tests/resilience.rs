@@ -142,3 +142,33 @@ async fn an_unavailable_embedder_stores_nothing_and_says_so(pool: PgPool) {
         .unwrap();
     assert_eq!(documents, 0);
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn seeded_chunks_without_vectors_are_indexed_and_found(pool: PgPool) {
+    let mut conn = pool.acquire().await.unwrap();
+    db::seeds::load_development(&mut conn).await.unwrap();
+    drop(conn);
+    let app = TestApp::new(pool).await;
+    assert_eq!(app.vectors().await, 0, "seeds write PostgreSQL only");
+    assert_eq!(app.state.indexer.drain_pending(|_| {}).await.unwrap(), 5);
+
+    let bob = app.user(Role::User).await;
+    let (_, answer) = app
+        .search(
+            &bob,
+            json!({"query": "what happens when the owner goes out of scope"}),
+        )
+        .await;
+    // Bob sees the shared ownership document, never Alice's private axum note.
+    assert_eq!(
+        hit_documents(&answer)[0],
+        "60000000-0000-4000-8000-000000000001"
+    );
+    assert!(!hit_documents(&answer).contains(&"60000000-0000-4000-8000-000000000002".to_owned()));
+    let model: Option<String> =
+        sqlx::query_scalar("SELECT DISTINCT embedding_model FROM memory.chunks")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(model.as_deref(), Some("devmentor-hash-v1"));
+}

@@ -187,6 +187,12 @@ async fn vectors_without_a_row_are_skipped(pool: PgPool) {
     assert_eq!(status, StatusCode::OK);
     assert!(!hit_documents(&answer).contains(&ids[1]));
     assert_eq!(answer["results"].as_array().unwrap().len(), 2);
+
+    // The sweep deletes exactly the orphaned vector, and a second sweep finds none.
+    assert_eq!(app.vectors().await, 3);
+    assert_eq!(app.state.indexer.sweep_orphans().await.unwrap(), 1);
+    assert_eq!(app.vectors().await, 2);
+    assert_eq!(app.state.indexer.sweep_orphans().await.unwrap(), 0);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]

@@ -234,3 +234,13 @@ pub async fn hits_visible(
     .fetch_all(executor)
     .await
 }
+
+/// Which of `ids` still have a chunk row (the rest are orphaned vectors).
+pub async fn existing_ids(
+    executor: impl PgExecutor<'_>,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT id FROM memory.chunks WHERE id = ANY($1)", ids)
+        .fetch_all(executor)
+        .await
+}

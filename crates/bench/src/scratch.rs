@@ -1,0 +1,179 @@
+//! A throwaway migrated database and a service served on a loopback port, for benchmarks
+//! that go through the real HTTP stack.
+
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use authn::{Audience, Role, SigningKey, TokenIssuer, TokenVerifier};
+use axum::Router;
+use futures::{StreamExt, stream};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::{sync::oneshot, task::JoinHandle};
+
+/// A database created for one benchmark run; [`ScratchDatabase::drop_now`] removes it.
+pub struct ScratchDatabase {
+    admin_url: String,
+    name: String,
+    pub pool: PgPool,
+}
+
+impl ScratchDatabase {
+    /// Creates `devmentor_bench_<what>_<pid>` on the server of `DATABASE_URL` and migrates it.
+    pub async fn create(what: &str) -> anyhow::Result<Self> {
+        platform::config::load_dotenv();
+        let admin_url = std::env::var("DATABASE_URL")
+            .context("set DATABASE_URL to a role that may create databases (see .env.example)")?;
+        let name = format!("devmentor_bench_{what}_{}", std::process::id());
+        let mut admin = PgConnection::connect(&admin_url).await?;
+        // Separate statements: DROP/CREATE DATABASE refuse to run inside one transaction.
+        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name}"))
+            .execute(&mut admin)
+            .await?;
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await?;
+        let mut url = url::Url::parse(&admin_url)?;
+        url.set_path(&name);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(20)
+            .connect(url.as_str())
+            .await?;
+        db::MIGRATOR.run(&pool).await?;
+        Ok(Self {
+            admin_url,
+            name,
+            pool,
+        })
+    }
+
+    pub async fn drop_now(self) -> anyhow::Result<()> {
+        self.pool.close().await;
+        let mut admin = PgConnection::connect(&self.admin_url).await?;
+        sqlx::raw_sql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut admin)
+        .await?;
+        Ok(())
+    }
+}
+
+/// A router served with the platform's middleware until [`Served::stop`].
+pub struct Served {
+    pub address: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    pub async fn start(name: &'static str, router: Router, pool: &PgPool) -> anyhow::Result<Self> {
+        let common: platform::config::CommonConfig =
+            serde_json::from_value(serde_json::json!({ "request_timeout_secs": 600 }))?;
+        let router = platform::service::assemble(name, router.into(), pool, &common);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(platform::service::serve(
+            listener,
+            router,
+            async move {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(5),
+        ));
+        Ok(Self {
+            address,
+            stop,
+            task,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await??;
+        Ok(())
+    }
+}
+
+/// VmHWM from /proc: the most resident memory this process ever used.
+pub fn peak_rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .and_then(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |kib| kib / 1024)
+}
+
+/// A throwaway signing key: tokens for benchmark users, and the verifier services get.
+pub struct Tokens {
+    issuer: TokenIssuer,
+    pub verifier: TokenVerifier,
+}
+
+impl Tokens {
+    pub fn new() -> anyhow::Result<Self> {
+        let key = SigningKey::generate()?;
+        let audience = Audience {
+            issuer: "devmentor-auth".into(),
+            audience: "devmentor".into(),
+        };
+        let verifier = TokenVerifier::new([key.public_key().clone()], &audience);
+        let issuer = TokenIssuer::new(key, audience, Duration::from_secs(3600));
+        Ok(Self { issuer, verifier })
+    }
+
+    /// Creates the account `name` and returns an access token for it.
+    pub async fn user(&self, pool: &PgPool, name: &str) -> anyhow::Result<String> {
+        let email = format!("{name}@example.com");
+        let user = db::auth::users::insert(
+            pool,
+            &db::auth::NewUser {
+                email: &email,
+                username: name,
+                full_name: "Bench",
+                password_hash: "x",
+            },
+        )
+        .await?;
+        Ok(self
+            .issuer
+            .issue(user.id.0, uuid::Uuid::new_v4(), Role::User)?
+            .token)
+    }
+}
+
+/// Runs `work` on every item with at most `concurrency` in flight; returns each latency.
+pub async fn concurrently<T, F, Fut>(
+    concurrency: usize,
+    items: Vec<T>,
+    work: F,
+) -> anyhow::Result<Vec<Duration>>
+where
+    F: Fn(usize, T) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let results: Vec<anyhow::Result<Duration>> = stream::iter(items.into_iter().enumerate())
+        .map(|(n, item)| {
+            let job = work(n, item);
+            async move {
+                let sent = Instant::now();
+                job.await.map(|()| sent.elapsed())
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    results
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()
+        .context("a request failed")
+}
