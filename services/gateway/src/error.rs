@@ -22,10 +22,11 @@ pub enum GatewayError {
 impl GatewayError {
     /// Sorts a client error into the three cases the frontend can tell apart.
     pub fn from_client_error(service: &'static str, error: &reqwest::Error) -> Self {
-        if error.is_timeout() {
-            Self::Timeout { service }
-        } else if error.is_connect() {
+        // Connect first: a connection attempt that timed out means unreachable, not slow.
+        if error.is_connect() {
             Self::Unavailable { service }
+        } else if error.is_timeout() {
+            Self::Timeout { service }
         } else {
             Self::BadResponse { service }
         }

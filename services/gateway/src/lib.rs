@@ -51,7 +51,6 @@ pub fn app(settings: &Settings, common: &CommonConfig) -> Result<Router, StartEr
     );
     let proxy_options = proxy::ProxyOptions {
         client,
-        timeout: settings.upstream_timeout,
         trust_forwarded: settings.trust_forwarded_headers,
     };
     let routes = proxy::router(&upstreams, &proxy_options)

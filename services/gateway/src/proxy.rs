@@ -1,7 +1,7 @@
 //! The reverse proxy: each API prefix goes to its service, bodies stream through in both
 //! directions, and only a missing answer becomes a gateway error.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
@@ -23,16 +23,14 @@ use crate::{
 struct Target {
     upstream: Arc<Upstream>,
     client: reqwest::Client,
-    /// Until the upstream's response head arrives.
-    timeout: Duration,
     trust_forwarded: bool,
 }
 
 /// Options shared by every forwarding route.
 #[derive(Clone)]
 pub struct ProxyOptions {
+    /// Built by [`crate::upstream::client`], whose read timeout is the upstream timeout.
     pub client: reqwest::Client,
-    pub timeout: Duration,
     pub trust_forwarded: bool,
 }
 
@@ -43,7 +41,6 @@ pub fn router(upstreams: &Upstreams, options: &ProxyOptions) -> Router {
         any(forward).with_state(Target {
             upstream: Arc::new(upstream.clone()),
             client: options.client.clone(),
-            timeout: options.timeout,
             trust_forwarded: options.trust_forwarded,
         })
     };
@@ -93,17 +90,12 @@ async fn forward(State(target): State<Target>, request: Request) -> Result<Respo
         outgoing = outgoing.body(reqwest::Body::wrap_stream(body.into_data_stream()));
     }
 
-    let answer = match tokio::time::timeout(target.timeout, outgoing.send()).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(error)) => {
-            tracing::warn!(service, error = %error_chain(&error), "upstream request failed");
-            return Err(GatewayError::from_client_error(service, &error));
-        }
-        Err(_elapsed) => {
-            tracing::warn!(service, timeout = ?target.timeout, "upstream did not answer in time");
-            return Err(GatewayError::Timeout { service });
-        }
-    };
+    // The client's read timeout bounds the wait for the response head (and later, for each
+    // body chunk); it surfaces as a timeout error, which becomes the 504.
+    let answer = outgoing.send().await.map_err(|error| {
+        tracing::warn!(service, error = %error_chain(&error), "upstream request failed");
+        GatewayError::from_client_error(service, &error)
+    })?;
     Ok(into_response(answer))
 }
 

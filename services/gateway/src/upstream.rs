@@ -57,8 +57,9 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One pooled client for all upstreams. It must not follow redirects (the browser should
 /// see them), read proxy variables (upstreams are direct neighbours) or decompress (bodies
-/// pass through byte for byte). `read_timeout` bounds every wait for upstream bytes, so a
-/// stalled download ends instead of holding a connection forever.
+/// pass through byte for byte). `read_timeout` bounds the wait for the response head, then
+/// each wait for the next body chunk, so a stalled download ends instead of holding a
+/// connection forever.
 pub fn client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
