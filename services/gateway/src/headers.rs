@@ -69,6 +69,9 @@ pub struct Arrival<'a> {
 pub fn to_upstream(incoming: &HeaderMap, arrival: Arrival<'_>) -> HeaderMap {
     let mut outgoing = end_to_end(incoming);
     outgoing.remove(header::HOST);
+    // The gateway's server already answered `Expect: 100-continue` when it began reading
+    // the body; the service would only announce a second, unwanted interim response.
+    outgoing.remove(header::EXPECT);
 
     let earlier_hops = if arrival.trust_forwarded {
         incoming
@@ -146,6 +149,7 @@ mod tests {
     fn at_the_edge_forged_forwarding_headers_are_replaced() {
         let incoming = headers(&[
             ("host", "gw.example"),
+            ("expect", "100-continue"),
             ("x-forwarded-for", "6.6.6.6"),
             ("x-forwarded-proto", "https"),
         ]);
@@ -159,6 +163,7 @@ mod tests {
         assert_eq!(out["x-forwarded-proto"], "http");
         assert_eq!(out["x-forwarded-host"], "gw.example");
         assert!(!out.contains_key("host"));
+        assert!(!out.contains_key("expect"));
     }
 
     #[test]

@@ -83,7 +83,7 @@ async fn forward(State(target): State<Target>, request: Request) -> Result<Respo
 
     let mut outgoing = target
         .client
-        .request(parts.method.clone(), target.upstream.url(path))
+        .request(parts.method, target.upstream.url(path))
         .headers(headers::to_upstream(&parts.headers, arrival));
     // An empty body is sent as none at all, not as an empty chunked stream.
     if !body.is_end_stream() {

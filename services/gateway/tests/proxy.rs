@@ -327,3 +327,34 @@ async fn a_slow_upstream_is_a_504_naming_it() {
         }})
     );
 }
+
+#[tokio::test]
+async fn an_upload_announced_with_expect_continue_goes_through() {
+    // What curl does for bodies over 1 MiB: send the head, wait for `100 Continue`.
+    let stack = stack().await;
+    let body = pattern(BIG).collect::<Vec<u8>>();
+    let address = stack.gateway.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/projects/p1/files HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\
+         Content-Length: {BIG}\r\nExpect: 100-continue\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    let mut interim = [0u8; 25];
+    tokio::time::timeout(Duration::from_secs(30), stream.read_exact(&mut interim))
+        .await
+        .expect("the gateway asks for the body instead of waiting for it")
+        .expect("read");
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(&body).await.expect("write body");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let echo: Value =
+        serde_json::from_str(&answer[answer.find("\r\n\r\n").expect("head ends") + 4..])
+            .expect("json echo");
+    assert_eq!(echo["body_sha256"], sha256_of(pattern(BIG)));
+    assert!(echo["headers"].get("expect").is_none(), "{echo}");
+}
