@@ -1,0 +1,184 @@
+//! The gateway's settings: where the three services live, which browser origins may call,
+//! and how long to wait for an upstream. `.env.example` documents every variable.
+
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use serde::Deserialize;
+use url::Url;
+
+/// The variables as read from the environment (`AUTH_SERVICE_URL`, `CORS_ALLOWED_ORIGINS`, ...).
+#[derive(Debug, Clone, Deserialize)]
+pub struct GatewayEnv {
+    #[serde(default = "default_auth_url")]
+    pub auth_service_url: String,
+    #[serde(default = "default_project_url")]
+    pub project_service_url: String,
+    #[serde(default = "default_memory_url")]
+    pub memory_service_url: String,
+    /// Comma-separated browser origins allowed to call with credentials.
+    #[serde(default = "default_cors_origins")]
+    pub cors_allowed_origins: String,
+    /// Seconds an upstream gets to start answering (and to send each next chunk).
+    #[serde(default = "default_upstream_timeout_secs")]
+    pub upstream_timeout_secs: u64,
+    /// Seconds to open a TCP connection to an upstream.
+    #[serde(default = "default_upstream_connect_timeout_secs")]
+    pub upstream_connect_timeout_secs: u64,
+    /// Only behind a proxy that sets them: keep incoming `X-Forwarded-*` and extend them.
+    #[serde(default)]
+    pub gateway_trust_forwarded_headers: bool,
+}
+
+fn default_auth_url() -> String {
+    "http://localhost:3002".to_owned()
+}
+
+fn default_project_url() -> String {
+    "http://localhost:3005".to_owned()
+}
+
+fn default_memory_url() -> String {
+    "http://localhost:3003".to_owned()
+}
+
+fn default_cors_origins() -> String {
+    "http://localhost:5173,http://localhost:3000".to_owned()
+}
+
+/// Below the platform's 30 s request timeout, so a slow upstream gets the gateway's 504
+/// naming the service rather than the generic 503.
+fn default_upstream_timeout_secs() -> u64 {
+    25
+}
+
+fn default_upstream_connect_timeout_secs() -> u64 {
+    2
+}
+
+/// Validated settings the gateway runs with; tests build this directly.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub auth_url: Url,
+    pub project_url: Url,
+    pub memory_url: Url,
+    pub cors_allowed_origins: Vec<HeaderValue>,
+    pub upstream_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// How long a readiness check or an OpenAPI fetch may take, per service.
+    pub probe_timeout: Duration,
+    /// How long a merged `/openapi.json` is served from memory.
+    pub openapi_cache_ttl: Duration,
+    /// See [`crate::headers::to_upstream`].
+    pub trust_forwarded_headers: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Default timings with the given upstream addresses; handy for tests.
+    pub fn new(auth_url: Url, project_url: Url, memory_url: Url) -> Self {
+        Self {
+            auth_url,
+            project_url,
+            memory_url,
+            cors_allowed_origins: parse_origins(&default_cors_origins())
+                .expect("default origins are valid"),
+            upstream_timeout: Duration::from_secs(default_upstream_timeout_secs()),
+            connect_timeout: Duration::from_secs(default_upstream_connect_timeout_secs()),
+            probe_timeout: Duration::from_secs(2),
+            openapi_cache_ttl: Duration::from_secs(30),
+            trust_forwarded_headers: false,
+        }
+    }
+
+    pub fn from_env_vars(env: &GatewayEnv) -> Result<Self, SettingsError> {
+        let mut settings = Self::new(
+            parse_url("AUTH_SERVICE_URL", &env.auth_service_url)?,
+            parse_url("PROJECT_SERVICE_URL", &env.project_service_url)?,
+            parse_url("MEMORY_SERVICE_URL", &env.memory_service_url)?,
+        );
+        settings.cors_allowed_origins = parse_origins(&env.cors_allowed_origins)?;
+        settings.upstream_timeout =
+            positive_secs("UPSTREAM_TIMEOUT_SECS", env.upstream_timeout_secs)?;
+        settings.connect_timeout = positive_secs(
+            "UPSTREAM_CONNECT_TIMEOUT_SECS",
+            env.upstream_connect_timeout_secs,
+        )?;
+        settings.trust_forwarded_headers = env.gateway_trust_forwarded_headers;
+        Ok(settings)
+    }
+}
+
+fn parse_url(variable: &str, raw: &str) -> Result<Url, SettingsError> {
+    let url = Url::parse(raw.trim())
+        .map_err(|error| SettingsError(format!("{variable} `{raw}`: {error}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(SettingsError(format!(
+            "{variable} `{raw}` must be an http(s) URL with a host"
+        )));
+    }
+    Ok(url)
+}
+
+/// Origins are compared byte for byte with the browser's `Origin`, so a trailing slash
+/// (`http://localhost:5173/`) would never match: it is refused rather than silently useless.
+fn parse_origins(raw: &str) -> Result<Vec<HeaderValue>, SettingsError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            if origin == "*" {
+                return Err(SettingsError(
+                    "CORS_ALLOWED_ORIGINS cannot be `*`: credentials are allowed".to_owned(),
+                ));
+            }
+            let url = Url::parse(origin)
+                .map_err(|error| SettingsError(format!("CORS origin `{origin}`: {error}")))?;
+            if url.origin().ascii_serialization() != origin {
+                return Err(SettingsError(format!(
+                    "CORS origin `{origin}` must be scheme://host[:port] with no path"
+                )));
+            }
+            HeaderValue::from_str(origin)
+                .map_err(|error| SettingsError(format!("CORS origin `{origin}`: {error}")))
+        })
+        .collect()
+}
+
+fn positive_secs(variable: &str, secs: u64) -> Result<Duration, SettingsError> {
+    if secs == 0 {
+        return Err(SettingsError(format!("{variable} must be at least 1")));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_split_and_trimmed() {
+        let origins = parse_origins(" http://localhost:5173 , https://app.example.com,").unwrap();
+        assert_eq!(
+            origins,
+            ["http://localhost:5173", "https://app.example.com"]
+        );
+    }
+
+    #[test]
+    fn origins_with_paths_or_wildcards_are_refused() {
+        assert!(parse_origins("http://localhost:5173/").is_err());
+        assert!(parse_origins("*").is_err());
+        assert!(parse_origins("localhost:5173").is_err());
+    }
+
+    #[test]
+    fn service_urls_must_be_http() {
+        assert!(parse_url("AUTH_SERVICE_URL", "http://auth:3002").is_ok());
+        let error = parse_url("AUTH_SERVICE_URL", "auth:3002").unwrap_err();
+        assert!(error.to_string().contains("AUTH_SERVICE_URL"), "{error}");
+    }
+}

@@ -1,0 +1,69 @@
+//! The gateway's own failures, in the platform's JSON error shape. Errors the services
+//! return are passed through untouched; these are only for when no answer came back.
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// No connection could be made: the service is down or its address is wrong.
+    #[error("the {service} service is unreachable")]
+    Unavailable { service: &'static str },
+    /// Connected, but the answer did not start (or stalled) within the upstream timeout.
+    #[error("the {service} service did not answer in time")]
+    Timeout { service: &'static str },
+    /// Connected, but the exchange broke off before a complete response head arrived.
+    #[error("the {service} service sent no valid response")]
+    BadResponse { service: &'static str },
+}
+
+impl GatewayError {
+    /// Sorts a client error into the three cases the frontend can tell apart.
+    pub fn from_client_error(service: &'static str, error: &reqwest::Error) -> Self {
+        // Connect first: a connection attempt that timed out means unreachable, not slow.
+        if error.is_connect() {
+            Self::Unavailable { service }
+        } else if error.is_timeout() {
+            Self::Timeout { service }
+        } else {
+            Self::BadResponse { service }
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Unavailable { .. } => (StatusCode::BAD_GATEWAY, "upstream_unavailable"),
+            Self::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
+            Self::BadResponse { .. } => (StatusCode::BAD_GATEWAY, "upstream_failed"),
+        }
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        platform::error_response(status, code, &self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_service_and_nothing_internal() {
+        let error = GatewayError::Unavailable { service: "project" };
+        assert_eq!(error.to_string(), "the project service is unreachable");
+        assert_eq!(
+            error.status_and_code(),
+            (StatusCode::BAD_GATEWAY, "upstream_unavailable")
+        );
+        let error = GatewayError::Timeout { service: "memory" };
+        assert_eq!(
+            error.status_and_code(),
+            (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout")
+        );
+    }
+}

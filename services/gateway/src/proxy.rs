@@ -1,0 +1,122 @@
+//! The reverse proxy: each API prefix goes to its service, bodies stream through in both
+//! directions, and only a missing answer becomes a gateway error.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Router,
+    body::{Body, HttpBody},
+    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
+    http::{header, uri::PathAndQuery},
+    response::Response,
+    routing::{MethodRouter, any},
+};
+
+use crate::{
+    error::GatewayError,
+    headers::{self, Arrival},
+    upstream::{Upstream, Upstreams},
+};
+
+/// What one forwarding route needs.
+#[derive(Clone)]
+struct Target {
+    upstream: Arc<Upstream>,
+    client: reqwest::Client,
+    trust_forwarded: bool,
+}
+
+/// Options shared by every forwarding route.
+#[derive(Clone)]
+pub struct ProxyOptions {
+    /// Built by [`crate::upstream::client`], whose read timeout is the upstream timeout.
+    pub client: reqwest::Client,
+    pub trust_forwarded: bool,
+}
+
+/// The routes each service owns. A prefix matches itself and everything below it, never a
+/// longer word (`/api/projectsX` is the platform's 404).
+pub fn router(upstreams: &Upstreams, options: &ProxyOptions) -> Router {
+    let to = |upstream: &Upstream| -> MethodRouter {
+        any(forward).with_state(Target {
+            upstream: Arc::new(upstream.clone()),
+            client: options.client.clone(),
+            trust_forwarded: options.trust_forwarded,
+        })
+    };
+    let (auth, project, memory) = (
+        to(&upstreams.auth),
+        to(&upstreams.project),
+        to(&upstreams.memory),
+    );
+    Router::new()
+        .route("/api/auth", auth.clone())
+        .route("/api/auth/{*rest}", auth.clone())
+        .route("/.well-known/jwks.json", auth)
+        .route("/api/projects", project.clone())
+        .route("/api/projects/{*rest}", project)
+        .route("/api/memory", memory.clone())
+        .route("/api/memory/{*rest}", memory)
+        // Bodies are streamed, never collected, and each service enforces its own limit
+        // (project uploads: 10 MiB); the platform's JSON limit must not apply here.
+        .layer(DefaultBodyLimit::disable())
+}
+
+async fn forward(State(target): State<Target>, request: Request) -> Result<Response, GatewayError> {
+    let service = target.upstream.name;
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let (parts, body) = request.into_parts();
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|authority| authority.as_str()));
+    let arrival = Arrival {
+        peer,
+        host,
+        trust_forwarded: target.trust_forwarded,
+    };
+    let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
+
+    let mut outgoing = target
+        .client
+        .request(parts.method, target.upstream.url(path))
+        .headers(headers::to_upstream(&parts.headers, arrival));
+    // An empty body is sent as none at all, not as an empty chunked stream.
+    if !body.is_end_stream() {
+        outgoing = outgoing.body(reqwest::Body::wrap_stream(body.into_data_stream()));
+    }
+
+    // The client's read timeout bounds the wait for the response head (and later, for each
+    // body chunk); it surfaces as a timeout error, which becomes the 504.
+    let answer = outgoing.send().await.map_err(|error| {
+        tracing::warn!(service, error = %error_chain(&error), "upstream request failed");
+        GatewayError::from_client_error(service, &error)
+    })?;
+    Ok(into_response(answer))
+}
+
+/// The upstream's status, end-to-end headers and body stream, as the client's response.
+fn into_response(answer: reqwest::Response) -> Response {
+    let status = answer.status();
+    let headers = headers::end_to_end(answer.headers());
+    let mut response = Response::new(Body::from_stream(answer.bytes_stream()));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// reqwest's top-level message is generic ("error sending request"); the cause says why.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,89 @@
+//! The three services behind the gateway, and the pooled HTTP client that talks to them.
+
+use std::time::Duration;
+
+use url::Url;
+
+use crate::config::Settings;
+
+/// One service the gateway forwards to.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// `auth`, `project` or `memory`: shown in errors, health checks and the merged spec.
+    pub name: &'static str,
+    /// Scheme, host, port and any path prefix, without a trailing slash.
+    base: String,
+}
+
+impl Upstream {
+    pub fn new(name: &'static str, base: &Url) -> Self {
+        Self {
+            name,
+            base: base.as_str().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The upstream address of `path_and_query` (which starts with `/`).
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.base)
+    }
+}
+
+/// Every service, in the order the merged OpenAPI document lists them.
+#[derive(Debug, Clone)]
+pub struct Upstreams {
+    pub auth: Upstream,
+    pub project: Upstream,
+    pub memory: Upstream,
+}
+
+impl Upstreams {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            auth: Upstream::new("auth", &settings.auth_url),
+            project: Upstream::new("project", &settings.project_url),
+            memory: Upstream::new("memory", &settings.memory_url),
+        }
+    }
+
+    pub fn all(&self) -> [&Upstream; 3] {
+        [&self.auth, &self.project, &self.memory]
+    }
+}
+
+/// Idle pooled connections kept per upstream; enough for a burst of frontend requests.
+const MAX_IDLE_PER_UPSTREAM: usize = 32;
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One pooled client for all upstreams. It must not follow redirects (the browser should
+/// see them), read proxy variables (upstreams are direct neighbours) or decompress (bodies
+/// pass through byte for byte). `read_timeout` bounds the wait for the response head, then
+/// each wait for the next body chunk, so a stalled download ends instead of holding a
+/// connection forever.
+pub fn client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(settings.connect_timeout)
+        .read_timeout(settings.upstream_timeout)
+        .pool_max_idle_per_host(MAX_IDLE_PER_UPSTREAM)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_keep_path_prefix_and_query() {
+        let base = Url::parse("http://project:3005/").unwrap();
+        let upstream = Upstream::new("project", &base);
+        assert_eq!(
+            upstream.url("/api/projects?limit=5"),
+            "http://project:3005/api/projects?limit=5"
+        );
+        let prefixed = Upstream::new("memory", &Url::parse("http://lb/memory").unwrap());
+        assert_eq!(prefixed.url("/api/memory"), "http://lb/memory/api/memory");
+    }
+}
