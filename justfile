@@ -42,20 +42,20 @@ ci:
     CI=true .ci/run
 
 # Benchmarks in release mode, each printed beside a floor measured in the same run:
-# `just bench` runs all; `just bench auth|vector|embed [ARGS]` runs one
-# (e.g. `just bench vector --points 20000 --backend embedded`).
+# `just bench` runs all; `just bench auth|project|memory|vector|embed [ARGS]` runs one
+# (e.g. `just bench vector --points 20000 --backend embedded`, `just bench memory --documents 2000`).
 bench WHAT="all" *ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
     export SQLX_OFFLINE=true
-    case "{{WHAT}}" in
-      auth) cargo run --release -q --locked -p auth --bin bench -- {{ARGS}} ;;
-      all)
-        cargo run --release -q --locked -p auth --bin bench
-        cargo run --release -q --locked -p bench -- vector
-        cargo run --release -q --locked -p bench -- embed ;;
-      *) cargo run --release -q --locked -p bench -- {{WHAT}} {{ARGS}} ;;
-    esac
+    cargo build --release -q --locked -p bench
+    if [ "{{WHAT}}" = all ]; then
+      for what in auth project memory vector embed; do
+        "${CARGO_TARGET_DIR:-target}/release/bench" "$what"
+      done
+    else
+      "${CARGO_TARGET_DIR:-target}/release/bench" {{WHAT}} {{ARGS}}
+    fi
 
 # Qdrant's gRPC API over the embedded engine on :6334 (a dev/test helper, not Qdrant).
 qdrant-edge-server *ARGS:

@@ -1,7 +1,9 @@
-//! `bench`: prints throughput and latency for the vector index backends and the embedder,
-//! each next to a floor measured in the same run. Prints figures; asserts nothing.
+//! `bench`: prints throughput and latency of the services (over real HTTP), the vector index
+//! backends and the embedder, each next to a floor measured in the same run. Prints
+//! figures; asserts nothing.
 //!
 //! ```sh
+//! cargo run --release -p bench -- auth                # 100 concurrent logins x 3
 //! cargo run --release -p bench -- vector              # 100k points, embedded + remote
 //! cargo run --release -p bench -- vector --points 20000 --backend embedded
 //! cargo run --release -p bench -- embed               # hashing embedder, chunks/s
@@ -9,6 +11,7 @@
 //! cargo run --release -p bench -- project             # 1000 projects with files
 //! ```
 
+mod auth;
 mod embed;
 mod floors;
 mod memory;
@@ -28,6 +31,8 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Concurrent logins over HTTP next to the raw argon2id rate (needs DATABASE_URL and Redis).
+    Auth(AuthArgs),
     /// Upsert throughput and query latency of the vector index.
     Vector(VectorArgs),
     /// Embedding throughput of the offline hashing embedder.
@@ -51,6 +56,16 @@ pub struct ProjectArgs {
     pub file_kib: usize,
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthArgs {
+    /// Concurrent logins (one account each).
+    #[arg(long, default_value_t = 100)]
+    pub concurrency: usize,
+    /// Times every account logs in.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -118,6 +133,7 @@ async fn main() -> anyhow::Result<()> {
         println!("note: debug build; use `cargo run --release -p bench` for meaningful figures");
     }
     match args.command {
+        Command::Auth(args) => auth::run(&args).await,
         Command::Vector(args) => vector::run(&args).await,
         Command::Embed(args) => embed::run(&args).await,
         Command::Memory(args) => memory::run(&args).await,
