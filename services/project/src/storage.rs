@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
-/// 10 MiB, the platform's `MAX_FILE_SIZE`; `project_files_size_bytes_check` says the same.
+/// 10 MiB, the guide's file limit; `project_files_size_bytes_check` says the same.
 pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
