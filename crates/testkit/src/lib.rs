@@ -1,4 +1,6 @@
 //! Test helpers shared by the workspace's integration tests. Never a dependency of a binary.
+//! Services run in the background ([`spawn_service`]); one-shot commands run to completion
+//! ([`run_binary`]).
 //!
 //! Panicking is how these helpers fail a test, so they `expect` freely.
 
@@ -11,7 +13,10 @@ use std::{
 use sqlx::{PgConnection, PgPool};
 use tokio::process::{Child, Command};
 
+mod binary;
 pub mod catalog;
+
+pub use binary::{BinaryRun, run_binary};
 
 /// The URL of the database behind a `#[sqlx::test]` pool, so a child process can use it.
 pub fn database_url(pool: &PgPool) -> String {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use tempfile::TempDir;
+use testkit::BinaryRun;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_memory");
 const PUBLIC_KEY: &str = concat!(
@@ -46,8 +47,7 @@ async fn a_changed_embedding_dimension_refuses_to_start_until_reindexed(pool: Pg
     let mut env = env(&dir);
     // Creates the collection with 64 dimensions.
     let first = run(&pool, &env, &["reindex"]).await;
-    assert!(first.0, "reindex of an empty database: {}", first.2);
-    assert!(first.1.contains("reindexed 0 chunks"), "{}", first.1);
+    assert!(first.ok().contains("reindexed 0 chunks"), "{first:#?}");
 
     env.retain(|(key, _)| *key != "EMBEDDING_DIM");
     env.push(("EMBEDDING_DIM", "32".to_owned()));
@@ -57,28 +57,18 @@ async fn a_changed_embedding_dimension_refuses_to_start_until_reindexed(pool: Pg
     assert!(stderr.contains("just reindex"), "names the fix: {stderr}");
 
     let second = run(&pool, &env, &["reindex"]).await;
-    assert!(second.0, "{}", second.2);
-    assert!(second.1.contains("(32 dimensions)"), "{}", second.1);
+    assert!(second.ok().contains("(32 dimensions)"), "{second:#?}");
 }
 
-/// Runs the binary with `args` to completion: (success, stdout, stderr).
-async fn run(
-    pool: &PgPool,
-    env: &[(&'static str, String)],
-    args: &[&str],
-) -> (bool, String, String) {
-    let output = tokio::process::Command::new(BINARY)
-        .args(args)
-        .env("APP_ENV", "test")
-        .env("DATABASE_URL", testkit::database_url(pool))
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
-        .output()
-        .await
-        .expect("run memory");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+/// Runs the binary with `args` to completion, with the test settings and `env` as its whole
+/// environment.
+async fn run(pool: &PgPool, env: &[(&'static str, String)], args: &[&str]) -> BinaryRun {
+    let database_url = testkit::database_url(pool);
+    let mut vars = vec![
+        ("APP_ENV", "test"),
+        ("DATABASE_URL", database_url.as_str()),
+        ("RUST_LOG", "warn"),
+    ];
+    vars.extend(borrowed(env));
+    testkit::run_binary(BINARY, args, &vars).await
 }

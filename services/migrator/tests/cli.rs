@@ -1,76 +1,16 @@
 //! The `migrator` binary as a user runs it: exit codes, what it prints, what it changes.
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
-
 use sqlx::{PgPool, Postgres, migrate::MigrateDatabase};
-use testkit::catalog;
-use tokio::process::Command;
-
-/// How one run of the binary ended.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    /// Asserts exit 0 and returns stdout.
-    fn ok(&self) -> &str {
-        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
-        &self.stdout
-    }
-
-    /// Asserts exit 1 with exactly one `migrator: error:` line on stderr; returns its message.
-    fn error(&self) -> &str {
-        assert_eq!(self.code, Some(1), "expected failure: {self:#?}");
-        assert_eq!(self.stderr.lines().count(), 1, "one line: {self:#?}");
-        self.stderr
-            .trim_end()
-            .strip_prefix("migrator: error: ")
-            .unwrap_or_else(|| panic!("stderr lacks the error prefix: {self:#?}"))
-    }
-}
-
-/// A directory with no `.env` in it or above it: the binary would otherwise load one.
-fn dir_without_dotenv() -> PathBuf {
-    let dir = std::env::temp_dir();
-    assert!(
-        dir.ancestors()
-            .all(|ancestor| !ancestor.join(".env").exists()),
-        "{} or a parent holds a .env file",
-        dir.display()
-    );
-    dir
-}
+use testkit::{BinaryRun, catalog};
 
 /// Runs `migrator ARGS` with only `vars` in its environment, so neither our environment
 /// nor a `.env` file can set APP_ENV or DATABASE_URL behind the test's back.
-async fn migrator(vars: &[(&str, &str)], args: &[&str]) -> Run {
-    let child = Command::new(env!("CARGO_BIN_EXE_migrator"))
-        .args(args)
-        .env_clear()
-        .envs(vars.iter().copied())
-        .current_dir(dir_without_dotenv())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn migrator");
-    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("migrator exits within 60 s")
-        .expect("collect output");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+async fn migrator(vars: &[(&str, &str)], args: &[&str]) -> BinaryRun {
+    testkit::run_binary(env!("CARGO_BIN_EXE_migrator"), args, vars).await
 }
 
 /// Runs `migrator --database-url <pool's database> ARGS`, with APP_ENV set only if given.
-async fn migrate(pool: &PgPool, app_env: Option<&str>, args: &[&str]) -> Run {
+async fn migrate(pool: &PgPool, app_env: Option<&str>, args: &[&str]) -> BinaryRun {
     let url = testkit::database_url(pool);
     let vars: Vec<_> = app_env.map(|env| ("APP_ENV", env)).into_iter().collect();
     let all_args = [&["--database-url", url.as_str()], args].concat();

@@ -157,10 +157,16 @@ impl TestApp {
             }
             None => Body::empty(),
         };
+        self.send(request.body(body).expect("request")).await
+    }
+
+    /// Sends a request through the router in-process; for requests [`Self::call`] cannot
+    /// build, such as ones carrying cookies.
+    pub async fn send(&self, request: Request<Body>) -> Reply {
         let response = self
             .router
             .clone()
-            .oneshot(request.body(body).expect("request"))
+            .oneshot(request)
             .await
             .expect("infallible");
         let status = response.status();

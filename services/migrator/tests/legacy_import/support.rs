@@ -1,61 +1,18 @@
 //! Helpers for the legacy import tests: running the binary, the legacy table, reading results.
 
-use std::{process::Stdio, time::Duration};
-
 use sqlx::PgPool;
-use tokio::process::Command;
-
-/// How one run of the binary ended.
-#[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn ok(&self) -> &str {
-        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
-        &self.stdout
-    }
-
-    /// Asserts exit 1 with exactly one `migrator: error:` line; returns its message.
-    pub fn error(&self) -> &str {
-        assert_eq!(self.code, Some(1), "expected failure: {self:#?}");
-        assert_eq!(self.stderr.lines().count(), 1, "one line: {self:#?}");
-        self.stderr
-            .trim_end()
-            .strip_prefix("migrator: error: ")
-            .unwrap_or_else(|| panic!("stderr lacks the error prefix: {self:#?}"))
-    }
-}
+use testkit::BinaryRun;
 
 /// Runs `migrator --database-url <pool's database> legacy import-users ARGS` with an empty
 /// environment, from a directory without a `.env`.
-pub async fn import(pool: &PgPool, args: &[&str]) -> Run {
-    let dir = std::env::temp_dir();
-    assert!(dir.ancestors().all(|a| !a.join(".env").exists()));
+pub async fn import(pool: &PgPool, args: &[&str]) -> BinaryRun {
     let url = testkit::database_url(pool);
-    let child = Command::new(env!("CARGO_BIN_EXE_migrator"))
-        .args(["--database-url", &url, "legacy", "import-users"])
-        .args(args)
-        .env_clear()
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn migrator");
-    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("migrator exits within 60 s")
-        .expect("collect output");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let all_args = [
+        &["--database-url", url.as_str(), "legacy", "import-users"],
+        args,
+    ]
+    .concat();
+    testkit::run_binary(env!("CARGO_BIN_EXE_migrator"), &all_args, &[]).await
 }
 
 /// The old Node auth service's table, verbatim.
