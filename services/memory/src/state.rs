@@ -39,12 +39,20 @@ impl AppState {
         settings: &Settings,
         verifier: TokenVerifier,
     ) -> Result<Self, StartError> {
-        let indexer = open_indexer(pool.clone(), settings).await?;
-        let memory = &settings.memory;
+        let indexer = open_indexer(pool, settings).await?;
+        Self::with_indexer(indexer, &settings.memory, verifier)
+    }
+
+    /// The state around an indexer whose collection is ready (e.g. one a benchmark built).
+    pub fn with_indexer(
+        indexer: Indexer,
+        memory: &MemoryConfig,
+        verifier: TokenVerifier,
+    ) -> Result<Self, StartError> {
         let chunker = Chunker::new(memory.memory_chunk_size, memory.memory_chunk_overlap)
             .map_err(StartError::new)?;
         Ok(Self {
-            pool,
+            pool: indexer.pool.clone(),
             config: Arc::new(memory.clone()),
             indexer,
             chunker: Arc::new(chunker),
