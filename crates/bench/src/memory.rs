@@ -61,7 +61,7 @@ async fn measure(pool: &sqlx::PgPool, args: &MemoryArgs) -> anyhow::Result<()> {
     let tokens = Tokens::new()?;
     let state = AppState::with_indexer(indexer, &settings.memory, tokens.verifier.clone())
         .map_err(|error| anyhow::anyhow!("{error}"))?;
-    let token = tokens.user(pool, "bench").await?;
+    let (user_id, token) = tokens.user(pool, "bench").await?;
     let served = Served::start("memory", memory::routes::router(state.clone()), pool).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency.max(args.ingest_concurrency))
@@ -145,7 +145,12 @@ async fn measure(pool: &sqlx::PgPool, args: &MemoryArgs) -> anyhow::Result<()> {
     let floor_latencies = concurrently(args.concurrency, vectors, |_, vector| {
         let (index, collection) = (index.clone(), collection.clone());
         async move {
+            // The filter every search of the service carries: the user's and shared documents.
             let mut request = vector::SearchRequest::new(vector, 10);
+            request.filter = Some(vector::Filter::must(vector::Condition::keyword_any(
+                "owner",
+                [user_id.to_string(), "shared".to_owned()],
+            )));
             request.with_payload = false;
             index.search(&collection, &request).await?;
             Ok(())
@@ -154,7 +159,10 @@ async fn measure(pool: &sqlx::PgPool, args: &MemoryArgs) -> anyhow::Result<()> {
     .await?;
     let floor = started.elapsed();
     line(
-        &format!("floor: index search alone, c={}", args.concurrency),
+        &format!(
+            "floor: index search alone (owner filter), c={}",
+            args.concurrency
+        ),
         format!(
             "{} queries  {}",
             rate(floor_latencies.len(), floor),

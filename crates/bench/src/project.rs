@@ -21,7 +21,7 @@ pub async fn run(args: &ProjectArgs) -> anyhow::Result<()> {
 async fn measure(pool: &sqlx::PgPool, args: &ProjectArgs) -> anyhow::Result<()> {
     let files_dir = TempDir::new()?;
     let tokens = Tokens::new()?;
-    let token = Arc::new(tokens.user(pool, "bench").await?);
+    let token = Arc::new(tokens.user(pool, "bench").await?.1);
     let state = AppState {
         pool: pool.clone(),
         verifier: tokens.verifier.clone(),

@@ -131,8 +131,8 @@ impl Tokens {
         Ok(Self { issuer, verifier })
     }
 
-    /// Creates the account `name` and returns an access token for it.
-    pub async fn user(&self, pool: &PgPool, name: &str) -> anyhow::Result<String> {
+    /// Creates the account `name` and returns its id and an access token for it.
+    pub async fn user(&self, pool: &PgPool, name: &str) -> anyhow::Result<(uuid::Uuid, String)> {
         let email = format!("{name}@example.com");
         let user = db::auth::users::insert(
             pool,
@@ -144,10 +144,10 @@ impl Tokens {
             },
         )
         .await?;
-        Ok(self
+        let token = self
             .issuer
-            .issue(user.id.0, uuid::Uuid::new_v4(), Role::User)?
-            .token)
+            .issue(user.id.0, uuid::Uuid::new_v4(), Role::User)?;
+        Ok((user.id.0, token.token))
     }
 }
 

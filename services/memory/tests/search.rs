@@ -225,3 +225,24 @@ async fn bad_searches_are_refused_with_a_code(pool: PgPool) {
         assert_eq!(answer["error"]["code"], code, "{answer}");
     }
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn the_postgres_join_checks_ownership_too(pool: PgPool) {
+    // Defence in depth: even given another user's chunk ids, the join returns none of them.
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let bob = app.user(Role::User).await;
+    ingest_topics(&app, &alice).await;
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM memory.chunks")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    let as_alice = db::memory::chunks::hits_visible(&app.pool, &ids, alice.id)
+        .await
+        .unwrap();
+    assert_eq!(as_alice.len(), ids.len());
+    let as_bob = db::memory::chunks::hits_visible(&app.pool, &ids, bob.id)
+        .await
+        .unwrap();
+    assert!(as_bob.is_empty(), "{as_bob:?}");
+}

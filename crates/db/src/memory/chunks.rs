@@ -227,7 +227,10 @@ pub async fn hits_visible(
                   COALESCE(d.created_at, 'epoch') AS "created_at!"
            FROM memory.chunks c
            JOIN memory.documents d ON d.id = c.document_id
-           WHERE c.id = ANY($1) AND (d.owner_id = $2 OR d.owner_id IS NULL)"#,
+           -- COALESCE, not `owner_id = $2 OR owner_id IS NULL`: the latter invites the planner
+           -- to scan all of the viewer's documents (the owner index) when statistics are stale
+           -- after a bulk ingest; this way each hit's document is one primary-key lookup.
+           WHERE c.id = ANY($1) AND COALESCE(d.owner_id, $2) = $2"#,
         ids,
         viewer,
     )
