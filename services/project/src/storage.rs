@@ -88,18 +88,15 @@ impl FileStore {
             .to_string_lossy();
         // Dot-prefixed: never a UUID, so never mistaken for a stored file.
         let temp = dir.join(format!(".{name}.partial"));
-        let result = write_synced(&temp, body).await;
-        let result = match result {
-            Ok(blob) => match tokio::fs::rename(&temp, &final_path).await {
-                Ok(()) => sync_dir(dir).await.map(|()| blob).map_err(WriteError::from),
-                Err(error) => Err(error.into()),
-            },
-            Err(error) => Err(error),
-        };
-        if result.is_err() {
-            remove_quietly(&temp).await;
-        }
-        result
+        // Cleans up on every way out, including the request future being dropped mid-upload
+        // (client gone, request timeout), where no code after an `.await` would run.
+        let mut guard = DeleteOnDrop(Some(temp.clone()));
+        let blob = write_synced(&temp, body).await?;
+        tokio::fs::rename(&temp, &final_path).await?;
+        guard.0 = Some(final_path);
+        sync_dir(dir).await?;
+        guard.0 = None;
+        Ok(blob)
     }
 
     pub async fn read(&self, key: &str) -> io::Result<Vec<u8>> {
@@ -124,6 +121,20 @@ impl FileStore {
             Err(error) => {
                 tracing::error!(%error, dir = %dir.display(), "cannot remove project files")
             }
+        }
+    }
+}
+
+/// Deletes the file it holds when dropped (set `.0 = None` to keep it).
+struct DeleteOnDrop(Option<PathBuf>);
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take()
+            && let Err(error) = std::fs::remove_file(&path)
+            && error.kind() != io::ErrorKind::NotFound
+        {
+            tracing::error!(%error, path = %path.display(), "cannot remove file");
         }
     }
 }
@@ -204,6 +215,30 @@ mod tests {
             .expect("dir")
             .collect();
         assert!(left.is_empty(), "temporary file removed: {left:?}");
+        std::fs::remove_dir_all(root).expect("cleanup");
+    }
+
+    #[tokio::test]
+    async fn an_upload_abandoned_mid_body_leaves_nothing_behind() {
+        let root = std::env::temp_dir().join(format!("project-store-{}", Uuid::new_v4()));
+        let store = FileStore::new(&root);
+        let project = ProjectId::new();
+        let key = FileStore::storage_key(project, FileId::new());
+        // One chunk, then a client that never sends the rest.
+        let chunks = futures::stream::iter([Ok::<_, io::Error>(vec![1u8; 1024])])
+            .chain(futures::stream::pending());
+        let write = tokio::spawn({
+            let store = store.clone();
+            async move { store.write(&key, Body::from_stream(chunks)).await }
+        });
+        let dir = root.join(project.to_string());
+        while std::fs::read_dir(&dir).map_or(0, |entries| entries.count()) == 0 {
+            tokio::task::yield_now().await;
+        }
+        write.abort();
+        assert!(write.await.expect_err("aborted").is_cancelled());
+        let left: Vec<_> = std::fs::read_dir(&dir).expect("dir").collect();
+        assert!(left.is_empty(), "partial file removed: {left:?}");
         std::fs::remove_dir_all(root).expect("cleanup");
     }
 

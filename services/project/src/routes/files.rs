@@ -113,22 +113,30 @@ pub async fn upload(
             WriteError::Body(message) => ApiError::bad_request("upload_interrupted", message),
             WriteError::Io(error) => error.into(),
         })?;
-    let row = NewFileVersion {
-        id: file_id,
-        project_id,
-        path: &path,
-        size_bytes: blob.size_bytes as i64,
-        sha256: &blob.sha256,
-        mime_type,
-        storage_key: &storage_key,
-        uploaded_by: caller(&user),
-    };
-    match commit_upload(&state, &user, &row, &blob).await {
-        Ok(file) => Ok((StatusCode::CREATED, Json(file.into()))),
-        Err(error) => {
+    // From here the bytes are on disk: committing their row, or removing them when that
+    // fails, runs as its own task so a client that hangs up now cannot leave bytes without
+    // a row (or, cancelled inside the commit, a row without bytes).
+    let mime_type = mime_type.to_owned();
+    let settle = tokio::spawn(async move {
+        let row = NewFileVersion {
+            id: file_id,
+            project_id,
+            path: &path,
+            size_bytes: blob.size_bytes as i64,
+            sha256: &blob.sha256,
+            mime_type: &mime_type,
+            storage_key: &storage_key,
+            uploaded_by: caller(&user),
+        };
+        let outcome = commit_upload(&state, &user, &row, &blob).await;
+        if outcome.is_err() {
             state.files.remove(&storage_key).await;
-            Err(error)
         }
+        outcome
+    });
+    match settle.await {
+        Ok(outcome) => Ok((StatusCode::CREATED, Json(outcome?.into()))),
+        Err(error) => Err(ApiError::Internal(format!("upload task failed: {error}"))),
     }
 }
 
