@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::http::HeaderValue;
+use platform::client::TrustedProxies;
 use serde::Deserialize;
 use url::Url;
 
@@ -25,9 +26,12 @@ pub struct GatewayEnv {
     /// Seconds to open a TCP connection to an upstream.
     #[serde(default = "default_upstream_connect_timeout_secs")]
     pub upstream_connect_timeout_secs: u64,
-    /// Only behind a proxy that sets them: keep incoming `X-Forwarded-*` and extend them.
+    /// Comma-separated CIDR ranges of proxies in front of the gateway; empty: it is the edge.
     #[serde(default)]
-    pub gateway_trust_forwarded_headers: bool,
+    pub gateway_trusted_proxies: String,
+    /// Replaced by `GATEWAY_TRUSTED_PROXIES`; read only to refuse a setting that would now
+    /// be silently ignored.
+    pub gateway_trust_forwarded_headers: Option<String>,
 }
 
 fn default_auth_url() -> String {
@@ -69,8 +73,9 @@ pub struct Settings {
     pub probe_timeout: Duration,
     /// How long a merged `/openapi.json` is served from memory.
     pub openapi_cache_ttl: Duration,
-    /// See [`crate::headers::to_upstream`].
-    pub trust_forwarded_headers: bool,
+    /// Peers whose `X-Forwarded-*` headers are kept and extended; see
+    /// [`crate::headers::to_upstream`].
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +95,7 @@ impl Settings {
             connect_timeout: Duration::from_secs(default_upstream_connect_timeout_secs()),
             probe_timeout: Duration::from_secs(2),
             openapi_cache_ttl: Duration::from_secs(30),
-            trust_forwarded_headers: false,
+            trusted_proxies: TrustedProxies::none(),
         }
     }
 
@@ -107,7 +112,21 @@ impl Settings {
             "UPSTREAM_CONNECT_TIMEOUT_SECS",
             env.upstream_connect_timeout_secs,
         )?;
-        settings.trust_forwarded_headers = env.gateway_trust_forwarded_headers;
+        settings.trusted_proxies = env
+            .gateway_trusted_proxies
+            .parse()
+            .map_err(|error| SettingsError(format!("GATEWAY_TRUSTED_PROXIES: {error}")))?;
+        // `false` (as in older `.env` files) means what an empty list means now; `true` no
+        // longer says whom to trust, and ignoring it would drop every client address.
+        if let Some(old) = &env.gateway_trust_forwarded_headers
+            && !matches!(old.trim(), "" | "false")
+        {
+            return Err(SettingsError(
+                "GATEWAY_TRUST_FORWARDED_HEADERS is no longer read: list the proxies in front \
+                 of the gateway in GATEWAY_TRUSTED_PROXIES (comma-separated CIDR ranges)"
+                    .to_owned(),
+            ));
+        }
         Ok(settings)
     }
 }
@@ -173,6 +192,50 @@ mod tests {
         assert!(parse_origins("http://localhost:5173/").is_err());
         assert!(parse_origins("*").is_err());
         assert!(parse_origins("localhost:5173").is_err());
+    }
+
+    fn env(vars: serde_json::Value) -> GatewayEnv {
+        serde_json::from_value(vars).expect("gateway env")
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_none_and_parse_as_cidrs() {
+        let settings = Settings::from_env_vars(&env(serde_json::json!({}))).expect("defaults");
+        assert!(
+            settings.trusted_proxies.is_empty(),
+            "the gateway is the edge"
+        );
+        let settings = Settings::from_env_vars(&env(
+            serde_json::json!({"gateway_trusted_proxies": "10.0.0.0/8, 192.0.2.1"}),
+        ))
+        .expect("list");
+        assert_eq!(
+            settings.trusted_proxies.to_string(),
+            "10.0.0.0/8, 192.0.2.1/32"
+        );
+        let error = Settings::from_env_vars(&env(
+            serde_json::json!({"gateway_trusted_proxies": "10.0.0.0/8, lb"}),
+        ))
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("GATEWAY_TRUSTED_PROXIES: `lb`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_retired_trust_flag_is_refused_unless_false() {
+        let old = |value: &str| {
+            Settings::from_env_vars(&env(
+                serde_json::json!({"gateway_trust_forwarded_headers": value}),
+            ))
+        };
+        assert!(old("false").is_ok());
+        let error = old("true").unwrap_err();
+        assert!(
+            error.to_string().contains("GATEWAY_TRUSTED_PROXIES"),
+            "{error}"
+        );
     }
 
     #[test]

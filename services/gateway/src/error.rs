@@ -1,5 +1,6 @@
 //! The gateway's own failures, in the platform's JSON error shape. Errors the services
-//! return are passed through untouched; these are only for when no answer came back.
+//! return are passed through untouched; these are for when no answer came back, or when a
+//! request was not fit to forward at all.
 
 use axum::{
     http::StatusCode,
@@ -17,6 +18,12 @@ pub enum GatewayError {
     /// Connected, but the exchange broke off before a complete response head arrived.
     #[error("the {service} service sent no valid response")]
     BadResponse { service: &'static str },
+    /// The path could leave the route it matched (see `crate::paths`); never forwarded.
+    #[error(
+        "the path must not contain `.` or `..` segments (also percent-encoded), encoded \
+         slashes or backslashes, or NUL"
+    )]
+    InvalidPath,
 }
 
 impl GatewayError {
@@ -37,6 +44,7 @@ impl GatewayError {
             Self::Unavailable { .. } => (StatusCode::BAD_GATEWAY, "upstream_unavailable"),
             Self::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
             Self::BadResponse { .. } => (StatusCode::BAD_GATEWAY, "upstream_failed"),
+            Self::InvalidPath => (StatusCode::BAD_REQUEST, "invalid_path"),
         }
     }
 }

@@ -57,15 +57,16 @@ pub struct Arrival<'a> {
     pub peer: Option<IpAddr>,
     /// The `Host` (or HTTP/2 authority) the client addressed.
     pub host: Option<&'a str>,
-    /// Whether the `X-Forwarded-*` headers already present came from a proxy we trust.
-    pub trust_forwarded: bool,
+    /// Whether the peer is one of `GATEWAY_TRUSTED_PROXIES`, so the `X-Forwarded-*`
+    /// headers already present were written by a proxy we trust, not by the client.
+    pub from_trusted_proxy: bool,
 }
 
 /// The headers sent upstream. `Host` is dropped so the client addresses the service by its
-/// own name. Behind a trusted proxy the peer is appended to its `X-Forwarded-For` chain and
-/// its `-Proto`/`-Host` kept; at the edge (the default) client-supplied values are replaced,
-/// because the services take the first `X-Forwarded-For` entry as the client's address and a
-/// forged one would dodge per-IP rate limits.
+/// own name. From a trusted proxy the peer is appended to its `X-Forwarded-For` chain and
+/// its `-Proto`/`-Host` kept; from anyone else (at the edge, the default) client-supplied
+/// values are replaced by the peer's address, so the services, which trust the gateway and
+/// read the chain from the right, never take a forged entry for the client.
 pub fn to_upstream(incoming: &HeaderMap, arrival: Arrival<'_>) -> HeaderMap {
     let mut outgoing = end_to_end(incoming);
     outgoing.remove(header::HOST);
@@ -73,7 +74,7 @@ pub fn to_upstream(incoming: &HeaderMap, arrival: Arrival<'_>) -> HeaderMap {
     // the body; the service would only announce a second, unwanted interim response.
     outgoing.remove(header::EXPECT);
 
-    let earlier_hops = if arrival.trust_forwarded {
+    let earlier_hops = if arrival.from_trusted_proxy {
         incoming
             .get_all(&X_FORWARDED_FOR)
             .iter()
@@ -97,7 +98,8 @@ pub fn to_upstream(incoming: &HeaderMap, arrival: Arrival<'_>) -> HeaderMap {
         outgoing.insert(X_FORWARDED_FOR.clone(), value);
     }
 
-    let keep_existing = |name: &HeaderName| arrival.trust_forwarded && incoming.contains_key(name);
+    let keep_existing =
+        |name: &HeaderName| arrival.from_trusted_proxy && incoming.contains_key(name);
     if !keep_existing(&X_FORWARDED_PROTO) {
         // The gateway itself listens on plain HTTP; TLS, if any, ends in front of it.
         outgoing.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
@@ -156,7 +158,7 @@ mod tests {
         let arrival = Arrival {
             peer: Some("10.0.0.9".parse().unwrap()),
             host: Some("gw.example"),
-            trust_forwarded: false,
+            from_trusted_proxy: false,
         };
         let out = to_upstream(&incoming, arrival);
         assert_eq!(out["x-forwarded-for"], "10.0.0.9");
@@ -176,7 +178,7 @@ mod tests {
         let arrival = Arrival {
             peer: Some("10.0.0.9".parse().unwrap()),
             host: None,
-            trust_forwarded: true,
+            from_trusted_proxy: true,
         };
         let out = to_upstream(&incoming, arrival);
         assert_eq!(

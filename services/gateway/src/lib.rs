@@ -9,6 +9,7 @@ pub mod error;
 pub mod headers;
 pub mod health;
 pub mod openapi;
+pub mod paths;
 pub mod proxy;
 pub mod upstream;
 
@@ -51,14 +52,16 @@ pub fn app(settings: &Settings, common: &CommonConfig) -> Result<Router, StartEr
     );
     let proxy_options = proxy::ProxyOptions {
         client,
-        trust_forwarded: settings.trust_forwarded_headers,
+        trusted_proxies: settings.trusted_proxies.clone(),
     };
     let routes = proxy::router(&upstreams, &proxy_options)
         .merge(openapi::router(Arc::new(aggregator)))
         .merge(platform::health::router(NAME, probes));
-    // CORS goes outermost so every answer carries it, 404s and timeouts included; otherwise
-    // the browser would hide the JSON error behind a CORS failure.
+    // The path check wraps the router, fallback included, so a dot-segment probe is refused
+    // whatever it would match. CORS goes outermost so every answer carries it, 404s and
+    // timeouts included; otherwise the browser would hide the JSON error behind a CORS failure.
     Ok(platform::http::with_standard_layers(routes, common)
+        .layer(axum::middleware::from_fn(paths::refuse_unsafe))
         .layer(cors::layer(settings.cors_allowed_origins.clone())))
 }
 

@@ -11,6 +11,7 @@ use axum::{
     response::Response,
     routing::{MethodRouter, any},
 };
+use platform::client::TrustedProxies;
 
 use crate::{
     error::GatewayError,
@@ -22,8 +23,10 @@ use crate::{
 #[derive(Clone)]
 struct Target {
     upstream: Arc<Upstream>,
+    /// The path the route matched on; the upstream URL must stay inside it.
+    prefix: &'static str,
     client: reqwest::Client,
-    trust_forwarded: bool,
+    trusted_proxies: TrustedProxies,
 }
 
 /// Options shared by every forwarding route.
@@ -31,28 +34,33 @@ struct Target {
 pub struct ProxyOptions {
     /// Built by [`crate::upstream::client`], whose read timeout is the upstream timeout.
     pub client: reqwest::Client,
-    pub trust_forwarded: bool,
+    /// Peers whose `X-Forwarded-*` headers are extended rather than replaced.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The routes each service owns. A prefix matches itself and everything below it, never a
 /// longer word (`/api/projectsX` is the platform's 404).
 pub fn router(upstreams: &Upstreams, options: &ProxyOptions) -> Router {
-    let to = |upstream: &Upstream| -> MethodRouter {
+    let to = |upstream: &Upstream, prefix: &'static str| -> MethodRouter {
         any(forward).with_state(Target {
             upstream: Arc::new(upstream.clone()),
+            prefix,
             client: options.client.clone(),
-            trust_forwarded: options.trust_forwarded,
+            trusted_proxies: options.trusted_proxies.clone(),
         })
     };
     let (auth, project, memory) = (
-        to(&upstreams.auth),
-        to(&upstreams.project),
-        to(&upstreams.memory),
+        to(&upstreams.auth, "/api/auth"),
+        to(&upstreams.project, "/api/projects"),
+        to(&upstreams.memory, "/api/memory"),
     );
     Router::new()
         .route("/api/auth", auth.clone())
-        .route("/api/auth/{*rest}", auth.clone())
-        .route("/.well-known/jwks.json", auth)
+        .route("/api/auth/{*rest}", auth)
+        .route(
+            "/.well-known/jwks.json",
+            to(&upstreams.auth, "/.well-known/jwks.json"),
+        )
         .route("/api/projects", project.clone())
         .route("/api/projects/{*rest}", project)
         .route("/api/memory", memory.clone())
@@ -64,10 +72,12 @@ pub fn router(upstreams: &Upstreams, options: &ProxyOptions) -> Router {
 
 async fn forward(State(target): State<Target>, request: Request) -> Result<Response, GatewayError> {
     let service = target.upstream.name;
+    // Canonical, so an IPv4 client on a dual-stack listener is `10.0.0.1` in the chain and
+    // in the trusted-proxy check, not `::ffff:10.0.0.1`.
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
+        .map(|info| info.0.ip().to_canonical());
     let (parts, body) = request.into_parts();
     let host = parts
         .headers
@@ -77,13 +87,19 @@ async fn forward(State(target): State<Target>, request: Request) -> Result<Respo
     let arrival = Arrival {
         peer,
         host,
-        trust_forwarded: target.trust_forwarded,
+        from_trusted_proxy: peer.is_some_and(|ip| target.trusted_proxies.contains(ip)),
     };
     let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
+    // `crate::paths` already refused dot segments; this holds even if a form it missed
+    // would make the URL parser resolve the path to somewhere else.
+    let url = target
+        .upstream
+        .url_within(path, target.prefix)
+        .ok_or(GatewayError::InvalidPath)?;
 
     let mut outgoing = target
         .client
-        .request(parts.method, target.upstream.url(path))
+        .request(parts.method, url)
         .headers(headers::to_upstream(&parts.headers, arrival));
     // An empty body is sent as none at all, not as an empty chunked stream.
     if !body.is_end_stream() {

@@ -13,6 +13,8 @@ pub struct Upstream {
     pub name: &'static str,
     /// Scheme, host, port and any path prefix, without a trailing slash.
     base: String,
+    /// Just the path prefix of `base` (`/memory` in `http://lb/memory`), often empty.
+    base_path: String,
 }
 
 impl Upstream {
@@ -20,12 +22,26 @@ impl Upstream {
         Self {
             name,
             base: base.as_str().trim_end_matches('/').to_owned(),
+            base_path: base.path().trim_end_matches('/').to_owned(),
         }
     }
 
     /// The upstream address of `path_and_query` (which starts with `/`).
     pub fn url(&self, path_and_query: &str) -> String {
         format!("{}{path_and_query}", self.base)
+    }
+
+    /// The upstream address of `path_and_query` as the HTTP client will send it, or `None`
+    /// when that is not `prefix` or below it: the URL parser resolves `..` and `%2e%2e`
+    /// segments (and takes `\` for `/`), which would let a request routed by one prefix
+    /// reach any path of the service.
+    pub fn url_within(&self, path_and_query: &str, prefix: &str) -> Option<Url> {
+        let url = Url::parse(&self.url(path_and_query)).ok()?;
+        let rest = url
+            .path()
+            .strip_prefix(self.base_path.as_str())?
+            .strip_prefix(prefix)?;
+        (rest.is_empty() || rest.starts_with('/')).then_some(url)
     }
 }
 
@@ -85,5 +101,32 @@ mod tests {
         );
         let prefixed = Upstream::new("memory", &Url::parse("http://lb/memory").unwrap());
         assert_eq!(prefixed.url("/api/memory"), "http://lb/memory/api/memory");
+    }
+
+    #[test]
+    fn urls_that_resolve_outside_the_prefix_are_refused() {
+        for base in ["http://memory:3003/", "http://lb/memory"] {
+            let upstream = Upstream::new("memory", &Url::parse(base).unwrap());
+            for inside in [
+                "/api/memory",
+                "/api/memory/",
+                "/api/memory/documents/notes.md?x=1",
+                "/api/memory/a%20b/.hidden",
+            ] {
+                let url = upstream.url_within(inside, "/api/memory");
+                assert!(url.is_some(), "{base} {inside}");
+            }
+            for outside in [
+                "/api/memory/%2e%2e/%2e%2e/health/ready",
+                "/api/memory/../../openapi.json",
+                "/api/memory/.%2E/x",
+                "/api/memory/..\\..\\openapi.json",
+                "/api/memoryX",
+                "/api/memory/%2e%2e",
+            ] {
+                let url = upstream.url_within(outside, "/api/memory");
+                assert_eq!(url, None, "{base} {outside}");
+            }
+        }
     }
 }

@@ -109,3 +109,17 @@ async fn refuses_to_start_with_a_wildcard_cors_origin() {
          credentials are allowed"
     );
 }
+
+#[tokio::test]
+async fn refuses_to_start_with_the_retired_trust_flag() {
+    let child = spawn_gateway(
+        testkit::free_port(),
+        &[("GATEWAY_TRUST_FORWARDED_HEADERS", "true")],
+    );
+    let (status, stderr) = testkit::wait_for_exit(child, Duration::from_secs(30)).await;
+    assert!(!status.success());
+    assert!(
+        stderr.contains("list the proxies in front of the gateway in GATEWAY_TRUSTED_PROXIES"),
+        "{stderr}"
+    );
+}

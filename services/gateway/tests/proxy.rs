@@ -188,8 +188,31 @@ async fn the_peer_address_is_the_forwarded_for_at_the_edge() {
 }
 
 #[tokio::test]
+async fn a_peer_outside_the_trusted_proxies_has_its_forwarded_headers_replaced() {
+    let stack = stack_with(|settings| {
+        settings.trusted_proxies = "10.0.0.0/8, 127.0.0.2".parse().expect("proxies");
+    })
+    .await;
+    let echo: Value = client()
+        .get(format!("{}/api/auth/session", stack.gateway))
+        .header("x-forwarded-for", "6.6.6.6")
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .expect("gateway answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(echo["headers"]["x-forwarded-for"], json!(["127.0.0.1"]));
+    assert_eq!(echo["headers"]["x-forwarded-proto"], json!(["http"]));
+}
+
+#[tokio::test]
 async fn behind_a_trusted_proxy_the_peer_is_appended_to_forwarded_for() {
-    let stack = stack_with(|settings| settings.trust_forwarded_headers = true).await;
+    let stack = stack_with(|settings| {
+        settings.trusted_proxies = "127.0.0.1/32".parse().expect("proxies");
+    })
+    .await;
     let echo: Value = client()
         .get(format!("{}/api/auth/session", stack.gateway))
         .header("x-forwarded-for", "203.0.113.7, 10.1.1.1")

@@ -35,10 +35,20 @@ pub struct Upstream {
     /// Requests that reached the service, `/openapi.json` excluded.
     pub requests: AtomicUsize,
     pub openapi_fetches: AtomicUsize,
+    pub ready_checks: AtomicUsize,
     /// `?wait=1` responses send their first chunk, then wait for this.
     pub release: Notify,
     pub spec: Option<Value>,
     pub ready: bool,
+}
+
+impl Upstream {
+    /// Every request that reached the service, whatever its path.
+    pub fn all_requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+            + self.openapi_fetches.load(Ordering::SeqCst)
+            + self.ready_checks.load(Ordering::SeqCst)
+    }
 }
 
 /// Starts a stand-in service that echoes every request as JSON (see [`echo`]).
@@ -50,6 +60,7 @@ pub async fn upstream(name: &'static str, spec: Option<Value>, ready: bool) -> A
         url: Url::parse(&format!("http://{address}")).expect("url"),
         requests: AtomicUsize::new(0),
         openapi_fetches: AtomicUsize::new(0),
+        ready_checks: AtomicUsize::new(0),
         release: Notify::new(),
         spec,
         ready,
@@ -84,6 +95,7 @@ async fn openapi(State(state): State<Arc<Upstream>>) -> Response {
 }
 
 async fn ready_check(State(state): State<Arc<Upstream>>) -> Response {
+    state.ready_checks.fetch_add(1, Ordering::SeqCst);
     if state.ready {
         Json(json!({"status": "ready", "checks": [{"name": "postgres", "ok": true}]}))
             .into_response()

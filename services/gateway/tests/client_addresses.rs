@@ -1,0 +1,256 @@
+//! The real auth and gateway binaries on loopback, called from different loopback source
+//! addresses: through the gateway each client has its own login rate limit (auth used to
+//! see everyone as the gateway, so one client's failures locked out all), and no client
+//! escapes its own with a forged `X-Forwarded-For`, through the gateway or straight to auth.
+//!
+//! Needs PostgreSQL (`DATABASE_URL`) and Redis on 127.0.0.1:6379, like auth's own tests.
+
+use std::{
+    net::IpAddr,
+    path::PathBuf,
+    process::Stdio,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::process::{Child, Command};
+
+/// Login attempts per minute per client address (and per account) that auth allows.
+const LOGIN_LIMIT: usize = 3;
+
+/// Variables of the developer's shell or `.env` that would change what is tested: the
+/// point is the defaults (auth trusts the loopback gateway, the gateway trusts no one).
+const INHERITED_SETTINGS: [&str; 6] = [
+    "TRUSTED_PROXIES",
+    "GATEWAY_TRUSTED_PROXIES",
+    "TRUST_PROXY_HEADERS",
+    "GATEWAY_TRUST_FORWARDED_HEADERS",
+    "HTTP_PROXY",
+    "http_proxy",
+];
+
+/// A service binary running for one test; killed when dropped.
+struct Process {
+    child: Child,
+    base_url: String,
+}
+
+/// The auth binary. `CARGO_BIN_EXE_*` names only this package's binaries; a workspace test
+/// run (`scripts/test`) builds auth's beside this test's executable in the same invocation,
+/// so that one is current (asking cargo again there would rebuild shared dependencies with
+/// auth's own feature set). When it is missing, cargo builds it and says where it is. After
+/// changing auth, run `cargo build -p auth` before `cargo test -p gateway` alone.
+async fn auth_binary() -> PathBuf {
+    let beside_this_test = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("auth")))
+        .filter(|path| path.is_file());
+    if let Some(path) = beside_this_test {
+        return path;
+    }
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(workspace)
+        .args(["build", "-p", "auth", "--bin", "auth"])
+        .arg("--message-format=json-render-diagnostics");
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
+    let output = command.output().await.expect("run cargo build");
+    assert!(
+        output.status.success(),
+        "cargo build -p auth failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| message["target"]["name"] == "auth")
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .expect("cargo names the auth executable")
+}
+
+/// Starts `binary` listening on `port`, from a directory with no `.env`, with `env`.
+fn spawn(binary: &std::path::Path, env: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(binary);
+    for name in INHERITED_SETTINGS {
+        command.env_remove(name);
+    }
+    command
+        .current_dir(std::env::temp_dir())
+        .env("APP_ENV", "test")
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| panic!("spawn {}: {error}", binary.display()))
+}
+
+async fn start_auth(pool: &PgPool) -> Process {
+    let port = testkit::free_port().to_string();
+    let prefix = format!("devmentor:test:client-addresses:{}", uuid::Uuid::new_v4());
+    let key = testkit::SigningKeyFile::new();
+    let limit = LOGIN_LIMIT.to_string();
+    let child = spawn(
+        &auth_binary().await,
+        &[
+            ("DATABASE_URL", &testkit::database_url(pool)),
+            ("DB_POOL_SIZE", "2"),
+            ("AUTH_HOST", "127.0.0.1"),
+            ("AUTH_PORT", &port),
+            ("APP_ENV", "test"),
+            ("JWT_PRIVATE_KEY_FILE", key.path()),
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("RATE_LIMIT_PREFIX", &prefix),
+            ("RATE_LIMIT_LOGIN_PER_MINUTE", &limit),
+            ("PASSWORD_HASH_CONCURRENCY", "2"),
+        ],
+    );
+    let mut auth = Process {
+        child,
+        base_url: format!("http://127.0.0.1:{port}"),
+    };
+    wait_until_ok(&mut auth, "/health/ready").await;
+    auth
+}
+
+async fn start_gateway(auth_url: &str) -> Process {
+    let port = testkit::free_port().to_string();
+    let nowhere = format!("http://127.0.0.1:{}", testkit::free_port());
+    let child = spawn(
+        env!("CARGO_BIN_EXE_gateway").as_ref(),
+        &[
+            ("GATEWAY_HOST", "127.0.0.1"),
+            ("GATEWAY_PORT", &port),
+            ("AUTH_SERVICE_URL", auth_url),
+            ("PROJECT_SERVICE_URL", &nowhere),
+            ("MEMORY_SERVICE_URL", &nowhere),
+        ],
+    );
+    let mut gateway = Process {
+        child,
+        base_url: format!("http://127.0.0.1:{port}"),
+    };
+    wait_until_ok(&mut gateway, "/health/live").await;
+    gateway
+}
+
+/// Polls `path` until it answers 2xx; fails with the process's stderr if it exits.
+async fn wait_until_ok(process: &mut Process, path: &str) {
+    let url = format!("{}{path}", process.base_url);
+    let client = from_address("127.0.0.1");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(response) = client.get(&url).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        if let Some(status) = process.child.try_wait().expect("child status") {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = process.child.stderr.take() {
+                use tokio::io::AsyncReadExt;
+                let _ = pipe.read_to_string(&mut stderr).await;
+            }
+            panic!("exited with {status} before {url} answered: {stderr}");
+        }
+        assert!(Instant::now() < deadline, "{url} did not answer in 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A client whose connections come from `address` (any of 127.0.0.0/8 works on loopback).
+fn from_address(address: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .local_address(address.parse::<IpAddr>().expect("address"))
+        .build()
+        .expect("client")
+}
+
+/// A wrong login for an account nobody has, new each time, so only the per-address limit
+/// can refuse it; returns the status and error code.
+async fn wrong_login(client: &reqwest::Client, base: &str, forged: Option<&str>) -> (u16, String) {
+    static ATTEMPT: AtomicUsize = AtomicUsize::new(0);
+    let attempt = ATTEMPT.fetch_add(1, Ordering::SeqCst);
+    let mut request = client
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": format!("nobody-{attempt}@example.com"), "password": "wrong"}));
+    if let Some(forged) = forged {
+        request = request.header("x-forwarded-for", forged);
+    }
+    let response = request.send().await.expect("login answers");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("json error body");
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+/// `LOGIN_LIMIT` wrong logins are refused as wrong (401); the next one is rate limited.
+async fn exhaust_limit(client: &reqwest::Client, base: &str, forged: impl Fn(usize) -> String) {
+    for attempt in 0..LOGIN_LIMIT {
+        let (status, code) = wrong_login(client, base, Some(&forged(attempt))).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (401, "invalid_credentials"),
+            "attempt {attempt}"
+        );
+    }
+    for attempt in LOGIN_LIMIT..LOGIN_LIMIT + 2 {
+        let (status, code) = wrong_login(client, base, Some(&forged(attempt))).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (429, "rate_limited"),
+            "attempt {attempt}: a new forged X-Forwarded-For must not reset the limit"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn each_client_has_its_own_login_limit_and_cannot_forge_another(pool: PgPool) {
+    let auth = start_auth(&pool).await;
+    let gateway = start_gateway(&auth.base_url).await;
+
+    // A uses up its limit through the gateway; B, elsewhere, is not affected.
+    let client_a = from_address("127.0.0.2");
+    let client_b = from_address("127.0.0.3");
+    for _ in 0..LOGIN_LIMIT {
+        let (status, _) = wrong_login(&client_a, &gateway.base_url, None).await;
+        assert_eq!(status, 401);
+    }
+    let (status, code) = wrong_login(&client_a, &gateway.base_url, None).await;
+    assert_eq!((status, code.as_str()), (429, "rate_limited"));
+    let (status, code) = wrong_login(&client_b, &gateway.base_url, None).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (401, "invalid_credentials"),
+        "B shares A's bucket: auth does not see the client behind the gateway"
+    );
+
+    // Straight to auth, C is not a trusted proxy: its own address counts, whatever it forges.
+    let client_c = from_address("127.0.0.4");
+    exhaust_limit(&client_c, &auth.base_url, |attempt| {
+        format!("9.9.9.9, 1.2.3.{}", 4 + attempt)
+    })
+    .await;
+
+    // Through the gateway, D's forged chain is replaced by its address at the edge.
+    let client_d = from_address("127.0.0.5");
+    exhaust_limit(&client_d, &gateway.base_url, |attempt| {
+        format!("9.9.9.{attempt}, 127.0.0.{}", 100 + attempt)
+    })
+    .await;
+
+    // Nobody else paid for C's and D's attempts.
+    let (status, _) = wrong_login(&client_b, &gateway.base_url, None).await;
+    assert_eq!(status, 401);
+}

@@ -1,0 +1,87 @@
+//! Paths that could leave the route they matched are refused before any service sees them;
+//! ordinary paths, dots and escapes inside names included, still pass.
+
+mod common;
+
+use common::{Stack, client, stack};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Raw HTTP/1.1: client libraries resolve `..` and `%2e%2e` before sending, so they could
+/// never send these probes.
+async fn raw_get(gateway: &str, path: &str) -> (u16, Value) {
+    let address = gateway.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let head = format!("GET {path} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    let status = answer
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {answer}"));
+    let body = &answer[answer.find("\r\n\r\n").expect("head ends") + 4..];
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn reached(stack: &Stack) -> usize {
+    [&stack.auth, &stack.project, &stack.memory]
+        .iter()
+        .map(|upstream| upstream.all_requests())
+        .sum()
+}
+
+#[tokio::test]
+async fn dot_segment_probes_are_refused_and_never_forwarded() {
+    let stack = stack().await;
+    for path in [
+        // The two probes of the report: both reached the memory service's own routes.
+        "/api/memory/%2e%2e/%2e%2e/health/ready",
+        "/api/memory/../../openapi.json",
+        "/api/memory/%2E%2E/%2E%2E/api/projects",
+        "/api/memory/.%2e/.%2E/api/auth/login",
+        "/api/memory/./x",
+        "/api/projects/p1/files/..%2f..%2f..%2fopenapi.json",
+        "/api/projects/p1/files/..%5C..%5Copenapi.json",
+        "/api/projects/p1/files/..\\..\\..\\openapi.json",
+        "/api/auth/me%00",
+        "/.well-known/../api/memory/x",
+        "/nowhere/../api/memory/x",
+    ] {
+        let (status, body) = raw_get(&stack.gateway, path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_path", "{path}: {body}");
+        assert!(body["error"]["message"].is_string(), "{path}: {body}");
+    }
+    assert_eq!(reached(&stack), 0, "a probe reached a service");
+}
+
+#[tokio::test]
+async fn ordinary_paths_with_dots_and_escapes_are_forwarded_unchanged() {
+    let stack = stack().await;
+    let cases = [
+        ("/api/projects/x/files/readme.md", "project"),
+        ("/api/projects/x/files/my%20notes.txt", "project"),
+        ("/api/projects/x/files/.env", "project"),
+        ("/api/memory/documents/...", "memory"),
+        ("/api/memory/documents/..hidden", "memory"),
+        ("/.well-known/jwks.json", "auth"),
+    ];
+    for (path, service) in cases {
+        let response = client()
+            .get(format!("{}{path}", stack.gateway))
+            .send()
+            .await
+            .expect("gateway answers");
+        assert_eq!(response.status(), 200, "{path}");
+        let echo: Value = response.json().await.expect("json");
+        assert_eq!(echo["service"], service, "{path}");
+        assert_eq!(echo["path"], path);
+    }
+    // The same over raw HTTP, so nothing was tidied on the way in.
+    let (status, echo) = raw_get(&stack.gateway, "/api/projects/x/files/a.b%20c").await;
+    assert_eq!(status, 200, "{echo}");
+    assert_eq!(echo["path"], "/api/projects/x/files/a.b%20c");
+}
