@@ -1,15 +1,19 @@
-//! axum's `Json`, `Path` and `Query` extractors, with rejections in the shared error shape.
+//! axum's `Json`, `Path` and `Query` extractors, with rejections in the shared error shape,
+//! refusing text PostgreSQL cannot store (NUL) before any handler runs: every service takes
+//! its input through these, so one check here covers every text field.
 
 use axum::{
+    body::Bytes,
     extract::{
-        FromRequest, FromRequestParts,
-        rejection::{JsonRejection, PathRejection, QueryRejection},
+        FromRequest, FromRequestParts, RawPathParams, Request,
+        rejection::{JsonRejection, MissingJsonContentType, PathRejection, QueryRejection},
     },
-    http::StatusCode,
+    http::{HeaderMap, StatusCode, Uri, header, request::Parts},
     response::{IntoResponse, Response},
 };
+use serde::de::DeserializeOwned;
 
-use crate::error::error_response;
+use crate::{error::error_response, text};
 
 /// A request the extractors refused, rendered as `{"error": {...}}`.
 #[derive(Debug)]
@@ -17,6 +21,19 @@ pub struct Rejection {
     status: StatusCode,
     code: &'static str,
     message: String,
+}
+
+impl Rejection {
+    /// `what` held a NUL: 422 `invalid_text`, whatever the field's type (a `%00` in a path
+    /// or query parameter too, rather than 400 `invalid_path`/`invalid_query`, so clients
+    /// meet one code for this one rule).
+    fn nul(what: &str) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: text::INVALID_TEXT,
+            message: text::nul_message(what),
+        }
+    }
 }
 
 impl IntoResponse for Rejection {
@@ -67,9 +84,60 @@ impl From<QueryRejection> for Rejection {
 }
 
 /// JSON body extractor and response.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(Rejection))]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Rejection;
+
+    /// axum's steps (content type, body within the limit, typed parse) with a byte scan for
+    /// `\u0000` before the parse; only a body that has one is parsed a second time, to name
+    /// the field.
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !json_content_type(request.headers()) {
+            return Err(JsonRejection::from(MissingJsonContentType::default()).into());
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(JsonRejection::from)?;
+        if text::json_has_nul_escape(&bytes) {
+            return Err(refuse_nul::<T>(&bytes));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Self(value))
+    }
+}
+
+/// The answer to a body whose scan found `\u0000`: named when the body parses as JSON; when
+/// it does not, the typed parse's own rejection (the escape sat in invalid JSON).
+fn refuse_nul<T: DeserializeOwned>(bytes: &[u8]) -> Rejection {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(document) => Rejection::nul(text::find_nul(&document).as_deref().unwrap_or("the body")),
+        Err(_) => match axum::Json::<T>::from_bytes(bytes) {
+            Err(rejection) => rejection.into(),
+            Ok(_) => Rejection::nul("the body"),
+        },
+    }
+}
+
+/// axum's rule (its own check is private): `application/json` or `application/*+json`,
+/// parameters ignored, case-insensitive.
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(Ok(content_type)) = headers.get(header::CONTENT_TYPE).map(|v| v.to_str()) else {
+        return false;
+    };
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let subtype = subtype.to_ascii_lowercase();
+    kind.eq_ignore_ascii_case("application")
+        && (subtype == "json" || subtype.len() > "+json".len() && subtype.ends_with("+json"))
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -78,18 +146,74 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
 }
 
 /// Path parameters extractor.
-#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(Rejection))]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Path<T>(pub T);
 
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Rejection;
+
+    /// Checks the percent-decoded parameters (`%00` decodes to NUL) before the typed parse.
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Undecodable parameters fall through to axum's own rejection below.
+        if let Ok(params) = RawPathParams::from_request_parts(parts, state).await
+            && let Some((name, _)) = params.iter().find(|(_, value)| value.contains('\0'))
+        {
+            return Err(Rejection::nul(&format!("path parameter `{name}`")));
+        }
+        let axum::extract::Path(value) =
+            axum::extract::Path::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
 /// Query string extractor.
-#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(Rejection))]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(text::query_has_nul) {
+            return Err(Rejection::nul(&query_field(&parts.uri)));
+        }
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// Which query parameter held the NUL, decoded as axum decodes it.
+fn query_field(uri: &Uri) -> String {
+    let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(uri)
+        .map(|query| query.0)
+        .unwrap_or_default();
+    match pairs
+        .iter()
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+    {
+        Some((name, _)) if name.contains('\0') => "a query parameter name".to_owned(),
+        Some((name, _)) => format!("query parameter `{name}`"),
+        None => "the query string".to_owned(),
+    }
+}
 
 #[cfg(test)]
 mod tests {
-    use axum::{Router, body::Body, http::Request, routing::post};
+    use axum::{
+        Router,
+        body::Body,
+        http::Request,
+        routing::{get, post},
+    };
     use http_body_util::BodyExt;
     use serde::Deserialize;
     use tower::ServiceExt;
@@ -102,13 +226,22 @@ mod tests {
         name: String,
     }
 
-    async fn call(body: &'static str, content_type: &str) -> (StatusCode, serde_json::Value) {
-        let app = Router::new().route("/", post(|Json(_): Json<Greeting>| async { "ok" }));
-        let request = Request::post("/")
-            .header("content-type", content_type)
-            .body(Body::from(body))
-            .expect("request");
-        let response = app.oneshot(request).await.expect("infallible");
+    #[derive(Deserialize)]
+    struct Search {
+        #[allow(dead_code)]
+        q: Option<String>,
+    }
+
+    fn app() -> Router {
+        Router::new()
+            .route("/", post(|Json(_): Json<Greeting>| async { "ok" }))
+            .route("/items/{name}", get(|Path(_): Path<String>| async { "ok" }))
+            .route("/search", get(|Query(_): Query<Search>| async { "ok" }))
+    }
+
+    /// Status and body; the body is `null` unless it is JSON (successes answer "ok").
+    async fn send(request: Request<Body>) -> (StatusCode, serde_json::Value) {
+        let response = app().oneshot(request).await.expect("infallible");
         let status = response.status();
         let bytes = response
             .into_body()
@@ -116,10 +249,29 @@ mod tests {
             .await
             .expect("body")
             .to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).expect("json error body"),
-        )
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    async fn call(body: &'static str, content_type: &str) -> (StatusCode, serde_json::Value) {
+        let request = Request::post("/")
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .expect("request");
+        send(request).await
+    }
+
+    async fn get_uri(uri: &str) -> (StatusCode, serde_json::Value) {
+        send(Request::get(uri).body(Body::empty()).expect("request")).await
+    }
+
+    fn refused_as_invalid_text(answer: &(StatusCode, serde_json::Value), what: &str) {
+        let (status, body) = answer;
+        assert_eq!(*status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_text", "{body}");
+        assert_eq!(
+            body["error"]["message"],
+            format!(r"{what} cannot contain NUL (\u0000) characters")
+        );
     }
 
     #[tokio::test]
@@ -146,5 +298,68 @@ mod tests {
         let (status, body) = call(r#"{"name":"x"}"#, "text/plain").await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert_eq!(body["error"]["code"], "unsupported_media_type");
+    }
+
+    #[tokio::test]
+    async fn json_content_types_are_those_axum_accepts() {
+        for accepted in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "application/json;charset=utf-8",
+            "Application/JSON",
+            "application/cloudevents+json",
+        ] {
+            let (status, _) = call(r#"{"name":"x"}"#, accepted).await;
+            assert_eq!(status, StatusCode::OK, "{accepted}");
+        }
+        for refused in ["text/json", "application/+json", "application", "json"] {
+            let (status, _) = call(r#"{"name":"x"}"#, refused).await;
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{refused}");
+        }
+    }
+
+    #[tokio::test]
+    async fn nul_in_a_body_string_is_invalid_text_naming_the_field() {
+        let answer = call(r#"{"name":"a\u0000b"}"#, "application/json").await;
+        refused_as_invalid_text(&answer, "name");
+        // Fields the target type ignores are refused too: nothing with NUL gets in.
+        let answer = call(
+            r#"{"name":"x","extra":{"note":["\u0000"]}}"#,
+            "application/json",
+        )
+        .await;
+        refused_as_invalid_text(&answer, "extra.note[0]");
+        let answer = call(r#"{"name":"x","k\u0000":1}"#, "application/json").await;
+        refused_as_invalid_text(&answer, "a key in the body");
+    }
+
+    #[tokio::test]
+    async fn an_escaped_backslash_before_u0000_is_text() {
+        let (status, body) = call(r#"{"name":"C:\\u0000"}"#, "application/json").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let answer = call(r#"{"name":"\\\u0000"}"#, "application/json").await;
+        refused_as_invalid_text(&answer, "name");
+    }
+
+    #[tokio::test]
+    async fn a_nul_escape_in_invalid_json_is_a_syntax_error() {
+        let (status, body) = call(r#"{"name":"\u0000""#, "application/json").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["error"]["code"], "malformed_json");
+    }
+
+    #[tokio::test]
+    async fn nul_in_a_path_parameter_is_invalid_text() {
+        refused_as_invalid_text(&get_uri("/items/a%00b").await, "path parameter `name`");
+        let (status, _) = get_uri("/items/a%2500b").await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn nul_in_a_query_parameter_is_invalid_text() {
+        refused_as_invalid_text(&get_uri("/search?q=a%00").await, "query parameter `q`");
+        refused_as_invalid_text(&get_uri("/search?q%00=a").await, "a query parameter name");
+        let (status, _) = get_uri("/search?q=%2500").await;
+        assert_eq!(status, StatusCode::OK);
     }
 }

@@ -13,6 +13,7 @@ pub mod pagination;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+pub mod text;
 
 pub use error::error_response;
 pub use service::{ServiceContext, ServiceSpec, run_service};
