@@ -7,9 +7,10 @@ use axum::{
 };
 use uuid::Uuid;
 
-use crate::{AccessClaims, Role, TokenVerifier};
+use crate::{LiveSessions, Role, TokenVerifier};
 
-/// The verified bearer of an access token.
+/// The verified bearer of an access token whose session is live; `role` is the user's
+/// current role (read with the session), not the one the token was issued with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthUser {
     pub user_id: Uuid,
@@ -17,17 +18,8 @@ pub struct AuthUser {
     pub role: Role,
 }
 
-impl From<AccessClaims> for AuthUser {
-    fn from(claims: AccessClaims) -> Self {
-        Self {
-            user_id: claims.sub,
-            session_id: claims.sid,
-            role: claims.role,
-        }
-    }
-}
-
-/// Why a request was not authenticated. Every variant is a 401 with a distinct code.
+/// Why a request was not authenticated: a 401 with a distinct code, or a 503 when the
+/// session could not be checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("this endpoint needs an access token: send `Authorization: Bearer <token>`")]
@@ -36,6 +28,10 @@ pub enum AuthError {
     InvalidToken,
     #[error("the access token has expired: refresh it")]
     TokenExpired,
+    #[error("this session has ended: log in again")]
+    SessionEnded,
+    #[error("the session cannot be checked right now: try again shortly")]
+    Unavailable,
 }
 
 impl AuthError {
@@ -44,17 +40,27 @@ impl AuthError {
             AuthError::MissingToken => "missing_token",
             AuthError::InvalidToken => "invalid_token",
             AuthError::TokenExpired => "token_expired",
+            AuthError::SessionEnded => "session_revoked",
+            AuthError::Unavailable => "auth_unavailable",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            AuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
         }
     }
 }
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        let mut response =
-            platform::error_response(StatusCode::UNAUTHORIZED, self.code(), &self.to_string());
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        let mut response = platform::error_response(self.status(), self.code(), &self.to_string());
+        if self.status() == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         response
     }
 }
@@ -63,14 +69,14 @@ impl<S> FromRequestParts<S> for AuthUser
 where
     S: Send + Sync,
     TokenVerifier: FromRef<S>,
+    LiveSessions: FromRef<S>,
 {
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(AuthError::MissingToken)?;
-        TokenVerifier::from_ref(state)
-            .verify(token)
-            .map(AuthUser::from)
+        let claims = TokenVerifier::from_ref(state).verify(token)?;
+        LiveSessions::from_ref(state).check(claims).await
     }
 }
 

@@ -155,6 +155,29 @@ impl PublicKey {
     }
 }
 
+/// Key id (RFC 7638 thumbprint) of the committed pair in `deploy/dev-keys/`. Its private half is
+/// public, so anyone can mint tokens with it: only development may use or accept it.
+pub const DEVELOPMENT_KEY_ID: &str = "3WMrOH2WQe4vAAADupWJKH6KkR14uzKoFPdPVj51KIs";
+
+/// Refuses the committed development key outside `APP_ENV=development`, whichever slot it
+/// was configured in (`slot` names the variable, for the one-line start-up error).
+pub fn refuse_development_key(
+    app_env: platform::config::AppEnv,
+    slot: &str,
+    keys: &[PublicKey],
+) -> Result<(), String> {
+    if app_env == platform::config::AppEnv::Development
+        || keys.iter().all(|key| key.kid != DEVELOPMENT_KEY_ID)
+    {
+        return Ok(());
+    }
+    Err(format!(
+        "{slot} holds the committed development key (deploy/dev-keys), which anyone can sign \
+         with: refused with APP_ENV={app_env}. Generate a key with \
+         `openssl genpkey -algorithm ed25519` (see .env.example)"
+    ))
+}
+
 /// RFC 7638 thumbprint: a key id anyone can recompute from the public key alone.
 fn thumbprint(public: &[u8; 32]) -> String {
     let canonical = format!(

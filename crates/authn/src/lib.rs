@@ -1,18 +1,24 @@
 //! DevMentor access tokens: short-lived Ed25519-signed JWTs that every service verifies
-//! locally, without calling the auth service.
+//! locally, without calling the auth service, plus a cached check that the token's session
+//! is still live.
 //!
 //! The auth service signs with [`TokenIssuer`]; every service verifies with
-//! [`TokenVerifier`] and takes [`AuthUser`] as a handler argument. Keys rotate by adding the
+//! [`TokenVerifier`], checks the token's session with [`LiveSessions`] and takes
+//! [`AuthUser`] as a handler argument. Keys rotate by adding the
 //! new key for signing and keeping the old public key in the verifier until old tokens expire.
 
 mod claims;
 mod extractor;
 mod keys;
+mod live;
 mod verifier_config;
 
 pub use claims::{AccessClaims, Role};
 pub use extractor::{AuthError, AuthUser};
-pub use keys::{Jwk, Jwks, KeyError, PublicKey, SigningKey};
+pub use keys::{
+    DEVELOPMENT_KEY_ID, Jwk, Jwks, KeyError, PublicKey, SigningKey, refuse_development_key,
+};
+pub use live::{LiveSessions, REMEMBER_FOR};
 pub use verifier_config::VerifierConfig;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};

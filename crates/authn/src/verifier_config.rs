@@ -44,14 +44,14 @@ fn default_audience() -> String {
 impl VerifierConfig {
     /// Loads the accepted public keys; the error is one readable line for start-up.
     pub fn verifier(&self) -> Result<TokenVerifier, String> {
-        let mut files: Vec<&Path> = Vec::new();
+        let mut files: Vec<(&str, &Path)> = Vec::new();
         if let Some(path) = &self.jwt_public_keys_file {
-            files.push(path);
+            files.push(("JWT_PUBLIC_KEYS_FILE", path));
         } else if let Some(path) = &self.jwt_private_key_file {
-            files.push(path);
+            files.push(("JWT_PRIVATE_KEY_FILE", path));
         }
         if let Some(path) = &self.jwt_previous_keys_file {
-            files.push(path);
+            files.push(("JWT_PREVIOUS_KEYS_FILE", path));
         }
         let fallback = Path::new(DEVELOPMENT_PUBLIC_KEY_FILE);
         if files.is_empty() {
@@ -65,10 +65,10 @@ impl VerifierConfig {
             tracing::warn!(
                 "JWT_PUBLIC_KEYS_FILE unset: accepting tokens of the development key {DEVELOPMENT_PUBLIC_KEY_FILE}"
             );
-            files.push(fallback);
+            files.push(("the development fallback", fallback));
         }
         let mut keys = Vec::new();
-        for path in files {
+        for (slot, path) in files {
             let bundle = std::fs::read_to_string(path)
                 .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
             let found = PublicKey::all_from_pem_bundle(&bundle)
@@ -76,6 +76,7 @@ impl VerifierConfig {
             if found.is_empty() {
                 return Err(format!("{} holds no PEM key", path.display()));
             }
+            crate::refuse_development_key(self.app_env, slot, &found)?;
             keys.extend(found);
         }
         let audience = Audience {
@@ -90,10 +91,11 @@ impl VerifierConfig {
 mod tests {
     use super::*;
     use crate::SigningKey;
+    use platform::config::AppEnv;
 
     fn config() -> VerifierConfig {
         VerifierConfig {
-            app_env: platform::config::AppEnv::Production,
+            app_env: AppEnv::Production,
             jwt_public_keys_file: None,
             jwt_private_key_file: None,
             jwt_previous_keys_file: None,
@@ -106,6 +108,31 @@ mod tests {
     fn production_without_keys_refuses_to_start() {
         let error = config().verifier().err().expect("no keys");
         assert!(error.contains("JWT_PUBLIC_KEYS_FILE"), "{error}");
+    }
+
+    #[test]
+    fn the_committed_development_key_is_refused_outside_development_in_every_slot() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let public = repo.join("deploy/dev-keys/jwt-ed25519.pub.pem");
+        let private = repo.join("deploy/dev-keys/jwt-ed25519.pem");
+        for env in [AppEnv::Production, AppEnv::Staging, AppEnv::Test] {
+            let slots: [fn(&mut VerifierConfig, PathBuf); 3] = [
+                |c, p| c.jwt_public_keys_file = Some(p),
+                |c, p| c.jwt_private_key_file = Some(p),
+                |c, p| c.jwt_previous_keys_file = Some(p),
+            ];
+            for (slot, file) in slots.iter().zip([&public, &private, &public]) {
+                let mut config = config();
+                config.app_env = env;
+                slot(&mut config, file.clone());
+                let error = config.verifier().err().expect("refused");
+                assert!(error.contains("development key"), "{env}: {error}");
+            }
+        }
+        let mut development = config();
+        development.app_env = AppEnv::Development;
+        development.jwt_public_keys_file = Some(public);
+        assert!(development.verifier().is_ok(), "development keeps working");
     }
 
     #[test]

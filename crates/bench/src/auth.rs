@@ -32,7 +32,7 @@ pub async fn run(args: &AuthArgs) -> anyhow::Result<()> {
 
 /// Verifies as many hashes as possible on every core.
 async fn argon2_verify_rate(cores: usize) -> anyhow::Result<f64> {
-    let passwords = Passwords::new(cores).await?;
+    let passwords = Passwords::new(cores, 1024).await?;
     let hash = passwords.hash(PASSWORD.into()).await?;
     let verifies = cores * 12;
     let started = Instant::now();
@@ -49,6 +49,7 @@ async fn argon2_verify_rate(cores: usize) -> anyhow::Result<f64> {
 
 async fn logins(pool: &sqlx::PgPool, args: &AuthArgs, floor: f64) -> anyhow::Result<()> {
     let config: AuthConfig = serde_json::from_value(serde_json::json!({
+        "app_env": "test",
         "jwt_private_key": authn::SigningKey::generate_pem()?,
         "rate_limit_login_per_minute": 1_000_000,
         "rate_limit_register_per_hour": 1_000_000,

@@ -25,6 +25,7 @@ async fn measure(pool: &sqlx::PgPool, args: &ProjectArgs) -> anyhow::Result<()> 
     let state = AppState {
         pool: pool.clone(),
         verifier: tokens.verifier.clone(),
+        sessions: authn::LiveSessions::new(pool.clone()),
         files: FileStore::new(files_dir.path()),
     };
     let served = Served::start("project", project::routes::router(state), pool).await?;

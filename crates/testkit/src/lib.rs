@@ -15,8 +15,12 @@ use tokio::process::{Child, Command};
 
 mod binary;
 pub mod catalog;
+mod keys;
+mod sessions;
 
 pub use binary::{BinaryRun, run_binary};
+pub use keys::SigningKeyFile;
+pub use sessions::open_session;
 
 /// The URL of the database behind a `#[sqlx::test]` pool, so a child process can use it.
 pub fn database_url(pool: &PgPool) -> String {
@@ -54,7 +58,8 @@ pub fn spawn_service(
 ) -> ServiceProcess {
     let port = free_port();
     let child = Command::new(binary)
-        // Never production: tests may use the committed development key.
+        // Never production (which would demand SMTP and real keys): tests bring their own
+        // keys (`SigningKeyFile`); the committed development key is refused here too.
         .env("APP_ENV", "test")
         .envs(extra_env.iter().copied())
         .env("DATABASE_URL", database_url(pool))

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use authn::TokenVerifier;
+use authn::{LiveSessions, TokenVerifier};
 use axum::extract::FromRef;
 use db::PgPool;
 use platform::service::StartError;
@@ -21,6 +21,7 @@ pub struct AppState {
     pub indexer: Indexer,
     pub chunker: Arc<Chunker>,
     pub verifier: TokenVerifier,
+    pub sessions: LiveSessions,
     /// Nudges the background indexer when an ingestion left chunks pending.
     pub indexer_wakeup: Arc<Notify>,
 }
@@ -28,6 +29,12 @@ pub struct AppState {
 impl FromRef<AppState> for TokenVerifier {
     fn from_ref(state: &AppState) -> Self {
         state.verifier.clone()
+    }
+}
+
+impl FromRef<AppState> for LiveSessions {
+    fn from_ref(state: &AppState) -> Self {
+        state.sessions.clone()
     }
 }
 
@@ -51,12 +58,14 @@ impl AppState {
     ) -> Result<Self, StartError> {
         let chunker = Chunker::new(memory.memory_chunk_size, memory.memory_chunk_overlap)
             .map_err(StartError::new)?;
+        let pool = indexer.pool.clone();
         Ok(Self {
-            pool: indexer.pool.clone(),
+            pool: pool.clone(),
             config: Arc::new(memory.clone()),
             indexer,
             chunker: Arc::new(chunker),
             verifier,
+            sessions: LiveSessions::new(pool),
             indexer_wakeup: Arc::new(Notify::new()),
         })
     }

@@ -8,15 +8,17 @@ use tempfile::TempDir;
 use testkit::BinaryRun;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_memory");
-const PUBLIC_KEY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../deploy/dev-keys/jwt-ed25519.pub.pem"
-);
 
+/// The service's settings, with a fresh token key kept in `dir` (the committed development
+/// key is refused under the tests' `APP_ENV=test`).
 fn env(dir: &TempDir) -> Vec<(&'static str, String)> {
+    let key = dir.path().join("jwt-key.pem");
+    if !key.exists() {
+        std::fs::write(&key, authn::SigningKey::generate_pem().expect("key")).expect("write key");
+    }
     vec![
         ("VECTOR_DATA_DIR", dir.path().display().to_string()),
-        ("JWT_PUBLIC_KEYS_FILE", PUBLIC_KEY.to_owned()),
+        ("JWT_PRIVATE_KEY_FILE", key.display().to_string()),
         ("EMBEDDING_DIM", "64".to_owned()),
     ]
 }

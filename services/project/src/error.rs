@@ -59,7 +59,7 @@ impl ApiError {
         match self {
             ApiError::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
-            ApiError::Unauthenticated(error) => (StatusCode::UNAUTHORIZED, error.code()),
+            ApiError::Unauthenticated(error) => (error.status(), error.code()),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),

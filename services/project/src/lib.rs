@@ -35,6 +35,7 @@ pub async fn build(context: ServiceContext) -> Result<Service, StartError> {
             ))
         })?;
     let state = AppState {
+        sessions: authn::LiveSessions::new(context.pool.clone()),
         pool: context.pool,
         verifier,
         files: storage::FileStore::new(config.projects_dir),

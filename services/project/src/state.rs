@@ -1,6 +1,6 @@
 //! `AppState`: what every handler can reach.
 
-use authn::TokenVerifier;
+use authn::{LiveSessions, TokenVerifier};
 use axum::extract::FromRef;
 use db::PgPool;
 
@@ -10,11 +10,18 @@ use crate::storage::FileStore;
 pub struct AppState {
     pub pool: PgPool,
     pub verifier: TokenVerifier,
+    pub sessions: LiveSessions,
     pub files: FileStore,
 }
 
 impl FromRef<AppState> for TokenVerifier {
     fn from_ref(state: &AppState) -> Self {
         state.verifier.clone()
+    }
+}
+
+impl FromRef<AppState> for LiveSessions {
+    fn from_ref(state: &AppState) -> Self {
+        state.sessions.clone()
     }
 }

@@ -3,10 +3,6 @@
 use sqlx::PgPool;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_project");
-const DEV_PUBLIC_KEY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../deploy/dev-keys/jwt-ed25519.pub.pem"
-);
 
 #[sqlx::test(migrations = false)]
 async fn refuses_to_start_on_an_unmigrated_database(pool: PgPool) {
@@ -17,8 +13,9 @@ async fn refuses_to_start_on_an_unmigrated_database(pool: PgPool) {
 async fn serves_health_on_a_migrated_database_and_stops_on_sigterm(pool: PgPool) {
     let files = std::env::temp_dir().join(format!("project-startup-{}", uuid::Uuid::new_v4()));
     let files_env = files.to_string_lossy().into_owned();
+    let key = testkit::SigningKeyFile::new();
     let env = [
-        ("JWT_PUBLIC_KEYS_FILE", DEV_PUBLIC_KEY),
+        ("JWT_PRIVATE_KEY_FILE", key.path()),
         ("PROJECTS_DIR", files_env.as_str()),
     ];
     testkit::assert_serves_health_and_stops(BINARY, "PROJECT_", &pool, &env).await;

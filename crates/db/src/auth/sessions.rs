@@ -58,8 +58,9 @@ pub struct RefreshTokenRecord {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Looks up a refresh token by hash and locks its session row, so two refreshes with the
-/// same token are serialised: the second sees the first's rotation and counts as reuse.
+/// Looks up a refresh token by hash and locks it and its session. Both rows are locked so a
+/// second refresh of the same token waits, then sees the first one's `rotated_at` (PostgreSQL
+/// re-reads only the rows it locks) and counts as reuse.
 pub async fn find_refresh_token_for_update(
     conn: &mut PgConnection,
     token_hash: &str,
@@ -71,26 +72,42 @@ pub async fn find_refresh_token_for_update(
            FROM auth.refresh_tokens rt
            JOIN auth.user_sessions s ON s.id = rt.session_id
            WHERE rt.token_hash = $1
-           FOR UPDATE OF s"#,
+           FOR UPDATE OF rt, s"#,
         token_hash,
     )
     .fetch_optional(conn)
     .await
 }
 
-/// Marks the presented token used and makes `new_hash` the session's current token.
+/// The outcome of [`rotate_refresh_token`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The presented token is spent and the new one is current until `expires_at`.
+    Rotated { expires_at: DateTime<Utc> },
+    /// Someone exchanged the presented token first: this is a replay.
+    AlreadyUsed,
+}
+
+/// Spends the presented token and makes `new_hash` the session's current token. The spend is
+/// conditional (`rotated_at IS NULL`), so of any number of concurrent exchanges exactly one
+/// rotates, whatever the isolation level. The session's new expiry is `idle` from now but never
+/// past `created_at + max_lifetime`: refreshing cannot keep a session alive forever.
 pub async fn rotate_refresh_token(
     conn: &mut PgConnection,
     record: &RefreshTokenRecord,
     new_hash: &str,
-    expires_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE auth.refresh_tokens SET rotated_at = now() WHERE id = $1",
+    idle: chrono::Duration,
+    max_lifetime: chrono::Duration,
+) -> Result<Rotation, sqlx::Error> {
+    let spent = sqlx::query!(
+        "UPDATE auth.refresh_tokens SET rotated_at = now() WHERE id = $1 AND rotated_at IS NULL",
         record.token_id,
     )
     .execute(&mut *conn)
     .await?;
+    if spent.rows_affected() != 1 {
+        return Ok(Rotation::AlreadyUsed);
+    }
     sqlx::query!(
         "INSERT INTO auth.refresh_tokens (session_id, token_hash) VALUES ($1, $2)",
         record.session_id as SessionId,
@@ -98,17 +115,21 @@ pub async fn rotate_refresh_token(
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query!(
+    let expires_at = sqlx::query_scalar!(
         r#"UPDATE auth.user_sessions
-           SET refresh_token = $2, last_used_at = now(), expires_at = $3
-           WHERE id = $1"#,
+           SET refresh_token = $2, last_used_at = now(),
+               expires_at = LEAST(now() + make_interval(secs => $3),
+                                  created_at + make_interval(secs => $4))
+           WHERE id = $1
+           RETURNING expires_at"#,
         record.session_id as SessionId,
         new_hash,
-        expires_at,
+        idle.num_seconds() as f64,
+        max_lifetime.num_seconds() as f64,
     )
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(())
+    Ok(Rotation::Rotated { expires_at })
 }
 
 /// Ends one session; false if it was already ended.
@@ -176,6 +197,32 @@ pub async fn is_active(executor: impl PgExecutor<'_>, id: SessionId) -> Result<b
         id as SessionId,
     )
     .fetch_one(executor)
+    .await
+}
+
+/// What a resource service needs to know about a token's session, read fresh: the session is
+/// live (not revoked, not expired), its user is active, and this is the user's current role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    pub user_id: UserId,
+    pub role: String,
+}
+
+/// The session's owner and their current role, if the session is live and the user active.
+pub async fn live(
+    executor: impl PgExecutor<'_>,
+    id: SessionId,
+) -> Result<Option<LiveSession>, sqlx::Error> {
+    sqlx::query_as!(
+        LiveSession,
+        r#"SELECT u.id AS "user_id: UserId", u.role
+           FROM auth.user_sessions s
+           JOIN auth.users u ON u.id = s.user_id
+           WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+             AND u.is_active"#,
+        id as SessionId,
+    )
+    .fetch_optional(executor)
     .await
 }
 

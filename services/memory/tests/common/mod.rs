@@ -107,11 +107,8 @@ impl TestApp {
         .fetch_one(&self.pool)
         .await
         .expect("insert user");
-        let token = self
-            .issuer
-            .issue(id, Uuid::new_v4(), role)
-            .expect("token")
-            .token;
+        let session = testkit::open_session(&self.pool, id).await;
+        let token = self.issuer.issue(id, session, role).expect("token").token;
         User { id, token }
     }
 

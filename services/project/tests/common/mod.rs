@@ -68,6 +68,7 @@ impl TestApp {
         let state = AppState {
             pool: pool.clone(),
             verifier,
+            sessions: authn::LiveSessions::new(pool.clone()),
             files: FileStore::new(&files_dir),
         };
         let common: platform::config::CommonConfig =
@@ -96,15 +97,29 @@ impl TestApp {
         )
         .await
         .expect("insert user");
+        if role != Role::User {
+            db::auth::admin::set_role(&self.pool, user.id, role.as_str())
+                .await
+                .expect("set role");
+        }
+        let session = testkit::open_session(&self.pool, user.id.0).await;
         let token = self
             .issuer
-            .issue(user.id.0, Uuid::new_v4(), role)
+            .issue(user.id.0, session, role)
             .expect("token")
             .token;
         User {
             id: user.id.0,
             token,
         }
+    }
+
+    /// A correctly signed token naming a session that was never opened.
+    pub fn token_without_session(&self, user: &User) -> String {
+        self.issuer
+            .issue(user.id, Uuid::new_v4(), Role::User)
+            .expect("token")
+            .token
     }
 
     pub async fn user(&self, name: &str) -> User {

@@ -1,0 +1,118 @@
+//! Live-session checks: a signature proves who a token was issued to, not that its session
+//! is still open. Every service asks PostgreSQL (the auth schema is the source of truth, so
+//! no revocation can be missed the way a separately written Redis copy could miss one) and
+//! remembers each answer for [`REMEMBER_FOR`], so a logout, deactivation or demotion reaches
+//! every service within that time while a busy session costs one query per interval.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use db::{PgPool, ids::SessionId};
+use uuid::Uuid;
+
+use crate::{AccessClaims, AuthError, AuthUser, Role};
+
+/// How long one answer is reused. The promise is "revocation everywhere within a second".
+pub const REMEMBER_FOR: Duration = Duration::from_millis(500);
+
+/// Above this many remembered sessions, expired answers are dropped before adding more.
+const MAX_REMEMBERED: usize = 50_000;
+
+/// The session's state as last read: `None` when it is over (revoked, expired, user disabled).
+#[derive(Debug, Clone)]
+struct Answer {
+    read_at: Instant,
+    live: Option<(Uuid, Role)>,
+}
+
+/// Checks that a token's session is live and supplies the user's current role.
+#[derive(Clone)]
+pub struct LiveSessions {
+    pool: PgPool,
+    remember_for: Duration,
+    answers: Arc<Mutex<HashMap<Uuid, Answer>>>,
+}
+
+impl LiveSessions {
+    /// Remembers each answer for [`REMEMBER_FOR`]: for services that only read sessions.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            remember_for: REMEMBER_FOR,
+            answers: Arc::default(),
+        }
+    }
+
+    /// Asks on every request: for the auth service, which ends sessions itself and must not
+    /// accept a token it has just revoked.
+    pub fn uncached(pool: PgPool) -> Self {
+        Self {
+            remember_for: Duration::ZERO,
+            ..Self::new(pool)
+        }
+    }
+
+    /// The token's bearer with the role the user has now. Refuses tokens of ended sessions
+    /// and tokens whose subject is not the session's owner.
+    pub async fn check(&self, claims: AccessClaims) -> Result<AuthUser, AuthError> {
+        let (owner, role) = match self.remembered(claims.sid) {
+            Some(live) => live,
+            None => self.read(claims.sid).await?,
+        }
+        .ok_or(AuthError::SessionEnded)?;
+        if owner != claims.sub {
+            return Err(AuthError::InvalidToken);
+        }
+        Ok(AuthUser {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            role,
+        })
+    }
+
+    fn remembered(&self, session: Uuid) -> Option<Option<(Uuid, Role)>> {
+        let answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        answers
+            .get(&session)
+            .filter(|answer| answer.read_at.elapsed() < self.remember_for)
+            .map(|answer| answer.live)
+    }
+
+    async fn read(&self, session: Uuid) -> Result<Option<(Uuid, Role)>, AuthError> {
+        let row = db::auth::sessions::live(&self.pool, SessionId(session))
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "cannot check the session of an access token");
+                AuthError::Unavailable
+            })?;
+        let live = match row {
+            Some(row) => Some((
+                row.user_id.0,
+                row.role.parse().map_err(|error: String| {
+                    tracing::error!(%error, "unknown role in auth.users");
+                    AuthError::Unavailable
+                })?,
+            )),
+            None => None,
+        };
+        if self.remember_for.is_zero() {
+            return Ok(live);
+        }
+        let mut answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        if answers.len() >= MAX_REMEMBERED {
+            let remember_for = self.remember_for;
+            answers.retain(|_, answer| answer.read_at.elapsed() < remember_for);
+        }
+        answers.insert(
+            session,
+            Answer {
+                read_at: Instant::now(),
+                live,
+            },
+        );
+        Ok(live)
+    }
+}

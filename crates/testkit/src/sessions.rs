@@ -1,0 +1,28 @@
+//! Live sessions for tests that mint their own access tokens: every service checks that a
+//! token's session exists and is live, so a test token needs a real `auth.user_sessions` row.
+
+use db::{auth::NewSession, ids::UserId};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// Opens a session for `user` (expiring in a day) and returns its id, for a token's `sid`.
+pub async fn open_session(pool: &PgPool, user: Uuid) -> Uuid {
+    // Random 64-hex-digit stand-ins for the SHA-256 digests the schema stores.
+    let digest = || format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+    let (handle, refresh) = (digest(), digest());
+    let mut conn = pool.acquire().await.expect("connection");
+    let id = db::auth::sessions::create(
+        &mut conn,
+        &NewSession {
+            user_id: UserId(user),
+            session_token_hash: &handle,
+            refresh_token_hash: &refresh,
+            ip: None,
+            user_agent: Some("testkit"),
+            expires_at: chrono::Utc::now() + chrono::Duration::days(1),
+        },
+    )
+    .await
+    .expect("insert session");
+    id.0
+}
