@@ -3,8 +3,17 @@
 //! blocking pool: hashes would land on ever more threads, and the allocator keeps each
 //! thread's 19 MiB block — the login bench measured 2 GiB that way.) Legacy bcrypt
 //! hashes (imported users) verify too and are flagged for rehashing.
+//!
+//! The queue in front of those threads is bounded: when it is full a caller is told at once
+//! ([`HashError::Busy`], answered as 503 with `Retry-After`) instead of waiting behind work
+//! that would outlive its request. A job whose caller has gone (client hung up, request timed
+//! out) is skipped when its turn comes.
 
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicU64, Ordering},
+    mpsc,
+};
 
 use argon2::{
     Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
@@ -17,8 +26,12 @@ const PASSES: u32 = 2;
 const LANES: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct HashError(String);
+pub enum HashError {
+    #[error("every password-hashing slot is taken")]
+    Busy,
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
 
 /// The outcome of checking a password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +47,13 @@ type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Clone)]
 pub struct Passwords {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
+    /// Jobs dropped unrun because their caller had gone.
+    skipped: Arc<AtomicU64>,
+    /// New password hashes computed: the expensive work callers ask for.
+    hashed: Arc<AtomicU64>,
+    /// Password verifications run (dummy-hash ones included).
+    verified: Arc<AtomicU64>,
     /// Verified against for unknown users, so "no such user" costs as much as a wrong password.
     dummy_hash: Arc<str>,
 }
@@ -45,9 +64,10 @@ fn argon2id() -> Argon2<'static> {
 }
 
 impl Passwords {
-    /// `concurrency` hashes may run at once; more callers wait their turn.
-    pub async fn new(concurrency: usize) -> Result<Self, HashError> {
-        let (jobs, queue) = mpsc::channel::<Job>();
+    /// `concurrency` hashes may run at once; up to `queue_capacity` more callers wait their
+    /// turn, and beyond that callers get [`HashError::Busy`].
+    pub async fn new(concurrency: usize, queue_capacity: usize) -> Result<Self, HashError> {
+        let (jobs, queue) = mpsc::sync_channel::<Job>(queue_capacity.max(1));
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..concurrency.max(1) {
             let queue = queue.clone();
@@ -66,10 +86,16 @@ impl Passwords {
                         }
                     }
                 })
-                .map_err(|error| HashError(error.to_string()))?;
+                .map_err(|error| HashError::Failed(error.to_string()))?;
         }
+        let skipped = Arc::new(AtomicU64::new(0));
+        let hashed = Arc::new(AtomicU64::new(0));
+        let verified = Arc::new(AtomicU64::new(0));
         let dummy = Self {
             jobs: jobs.clone(),
+            skipped: skipped.clone(),
+            hashed: hashed.clone(),
+            verified: verified.clone(),
             dummy_hash: Arc::from(""),
         };
         let dummy_hash = dummy
@@ -77,17 +103,37 @@ impl Passwords {
             .await?;
         Ok(Self {
             jobs,
+            skipped,
+            hashed,
+            verified,
             dummy_hash: Arc::from(dummy_hash),
         })
     }
 
+    /// How many new password hashes were computed (the dummy hash included).
+    pub fn hashed(&self) -> u64 {
+        self.hashed.load(Ordering::Relaxed)
+    }
+
+    /// How many password verifications ran.
+    pub fn verified(&self) -> u64 {
+        self.verified.load(Ordering::Relaxed)
+    }
+
+    /// How many queued jobs were dropped because their caller had gone.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        let hashed = self.hashed.clone();
         self.blocking(move || {
+            hashed.fetch_add(1, Ordering::Relaxed);
             let salt = SaltString::generate(&mut rand::rngs::OsRng);
             argon2id()
                 .hash_password(password.as_bytes(), &salt)
                 .map(|hash| hash.to_string())
-                .map_err(|error| HashError(error.to_string()))
+                .map_err(|error| HashError::Failed(error.to_string()))
         })
         .await?
     }
@@ -102,7 +148,13 @@ impl Passwords {
             Some(hash) => (hash, true),
             None => (self.dummy_hash.to_string(), false),
         };
-        let verified = self.blocking(move || check(&password, &stored)).await?;
+        let count = self.verified.clone();
+        let verified = self
+            .blocking(move || {
+                count.fetch_add(1, Ordering::Relaxed);
+                check(&password, &stored)
+            })
+            .await?;
         Ok(if real { verified } else { Verified::No })
     }
 
@@ -111,15 +163,24 @@ impl Passwords {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let (done, result) = tokio::sync::oneshot::channel();
+        let skipped = self.skipped.clone();
         let job: Job = Box::new(move || {
+            // The caller's future was dropped: nobody waits for this hash.
+            if done.is_closed() {
+                skipped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
             let _ = done.send(work());
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| HashError("the hashing threads have stopped".into()))?;
+        self.jobs.try_send(job).map_err(|error| match error {
+            mpsc::TrySendError::Full(_) => HashError::Busy,
+            mpsc::TrySendError::Disconnected(_) => {
+                HashError::Failed("the hashing threads have stopped".into())
+            }
+        })?;
         result
             .await
-            .map_err(|_| HashError("a hashing thread failed".into()))
+            .map_err(|_| HashError::Failed("a hashing thread failed".into()))
     }
 }
 
@@ -150,9 +211,70 @@ fn check(password: &str, stored: &str) -> Verified {
 mod tests {
     use super::*;
 
+    /// Occupies the only hashing thread until the returned sender is dropped or sent to.
+    async fn hold_the_thread(
+        passwords: &Passwords,
+    ) -> (
+        mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<(), HashError>>,
+    ) {
+        let (release, held) = mpsc::channel::<()>();
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let passwords = passwords.clone();
+        let blocker = tokio::spawn(async move {
+            passwords
+                .blocking(move || {
+                    let _ = started_tx.send(());
+                    let _ = held.recv();
+                })
+                .await
+        });
+        started.await.expect("the blocker runs");
+        (release, blocker)
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_at_once() {
+        let passwords = Passwords::new(1, 2).await.expect("init");
+        let (release, blocker) = hold_the_thread(&passwords).await;
+        let queued: Vec<_> = (0..2)
+            .map(|_| {
+                tokio::spawn({
+                    let passwords = passwords.clone();
+                    async move { passwords.hash("queued password".into()).await }
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let refused = passwords.hash("one too many".into()).await;
+        assert!(matches!(refused, Err(HashError::Busy)), "{refused:?}");
+        drop(release);
+        blocker.await.expect("join").expect("blocker");
+        for job in queued {
+            job.await.expect("join").expect("queued jobs still run");
+        }
+    }
+
+    #[tokio::test]
+    async fn jobs_whose_caller_left_are_skipped() {
+        use futures::FutureExt as _;
+        let passwords = Passwords::new(1, 8).await.expect("init");
+        let (release, blocker) = hold_the_thread(&passwords).await;
+        for _ in 0..4 {
+            // Polled once (so queued), then dropped: the request went away.
+            let abandoned = passwords.hash("abandoned".into());
+            assert!(abandoned.now_or_never().is_none());
+        }
+        drop(release);
+        blocker.await.expect("join").expect("blocker");
+        passwords.hash("after".into()).await.expect("runs");
+        assert_eq!(passwords.skipped(), 4);
+    }
+
     #[tokio::test]
     async fn argon2id_hashes_verify_with_owasp_parameters() {
-        let passwords = Passwords::new(2).await.expect("init");
+        let passwords = Passwords::new(2, 16).await.expect("init");
         let hash = passwords.hash("correct horse".into()).await.expect("hash");
         assert!(
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
@@ -172,7 +294,7 @@ mod tests {
 
     #[tokio::test]
     async fn bcrypt_hashes_verify_and_ask_for_a_rehash() {
-        let passwords = Passwords::new(1).await.expect("init");
+        let passwords = Passwords::new(1, 16).await.expect("init");
         let legacy = bcrypt::hash("legacy pass", 4).expect("bcrypt");
         let ok = passwords
             .verify("legacy pass".into(), Some(legacy.clone()))
@@ -190,7 +312,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_users_and_garbage_hashes_never_verify() {
-        let passwords = Passwords::new(1).await.expect("init");
+        let passwords = Passwords::new(1, 16).await.expect("init");
         let dummy = "dummy password for unknown users".to_owned();
         assert_eq!(
             passwords.verify(dummy, None).await.expect("v"),

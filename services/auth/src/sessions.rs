@@ -59,11 +59,26 @@ pub async fn start(
             refresh_token_hash: &refresh_hash,
             ip: client.ip_text(),
             user_agent: client.user_agent.as_deref(),
-            expires_at: chrono::Utc::now() + state.config.refresh_token_ttl(),
+            expires_at: chrono::Utc::now()
+                + state
+                    .config
+                    .refresh_token_ttl()
+                    .min(state.config.session_max_lifetime()),
         },
     )
     .await?;
-    tokens(state, user, session_id, refresh_token)
+    let tokens = tokens(state, user, session_id, refresh_token)?;
+    Ok(tokens.refresh_expires_at(chrono::Utc::now() + state.config.session_max_lifetime()))
+}
+
+impl Tokens {
+    /// Reports the refresh token's real expiry when the session's absolute lifetime cuts it
+    /// shorter than the usual idle lifetime.
+    pub fn refresh_expires_at(mut self, expires_at: chrono::DateTime<chrono::Utc>) -> Self {
+        let left = (expires_at - chrono::Utc::now()).num_seconds().max(0) as u64;
+        self.refresh_expires_in = self.refresh_expires_in.min(left);
+        self
+    }
 }
 
 /// Signs an access token and pairs it with `refresh_token`.

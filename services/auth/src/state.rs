@@ -2,7 +2,7 @@
 
 use std::{path::Path, sync::Arc};
 
-use authn::{Audience, PublicKey, SigningKey, TokenIssuer, TokenVerifier};
+use authn::{Audience, LiveSessions, PublicKey, SigningKey, TokenIssuer, TokenVerifier};
 use axum::extract::FromRef;
 use db::PgPool;
 use platform::{config::AppEnv, service::StartError};
@@ -21,15 +21,14 @@ use crate::{
 /// The committed development key, relative to the repository root (where `scripts/dev` runs).
 const DEVELOPMENT_KEY_FILE: &str = "deploy/dev-keys/jwt-ed25519.pem";
 
-/// Key id of `deploy/dev-keys/jwt-ed25519.pem`, which is public and so never for production.
-const DEVELOPMENT_KEY_ID: &str = "3WMrOH2WQe4vAAADupWJKH6KkR14uzKoFPdPVj51KIs";
-
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<AuthConfig>,
     pub issuer: TokenIssuer,
     pub verifier: TokenVerifier,
+    /// Whether a token's session is still live, and its user's current role.
+    pub sessions: LiveSessions,
     pub passwords: Passwords,
     pub limiter: Arc<RateLimiter>,
     pub mailer: Arc<dyn Mailer>,
@@ -45,25 +44,34 @@ impl FromRef<AppState> for TokenVerifier {
     }
 }
 
+impl FromRef<AppState> for LiveSessions {
+    fn from_ref(state: &AppState) -> Self {
+        state.sessions.clone()
+    }
+}
+
 impl AppState {
     /// Loads the signing keys, prepares password hashing and connects the rate limiter.
     pub async fn new(pool: PgPool, config: AuthConfig) -> Result<Self, StartError> {
         let signing = signing_key(&config)?;
-        if signing.kid() == DEVELOPMENT_KEY_ID && config.app_env == AppEnv::Production {
-            return Err(StartError::new(
-                "refusing the development signing key (deploy/dev-keys) with APP_ENV=production: \
-                 generate a key with `openssl genpkey -algorithm ed25519` and set JWT_PRIVATE_KEY_FILE",
-            ));
-        }
+        authn::refuse_development_key(
+            config.app_env,
+            "the signing key (JWT_PRIVATE_KEY_FILE / JWT_PRIVATE_KEY)",
+            std::slice::from_ref(signing.public_key()),
+        )
+        .map_err(StartError::new)?;
         let mut accepted = vec![signing.public_key().clone()];
         if let Some(path) = &config.jwt_previous_keys_file {
             let bundle = read(path)?;
-            accepted.extend(PublicKey::all_from_pem_bundle(&bundle).map_err(|error| {
+            let previous = PublicKey::all_from_pem_bundle(&bundle).map_err(|error| {
                 StartError::new(format!(
                     "JWT_PREVIOUS_KEYS_FILE {}: {error}",
                     path.display()
                 ))
-            })?);
+            })?;
+            authn::refuse_development_key(config.app_env, "JWT_PREVIOUS_KEYS_FILE", &previous)
+                .map_err(StartError::new)?;
+            accepted.extend(previous);
         }
         let audience = Audience {
             issuer: config.jwt_issuer.clone(),
@@ -74,7 +82,9 @@ impl AppState {
         let concurrency = config
             .password_hash_concurrency
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
-        let passwords = Passwords::new(concurrency).await.map_err(StartError::new)?;
+        let passwords = Passwords::new(concurrency, config.password_hash_queue)
+            .await
+            .map_err(StartError::new)?;
         let limiter = Arc::new(RateLimiter::new(
             &config.redis_url,
             config.rate_limit_prefix.clone(),
@@ -83,12 +93,13 @@ impl AppState {
             Some(url) => Arc::new(
                 SmtpMailer::new(url.expose_secret(), &config.mail_from).map_err(StartError::new)?,
             ),
-            None => Arc::new(LogMailer),
+            None => LogMailer::for_env(config.app_env).map_err(StartError::new)?,
         };
         let github = GitHub::from_config(&config.github)
             .map_err(StartError::new)?
             .map(Arc::new);
         Ok(Self {
+            sessions: LiveSessions::uncached(pool.clone()),
             pool,
             config: Arc::new(config),
             issuer,

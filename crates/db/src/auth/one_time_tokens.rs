@@ -41,6 +41,23 @@ pub async fn create(
     Ok(())
 }
 
+/// The user of a token that `consume` would accept right now, without spending it: lets a
+/// caller refuse a bogus token before doing expensive work (hashing a new password).
+pub async fn find_usable(
+    executor: impl PgExecutor<'_>,
+    purpose: Purpose,
+    token_hash: &str,
+) -> Result<Option<UserId>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT user_id AS "user_id: UserId" FROM auth.one_time_tokens
+           WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()"#,
+        token_hash,
+        purpose.as_str(),
+    )
+    .fetch_optional(executor)
+    .await
+}
+
 /// Marks the token used and returns its user, if it exists, has this purpose, is unused and
 /// unexpired. One statement, so two concurrent uses cannot both succeed.
 pub async fn consume(

@@ -122,12 +122,16 @@ pub struct TokenBody {
     token: String,
 }
 
-#[utoipa::path(post, path = "/api/auth/verify-email/confirm", tag = "email", request_body = TokenBody, responses((status = 200, body = Status), (status = 400, description = "invalid_or_expired_token", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/verify-email/confirm", tag = "email", request_body = TokenBody, responses((status = 200, body = Status), (status = 400, description = "invalid_or_expired_token", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn confirm_verification(
     State(state): State<AppState>,
     client: ClientInfo,
     Json(body): Json<TokenBody>,
 ) -> Result<axum::Json<Status>, ApiError> {
+    state
+        .limiter
+        .check(links_rule(&state), &format!("ip:{}", client_key(&client)))
+        .await?;
     let mut tx = state.pool.begin().await?;
     let user_id = db::auth::one_time_tokens::consume(
         &mut *tx,
@@ -209,23 +213,47 @@ pub struct ResetPassword {
     new_password: String,
 }
 
-/// Sets a new password from a mailed token, lifts any lockout and ends every session.
-#[utoipa::path(post, path = "/api/auth/reset-password", tag = "email", request_body = ResetPassword, responses((status = 204, description = "password set; every session ended; lockout lifted"), (status = 400, description = "invalid_or_expired_token", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
+/// Mailed-link uses per client IP, and resets per account: a token is 256 random bits, so
+/// this guards the work behind a guess (lookups, hashing), not the token itself.
+fn links_rule(state: &AppState) -> Rule {
+    Rule {
+        name: "mailed_link",
+        limit: state.config.rate_limit_links_per_hour,
+        window: Duration::from_secs(3600),
+    }
+}
+
+/// Sets a new password from a mailed token, lifts any lockout and ends every session. The
+/// cheap checks come first (rate limit, password rules, token lookup); only a request with a
+/// usable token spends a password hash.
+#[utoipa::path(post, path = "/api/auth/reset-password", tag = "email", request_body = ResetPassword, responses((status = 204, description = "password set; every session ended; lockout lifted"), (status = 400, description = "invalid_or_expired_token", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
 pub async fn reset_password(
     State(state): State<AppState>,
     client: ClientInfo,
     Json(body): Json<ResetPassword>,
 ) -> Result<StatusCode, ApiError> {
+    let rule = links_rule(&state);
+    state
+        .limiter
+        .check(rule, &format!("ip:{}", client_key(&client)))
+        .await?;
     validate::password(&body.new_password)?;
+    let token_hash = sessions::digest(&body.token);
+    let user_id =
+        db::auth::one_time_tokens::find_usable(&state.pool, Purpose::ResetPassword, &token_hash)
+            .await?
+            .ok_or(ApiError::InvalidLinkToken)?;
+    state
+        .limiter
+        .check(rule, &format!("reset_account:{user_id}"))
+        .await?;
     let hash = state.passwords.hash(body.new_password).await?;
     let mut tx = state.pool.begin().await?;
-    let user_id = db::auth::one_time_tokens::consume(
-        &mut *tx,
-        Purpose::ResetPassword,
-        &sessions::digest(&body.token),
-    )
-    .await?
-    .ok_or(ApiError::InvalidLinkToken)?;
+    // Spending the token is what counts: a concurrent use may have won since the lookup.
+    let user_id = db::auth::one_time_tokens::consume(&mut *tx, Purpose::ResetPassword, &token_hash)
+        .await?
+        .filter(|spent_by| *spent_by == user_id)
+        .ok_or(ApiError::InvalidLinkToken)?;
     db::auth::users::reset_password(&mut *tx, user_id, &hash).await?;
     db::auth::one_time_tokens::void_outstanding(&mut *tx, user_id, Purpose::ResetPassword).await?;
     let ended =

@@ -1,7 +1,11 @@
 //! The signed-in user's own account: `GET/PATCH me`, `POST me/password`, `me/sessions`.
 
 use axum::{extract::State, http::StatusCode};
-use db::{auth::ProfileChanges, ids::SessionId};
+use chrono::Utc;
+use db::{
+    auth::{ProfileChanges, one_time_tokens::Purpose},
+    ids::SessionId,
+};
 use platform::{
     client::ClientInfo,
     extract::{Json, Path},
@@ -11,7 +15,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    CurrentSession, audit,
+    CurrentSession,
+    account::client_key,
+    audit,
     views::{SessionView, UserView},
 };
 use crate::{
@@ -102,14 +108,26 @@ pub struct PasswordChange {
     new_password: String,
 }
 
-/// Changes the password and ends every other session: whoever knew the old one is out.
-#[utoipa::path(post, path = "/api/auth/me/password", tag = "me", security(("bearer" = [])), request_body = PasswordChange, responses((status = 204, description = "changed; every other session ended"), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
+/// Changes the password, ends every other session and voids outstanding reset links: whoever
+/// knew the old password, or holds a link mailed before, is out. The current password is a
+/// password guess like a login's: rate-limited the same way, and a wrong one counts toward
+/// the account's lockout (a stolen access token must not become an unlimited guessing oracle).
+#[utoipa::path(post, path = "/api/auth/me/password", tag = "me", security(("bearer" = [])), request_body = PasswordChange, responses((status = 204, description = "changed; every other session ended"), (status = 401, description = "missing, invalid or expired token, ended session, or invalid_credentials (wrong current password)", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
     client: ClientInfo,
     session: CurrentSession,
     Json(change): Json<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
+    let rule = super::account::login_rule(&state);
+    state
+        .limiter
+        .check(rule, &format!("ip:{}", client_key(&client)))
+        .await?;
+    state
+        .limiter
+        .check(rule, &format!("password_change:{}", session.user_id))
+        .await?;
     validate::password(&change.new_password)?;
     let user = db::auth::users::find(&state.pool, session.user_id)
         .await?
@@ -118,6 +136,10 @@ pub async fn change_password(
         .passwords
         .verify(change.current_password, Some(user.password_hash.clone()))
         .await?;
+    // A locked account accepts no password, right or wrong, until the lock ends.
+    if user.locked_at(Utc::now()).is_some() {
+        return Err(ApiError::InvalidCredentials);
+    }
     if verified == Verified::No {
         audit(
             &state.pool,
@@ -128,11 +150,12 @@ pub async fn change_password(
             json!({ "reason": "wrong_password" }),
         )
         .await;
-        return Err(ApiError::InvalidCredentials);
+        return Err(super::account::failed_attempt(&state, &user, &client).await);
     }
     let new_hash = state.passwords.hash(change.new_password).await?;
     let mut tx = state.pool.begin().await?;
     db::auth::users::update_password_hash(&mut *tx, user.id, &new_hash).await?;
+    db::auth::one_time_tokens::void_outstanding(&mut *tx, user.id, Purpose::ResetPassword).await?;
     let ended = db::auth::sessions::revoke_all_for_user(
         &mut *tx,
         user.id,

@@ -2,6 +2,7 @@
 
 use axum::{extract::State, http::StatusCode};
 use chrono::Utc;
+use db::auth::sessions::Rotation;
 use platform::{client::ClientInfo, extract::Json};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,8 +17,11 @@ pub struct RefreshRequest {
 }
 
 /// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a
-/// used one means it was stolen or replayed, so the whole session is revoked.
-#[utoipa::path(post, path = "/api/auth/refresh", tag = "session", request_body = RefreshRequest, responses((status = 200, description = "a new token pair; the presented refresh token is spent", body = sessions::Tokens), (status = 401, description = "invalid_refresh_token or refresh_token_reused (the session is revoked)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 423, description = "account_locked", body = ApiErrorBody)))]
+/// used one means it was stolen or replayed, so the whole session is revoked. Of several
+/// concurrent exchanges of one token exactly one succeeds and the others count as reuse (no
+/// grace window: a client must not send its refresh twice). An account lock does not end
+/// live sessions: it stops password guessing, not the owner's open tabs.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "session", request_body = RefreshRequest, responses((status = 200, description = "a new token pair; the presented refresh token is spent", body = sessions::Tokens), (status = 401, description = "invalid_refresh_token or refresh_token_reused (the session is revoked)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -40,44 +44,46 @@ pub async fn refresh(
         success,
         details,
     };
-    if record.rotated_at.is_some() {
-        let revoked =
-            db::auth::sessions::revoke(&mut *tx, record.session_id, "refresh_token_reuse").await?;
-        let details = json!({ "session_id": record.session_id, "session_was_live": revoked });
-        db::auth::audit::record(&mut *tx, &audit_event(false, details)).await?;
-        tx.commit().await?;
-        tracing::warn!(session_id = %record.session_id, "refresh token reuse: session revoked");
-        return Err(ApiError::RefreshTokenReused);
+    // A spent token is a replay; so is losing the race to spend it (`AlreadyUsed`).
+    if record.rotated_at.is_none() {
+        if record.revoked_at.is_some() || record.expires_at <= Utc::now() {
+            return Err(ApiError::InvalidRefreshToken);
+        }
+        let user = db::auth::users::find(&mut *tx, record.user_id)
+            .await?
+            .ok_or(ApiError::InvalidRefreshToken)?;
+        if !user.is_active {
+            return Err(ApiError::AccountDisabled);
+        }
+        let new_token = sessions::new_secret();
+        let rotation = db::auth::sessions::rotate_refresh_token(
+            &mut tx,
+            &record,
+            &sessions::digest(&new_token),
+            state.config.refresh_token_ttl(),
+            state.config.session_max_lifetime(),
+        )
+        .await?;
+        if let Rotation::Rotated { expires_at } = rotation {
+            // Past the session's absolute lifetime: nothing to renew (the rotation rolls back).
+            if expires_at <= Utc::now() {
+                return Err(ApiError::InvalidRefreshToken);
+            }
+            let details = json!({ "session_id": record.session_id });
+            db::auth::audit::record(&mut *tx, &audit_event(true, details)).await?;
+            let tokens = sessions::tokens(&state, &user, record.session_id, new_token)?
+                .refresh_expires_at(expires_at);
+            tx.commit().await?;
+            return Ok(axum::Json(tokens));
+        }
     }
-    if record.revoked_at.is_some() || record.expires_at <= Utc::now() {
-        return Err(ApiError::InvalidRefreshToken);
-    }
-    let user = db::auth::users::find(&mut *tx, record.user_id)
-        .await?
-        .ok_or(ApiError::InvalidRefreshToken)?;
-    if !user.is_active {
-        return Err(ApiError::AccountDisabled);
-    }
-    if let Some(until) = user.locked_at(Utc::now()) {
-        return Err(ApiError::AccountLocked { until });
-    }
-    let new_token = sessions::new_secret();
-    let expires_at = Utc::now() + state.config.refresh_token_ttl();
-    db::auth::sessions::rotate_refresh_token(
-        &mut tx,
-        &record,
-        &sessions::digest(&new_token),
-        expires_at,
-    )
-    .await?;
-    db::auth::audit::record(
-        &mut *tx,
-        &audit_event(true, json!({ "session_id": record.session_id })),
-    )
-    .await?;
-    let tokens = sessions::tokens(&state, &user, record.session_id, new_token)?;
+    let revoked =
+        db::auth::sessions::revoke(&mut *tx, record.session_id, "refresh_token_reuse").await?;
+    let details = json!({ "session_id": record.session_id, "session_was_live": revoked });
+    db::auth::audit::record(&mut *tx, &audit_event(false, details)).await?;
     tx.commit().await?;
-    Ok(axum::Json(tokens))
+    tracing::warn!(session_id = %record.session_id, "refresh token reuse: session revoked");
+    Err(ApiError::RefreshTokenReused)
 }
 
 /// Ends the session the access token belongs to.
