@@ -2,7 +2,8 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use serde::Deserialize;
+use platform::client::TrustedProxies;
+use serde::{Deserialize, Deserializer, de::Error as _};
 
 /// Read from the environment; field `login_max_failed_attempts` is `LOGIN_MAX_FAILED_ATTEMPTS`.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,9 +43,19 @@ pub struct AuthConfig {
     pub rate_limit_prefix: String,
     /// Concurrent password hashes; each takes ~19 MiB and one core for ~tens of ms.
     pub password_hash_concurrency: Option<usize>,
+    /// Hashes that may wait for a hashing thread; past that, requests get 503 at once.
+    #[serde(default = "defaults::password_hash_queue")]
+    pub password_hash_queue: usize,
+    /// A session ends this long after sign-in however often it is refreshed.
+    #[serde(default = "defaults::session_max_lifetime_secs")]
+    pub session_max_lifetime_secs: u64,
     /// Password-reset requests per hour, per client IP and per email.
     #[serde(default = "defaults::forgot_per_hour")]
     pub rate_limit_forgot_per_hour: u32,
+    /// Uses of mailed links (reset-password, verify-email confirm) per hour per client IP, and
+    /// password resets per hour per account.
+    #[serde(default = "defaults::links_per_hour")]
+    pub rate_limit_links_per_hour: u32,
     /// `SMTP_URL`, e.g. `smtps://user:pass@smtp.example.com` or `smtp://localhost:2525`;
     /// unset: mails are written to the log instead (development).
     pub smtp_url: Option<secrecy::SecretString>,
@@ -57,9 +68,10 @@ pub struct AuthConfig {
     pub verify_email_ttl_secs: u64,
     #[serde(default = "defaults::password_reset_ttl_secs")]
     pub password_reset_ttl_secs: u64,
-    /// `TRUST_PROXY_HEADERS`: take the client IP from `X-Forwarded-For` (only behind a proxy).
-    #[serde(default)]
-    pub trust_proxy_headers: bool,
+    /// `TRUSTED_PROXIES`: comma-separated CIDR ranges of the proxies (the gateway) whose
+    /// `X-Forwarded-For` names the client; default `127.0.0.1/32, ::1/128`, empty: none.
+    #[serde(default, deserialize_with = "trusted_proxies")]
+    pub trusted_proxies: TrustedProxies,
     /// `GITHUB_*`: sign-in with GitHub (off unless client id and secret are set).
     #[serde(flatten)]
     pub github: crate::oauth::GitHubConfig,
@@ -73,6 +85,17 @@ impl AuthConfig {
     pub fn refresh_token_ttl(&self) -> chrono::Duration {
         chrono::Duration::seconds(self.refresh_token_ttl_secs as i64)
     }
+
+    pub fn session_max_lifetime(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.session_max_lifetime_secs as i64)
+    }
+}
+
+/// The variable's name goes into the message: envy's errors do not say which one failed.
+fn trusted_proxies<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TrustedProxies, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    raw.parse()
+        .map_err(|error| D::Error::custom(format!("TRUSTED_PROXIES: {error}")))
 }
 
 mod defaults {
@@ -100,11 +123,21 @@ mod defaults {
     pub fn register_per_hour() -> u32 {
         10
     }
+    /// A login storm of a few hundred queues (seconds of work on two cores); more is refused.
+    pub fn password_hash_queue() -> usize {
+        256
+    }
+    pub fn session_max_lifetime_secs() -> u64 {
+        90 * 24 * 3600
+    }
     pub fn redis_url() -> String {
         "redis://127.0.0.1:6379".into()
     }
     pub fn forgot_per_hour() -> u32 {
         5
+    }
+    pub fn links_per_hour() -> u32 {
+        20
     }
     pub fn mail_from() -> String {
         "DevMentor <no-reply@devmentor.local>".into()
@@ -120,5 +153,39 @@ mod defaults {
     }
     pub fn rate_limit_prefix() -> String {
         "devmentor:auth:rl".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn parse(settings: serde_json::Value) -> Result<AuthConfig, serde_json::Error> {
+        serde_json::from_value(settings)
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_a_loopback_gateway() {
+        let config = parse(json!({})).expect("defaults");
+        assert_eq!(config.trusted_proxies, TrustedProxies::default());
+        let config = parse(json!({"trusted_proxies": "10.0.0.0/8, 172.20.0.10"})).expect("list");
+        assert_eq!(
+            config.trusted_proxies.to_string(),
+            "10.0.0.0/8, 172.20.0.10/32"
+        );
+        let config = parse(json!({"trusted_proxies": ""})).expect("empty");
+        assert!(config.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn a_bad_trusted_proxy_names_the_variable_and_the_entry() {
+        let error = parse(json!({"trusted_proxies": "10.0.0.0/8, gateway"})).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("TRUSTED_PROXIES: `gateway`"),
+            "{message}"
+        );
     }
 }

@@ -6,7 +6,6 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, Utc};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -14,8 +13,6 @@ pub enum ApiError {
     Validation { code: &'static str, message: String },
     #[error("wrong email/username or password")]
     InvalidCredentials,
-    #[error("too many failed logins: the account is locked until {until} (retry in {} s)", retry_after(.until))]
-    AccountLocked { until: DateTime<Utc> },
     #[error("this account is deactivated")]
     AccountDisabled,
     #[error("too many requests: retry in {} s", .retry_after.as_secs().max(1))]
@@ -39,6 +36,8 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("{0}")]
     NotFound(&'static str),
+    #[error("the server is busy: retry in a second")]
+    Busy,
     #[error("an internal error occurred")]
     Internal(String),
     #[error("{0} sign-in is not configured on this server")]
@@ -50,10 +49,6 @@ pub enum ApiError {
     OAuthProvider(String),
     #[error("sign-in was cancelled at {0}")]
     OAuthDenied(&'static str),
-}
-
-fn retry_after(until: &DateTime<Utc>) -> i64 {
-    (*until - Utc::now()).num_seconds().max(1)
 }
 
 impl ApiError {
@@ -68,17 +63,17 @@ impl ApiError {
         match self {
             ApiError::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-            ApiError::AccountLocked { .. } => (StatusCode::LOCKED, "account_locked"),
             ApiError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
-            ApiError::Unauthenticated(error) => (StatusCode::UNAUTHORIZED, error.code()),
+            ApiError::Unauthenticated(error) => (error.status(), error.code()),
             ApiError::SessionRevoked => (StatusCode::UNAUTHORIZED, "session_revoked"),
             ApiError::InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "invalid_refresh_token"),
             ApiError::RefreshTokenReused => (StatusCode::UNAUTHORIZED, "refresh_token_reused"),
             ApiError::InvalidLinkToken => (StatusCode::BAD_REQUEST, "invalid_or_expired_token"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::OAuthNotConfigured(_) => (StatusCode::NOT_FOUND, "oauth_not_configured"),
             ApiError::InvalidOAuthState => (StatusCode::BAD_REQUEST, "invalid_oauth_state"),
@@ -90,7 +85,7 @@ impl ApiError {
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             ApiError::RateLimited { retry_after } => Some(retry_after.as_secs().max(1)),
-            ApiError::AccountLocked { until } => Some(retry_after(until) as u64),
+            ApiError::Busy => Some(1),
             _ => None,
         }
     }
@@ -136,7 +131,10 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<crate::password::HashError> for ApiError {
     fn from(error: crate::password::HashError) -> Self {
-        ApiError::Internal(error.to_string())
+        match error {
+            crate::password::HashError::Busy => ApiError::Busy,
+            error => ApiError::Internal(error.to_string()),
+        }
     }
 }
 

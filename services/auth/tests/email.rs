@@ -127,7 +127,11 @@ async fn a_reset_link_sets_the_password_unlocks_and_ends_every_session(pool: PgP
     for _ in 0..5 {
         app.login("alice", "wrong password").await;
     }
-    assert_eq!(app.login("alice", PASSWORD).await.code(), "account_locked");
+    assert_eq!(
+        app.login("alice", PASSWORD).await.code(),
+        "invalid_credentials",
+        "locked: refused like a wrong password"
+    );
     app.post(
         "/api/auth/forgot-password",
         json!({ "email": "alice@example.com" }),

@@ -24,11 +24,13 @@ pub enum ApiError {
         code: &'static str,
         message: &'static str,
     },
-    /// The embedding provider failed after its retries; nothing was stored.
-    #[error("the embedding provider is unavailable ({0}); nothing was stored, try again later")]
+    /// The embedding provider failed, refused or answered nonsense; nothing was stored. The
+    /// detail (the provider's URL, status, error text) is logged, never shown: it describes
+    /// our infrastructure, and a provider's error text can echo request data.
+    #[error("the embedding service is unavailable; nothing was stored: try again later")]
     EmbeddingUnavailable(String),
-    /// The vector index cannot answer a search right now.
-    #[error("the vector index is unavailable ({0}); try again later")]
+    /// The vector index cannot answer a search right now; the detail is logged, never shown.
+    #[error("the search index is unavailable: try again later")]
     IndexUnavailable(String),
     #[error("an internal error occurred")]
     Internal(String),
@@ -46,7 +48,7 @@ impl ApiError {
         match self {
             ApiError::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "document_too_large"),
-            ApiError::Unauthenticated(error) => (StatusCode::UNAUTHORIZED, error.code()),
+            ApiError::Unauthenticated(error) => (error.status(), error.code()),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
@@ -63,8 +65,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
+        // Logged inside the request's span, so with its request id; the answer stays generic.
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            ApiError::EmbeddingUnavailable(detail) => {
+                tracing::warn!(%detail, "embedding provider failed")
+            }
+            ApiError::IndexUnavailable(detail) => tracing::warn!(%detail, "vector index failed"),
+            _ => {}
         }
         let (status, code) = self.status_and_code();
         let mut response = platform::error_response(status, code, &self.to_string());
@@ -95,6 +103,7 @@ impl From<sqlx::Error> for ApiError {
 impl From<EmbedError> for ApiError {
     fn from(error: EmbedError) -> Self {
         match error {
+            // About the caller's own text (e.g. no words to embed): safe and useful to show.
             EmbedError::InvalidInput(message) => ApiError::validation("not_embeddable", message),
             EmbedError::Config(_) | EmbedError::DimensionMismatch { .. } => {
                 ApiError::Internal(error.to_string())

@@ -1,15 +1,18 @@
-//! Outgoing mail: a `Mailer` seam (SMTP via lettre, or the log in development) and the
-//! outbox worker that delivers what handlers queued in `auth.mail_outbox`.
+//! Outgoing mail: a `Mailer` seam (SMTP via lettre; without SMTP, the log) and the outbox
+//! worker that delivers what handlers queued in `auth.mail_outbox`.
 
 mod worker;
 
 pub use worker::OutboxWorker;
+
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, header::ContentType},
 };
+use platform::config::AppEnv;
 use uuid::Uuid;
 
 /// One mail to deliver. `id` is the outbox row: it becomes the `Message-ID`, so a mail that
@@ -26,12 +29,50 @@ pub trait Mailer: Send + Sync + 'static {
     fn send<'a>(&'a self, mail: &'a Mail) -> BoxFuture<'a, Result<(), String>>;
 }
 
-/// Development mailer: writes each mail to the log, links included.
+/// The mailer without `SMTP_URL`, outside development: nothing is sent, and the log says so
+/// at WARN with the recipient's domain and the subject only. Bodies carry live links
+/// (password reset, verification), and logs are read by more people than the mailbox.
+/// The send fails, so the outbox keeps the truth (`last_error`, then abandoned) instead of
+/// marking unsent mail as sent; if SMTP is configured within the retry window, it goes out.
 pub struct LogMailer;
+
+impl LogMailer {
+    /// The mailer to use when `SMTP_URL` is unset, by `APP_ENV`:
+    /// - development: [`DevelopmentLogMailer`], which writes whole mails (links included) to
+    ///   the log, so sign-up and password reset work on a laptop;
+    /// - test and staging: [`LogMailer`] (mail is reported as not sent);
+    /// - production: refused. Verification, password reset and lockout notices would all
+    ///   vanish; better not to start than to run an auth service that cannot reach users.
+    pub fn for_env(app_env: AppEnv) -> Result<Arc<dyn Mailer>, String> {
+        match app_env {
+            AppEnv::Development => Ok(Arc::new(DevelopmentLogMailer)),
+            AppEnv::Test | AppEnv::Staging => Ok(Arc::new(LogMailer)),
+            AppEnv::Production => Err("SMTP_URL is unset with APP_ENV=production: mail \
+                 (verification, password reset, lockout notices) could never be sent; \
+                 set SMTP_URL"
+                .to_owned()),
+        }
+    }
+}
 
 impl Mailer for LogMailer {
     fn send<'a>(&'a self, mail: &'a Mail) -> BoxFuture<'a, Result<(), String>> {
-        tracing::info!(to = %mail.to, subject = %mail.subject, body = %mail.body, "mail (SMTP_URL unset, not sent)");
+        let domain = mail
+            .to
+            .rsplit_once('@')
+            .map_or("(no domain)", |(_, domain)| domain);
+        tracing::warn!(mail = %mail.id, to_domain = %domain, subject = %mail.subject, "mail NOT sent: SMTP_URL is unset");
+        Box::pin(async { Err("not sent: SMTP_URL is unset".to_owned()) })
+    }
+}
+
+/// The development mailer (`APP_ENV=development` without `SMTP_URL`): writes each mail to
+/// the log at INFO, links included, and counts it as sent.
+pub struct DevelopmentLogMailer;
+
+impl Mailer for DevelopmentLogMailer {
+    fn send<'a>(&'a self, mail: &'a Mail) -> BoxFuture<'a, Result<(), String>> {
+        tracing::info!(to = %mail.to, subject = %mail.subject, body = %mail.body, "mail (development: SMTP_URL unset, not sent)");
         Box::pin(async { Ok(()) })
     }
 }
@@ -86,3 +127,6 @@ impl Mailer for SmtpMailer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,10 +1,13 @@
-//! `POST register` and `POST login`.
+//! `POST register` and `POST login`, and the password lockout that guards login.
 
 use std::time::Duration;
 
 use axum::{extract::State, http::StatusCode};
 use chrono::Utc;
-use db::auth::{NewUser, User};
+use db::{
+    PgConnection,
+    auth::{NewUser, User, one_time_tokens::Purpose, outbox::NewMail, users::FailedLogin},
+};
 use platform::{client::ClientInfo, extract::Json};
 use serde::Deserialize;
 use serde_json::json;
@@ -70,13 +73,7 @@ pub async fn register(
         }
     };
     let tokens = sessions::start(&mut tx, &state, &user, &client).await?;
-    super::email::queue_link(
-        &mut tx,
-        &state,
-        &user,
-        db::auth::one_time_tokens::Purpose::VerifyEmail,
-    )
-    .await?;
+    super::email::queue_link(&mut tx, &state, &user, Purpose::VerifyEmail).await?;
     let event = db::auth::AuditEvent {
         user_id: Some(user.id),
         action: "register",
@@ -105,18 +102,17 @@ pub struct LoginRequest {
     password: String,
 }
 
-#[utoipa::path(post, path = "/api/auth/login", tag = "account", request_body = LoginRequest, responses((status = 200, description = "signed in", body = SignedIn), (status = 401, description = "invalid_credentials", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 423, description = "account_locked; see Retry-After", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
+/// A lock answers exactly like a wrong password (same status, body and cost), so neither
+/// the lock nor the existence of an account shows from outside; the owner learns of a lock
+/// by mail.
+#[utoipa::path(post, path = "/api/auth/login", tag = "account", request_body = LoginRequest, responses((status = 200, description = "signed in", body = SignedIn), (status = 401, description = "invalid_credentials: unknown account, wrong password, or an account locked after repeated failures (the owner is mailed a reset link)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
     Json(request): Json<LoginRequest>,
 ) -> Result<axum::Json<SignedIn>, ApiError> {
     let login = request.login.trim().to_lowercase();
-    let rule = Rule {
-        name: "login",
-        limit: state.config.rate_limit_login_per_minute,
-        window: Duration::from_secs(60),
-    };
+    let rule = login_rule(&state);
     state
         .limiter
         .check(rule, &format!("ip:{}", client_key(&client)))
@@ -131,39 +127,35 @@ pub async fn login(
     }
 
     let user = db::auth::users::find_by_login(&state.pool, &login).await?;
-    if let Some(until) = user.as_ref().and_then(|user| user.locked_at(Utc::now())) {
-        let user_id = user.as_ref().map(|user| user.id);
-        audit(
-            &state.pool,
-            user_id,
-            "login",
-            &client,
-            false,
-            json!({ "reason": "account_locked" }),
-        )
-        .await;
-        return Err(ApiError::AccountLocked { until });
-    }
+    // Every refusal below costs one verification, whichever it is: an early answer for
+    // unknown or locked accounts would tell them apart by time.
     let stored = user.as_ref().map(|user| user.password_hash.clone());
     let verified = state
         .passwords
         .verify(request.password.clone(), stored)
         .await?;
-    let (user, rehash) = match (user, verified) {
-        (Some(user), Verified::Yes { rehash }) => (user, rehash),
-        (Some(user), Verified::No) => return Err(failed_attempt(&state, &user, &client).await),
-        (None, _) => {
-            audit(
-                &state.pool,
-                None,
-                "login",
-                &client,
-                false,
-                json!({ "reason": "unknown_account", "login": login }),
-            )
-            .await;
-            return Err(ApiError::InvalidCredentials);
-        }
+    let Some(user) = user else {
+        audit(
+            &state.pool,
+            None,
+            "login",
+            &client,
+            false,
+            json!({ "reason": "unknown_account", "login": login }),
+        )
+        .await;
+        return Err(ApiError::InvalidCredentials);
+    };
+    if user.locked_at(Utc::now()).is_some() {
+        // Refused even with the right password, and nothing is counted or reset: the lock
+        // lapses on its own, or a mailed reset link lifts it.
+        let details = json!({ "reason": "account_locked" });
+        audit(&state.pool, Some(user.id), "login", &client, false, details).await;
+        return Err(ApiError::InvalidCredentials);
+    }
+    let rehash = match verified {
+        Verified::Yes { rehash } => rehash,
+        Verified::No => return Err(failed_attempt(&state, &user, &client).await),
     };
     if !user.is_active {
         audit(
@@ -207,37 +199,112 @@ pub async fn login(
     }))
 }
 
-/// Counts a wrong password; the attempt that reaches the limit locks the account.
-async fn failed_attempt(state: &AppState, user: &User, client: &ClientInfo) -> ApiError {
-    let outcome = db::auth::users::record_failed_login(
-        &state.pool,
+/// The limit on password guesses (logins, and password changes checking the current one),
+/// per minute, applied per client IP and per account.
+pub(super) fn login_rule(state: &AppState) -> Rule {
+    Rule {
+        name: "login",
+        limit: state.config.rate_limit_login_per_minute,
+        window: Duration::from_secs(60),
+    }
+}
+
+/// Counts a wrong password and answers like one, also when this failure locks the account.
+pub(super) async fn failed_attempt(state: &AppState, user: &User, client: &ClientInfo) -> ApiError {
+    match record_failure(state, user, client).await {
+        Ok(failed) => {
+            let details = json!({ "reason": "wrong_password", "failed_attempts": failed.attempts });
+            audit(&state.pool, Some(user.id), "login", client, false, details).await;
+            ApiError::InvalidCredentials
+        }
+        Err(error) => error,
+    }
+}
+
+/// Counts the failure; the one that locks the account also tells its owner (a reset link)
+/// and writes the `account_locked` audit row, in the same transaction as the lock, so the
+/// owner hears of each lock exactly once.
+async fn record_failure(
+    state: &AppState,
+    user: &User,
+    client: &ClientInfo,
+) -> Result<FailedLogin, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let failed = db::auth::users::record_failed_login(
+        &mut *tx,
         user.id,
         state.config.login_max_failed_attempts,
         state.config.login_lockout_secs as f64,
     )
-    .await;
-    let failed = match outcome {
-        Ok(failed) => failed,
-        Err(error) => return error.into(),
+    .await?;
+    let Some(until) = failed.locked_until.filter(|_| failed.newly_locked) else {
+        tx.commit().await?;
+        return Ok(failed);
     };
-    let details = json!({ "reason": "wrong_password", "failed_attempts": failed.attempts });
-    audit(&state.pool, Some(user.id), "login", client, false, details).await;
-    match failed.locked_until {
-        Some(until) if failed.attempts >= state.config.login_max_failed_attempts => {
-            let details = json!({ "failed_attempts": failed.attempts, "locked_until": until });
-            audit(
-                &state.pool,
-                Some(user.id),
-                "account_locked",
-                client,
-                true,
-                details,
-            )
-            .await;
-            ApiError::AccountLocked { until }
-        }
-        _ => ApiError::InvalidCredentials,
+    // A deactivated account gets no mail, as with forgot-password: it cannot use the link.
+    let notified = user.is_active;
+    if notified {
+        queue_lockout_notice(&mut tx, state, user, failed.attempts).await?;
     }
+    let event = db::auth::AuditEvent {
+        user_id: Some(user.id),
+        action: "account_locked",
+        ip: client.ip_text(),
+        user_agent: client.user_agent.as_deref(),
+        success: true,
+        details: json!({ "failed_attempts": failed.attempts, "locked_until": until, "owner_notified": notified }),
+    };
+    db::auth::audit::record(&mut *tx, &event).await?;
+    tx.commit().await?;
+    if notified {
+        state.mail_wakeup.notify_one();
+    }
+    Ok(failed)
+}
+
+/// Queues the lock notice: what happened, and a password-reset link (a reset also lifts the
+/// lock) in case it was not the owner. Like `email::queue_link`, it voids older reset links.
+async fn queue_lockout_notice(
+    conn: &mut PgConnection,
+    state: &AppState,
+    user: &User,
+    attempts: i32,
+) -> Result<(), ApiError> {
+    let token = sessions::new_secret();
+    let ttl_secs = state.config.password_reset_ttl_secs;
+    db::auth::one_time_tokens::void_outstanding(&mut *conn, user.id, Purpose::ResetPassword)
+        .await?;
+    let expires_at = Utc::now() + chrono::Duration::seconds(ttl_secs as i64);
+    let token_hash = sessions::digest(&token);
+    db::auth::one_time_tokens::create(
+        &mut *conn,
+        user.id,
+        Purpose::ResetPassword,
+        &token_hash,
+        expires_at,
+    )
+    .await?;
+    let link = format!(
+        "{}/reset-password?token={token}",
+        state.config.public_app_url.trim_end_matches('/')
+    );
+    let body = format!(
+        "Hi {name},\n\nYour DevMentor account was locked for {lock_minutes} minutes after \
+         {attempts} failed sign-ins in a row.\n\nIf this was you, wait and try again. If this \
+         wasn't you, someone may be guessing your password: reset it with this link (which also \
+         lifts the lock):\n\n{link}\n\nThe link works once and expires in {minutes} minutes.\n",
+        name = user.full_name,
+        lock_minutes = state.config.login_lockout_secs.div_ceil(60),
+        minutes = ttl_secs / 60,
+    );
+    let mail = NewMail {
+        recipient: &user.email,
+        subject: "Your DevMentor account was locked",
+        body_text: &body,
+        kind: "account_locked",
+    };
+    db::auth::outbox::enqueue(&mut *conn, &mail).await?;
+    Ok(())
 }
 
 /// The rate-limit key for a client: its IP, or one shared bucket when unknown.

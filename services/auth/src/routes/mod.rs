@@ -21,12 +21,12 @@ use db::{
     auth::AuditEvent,
     ids::{SessionId, UserId},
 };
-use platform::client::{ClientInfo, TrustProxyHeaders};
+use platform::client::ClientInfo;
 
 use crate::{error::ApiError, state::AppState};
 
 pub fn router(state: AppState) -> Router {
-    let trust_proxy = TrustProxyHeaders(state.config.trust_proxy_headers);
+    let trusted_proxies = state.config.trusted_proxies.clone();
     Router::new()
         .route("/api/auth/register", post(account::register))
         .route("/api/auth/login", post(account::login))
@@ -63,7 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/admin/users/{id}/unlock", post(admin::unlock))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/openapi.json", get(openapi))
-        .layer(Extension(trust_proxy))
+        .layer(Extension(trusted_proxies))
         .with_state(state)
 }
 
@@ -76,9 +76,8 @@ async fn jwks(State(state): State<AppState>) -> Json<authn::Jwks> {
     Json(state.verifier.jwks())
 }
 
-/// An access token whose session is still live. The auth service checks the session on
-/// every request, so logout takes effect at once here; other services trust the token
-/// until it expires (15 minutes).
+/// An access token whose session is still live. `AuthUser` checks the session (with a
+/// sub-second cache shared by every service); this names the ids the handlers here need.
 #[derive(Debug, Clone)]
 pub struct CurrentSession {
     pub user_id: UserId,
@@ -93,13 +92,9 @@ impl FromRequestParts<AppState> for CurrentSession {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let user = AuthUser::from_request_parts(parts, state).await?;
-        let session_id = SessionId(user.session_id);
-        if !db::auth::sessions::is_active(&state.pool, session_id).await? {
-            return Err(ApiError::SessionRevoked);
-        }
         Ok(Self {
             user_id: UserId(user.user_id),
-            session_id,
+            session_id: SessionId(user.session_id),
         })
     }
 }

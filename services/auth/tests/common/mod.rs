@@ -92,12 +92,12 @@ impl Reply {
 /// Settings for tests: a fresh signing key, generous limits, an unshared Redis prefix.
 pub fn config(overrides: Value) -> AuthConfig {
     let mut settings = json!({
+        "app_env": "test",
         "jwt_private_key": authn::SigningKey::generate_pem().expect("key"),
         "rate_limit_login_per_minute": 1000,
         "rate_limit_register_per_hour": 1000,
         "rate_limit_prefix": format!("devmentor:test:{}", uuid::Uuid::new_v4()),
         "password_hash_concurrency": 2,
-        "trust_proxy_headers": true,
     });
     if let (Some(base), Some(extra)) = (settings.as_object_mut(), overrides.as_object()) {
         base.extend(extra.clone());

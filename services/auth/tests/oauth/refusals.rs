@@ -1,7 +1,7 @@
 //! Sign-ins that fail after a valid start: GitHub refusing the code, GitHub unreachable or
 //! declined by the user, and accounts that may not sign in.
 
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -68,8 +68,9 @@ async fn an_unreachable_or_declining_github_gives_clear_errors(pool: PgPool) {
     assert_eq!(used, 0, "both states are spent");
 }
 
+/// (A password lockout does not refuse GitHub sign-in: see tests/lockout.rs.)
 #[sqlx::test(migrator = "db::MIGRATOR")]
-async fn deactivated_and_locked_accounts_are_refused(pool: PgPool) {
+async fn deactivated_accounts_are_refused(pool: PgPool) {
     let (app, github) = setup(pool).await;
     let body = sign_in_json(&app, &github, octocat()).await;
     let user_id = body["user"]["id"].as_str().expect("id");
@@ -88,23 +89,9 @@ async fn deactivated_and_locked_accounts_are_refused(pool: PgPool) {
         (StatusCode::FORBIDDEN, "account_disabled")
     );
 
-    sqlx::query!(
-        "UPDATE auth.users SET is_active = true, locked_until = now() + interval '5 minutes' WHERE id = $1",
-        uuid
-    )
-    .execute(&app.pool)
-    .await
-    .expect("lock");
-    let locked = sign_in(&app, &github, octocat(), BROWSER_ACCEPT).await;
-    assert_eq!(
-        (locked.status, locked.code()),
-        (StatusCode::LOCKED, "account_locked")
-    );
-    assert!(locked.headers.contains_key(header::RETRY_AFTER));
-
     assert_eq!(
         app.audit_trail(user_id).await,
-        ["register:true", "oauth_login:false", "oauth_login:false"]
+        ["register:true", "oauth_login:false"]
     );
     let sessions = sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM auth.user_sessions WHERE user_id = $1"#,

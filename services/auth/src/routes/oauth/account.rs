@@ -1,6 +1,5 @@
 //! Which account a GitHub identity signs in to: linked before, same verified email, or new.
 
-use chrono::Utc;
 use db::auth::{User, oauth::NewOAuthUser};
 use platform::client::ClientInfo;
 use serde_json::json;
@@ -59,21 +58,19 @@ pub(super) async fn sign_in(
             }
         }
     };
-    if let Match::Linked(user) | Match::SameEmail(user) = &found {
-        if !user.is_active {
-            return Err(refused(
-                state,
-                client,
-                Some(user),
-                "account_disabled",
-                ApiError::AccountDisabled,
-            )
-            .await);
-        }
-        if let Some(until) = user.locked_at(Utc::now()) {
-            let error = ApiError::AccountLocked { until };
-            return Err(refused(state, client, Some(user), "account_locked", error).await);
-        }
+    // A password lockout does not apply here: it stops password guessing, and GitHub has
+    // already authenticated this person (the lock would only shut the owner out).
+    if let Match::Linked(user) | Match::SameEmail(user) = &found
+        && !user.is_active
+    {
+        return Err(refused(
+            state,
+            client,
+            Some(user),
+            "account_disabled",
+            ApiError::AccountDisabled,
+        )
+        .await);
     }
     // New accounts, and unverified ones taken over below, get a password nobody knows: the
     // hash of 256 random bits that are thrown away at once. Hashed before the transaction.
@@ -133,7 +130,9 @@ pub(super) async fn sign_in(
             (user, "register", json!({}))
         }
     };
-    db::auth::users::record_successful_login(&mut *tx, user.id).await?;
+    // Leaves the password's failure count and lock alone: this sign-in says nothing about
+    // whoever may be guessing the password.
+    db::auth::users::record_passwordless_login(&mut *tx, user.id).await?;
     let tokens = sessions::start(&mut tx, state, &user, client).await?;
     if let Some(details) = details.as_object_mut() {
         details.insert("provider".into(), json!("github"));
@@ -210,5 +209,6 @@ fn full_name(profile: &GitHubProfile) -> String {
         .map(str::trim)
         .filter(|name| !name.is_empty())
         .unwrap_or(&profile.login);
-    name.chars().take(255).collect()
+    // The provider's text, not the client's, but PostgreSQL refuses NUL all the same.
+    name.chars().filter(|c| !c.is_control()).take(255).collect()
 }
