@@ -28,6 +28,10 @@ fmt:
 migrate *ARGS:
     SQLX_OFFLINE=true cargo run -q --locked -p migrator -- {{ARGS}}
 
+# Regenerate database/schema.sql (the current schema, one file) after adding a migration.
+schema:
+    scripts/schema
+
 # Refresh the committed .sqlx query data (needs DATABASE_URL at a migrated database).
 prepare:
     cargo sqlx prepare --workspace -- --all-targets
