@@ -12,9 +12,11 @@ pub mod pool;
 pub mod projects;
 pub mod schema;
 pub mod seeds;
+mod violation;
 
 pub use pool::{DbConfig, SslMode, connect};
 pub use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+pub use violation::Violation;
 
 /// Every migration in `database/migrations`, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../database/migrations");

@@ -112,15 +112,15 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Violations a caller causes become their answer; anything else is our bug (500).
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        let constraint = error.as_database_error().and_then(|db| db.constraint());
-        match constraint {
-            Some("users_email_key" | "users_email_lower_key") => ApiError::Conflict {
+        match db::Violation::of(&error) {
+            Some(db::Violation::EmailTaken) => ApiError::Conflict {
                 code: "email_taken",
                 message: "an account with this email already exists",
             },
-            Some("users_username_key" | "users_username_lower_key") => ApiError::Conflict {
+            Some(db::Violation::UsernameTaken) => ApiError::Conflict {
                 code: "username_taken",
                 message: "this username is taken",
             },

@@ -87,11 +87,11 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Violations a caller causes become their answer; anything else is our bug (500).
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        let constraint = error.as_database_error().and_then(|db| db.constraint());
-        match constraint {
-            Some("documents_owner_source_external_id_key") => ApiError::Conflict {
+        match db::Violation::of(&error) {
+            Some(db::Violation::DocumentExternalIdTaken) => ApiError::Conflict {
                 code: "ingest_conflict",
                 message: "this document is being ingested by another request: retry",
             },

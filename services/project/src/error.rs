@@ -88,55 +88,55 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Maps constraint violations, by constraint name, to what the caller did wrong. Most are
-/// also checked before the query; these are the backstop (and the race loser's answer).
+/// Maps constraint violations to what the caller did wrong; anything else is our bug (500).
+/// Most rules are also checked before the query; these are the backstop (and the race
+/// loser's answer). The messages state the limits the migrations enforce.
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        let Some(constraint) = error.as_database_error().and_then(|db| db.constraint()) else {
+        use db::Violation as V;
+        let Some(violation) = V::of(&error) else {
             return ApiError::Internal(error.to_string());
         };
         let invalid = |code, message: &str| ApiError::validation(code, message);
-        match constraint {
-            "projects_owner_id_slug_key" => ApiError::Conflict {
+        match violation {
+            V::ProjectSlugTaken => ApiError::Conflict {
                 code: "slug_taken",
                 message: "you already have a project with this slug",
             },
-            "projects_name_check" => invalid("invalid_name", "name must be 1 to 200 characters"),
-            "projects_slug_check" => invalid(
+            V::InvalidProjectName => invalid("invalid_name", "name must be 1 to 200 characters"),
+            V::InvalidProjectSlug => invalid(
                 "invalid_slug",
                 "slug must be lower-case letters and digits separated by single hyphens, at most 100 characters",
             ),
-            "epics_title_check" => invalid("invalid_title", "title must be 1 to 200 characters"),
-            "tasks_title_check" => invalid("invalid_title", "title must be 1 to 500 characters"),
-            "epics_target_date_check" => {
+            V::InvalidEpicTitle => invalid("invalid_title", "title must be 1 to 200 characters"),
+            V::InvalidTaskTitle => invalid("invalid_title", "title must be 1 to 500 characters"),
+            V::EpicTargetBeforeStart => {
                 invalid("invalid_dates", "target_date must not be before start_date")
             }
-            "epics_position_check" | "tasks_position_check" => {
-                invalid("invalid_position", "position must be a finite number")
-            }
-            "tasks_estimate_check" => invalid("invalid_estimate", "estimate must not be negative"),
-            "tasks_epic_id_fkey" => invalid("unknown_epic", "no such epic in this project"),
-            "tasks_assignee_id_fkey" => invalid("unknown_assignee", "no such user to assign"),
-            "tasks_completed_at_check" => invalid(
+            V::NonFinitePosition => invalid("invalid_position", "position must be a finite number"),
+            V::NegativeEstimate => invalid("invalid_estimate", "estimate must not be negative"),
+            V::UnknownEpic => invalid("unknown_epic", "no such epic in this project"),
+            V::UnknownAssignee => invalid("unknown_assignee", "no such user to assign"),
+            V::CompletedTaskStillOpen => invalid(
                 "invalid_status",
                 "completed_at needs status done or cancelled",
             ),
-            "project_files_path_check" => invalid(
+            V::InvalidFilePath => invalid(
                 "invalid_file_path",
                 "file paths are relative, without '.', '..' or empty segments, backslashes or control characters",
             ),
-            "project_files_mime_type_check" => invalid(
+            V::InvalidFileMimeType => invalid(
                 "invalid_content_type",
                 "Content-Type must be a media type such as text/plain",
             ),
-            "project_files_size_bytes_check" => ApiError::PayloadTooLarge {
+            V::FileTooLarge => ApiError::PayloadTooLarge {
                 limit: crate::storage::MAX_FILE_BYTES,
             },
-            "project_files_project_id_path_version_key"
-            | "project_files_project_id_path_latest_key" => ApiError::Conflict {
+            V::FileVersionTaken => ApiError::Conflict {
                 code: "upload_conflict",
                 message: "another upload of this path finished first: retry",
             },
+            // Account and document violations: other services' tables, so a bug if seen here.
             _ => ApiError::Internal(error.to_string()),
         }
     }

@@ -173,9 +173,8 @@ fn github_conflict() -> ApiError {
 
 /// Two callbacks for the same new GitHub user at once: the loser hits the unique key.
 fn github_race(error: sqlx::Error) -> ApiError {
-    let constraint = error.as_database_error().and_then(|db| db.constraint());
-    match constraint {
-        Some("users_github_id_key") => ApiError::Conflict {
+    match db::Violation::of(&error) {
+        Some(db::Violation::GithubAccountLinked) => ApiError::Conflict {
             code: "github_account_conflict",
             message: "this GitHub account was just linked to an account: sign in again",
         },
