@@ -313,34 +313,25 @@ fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
 
-/// Our username rules (3-50 of letters, digits, `_`, `.`, `-`, starting with a letter or
-/// digit) applied to a GitHub login: other characters dropped, too short padded, too long cut.
+// The sign-in route tells namesakes apart with it too.
+pub use db::auth::username::with_suffix;
+
+/// A GitHub login made to follow [`db::auth::username`]: other characters dropped, leading
+/// separators dropped, too long cut, too short padded with `-github`.
 pub fn username_base(login: &str) -> String {
-    let kept: String = login
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        .skip_while(|c| !c.is_ascii_alphanumeric())
-        .take(50)
-        .collect();
+    let kept = db::auth::username::sanitise(login, None);
     match kept.chars().count() {
         0 => "github-user".to_owned(),
-        1 | 2 => format!("{kept}-github"),
+        n if n < db::auth::username::MIN_CHARS => format!("{kept}-github"),
         _ => kept,
     }
 }
 
-/// `base`, then `base-2`, `base-3`, ... up to `base-{count}`, each cut to fit 50 characters.
+/// `base`, then `base-2`, `base-3`, ... up to `base-{count}`, each cut to fit.
 pub fn username_candidates(base: &str, count: usize) -> Vec<String> {
     let mut candidates = vec![base.to_owned()];
     candidates.extend((2..=count).map(|n| with_suffix(base, &format!("-{n}"))));
     candidates
-}
-
-/// `base` + `suffix`, cutting `base` so the whole fits 50 characters.
-pub fn with_suffix(base: &str, suffix: &str) -> String {
-    let room = 50 - suffix.chars().count();
-    let stem: String = base.chars().take(room).collect();
-    format!("{stem}{suffix}")
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Input rules for accounts: normalised emails, usernames, password lengths.
 
+use db::auth::username;
+
 use crate::error::ApiError;
 
 pub const PASSWORD_MIN_CHARS: usize = 8;
@@ -17,21 +19,18 @@ pub fn email(raw: &str) -> Result<String, ApiError> {
     Ok(email)
 }
 
-/// 3 to 50 of letters, digits, `_`, `.` and `-`, starting with a letter or digit.
+/// Trimmed, then held to the one username rule, [`db::auth::username`].
 pub fn username(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
-    let length_ok = (3..=50).contains(&name.chars().count());
-    let first_ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    let chars_ok = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if !(length_ok && first_ok && chars_ok) {
+    if !username::is_valid(name) {
         return Err(ApiError::validation(
             "invalid_username",
-            "username must be 3-50 letters, digits, '_', '.' or '-', starting with a letter or digit",
+            format!(
+                "username must be {}-{} letters, digits, '_', '.' or '-', starting with a \
+                 letter or digit",
+                username::MIN_CHARS,
+                username::MAX_CHARS
+            ),
         ));
     }
     Ok(name.to_owned())

@@ -28,7 +28,10 @@ use std::{
 };
 
 use db::{
-    auth::legacy::{self, AccountKeys, ImportedLegacyUser, ImportedUser, LegacyUser},
+    auth::{
+        legacy::{self, AccountKeys, ImportedLegacyUser, ImportedUser, LegacyUser},
+        username,
+    },
     ids::UserId,
 };
 use sqlx::{Connection, PgConnection};
@@ -36,7 +39,6 @@ use sqlx::{Connection, PgConnection};
 use crate::{CliError, fail};
 
 const ROLES: [&str; 3] = ["user", "admin", "super_admin"];
-const USERNAME_MAX_CHARS: usize = 50;
 const FULL_NAME_MAX_CHARS: usize = 255;
 
 /// Imports (or with `dry_run`, rehearses and rolls back) and prints the report.
@@ -271,31 +273,13 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-/// The auth service's username rule.
-fn username_allowed(name: &str) -> bool {
-    (3..=USERNAME_MAX_CHARS).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.chars().all(username_char)
-}
-
-fn username_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')
-}
-
-/// `source` if it follows the rules, else the closest name that does.
+/// `source` made to follow [`db::auth::username`]: other characters become `_`, leading
+/// separators are dropped, too long is cut, too short gets `_<legacy id>`.
 fn base_username(source: &str, legacy_id: i32) -> String {
-    if username_allowed(source) {
-        return source.to_owned();
-    }
-    let cleaned: String = source
-        .chars()
-        .map(|c| if username_char(c) { c } else { '_' })
-        .skip_while(|c| !c.is_ascii_alphanumeric())
-        .take(USERNAME_MAX_CHARS)
-        .collect();
-    match cleaned.len() {
+    let cleaned = username::sanitise(source, Some('_'));
+    match cleaned.chars().count() {
         0 => format!("user_{legacy_id}"),
-        1 | 2 => format!("{cleaned}_{legacy_id}"),
+        n if n < username::MIN_CHARS => format!("{cleaned}_{legacy_id}"),
         _ => cleaned,
     }
 }
@@ -309,11 +293,7 @@ fn unique_username(base: &str, legacy_id: i32, taken: &HashSet<String>) -> Strin
             1 => format!("_{legacy_id}"),
             n => format!("_{legacy_id}_{n}"),
         };
-        let stem: String = base
-            .chars()
-            .take(USERNAME_MAX_CHARS - suffix.len())
-            .collect();
-        candidate = format!("{stem}{suffix}");
+        candidate = username::with_suffix(base, &suffix);
         attempt += 1;
     }
     candidate
@@ -458,7 +438,7 @@ mod tests {
         let long = "y".repeat(50);
         let unique = unique_username(&long, 12345, &taken(&[long.as_str()]));
         assert_eq!(unique, format!("{}_12345", "y".repeat(44)));
-        assert!(username_allowed(&unique));
+        assert!(username::is_valid(&unique));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod oauth;
 pub mod one_time_tokens;
 pub mod outbox;
 pub mod sessions;
+pub mod username;
 pub mod users;
 
 pub use audit::AuditEvent;
