@@ -1,18 +1,20 @@
 //! Embedding models behind HTTP: OpenAI-compatible `/v1/embeddings` (OpenAI, vLLM, TEI,
-//! LM Studio) and Ollama's `/api/embed`. Texts go in batches; each batch is retried with
+//! LM Studio) and Ollama's `/api/embed`. Texts go in batches; backon retries each batch with
 //! jittered exponential backoff on 5xx, timeouts and connection failures, waits as long as a
-//! 429's `Retry-After` asks (up to a limit), and passes a circuit breaker.
+//! 429's `Retry-After` asks (up to a limit), and every request passes a circuit breaker.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::{StatusCode, header};
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
 use crate::breaker::CircuitBreaker;
+use crate::retry;
 use crate::{EmbedError, Embedder};
 
 /// The wire format.
@@ -37,6 +39,7 @@ pub struct HttpConfig {
     pub timeout: Duration,
     /// Retries after the first attempt of a batch.
     pub max_retries: u32,
+    /// The first retry waits up to this (jittered), each next one up to twice as long, to 10 s.
     pub retry_base_delay: Duration,
     /// A `Retry-After` longer than this is not waited for: the call fails `RateLimited`.
     pub max_retry_after: Duration,
@@ -74,17 +77,8 @@ pub struct HttpEmbedder {
     config: HttpConfig,
     endpoint: Url,
     client: reqwest::Client,
+    backoff: ExponentialBuilder,
     breaker: CircuitBreaker,
-}
-
-/// How one attempt ended, when it did not succeed.
-enum Failure {
-    /// Retry after the given wait (or the backoff); counts against the breaker.
-    Transient(EmbedError),
-    /// 429: wait and retry, not a breaker failure.
-    RateLimited(Option<Duration>),
-    /// Do not retry.
-    Fatal(EmbedError),
 }
 
 impl HttpEmbedder {
@@ -102,6 +96,7 @@ impl HttpEmbedder {
             .build()
             .map_err(|error| EmbedError::Config(format!("HTTP client: {error}")))?;
         Ok(Self {
+            backoff: retry::backoff(config.max_retries, config.retry_base_delay),
             breaker: CircuitBreaker::new(config.breaker_threshold, config.breaker_cooldown),
             config,
             endpoint,
@@ -109,54 +104,35 @@ impl HttpEmbedder {
         })
     }
 
+    /// One batch: retried by backon on 5xx, timeouts, connection failures and 429s (waiting
+    /// what `Retry-After` asks, unless that is over the limit), never on a refusal or a bad
+    /// answer, and not at all while the circuit is open.
     async fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let mut attempt = 0;
-        loop {
-            self.breaker.admit()?;
-            let failure = match self.attempt(texts).await {
-                Ok(vectors) => {
-                    self.breaker.record_success();
-                    return Ok(vectors);
-                }
-                Err(failure) => failure,
-            };
-            let (error, wait) = match failure {
-                Failure::Fatal(error) => {
-                    self.breaker.release_probe();
-                    return Err(error);
-                }
-                Failure::Transient(error) => {
-                    self.breaker.record_failure();
-                    (error, None)
-                }
-                Failure::RateLimited(retry_after) => {
-                    self.breaker.release_probe();
-                    if retry_after.is_some_and(|wait| wait > self.config.max_retry_after) {
-                        return Err(EmbedError::RateLimited { retry_after });
-                    }
-                    (EmbedError::RateLimited { retry_after }, retry_after)
-                }
-            };
-            if attempt >= self.config.max_retries {
-                return Err(error);
-            }
-            let delay = wait.unwrap_or_else(|| self.backoff(attempt));
-            tracing::debug!(%error, attempt, delay_ms = delay.as_millis() as u64, "retrying embedding batch");
-            tokio::time::sleep(delay).await;
-            attempt += 1;
+        (|| self.guarded_attempt(texts))
+            .retry(self.backoff)
+            .when(|error| retry::retryable(error, self.config.max_retry_after))
+            .adjust(retry::wait)
+            .notify(|error, delay| {
+                tracing::debug!(%error, delay_ms = delay.as_millis() as u64, "retrying embedding batch");
+            })
+            .await
+    }
+
+    /// One request through the circuit breaker. Only 5xx, timeouts and connection failures
+    /// count against the provider: a 429 or a refusal means it is up and answering.
+    async fn guarded_attempt(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.breaker.admit()?;
+        let outcome = self.attempt(texts).await;
+        match &outcome {
+            Ok(_) => self.breaker.record_success(),
+            Err(EmbedError::Unavailable(_)) => self.breaker.record_failure(),
+            Err(_) => self.breaker.release_probe(),
         }
+        outcome
     }
 
-    fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .config
-            .retry_base_delay
-            .saturating_mul(2u32.saturating_pow(attempt))
-            .min(Duration::from_secs(10));
-        ceiling.mul_f64(fastrand::f64().max(0.1))
-    }
-
-    async fn attempt(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, Failure> {
+    /// One request; `Unavailable` and `RateLimited` are the errors worth retrying.
+    async fn attempt(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let body = match self.config.api {
             Api::OpenAi => {
                 json!({ "model": self.config.model, "input": texts, "encoding_format": "float" })
@@ -173,36 +149,34 @@ impl HttpEmbedder {
             } else {
                 "request failed"
             };
-            Failure::Transient(EmbedError::Unavailable(format!(
-                "{} {kind}: {}",
-                self.endpoint,
-                without_url(&error)
-            )))
+            EmbedError::Unavailable(format!("{} {kind}: {}", self.endpoint, without_url(&error)))
         })?;
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(Failure::RateLimited(retry_after(response.headers())));
+            return Err(EmbedError::RateLimited {
+                retry_after: retry::retry_after(response.headers()),
+            });
         }
         let bytes = response.bytes().await.map_err(|error| {
-            Failure::Transient(EmbedError::Unavailable(format!(
+            EmbedError::Unavailable(format!(
                 "reading the response failed: {}",
                 without_url(&error)
-            )))
+            ))
         })?;
         if status.is_server_error() {
-            return Err(Failure::Transient(EmbedError::Unavailable(format!(
+            return Err(EmbedError::Unavailable(format!(
                 "{status}: {}",
                 excerpt(&bytes)
-            ))));
+            )));
         }
         if !status.is_success() {
-            return Err(Failure::Fatal(EmbedError::Rejected {
+            return Err(EmbedError::Rejected {
                 status: status.as_u16(),
                 message: excerpt(&bytes),
-            }));
+            });
         }
-        let vectors = parse(self.config.api, &bytes).map_err(Failure::Fatal)?;
-        self.check(texts.len(), vectors).map_err(Failure::Fatal)
+        let vectors = parse(self.config.api, &bytes)?;
+        self.check(texts.len(), vectors)
     }
 
     fn check(&self, expected: usize, vectors: Vec<Vec<f32>>) -> Result<Vec<Vec<f32>>, EmbedError> {
@@ -243,17 +217,6 @@ fn endpoint(api: Api, base: &str) -> Result<Url, EmbedError> {
     };
     Url::parse(&full)
         .map_err(|error| EmbedError::Config(format!("EMBEDDING_URL `{base}`: {error}")))
-}
-
-/// `Retry-After` in seconds or as an HTTP date.
-fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
 /// reqwest errors include the URL; ours already names the endpoint, and a query string
@@ -359,23 +322,6 @@ mod tests {
             "http://localhost:11434/api/embed"
         );
         assert!(endpoint(Api::Ollama, "not a url").is_err());
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut headers = header::HeaderMap::new();
-        headers.insert(header::RETRY_AFTER, "7".parse().expect("header"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        let soon = chrono::Utc::now() + chrono::Duration::seconds(30);
-        headers.insert(
-            header::RETRY_AFTER,
-            soon.to_rfc2822().parse().expect("header"),
-        );
-        let wait = retry_after(&headers).expect("date");
-        assert!(
-            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
-            "{wait:?}"
-        );
     }
 
     #[test]

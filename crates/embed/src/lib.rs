@@ -13,6 +13,7 @@ mod config;
 mod error;
 pub mod hashing;
 mod http;
+mod retry;
 
 use std::sync::Arc;
 

@@ -1,10 +1,11 @@
-//! Retries with exponential backoff for transient gRPC failures, and the mapping of Qdrant's
+//! Retries for transient gRPC failures (the loop is backon's), and the mapping of Qdrant's
 //! errors onto [`VectorError`]. Every call we retry is idempotent (writes carry ids; deletes
 //! and index creation can repeat), so a retry after a timeout is safe.
 
 use std::future::Future;
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use qdrant_client::QdrantError;
 use tonic::Code;
 
@@ -22,53 +23,54 @@ pub(crate) struct RetryPolicy {
 
 impl RetryPolicy {
     /// Runs `call` until it succeeds, fails permanently, or the retries are used up.
-    pub(crate) async fn run<T, F, Fut>(&self, mut call: F) -> Result<T, QdrantError>
+    pub(crate) async fn run<T, F, Fut>(&self, call: F) -> Result<T, QdrantError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, QdrantError>>,
     {
-        let mut attempt = 0;
-        loop {
-            match call().await {
-                Ok(value) => return Ok(value),
-                Err(error) => {
-                    let Some(wait) = transient_wait(&error) else {
-                        return Err(error);
-                    };
-                    if attempt >= self.max_retries {
-                        return Err(error);
-                    }
-                    let delay = wait.unwrap_or_else(|| self.backoff(attempt));
-                    tracing::debug!(%error, attempt, delay_ms = delay.as_millis() as u64, "retrying Qdrant call");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-            }
-        }
+        call.retry(self.backoff())
+            .when(retryable)
+            .adjust(|error, backoff| {
+                // `None` means the retries are used up; a server's wait replaces ours.
+                backoff.map(|delay| requested_wait(error).unwrap_or(delay))
+            })
+            .notify(|error, delay| {
+                tracing::debug!(%error, delay_ms = delay.as_millis() as u64, "retrying Qdrant call");
+            })
+            .await
     }
 
-    /// Full jitter: a random delay up to `base * 2^attempt`, capped.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .base_delay
-            .saturating_mul(2u32.saturating_pow(attempt))
-            .min(MAX_DELAY);
-        ceiling.mul_f64(fastrand::f64().max(0.1))
+    /// Doubling from `base_delay`, capped, with jitter. backon's jitter adds up to 100% on top
+    /// of each step, so the steps start at half: every wait stays below `base * 2^n` and the
+    /// cap, as [`crate::RemoteConfig`] documents.
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::new()
+            .with_min_delay(self.base_delay / 2)
+            .with_max_delay(MAX_DELAY / 2)
+            .with_jitter()
+            .with_max_times(self.max_retries as usize)
     }
 }
 
-/// `Some(wait)` for errors worth retrying (`wait` = what the server asked for, if anything).
-fn transient_wait(error: &QdrantError) -> Option<Option<Duration>> {
+/// Transient statuses and I/O errors, and rate limits that ask for a bearable wait.
+fn retryable(error: &QdrantError) -> bool {
+    match error {
+        QdrantError::ResourceExhaustedError { .. } => {
+            requested_wait(error).is_some_and(|wait| wait <= MAX_RETRY_AFTER)
+        }
+        QdrantError::ResponseError { status } => is_transient(status),
+        QdrantError::Io(_) => true,
+        _ => false,
+    }
+}
+
+/// What the server asked us to wait, if it did.
+fn requested_wait(error: &QdrantError) -> Option<Duration> {
     match error {
         QdrantError::ResourceExhaustedError {
             retry_after_seconds,
             ..
-        } => {
-            let wait = Duration::from_secs(*retry_after_seconds);
-            (wait <= MAX_RETRY_AFTER).then_some(Some(wait))
-        }
-        QdrantError::ResponseError { status } => is_transient(status).then_some(None),
-        QdrantError::Io(_) => Some(None),
+        } => Some(Duration::from_secs(*retry_after_seconds)),
         _ => None,
     }
 }
@@ -181,6 +183,47 @@ mod tests {
             4,
             "one call and three retries"
         );
+    }
+
+    #[tokio::test]
+    async fn rate_limits_are_retried_only_when_the_wait_is_bearable() {
+        let exhausted = |seconds| QdrantError::ResourceExhaustedError {
+            status: tonic::Status::new(Code::ResourceExhausted, "busy"),
+            retry_after_seconds: seconds,
+        };
+        assert!(retryable(&exhausted(0)));
+        assert!(!retryable(&exhausted(3600)), "a long wait means down");
+        let calls = AtomicU32::new(0);
+        let result = FAST
+            .run(|| async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err(exhausted(0)),
+                    _ => Ok(()),
+                }
+            })
+            .await;
+        assert!(result.is_ok());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn jittered_waits_stay_under_the_doubling_ceiling() {
+        use backon::BackoffBuilder;
+        let policy = RetryPolicy {
+            max_retries: 8,
+            base_delay: Duration::from_millis(100),
+        };
+        let waits: Vec<Duration> = policy.backoff().build().collect();
+        assert_eq!(waits.len(), 8, "one wait per retry");
+        // backon computes in f32: allow for its rounding.
+        let slack = Duration::from_millis(1);
+        for (n, wait) in waits.into_iter().enumerate() {
+            let ceiling = (policy.base_delay * 2u32.pow(n as u32)).min(MAX_DELAY);
+            assert!(
+                wait + slack >= ceiling / 2 && wait <= ceiling + slack,
+                "retry {n}: {wait:?}"
+            );
+        }
     }
 
     #[test]
