@@ -9,7 +9,7 @@ use auth::{AppState, config::AuthConfig, password::Passwords};
 
 use crate::AuthArgs;
 use crate::report::{Latencies, heading, line};
-use crate::scratch::{ScratchDatabase, Served, concurrently, peak_rss_mib};
+use crate::scratch::{ScratchDatabase, Served, common_config, concurrently, peak_rss_mib};
 
 const PASSWORD: &str = "benchmark password";
 
@@ -55,7 +55,7 @@ async fn logins(pool: &sqlx::PgPool, args: &AuthArgs, floor: f64) -> anyhow::Res
         "rate_limit_register_per_hour": 1_000_000,
         "rate_limit_prefix": format!("devmentor:bench:{}", uuid::Uuid::new_v4()),
     }))?;
-    let state = AppState::new(pool.clone(), config)
+    let state = AppState::new(pool.clone(), config, common_config())
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let hash = state.passwords.hash(PASSWORD.into()).await?;
@@ -69,7 +69,7 @@ async fn logins(pool: &sqlx::PgPool, args: &AuthArgs, floor: f64) -> anyhow::Res
         };
         db::auth::users::insert(pool, &user).await?;
     }
-    let served = Served::start("auth", auth::routes::router(state), pool).await?;
+    let served = Served::start(auth::app(state)).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;

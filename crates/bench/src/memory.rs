@@ -21,7 +21,7 @@ use vector::{BackendKind, EmbeddedIndex, VectorConfig};
 use crate::MemoryArgs;
 use crate::embed::text;
 use crate::report::{Latencies, heading, line, rate};
-use crate::scratch::{ScratchDatabase, Served, Tokens, concurrently, peak_rss_mib};
+use crate::scratch::{ScratchDatabase, Served, Tokens, common_config, concurrently, peak_rss_mib};
 
 pub async fn run(args: &MemoryArgs) -> anyhow::Result<()> {
     let database = ScratchDatabase::create("memory").await?;
@@ -59,10 +59,15 @@ async fn measure(pool: &sqlx::PgPool, args: &MemoryArgs) -> anyhow::Result<()> {
     let spec = collection_spec(&indexer.collection, indexer.embedder.as_ref());
     indexer.index.ensure_collection(&spec).await?;
     let tokens = Tokens::new()?;
-    let state = AppState::with_indexer(indexer, &settings.memory, tokens.verifier.clone())
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let state = AppState::with_indexer(
+        indexer,
+        &settings.memory,
+        tokens.verifier.clone(),
+        common_config(),
+    )
+    .map_err(|error| anyhow::anyhow!("{error}"))?;
     let (user_id, token) = tokens.user(pool, "bench").await?;
-    let served = Served::start("memory", memory::routes::router(state.clone()), pool).await?;
+    let served = Served::start(memory::app(state.clone())).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency.max(args.ingest_concurrency))
         .build()?;

@@ -9,7 +9,7 @@ use tempfile::TempDir;
 
 use crate::ProjectArgs;
 use crate::report::{Latencies, heading, line, rate};
-use crate::scratch::{ScratchDatabase, Served, Tokens, concurrently, peak_rss_mib};
+use crate::scratch::{ScratchDatabase, Served, Tokens, common_config, concurrently, peak_rss_mib};
 
 pub async fn run(args: &ProjectArgs) -> anyhow::Result<()> {
     let database = ScratchDatabase::create("project").await?;
@@ -27,8 +27,9 @@ async fn measure(pool: &sqlx::PgPool, args: &ProjectArgs) -> anyhow::Result<()> 
         verifier: tokens.verifier.clone(),
         sessions: authn::LiveSessions::new(pool.clone()),
         files: FileStore::new(files_dir.path()),
+        common: common_config(),
     };
-    let served = Served::start("project", project::routes::router(state), pool).await?;
+    let served = Served::start(project::app(state)).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;

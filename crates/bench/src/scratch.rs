@@ -62,7 +62,16 @@ impl ScratchDatabase {
     }
 }
 
-/// A router served with the platform's middleware until [`Served::stop`].
+/// The shared settings a benchmarked service runs with: a long request timeout, so a slow
+/// run is measured rather than cut off.
+pub fn common_config() -> platform::config::CommonConfig {
+    platform::config::CommonConfig {
+        request_timeout_secs: 600,
+        ..Default::default()
+    }
+}
+
+/// A service's whole app (see each service's `app`) served on loopback until [`Served::stop`].
 pub struct Served {
     pub address: SocketAddr,
     stop: oneshot::Sender<()>,
@@ -70,16 +79,13 @@ pub struct Served {
 }
 
 impl Served {
-    pub async fn start(name: &'static str, router: Router, pool: &PgPool) -> anyhow::Result<Self> {
-        let common: platform::config::CommonConfig =
-            serde_json::from_value(serde_json::json!({ "request_timeout_secs": 600 }))?;
-        let router = platform::service::assemble(name, router.into(), pool, &common);
+    pub async fn start(app: Router) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(platform::service::serve(
             listener,
-            router,
+            app,
             async move {
                 let _ = stopped.await;
             },

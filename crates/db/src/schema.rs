@@ -249,6 +249,29 @@ pub async fn verify(conn: &mut sqlx::PgConnection) -> Result<i64, SchemaError> {
     check(&comparison)
 }
 
+/// Connects and refuses to go on unless the database is at this build's schema: what a
+/// service does first at start. The error is one readable line.
+pub async fn open_verified(config: &crate::DbConfig) -> Result<sqlx::PgPool, String> {
+    let pool = crate::connect(config)
+        .await
+        .map_err(|error| error.to_string())?;
+    let mut conn = pool.acquire().await.map_err(|error| error.to_string())?;
+    let version = verify(&mut conn).await.map_err(|error| error.to_string())?;
+    drop(conn);
+    tracing::info!(version, "schema verified");
+    Ok(pool)
+}
+
+/// PostgreSQL answers and its schema matches this build: `/health/ready`'s check, as
+/// `Ok("schema version N")` or the reason it is not ready.
+pub async fn readiness(pool: sqlx::PgPool) -> Result<String, String> {
+    let mut conn = pool.acquire().await.map_err(|error| error.to_string())?;
+    verify(&mut conn)
+        .await
+        .map(|version| format!("schema version {version}"))
+        .map_err(|error| error.to_string())
+}
+
 /// The decision behind [`verify`], separate so it can be tested without a database.
 pub fn check(comparison: &Comparison) -> Result<i64, SchemaError> {
     let Comparison {

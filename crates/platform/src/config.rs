@@ -56,6 +56,20 @@ pub struct CommonConfig {
     pub shutdown_grace_secs: u64,
 }
 
+/// Every variable unset (`APP_ENV` included, so production): what tests and benchmarks
+/// start from.
+impl Default for CommonConfig {
+    fn default() -> Self {
+        Self {
+            app_env: AppEnv::default(),
+            log_format: LogFormat::default(),
+            request_timeout_secs: default_request_timeout_secs(),
+            body_limit_bytes: default_body_limit_bytes(),
+            shutdown_grace_secs: default_shutdown_grace_secs(),
+        }
+    }
+}
+
 fn default_request_timeout_secs() -> u64 {
     30
 }

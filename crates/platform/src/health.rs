@@ -1,7 +1,7 @@
 //! `/health/live` (the process answers) and `/health/ready` (its dependencies answer and the
 //! schema is the one this build needs).
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use futures::future::{BoxFuture, join_all};
@@ -15,22 +15,39 @@ pub trait Probe: Send + Sync + 'static {
     fn check(&self) -> BoxFuture<'_, Result<String, String>>;
 }
 
-/// PostgreSQL answers and its schema matches this build.
-pub struct PostgresProbe(pub db::PgPool);
+/// A probe from a name and an async check, so a service can report a dependency (its
+/// database, say) without this crate knowing what that dependency is.
+pub struct CheckProbe<F> {
+    name: &'static str,
+    check: F,
+}
 
-impl Probe for PostgresProbe {
+impl<F, Fut> CheckProbe<F>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<String, String>> + Send + 'static,
+{
+    pub fn new(name: &'static str, check: F) -> Self {
+        Self { name, check }
+    }
+
+    /// Boxed, as [`router`] takes its probes.
+    pub fn boxed(name: &'static str, check: F) -> Box<dyn Probe> {
+        Box::new(Self::new(name, check))
+    }
+}
+
+impl<F, Fut> Probe for CheckProbe<F>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<String, String>> + Send + 'static,
+{
     fn name(&self) -> &'static str {
-        "postgres"
+        self.name
     }
 
     fn check(&self) -> BoxFuture<'_, Result<String, String>> {
-        Box::pin(async move {
-            let mut conn = self.0.acquire().await.map_err(|error| error.to_string())?;
-            db::schema::verify(&mut conn)
-                .await
-                .map(|version| format!("schema version {version}"))
-                .map_err(|error| error.to_string())
-        })
+        Box::pin((self.check)())
     }
 }
 

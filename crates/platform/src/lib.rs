@@ -1,6 +1,7 @@
 //! What every DevMentor service shares: typed config from the environment, tracing, the
 //! JSON error shape, the HTTP middleware stack, health endpoints, graceful shutdown and the
-//! start-up sequence that refuses to run on a database at the wrong schema version.
+//! start-up sequence every binary runs. It knows nothing of databases: services bring their
+//! own pool (`db`) and readiness probes.
 
 pub mod client;
 pub mod config;
@@ -16,4 +17,4 @@ pub mod telemetry;
 pub mod text;
 
 pub use error::error_response;
-pub use service::{ServiceContext, ServiceSpec, run_service};
+pub use service::{ServiceSpec, run_service};

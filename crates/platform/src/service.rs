@@ -1,15 +1,16 @@
 //! The start-up sequence every service binary shares, so each `main.rs` is a few lines:
-//! config → tracing → pool → schema check → listen → serve until SIGTERM.
+//! config → tracing → listen → the service builds its app (connecting to what it needs) →
+//! serve until SIGTERM. Nothing here knows about databases: a service opens its own pool
+//! and hands in its readiness probes, so the gateway, which has none, starts the same way.
 
 use std::{future::Future, process::ExitCode, time::Duration};
 
 use axum::Router;
-use db::{DbConfig, PgPool};
 use tokio::net::TcpListener;
 
 use crate::{
     config::{self, CommonConfig, ListenConfig},
-    health::{self, PostgresProbe, Probe},
+    health::{self, Probe},
     http, shutdown, telemetry,
 };
 
@@ -23,29 +24,6 @@ pub struct ServiceSpec {
     pub default_port: u16,
 }
 
-/// What a service gets to build its router from.
-#[derive(Debug, Clone)]
-pub struct ServiceContext {
-    pub pool: PgPool,
-    pub common: CommonConfig,
-    pub spec: ServiceSpec,
-}
-
-/// What a service hands back: its routes and any readiness probes beyond PostgreSQL.
-pub struct Service {
-    pub router: Router,
-    pub probes: Vec<Box<dyn Probe>>,
-}
-
-impl From<Router> for Service {
-    fn from(router: Router) -> Self {
-        Self {
-            router,
-            probes: Vec::new(),
-        }
-    }
-}
-
 /// A start-up failure: printed as one line on stderr, then the process exits non-zero.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -57,10 +35,11 @@ impl StartError {
     }
 }
 
-/// Runs a service binary to completion and returns its exit code.
+/// Runs a service binary to completion and returns its exit code. `build` gets the shared
+/// settings and returns the whole app (see [`assemble`]).
 pub async fn run_service<B>(spec: ServiceSpec, build: B) -> ExitCode
 where
-    B: AsyncFnOnce(ServiceContext) -> Result<Service, StartError>,
+    B: AsyncFnOnce(CommonConfig) -> Result<Router, StartError>,
 {
     match start(spec, build).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -73,18 +52,13 @@ where
 
 async fn start<B>(spec: ServiceSpec, build: B) -> Result<(), StartError>
 where
-    B: AsyncFnOnce(ServiceContext) -> Result<Service, StartError>,
+    B: AsyncFnOnce(CommonConfig) -> Result<Router, StartError>,
 {
     config::load_dotenv();
     let common: CommonConfig = config::from_env().map_err(StartError::new)?;
-    let db_config: DbConfig = config::from_env().map_err(StartError::new)?;
     let listen: ListenConfig =
         config::from_env_prefixed(spec.env_prefix).map_err(StartError::new)?;
     telemetry::init(common.log_format);
-
-    let pool = db::connect(&db_config).await.map_err(StartError::new)?;
-    let version = check_schema(&pool).await?;
-    tracing::info!(version, "schema verified");
 
     let address = format!(
         "{}:{}",
@@ -94,45 +68,26 @@ where
     let listener = TcpListener::bind(&address)
         .await
         .map_err(|error| StartError::new(format!("cannot listen on {address}: {error}")))?;
-
-    let context = ServiceContext {
-        pool: pool.clone(),
-        common: common.clone(),
-        spec,
-    };
-    let service = build(context).await?;
-    let router = assemble(spec.name, service, &pool, &common);
+    let grace = common.shutdown_grace();
+    let app = build(common).await?;
 
     tracing::info!(service = spec.name, %address, "listening");
-    serve(
-        listener,
-        router,
-        shutdown::signal(),
-        common.shutdown_grace(),
-    )
-    .await
-    .map_err(|error| StartError::new(format!("server failed: {error}")))?;
-    pool.close().await;
+    serve(listener, app, shutdown::signal(), grace)
+        .await
+        .map_err(|error| StartError::new(format!("server failed: {error}")))?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Refuses to run unless the database is exactly at this build's schema version.
-pub async fn check_schema(pool: &PgPool) -> Result<i64, StartError> {
-    let mut conn = pool.acquire().await.map_err(StartError::new)?;
-    db::schema::verify(&mut conn).await.map_err(StartError::new)
-}
-
-/// The service's routes plus health endpoints, wrapped in the standard middleware.
+/// A whole service: its routes plus `/health/live` and `/health/ready` (checking `probes`),
+/// wrapped in the standard middleware (request ids, tracing, limits, timeouts, JSON errors).
 pub fn assemble(
     name: &'static str,
-    service: Service,
-    pool: &PgPool,
+    routes: Router,
+    probes: Vec<Box<dyn Probe>>,
     common: &CommonConfig,
 ) -> Router {
-    let mut probes: Vec<Box<dyn Probe>> = vec![Box::new(PostgresProbe(pool.clone()))];
-    probes.extend(service.probes);
-    let router = service.router.merge(health::router(name, probes));
+    let router = routes.merge(health::router(name, probes));
     http::with_standard_layers(router, common)
 }
 

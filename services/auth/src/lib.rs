@@ -11,7 +11,12 @@ pub mod sessions;
 pub mod state;
 pub mod validate;
 
-use platform::service::{Service, ServiceContext, ServiceSpec, StartError};
+use axum::Router;
+use platform::{
+    config::CommonConfig,
+    health::{CheckProbe, Probe},
+    service::{ServiceSpec, StartError},
+};
 
 pub use state::AppState;
 
@@ -22,24 +27,36 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     default_port: 3002,
 };
 
-/// Reads the auth settings, loads keys and builds the routes. Health and middleware come
-/// from `platform`.
-pub async fn build(context: ServiceContext) -> Result<Service, StartError> {
+/// Start-up: reads the settings, opens the database (at this build's schema), loads the
+/// keys, starts the mail worker and returns the app.
+pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
+    let database: db::DbConfig = platform::config::from_env().map_err(StartError::new)?;
+    let pool = db::schema::open_verified(&database)
+        .await
+        .map_err(StartError::new)?;
     let config: config::AuthConfig = platform::config::from_env().map_err(StartError::new)?;
-    let state = AppState::new(context.pool, config).await?;
-    let probe = RedisProbe(state.limiter.clone());
+    let state = AppState::new(pool, config, common).await?;
     tokio::spawn(state.outbox_worker().run_forever());
-    Ok(Service {
-        router: routes::router(state),
-        probes: vec![Box::new(probe)],
-    })
+    Ok(app(state))
+}
+
+/// The whole service — routes, health and the standard middleware — for `main`, the tests
+/// and the benchmarks alike.
+pub fn app(state: AppState) -> Router {
+    let pool = state.pool.clone();
+    let probes: Vec<Box<dyn Probe>> = vec![
+        CheckProbe::boxed("postgres", move || db::schema::readiness(pool.clone())),
+        Box::new(RedisProbe(state.limiter.clone())),
+    ];
+    let common = state.common.clone();
+    platform::service::assemble(SPEC.name, routes::router(state), probes, &common)
 }
 
 /// Reports Redis in `/health/ready` without failing it: rate limits fall back to
 /// per-replica counting when Redis is away, and auth keeps working.
 struct RedisProbe(std::sync::Arc<rate_limit::RateLimiter>);
 
-impl platform::health::Probe for RedisProbe {
+impl Probe for RedisProbe {
     fn name(&self) -> &'static str {
         "redis"
     }

@@ -5,7 +5,10 @@ use std::{path::Path, sync::Arc};
 use authn::{Audience, LiveSessions, PublicKey, SigningKey, TokenIssuer, TokenVerifier};
 use axum::extract::FromRef;
 use db::PgPool;
-use platform::{config::AppEnv, service::StartError};
+use platform::{
+    config::{AppEnv, CommonConfig},
+    service::StartError,
+};
 use secrecy::ExposeSecret;
 
 use tokio::sync::Notify;
@@ -24,6 +27,8 @@ const DEVELOPMENT_KEY_FILE: &str = "deploy/dev-keys/jwt-ed25519.pem";
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Settings every service shares (timeouts, body limits, log format).
+    pub common: Arc<CommonConfig>,
     pub config: Arc<AuthConfig>,
     pub issuer: TokenIssuer,
     pub verifier: TokenVerifier,
@@ -52,7 +57,11 @@ impl FromRef<AppState> for LiveSessions {
 
 impl AppState {
     /// Loads the signing keys, prepares password hashing and connects the rate limiter.
-    pub async fn new(pool: PgPool, config: AuthConfig) -> Result<Self, StartError> {
+    pub async fn new(
+        pool: PgPool,
+        config: AuthConfig,
+        common: CommonConfig,
+    ) -> Result<Self, StartError> {
         let signing = signing_key(&config)?;
         authn::refuse_development_key(
             config.app_env,
@@ -101,6 +110,7 @@ impl AppState {
         Ok(Self {
             sessions: LiveSessions::uncached(pool.clone()),
             pool,
+            common: Arc::new(common),
             config: Arc::new(config),
             issuer,
             verifier,

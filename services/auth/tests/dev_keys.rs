@@ -18,7 +18,7 @@ fn dev_key(name: &str) -> String {
 }
 
 async fn start_error(pool: &PgPool, overrides: serde_json::Value) -> Option<String> {
-    AppState::new(pool.clone(), config(overrides))
+    AppState::new(pool.clone(), config(overrides), Default::default())
         .await
         .err()
         .map(|error| error.to_string())

@@ -13,22 +13,22 @@ pub mod paths;
 pub mod proxy;
 pub mod upstream;
 
-use std::{process::ExitCode, sync::Arc};
+use std::sync::Arc;
 
 use axum::Router;
 use platform::{
-    config::{CommonConfig, ListenConfig},
-    service::StartError,
+    config::CommonConfig,
+    service::{ServiceSpec, StartError},
 };
-use tokio::net::TcpListener;
 
 use crate::{config::Settings, upstream::Upstreams};
 
-/// Shown in logs and health responses.
-pub const NAME: &str = "gateway";
-/// `GATEWAY_HOST` / `GATEWAY_PORT`.
-pub const ENV_PREFIX: &str = "GATEWAY_";
-pub const DEFAULT_PORT: u16 = 3000;
+/// Listens on `GATEWAY_HOST`:`GATEWAY_PORT` (default port 3000).
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: "gateway",
+    env_prefix: "GATEWAY_",
+    default_port: 3000,
+};
 
 /// The complete router: proxy routes, health, OpenAPI, the platform's middleware and CORS.
 pub fn app(settings: &Settings, common: &CommonConfig) -> Result<Router, StartError> {
@@ -56,7 +56,7 @@ pub fn app(settings: &Settings, common: &CommonConfig) -> Result<Router, StartEr
     };
     let routes = proxy::router(&upstreams, &proxy_options)
         .merge(openapi::router(Arc::new(aggregator)))
-        .merge(platform::health::router(NAME, probes));
+        .merge(platform::health::router(SPEC.name, probes));
     // The path check wraps the router, fallback included, so a dot-segment probe is refused
     // whatever it would match. CORS goes outermost so every answer carries it, 404s and
     // timeouts included; otherwise the browser would hide the JSON error behind a CORS failure.
@@ -65,25 +65,11 @@ pub fn app(settings: &Settings, common: &CommonConfig) -> Result<Router, StartEr
         .layer(cors::layer(settings.cors_allowed_origins.clone())))
 }
 
-/// Runs the gateway binary to completion: config, tracing, listen, serve until SIGTERM.
-pub async fn run() -> ExitCode {
-    match start().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("{NAME}: error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn start() -> Result<(), StartError> {
-    platform::config::load_dotenv();
-    let common: CommonConfig = platform::config::from_env().map_err(StartError::new)?;
-    let listen: ListenConfig =
-        platform::config::from_env_prefixed(ENV_PREFIX).map_err(StartError::new)?;
+/// Start-up: reads the gateway's settings and returns the app. No database: the gateway
+/// only needs the services it forwards to.
+pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
     let env: config::GatewayEnv = platform::config::from_env().map_err(StartError::new)?;
     let settings = Settings::from_env_vars(&env).map_err(StartError::new)?;
-    platform::telemetry::init(common.log_format);
     if settings.upstream_timeout >= common.request_timeout() {
         tracing::warn!(
             upstream = ?settings.upstream_timeout,
@@ -92,28 +78,11 @@ async fn start() -> Result<(), StartError> {
              generic 503 timeout instead of the gateway's 504"
         );
     }
-
-    let router = app(&settings, &common)?;
-    let address = format!("{}:{}", listen.host, listen.port.unwrap_or(DEFAULT_PORT));
-    let listener = TcpListener::bind(&address)
-        .await
-        .map_err(|error| StartError::new(format!("cannot listen on {address}: {error}")))?;
     tracing::info!(
-        service = NAME,
-        %address,
         auth = %settings.auth_url,
         project = %settings.project_url,
         memory = %settings.memory_url,
-        "listening"
+        "forwarding"
     );
-    platform::service::serve(
-        listener,
-        router,
-        platform::shutdown::signal(),
-        common.shutdown_grace(),
-    )
-    .await
-    .map_err(|error| StartError::new(format!("server failed: {error}")))?;
-    tracing::info!("stopped");
-    Ok(())
+    app(&settings, &common)
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    gateway::run().await
+    platform::run_service(gateway::SPEC, gateway::build).await
 }

@@ -44,8 +44,9 @@ async fn run_reindex() -> Result<(), StartError> {
     platform::telemetry::init(common.log_format);
     let settings = Settings::from_env().map_err(StartError::new)?;
     let db_config: db::DbConfig = platform::config::from_env().map_err(StartError::new)?;
-    let pool = db::connect(&db_config).await.map_err(StartError::new)?;
-    platform::service::check_schema(&pool).await?;
+    let pool = db::schema::open_verified(&db_config)
+        .await
+        .map_err(StartError::new)?;
     let indexer = state::connect_indexer(pool.clone(), &settings).await?;
     let (total, _) = db::memory::chunks::counts(&pool)
         .await

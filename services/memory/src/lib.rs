@@ -15,7 +15,12 @@ pub mod state;
 
 use std::time::Duration;
 
-use platform::service::{Service, ServiceContext, ServiceSpec, StartError};
+use axum::Router;
+use platform::{
+    config::CommonConfig,
+    health::{CheckProbe, Probe},
+    service::{ServiceSpec, StartError},
+};
 
 pub use state::AppState;
 
@@ -26,13 +31,17 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     default_port: 3003,
 };
 
-/// Reads the settings, opens the embedder and the vector index, starts the background
-/// indexer and builds the routes. Health and middleware come from `platform`.
-pub async fn build(context: ServiceContext) -> Result<Service, StartError> {
+/// Start-up: reads the settings, opens the database (at this build's schema), the embedder
+/// and the vector index, starts the background indexer and returns the app.
+pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
+    let database: db::DbConfig = platform::config::from_env().map_err(StartError::new)?;
+    let pool = db::schema::open_verified(&database)
+        .await
+        .map_err(StartError::new)?;
     let settings = config::Settings::from_env().map_err(StartError::new)?;
     let verifier: authn::VerifierConfig = platform::config::from_env().map_err(StartError::new)?;
     let verifier = verifier.verifier().map_err(StartError::new)?;
-    let state = AppState::open(context.pool, &settings, verifier).await?;
+    let state = AppState::open(pool, &settings, verifier, common).await?;
     let interval = Duration::from_secs(settings.memory.memory_indexer_interval_secs);
     tokio::spawn(
         state
@@ -40,17 +49,25 @@ pub async fn build(context: ServiceContext) -> Result<Service, StartError> {
             .clone()
             .run(state.indexer_wakeup.clone(), interval),
     );
-    let probe = VectorProbe(state.indexer.index.clone());
-    Ok(Service {
-        router: routes::router(state),
-        probes: vec![Box::new(probe)],
-    })
+    Ok(app(state))
+}
+
+/// The whole service — routes, health and the standard middleware — for `main`, the tests
+/// and the benchmarks alike.
+pub fn app(state: AppState) -> Router {
+    let pool = state.pool.clone();
+    let probes: Vec<Box<dyn Probe>> = vec![
+        CheckProbe::boxed("postgres", move || db::schema::readiness(pool.clone())),
+        Box::new(VectorProbe(state.indexer.index.clone())),
+    ];
+    let common = state.common.clone();
+    platform::service::assemble(SPEC.name, routes::router(state), probes, &common)
 }
 
 /// Readiness fails while the vector index does not answer: searches would fail.
 struct VectorProbe(std::sync::Arc<dyn vector::VectorIndex>);
 
-impl platform::health::Probe for VectorProbe {
+impl Probe for VectorProbe {
     fn name(&self) -> &'static str {
         "vector_index"
     }

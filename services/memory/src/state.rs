@@ -5,7 +5,7 @@ use std::sync::Arc;
 use authn::{LiveSessions, TokenVerifier};
 use axum::extract::FromRef;
 use db::PgPool;
-use platform::service::StartError;
+use platform::{config::CommonConfig, service::StartError};
 use tokio::sync::Notify;
 
 use crate::{
@@ -22,6 +22,8 @@ pub struct AppState {
     pub chunker: Arc<Chunker>,
     pub verifier: TokenVerifier,
     pub sessions: LiveSessions,
+    /// Settings every service shares (timeouts, body limits, log format).
+    pub common: Arc<CommonConfig>,
     /// Nudges the background indexer when an ingestion left chunks pending.
     pub indexer_wakeup: Arc<Notify>,
 }
@@ -45,9 +47,10 @@ impl AppState {
         pool: PgPool,
         settings: &Settings,
         verifier: TokenVerifier,
+        common: CommonConfig,
     ) -> Result<Self, StartError> {
         let indexer = open_indexer(pool, settings).await?;
-        Self::with_indexer(indexer, &settings.memory, verifier)
+        Self::with_indexer(indexer, &settings.memory, verifier, common)
     }
 
     /// The state around an indexer whose collection is ready (e.g. one a benchmark built).
@@ -55,6 +58,7 @@ impl AppState {
         indexer: Indexer,
         memory: &MemoryConfig,
         verifier: TokenVerifier,
+        common: CommonConfig,
     ) -> Result<Self, StartError> {
         let chunker = Chunker::new(memory.memory_chunk_size, memory.memory_chunk_overlap)
             .map_err(StartError::new)?;
@@ -66,6 +70,7 @@ impl AppState {
             chunker: Arc::new(chunker),
             verifier,
             sessions: LiveSessions::new(pool),
+            common: Arc::new(common),
             indexer_wakeup: Arc::new(Notify::new()),
         })
     }

@@ -31,7 +31,7 @@ async fn a_rebuild_re_embeds_every_chunk_with_the_configured_model(pool: PgPool)
     assert_eq!(chunks, 2);
 
     let wider = common::settings(&dir, 96);
-    let refused = AppState::open(pool.clone(), &wider, common::keys().1)
+    let refused = AppState::open(pool.clone(), &wider, common::keys().1, Default::default())
         .await
         .err()
         .expect("a 64-dimension collection is refused for a 96-dimension embedder");

@@ -9,7 +9,12 @@ pub mod state;
 pub mod storage;
 pub mod validate;
 
-use platform::service::{Service, ServiceContext, ServiceSpec, StartError};
+use axum::Router;
+use platform::{
+    config::CommonConfig,
+    health::CheckProbe,
+    service::{ServiceSpec, StartError},
+};
 
 pub use state::AppState;
 
@@ -20,9 +25,13 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     default_port: 3005,
 };
 
-/// Reads the settings, loads the token keys, makes sure `PROJECTS_DIR` exists and builds
-/// the routes. Health endpoints and middleware are added by `platform`.
-pub async fn build(context: ServiceContext) -> Result<Service, StartError> {
+/// Start-up: reads the settings, opens the database (at this build's schema), loads the
+/// token keys, makes sure `PROJECTS_DIR` exists and returns the app.
+pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
+    let database: db::DbConfig = platform::config::from_env().map_err(StartError::new)?;
+    let pool = db::schema::open_verified(&database)
+        .await
+        .map_err(StartError::new)?;
     let config: config::ProjectConfig = platform::config::from_env().map_err(StartError::new)?;
     let keys: authn::VerifierConfig = platform::config::from_env().map_err(StartError::new)?;
     let verifier = keys.verifier().map_err(StartError::new)?;
@@ -35,10 +44,20 @@ pub async fn build(context: ServiceContext) -> Result<Service, StartError> {
             ))
         })?;
     let state = AppState {
-        sessions: authn::LiveSessions::new(context.pool.clone()),
-        pool: context.pool,
+        sessions: authn::LiveSessions::new(pool.clone()),
+        pool,
         verifier,
         files: storage::FileStore::new(config.projects_dir),
+        common,
     };
-    Ok(routes::router(state).into())
+    Ok(app(state))
+}
+
+/// The whole service — routes, health and the standard middleware — for `main`, the tests
+/// and the benchmarks alike.
+pub fn app(state: AppState) -> Router {
+    let pool = state.pool.clone();
+    let postgres = CheckProbe::boxed("postgres", move || db::schema::readiness(pool.clone()));
+    let common = state.common.clone();
+    platform::service::assemble(SPEC.name, routes::router(state), vec![postgres], &common)
 }

@@ -3,6 +3,7 @@
 use authn::{LiveSessions, TokenVerifier};
 use axum::extract::FromRef;
 use db::PgPool;
+use platform::config::CommonConfig;
 
 use crate::storage::FileStore;
 
@@ -12,6 +13,8 @@ pub struct AppState {
     pub verifier: TokenVerifier,
     pub sessions: LiveSessions,
     pub files: FileStore,
+    /// Settings every service shares (timeouts, body limits, log format).
+    pub common: CommonConfig,
 }
 
 impl FromRef<AppState> for TokenVerifier {

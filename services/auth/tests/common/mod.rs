@@ -19,7 +19,6 @@ use axum::{
 };
 use futures::future::BoxFuture;
 use http_body_util::BodyExt;
-use platform::service::Service;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt;
@@ -111,16 +110,12 @@ impl TestApp {
     }
 
     pub async fn with_config(pool: PgPool, config: AuthConfig) -> Self {
-        let mut state = AppState::new(pool.clone(), config).await.expect("state");
+        let mut state = AppState::new(pool.clone(), config, Default::default())
+            .await
+            .expect("state");
         let mail = Arc::new(RecordingMailer::default());
         state.mailer = mail.clone();
-        let common: platform::config::CommonConfig =
-            serde_json::from_value(json!({})).expect("defaults");
-        let service = Service {
-            router: auth::routes::router(state.clone()),
-            probes: vec![],
-        };
-        let router = platform::service::assemble("auth", service, &pool, &common);
+        let router = auth::app(state.clone());
         Self {
             router,
             pool,

@@ -72,14 +72,14 @@ impl TestApp {
 
     pub async fn with_settings(pool: PgPool, settings: Settings, dir: Arc<TempDir>) -> Self {
         let (issuer, verifier) = keys();
-        let state = AppState::open(pool.clone(), &settings, verifier)
+        let state = AppState::open(pool.clone(), &settings, verifier, Default::default())
             .await
             .expect("memory state opens");
         Self::from_state(state, issuer, dir)
     }
 
     pub fn from_state(state: AppState, issuer: TokenIssuer, dir: Arc<TempDir>) -> Self {
-        let router = memory::routes::router(state.clone());
+        let router = memory::app(state.clone());
         Self {
             pool: state.pool.clone(),
             state,
@@ -91,7 +91,7 @@ impl TestApp {
 
     /// Rebuilds the router after a test swapped a part of the state.
     pub fn rebuild(&mut self) {
-        self.router = memory::routes::router(self.state.clone());
+        self.router = memory::app(self.state.clone());
     }
 
     /// A new account with `role`, and an access token for it.

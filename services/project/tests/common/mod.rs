@@ -15,7 +15,6 @@ use axum::{
     http::{HeaderMap, Method, Request, StatusCode},
 };
 use http_body_util::BodyExt;
-use platform::service::Service;
 use project::{AppState, storage::FileStore};
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -70,11 +69,9 @@ impl TestApp {
             verifier,
             sessions: authn::LiveSessions::new(pool.clone()),
             files: FileStore::new(&files_dir),
+            common: Default::default(),
         };
-        let common: platform::config::CommonConfig =
-            serde_json::from_value(json!({})).expect("defaults");
-        let service = Service::from(project::routes::router(state));
-        let router = platform::service::assemble("project", service, &pool, &common);
+        let router = project::app(state);
         Self {
             router,
             pool,
