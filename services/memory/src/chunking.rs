@@ -60,13 +60,22 @@ impl Chunker {
     }
 
     /// The non-blank chunks of `text`, in order.
+    ///
+    /// The text is first cut into windows of at most [`WINDOW_BYTES`] at line breaks (or
+    /// spaces), and each window is chunked on its own: `text-splitter` looks ahead to the
+    /// next break of each semantic level for every chunk, so a long stretch without one
+    /// (a 3 MB line) cost time quadratic in its length — minutes of CPU for one request.
     pub fn split(&self, text: &str, format: TextFormat) -> Vec<ChunkText> {
-        let pieces: Vec<(usize, &str)> = match format {
-            TextFormat::Plain => self.plain.chunk_indices(text).collect(),
-            TextFormat::Markdown => self.markdown.chunk_indices(text).collect(),
-        };
-        pieces
-            .into_iter()
+        windows(text, WINDOW_BYTES)
+            .flat_map(|(offset, window)| {
+                let pieces: Vec<(usize, &str)> = match format {
+                    TextFormat::Plain => self.plain.chunk_indices(window).collect(),
+                    TextFormat::Markdown => self.markdown.chunk_indices(window).collect(),
+                };
+                pieces
+                    .into_iter()
+                    .map(move |(start, piece)| (offset + start, piece))
+            })
             .filter(|(_, piece)| !piece.trim().is_empty())
             .map(|(start, piece)| ChunkText {
                 content: piece.to_owned(),
@@ -74,6 +83,37 @@ impl Chunker {
             })
             .collect()
     }
+}
+
+/// Large enough that real paragraphs are never cut (chunks are a few hundred characters),
+/// small enough that chunking a window stays cheap whatever it holds.
+const WINDOW_BYTES: usize = 16 * 1024;
+
+/// `text` as consecutive `(offset, slice)` windows of at most `max` bytes, each ending after
+/// its last line break, else after its last space, else at a character boundary.
+fn windows(text: &str, max: usize) -> impl Iterator<Item = (usize, &str)> {
+    let mut offset = 0;
+    std::iter::from_fn(move || {
+        let rest = &text[offset..];
+        if rest.is_empty() {
+            return None;
+        }
+        let end = if rest.len() <= max {
+            rest.len()
+        } else {
+            let mut limit = max;
+            while !rest.is_char_boundary(limit) {
+                limit -= 1;
+            }
+            let head = &rest[..limit];
+            head.rfind('\n')
+                .or_else(|| head.rfind(char::is_whitespace))
+                .map_or(limit, |at| at + 1)
+        };
+        let window = (offset, &rest[..end]);
+        offset += end;
+        Some(window)
+    })
 }
 
 #[cfg(test)]
@@ -161,5 +201,36 @@ mod tests {
     #[test]
     fn overlap_at_or_above_the_size_is_refused() {
         assert!(Chunker::new(100, 100).is_err());
+    }
+
+    #[test]
+    fn windows_cover_the_text_and_end_at_breaks() {
+        let text = format!("{}\n{}", "line of words ".repeat(20), "x".repeat(300));
+        let cut: Vec<_> = windows(&text, 100).collect();
+        let mut next = 0;
+        for (offset, window) in &cut {
+            assert_eq!(*offset, next, "consecutive");
+            assert!(window.len() <= 100);
+            next += window.len();
+        }
+        assert_eq!(next, text.len(), "nothing lost");
+        assert!(cut[0].1.ends_with(' '), "cut after a space: {:?}", cut[0]);
+        let multibyte = "é".repeat(100);
+        assert!(windows(&multibyte, 33).all(|(_, w)| w.len() <= 33 && !w.is_empty()));
+    }
+
+    #[test]
+    fn a_long_text_without_breaks_is_chunked_whole_with_true_offsets() {
+        let text = "a".repeat(100_000);
+        let chunker = Chunker::new(300, 0).unwrap();
+        let chunks = chunker.split(&text, TextFormat::Plain);
+        let covered: usize = chunks.iter().map(|chunk| chunk.content.len()).sum();
+        assert_eq!(covered, text.len());
+        for chunk in &chunks {
+            assert_eq!(
+                &text[chunk.start..chunk.start + chunk.content.len()],
+                chunk.content
+            );
+        }
     }
 }

@@ -65,7 +65,7 @@ pub async fn ingest(
         return Ok((existing.id, Outcome::Unchanged));
     }
 
-    let chunks = split(state, &checked);
+    let chunks = split(state, &checked).await?;
     if chunks.is_empty() {
         return Err(ApiError::validation(
             "empty_content",
@@ -130,10 +130,18 @@ fn is_unchanged(stored: &Document, new: &NewDocument) -> bool {
         && stored.metadata == new.metadata
 }
 
-fn split(state: &AppState, checked: &Checked) -> Vec<NewChunk> {
-    state
-        .chunker
-        .split(&checked.content, checked.format)
+/// Chunking is CPU work proportional to the document (up to `MEMORY_MAX_DOCUMENT_BYTES`):
+/// it runs on the blocking pool so a large document cannot stall this worker's other requests.
+async fn split(state: &AppState, checked: &Checked) -> Result<Vec<NewChunk>, ApiError> {
+    let (chunker, content, format) = (
+        state.chunker.clone(),
+        checked.content.clone(),
+        checked.format,
+    );
+    let pieces = tokio::task::spawn_blocking(move || chunker.split(&content, format))
+        .await
+        .map_err(|error| ApiError::Internal(format!("chunking failed: {error}")))?;
+    Ok(pieces
         .into_iter()
         .zip(0..)
         .map(|(piece, chunk_index)| NewChunk {
@@ -144,7 +152,7 @@ fn split(state: &AppState, checked: &Checked) -> Vec<NewChunk> {
             metadata: json!({ "byte_offset": piece.start, "byte_length": piece.content.len() }),
             content: piece.content,
         })
-        .collect()
+        .collect())
 }
 
 /// Writes the document and its chunks in one transaction. Returns the document's id and
