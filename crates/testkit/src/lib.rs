@@ -16,10 +16,12 @@ use tokio::process::{Child, Command};
 mod binary;
 pub mod catalog;
 mod keys;
+mod logs;
 mod sessions;
 
 pub use binary::{BinaryRun, run_binary};
 pub use keys::SigningKeyFile;
+pub use logs::CapturedLogs;
 pub use sessions::open_session;
 
 /// The URL of the database behind a `#[sqlx::test]` pool, so a child process can use it.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use authn::Role;
 use axum::{Router, http::StatusCode, routing::post};
@@ -11,11 +11,8 @@ use common::TestApp;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tempfile::TempDir;
-use tracing::{
-    Event, Level, Metadata, Subscriber,
-    field::{Field, Visit},
-    span,
-};
+use testkit::CapturedLogs;
+use tracing::Level;
 
 /// What the provider puts in its refusal: must never reach the user.
 const PROVIDER_SECRET: &str = "Incorrect API key provided: sk-live-0123SECRET";
@@ -116,50 +113,19 @@ async fn an_unreachable_provider_url_is_not_echoed_to_users(pool: PgPool) {
     assert_generic(status, &body, &url);
 }
 
-/// Keeps every event's level and fields.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<(Level, String)>>>);
-
-struct Line(String);
-
-impl Visit for Line {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!(" {}={value:?}", field.name()));
-    }
-}
-
-impl Subscriber for Captured {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
-        span::Id::from_u64(1)
-    }
-    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
-    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut line = Line(String::new());
-        event.record(&mut line);
-        let level = *event.metadata().level();
-        self.0.lock().expect("lock").push((level, line.0));
-    }
-    fn enter(&self, _: &span::Id) {}
-    fn exit(&self, _: &span::Id) {}
-}
-
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn the_provider_detail_is_logged_for_operators(pool: PgPool) {
     let url = refusing_provider(StatusCode::UNAUTHORIZED).await;
     let app = app_with_provider(pool, &url).await;
     let alice = app.user(Role::User).await;
-    let captured = Captured::default();
+    let captured = CapturedLogs::default();
     let (status, _) = {
         // The request runs on this thread (no spawned task), so a thread-local subscriber sees it.
         let _guard = tracing::subscriber::set_default(captured.clone());
         app.search(&alice, json!({"query": "anything"})).await
     };
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    let lines = captured.0.lock().expect("lock").clone();
+    let lines = captured.lines();
     assert!(
         lines.iter().any(|(level, line)| *level == Level::WARN
             && line.contains("embedding provider failed")

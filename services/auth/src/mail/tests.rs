@@ -1,46 +1,10 @@
 //! What the mailers without SMTP write to the log: links only in development.
 
-use std::sync::{Arc, Mutex};
-
 use platform::config::AppEnv;
-use tracing::{
-    Event, Level, Metadata, Subscriber,
-    field::{Field, Visit},
-    span,
-};
+use testkit::CapturedLogs;
+use tracing::Level;
 
 use super::Mail;
-
-/// Keeps every event as `LEVEL message field=value ...`.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<(Level, String)>>>);
-
-struct Line(String);
-
-impl Visit for Line {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.push_str(&format!(" {}={value:?}", field.name()));
-    }
-}
-
-impl Subscriber for Captured {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
-        span::Id::from_u64(1)
-    }
-    fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
-    fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut line = Line(String::new());
-        event.record(&mut line);
-        let level = *event.metadata().level();
-        self.0.lock().expect("lock").push((level, line.0));
-    }
-    fn enter(&self, _: &span::Id) {}
-    fn exit(&self, _: &span::Id) {}
-}
 
 fn reset_mail() -> Mail {
     Mail {
@@ -54,12 +18,12 @@ fn reset_mail() -> Mail {
 /// Sends `mail` through the no-SMTP mailer for `env`; returns the outcome and the log.
 async fn send_without_smtp(env: AppEnv, mail: &Mail) -> (Result<(), String>, Vec<(Level, String)>) {
     let mailer = super::LogMailer::for_env(env).expect("a mailer outside production");
-    let captured = Captured::default();
+    let captured = CapturedLogs::default();
     let outcome = {
         let _guard = tracing::subscriber::set_default(captured.clone());
         mailer.send(mail).await
     };
-    let lines = captured.0.lock().expect("lock").clone();
+    let lines = captured.lines();
     (outcome, lines)
 }
 
