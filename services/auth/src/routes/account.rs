@@ -14,9 +14,9 @@ use serde_json::json;
 
 use super::{audit, views::SignedIn};
 use crate::{
-    error::ApiError, password::Verified, rate_limit::Rule, routes::docs::ApiErrorBody, sessions,
-    state::AppState, validate,
+    error::ApiError, password::Verified, rate_limit::Rule, sessions, state::AppState, validate,
 };
+use platform::openapi::ApiErrorBody;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -18,7 +18,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{CurrentSession, audit, views::UserView};
-use crate::{error::ApiError, routes::docs::ApiErrorBody, sessions::role_of, state::AppState};
+use crate::{error::ApiError, sessions::role_of, state::AppState};
+use platform::openapi::ApiErrorBody;
 
 /// A live session whose account is (still) an admin or super admin.
 pub struct Admin {

@@ -14,10 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{CurrentSession, account::client_key, audit};
-use crate::{
-    error::ApiError, rate_limit::Rule, routes::docs::ApiErrorBody, sessions, state::AppState,
-    validate,
-};
+use crate::{error::ApiError, rate_limit::Rule, sessions, state::AppState, validate};
+use platform::openapi::ApiErrorBody;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Status {

@@ -20,9 +20,8 @@ use super::{
     audit,
     views::{SessionView, UserView},
 };
-use crate::{
-    error::ApiError, password::Verified, routes::docs::ApiErrorBody, state::AppState, validate,
-};
+use crate::{error::ApiError, password::Verified, state::AppState, validate};
+use platform::openapi::ApiErrorBody;
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "me", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]
 pub async fn show(

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{CurrentSession, audit};
-use crate::{error::ApiError, routes::docs::ApiErrorBody, sessions, state::AppState};
+use crate::{error::ApiError, sessions, state::AppState};
+use platform::openapi::ApiErrorBody;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

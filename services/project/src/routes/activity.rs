@@ -55,7 +55,7 @@ pub struct ActivityQuery {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/activity", tag = "activity", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ActivityQuery), responses((status = 200, body = Page<ActivityView>), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/activity", tag = "activity", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ActivityQuery), responses((status = 200, body = Page<ActivityView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,

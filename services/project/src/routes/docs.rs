@@ -1,7 +1,7 @@
 //! The OpenAPI description of this API, served at `/openapi.json`.
 
 use platform::openapi::BearerAuth;
-pub use platform::openapi::{ApiErrorBody, ApiErrorDetail};
+use platform::openapi::{ApiErrorBody, ApiErrorDetail};
 use utoipa::OpenApi;
 
 use super::{activity, epics, files, projects, tasks};

@@ -87,7 +87,7 @@ fn title(value: &str) -> Result<String, ApiError> {
     validate::text(value, "title", "invalid_title", 200)
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = NewEpicInput, responses((status = 201, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = NewEpicInput, responses((status = 201, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -125,7 +125,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(epic.into())))
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = Vec<EpicView>), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = Vec<EpicView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -136,7 +136,7 @@ pub async fn list(
     Ok(Json(epics.into_iter().map(EpicView::from).collect()))
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), responses((status = 200, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), responses((status = 200, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     user: AuthUser,
@@ -168,7 +168,7 @@ pub struct EpicUpdate {
     pub target_date: Option<Option<NaiveDate>>,
 }
 
-#[utoipa::path(patch, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), request_body = EpicUpdate, responses((status = 200, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 409, description = "version_conflict", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(patch, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), request_body = EpicUpdate, responses((status = 200, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -222,7 +222,7 @@ pub async fn update(
     Ok(Json(epic.into()))
 }
 
-#[utoipa::path(delete, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), responses((status = 204, description = "soft-deleted; its tasks lose their epic"), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), responses((status = 204, description = "soft-deleted; its tasks lose their epic"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Soft-deletes the epic; its tasks stay in the project without an epic.
 pub async fn remove(
     State(state): State<AppState>,

@@ -71,7 +71,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-#[utoipa::path(put, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("path" = String, Path, description = "Relative file path, e.g. docs/readme.md")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file; its Content-Type is kept"), responses((status = 201, body = FileView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 413, description = "payload_too_large: over 10 MiB", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(put, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("path" = String, Path, description = "Relative file path, e.g. docs/readme.md")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file; its Content-Type is kept"), responses((status = 201, body = FileView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: over 10 MiB", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Writes the bytes first (temp file, fsync, rename), then commits the row; if the database
 /// refuses, the bytes are removed again. A crash in between leaves an unreferenced file,
 /// never a row without bytes.
@@ -176,7 +176,7 @@ pub struct ListQuery {
     pub path: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ListQuery), responses((status = 200, body = Vec<FileView>), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ListQuery), responses((status = 200, body = Vec<FileView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -201,7 +201,7 @@ pub struct DownloadQuery {
     pub version: Option<i32>,
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("path" = String, Path), DownloadQuery), responses((status = 200, description = "The bytes, with Content-Type, ETag and X-File-Version", content_type = "application/octet-stream"), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("path" = String, Path), DownloadQuery), responses((status = 200, description = "The bytes, with Content-Type, ETag and X-File-Version", content_type = "application/octet-stream"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// The bytes, as an attachment with `nosniff`: uploaded HTML must not run as our origin.
 pub async fn download(
     State(state): State<AppState>,
@@ -240,7 +240,7 @@ pub async fn download(
     Ok((headers, bytes).into_response())
 }
 
-#[utoipa::path(delete, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("path" = String, Path)), responses((status = 204, description = "every version removed, bytes included"), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("path" = String, Path)), responses((status = 204, description = "every version removed, bytes included"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Deletes every version of the path: rows in the transaction, bytes after commit.
 pub async fn remove(
     State(state): State<AppState>,

@@ -82,7 +82,7 @@ pub struct NewProjectInput {
     pub slug: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/projects", tag = "projects", security(("bearer" = [])), request_body = NewProjectInput, responses((status = 201, body = ProjectView), (status = 409, description = "slug_taken", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects", tag = "projects", security(("bearer" = [])), request_body = NewProjectInput, responses((status = 201, body = ProjectView), (status = 409, description = "slug_taken", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -133,7 +133,7 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/projects", tag = "projects", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page<ProjectView>), (status = 400, description = "invalid_cursor, invalid_limit", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects", tag = "projects", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page<ProjectView>), (status = 400, description = "invalid_cursor, invalid_limit", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// The caller's own projects, newest first (admins too: they open others' by id).
 pub async fn list(
     State(state): State<AppState>,
@@ -160,7 +160,7 @@ pub async fn list(
     )))
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     user: AuthUser,
@@ -181,7 +181,7 @@ pub struct ProjectUpdate {
     pub status: Option<ProjectStatus>,
 }
 
-#[utoipa::path(patch, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = ProjectUpdate, responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 409, description = "version_conflict", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(patch, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = ProjectUpdate, responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -227,7 +227,7 @@ pub async fn update(
     Ok(Json(updated.into()))
 }
 
-#[utoipa::path(delete, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 204, description = "soft-deleted; files removed"), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 204, description = "soft-deleted; files removed"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Soft-deletes the project (its slug becomes free; epics, tasks and activity stay in the
 /// database, unreachable) and removes its files: rows in the transaction, bytes after commit.
 pub async fn remove(

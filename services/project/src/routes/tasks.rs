@@ -155,7 +155,7 @@ async fn check_epic(
         .ok_or_else(|| ApiError::validation("unknown_epic", "no such epic in this project"))
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/tasks", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = NewTaskInput, responses((status = 201, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/tasks", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = NewTaskInput, responses((status = 201, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -215,7 +215,7 @@ pub struct TaskQuery {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/tasks", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), TaskQuery), responses((status = 200, body = Page<TaskView>), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/tasks", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), TaskQuery), responses((status = 200, body = Page<TaskView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Live tasks in number order, filtered by every parameter given.
 pub async fn list(
     State(state): State<AppState>,
@@ -249,7 +249,7 @@ pub async fn list(
     )))
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     user: AuthUser,
@@ -288,7 +288,7 @@ pub struct TaskUpdate {
     pub estimate: Option<Option<i32>>,
 }
 
-#[utoipa::path(patch, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), request_body = TaskUpdate, responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 409, description = "version_conflict", body = super::docs::ApiErrorBody), (status = 422, description = "invalid input", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(patch, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), request_body = TaskUpdate, responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -366,7 +366,7 @@ fn change_details(before: &Task, after: &Task, changes: &TaskChanges<'_>) -> ser
     details
 }
 
-#[utoipa::path(delete, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 204, description = "soft-deleted; the number is not reused"), (status = 404, description = "not_found: no such project (or not yours)", body = super::docs::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = super::docs::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = super::docs::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 204, description = "soft-deleted; the number is not reused"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Soft-deletes the task; its number is not handed out again.
 pub async fn remove(
     State(state): State<AppState>,
