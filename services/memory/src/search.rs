@@ -11,7 +11,26 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use vector::{Condition, DatetimeRange, Filter};
 
-use crate::{AppState, error::ApiError, indexing::SHARED_OWNER, routes::views::ScopeParam};
+use crate::{AppState, error::ApiError, indexing::SHARED_OWNER};
+
+/// Whose documents: `all` (yours and shared, the default), `mine` or `shared`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeParam {
+    All,
+    Mine,
+    Shared,
+}
+
+impl From<ScopeParam> for Scope {
+    fn from(scope: ScopeParam) -> Self {
+        match scope {
+            ScopeParam::All => Scope::All,
+            ScopeParam::Mine => Scope::Mine,
+            ScopeParam::Shared => Scope::Shared,
+        }
+    }
+}
 
 /// `POST /api/memory/search`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]

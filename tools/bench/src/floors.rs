@@ -14,8 +14,8 @@ use qdrant_edge::{
 };
 use uuid::Uuid;
 
+use crate::dataset::{Dataset, RECALL_QUERIES, TOP_K};
 use crate::report::Latencies;
-use crate::vector::{Dataset, RECALL_QUERIES, TOP_K};
 
 pub struct Exact {
     pub latencies: Latencies,

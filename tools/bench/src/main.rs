@@ -12,6 +12,7 @@
 //! ```
 
 mod auth;
+mod dataset;
 mod embed;
 mod floors;
 mod memory;

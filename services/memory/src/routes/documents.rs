@@ -12,7 +12,8 @@ use platform::openapi::ApiErrorBody;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::views::{DocumentPage, DocumentWithChunks, IngestView, ScopeParam};
+use super::views::{DocumentPage, DocumentWithChunks, IngestView};
+use crate::search::ScopeParam;
 use crate::{
     AppState,
     error::ApiError,

@@ -1,32 +1,13 @@
 //! What the memory API returns, shaped for clients (and documented in the OpenAPI spec).
 
 use chrono::{DateTime, Utc};
-use db::memory::{Chunk, ChunkHit, Document, Scope};
-use serde::{Deserialize, Serialize};
+use db::memory::{Chunk, ChunkHit, Document};
+use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::search::Hit;
-
-/// Whose documents: `all` (yours and shared, the default), `mine` or `shared`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ScopeParam {
-    All,
-    Mine,
-    Shared,
-}
-
-impl From<ScopeParam> for Scope {
-    fn from(scope: ScopeParam) -> Self {
-        match scope {
-            ScopeParam::All => Scope::All,
-            ScopeParam::Mine => Scope::Mine,
-            ScopeParam::Shared => Scope::Shared,
-        }
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DocumentView {
