@@ -112,15 +112,7 @@ pub async fn login(
     Json(request): Json<LoginRequest>,
 ) -> Result<axum::Json<SignedIn>, ApiError> {
     let login = request.login.trim().to_lowercase();
-    let rule = login_rule(&state);
-    state
-        .limiter
-        .check(rule, &format!("ip:{}", client_key(&client)))
-        .await?;
-    state
-        .limiter
-        .check(rule, &format!("account:{login}"))
-        .await?;
+    count_password_guess(&state, &client, &format!("account:{login}")).await?;
     if request.password.len() > validate::PASSWORD_MAX_CHARS * 4 {
         // Longer than any password we accept: refuse before spending a hash on it.
         return Err(ApiError::InvalidCredentials);
@@ -199,14 +191,25 @@ pub async fn login(
     }))
 }
 
-/// The limit on password guesses (logins, and password changes checking the current one),
-/// per minute, applied per client IP and per account.
-pub(super) fn login_rule(state: &AppState) -> Rule {
-    Rule {
+/// Counts one password guess (a login, or a password change checking the current one)
+/// against the client IP's budget and the account's (`account` names its bucket), each
+/// `RATE_LIMIT_LOGIN_PER_MINUTE`.
+pub(super) async fn count_password_guess(
+    state: &AppState,
+    client: &ClientInfo,
+    account: &str,
+) -> Result<(), ApiError> {
+    let rule = Rule {
         name: "login",
         limit: state.config.rate_limit_login_per_minute,
         window: Duration::from_secs(60),
-    }
+    };
+    let limiter = &state.limiter;
+    limiter
+        .check(rule, &format!("ip:{}", client_key(client)))
+        .await?;
+    limiter.check(rule, account).await?;
+    Ok(())
 }
 
 /// Counts a wrong password and answers like one, also when this failure locks the account.

@@ -15,9 +15,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    CurrentSession,
-    account::client_key,
-    audit,
+    CurrentSession, audit,
     views::{SessionView, UserView},
 };
 use crate::{error::ApiError, password::Verified, state::AppState, validate};
@@ -118,15 +116,8 @@ pub async fn change_password(
     session: CurrentSession,
     Json(change): Json<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
-    let rule = super::account::login_rule(&state);
-    state
-        .limiter
-        .check(rule, &format!("ip:{}", client_key(&client)))
-        .await?;
-    state
-        .limiter
-        .check(rule, &format!("password_change:{}", session.user_id))
-        .await?;
+    let account = format!("password_change:{}", session.user_id);
+    super::account::count_password_guess(&state, &client, &account).await?;
     validate::password(&change.new_password)?;
     let user = db::auth::users::find(&state.pool, session.user_id)
         .await?
