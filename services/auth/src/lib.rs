@@ -7,6 +7,7 @@ pub mod oauth;
 pub mod password;
 pub mod rate_limit;
 pub mod routes;
+pub mod secrets;
 pub mod sessions;
 pub mod state;
 pub mod validate;

@@ -166,7 +166,7 @@ impl GitHub {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state) = self
             .client
-            .authorize_url(|| CsrfToken::new(crate::sessions::new_secret()))
+            .authorize_url(|| CsrfToken::new(crate::secrets::new_secret()))
             // Enough to read the verified email addresses; the public profile needs no scope.
             .add_scope(Scope::new("user:email".into()))
             .set_pkce_challenge(challenge)

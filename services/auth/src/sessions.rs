@@ -2,14 +2,15 @@
 //! token whose SHA-256 is all the database keeps.
 
 use authn::Role;
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use db::{PgConnection, auth::User, ids::SessionId};
 use platform::client::ClientInfo;
-use rand::RngCore;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    error::ApiError,
+    secrets::{digest, new_secret},
+    state::AppState,
+};
 
 /// What login, register and refresh return.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -23,18 +24,6 @@ pub struct Tokens {
     pub refresh_expires_in: u64,
     #[schema(value_type = uuid::Uuid)]
     pub session_id: SessionId,
-}
-
-/// 256 random bits, base64url: unguessable and safe in headers and JSON.
-pub fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// What the database stores instead of a bearer secret.
-pub fn digest(secret: &str) -> String {
-    format!("{:x}", Sha256::digest(secret.as_bytes()))
 }
 
 pub fn role_of(user: &User) -> Result<Role, ApiError> {

@@ -273,12 +273,12 @@ async fn queue_lockout_notice(
     user: &User,
     attempts: i32,
 ) -> Result<(), ApiError> {
-    let token = sessions::new_secret();
+    let token = crate::secrets::new_secret();
     let ttl_secs = state.config.password_reset_ttl_secs;
     db::auth::one_time_tokens::void_outstanding(&mut *conn, user.id, Purpose::ResetPassword)
         .await?;
     let expires_at = Utc::now() + chrono::Duration::seconds(ttl_secs as i64);
-    let token_hash = sessions::digest(&token);
+    let token_hash = crate::secrets::digest(&token);
     db::auth::one_time_tokens::create(
         &mut *conn,
         user.id,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{CurrentSession, account::client_key, audit};
-use crate::{error::ApiError, rate_limit::Rule, sessions, state::AppState, validate};
+use crate::{error::ApiError, rate_limit::Rule, state::AppState, validate};
 use platform::openapi::ApiErrorBody;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -30,7 +30,7 @@ pub async fn queue_link(
     user: &User,
     purpose: Purpose,
 ) -> Result<(), ApiError> {
-    let token = sessions::new_secret();
+    let token = crate::secrets::new_secret();
     let (ttl_secs, path, subject, what) = match purpose {
         Purpose::VerifyEmail => (
             state.config.verify_email_ttl_secs,
@@ -51,7 +51,7 @@ pub async fn queue_link(
         &mut *conn,
         user.id,
         purpose,
-        &sessions::digest(&token),
+        &crate::secrets::digest(&token),
         expires_at,
     )
     .await?;
@@ -134,7 +134,7 @@ pub async fn confirm_verification(
     let user_id = db::auth::one_time_tokens::consume(
         &mut *tx,
         Purpose::VerifyEmail,
-        &sessions::digest(&body.token),
+        &crate::secrets::digest(&body.token),
     )
     .await?
     .ok_or(ApiError::InvalidLinkToken)?;
@@ -236,7 +236,7 @@ pub async fn reset_password(
         .check(rule, &format!("ip:{}", client_key(&client)))
         .await?;
     validate::password(&body.new_password)?;
-    let token_hash = sessions::digest(&body.token);
+    let token_hash = crate::secrets::digest(&body.token);
     let user_id =
         db::auth::one_time_tokens::find_usable(&state.pool, Purpose::ResetPassword, &token_hash)
             .await?

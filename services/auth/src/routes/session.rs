@@ -29,7 +29,7 @@ pub async fn refresh(
     Json(request): Json<RefreshRequest>,
 ) -> Result<axum::Json<sessions::Tokens>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let hash = sessions::digest(&request.refresh_token);
+    let hash = crate::secrets::digest(&request.refresh_token);
     let record = db::auth::sessions::find_refresh_token_for_update(&mut tx, &hash)
         .await?
         .ok_or(ApiError::InvalidRefreshToken)?;
@@ -56,11 +56,11 @@ pub async fn refresh(
         if !user.is_active {
             return Err(ApiError::AccountDisabled);
         }
-        let new_token = sessions::new_secret();
+        let new_token = crate::secrets::new_secret();
         let rotation = db::auth::sessions::rotate_refresh_token(
             &mut tx,
             &record,
-            &sessions::digest(&new_token),
+            &crate::secrets::digest(&new_token),
             state.config.refresh_token_ttl(),
             state.config.session_max_lifetime(),
         )

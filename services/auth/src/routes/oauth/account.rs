@@ -80,7 +80,7 @@ pub(super) async fn sign_in(
         Match::New { .. } => true,
     };
     let unusable_hash = match needs_unusable_hash {
-        true => Some(state.passwords.hash(sessions::new_secret()).await?),
+        true => Some(state.passwords.hash(crate::secrets::new_secret()).await?),
         false => None,
     };
     let avatar_url = profile
@@ -192,7 +192,7 @@ async fn free_username(conn: &mut db::PgConnection, login: &str) -> Result<Strin
         .find(|candidate| !taken.contains(&candidate.to_lowercase()));
     Ok(free.unwrap_or_else(|| {
         // Twenty namesakes: a random suffix will do.
-        let suffix: String = sessions::new_secret()
+        let suffix: String = crate::secrets::new_secret()
             .chars()
             .filter(char::is_ascii_alphanumeric)
             .take(6)

@@ -44,7 +44,6 @@ use crate::{
     error::ApiError,
     oauth::{GitHub, GitHubProfile, STATE_TTL},
     rate_limit::Rule,
-    sessions,
     state::AppState,
 };
 
@@ -86,7 +85,7 @@ pub async fn github_start(
         chrono::Duration::from_std(STATE_TTL).map_err(|e| ApiError::Internal(e.to_string()))?;
     let new_state = NewState {
         provider: Provider::GitHub,
-        state_hash: &sessions::digest(&sign_in.state),
+        state_hash: &crate::secrets::digest(&sign_in.state),
         pkce_verifier: &sign_in.pkce_verifier,
         redirect_to: redirect_to.as_deref(),
         expires_at: Utc::now() + ttl,
@@ -181,7 +180,7 @@ async fn callback(
     let remembered = db::auth::oauth::consume_state(
         &state.pool,
         Provider::GitHub,
-        &sessions::digest(&oauth_state),
+        &crate::secrets::digest(&oauth_state),
     )
     .await?;
     let Some(remembered) = remembered else {
