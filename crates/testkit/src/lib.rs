@@ -13,12 +13,14 @@ use std::{
 use sqlx::{PgConnection, PgPool};
 use tokio::process::{Child, Command};
 
+mod answers;
 mod binary;
 pub mod catalog;
 mod keys;
 mod logs;
 mod sessions;
 
+pub use answers::assert_invalid_text;
 pub use binary::{BinaryRun, run_binary};
 pub use keys::SigningKeyFile;
 pub use logs::CapturedLogs;

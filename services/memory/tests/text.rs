@@ -13,8 +13,9 @@ use authn::Role;
 use axum::http::{Method, StatusCode};
 use common::TestApp;
 use embed::{EmbedError, Embedder};
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
+use testkit::assert_invalid_text;
 
 /// The test's embedder, counting the texts it is asked to embed.
 #[derive(Debug)]
@@ -47,15 +48,6 @@ async fn counting_app(pool: PgPool) -> (TestApp, Arc<AtomicUsize>) {
     });
     app.rebuild();
     (app, texts)
-}
-
-fn assert_invalid_text(status: StatusCode, body: &Value, field: &str) {
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
-    assert_eq!(body["error"]["code"], "invalid_text", "{field}: {body}");
-    assert_eq!(
-        body["error"]["message"],
-        format!(r"{field} cannot contain NUL (\u0000) characters")
-    );
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {

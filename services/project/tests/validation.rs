@@ -9,17 +9,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 fn assert_invalid_text(reply: &Reply, field: &str) {
-    assert_eq!(
-        reply.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{field}: {}",
-        reply.body
-    );
-    assert_eq!(reply.code(), "invalid_text", "{field}: {}", reply.body);
-    assert_eq!(
-        reply.body["error"]["message"],
-        format!(r"{field} cannot contain NUL (\u0000) characters")
-    );
+    testkit::assert_invalid_text(reply.status, &reply.body, field);
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {
