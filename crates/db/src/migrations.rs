@@ -11,7 +11,7 @@ use sqlx::{
     migrate::{Migrate, MigrateError, Migration, Migrator},
 };
 
-use crate::schema::{self, Comparison, Drift};
+use crate::schema::{self, Comparison, Drift, describe};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -48,7 +48,7 @@ pub struct Step<'m> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
-    #[error("the database does not match this build's migrations: {}", list(.0))]
+    #[error("the database does not match this build's migrations: {}", describe(.0))]
     Drift(Vec<Drift>),
     #[error("unknown migration version {version}; this build has versions {known}")]
     UnknownVersion { version: i64, known: String },
@@ -72,14 +72,6 @@ pub enum MigrationError {
     Database(#[from] sqlx::Error),
 }
 
-fn list(drift: &[Drift]) -> String {
-    drift
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// Reads the history without taking the lock or creating anything.
 pub async fn status(
     conn: &mut PgConnection,
@@ -100,8 +92,7 @@ pub async fn up<'m>(
     if let Some(target) = to {
         known_version(migrator, target)?;
     }
-    with_lock(conn, mode, async |conn| {
-        let comparison = checked_status(conn, migrator).await?;
+    execute(conn, migrator, mode, on_step, |comparison| {
         let target = to.unwrap_or(comparison.expected_version);
         if target < comparison.current_version {
             return Err(MigrationError::AlreadyPast {
@@ -109,11 +100,11 @@ pub async fn up<'m>(
                 target,
             });
         }
-        let plan: Vec<&Migration> = ups(migrator)
+        Ok(ups(migrator)
             .filter(|migration| migration.version <= target)
             .filter(|migration| !comparison.is_applied(migration.version))
-            .collect();
-        run(conn, plan, Direction::Up, mode, on_step).await
+            .map(|migration| (Direction::Up, migration))
+            .collect())
     })
     .await
 }
@@ -131,11 +122,10 @@ pub async fn down<'m>(
     {
         known_version(migrator, version)?;
     }
-    with_lock(conn, mode, async |conn| {
-        let comparison = checked_status(conn, migrator).await?;
+    execute(conn, migrator, mode, on_step, |comparison| {
         let current = comparison.current_version;
         let target = match target {
-            DownTarget::OneStep => applied_versions(migrator, &comparison)
+            DownTarget::OneStep => applied_versions(migrator, comparison)
                 .filter(|version| *version < current)
                 .max()
                 .unwrap_or(0),
@@ -145,11 +135,11 @@ pub async fn down<'m>(
             return Err(MigrationError::NotYetAt { current, target });
         }
         let mut plan = Vec::new();
-        for version in applied_versions(migrator, &comparison).filter(|v| *v > target) {
-            plan.push(down_script(migrator, version)?);
+        for version in applied_versions(migrator, comparison).filter(|v| *v > target) {
+            plan.push((Direction::Down, down_script(migrator, version)?));
         }
         plan.reverse();
-        run(conn, plan, Direction::Down, mode, on_step).await
+        Ok(plan)
     })
     .await
 }
@@ -161,17 +151,37 @@ pub async fn redo<'m>(
     mode: Mode,
     on_step: &mut dyn FnMut(&Step<'m>),
 ) -> Result<Vec<i64>, MigrationError> {
-    with_lock(conn, mode, async |conn| {
-        let comparison = checked_status(conn, migrator).await?;
-        let Some(newest) = applied_versions(migrator, &comparison).max() else {
+    let mut done = execute(conn, migrator, mode, on_step, |comparison| {
+        let Some(newest) = applied_versions(migrator, comparison).max() else {
             return Ok(Vec::new());
         };
         let down = down_script(migrator, newest)?;
         let up = ups(migrator)
             .find(|migration| migration.version == newest)
             .ok_or(MigrationError::Irreversible { version: newest })?;
-        run(conn, vec![down], Direction::Down, mode, on_step).await?;
-        run(conn, vec![up], Direction::Up, mode, on_step).await
+        Ok(vec![(Direction::Down, down), (Direction::Up, up)])
+    })
+    .await?;
+    // Reverted, then applied: one version redone.
+    done.dedup();
+    Ok(done)
+}
+
+/// The migrations a command runs, in order, each up or down.
+type Plan<'m> = Vec<(Direction, &'m Migration)>;
+
+/// What every command does: under the lock, read the history, refuse drift, let `plan`
+/// decide from the history what to run, and run it.
+async fn execute<'m>(
+    conn: &mut PgConnection,
+    migrator: &'m Migrator,
+    mode: Mode,
+    on_step: &mut dyn FnMut(&Step<'m>),
+    plan: impl FnOnce(&Comparison) -> Result<Plan<'m>, MigrationError>,
+) -> Result<Vec<i64>, MigrationError> {
+    with_lock(conn, mode, async move |conn| {
+        let comparison = checked_status(conn, migrator).await?;
+        run(conn, plan(&comparison)?, mode, on_step).await
     })
     .await
 }
@@ -212,13 +222,12 @@ async fn checked_status(
 
 async fn run<'m>(
     conn: &mut PgConnection,
-    plan: Vec<&'m Migration>,
-    direction: Direction,
+    plan: Plan<'m>,
     mode: Mode,
     on_step: &mut dyn FnMut(&Step<'m>),
 ) -> Result<Vec<i64>, MigrationError> {
     let mut done = Vec::with_capacity(plan.len());
-    for migration in plan {
+    for (direction, migration) in plan {
         let elapsed = match mode {
             Mode::DryRun => None,
             Mode::Apply => {

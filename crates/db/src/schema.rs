@@ -228,13 +228,14 @@ pub enum SchemaError {
         "schema is at version {current}, newer than this build ({expected}): deploy the matching build, or migrate down with it"
     )]
     Ahead { current: i64, expected: i64 },
-    #[error("schema does not match this build: {}; run `migrator verify` for details", list(.0))]
+    #[error("schema does not match this build: {}; run `migrator verify` for details", describe(.0))]
     Drift(Vec<Drift>),
     #[error("cannot read the schema version: {0}")]
     Database(#[from] sqlx::Error),
 }
 
-fn list(drift: &[Drift]) -> String {
+/// Every disagreement on one line, for error messages.
+pub(crate) fn describe(drift: &[Drift]) -> String {
     drift
         .iter()
         .map(ToString::to_string)

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod legacy;
+mod lockout;
 pub mod oauth;
 pub mod one_time_tokens;
 pub mod outbox;

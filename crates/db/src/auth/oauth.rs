@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
-use super::User;
+use super::users::{self, AccountChanges, Key, NewUser, ProviderIdentity, User};
 use crate::ids::UserId;
 
 /// An identity provider we accept sign-ins from.
@@ -87,16 +87,7 @@ pub async fn find_user_by_github_id(
     executor: impl PgExecutor<'_>,
     github_id: &str,
 ) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as!(
-        User,
-        r#"SELECT id AS "id: UserId", email, username, full_name, password_hash, role,
-                  is_active, is_verified, github_id, avatar_url, last_login_at,
-                  failed_login_attempts, locked_until, created_at, updated_at
-           FROM auth.users WHERE github_id = $1"#,
-        github_id,
-    )
-    .fetch_optional(executor)
-    .await
+    users::find_one(executor, Key::GitHub(github_id)).await
 }
 
 /// Links a GitHub account to an account that has none yet, and marks its email verified
@@ -108,22 +99,13 @@ pub async fn link_github(
     github_id: &str,
     avatar_url: Option<&str>,
 ) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as!(
-        User,
-        r#"UPDATE auth.users
-           SET github_id = $2,
-               avatar_url = coalesce(nullif(avatar_url, ''), $3),
-               is_verified = true
-           WHERE id = $1 AND github_id IS NULL
-           RETURNING id AS "id: UserId", email, username, full_name, password_hash, role,
-                     is_active, is_verified, github_id, avatar_url, last_login_at,
-                     failed_login_attempts, locked_until, created_at, updated_at"#,
-        id as UserId,
-        github_id,
-        avatar_url,
-    )
-    .fetch_optional(executor)
-    .await
+    let changes = AccountChanges {
+        link_github: Some(github_id),
+        github_avatar: avatar_url,
+        verify: true,
+        ..AccountChanges::default()
+    };
+    users::update(executor, id, &changes).await
 }
 
 /// An account made from a provider identity: verified, with a password hash nobody knows.
@@ -142,23 +124,18 @@ pub async fn create_user(
     executor: impl PgExecutor<'_>,
     user: &NewOAuthUser<'_>,
 ) -> Result<User, sqlx::Error> {
-    sqlx::query_as!(
-        User,
-        r#"INSERT INTO auth.users
-               (email, username, full_name, password_hash, github_id, avatar_url, is_verified)
-           VALUES ($1, $2, $3, $4, $5, $6, true)
-           RETURNING id AS "id: UserId", email, username, full_name, password_hash, role,
-                     is_active, is_verified, github_id, avatar_url, last_login_at,
-                     failed_login_attempts, locked_until, created_at, updated_at"#,
-        user.email,
-        user.username,
-        user.full_name,
-        user.password_hash,
-        user.github_id,
-        user.avatar_url,
-    )
-    .fetch_one(executor)
-    .await
+    let account = NewUser {
+        email: user.email,
+        username: user.username,
+        full_name: user.full_name,
+        password_hash: user.password_hash,
+    };
+    let identity = ProviderIdentity {
+        github_id: Some(user.github_id),
+        avatar_url: user.avatar_url,
+        verified: true,
+    };
+    users::insert_with(executor, &account, &identity).await
 }
 
 /// Which of `candidates` are taken as usernames, lower-cased (usernames are unique

@@ -4,6 +4,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 use crate::ids::UserId;
+use crate::projects::{Patch, patch_parts};
+
+pub use super::lockout::{FailedLogin, record_failed_login};
 
 /// A full account row. `password_hash` never leaves the auth service.
 #[derive(Debug, Clone)]
@@ -45,10 +48,30 @@ pub async fn insert(
     executor: impl PgExecutor<'_>,
     user: &NewUser<'_>,
 ) -> Result<User, sqlx::Error> {
+    insert_with(executor, user, &ProviderIdentity::default()).await
+}
+
+/// What an account made from a provider identity has beyond [`NewUser`]. The default is an
+/// account registered with a password: no provider, no avatar, email unverified.
+#[derive(Debug, Default)]
+pub(crate) struct ProviderIdentity<'a> {
+    pub github_id: Option<&'a str>,
+    pub avatar_url: Option<&'a str>,
+    /// The provider verified the email address.
+    pub verified: bool,
+}
+
+/// The one INSERT into `auth.users`, for registrations and provider sign-ups alike.
+pub(crate) async fn insert_with(
+    executor: impl PgExecutor<'_>,
+    user: &NewUser<'_>,
+    identity: &ProviderIdentity<'_>,
+) -> Result<User, sqlx::Error> {
     sqlx::query_as!(
         User,
-        r#"INSERT INTO auth.users (email, username, full_name, password_hash)
-           VALUES ($1, $2, $3, $4)
+        r#"INSERT INTO auth.users
+               (email, username, full_name, password_hash, github_id, avatar_url, is_verified)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
            RETURNING id AS "id: UserId", email, username, full_name, password_hash, role,
                      is_active, is_verified, github_id, avatar_url, last_login_at,
                      failed_login_attempts, locked_until, created_at, updated_at"#,
@@ -56,22 +79,16 @@ pub async fn insert(
         user.username,
         user.full_name,
         user.password_hash,
+        identity.github_id,
+        identity.avatar_url,
+        identity.verified,
     )
     .fetch_one(executor)
     .await
 }
 
 pub async fn find(executor: impl PgExecutor<'_>, id: UserId) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as!(
-        User,
-        r#"SELECT id AS "id: UserId", email, username, full_name, password_hash, role,
-                  is_active, is_verified, github_id, avatar_url, last_login_at,
-                  failed_login_attempts, locked_until, created_at, updated_at
-           FROM auth.users WHERE id = $1"#,
-        id as UserId,
-    )
-    .fetch_optional(executor)
-    .await
+    find_one(executor, Key::Id(id)).await
 }
 
 /// Finds the account whose email or username matches `login`, ignoring case.
@@ -79,91 +96,90 @@ pub async fn find_by_login(
     executor: impl PgExecutor<'_>,
     login: &str,
 ) -> Result<Option<User>, sqlx::Error> {
+    find_one(executor, Key::Login(login)).await
+}
+
+pub async fn find_by_email(
+    executor: impl PgExecutor<'_>,
+    email: &str,
+) -> Result<Option<User>, sqlx::Error> {
+    find_one(executor, Key::Email(email)).await
+}
+
+/// A unique key of `auth.users`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Key<'a> {
+    Id(UserId),
+    /// Email or username, ignoring case (the two never collide: only emails hold an `@`).
+    Login(&'a str),
+    /// Email, ignoring case.
+    Email(&'a str),
+    GitHub(&'a str),
+}
+
+/// The account with this key.
+pub(crate) async fn find_one(
+    executor: impl PgExecutor<'_>,
+    key: Key<'_>,
+) -> Result<Option<User>, sqlx::Error> {
+    let selection = Selection {
+        key: Some(key),
+        ..Selection::default()
+    };
+    Ok(select(executor, &selection, 1).await?.pop())
+}
+
+/// Which accounts [`select`] returns: every `Some` narrows the result.
+#[derive(Debug, Default)]
+pub(crate) struct Selection<'a> {
+    pub key: Option<Key<'a>>,
+    /// An ILIKE pattern for email, username or full name.
+    pub pattern: Option<&'a str>,
+    /// Keyset position: only accounts older than this `(created_at, id)`.
+    pub before: Option<(DateTime<Utc>, UserId)>,
+}
+
+/// The one SELECT of whole accounts: newest first, at most `limit`. A lookup by a unique
+/// key is the same query narrowed to one row, so every reader sees the same columns.
+pub(crate) async fn select(
+    executor: impl PgExecutor<'_>,
+    selection: &Selection<'_>,
+    limit: i64,
+) -> Result<Vec<User>, sqlx::Error> {
+    let (mut id, mut login, mut email, mut github_id) = (None, None, None, None);
+    match selection.key {
+        Some(Key::Id(key)) => id = Some(key),
+        Some(Key::Login(key)) => login = Some(key),
+        Some(Key::Email(key)) => email = Some(key),
+        Some(Key::GitHub(key)) => github_id = Some(key),
+        None => {}
+    }
+    let (before_at, before_id) = selection.before.unzip();
     sqlx::query_as!(
         User,
         r#"SELECT id AS "id: UserId", email, username, full_name, password_hash, role,
                   is_active, is_verified, github_id, avatar_url, last_login_at,
                   failed_login_attempts, locked_until, created_at, updated_at
            FROM auth.users
-           WHERE lower(email) = lower($1) OR lower(username) = lower($1)
-           LIMIT 1"#,
+           WHERE ($1::uuid IS NULL OR id = $1)
+             AND ($2::text IS NULL OR lower(email) = lower($2) OR lower(username) = lower($2))
+             AND ($3::text IS NULL OR lower(email) = lower($3))
+             AND ($4::text IS NULL OR github_id = $4)
+             AND ($5::text IS NULL OR email ILIKE $5 OR username ILIKE $5 OR full_name ILIKE $5)
+             AND ($6::timestamptz IS NULL OR (created_at, id) < ($6, $7))
+           ORDER BY created_at DESC, id DESC
+           LIMIT $8"#,
+        id as Option<UserId>,
         login,
+        email,
+        github_id,
+        selection.pattern,
+        before_at,
+        before_id as Option<UserId>,
+        limit,
     )
-    .fetch_optional(executor)
+    .fetch_all(executor)
     .await
-}
-
-/// The lockout state after a failed attempt.
-#[derive(Debug, Clone, Copy)]
-pub struct FailedLogin {
-    pub attempts: i32,
-    pub locked_until: Option<DateTime<Utc>>,
-    /// This failure is the one that locked the account (true once per lock), so whatever
-    /// must happen once per lock (telling the owner) happens exactly once.
-    pub newly_locked: bool,
-}
-
-/// Counts a failed password, as Keycloak's brute-force detection does:
-///
-/// - the `max_attempts`-th counted failure locks the account for `window_seconds`;
-/// - failures while the lock holds are not counted and do not extend it (the lock already
-///   stops password guessing; extending it would only lengthen the owner's wait);
-/// - the count restarts at 1 when the previous lock has lapsed, so one wrong password after
-///   a lock is attempt 1 again, not a fresh lock;
-/// - the count also restarts when the last failure is older than `window_seconds`
-///   (Keycloak's "failure reset time"), so a few typos a week never add up to a lock.
-///   `auth.users` keeps no time of the last failure; `updated_at`, which the trigger sets on
-///   every write to the row, is never earlier than it, so old failures never expire early
-///   (an unrelated write such as a profile edit can only postpone the restart).
-///
-/// One statement that locks the row first: concurrent failures are counted one after the
-/// other, none is lost and only one of them locks.
-pub async fn record_failed_login(
-    executor: impl PgExecutor<'_>,
-    id: UserId,
-    max_attempts: i32,
-    window_seconds: f64,
-) -> Result<FailedLogin, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"WITH prior AS (
-               SELECT id, failed_login_attempts, locked_until, updated_at
-               FROM auth.users WHERE id = $1
-               FOR UPDATE
-           ), next AS (
-               SELECT id,
-                      CASE WHEN locked_until <= now()
-                             OR (locked_until IS NULL
-                                 AND updated_at < now() - make_interval(secs => $3))
-                           THEN 1
-                           ELSE failed_login_attempts + 1 END AS attempts
-               FROM prior
-               WHERE locked_until IS NULL OR locked_until <= now()
-           ), counted AS (
-               UPDATE auth.users AS users
-               SET failed_login_attempts = next.attempts,
-                   locked_until = CASE WHEN next.attempts >= $2
-                                       THEN now() + make_interval(secs => $3) END
-               FROM next
-               WHERE users.id = next.id
-               RETURNING users.id, users.failed_login_attempts, users.locked_until
-           )
-           SELECT coalesce(counted.failed_login_attempts, prior.failed_login_attempts)
-                      AS "attempts!",
-                  CASE WHEN counted.id IS NULL THEN prior.locked_until
-                       ELSE counted.locked_until END AS locked_until,
-                  counted.locked_until IS NOT NULL AS "newly_locked!"
-           FROM prior LEFT JOIN counted ON counted.id = prior.id"#,
-        id as UserId,
-        max_attempts,
-        window_seconds,
-    )
-    .fetch_one(executor)
-    .await?;
-    Ok(FailedLogin {
-        attempts: row.attempts,
-        locked_until: row.locked_until,
-        newly_locked: row.newly_locked,
-    })
 }
 
 /// Clears the failure count and lock, and stamps the login time.
@@ -171,15 +187,12 @@ pub async fn record_successful_login(
     executor: impl PgExecutor<'_>,
     id: UserId,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"UPDATE auth.users
-           SET failed_login_attempts = 0, locked_until = NULL, last_login_at = now()
-           WHERE id = $1"#,
-        id as UserId,
-    )
-    .execute(executor)
-    .await?;
-    Ok(())
+    let changes = AccountChanges {
+        clear_lockout: true,
+        stamp_login: true,
+        ..AccountChanges::default()
+    };
+    update(executor, id, &changes).await.map(drop)
 }
 
 /// Stamps the login time only, for sign-ins that do not use the password (GitHub): they
@@ -188,13 +201,11 @@ pub async fn record_passwordless_login(
     executor: impl PgExecutor<'_>,
     id: UserId,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE auth.users SET last_login_at = now() WHERE id = $1",
-        id as UserId,
-    )
-    .execute(executor)
-    .await?;
-    Ok(())
+    let changes = AccountChanges {
+        stamp_login: true,
+        ..AccountChanges::default()
+    };
+    update(executor, id, &changes).await.map(drop)
 }
 
 /// Fields a user may change on their own profile; `None` keeps the current value.
@@ -210,28 +221,13 @@ pub async fn update_profile(
     id: UserId,
     changes: &ProfileChanges<'_>,
 ) -> Result<User, sqlx::Error> {
-    let (set_avatar, avatar) = match changes.avatar_url {
-        Some(value) => (true, value),
-        None => (false, None),
+    let changes = AccountChanges {
+        username: changes.username,
+        full_name: changes.full_name,
+        avatar_url: changes.avatar_url,
+        ..AccountChanges::default()
     };
-    sqlx::query_as!(
-        User,
-        r#"UPDATE auth.users
-           SET username = coalesce($2, username),
-               full_name = coalesce($3, full_name),
-               avatar_url = CASE WHEN $4 THEN $5 ELSE avatar_url END
-           WHERE id = $1
-           RETURNING id AS "id: UserId", email, username, full_name, password_hash, role,
-                     is_active, is_verified, github_id, avatar_url, last_login_at,
-                     failed_login_attempts, locked_until, created_at, updated_at"#,
-        id as UserId,
-        changes.username,
-        changes.full_name,
-        set_avatar,
-        avatar,
-    )
-    .fetch_one(executor)
-    .await
+    update_existing(executor, id, &changes).await
 }
 
 pub async fn update_password_hash(
@@ -239,40 +235,19 @@ pub async fn update_password_hash(
     id: UserId,
     password_hash: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE auth.users SET password_hash = $2 WHERE id = $1",
-        id as UserId,
-        password_hash,
-    )
-    .execute(executor)
-    .await?;
-    Ok(())
-}
-
-pub async fn find_by_email(
-    executor: impl PgExecutor<'_>,
-    email: &str,
-) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as!(
-        User,
-        r#"SELECT id AS "id: UserId", email, username, full_name, password_hash, role,
-                  is_active, is_verified, github_id, avatar_url, last_login_at,
-                  failed_login_attempts, locked_until, created_at, updated_at
-           FROM auth.users WHERE lower(email) = lower($1)"#,
-        email,
-    )
-    .fetch_optional(executor)
-    .await
+    let changes = AccountChanges {
+        password_hash: Some(password_hash),
+        ..AccountChanges::default()
+    };
+    update(executor, id, &changes).await.map(drop)
 }
 
 pub async fn mark_verified(executor: impl PgExecutor<'_>, id: UserId) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE auth.users SET is_verified = true WHERE id = $1",
-        id as UserId
-    )
-    .execute(executor)
-    .await?;
-    Ok(())
+    let changes = AccountChanges {
+        verify: true,
+        ..AccountChanges::default()
+    };
+    update(executor, id, &changes).await.map(drop)
 }
 
 /// Sets a new password hash after a reset, and lifts any lockout: proving control of the
@@ -282,14 +257,89 @@ pub async fn reset_password(
     id: UserId,
     password_hash: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+    let changes = AccountChanges {
+        password_hash: Some(password_hash),
+        clear_lockout: true,
+        ..AccountChanges::default()
+    };
+    update(executor, id, &changes).await.map(drop)
+}
+
+/// What [`update`] changes; the default changes nothing.
+#[derive(Debug, Default)]
+pub(crate) struct AccountChanges<'a> {
+    pub username: Option<&'a str>,
+    pub full_name: Option<&'a str>,
+    pub avatar_url: Patch<&'a str>,
+    /// Links this GitHub account, and only if the account has none yet.
+    pub link_github: Option<&'a str>,
+    /// With `link_github`: the GitHub avatar, which only fills an empty one.
+    pub github_avatar: Option<&'a str>,
+    pub password_hash: Option<&'a str>,
+    pub role: Option<&'a str>,
+    pub is_active: Option<bool>,
+    /// Marks the email verified (never unverifies).
+    pub verify: bool,
+    /// Resets the failure count and lifts the lock.
+    pub clear_lockout: bool,
+    /// Sets `last_login_at` to now.
+    pub stamp_login: bool,
+}
+
+/// The one UPDATE of `auth.users` outside the failed-login count. `None` when the account
+/// does not exist, or `link_github` is set and the account is already linked.
+pub(crate) async fn update(
+    executor: impl PgExecutor<'_>,
+    id: UserId,
+    changes: &AccountChanges<'_>,
+) -> Result<Option<User>, sqlx::Error> {
+    let (set_avatar, avatar_url) = patch_parts(&changes.avatar_url);
+    sqlx::query_as!(
+        User,
         r#"UPDATE auth.users
-           SET password_hash = $2, failed_login_attempts = 0, locked_until = NULL
-           WHERE id = $1"#,
+           SET username = coalesce($2, username),
+               full_name = coalesce($3, full_name),
+               avatar_url = CASE WHEN $4 THEN $5
+                                 WHEN $6::text IS NOT NULL
+                                 THEN coalesce(nullif(avatar_url, ''), $7)
+                                 ELSE avatar_url END,
+               github_id = coalesce($6, github_id),
+               password_hash = coalesce($8, password_hash),
+               role = coalesce($9, role),
+               is_active = coalesce($10, is_active),
+               is_verified = is_verified OR $11,
+               failed_login_attempts = CASE WHEN $12 THEN 0 ELSE failed_login_attempts END,
+               locked_until = CASE WHEN $12 THEN NULL ELSE locked_until END,
+               last_login_at = CASE WHEN $13 THEN now() ELSE last_login_at END
+           WHERE id = $1 AND ($6::text IS NULL OR github_id IS NULL)
+           RETURNING id AS "id: UserId", email, username, full_name, password_hash, role,
+                     is_active, is_verified, github_id, avatar_url, last_login_at,
+                     failed_login_attempts, locked_until, created_at, updated_at"#,
         id as UserId,
-        password_hash,
+        changes.username,
+        changes.full_name,
+        set_avatar,
+        avatar_url,
+        changes.link_github,
+        changes.github_avatar,
+        changes.password_hash,
+        changes.role,
+        changes.is_active,
+        changes.verify,
+        changes.clear_lockout,
+        changes.stamp_login,
     )
-    .execute(executor)
-    .await?;
-    Ok(())
+    .fetch_optional(executor)
+    .await
+}
+
+/// [`update`] of an account that must exist: a missing one is `RowNotFound`.
+pub(crate) async fn update_existing(
+    executor: impl PgExecutor<'_>,
+    id: UserId,
+    changes: &AccountChanges<'_>,
+) -> Result<User, sqlx::Error> {
+    update(executor, id, changes)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
 }

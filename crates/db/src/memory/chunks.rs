@@ -127,27 +127,23 @@ pub async fn pending(
     executor: impl PgExecutor<'_>,
     limit: i64,
 ) -> Result<Vec<IndexableChunk>, sqlx::Error> {
-    sqlx::query_as!(
-        IndexableChunk,
-        r#"SELECT c.id, c.document_id AS "document_id!", c.chunk_index, c.content,
-                  d.owner_id, d.source, COALESCE(d.type, 'document') AS "kind!",
-                  COALESCE(d.tags, '{}') AS "tags!",
-                  COALESCE(d.created_at, 'epoch') AS "created_at!"
-           FROM memory.chunks c
-           JOIN memory.documents d ON d.id = c.document_id
-           WHERE c.qdrant_point_id IS NULL
-           ORDER BY c.created_at, c.id
-           LIMIT $1"#,
-        limit,
-    )
-    .fetch_all(executor)
-    .await
+    select_indexable(executor, None, Some(limit)).await
 }
 
 /// The given chunks (those that still exist) with their payload fields.
 pub async fn indexable(
     executor: impl PgExecutor<'_>,
     ids: &[Uuid],
+) -> Result<Vec<IndexableChunk>, sqlx::Error> {
+    select_indexable(executor, Some(ids), None).await
+}
+
+/// Chunks with their payload fields, oldest first: the given `ids` (whether indexed or
+/// not), or without ids the pending ones, at most `limit`.
+async fn select_indexable(
+    executor: impl PgExecutor<'_>,
+    ids: Option<&[Uuid]>,
+    limit: Option<i64>,
 ) -> Result<Vec<IndexableChunk>, sqlx::Error> {
     sqlx::query_as!(
         IndexableChunk,
@@ -157,9 +153,12 @@ pub async fn indexable(
                   COALESCE(d.created_at, 'epoch') AS "created_at!"
            FROM memory.chunks c
            JOIN memory.documents d ON d.id = c.document_id
-           WHERE c.id = ANY($1)
-           ORDER BY c.created_at, c.id"#,
+           WHERE CASE WHEN $1::uuid[] IS NULL THEN c.qdrant_point_id IS NULL
+                      ELSE c.id = ANY($1) END
+           ORDER BY c.created_at, c.id
+           LIMIT $2"#,
         ids,
+        limit,
     )
     .fetch_all(executor)
     .await

@@ -144,27 +144,9 @@ pub async fn get_visible(
     id: Uuid,
     viewer: Uuid,
 ) -> Result<Option<Document>, sqlx::Error> {
-    sqlx::query_as!(
-        Document,
-        r#"SELECT d.id, d.owner_id, d.source, d.external_id,
-                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
-                  COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
-                  d.content_hash,
-                  COALESCE(d.created_at, 'epoch') AS "created_at!",
-                  COALESCE(d.updated_at, 'epoch') AS "updated_at!",
-                  c.chunk_count AS "chunk_count!", c.pending_chunks AS "pending_chunks!"
-           FROM memory.documents d
-           CROSS JOIN LATERAL (
-               SELECT count(*) AS chunk_count,
-                      count(*) FILTER (WHERE qdrant_point_id IS NULL) AS pending_chunks
-               FROM memory.chunks WHERE document_id = d.id
-           ) c
-           WHERE d.id = $1 AND (d.owner_id = $2 OR d.owner_id IS NULL)"#,
-        id,
-        viewer,
-    )
-    .fetch_optional(executor)
-    .await
+    let any = DocumentFilter::default();
+    let mut found = select_visible(executor, viewer, Some(id), &any, None, 1).await?;
+    Ok(found.pop())
 }
 
 /// Newest first, `limit` at a time, after the `(created_at, id)` of the previous page's
@@ -172,6 +154,19 @@ pub async fn get_visible(
 pub async fn list_visible(
     executor: impl PgExecutor<'_>,
     viewer: Uuid,
+    filter: &DocumentFilter,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Document>, sqlx::Error> {
+    select_visible(executor, viewer, None, filter, after, limit).await
+}
+
+/// The documents `viewer` may read, with their chunk counts, newest first, at most `limit`:
+/// a page of a listing, or the one document `id`.
+async fn select_visible(
+    executor: impl PgExecutor<'_>,
+    viewer: Uuid,
+    id: Option<Uuid>,
     filter: &DocumentFilter,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
@@ -198,16 +193,18 @@ pub async fn list_visible(
                FROM memory.chunks WHERE document_id = d.id
            ) c
            WHERE ((d.owner_id = $1 AND $2) OR (d.owner_id IS NULL AND $3))
-             AND ($4::text IS NULL OR d.source = $4)
-             AND ($5::text IS NULL OR COALESCE(d.type, 'document') = $5)
-             AND ($6::text IS NULL OR d.tags @> ARRAY[$6])
-             AND ($7::timestamptz IS NULL
-                  OR (COALESCE(d.created_at, 'epoch'), d.id) < ($7, $8))
+             AND ($4::uuid IS NULL OR d.id = $4)
+             AND ($5::text IS NULL OR d.source = $5)
+             AND ($6::text IS NULL OR COALESCE(d.type, 'document') = $6)
+             AND ($7::text IS NULL OR d.tags @> ARRAY[$7])
+             AND ($8::timestamptz IS NULL
+                  OR (COALESCE(d.created_at, 'epoch'), d.id) < ($8, $9))
            ORDER BY COALESCE(d.created_at, 'epoch') DESC, d.id DESC
-           LIMIT $9"#,
+           LIMIT $10"#,
         viewer,
         mine,
         shared,
+        id,
         filter.source,
         filter.kind,
         filter.tag,

@@ -63,18 +63,7 @@ pub async fn find_live(
     project_id: ProjectId,
     id: EpicId,
 ) -> Result<Option<Epic>, sqlx::Error> {
-    sqlx::query_as!(
-        Epic,
-        r#"SELECT id AS "id: EpicId", project_id AS "project_id: ProjectId", title,
-                  description, status, position, start_date, target_date, version,
-                  created_at, updated_at
-           FROM projects.epics
-           WHERE project_id = $1 AND id = $2 AND deleted_at IS NULL"#,
-        project_id as ProjectId,
-        id as EpicId,
-    )
-    .fetch_optional(executor)
-    .await
+    Ok(select_live(executor, project_id, Some(id)).await?.pop())
 }
 
 /// Every live epic of the project in board order. Unpaginated: a project has few epics.
@@ -82,15 +71,25 @@ pub async fn list(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
 ) -> Result<Vec<Epic>, sqlx::Error> {
+    select_live(executor, project_id, None).await
+}
+
+/// The project's live epics in board order: all of them, or the one with `id`.
+async fn select_live(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    id: Option<EpicId>,
+) -> Result<Vec<Epic>, sqlx::Error> {
     sqlx::query_as!(
         Epic,
         r#"SELECT id AS "id: EpicId", project_id AS "project_id: ProjectId", title,
                   description, status, position, start_date, target_date, version,
                   created_at, updated_at
            FROM projects.epics
-           WHERE project_id = $1 AND deleted_at IS NULL
+           WHERE project_id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR id = $2)
            ORDER BY position, created_at, id"#,
         project_id as ProjectId,
+        id as Option<EpicId>,
     )
     .fetch_all(executor)
     .await

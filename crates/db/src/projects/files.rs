@@ -81,20 +81,9 @@ pub async fn find(
     path: &str,
     version: Option<i32>,
 ) -> Result<Option<FileVersion>, sqlx::Error> {
-    sqlx::query_as!(
-        FileVersion,
-        r#"SELECT id AS "id: FileId", project_id AS "project_id: ProjectId", path, version,
-                  size_bytes, sha256, mime_type, storage_key,
-                  uploaded_by AS "uploaded_by: UserId", is_latest, created_at
-           FROM projects.project_files
-           WHERE project_id = $1 AND path = $2 AND deleted_at IS NULL
-             AND (($3::int IS NULL AND is_latest) OR version = $3)"#,
-        project_id as ProjectId,
-        path,
-        version,
-    )
-    .fetch_optional(executor)
-    .await
+    let latest_only = version.is_none();
+    let mut found = select(executor, project_id, Some(path), latest_only, version).await?;
+    Ok(found.pop())
 }
 
 /// The latest version of every file in the project, by path. Unpaginated: bounded by what
@@ -103,18 +92,7 @@ pub async fn list_latest(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
 ) -> Result<Vec<FileVersion>, sqlx::Error> {
-    sqlx::query_as!(
-        FileVersion,
-        r#"SELECT id AS "id: FileId", project_id AS "project_id: ProjectId", path, version,
-                  size_bytes, sha256, mime_type, storage_key,
-                  uploaded_by AS "uploaded_by: UserId", is_latest, created_at
-           FROM projects.project_files
-           WHERE project_id = $1 AND is_latest AND deleted_at IS NULL
-           ORDER BY path"#,
-        project_id as ProjectId,
-    )
-    .fetch_all(executor)
-    .await
+    select(executor, project_id, None, true, None).await
 }
 
 /// Every version of `path`, newest first.
@@ -123,16 +101,33 @@ pub async fn versions(
     project_id: ProjectId,
     path: &str,
 ) -> Result<Vec<FileVersion>, sqlx::Error> {
+    select(executor, project_id, Some(path), false, None).await
+}
+
+/// The project's file versions by path, newest version first: of one `path` or all,
+/// only the latest of each or every one, or one numbered `version`.
+async fn select(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    path: Option<&str>,
+    latest_only: bool,
+    version: Option<i32>,
+) -> Result<Vec<FileVersion>, sqlx::Error> {
     sqlx::query_as!(
         FileVersion,
         r#"SELECT id AS "id: FileId", project_id AS "project_id: ProjectId", path, version,
                   size_bytes, sha256, mime_type, storage_key,
                   uploaded_by AS "uploaded_by: UserId", is_latest, created_at
            FROM projects.project_files
-           WHERE project_id = $1 AND path = $2 AND deleted_at IS NULL
-           ORDER BY version DESC"#,
+           WHERE project_id = $1 AND deleted_at IS NULL
+             AND ($2::text IS NULL OR path = $2)
+             AND (is_latest OR NOT $3)
+             AND ($4::int IS NULL OR version = $4)
+           ORDER BY path, version DESC"#,
         project_id as ProjectId,
         path,
+        latest_only,
+        version,
     )
     .fetch_all(executor)
     .await
@@ -145,14 +140,7 @@ pub async fn delete_path(
     project_id: ProjectId,
     path: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"DELETE FROM projects.project_files WHERE project_id = $1 AND path = $2
-           RETURNING storage_key"#,
-        project_id as ProjectId,
-        path,
-    )
-    .fetch_all(executor)
-    .await
+    delete(executor, project_id, Some(path)).await
 }
 
 /// Removes every file row of the project (for project deletion); returns the storage keys.
@@ -160,9 +148,21 @@ pub async fn delete_all(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
 ) -> Result<Vec<String>, sqlx::Error> {
+    delete(executor, project_id, None).await
+}
+
+/// Removes the rows of one `path`, or of every path; returns their storage keys.
+async fn delete(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    path: Option<&str>,
+) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"DELETE FROM projects.project_files WHERE project_id = $1 RETURNING storage_key"#,
+        r#"DELETE FROM projects.project_files
+           WHERE project_id = $1 AND ($2::text IS NULL OR path = $2)
+           RETURNING storage_key"#,
         project_id as ProjectId,
+        path,
     )
     .fetch_all(executor)
     .await

@@ -88,20 +88,9 @@ pub async fn find_live(
     project_id: ProjectId,
     number: i32,
 ) -> Result<Option<Task>, sqlx::Error> {
-    sqlx::query_as!(
-        Task,
-        r#"SELECT id AS "id: TaskId", project_id AS "project_id: ProjectId",
-                  epic_id AS "epic_id: EpicId", number, title, description, status, priority,
-                  assignee_id AS "assignee_id: UserId", reporter_id AS "reporter_id: UserId",
-                  position, due_date, estimate, labels, completed_at, version,
-                  created_at, updated_at
-           FROM projects.tasks
-           WHERE project_id = $1 AND number = $2 AND deleted_at IS NULL"#,
-        project_id as ProjectId,
-        number,
-    )
-    .fetch_optional(executor)
-    .await
+    let any = TaskFilter::default();
+    let mut found = select_live(executor, project_id, Some(number), &any, None, 1).await?;
+    Ok(found.pop())
 }
 
 /// Which live tasks to list; every `Some` narrows the result.
@@ -120,6 +109,19 @@ pub async fn list(
     after: Option<Keyset>,
     limit: i64,
 ) -> Result<Vec<Task>, sqlx::Error> {
+    select_live(executor, project_id, None, filter, after, limit).await
+}
+
+/// The project's live tasks in creation order, at most `limit`: a page of a listing, or
+/// the one task `#number`.
+async fn select_live(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    number: Option<i32>,
+    filter: &TaskFilter<'_>,
+    after: Option<Keyset>,
+    limit: i64,
+) -> Result<Vec<Task>, sqlx::Error> {
     sqlx::query_as!(
         Task,
         r#"SELECT id AS "id: TaskId", project_id AS "project_id: ProjectId",
@@ -129,13 +131,15 @@ pub async fn list(
                   created_at, updated_at
            FROM projects.tasks
            WHERE project_id = $1 AND deleted_at IS NULL
-             AND ($2::text IS NULL OR status = $2)
-             AND ($3::uuid IS NULL OR epic_id = $3)
-             AND ($4::uuid IS NULL OR assignee_id = $4)
-             AND ($5::timestamptz IS NULL OR (created_at, id) > ($5, $6::uuid))
+             AND ($2::int IS NULL OR number = $2)
+             AND ($3::text IS NULL OR status = $3)
+             AND ($4::uuid IS NULL OR epic_id = $4)
+             AND ($5::uuid IS NULL OR assignee_id = $5)
+             AND ($6::timestamptz IS NULL OR (created_at, id) > ($6, $7::uuid))
            ORDER BY created_at, id
-           LIMIT $7"#,
+           LIMIT $8"#,
         project_id as ProjectId,
+        number,
         filter.status,
         filter.epic_id.map(|id| id.0),
         filter.assignee_id.map(|id| id.0),
