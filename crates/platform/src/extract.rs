@@ -214,9 +214,7 @@ mod tests {
         http::Request,
         routing::{get, post},
     };
-    use http_body_util::BodyExt;
     use serde::Deserialize;
-    use tower::ServiceExt;
 
     use super::*;
 
@@ -241,15 +239,7 @@ mod tests {
 
     /// Status and body; the body is `null` unless it is JSON (successes answer "ok").
     async fn send(request: Request<Body>) -> (StatusCode, serde_json::Value) {
-        let response = app().oneshot(request).await.expect("infallible");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+        crate::test_support::send(app(), request).await
     }
 
     async fn call(body: &'static str, content_type: &str) -> (StatusCode, serde_json::Value) {

@@ -132,8 +132,6 @@ async fn ready(State(state): State<HealthState>) -> (StatusCode, Json<Ready>) {
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
 
     use super::*;
 
@@ -153,18 +151,7 @@ mod tests {
         let request = axum::http::Request::get("/health/ready")
             .body(Body::empty())
             .expect("request");
-        let response = router("test", probes)
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (status, serde_json::from_slice(&bytes).expect("json"))
+        crate::test_support::send(router("test", probes), request).await
     }
 
     #[tokio::test]

@@ -96,11 +96,7 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     tracing::error!(detail, "handler panicked");
-    error::error_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "an internal error occurred",
-    )
+    error::internal_error_response()
 }
 
 #[cfg(test)]

@@ -5,10 +5,13 @@
 
 pub mod client;
 pub mod config;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod healthcheck;
 pub mod http;
+pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod service;
@@ -16,5 +19,8 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod text;
 
-pub use error::error_response;
+#[cfg(test)]
+mod test_support;
+
+pub use error::{ServiceError, error_response};
 pub use service::{ServiceSpec, run_service};

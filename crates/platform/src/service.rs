@@ -10,8 +10,9 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::{self, CommonConfig, ListenConfig},
+    docs,
     health::{self, Probe},
-    http, shutdown, telemetry,
+    healthcheck, http, metrics, shutdown, telemetry,
 };
 
 /// What distinguishes one service binary from another at start-up.
@@ -22,6 +23,16 @@ pub struct ServiceSpec {
     /// Prefix of its listen variables, e.g. `AUTH_` for `AUTH_HOST` / `AUTH_PORT`.
     pub env_prefix: &'static str,
     pub default_port: u16,
+}
+
+impl ServiceSpec {
+    pub const fn new(name: &'static str, env_prefix: &'static str, default_port: u16) -> Self {
+        Self {
+            name,
+            env_prefix,
+            default_port,
+        }
+    }
 }
 
 /// A start-up failure: printed as one line on stderr, then the process exits non-zero.
@@ -36,11 +47,19 @@ impl StartError {
 }
 
 /// Runs a service binary to completion and returns its exit code. `build` gets the shared
-/// settings and returns the whole app (see [`assemble`]).
+/// settings and returns the whole app (see [`assemble`]). `<binary> healthcheck [--live]`
+/// asks the running service instead (see [`healthcheck`]).
 pub async fn run_service<B>(spec: ServiceSpec, build: B) -> ExitCode
 where
     B: AsyncFnOnce(CommonConfig) -> Result<Router, StartError>,
 {
+    let mut args = std::env::args_os().skip(1);
+    if args
+        .next()
+        .is_some_and(|first| first == healthcheck::SUBCOMMAND)
+    {
+        return healthcheck::run_from_args(spec, args).await;
+    }
     match start(spec, build).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -79,16 +98,21 @@ where
     Ok(())
 }
 
-/// A whole service: its routes plus `/health/live` and `/health/ready` (checking `probes`),
-/// wrapped in the standard middleware (request ids, tracing, limits, timeouts, JSON errors).
+/// A whole service: its routes plus `/health/live` and `/health/ready` (checking `probes`)
+/// and Swagger UI at `/docs` over the service's own `/openapi.json`, wrapped in the standard
+/// middleware (request ids, tracing, limits, timeouts, JSON errors), with every request
+/// counted and timed for Prometheus at `/metrics`.
 pub fn assemble(
     name: &'static str,
     routes: Router,
     probes: Vec<Box<dyn Probe>>,
     common: &CommonConfig,
 ) -> Router {
-    let router = routes.merge(health::router(name, probes));
-    http::with_standard_layers(router, common)
+    let router = routes
+        .merge(health::router(name, probes))
+        .merge(docs::router(docs::SIBLING_OPENAPI))
+        .merge(metrics::router());
+    metrics::record_requests(http::with_standard_layers(router, common), name)
 }
 
 /// Serves until `stop` resolves, then lets in-flight requests finish for at most `grace`.
