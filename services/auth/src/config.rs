@@ -74,7 +74,7 @@ pub struct AuthConfig {
     pub trusted_proxies: TrustedProxies,
     /// `GITHUB_*`: sign-in with GitHub (off unless client id and secret are set).
     #[serde(flatten)]
-    pub github: crate::oauth::GitHubConfig,
+    pub github: crate::oauth::github::GitHubConfig,
 }
 
 impl AuthConfig {

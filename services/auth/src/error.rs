@@ -1,11 +1,10 @@
-//! `ApiError`: every way an auth request can fail, rendered in the shared JSON shape.
+//! `ApiError`: every way an auth request can fail, and the one place its causes (constraint
+//! violations, hashing, keys, rate limits) become answers. Rendering is `platform`'s.
 
 use std::time::Duration;
 
-use axum::{
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-};
+use axum::http::StatusCode;
+use platform::ServiceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -58,7 +57,9 @@ impl ApiError {
             message: message.into(),
         }
     }
+}
 
+impl ServiceError for ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
@@ -89,43 +90,33 @@ impl ApiError {
             _ => None,
         }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
+    fn detail(&self) -> Option<&str> {
+        match self {
+            ApiError::Internal(detail) => Some(detail),
+            _ => None,
         }
-        let (status, code) = self.status_and_code();
-        let mut response = platform::error_response(status, code, &self.to_string());
-        if let Some(seconds) = self.retry_after_secs() {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
     }
 }
+
+platform::respond_with_render!(ApiError);
 
 /// Violations a caller causes become their answer; anything else is our bug (500).
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        match db::Violation::of(&error) {
-            Some(db::Violation::EmailTaken) => ApiError::Conflict {
-                code: "email_taken",
-                message: "an account with this email already exists",
-            },
-            Some(db::Violation::UsernameTaken) => ApiError::Conflict {
-                code: "username_taken",
-                message: "this username is taken",
-            },
-            _ => ApiError::Internal(error.to_string()),
-        }
+        let (code, message) = match db::Violation::of(&error) {
+            Some(db::Violation::EmailTaken) => {
+                ("email_taken", "an account with this email already exists")
+            }
+            Some(db::Violation::UsernameTaken) => ("username_taken", "this username is taken"),
+            // Two GitHub callbacks for the same new identity at once: the loser lands here.
+            Some(db::Violation::GithubAccountLinked) => (
+                "github_account_conflict",
+                "this GitHub account was just linked to an account: sign in again",
+            ),
+            _ => return ApiError::Internal(error.to_string()),
+        };
+        ApiError::Conflict { code, message }
     }
 }
 

@@ -1,7 +1,10 @@
 //! The auth service: accounts, sessions and tokens, on the `auth` schema.
 
+pub mod audit;
 pub mod config;
+pub mod credentials;
 pub mod error;
+pub mod links;
 pub mod mail;
 pub mod oauth;
 pub mod password;
@@ -16,17 +19,14 @@ use axum::Router;
 use platform::{
     config::CommonConfig,
     health::{CheckProbe, Probe},
+    metrics::PoolUsage,
     service::{ServiceSpec, StartError},
 };
 
 pub use state::AppState;
 
 /// Listens on `AUTH_HOST`:`AUTH_PORT` (default port 3002).
-pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "auth",
-    env_prefix: "AUTH_",
-    default_port: 3002,
-};
+pub const SPEC: ServiceSpec = ServiceSpec::new("auth", "AUTH_", 3002);
 
 /// Start-up: reads the settings, opens the database (at this build's schema), loads the
 /// keys, starts the mail worker and returns the app.
@@ -49,6 +49,11 @@ pub fn app(state: AppState) -> Router {
         CheckProbe::boxed("postgres", move || db::schema::readiness(pool.clone())),
         Box::new(RedisProbe(state.limiter.clone())),
     ];
+    let gauged = state.pool.clone();
+    platform::metrics::pool_gauges(SPEC.name, move || PoolUsage {
+        open: gauged.size(),
+        idle: gauged.num_idle(),
+    });
     let common = state.common.clone();
     platform::service::assemble(SPEC.name, routes::router(state), probes, &common)
 }

@@ -8,6 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use platform::client::ClientInfo;
 use redis::{AsyncCommands as _, Script, aio::ConnectionManager};
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -17,6 +18,29 @@ pub struct Rule {
     pub name: &'static str,
     pub limit: u32,
     pub window: Duration,
+}
+
+impl Rule {
+    pub const fn per_minute(name: &'static str, limit: u32) -> Self {
+        Self {
+            name,
+            limit,
+            window: Duration::from_secs(60),
+        }
+    }
+
+    pub const fn per_hour(name: &'static str, limit: u32) -> Self {
+        Self {
+            name,
+            limit,
+            window: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The key that counts a client: its IP, or one shared bucket when unknown.
+pub fn client_key(client: &ClientInfo) -> String {
+    client.ip_text().unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Refused: try again after this long.
@@ -178,11 +202,7 @@ mod tests {
     use super::*;
 
     fn rule(limit: u32) -> Rule {
-        Rule {
-            name: "test",
-            limit,
-            window: Duration::from_secs(60),
-        }
+        Rule::per_minute("test", limit)
     }
 
     fn unique_prefix() -> String {

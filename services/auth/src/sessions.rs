@@ -1,12 +1,21 @@
-//! Starting sessions and minting their tokens: a signed access token plus an opaque refresh
-//! token whose SHA-256 is all the database keeps.
+//! Sessions: signing in (a session row, a signed access token and an opaque refresh token
+//! whose SHA-256 is all the database keeps), the answer that carries them, and
+//! [`CurrentSession`], the check that a request comes from a live one.
 
-use authn::Role;
-use db::{PgConnection, auth::User, ids::SessionId};
+use authn::{AuthUser, Role};
+use axum::{extract::FromRequestParts, http::request::Parts};
+use chrono::{DateTime, Utc};
+use db::{
+    PgConnection, Postgres, Transaction,
+    auth::User,
+    ids::{SessionId, UserId},
+};
 use platform::client::ClientInfo;
 use serde::Serialize;
+use serde_json::json;
 
 use crate::{
+    audit::Audit,
     error::ApiError,
     secrets::{digest, new_secret},
     state::AppState,
@@ -26,12 +35,85 @@ pub struct Tokens {
     pub session_id: SessionId,
 }
 
-pub fn role_of(user: &User) -> Result<Role, ApiError> {
-    user.role.parse().map_err(ApiError::Internal)
+// An account as the API shows it to its owner (and, inside `AdminUserView`, to admins):
+// never its password hash or lockout state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    #[schema(value_type = uuid::Uuid)]
+    pub id: UserId,
+    pub email: String,
+    pub username: String,
+    pub full_name: String,
+    pub role: String,
+    pub is_active: bool,
+    pub is_verified: bool,
+    pub avatar_url: Option<String>,
+    pub github_linked: bool,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            email: user.email,
+            username: user.username,
+            full_name: user.full_name,
+            role: user.role,
+            is_active: user.is_active,
+            is_verified: user.is_verified,
+            avatar_url: user.avatar_url,
+            github_linked: user.github_id.is_some(),
+            last_login_at: user.last_login_at,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// Login/register answer: the account and a fresh session's tokens.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SignedIn {
+    pub user: UserView,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub tokens: Tokens,
+}
+
+/// Finishes a sign-in inside `tx`: starts a session, writes an audit row for each of
+/// `actions` (their `details` gain the session id), commits, and answers with the account
+/// as it now stands. Account, session and audit rows exist together or not at all.
+pub async fn sign_in(
+    mut tx: Transaction<'_, Postgres>,
+    state: &AppState,
+    user: User,
+    client: &ClientInfo,
+    actions: &[&str],
+    mut details: serde_json::Value,
+) -> Result<SignedIn, ApiError> {
+    let tokens = start(&mut tx, state, &user, client).await?;
+    if let Some(details) = details.as_object_mut() {
+        details.insert("session_id".into(), json!(tokens.session_id));
+    }
+    let audit = Audit::new(&state.pool, client);
+    for action in actions {
+        let event = audit.event(Some(user.id), action, true, details.clone());
+        db::auth::audit::record(&mut *tx, &event).await?;
+    }
+    tx.commit().await?;
+    let user = db::auth::users::find(&state.pool, user.id)
+        .await?
+        .unwrap_or(user);
+    Ok(SignedIn {
+        user: user.into(),
+        tokens,
+    })
 }
 
 /// Creates a session for `user` inside the caller's transaction and returns its tokens.
-pub async fn start(
+async fn start(
     conn: &mut PgConnection,
     state: &AppState,
     user: &User,
@@ -48,7 +130,7 @@ pub async fn start(
             refresh_token_hash: &refresh_hash,
             ip: client.ip_text(),
             user_agent: client.user_agent.as_deref(),
-            expires_at: chrono::Utc::now()
+            expires_at: Utc::now()
                 + state
                     .config
                     .refresh_token_ttl()
@@ -57,14 +139,14 @@ pub async fn start(
     )
     .await?;
     let tokens = tokens(state, user, session_id, refresh_token)?;
-    Ok(tokens.refresh_expires_at(chrono::Utc::now() + state.config.session_max_lifetime()))
+    Ok(tokens.refresh_expires_at(Utc::now() + state.config.session_max_lifetime()))
 }
 
 impl Tokens {
     /// Reports the refresh token's real expiry when the session's absolute lifetime cuts it
     /// shorter than the usual idle lifetime.
-    pub fn refresh_expires_at(mut self, expires_at: chrono::DateTime<chrono::Utc>) -> Self {
-        let left = (expires_at - chrono::Utc::now()).num_seconds().max(0) as u64;
+    pub fn refresh_expires_at(mut self, expires_at: DateTime<Utc>) -> Self {
+        let left = (expires_at - Utc::now()).num_seconds().max(0) as u64;
         self.refresh_expires_in = self.refresh_expires_in.min(left);
         self
     }
@@ -88,4 +170,31 @@ pub fn tokens(
         refresh_expires_in: state.config.refresh_token_ttl_secs,
         session_id,
     })
+}
+
+pub fn role_of(user: &User) -> Result<Role, ApiError> {
+    user.role.parse().map_err(ApiError::Internal)
+}
+
+/// An access token whose session is still live. `AuthUser` checks the session (with a
+/// sub-second cache shared by every service); this names the ids the handlers here need.
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+}
+
+impl FromRequestParts<AppState> for CurrentSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        Ok(Self {
+            user_id: UserId(user.user_id),
+            session_id: SessionId(user.session_id),
+        })
+    }
 }

@@ -15,8 +15,8 @@ use tokio::sync::Notify;
 
 use crate::{
     config::AuthConfig,
-    mail::{LogMailer, Mailer, OutboxWorker, SmtpMailer},
-    oauth::GitHub,
+    mail::{LogMailer, Mailer, SmtpMailer, worker::OutboxWorker},
+    oauth::github::GitHub,
     password::Passwords,
     rate_limit::RateLimiter,
 };
@@ -24,7 +24,9 @@ use crate::{
 /// The committed development key, relative to the repository root (where `scripts/dev` runs).
 const DEVELOPMENT_KEY_FILE: &str = "deploy/dev-keys/jwt-ed25519.pem";
 
-#[derive(Clone)]
+/// Each field's type can be extracted on its own (`FromRef`): `authn::AuthUser` reads the
+/// verifier and the live sessions that way.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub pool: PgPool,
     /// Settings every service shares (timeouts, body limits, log format).
@@ -41,18 +43,6 @@ pub struct AppState {
     pub mail_wakeup: Arc<Notify>,
     /// GitHub sign-in; `None` when `GITHUB_CLIENT_ID`/`GITHUB_CLIENT_SECRET` are unset.
     pub github: Option<Arc<GitHub>>,
-}
-
-impl FromRef<AppState> for TokenVerifier {
-    fn from_ref(state: &AppState) -> Self {
-        state.verifier.clone()
-    }
-}
-
-impl FromRef<AppState> for LiveSessions {
-    fn from_ref(state: &AppState) -> Self {
-        state.sessions.clone()
-    }
 }
 
 impl AppState {

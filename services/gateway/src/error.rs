@@ -2,10 +2,8 @@
 //! return are passed through untouched; these are for when no answer came back, or when a
 //! request was not fit to forward at all.
 
-use axum::{
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
+use axum::http::StatusCode;
+use platform::ServiceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -38,7 +36,9 @@ impl GatewayError {
             Self::BadResponse { service }
         }
     }
+}
 
+impl ServiceError for GatewayError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::Unavailable { .. } => (StatusCode::BAD_GATEWAY, "upstream_unavailable"),
@@ -49,12 +49,7 @@ impl GatewayError {
     }
 }
 
-impl IntoResponse for GatewayError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        platform::error_response(status, code, &self.to_string())
-    }
-}
+platform::respond_with_render!(GatewayError);
 
 #[cfg(test)]
 mod tests {

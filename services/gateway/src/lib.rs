@@ -1,7 +1,7 @@
 //! The API gateway: the frontend's single origin. It forwards `/api/auth`, `/api/projects`
 //! and `/api/memory` to their services, answers CORS preflights, reports the readiness of
-//! the whole stack and serves one merged OpenAPI document. It keeps no state of its own, so
-//! unlike the other services it starts without a database.
+//! the whole stack and serves one merged OpenAPI document, browsable at `/docs`. It keeps
+//! no state of its own, so unlike the other services it starts without a database.
 
 pub mod config;
 pub mod cors;
@@ -24,13 +24,10 @@ use platform::{
 use crate::{config::Settings, upstream::Upstreams};
 
 /// Listens on `GATEWAY_HOST`:`GATEWAY_PORT` (default port 3000).
-pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "gateway",
-    env_prefix: "GATEWAY_",
-    default_port: 3000,
-};
+pub const SPEC: ServiceSpec = ServiceSpec::new("gateway", "GATEWAY_", 3000);
 
-/// The complete router: proxy routes, health, OpenAPI, the platform's middleware and CORS.
+/// The complete router: proxy routes, health, the merged OpenAPI document and Swagger UI
+/// over it (the gateway's own `/docs`, never a service's), the platform's middleware and CORS.
 pub fn app(settings: &Settings, common: &CommonConfig) -> Result<Router, StartError> {
     let client = upstream::client(settings)
         .map_err(|error| StartError::new(format!("cannot build the HTTP client: {error}")))?;
@@ -56,6 +53,7 @@ pub fn app(settings: &Settings, common: &CommonConfig) -> Result<Router, StartEr
     };
     let routes = proxy::router(&upstreams, &proxy_options)
         .merge(openapi::router(Arc::new(aggregator)))
+        .merge(platform::docs::router(platform::docs::SIBLING_OPENAPI))
         .merge(platform::health::router(SPEC.name, probes));
     // The path check wraps the router, fallback included, so a dot-segment probe is refused
     // whatever it would match. CORS goes outermost so every answer carries it, 404s and

@@ -1,4 +1,4 @@
-//! The `memory` binary's command line: serve (the default) or `reindex`.
+//! The `memory` binary's command line: serve (the default), `reindex` or `healthcheck`.
 
 use std::process::ExitCode;
 
@@ -22,11 +22,26 @@ enum Command {
     /// embedding model (after changing EMBEDDING_MODEL/EMBEDDING_DIM, or losing the index).
     /// With the embedded index, stop the service first: the data directory has one user.
     Reindex,
+    /// Ask the running service whether it is ready (exit 0) or not (exit 1): the
+    /// container healthcheck, so the image needs no curl.
+    Healthcheck {
+        /// Ask /health/live (the process answers) instead of /health/ready.
+        #[arg(long)]
+        live: bool,
+    },
 }
 
 pub async fn main() -> ExitCode {
     match Cli::parse().command.unwrap_or(Command::Serve) {
         Command::Serve => platform::run_service(crate::SPEC, crate::build).await,
+        Command::Healthcheck { live } => {
+            let endpoint = if live {
+                platform::healthcheck::Endpoint::Live
+            } else {
+                platform::healthcheck::Endpoint::Ready
+            };
+            platform::healthcheck::run(crate::SPEC, endpoint).await
+        }
         Command::Reindex => match run_reindex().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

@@ -1,10 +1,10 @@
-//! `ApiError`: every way a memory request can fail, rendered in the shared JSON shape.
+//! `ApiError`: every way a memory request can fail. Its status, code and logged detail are
+//! declared here once (`platform::error::render` draws the shared JSON shape from them), and
+//! so is how each failure is documented in the OpenAPI spec ([`documented`]).
 
-use axum::{
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-};
+use axum::http::StatusCode;
 use embed::EmbedError;
+use platform::error::ServiceError;
 use vector::VectorError;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,10 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// What a 503 asks clients to wait: long enough for a provider or index restart to be
+/// noticed, short enough for someone waiting on an answer.
+const RETRY_AFTER_SECS: u64 = 5;
+
 impl ApiError {
     pub fn validation(code: &'static str, message: impl Into<String>) -> Self {
         Self::Validation {
@@ -43,7 +47,9 @@ impl ApiError {
             message: message.into(),
         }
     }
+}
 
+impl ServiceError for ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
@@ -61,31 +67,24 @@ impl ApiError {
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        // Logged inside the request's span, so with its request id; the answer stays generic.
-        match &self {
-            ApiError::Internal(detail) => tracing::error!(%detail, "internal error"),
-            ApiError::EmbeddingUnavailable(detail) => {
-                tracing::warn!(%detail, "embedding provider failed")
-            }
-            ApiError::IndexUnavailable(detail) => tracing::warn!(%detail, "vector index failed"),
-            _ => {}
+    /// Every 503 is a dependency that is down for now (the embedder, the index, the session
+    /// store), so each one says when to come back.
+    fn retry_after_secs(&self) -> Option<u64> {
+        (self.status_and_code().0 == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS)
+    }
+
+    fn detail(&self) -> Option<&str> {
+        match self {
+            ApiError::EmbeddingUnavailable(detail)
+            | ApiError::IndexUnavailable(detail)
+            | ApiError::Internal(detail) => Some(detail),
+            _ => None,
         }
-        let (status, code) = self.status_and_code();
-        let mut response = platform::error_response(status, code, &self.to_string());
-        let headers = response.headers_mut();
-        if status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-        }
-        response
     }
 }
+
+platform::respond_with_render!(ApiError);
 
 /// Violations a caller causes become their answer; anything else is our bug (500).
 impl From<sqlx::Error> for ApiError {
@@ -108,7 +107,7 @@ impl From<EmbedError> for ApiError {
             EmbedError::Config(_) | EmbedError::DimensionMismatch { .. } => {
                 ApiError::Internal(error.to_string())
             }
-            other => ApiError::EmbeddingUnavailable(other.to_string()),
+            other => ApiError::EmbeddingUnavailable(format!("embedding provider failed: {other}")),
         }
     }
 }
@@ -116,8 +115,61 @@ impl From<EmbedError> for ApiError {
 impl From<VectorError> for ApiError {
     fn from(error: VectorError) -> Self {
         match error {
-            VectorError::Unavailable(message) => ApiError::IndexUnavailable(message),
+            VectorError::Unavailable(message) => {
+                ApiError::IndexUnavailable(format!("vector index failed: {message}"))
+            }
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+/// The failures several endpoints document alike in the OpenAPI spec, one type per answer, so
+/// a handler's `#[utoipa::path(responses(...))]` names the ones it can give and each
+/// description is written once (an answer particular to one endpoint stays with it). The
+/// body is always the shared error shape.
+pub mod documented {
+    use platform::openapi::ApiErrorBody;
+    use utoipa::IntoResponses;
+
+    #[derive(IntoResponses)]
+    #[response(status = 401, description = "missing, invalid or expired token")]
+    pub struct Unauthenticated(pub ApiErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 403, description = "shared documents are managed by admins")]
+    pub struct AdminsOnly(pub ApiErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 404, description = "no such document, or not yours")]
+    pub struct NotYours(pub ApiErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 422,
+        description = "a field breaks a rule; the code says which"
+    )]
+    pub struct Invalid(pub ApiErrorBody);
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{http::header, response::IntoResponse};
+
+    use super::*;
+
+    #[test]
+    fn an_unavailable_dependency_says_when_to_retry() {
+        let error = ApiError::from(VectorError::Unavailable("qdrant: refused".into()));
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+    }
+
+    #[test]
+    fn a_broken_rule_sends_no_retry_after() {
+        let response =
+            ApiError::validation("invalid_query", "query must not be blank").into_response();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

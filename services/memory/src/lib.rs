@@ -10,7 +10,6 @@ pub mod indexing;
 pub mod ingest;
 pub mod reindex;
 pub mod routes;
-pub mod search;
 pub mod state;
 
 use std::time::Duration;
@@ -19,17 +18,14 @@ use axum::Router;
 use platform::{
     config::CommonConfig,
     health::{CheckProbe, Probe},
+    metrics::PoolUsage,
     service::{ServiceSpec, StartError},
 };
 
 pub use state::AppState;
 
 /// Listens on `MEMORY_HOST`:`MEMORY_PORT` (default port 3003).
-pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "memory",
-    env_prefix: "MEMORY_",
-    default_port: 3003,
-};
+pub const SPEC: ServiceSpec = ServiceSpec::new("memory", "MEMORY_", 3003);
 
 /// Start-up: reads the settings, opens the database (at this build's schema), the embedder
 /// and the vector index, starts the background indexer and returns the app.
@@ -60,6 +56,11 @@ pub fn app(state: AppState) -> Router {
         CheckProbe::boxed("postgres", move || db::schema::readiness(pool.clone())),
         Box::new(VectorProbe(state.indexer.index.clone())),
     ];
+    let gauged = state.pool.clone();
+    platform::metrics::pool_gauges(SPEC.name, move || PoolUsage {
+        open: gauged.size(),
+        idle: gauged.num_idle(),
+    });
     let common = state.common.clone();
     platform::service::assemble(SPEC.name, routes::router(state), probes, &common)
 }

@@ -14,7 +14,9 @@ use crate::{
     indexing::{Indexer, collection_spec},
 };
 
-#[derive(Clone)]
+/// `FromRef` gives extractors each field on its own: `authn::AuthUser` takes the verifier
+/// and the live sessions from here.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<MemoryConfig>,
@@ -26,18 +28,6 @@ pub struct AppState {
     pub common: Arc<CommonConfig>,
     /// Nudges the background indexer when an ingestion left chunks pending.
     pub indexer_wakeup: Arc<Notify>,
-}
-
-impl FromRef<AppState> for TokenVerifier {
-    fn from_ref(state: &AppState) -> Self {
-        state.verifier.clone()
-    }
-}
-
-impl FromRef<AppState> for LiveSessions {
-    fn from_ref(state: &AppState) -> Self {
-        state.sessions.clone()
-    }
 }
 
 impl AppState {

@@ -1,9 +1,11 @@
-//! `ApiError`: every way a project request can fail, rendered in the shared JSON shape.
+//! `ApiError`: every way a project request can fail, and the one place failures from below
+//! (typed constraint violations from `db`, file storage errors) become HTTP answers. The
+//! shared JSON shape and headers come from `platform::error::render`.
 
-use axum::{
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-};
+use axum::http::StatusCode;
+use platform::error::ServiceError;
+
+use crate::storage::{MAX_FILE_BYTES, WriteError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -13,8 +15,6 @@ pub enum ApiError {
     /// Malformed request parameters (bad cursor, ...): 400.
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
-    #[error(transparent)]
-    Unauthenticated(#[from] authn::AuthError),
     /// Someone else's project that the caller may see but not change (admins reading).
     #[error("{0}")]
     Forbidden(&'static str),
@@ -30,8 +30,9 @@ pub enum ApiError {
         code: &'static str,
         message: &'static str,
     },
-    #[error("files are limited to {limit} bytes")]
-    PayloadTooLarge { limit: u64 },
+    #[error("files are limited to {MAX_FILE_BYTES} bytes")]
+    PayloadTooLarge,
+    /// Our bug or our infrastructure; the detail is logged, never shown.
     #[error("an internal error occurred")]
     Internal(String),
 }
@@ -54,39 +55,31 @@ impl ApiError {
     pub fn internal(error: impl std::fmt::Display) -> Self {
         Self::Internal(error.to_string())
     }
+}
 
+impl ServiceError for ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
-            ApiError::Unauthenticated(error) => (error.status(), error.code()),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
-            ApiError::PayloadTooLarge { .. } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-            }
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    fn detail(&self) -> Option<&str> {
+        match self {
+            ApiError::Internal(detail) => Some(detail),
+            _ => None,
         }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
-        }
-        let (status, code) = self.status_and_code();
-        let mut response = platform::error_response(status, code, &self.to_string());
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        response
-    }
-}
+platform::respond_with_render!(ApiError);
 
 /// Maps constraint violations to what the caller did wrong; anything else is our bug (500).
 /// Most rules are also checked before the query; these are the backstop (and the race
@@ -95,7 +88,7 @@ impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         use db::Violation as V;
         let Some(violation) = V::of(&error) else {
-            return ApiError::Internal(error.to_string());
+            return ApiError::internal(error);
         };
         let invalid = |code, message: &str| ApiError::validation(code, message);
         match violation {
@@ -104,10 +97,7 @@ impl From<sqlx::Error> for ApiError {
                 message: "you already have a project with this slug",
             },
             V::InvalidProjectName => invalid("invalid_name", "name must be 1 to 200 characters"),
-            V::InvalidProjectSlug => invalid(
-                "invalid_slug",
-                "slug must be lower-case letters and digits separated by single hyphens, at most 100 characters",
-            ),
+            V::InvalidProjectSlug => invalid("invalid_slug", SLUG_RULE),
             V::InvalidEpicTitle => invalid("invalid_title", "title must be 1 to 200 characters"),
             V::InvalidTaskTitle => invalid("invalid_title", "title must be 1 to 500 characters"),
             V::EpicTargetBeforeStart => {
@@ -121,23 +111,36 @@ impl From<sqlx::Error> for ApiError {
                 "invalid_status",
                 "completed_at needs status done or cancelled",
             ),
-            V::InvalidFilePath => invalid(
-                "invalid_file_path",
-                "file paths are relative, without '.', '..' or empty segments, backslashes or control characters",
-            ),
+            V::InvalidFilePath => invalid("invalid_file_path", FILE_PATH_RULE),
             V::InvalidFileMimeType => invalid(
                 "invalid_content_type",
                 "Content-Type must be a media type such as text/plain",
             ),
-            V::FileTooLarge => ApiError::PayloadTooLarge {
-                limit: crate::storage::MAX_FILE_BYTES,
-            },
+            V::FileTooLarge => ApiError::PayloadTooLarge,
             V::FileVersionTaken => ApiError::Conflict {
                 code: "upload_conflict",
                 message: "another upload of this path finished first: retry",
             },
             // Account and document violations: other services' tables, so a bug if seen here.
-            _ => ApiError::Internal(error.to_string()),
+            _ => ApiError::internal(error),
+        }
+    }
+}
+
+/// What an explicit slug must look like: `validate::slug` checks it before SQL, the
+/// migration's `projects_slug_check` after, and both answer with this.
+pub const SLUG_RULE: &str = "slug must be lower-case letters and digits separated by single hyphens, at most 100 characters";
+
+/// What a file path must look like: `routes::files` checks it before SQL, the migration's
+/// path check after, and both answer with this.
+pub const FILE_PATH_RULE: &str = "file paths are relative, without '.', '..' or empty segments, backslashes or control characters";
+
+impl From<WriteError> for ApiError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::TooLarge => ApiError::PayloadTooLarge,
+            WriteError::Body(message) => ApiError::bad_request("upload_interrupted", message),
+            WriteError::Io(error) => error.into(),
         }
     }
 }

@@ -1,8 +1,10 @@
 //! The project service: projects, epics, tasks and files, on the `projects` schema.
 //! File bytes live under `PROJECTS_DIR`; their metadata and everything else in PostgreSQL.
 
+pub mod access;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod pagination;
 pub mod routes;
 pub mod state;
@@ -13,17 +15,14 @@ use axum::Router;
 use platform::{
     config::CommonConfig,
     health::CheckProbe,
+    metrics::PoolUsage,
     service::{ServiceSpec, StartError},
 };
 
 pub use state::AppState;
 
 /// Listens on `PROJECT_HOST`:`PROJECT_PORT` (default port 3005).
-pub const SPEC: ServiceSpec = ServiceSpec {
-    name: "project",
-    env_prefix: "PROJECT_",
-    default_port: 3005,
-};
+pub const SPEC: ServiceSpec = ServiceSpec::new("project", "PROJECT_", 3005);
 
 /// Start-up: reads the settings, opens the database (at this build's schema), loads the
 /// token keys, makes sure `PROJECTS_DIR` exists and returns the app.
@@ -53,11 +52,17 @@ pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
     Ok(app(state))
 }
 
-/// The whole service — routes, health and the standard middleware — for `main`, the tests
-/// and the benchmarks alike.
+/// The whole service — routes, health, metrics and the standard middleware — for `main`,
+/// the tests and the benchmarks alike.
 pub fn app(state: AppState) -> Router {
     let pool = state.pool.clone();
     let postgres = CheckProbe::boxed("postgres", move || db::schema::readiness(pool.clone()));
+    let pool = state.pool.clone();
+    platform::metrics::pool_gauges(SPEC.name, move || PoolUsage {
+        open: pool.size(),
+        idle: pool.num_idle(),
+    });
+    metrics::describe();
     let common = state.common.clone();
     platform::service::assemble(SPEC.name, routes::router(state), vec![postgres], &common)
 }

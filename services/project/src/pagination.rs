@@ -3,9 +3,10 @@
 //! The cursor is the opaque, URL-safe encoding of the last row's `(created_at, id)`, so a
 //! page is stable under concurrent inserts and costs an index seek, unlike `OFFSET`.
 
-use crate::error::ApiError;
-use db::projects::Keyset;
+use db::projects::{Activity, Keyset, Project, Task};
 use serde::Serialize;
+
+use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
@@ -44,17 +45,16 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// Builds a page from up to `fetch_limit()` rows; `keyset` says where a row sits.
-    pub fn from_rows<R>(
+    /// Builds a page from up to `fetch_limit()` rows.
+    pub fn from_rows<R: Keyed>(
         mut rows: Vec<R>,
         request: &PageRequest,
-        keyset: impl Fn(&R) -> Keyset,
         view: impl FnMut(R) -> T,
     ) -> Self {
         let more = rows.len() as i64 > request.limit;
         rows.truncate(request.limit as usize);
         let next_cursor = more
-            .then(|| rows.last().map(|row| encode(keyset(row))))
+            .then(|| rows.last().map(|row| encode(row.keyset())))
             .flatten();
         Self {
             items: rows.into_iter().map(view).collect(),
@@ -62,6 +62,29 @@ impl<T> Page<T> {
         }
     }
 }
+
+/// A row of a paginated list: where it sits in `(created_at, id)` order.
+pub trait Keyed {
+    fn keyset(&self) -> Keyset;
+}
+
+/// `Keyed` for row types with `created_at` and an id, given how to read the id as a `Uuid`.
+macro_rules! keyed {
+    ($($row:ty => |$it:ident| $id:expr),+ $(,)?) => {$(
+        impl Keyed for $row {
+            fn keyset(&self) -> Keyset {
+                let $it = self;
+                Keyset { created_at: $it.created_at, id: $id }
+            }
+        }
+    )+};
+}
+
+keyed!(
+    Project => |row| row.id.0,
+    Task => |row| row.id.0,
+    Activity => |row| row.id,
+);
 
 fn encode(keyset: Keyset) -> String {
     platform::pagination::encode_cursor(keyset.created_at, keyset.id)

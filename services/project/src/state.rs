@@ -7,7 +7,9 @@ use platform::config::CommonConfig;
 
 use crate::storage::FileStore;
 
-#[derive(Clone)]
+/// `FromRef` gives extractors each field on its own: `AuthUser` takes the verifier and the
+/// live sessions from here.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub pool: PgPool,
     pub verifier: TokenVerifier,
@@ -15,16 +17,4 @@ pub struct AppState {
     pub files: FileStore,
     /// Settings every service shares (timeouts, body limits, log format).
     pub common: CommonConfig,
-}
-
-impl FromRef<AppState> for TokenVerifier {
-    fn from_ref(state: &AppState) -> Self {
-        state.verifier.clone()
-    }
-}
-
-impl FromRef<AppState> for LiveSessions {
-    fn from_ref(state: &AppState) -> Self {
-        state.sessions.clone()
-    }
 }

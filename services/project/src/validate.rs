@@ -1,10 +1,9 @@
 //! Input rules, checked before SQL so callers get a precise 422 (the migration's CHECKs
-//! say the same and remain the backstop).
+//! say the same and remain the backstop), and how a PATCH body tells `null` from absent.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, SLUG_RULE};
 
 const SLUG_MAX: usize = 100;
-const FILE_PATH_MAX: usize = 1024;
 
 /// Trims `value` and requires 1..=`max` characters.
 pub fn text(value: &str, field: &str, code: &'static str, max: usize) -> Result<String, ApiError> {
@@ -61,31 +60,19 @@ pub fn slug(value: &str) -> Result<String, ApiError> {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         });
     if !well_formed {
-        return Err(ApiError::validation(
-            "invalid_slug",
-            "slug must be lower-case letters and digits separated by single hyphens, at most 100 characters",
-        ));
+        return Err(ApiError::validation("invalid_slug", SLUG_RULE));
     }
     Ok(value.to_owned())
 }
 
-/// A project file path: relative, canonical (no `.`, `..` or empty segments, so `a/./b` and
-/// `a//b` cannot alias `a/b`), no backslashes or control characters.
-pub fn file_path(value: &str) -> Result<String, ApiError> {
-    let canonical = !value.is_empty()
-        && value.chars().count() <= FILE_PATH_MAX
-        && !value.contains('\\')
-        && !value.chars().any(char::is_control)
-        && value
-            .split('/')
-            .all(|segment| !segment.is_empty() && segment != "." && segment != "..");
-    if !canonical {
-        return Err(ApiError::validation(
-            "invalid_file_path",
-            "file paths are relative, without '.', '..' or empty segments, backslashes or control characters",
-        ));
-    }
-    Ok(value.to_owned())
+/// Distinguishes a JSON field sent as `null` (`Some(None)`: clear it) from one not sent
+/// (`None`: keep it), for the nullable fields of a PATCH body.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
 }
 
 #[cfg(test)]
@@ -112,25 +99,6 @@ mod tests {
         assert!(slug("my-app-2").is_ok());
         for bad in ["", "My-App", "a--b", "-a", "a-", "a_b", &"a".repeat(101)] {
             assert!(slug(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn traversal_and_aliasing_paths_are_refused() {
-        assert!(file_path("docs/readme.md").is_ok());
-        for bad in [
-            "",
-            "/etc/passwd",
-            "../secret",
-            "a/../../b",
-            "a/./b",
-            "a//b",
-            "a/",
-            "a\\b",
-            "a\nb",
-            ".",
-        ] {
-            assert!(file_path(bad).is_err(), "{bad:?}");
         }
     }
 }

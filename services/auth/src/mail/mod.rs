@@ -1,9 +1,7 @@
 //! Outgoing mail: a `Mailer` seam (SMTP via lettre; without SMTP, the log) and the outbox
 //! worker that delivers what handlers queued in `auth.mail_outbox`.
 
-mod worker;
-
-pub use worker::OutboxWorker;
+pub mod worker;
 
 use std::sync::Arc;
 

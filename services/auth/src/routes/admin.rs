@@ -4,22 +4,46 @@
 
 use authn::Role;
 use axum::{
+    Router,
     extract::{FromRequestParts, State},
     http::request::Parts,
+    routing::{get, post},
 };
 use chrono::{DateTime, Utc};
 use db::{auth::User, ids::UserId};
 use platform::{
     client::ClientInfo,
     extract::{Json, Path, Query},
+    openapi::ApiErrorBody,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::OpenApi;
 use uuid::Uuid;
 
-use super::{CurrentSession, audit, views::UserView};
-use crate::{error::ApiError, sessions::role_of, state::AppState};
-use platform::openapi::ApiErrorBody;
+use crate::{
+    audit::Audit,
+    error::ApiError,
+    sessions::{CurrentSession, UserView, role_of},
+    state::AppState,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/admin/users", get(list_users))
+        .route("/api/auth/admin/users/{id}", get(get_user))
+        .route("/api/auth/admin/users/{id}/role", post(change_role))
+        .route("/api/auth/admin/users/{id}/activate", post(activate))
+        .route("/api/auth/admin/users/{id}/deactivate", post(deactivate))
+        .route("/api/auth/admin/users/{id}/unlock", post(unlock))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list_users, get_user, change_role, activate, deactivate, unlock),
+    tags((name = "admin", description = "Account administration (admin, super_admin)"))
+)]
+pub struct ApiDoc;
 
 /// A live session whose account is (still) an admin or super admin.
 pub struct Admin {
@@ -175,15 +199,9 @@ pub async fn change_role(
     }
     let updated = db::auth::admin::set_role(&state.pool, subject.id, change.role.as_str()).await?;
     let details = json!({ "actor_id": admin.user.id, "from": subject.role, "to": change.role });
-    audit(
-        &state.pool,
-        Some(subject.id),
-        "admin.role_changed",
-        &client,
-        true,
-        details,
-    )
-    .await;
+    Audit::new(&state.pool, &client)
+        .done(Some(subject.id), "admin.role_changed", details)
+        .await;
     Ok(axum::Json(updated.into()))
 }
 
@@ -233,15 +251,9 @@ async fn set_active(
         "admin.deactivated"
     };
     let details = json!({ "actor_id": admin.user.id, "sessions_ended": ended });
-    audit(
-        &state.pool,
-        Some(subject.id),
-        action,
-        &client,
-        true,
-        details,
-    )
-    .await;
+    Audit::new(&state.pool, &client)
+        .done(Some(subject.id), action, details)
+        .await;
     Ok(axum::Json(updated.into()))
 }
 
@@ -256,14 +268,8 @@ pub async fn unlock(
     may_manage(&admin, &subject)?;
     let updated = db::auth::admin::unlock(&state.pool, subject.id).await?;
     let details = json!({ "actor_id": admin.user.id, "was_locked_until": subject.locked_until });
-    audit(
-        &state.pool,
-        Some(subject.id),
-        "admin.unlocked",
-        &client,
-        true,
-        details,
-    )
-    .await;
+    Audit::new(&state.pool, &client)
+        .done(Some(subject.id), "admin.unlocked", details)
+        .await;
     Ok(axum::Json(updated.into()))
 }

@@ -1,78 +1,42 @@
 //! Mailed single-use links: `verify-email/request|confirm`, `forgot-password`, `reset-password`.
 //! Each link's token is queued in the outbox within the transaction that creates it.
 
-use std::time::Duration;
-
-use axum::{extract::State, http::StatusCode};
-use chrono::Utc;
-use db::{
-    PgConnection,
-    auth::{User, one_time_tokens::Purpose, outbox::NewMail},
-};
-use platform::{client::ClientInfo, extract::Json};
+use axum::{Router, extract::State, http::StatusCode, routing::post};
+use db::auth::one_time_tokens::Purpose;
+use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::OpenApi;
 
-use super::{CurrentSession, account::client_key, audit};
-use crate::{error::ApiError, rate_limit::Rule, state::AppState, validate};
-use platform::openapi::ApiErrorBody;
+use crate::{
+    audit::Audit,
+    error::ApiError,
+    links::{self, LinkMail},
+    rate_limit::{Rule, client_key},
+    secrets::digest,
+    sessions::CurrentSession,
+    state::AppState,
+    validate,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/verify-email/request", post(request_verification))
+        .route("/api/auth/verify-email/confirm", post(confirm_verification))
+        .route("/api/auth/forgot-password", post(forgot_password))
+        .route("/api/auth/reset-password", post(reset_password))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(request_verification, confirm_verification, forgot_password, reset_password),
+    tags((name = "email", description = "Mailed verification and password-reset links"))
+)]
+pub struct ApiDoc;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Status {
     status: &'static str,
-}
-
-/// Creates a token for `user` and queues the mail carrying it; voids older links of the
-/// same purpose so only the newest works. Call inside a transaction.
-pub async fn queue_link(
-    conn: &mut PgConnection,
-    state: &AppState,
-    user: &User,
-    purpose: Purpose,
-) -> Result<(), ApiError> {
-    let token = crate::secrets::new_secret();
-    let (ttl_secs, path, subject, what) = match purpose {
-        Purpose::VerifyEmail => (
-            state.config.verify_email_ttl_secs,
-            "verify-email",
-            "Confirm your email address",
-            "confirm your email address",
-        ),
-        Purpose::ResetPassword => (
-            state.config.password_reset_ttl_secs,
-            "reset-password",
-            "Reset your password",
-            "choose a new password",
-        ),
-    };
-    db::auth::one_time_tokens::void_outstanding(&mut *conn, user.id, purpose).await?;
-    let expires_at = Utc::now() + chrono::Duration::seconds(ttl_secs as i64);
-    db::auth::one_time_tokens::create(
-        &mut *conn,
-        user.id,
-        purpose,
-        &crate::secrets::digest(&token),
-        expires_at,
-    )
-    .await?;
-    let link = format!(
-        "{}/{path}?token={token}",
-        state.config.public_app_url.trim_end_matches('/')
-    );
-    let body = format!(
-        "Hi {name},\n\nOpen this link to {what} on DevMentor:\n\n{link}\n\n\
-         It works once and expires in {minutes} minutes. If you did not ask for this, ignore this mail.\n",
-        name = user.full_name,
-        minutes = ttl_secs / 60,
-    );
-    let mail = NewMail {
-        recipient: &user.email,
-        subject,
-        body_text: &body,
-        kind: purpose.as_str(),
-    };
-    db::auth::outbox::enqueue(&mut *conn, &mail).await?;
-    Ok(())
 }
 
 #[utoipa::path(post, path = "/api/auth/verify-email/request", tag = "email", security(("bearer" = [])), responses((status = 202, description = "a verification link was mailed", body = Status), (status = 200, description = "already verified", body = Status), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
@@ -92,25 +56,16 @@ pub async fn request_verification(
             }),
         ));
     }
-    let rule = Rule {
-        name: "verify_email",
-        limit: 5,
-        window: Duration::from_secs(3600),
-    };
+    let rule = Rule::per_hour("verify_email", 5);
     state.limiter.check(rule, &user.id.to_string()).await?;
     let mut tx = state.pool.begin().await?;
-    queue_link(&mut tx, &state, &user, Purpose::VerifyEmail).await?;
+    links::queue(&mut tx, &state.config, &user, LinkMail::VerifyEmail).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
-    audit(
-        &state.pool,
-        Some(user.id),
-        "verify_email_requested",
-        &client,
-        true,
-        json!({}),
-    )
-    .await;
+    let action = "verify_email_requested";
+    Audit::new(&state.pool, &client)
+        .done(Some(user.id), action, json!({}))
+        .await;
     Ok((StatusCode::ACCEPTED, axum::Json(Status { status: "sent" })))
 }
 
@@ -131,24 +86,15 @@ pub async fn confirm_verification(
         .check(links_rule(&state), &format!("ip:{}", client_key(&client)))
         .await?;
     let mut tx = state.pool.begin().await?;
-    let user_id = db::auth::one_time_tokens::consume(
-        &mut *tx,
-        Purpose::VerifyEmail,
-        &crate::secrets::digest(&body.token),
-    )
-    .await?
-    .ok_or(ApiError::InvalidLinkToken)?;
+    let user_id =
+        db::auth::one_time_tokens::consume(&mut *tx, Purpose::VerifyEmail, &digest(&body.token))
+            .await?
+            .ok_or(ApiError::InvalidLinkToken)?;
     db::auth::users::mark_verified(&mut *tx, user_id).await?;
     tx.commit().await?;
-    audit(
-        &state.pool,
-        Some(user_id),
-        "email_verified",
-        &client,
-        true,
-        json!({}),
-    )
-    .await;
+    Audit::new(&state.pool, &client)
+        .done(Some(user_id), "email_verified", json!({}))
+        .await;
     Ok(axum::Json(Status { status: "verified" }))
 }
 
@@ -166,11 +112,7 @@ pub async fn forgot_password(
     Json(body): Json<ForgotPassword>,
 ) -> Result<(StatusCode, axum::Json<Status>), ApiError> {
     let email = body.email.trim().to_lowercase();
-    let rule = Rule {
-        name: "forgot",
-        limit: state.config.rate_limit_forgot_per_hour,
-        window: Duration::from_secs(3600),
-    };
+    let rule = Rule::per_hour("forgot", state.config.rate_limit_forgot_per_hour);
     state
         .limiter
         .check(rule, &format!("ip:{}", client_key(&client)))
@@ -189,18 +131,13 @@ pub async fn forgot_password(
         return Ok(answer);
     }
     let mut tx = state.pool.begin().await?;
-    queue_link(&mut tx, &state, &user, Purpose::ResetPassword).await?;
+    links::queue(&mut tx, &state.config, &user, LinkMail::ResetPassword).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
-    audit(
-        &state.pool,
-        Some(user.id),
-        "password_reset_requested",
-        &client,
-        true,
-        json!({}),
-    )
-    .await;
+    let action = "password_reset_requested";
+    Audit::new(&state.pool, &client)
+        .done(Some(user.id), action, json!({}))
+        .await;
     Ok(answer)
 }
 
@@ -214,11 +151,7 @@ pub struct ResetPassword {
 /// Mailed-link uses per client IP, and resets per account: a token is 256 random bits, so
 /// this guards the work behind a guess (lookups, hashing), not the token itself.
 fn links_rule(state: &AppState) -> Rule {
-    Rule {
-        name: "mailed_link",
-        limit: state.config.rate_limit_links_per_hour,
-        window: Duration::from_secs(3600),
-    }
+    Rule::per_hour("mailed_link", state.config.rate_limit_links_per_hour)
 }
 
 /// Sets a new password from a mailed token, lifts any lockout and ends every session. The
@@ -236,7 +169,7 @@ pub async fn reset_password(
         .check(rule, &format!("ip:{}", client_key(&client)))
         .await?;
     validate::password(&body.new_password)?;
-    let token_hash = crate::secrets::digest(&body.token);
+    let token_hash = digest(&body.token);
     let user_id =
         db::auth::one_time_tokens::find_usable(&state.pool, Purpose::ResetPassword, &token_hash)
             .await?
@@ -257,14 +190,9 @@ pub async fn reset_password(
     let ended =
         db::auth::sessions::revoke_all_for_user(&mut *tx, user_id, "password_reset", None).await?;
     tx.commit().await?;
-    audit(
-        &state.pool,
-        Some(user_id),
-        "password_reset",
-        &client,
-        true,
-        json!({ "sessions_ended": ended }),
-    )
-    .await;
+    let details = json!({ "sessions_ended": ended });
+    Audit::new(&state.pool, &client)
+        .done(Some(user_id), "password_reset", details)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,25 +1,50 @@
 //! The signed-in user's own account: `GET/PATCH me`, `POST me/password`, `me/sessions`.
 
-use axum::{extract::State, http::StatusCode};
-use chrono::Utc;
+use axum::{
+    Router,
+    extract::State,
+    http::StatusCode,
+    routing::{delete, get, post},
+};
+use chrono::{DateTime, Utc};
 use db::{
-    auth::{ProfileChanges, one_time_tokens::Purpose},
+    auth::{ProfileChanges, SessionSummary, one_time_tokens::Purpose},
     ids::SessionId,
 };
 use platform::{
     client::ClientInfo,
     extract::{Json, Path},
+    openapi::ApiErrorBody,
 };
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
+use utoipa::OpenApi;
 use uuid::Uuid;
 
-use super::{
-    CurrentSession, audit,
-    views::{SessionView, UserView},
+use crate::{
+    audit::Audit,
+    credentials,
+    error::ApiError,
+    password::Verified,
+    sessions::{CurrentSession, UserView},
+    state::AppState,
+    validate,
 };
-use crate::{error::ApiError, password::Verified, state::AppState, validate};
-use platform::openapi::ApiErrorBody;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/me", get(show).patch(update))
+        .route("/api/auth/me/password", post(change_password))
+        .route("/api/auth/me/sessions", get(sessions))
+        .route("/api/auth/me/sessions/{id}", delete(end_session))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(show, update, change_password, sessions, end_session),
+    tags((name = "me", description = "The signed-in user's account"))
+)]
+pub struct ApiDoc;
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "me", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]
 pub async fn show(
@@ -86,15 +111,10 @@ pub async fn update(
     .into_iter()
     .filter_map(|(name, changed)| changed.then_some(name))
     .collect();
-    audit(
-        &state.pool,
-        Some(user.id),
-        "profile_updated",
-        &client,
-        true,
-        json!({ "fields": fields }),
-    )
-    .await;
+    let details = json!({ "fields": fields });
+    Audit::new(&state.pool, &client)
+        .done(Some(user.id), "profile_updated", details)
+        .await;
     Ok(axum::Json(user.into()))
 }
 
@@ -117,7 +137,7 @@ pub async fn change_password(
     Json(change): Json<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     let account = format!("password_change:{}", session.user_id);
-    super::account::count_password_guess(&state, &client, &account).await?;
+    credentials::count_guess(&state, &client, &account).await?;
     validate::password(&change.new_password)?;
     let user = db::auth::users::find(&state.pool, session.user_id)
         .await?
@@ -131,16 +151,11 @@ pub async fn change_password(
         return Err(ApiError::InvalidCredentials);
     }
     if verified == Verified::No {
-        audit(
-            &state.pool,
-            Some(user.id),
-            "password_changed",
-            &client,
-            false,
-            json!({ "reason": "wrong_password" }),
-        )
-        .await;
-        return Err(super::account::failed_attempt(&state, &user, &client).await);
+        let details = json!({ "reason": "wrong_password" });
+        Audit::new(&state.pool, &client)
+            .refused(Some(user.id), "password_changed", details)
+            .await;
+        return Err(credentials::wrong_password(&state, &user, &client).await);
     }
     let new_hash = state.passwords.hash(change.new_password).await?;
     let mut tx = state.pool.begin().await?;
@@ -154,16 +169,38 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
-    audit(
-        &state.pool,
-        Some(user.id),
-        "password_changed",
-        &client,
-        true,
-        json!({ "other_sessions_ended": ended }),
-    )
-    .await;
+    let details = json!({ "other_sessions_ended": ended });
+    Audit::new(&state.pool, &client)
+        .done(Some(user.id), "password_changed", details)
+        .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionView {
+    #[schema(value_type = uuid::Uuid)]
+    pub id: SessionId,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    /// The session the request itself was made in.
+    pub current: bool,
+}
+
+impl SessionView {
+    fn new(session: SessionSummary, current: SessionId) -> Self {
+        Self {
+            current: session.id == current,
+            id: session.id,
+            ip: session.ip,
+            user_agent: session.user_agent,
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            expires_at: session.expires_at,
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/api/auth/me/sessions", tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<SessionView>), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]
@@ -193,14 +230,9 @@ pub async fn end_session(
     {
         return Err(ApiError::NotFound("no live session with this id"));
     }
-    audit(
-        &state.pool,
-        Some(session.user_id),
-        "session_revoked",
-        &client,
-        true,
-        json!({ "session_id": target }),
-    )
-    .await;
+    let details = json!({ "session_id": target });
+    Audit::new(&state.pool, &client)
+        .done(Some(session.user_id), "session_revoked", details)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,15 +1,34 @@
-//! `POST refresh`, `POST logout`, `POST logout-all`.
+//! `POST refresh`, `POST logout`, `POST logout-all`: keeping a session going and ending it.
 
-use axum::{extract::State, http::StatusCode};
+use axum::{Router, extract::State, http::StatusCode, routing::post};
 use chrono::Utc;
 use db::auth::sessions::Rotation;
-use platform::{client::ClientInfo, extract::Json};
+use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::OpenApi;
 
-use super::{CurrentSession, audit};
-use crate::{error::ApiError, sessions, state::AppState};
-use platform::openapi::ApiErrorBody;
+use crate::{
+    audit::Audit,
+    error::ApiError,
+    secrets::{digest, new_secret},
+    sessions::{self, CurrentSession},
+    state::AppState,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/refresh", post(refresh))
+        .route("/api/auth/logout", post(logout))
+        .route("/api/auth/logout-all", post(logout_all))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(refresh, logout, logout_all),
+    tags((name = "session", description = "Refresh and sign out"))
+)]
+pub struct ApiDoc;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -29,21 +48,17 @@ pub async fn refresh(
     Json(request): Json<RefreshRequest>,
 ) -> Result<axum::Json<sessions::Tokens>, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let hash = crate::secrets::digest(&request.refresh_token);
+    let hash = digest(&request.refresh_token);
     let record = db::auth::sessions::find_refresh_token_for_update(&mut tx, &hash)
         .await?
         .ok_or(ApiError::InvalidRefreshToken)?;
-    let audit_event = |success, details| db::auth::AuditEvent {
-        user_id: Some(record.user_id),
-        action: if success {
+    let audit_event = |success, details| {
+        let action = if success {
             "refresh"
         } else {
             "refresh_token_reuse"
-        },
-        ip: client.ip_text(),
-        user_agent: client.user_agent.as_deref(),
-        success,
-        details,
+        };
+        Audit::new(&state.pool, &client).event(Some(record.user_id), action, success, details)
     };
     // A spent token is a replay; so is losing the race to spend it (`AlreadyUsed`).
     if record.rotated_at.is_none() {
@@ -56,11 +71,11 @@ pub async fn refresh(
         if !user.is_active {
             return Err(ApiError::AccountDisabled);
         }
-        let new_token = crate::secrets::new_secret();
+        let new_token = new_secret();
         let rotation = db::auth::sessions::rotate_refresh_token(
             &mut tx,
             &record,
-            &crate::secrets::digest(&new_token),
+            &digest(&new_token),
             state.config.refresh_token_ttl(),
             state.config.session_max_lifetime(),
         )
@@ -96,15 +111,9 @@ pub async fn logout(
 ) -> Result<StatusCode, ApiError> {
     db::auth::sessions::revoke(&state.pool, session.session_id, "logout").await?;
     let details = json!({ "session_id": session.session_id });
-    audit(
-        &state.pool,
-        Some(session.user_id),
-        "logout",
-        &client,
-        true,
-        details,
-    )
-    .await;
+    Audit::new(&state.pool, &client)
+        .done(Some(session.user_id), "logout", details)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -123,15 +132,10 @@ pub async fn logout_all(
     let ended =
         db::auth::sessions::revoke_all_for_user(&state.pool, session.user_id, "logout_all", None)
             .await?;
-    audit(
-        &state.pool,
-        Some(session.user_id),
-        "logout_all",
-        &client,
-        true,
-        json!({ "sessions_ended": ended }),
-    )
-    .await;
+    let details = json!({ "sessions_ended": ended });
+    Audit::new(&state.pool, &client)
+        .done(Some(session.user_id), "logout_all", details)
+        .await;
     Ok(axum::Json(LoggedOut {
         sessions_ended: ended,
     }))

@@ -11,12 +11,12 @@ use authn::AuthUser;
 use chrono::{DateTime, Utc};
 use db::memory::{Document, IndexableChunk, NewChunk, NewDocument};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-pub use validate::{Checked, Format, IngestRequest, check};
+use validate::{Checked, check, sha256_hex};
+pub use validate::{Format, IngestRequest};
 
-use crate::{AppState, error::ApiError};
+use crate::{chunking::TextFormat, error::ApiError, state::AppState};
 
 /// What an ingestion did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,25 +47,18 @@ pub async fn ingest(
         return Err(ApiError::Forbidden("only admins can add shared documents"));
     }
     let owner_id = (!request.shared).then_some(user.user_id);
-    let checked = check(request, state.config.memory_max_document_bytes)?;
-    let document = NewDocument {
-        owner_id,
-        source: checked.source.clone(),
-        external_id: checked.external_id.clone(),
-        kind: checked.kind.clone(),
-        path: checked.path.clone(),
-        title: checked.title.clone(),
-        tags: checked.tags.clone(),
-        metadata: checked.metadata.clone(),
-        content_hash: sha256_hex(&checked.content),
-    };
+    let Checked {
+        document,
+        content,
+        format,
+    } = check(request, owner_id, state.config.memory_max_document_bytes)?;
     if let Some(existing) = stored_version(&state.pool, &document).await?
         && is_unchanged(&existing, &document)
     {
         return Ok((existing.id, Outcome::Unchanged));
     }
 
-    let chunks = split(state, &checked).await?;
+    let chunks = split(state, content, format).await?;
     if chunks.is_empty() {
         return Err(ApiError::validation(
             "empty_content",
@@ -132,12 +125,12 @@ fn is_unchanged(stored: &Document, new: &NewDocument) -> bool {
 
 /// Chunking is CPU work proportional to the document (up to `MEMORY_MAX_DOCUMENT_BYTES`):
 /// it runs on the blocking pool so a large document cannot stall this worker's other requests.
-async fn split(state: &AppState, checked: &Checked) -> Result<Vec<NewChunk>, ApiError> {
-    let (chunker, content, format) = (
-        state.chunker.clone(),
-        checked.content.clone(),
-        checked.format,
-    );
+async fn split(
+    state: &AppState,
+    content: String,
+    format: TextFormat,
+) -> Result<Vec<NewChunk>, ApiError> {
+    let chunker = state.chunker.clone();
     let pieces = tokio::task::spawn_blocking(move || chunker.split(&content, format))
         .await
         .map_err(|error| ApiError::Internal(format!("chunking failed: {error}")))?;
@@ -195,19 +188,4 @@ async fn write(
     };
     tx.commit().await?;
     Ok(result)
-}
-
-pub fn sha256_hex(text: &str) -> String {
-    format!("{:x}", Sha256::digest(text.as_bytes()))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn content_hashes_are_lower_case_hex_sha256() {
-        assert_eq!(
-            super::sha256_hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
 }

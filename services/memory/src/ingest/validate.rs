@@ -1,8 +1,12 @@
-//! Checking an ingestion request field by field, with a clear error for each rule.
+//! Checking an ingestion request field by field, with a clear error for each rule, and
+//! turning it into the document to store.
 
+use db::memory::NewDocument;
 use serde::Deserialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::{chunking::TextFormat, error::ApiError};
 
@@ -44,16 +48,10 @@ pub enum Format {
     Markdown,
 }
 
-/// A request that passed every rule, normalised.
+/// A request that passed every rule: the document row to write, and the text to split.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    pub source: String,
-    pub external_id: Option<String>,
-    pub kind: String,
-    pub path: Option<String>,
-    pub title: Option<String>,
-    pub tags: Vec<String>,
-    pub metadata: Value,
+    pub document: NewDocument,
     pub content: String,
     pub format: TextFormat,
 }
@@ -61,7 +59,12 @@ pub struct Checked {
 const MAX_TAGS: usize = 32;
 const MAX_METADATA_BYTES: usize = 16 * 1024;
 
-pub fn check(request: IngestRequest, max_content_bytes: usize) -> Result<Checked, ApiError> {
+/// Checks `request`, to be stored for `owner_id` (`None`: shared).
+pub fn check(
+    request: IngestRequest,
+    owner_id: Option<Uuid>,
+    max_content_bytes: usize,
+) -> Result<Checked, ApiError> {
     let source = required("source", &request.source, 100)?;
     let external_id = optional("external_id", request.external_id, 255)?;
     let kind = match optional("type", request.kind, 50)? {
@@ -96,7 +99,8 @@ pub fn check(request: IngestRequest, max_content_bytes: usize) -> Result<Checked
         Some(Format::Markdown) => TextFormat::Markdown,
         None => TextFormat::guess(path.as_deref()),
     };
-    Ok(Checked {
+    let document = NewDocument {
+        owner_id,
         source,
         external_id,
         kind,
@@ -104,9 +108,18 @@ pub fn check(request: IngestRequest, max_content_bytes: usize) -> Result<Checked
         title,
         tags,
         metadata,
+        content_hash: sha256_hex(&request.content),
+    };
+    Ok(Checked {
+        document,
         content: request.content,
         format,
     })
+}
+
+/// The content hash stored with documents and chunks: SHA-256, lower-case hex.
+pub fn sha256_hex(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
 fn required(field: &str, value: &str, max_chars: usize) -> Result<String, ApiError> {
@@ -205,15 +218,26 @@ mod tests {
                 json!({"source": " notes ", "content": "text", "tags": [" a ", "a", "", "b"],
                            "path": "x/README.md", "external_id": "  "}),
             ),
+            None,
             100,
         )
         .unwrap();
-        assert_eq!(checked.source, "notes");
-        assert_eq!(checked.kind, "document");
-        assert_eq!(checked.tags, ["a", "b"]);
-        assert_eq!(checked.external_id, None);
+        let document = &checked.document;
+        assert_eq!(document.source, "notes");
+        assert_eq!(document.kind, "document");
+        assert_eq!(document.tags, ["a", "b"]);
+        assert_eq!(document.external_id, None);
+        assert_eq!(document.metadata, json!({}));
+        assert_eq!(document.content_hash, sha256_hex("text"));
         assert_eq!(checked.format, TextFormat::Markdown);
-        assert_eq!(checked.metadata, json!({}));
+    }
+
+    #[test]
+    fn content_hashes_are_lower_case_hex_sha256() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
@@ -222,7 +246,7 @@ mod tests {
         let with = |key: &str, value: Value| {
             let mut body = base.clone();
             body[key] = value;
-            check(request(body), 10).expect_err("refused")
+            check(request(body), None, 10).expect_err("refused")
         };
         assert_eq!(code(with("source", json!("  "))), "missing_field");
         assert_eq!(code(with("type", json!("Code!"))), "invalid_type");

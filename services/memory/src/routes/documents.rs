@@ -1,36 +1,72 @@
-//! Ingesting, listing, reading and deleting documents.
+//! Ingesting, listing, reading and deleting documents: the routes, their OpenAPI fragment
+//! and the shapes they answer with.
 
 use authn::AuthUser;
 use axum::{
-    extract::State,
+    Router,
+    extract::{DefaultBodyLimit, State},
     http::StatusCode,
     response::{IntoResponse, Response},
+    routing::{get, post},
 };
-use db::memory::DocumentFilter;
-use platform::extract::{Json, Path, Query};
-use platform::openapi::ApiErrorBody;
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use db::memory::{Chunk, Document, DocumentFilter};
+use platform::{
+    extract::{Json, Path, Query},
+    openapi::ApiErrorBody,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::views::{DocumentPage, DocumentWithChunks, IngestView};
-use crate::search::ScopeParam;
+use super::search::{DocumentFields, ScopeParam};
 use crate::{
-    AppState,
-    error::ApiError,
+    config::MemoryConfig,
+    error::{
+        ApiError,
+        documented::{AdminsOnly, Invalid, NotYours, Unauthenticated},
+    },
     ingest::{self, IngestRequest, Outcome},
+    state::AppState,
 };
+
+pub fn router(config: &MemoryConfig) -> Router<AppState> {
+    let body_limit = ingest_body_limit(config.memory_max_document_bytes);
+    Router::new()
+        .route(
+            "/api/memory/documents",
+            post(ingest)
+                .layer(DefaultBodyLimit::max(body_limit))
+                .get(list),
+        )
+        .route("/api/memory/documents/{id}", get(show).delete(remove))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(ingest, list, show, remove),
+    tags((name = "documents", description = "Ingest, list, read and delete documents"))
+)]
+pub struct Api;
+
+/// JSON framing on top of the largest accepted text (escaping can double it in the worst
+/// case; the handler checks the decoded text against the exact limit).
+fn ingest_body_limit(max_document_bytes: usize) -> usize {
+    max_document_bytes
+        .saturating_mul(2)
+        .saturating_add(64 * 1024)
+}
 
 #[utoipa::path(post, path = "/api/memory/documents", tag = "documents", security(("bearer" = [])),
     request_body = IngestRequest,
     responses(
         (status = 201, description = "stored and indexed (or indexing: see pending_chunks)", body = IngestView),
         (status = 200, description = "same source + external_id: updated, or unchanged", body = IngestView),
-        (status = 401, description = "missing, invalid or expired token", body = ApiErrorBody),
-        (status = 403, description = "shared documents are for admins", body = ApiErrorBody),
         (status = 409, description = "the same document is being ingested concurrently", body = ApiErrorBody),
         (status = 413, description = "content over MEMORY_MAX_DOCUMENT_BYTES", body = ApiErrorBody),
-        (status = 422, description = "a field breaks a rule; the code says which", body = ApiErrorBody),
-        (status = 503, description = "the embedding provider is unavailable; nothing stored", body = ApiErrorBody)))]
+        (status = 503, description = "the embedding provider is unavailable; nothing stored", body = ApiErrorBody),
+        Unauthenticated, AdminsOnly, Invalid))]
 pub async fn ingest(
     State(state): State<AppState>,
     user: AuthUser,
@@ -53,6 +89,7 @@ pub async fn ingest(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `all` (default), `mine` or `shared`.
@@ -71,10 +108,7 @@ pub struct ListQuery {
 
 #[utoipa::path(get, path = "/api/memory/documents", tag = "documents", security(("bearer" = [])),
     params(ListQuery),
-    responses(
-        (status = 200, description = "newest first", body = DocumentPage),
-        (status = 401, description = "missing, invalid or expired token", body = ApiErrorBody),
-        (status = 422, description = "bad limit or cursor", body = ApiErrorBody)))]
+    responses((status = 200, description = "newest first", body = DocumentPage), Unauthenticated, Invalid))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -118,10 +152,8 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/api/memory/documents/{id}", tag = "documents", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses(
-        (status = 200, description = "the document and its chunks in order", body = DocumentWithChunks),
-        (status = 401, description = "missing, invalid or expired token", body = ApiErrorBody),
-        (status = 404, description = "no such document, or not yours", body = ApiErrorBody)))]
+    responses((status = 200, description = "the document and its chunks in order", body = DocumentWithChunks),
+        Unauthenticated, NotYours))]
 pub async fn show(
     State(state): State<AppState>,
     user: AuthUser,
@@ -141,11 +173,8 @@ const NOT_FOUND: ApiError = ApiError::NotFound("no such document");
 
 #[utoipa::path(delete, path = "/api/memory/documents/{id}", tag = "documents", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses(
-        (status = 204, description = "deleted, with its chunks and vectors"),
-        (status = 401, description = "missing, invalid or expired token", body = ApiErrorBody),
-        (status = 403, description = "shared documents are deleted by admins", body = ApiErrorBody),
-        (status = 404, description = "no such document, or not yours", body = ApiErrorBody)))]
+    responses((status = 204, description = "deleted, with its chunks and vectors"),
+        Unauthenticated, AdminsOnly, NotYours))]
 pub async fn remove(
     State(state): State<AppState>,
     user: AuthUser,
@@ -165,4 +194,96 @@ pub async fn remove(
         tracing::warn!(%error, document_id = %id, "vectors of a deleted document not removed");
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentView {
+    pub id: Uuid,
+    /// Absent for shared documents.
+    pub owner_id: Option<Uuid>,
+    pub shared: bool,
+    #[serde(flatten)]
+    pub fields: DocumentFields,
+    /// SHA-256 of the text, lower-case hex.
+    pub content_hash: Option<String>,
+    pub chunk_count: i64,
+    /// Chunks whose vector is not in the index yet (searchable once 0).
+    pub pending_chunks: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Document> for DocumentView {
+    fn from(document: Document) -> Self {
+        Self {
+            id: document.id,
+            owner_id: document.owner_id,
+            shared: document.owner_id.is_none(),
+            fields: DocumentFields {
+                source: document.source,
+                external_id: document.external_id,
+                kind: document.kind,
+                path: document.path,
+                title: document.title,
+                tags: document.tags,
+                metadata: document.metadata,
+            },
+            content_hash: document.content_hash,
+            chunk_count: document.chunk_count,
+            pending_chunks: document.pending_chunks,
+            created_at: document.created_at,
+            updated_at: document.updated_at,
+        }
+    }
+}
+
+/// The answer to an ingestion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestView {
+    /// `created`, `updated` (same source + external_id, new content) or `unchanged`.
+    #[schema(example = "created")]
+    pub status: &'static str,
+    pub document: DocumentView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChunkView {
+    pub id: Uuid,
+    pub index: i32,
+    pub content: String,
+    /// The model that made the chunk's vector; absent while pending.
+    pub embedding_model: Option<String>,
+    pub embedding_dim: Option<i32>,
+    pub indexed: bool,
+    /// Where the chunk lies in the text: `byte_offset`, `byte_length`.
+    #[schema(value_type = Object)]
+    pub metadata: Value,
+}
+
+impl From<Chunk> for ChunkView {
+    fn from(chunk: Chunk) -> Self {
+        Self {
+            id: chunk.id,
+            index: chunk.chunk_index,
+            content: chunk.content,
+            embedding_model: chunk.embedding_model,
+            embedding_dim: chunk.embedding_dim,
+            indexed: chunk.indexed,
+            metadata: chunk.metadata,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentWithChunks {
+    #[serde(flatten)]
+    pub document: DocumentView,
+    pub chunks: Vec<ChunkView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentPage {
+    pub documents: Vec<DocumentView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }

@@ -1,23 +1,32 @@
 //! `/api/projects/{project_id}/activity`: the project's feed, newest first.
 
 use authn::AuthUser;
-use axum::extract::State;
+use axum::{Router, extract::State, routing::get};
 use chrono::{DateTime, Utc};
-use db::{
-    ids::ProjectId,
-    projects::{Activity, Keyset},
-};
+use db::{ids::ProjectId, projects::Activity};
 use platform::extract::{Json, Path, Query};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::readable;
 use crate::{
+    access::readable,
     error::ApiError,
     pagination::{Page, PageRequest},
     state::AppState,
 };
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/projects/{project_id}/activity", get(list))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list),
+    components(schemas(ActivityView)),
+    tags((name = "activity", description = "Who changed what"))
+)]
+pub struct Api;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ActivityView {
@@ -67,13 +76,5 @@ pub async fn list(
     let rows =
         db::projects::activity::list(&state.pool, project_id, page.after, page.fetch_limit())
             .await?;
-    Ok(Json(Page::from_rows(
-        rows,
-        &page,
-        |row| Keyset {
-            created_at: row.created_at,
-            id: row.id,
-        },
-        ActivityView::from,
-    )))
+    Ok(Json(Page::from_rows(rows, &page, ActivityView::from)))
 }

@@ -1,7 +1,7 @@
 //! `/api/projects/{project_id}/epics`: groups of tasks, in board order.
 
 use authn::AuthUser;
-use axum::{extract::State, http::StatusCode};
+use axum::{Router, extract::State, http::StatusCode, routing::get};
 use chrono::{DateTime, NaiveDate, Utc};
 use db::{
     ids::{EpicId, ProjectId},
@@ -10,11 +10,32 @@ use db::{
 use platform::extract::{Json, Path};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::{present, readable, record, writable};
-use crate::{error::ApiError, state::AppState, validate};
+use crate::{
+    access::{self, Change, readable},
+    error::ApiError,
+    state::AppState,
+    validate::{self, present},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/projects/{project_id}/epics", get(list).post(create))
+        .route(
+            "/api/projects/{project_id}/epics/{epic_id}",
+            get(show).patch(update).delete(remove),
+        )
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(create, list, show, update, remove),
+    components(schemas(EpicView, NewEpicInput, EpicUpdate, EpicStatus)),
+    tags((name = "epics", description = "Groups of tasks in a project"))
+)]
+pub struct Api;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -95,10 +116,9 @@ pub async fn create(
     Json(input): Json<NewEpicInput>,
 ) -> Result<(StatusCode, Json<EpicView>), ApiError> {
     let title = title(&input.title)?;
-    let mut tx = state.pool.begin().await?;
-    writable(&mut tx, &user, project_id).await?;
+    let mut change = Change::begin(&state.pool, &user, project_id).await?;
     let epic = db::projects::epics::insert(
-        &mut *tx,
+        change.tx(),
         &NewEpic {
             id: EpicId::new(),
             project_id,
@@ -112,16 +132,7 @@ pub async fn create(
     )
     .await?;
     let details = json!({ "title": epic.title });
-    record(
-        &mut tx,
-        project_id,
-        &user,
-        "epic.created",
-        epic.id.0,
-        details,
-    )
-    .await?;
-    tx.commit().await?;
+    change.commit("epic.created", epic.id.0, details).await?;
     Ok((StatusCode::CREATED, Json(epic.into())))
 }
 
@@ -184,12 +195,12 @@ pub async fn update(
         start_date: input.start_date,
         target_date: input.target_date,
     };
-    let mut tx = state.pool.begin().await?;
-    writable(&mut tx, &user, project_id).await?;
+    let mut change = Change::begin(&state.pool, &user, project_id).await?;
     let Some(epic) =
-        db::projects::epics::update(&mut *tx, project_id, epic_id, input.version, &changes).await?
+        db::projects::epics::update(change.tx(), project_id, epic_id, input.version, &changes)
+            .await?
     else {
-        let current = db::projects::epics::find_live(&mut *tx, project_id, epic_id)
+        let current = db::projects::epics::find_live(change.tx(), project_id, epic_id)
             .await?
             .ok_or(ApiError::NotFound("epic"))?;
         return Err(ApiError::VersionConflict {
@@ -197,28 +208,16 @@ pub async fn update(
             current: current.version,
         });
     };
-    let fields: Vec<&str> = [
+    let fields = access::sent_fields([
         ("title", changes.title.is_some()),
         ("description", changes.description.is_some()),
         ("status", changes.status.is_some()),
         ("position", changes.position.is_some()),
         ("start_date", changes.start_date.is_some()),
         ("target_date", changes.target_date.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(field, sent)| sent.then_some(field))
-    .collect();
+    ]);
     let details = json!({ "fields": fields });
-    record(
-        &mut tx,
-        project_id,
-        &user,
-        "epic.updated",
-        epic_id.0,
-        details,
-    )
-    .await?;
-    tx.commit().await?;
+    change.commit("epic.updated", epic_id.0, details).await?;
     Ok(Json(epic.into()))
 }
 
@@ -229,21 +228,11 @@ pub async fn remove(
     user: AuthUser,
     Path((project_id, epic_id)): Path<(ProjectId, EpicId)>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    writable(&mut tx, &user, project_id).await?;
-    let detached = db::projects::epics::soft_delete(&mut tx, project_id, epic_id)
+    let mut change = Change::begin(&state.pool, &user, project_id).await?;
+    let detached = db::projects::epics::soft_delete(change.tx(), project_id, epic_id)
         .await?
         .ok_or(ApiError::NotFound("epic"))?;
     let details = json!({ "tasks_detached": detached });
-    record(
-        &mut tx,
-        project_id,
-        &user,
-        "epic.deleted",
-        epic_id.0,
-        details,
-    )
-    .await?;
-    tx.commit().await?;
+    change.commit("epic.deleted", epic_id.0, details).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,10 +4,12 @@
 
 use authn::AuthUser;
 use axum::{
+    Router,
     body::Body,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
+    routing::get,
 };
 use chrono::{DateTime, Utc};
 use db::{
@@ -17,18 +19,53 @@ use db::{
 use platform::extract::{Json, Path, Query};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::{caller, may_write, readable, record, writable};
 use crate::{
-    error::ApiError,
+    access::{self, Change, caller, readable},
+    error::{ApiError, FILE_PATH_RULE},
+    metrics,
     state::AppState,
     storage::{FileStore, MAX_FILE_BYTES, StoredBlob, WriteError},
-    validate,
 };
 
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/projects/{project_id}/files", get(list))
+        .route(
+            "/api/projects/{project_id}/files/{*path}",
+            get(download).put(upload).delete(remove),
+        )
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, upload, download, remove),
+    components(schemas(FileView)),
+    tags((name = "files", description = "Versioned files, raw-body upload (10 MiB)"))
+)]
+pub struct Api;
+
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+const FILE_PATH_MAX: usize = 1024;
+
+/// A project file path: relative, canonical (no `.`, `..` or empty segments, so `a/./b` and
+/// `a//b` cannot alias `a/b`), no backslashes or control characters. It only ever names a
+/// row; the bytes live under a key [`FileStore`] makes.
+fn file_path(value: &str) -> Result<String, ApiError> {
+    let canonical = !value.is_empty()
+        && value.chars().count() <= FILE_PATH_MAX
+        && !value.contains('\\')
+        && !value.chars().any(char::is_control)
+        && value
+            .split('/')
+            .all(|segment| !segment.is_empty() && segment != "." && segment != "..");
+    if !canonical {
+        return Err(ApiError::validation("invalid_file_path", FILE_PATH_RULE));
+    }
+    Ok(value.to_owned())
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FileView {
@@ -82,11 +119,10 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
-    let path = validate::file_path(&path)?;
+    let path = file_path(&path)?;
     if declared_length(&headers).is_some_and(|length| length > MAX_FILE_BYTES) {
-        return Err(ApiError::PayloadTooLarge {
-            limit: MAX_FILE_BYTES,
-        });
+        metrics::upload_too_large();
+        return Err(ApiError::PayloadTooLarge);
     }
     let mime_type = match headers.get(header::CONTENT_TYPE) {
         Some(value) => value.to_str().map_err(|_| {
@@ -95,10 +131,7 @@ pub async fn upload(
         None => DEFAULT_CONTENT_TYPE,
     };
     // Checked before reading the body (unlocked: a slow upload must not hold the project).
-    let project = db::projects::project::find_live(&state.pool, project_id)
-        .await?
-        .ok_or(ApiError::NotFound("project"))?;
-    may_write(project, &user)?;
+    access::writable(&state.pool, &user, project_id).await?;
 
     let file_id = FileId::new();
     let storage_key = FileStore::storage_key(project_id, file_id);
@@ -106,12 +139,10 @@ pub async fn upload(
         .files
         .write(&storage_key, body)
         .await
-        .map_err(|error| match error {
-            WriteError::TooLarge => ApiError::PayloadTooLarge {
-                limit: MAX_FILE_BYTES,
-            },
-            WriteError::Body(message) => ApiError::bad_request("upload_interrupted", message),
-            WriteError::Io(error) => error.into(),
+        .inspect_err(|error| {
+            if matches!(error, WriteError::TooLarge) {
+                metrics::upload_too_large();
+            }
         })?;
     // From here the bytes are on disk: committing their row, or removing them when that
     // fails, runs as its own task so a client that hangs up now cannot leave bytes without
@@ -129,8 +160,9 @@ pub async fn upload(
             uploaded_by: caller(&user),
         };
         let outcome = commit_upload(&state, &user, &row, &blob).await;
-        if outcome.is_err() {
-            state.files.remove(&storage_key).await;
+        match outcome {
+            Ok(_) => metrics::file_stored(blob.size_bytes),
+            Err(_) => state.files.remove(&storage_key).await,
         }
         outcome
     });
@@ -146,26 +178,16 @@ async fn commit_upload(
     row: &NewFileVersion<'_>,
     blob: &StoredBlob,
 ) -> Result<FileVersion, ApiError> {
-    let mut tx = state.pool.begin().await?;
     // Again, locked: the project may have been deleted while the bytes streamed in.
-    writable(&mut tx, user, row.project_id).await?;
-    let file = db::projects::files::insert_version(&mut tx, row).await?;
+    let mut change = Change::begin(&state.pool, user, row.project_id).await?;
+    let file = db::projects::files::insert_version(change.tx(), row).await?;
     let details = json!({
         "path": file.path,
         "version": file.version,
         "size_bytes": blob.size_bytes,
         "sha256": blob.sha256,
     });
-    record(
-        &mut tx,
-        row.project_id,
-        user,
-        "file.uploaded",
-        file.id.0,
-        details,
-    )
-    .await?;
-    tx.commit().await?;
+    change.commit("file.uploaded", file.id.0, details).await?;
     Ok(file)
 }
 
@@ -186,7 +208,7 @@ pub async fn list(
     readable(&state.pool, &user, project_id).await?;
     let files = match query.path {
         Some(path) => {
-            let path = validate::file_path(&path)?;
+            let path = file_path(&path)?;
             db::projects::files::versions(&state.pool, project_id, &path).await?
         }
         None => db::projects::files::list_latest(&state.pool, project_id).await?,
@@ -210,7 +232,7 @@ pub async fn download(
     Query(query): Query<DownloadQuery>,
 ) -> Result<Response, ApiError> {
     readable(&state.pool, &user, project_id).await?;
-    let path = validate::file_path(&path)?;
+    let path = file_path(&path)?;
     let file = db::projects::files::find(&state.pool, project_id, &path, query.version)
         .await?
         .ok_or(ApiError::NotFound("file"))?;
@@ -247,26 +269,40 @@ pub async fn remove(
     user: AuthUser,
     Path((project_id, path)): Path<(ProjectId, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let path = validate::file_path(&path)?;
-    let mut tx = state.pool.begin().await?;
-    writable(&mut tx, &user, project_id).await?;
-    let latest = db::projects::files::find(&mut *tx, project_id, &path, None)
+    let path = file_path(&path)?;
+    let mut change = Change::begin(&state.pool, &user, project_id).await?;
+    let latest = db::projects::files::find(change.tx(), project_id, &path, None)
         .await?
         .ok_or(ApiError::NotFound("file"))?;
-    let storage_keys = db::projects::files::delete_path(&mut *tx, project_id, &path).await?;
+    let storage_keys = db::projects::files::delete_path(change.tx(), project_id, &path).await?;
     let details = json!({ "path": path, "versions_removed": storage_keys.len() });
-    record(
-        &mut tx,
-        project_id,
-        &user,
-        "file.deleted",
-        latest.id.0,
-        details,
-    )
-    .await?;
-    tx.commit().await?;
+    change.commit("file.deleted", latest.id.0, details).await?;
     for key in &storage_keys {
         state.files.remove(key).await;
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_path;
+
+    #[test]
+    fn traversal_and_aliasing_paths_are_refused() {
+        assert!(file_path("docs/readme.md").is_ok());
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../secret",
+            "a/../../b",
+            "a/./b",
+            "a//b",
+            "a/",
+            "a\\b",
+            "a\nb",
+            ".",
+        ] {
+            assert!(file_path(bad).is_err(), "{bad:?}");
+        }
+    }
 }

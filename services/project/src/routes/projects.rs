@@ -1,7 +1,7 @@
 //! `/api/projects` and `/api/projects/{project_id}`: the caller's projects.
 
 use authn::AuthUser;
-use axum::{extract::State, http::StatusCode};
+use axum::{Router, extract::State, http::StatusCode, routing::get};
 use chrono::{DateTime, Utc};
 use db::{
     ids::ProjectId,
@@ -10,16 +10,33 @@ use db::{
 use platform::extract::{Json, Path, Query};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::{caller, readable, record, writable};
 use crate::{
+    access::{self, Change, caller, readable},
     error::ApiError,
     pagination::{Page, PageRequest},
     state::AppState,
     validate,
 };
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/projects", get(list).post(create))
+        .route(
+            "/api/projects/{project_id}",
+            get(show).patch(update).delete(remove),
+        )
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(create, list, show, update, remove),
+    components(schemas(ProjectView, NewProjectInput, ProjectUpdate, ProjectStatus)),
+    tags((name = "projects", description = "The caller's projects"))
+)]
+pub struct Api;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -111,7 +128,8 @@ pub async fn create(
     )
     .await?;
     let details = json!({ "name": project.name, "slug": project.slug });
-    record(
+    // No project to lock yet: the new row is this transaction's own.
+    access::record(
         &mut tx,
         project.id,
         &user,
@@ -149,15 +167,7 @@ pub async fn list(
         page.fetch_limit(),
     )
     .await?;
-    Ok(Json(Page::from_rows(
-        rows,
-        &page,
-        |p| db::projects::Keyset {
-            created_at: p.created_at,
-            id: p.id.0,
-        },
-        ProjectView::from,
-    )))
+    Ok(Json(Page::from_rows(rows, &page, ProjectView::from)))
 }
 
 #[utoipa::path(get, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
@@ -201,29 +211,24 @@ pub async fn update(
         description,
         status: input.status.map(ProjectStatus::as_str),
     };
-    let mut tx = state.pool.begin().await?;
-    let current = writable(&mut tx, &user, id).await?;
-    let updated = db::projects::project::update(&mut *tx, id, input.version, &changes)
+    let mut change = Change::begin(&state.pool, &user, id).await?;
+    let updated = db::projects::project::update(change.tx(), id, input.version, &changes)
         .await?
         .ok_or(ApiError::VersionConflict {
             entity: "project",
-            current: current.version,
+            current: change.project.version,
         })?;
-    let fields: Vec<&str> = [
+    let fields = access::sent_fields([
         ("name", changes.name.is_some()),
         ("slug", changes.slug.is_some()),
         ("description", changes.description.is_some()),
         ("status", changes.status.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(field, sent)| sent.then_some(field))
-    .collect();
+    ]);
     let mut details = json!({ "fields": fields });
-    if current.status != updated.status {
-        details["status"] = json!({ "from": current.status, "to": updated.status });
+    if change.project.status != updated.status {
+        details["status"] = json!({ "from": change.project.status, "to": updated.status });
     }
-    record(&mut tx, id, &user, "project.updated", id.0, details).await?;
-    tx.commit().await?;
+    change.commit("project.updated", id.0, details).await?;
     Ok(Json(updated.into()))
 }
 
@@ -235,13 +240,11 @@ pub async fn remove(
     user: AuthUser,
     Path(id): Path<ProjectId>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    writable(&mut tx, &user, id).await?;
-    let storage_keys = db::projects::files::delete_all(&mut *tx, id).await?;
-    db::projects::project::soft_delete(&mut *tx, id).await?;
+    let mut change = Change::begin(&state.pool, &user, id).await?;
+    let storage_keys = db::projects::files::delete_all(change.tx(), id).await?;
+    db::projects::project::soft_delete(change.tx(), id).await?;
     let details = json!({ "files_removed": storage_keys.len() });
-    record(&mut tx, id, &user, "project.deleted", id.0, details).await?;
-    tx.commit().await?;
+    change.commit("project.deleted", id.0, details).await?;
     // After commit: had the transaction failed, the files would still be referenced.
     state.files.remove_project(id).await;
     Ok(StatusCode::NO_CONTENT)

@@ -1,26 +1,43 @@
 //! `/api/projects/{project_id}/tasks`: work items, addressed by their per-project number.
 
 use authn::AuthUser;
-use axum::{extract::State, http::StatusCode};
+use axum::{Router, extract::State, http::StatusCode, routing::get};
 use chrono::{DateTime, NaiveDate, Utc};
 use db::{
     PgConnection,
     ids::{EpicId, ProjectId, TaskId, UserId},
-    projects::{Keyset, NewTask, Task, TaskChanges, TaskFilter},
+    projects::{NewTask, Task, TaskChanges, TaskFilter},
 };
 use platform::extract::{Json, Path, Query};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
-use super::{caller, present, readable, record, writable};
 use crate::{
+    access::{self, Change, caller, readable},
     error::ApiError,
     pagination::{Page, PageRequest},
     state::AppState,
-    validate,
+    validate::{self, present},
 };
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/projects/{project_id}/tasks", get(list).post(create))
+        .route(
+            "/api/projects/{project_id}/tasks/{number}",
+            get(show).patch(update).delete(remove),
+        )
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(create, list, show, update, remove),
+    components(schemas(TaskView, NewTaskInput, TaskUpdate, TaskStatus, TaskPriority)),
+    tags((name = "tasks", description = "Numbered work items"))
+)]
+pub struct Api;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -164,14 +181,13 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<TaskView>), ApiError> {
     let title = title(&input.title)?;
     let epic_id = input.epic_id.map(EpicId);
-    let mut tx = state.pool.begin().await?;
-    writable(&mut tx, &user, project_id).await?;
+    let mut change = Change::begin(&state.pool, &user, project_id).await?;
     if let Some(epic_id) = epic_id {
-        check_epic(&mut tx, project_id, epic_id).await?;
+        check_epic(change.tx(), project_id, epic_id).await?;
     }
-    let number = db::projects::project::next_task_number(&mut tx, project_id).await?;
+    let number = db::projects::project::next_task_number(change.tx(), project_id).await?;
     let task = db::projects::tasks::insert(
-        &mut *tx,
+        change.tx(),
         &NewTask {
             id: TaskId::new(),
             project_id,
@@ -191,16 +207,7 @@ pub async fn create(
     )
     .await?;
     let details = json!({ "number": number, "title": task.title });
-    record(
-        &mut tx,
-        project_id,
-        &user,
-        "task.created",
-        task.id.0,
-        details,
-    )
-    .await?;
-    tx.commit().await?;
+    change.commit("task.created", task.id.0, details).await?;
     Ok((StatusCode::CREATED, Json(task.into())))
 }
 
@@ -238,15 +245,7 @@ pub async fn list(
         page.fetch_limit(),
     )
     .await?;
-    Ok(Json(Page::from_rows(
-        rows,
-        &page,
-        |task| Keyset {
-            created_at: task.created_at,
-            id: task.id.0,
-        },
-        TaskView::from,
-    )))
+    Ok(Json(Page::from_rows(rows, &page, TaskView::from)))
 }
 
 #[utoipa::path(get, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
@@ -308,37 +307,29 @@ pub async fn update(
         due_date: input.due_date,
         estimate: input.estimate,
     };
-    let mut tx = state.pool.begin().await?;
-    writable(&mut tx, &user, project_id).await?;
-    let before = db::projects::tasks::find_live(&mut *tx, project_id, number)
+    let mut change = Change::begin(&state.pool, &user, project_id).await?;
+    let before = db::projects::tasks::find_live(change.tx(), project_id, number)
         .await?
         .ok_or(ApiError::NotFound("task"))?;
     if let Some(Some(epic_id)) = changes.epic_id {
-        check_epic(&mut tx, project_id, epic_id).await?;
+        check_epic(change.tx(), project_id, epic_id).await?;
     }
     // The project lock serialises writers, so a miss here is a stale version.
-    let task = db::projects::tasks::update(&mut *tx, project_id, number, input.version, &changes)
-        .await?
-        .ok_or(ApiError::VersionConflict {
-            entity: "task",
-            current: before.version,
-        })?;
-    record(
-        &mut tx,
-        project_id,
-        &user,
-        "task.updated",
-        task.id.0,
-        change_details(&before, &task, &changes),
-    )
-    .await?;
-    tx.commit().await?;
+    let task =
+        db::projects::tasks::update(change.tx(), project_id, number, input.version, &changes)
+            .await?
+            .ok_or(ApiError::VersionConflict {
+                entity: "task",
+                current: before.version,
+            })?;
+    let details = change_details(&before, &task, &changes);
+    change.commit("task.updated", task.id.0, details).await?;
     Ok(Json(task.into()))
 }
 
 /// Which fields were sent, plus before/after of the ones a feed reader cares about.
 fn change_details(before: &Task, after: &Task, changes: &TaskChanges<'_>) -> serde_json::Value {
-    let fields: Vec<&str> = [
+    let fields = access::sent_fields([
         ("title", changes.title.is_some()),
         ("description", changes.description.is_some()),
         ("status", changes.status.is_some()),
@@ -349,10 +340,7 @@ fn change_details(before: &Task, after: &Task, changes: &TaskChanges<'_>) -> ser
         ("assignee_id", changes.assignee_id.is_some()),
         ("due_date", changes.due_date.is_some()),
         ("estimate", changes.estimate.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(field, sent)| sent.then_some(field))
-    .collect();
+    ]);
     let mut details = json!({ "number": after.number, "fields": fields });
     if before.status != after.status {
         details["status"] = json!({ "from": before.status, "to": after.status });
@@ -373,22 +361,12 @@ pub async fn remove(
     user: AuthUser,
     Path((project_id, number)): Path<(ProjectId, i32)>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.pool.begin().await?;
-    writable(&mut tx, &user, project_id).await?;
-    let task = db::projects::tasks::find_live(&mut *tx, project_id, number)
+    let mut change = Change::begin(&state.pool, &user, project_id).await?;
+    let task = db::projects::tasks::find_live(change.tx(), project_id, number)
         .await?
         .ok_or(ApiError::NotFound("task"))?;
-    db::projects::tasks::soft_delete(&mut *tx, project_id, number).await?;
+    db::projects::tasks::soft_delete(change.tx(), project_id, number).await?;
     let details = json!({ "number": number, "title": task.title });
-    record(
-        &mut tx,
-        project_id,
-        &user,
-        "task.deleted",
-        task.id.0,
-        details,
-    )
-    .await?;
-    tx.commit().await?;
+    change.commit("task.deleted", task.id.0, details).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,15 +1,19 @@
-//! Which account a GitHub identity signs in to: linked before, same verified email, or new.
+//! Which account a GitHub identity signs in to: linked before, same verified email, or new;
+//! and the audit row of a refused GitHub sign-in.
 
 use db::auth::{User, oauth::NewOAuthUser};
 use platform::client::ClientInfo;
 use serde_json::json;
 
-use super::refused;
 use crate::{
+    audit::Audit,
     error::ApiError,
-    oauth::{GitHubProfile, username_base, username_candidates, with_suffix},
-    routes::views::SignedIn,
-    sessions,
+    oauth::{
+        github::GitHubProfile,
+        usernames::{username_base, username_candidates, with_suffix},
+    },
+    secrets::new_secret,
+    sessions::{self, SignedIn},
     state::AppState,
     validate,
 };
@@ -80,7 +84,7 @@ pub(super) async fn sign_in(
         Match::New { .. } => true,
     };
     let unusable_hash = match needs_unusable_hash {
-        true => Some(state.passwords.hash(crate::secrets::new_secret()).await?),
+        true => Some(state.passwords.hash(new_secret()).await?),
         false => None,
     };
     let avatar_url = profile
@@ -90,13 +94,13 @@ pub(super) async fn sign_in(
 
     // One transaction: link or account, session and audit rows exist together or not at all.
     let mut tx = state.pool.begin().await?;
-    let (user, action, mut details) = match found {
-        Match::Linked(user) => (user, "oauth_login", json!({})),
+    // A link is a sign-in too: it gets both rows, so `oauth_login` lists every GitHub sign-in.
+    let (user, actions, mut details): (_, &[&str], _) = match found {
+        Match::Linked(user) => (user, &["oauth_login"], json!({})),
         Match::SameEmail(user) => {
             let linked =
                 db::auth::oauth::link_github(&mut *tx, user.id, &profile.id, avatar_url.as_deref())
-                    .await
-                    .map_err(github_race)?
+                    .await?
                     .ok_or_else(github_conflict)?;
             // Nobody proved this address before GitHub did: whoever registered it may not own
             // it (pre-registration takeover), so their password and sessions go.
@@ -109,7 +113,8 @@ pub(super) async fn sign_in(
                 }
                 None => false,
             };
-            (linked, "oauth_link", json!({ "password_cleared": cleared }))
+            let details = json!({ "password_cleared": cleared });
+            (linked, &["oauth_link", "oauth_login"], details)
         }
         Match::New { email } => {
             let hash = unusable_hash
@@ -124,61 +129,40 @@ pub(super) async fn sign_in(
                 github_id: &profile.id,
                 avatar_url: avatar_url.as_deref(),
             };
-            let user = db::auth::oauth::create_user(&mut *tx, &new_user)
-                .await
-                .map_err(github_race)?;
-            (user, "register", json!({}))
+            let user = db::auth::oauth::create_user(&mut *tx, &new_user).await?;
+            (user, &["register"], json!({}))
         }
     };
     // Leaves the password's failure count and lock alone: this sign-in says nothing about
     // whoever may be guessing the password.
     db::auth::users::record_passwordless_login(&mut *tx, user.id).await?;
-    let tokens = sessions::start(&mut tx, state, &user, client).await?;
     if let Some(details) = details.as_object_mut() {
         details.insert("provider".into(), json!("github"));
         details.insert("github_id".into(), json!(profile.id));
-        details.insert("session_id".into(), json!(tokens.session_id));
     }
-    let mut actions = vec![(action, details.clone())];
-    if action == "oauth_link" {
-        actions.push(("oauth_login", details));
-    }
-    for (action, details) in actions {
-        let event = db::auth::AuditEvent {
-            user_id: Some(user.id),
-            action,
-            ip: client.ip_text(),
-            user_agent: client.user_agent.as_deref(),
-            success: true,
-            details,
-        };
-        db::auth::audit::record(&mut *tx, &event).await?;
-    }
-    tx.commit().await?;
-    let user = db::auth::users::find(&state.pool, user.id)
-        .await?
-        .unwrap_or(user);
-    Ok(SignedIn {
-        user: user.into(),
-        tokens,
-    })
+    sessions::sign_in(tx, state, user, client, actions, details).await
+}
+
+/// Audits a refused sign-in (as `oauth_login`, failed) and passes the error on.
+pub(super) async fn refused(
+    state: &AppState,
+    client: &ClientInfo,
+    user: Option<&User>,
+    reason: &str,
+    error: ApiError,
+) -> ApiError {
+    let details = json!({ "provider": "github", "reason": reason });
+    let user_id = user.map(|user| user.id);
+    Audit::new(&state.pool, client)
+        .refused(user_id, "oauth_login", details)
+        .await;
+    error
 }
 
 fn github_conflict() -> ApiError {
     ApiError::Conflict {
         code: "github_account_conflict",
         message: "the account with this email is linked to another GitHub account: sign in with that one",
-    }
-}
-
-/// Two callbacks for the same new GitHub user at once: the loser hits the unique key.
-fn github_race(error: sqlx::Error) -> ApiError {
-    match db::Violation::of(&error) {
-        Some(db::Violation::GithubAccountLinked) => ApiError::Conflict {
-            code: "github_account_conflict",
-            message: "this GitHub account was just linked to an account: sign in again",
-        },
-        _ => error.into(),
     }
 }
 
@@ -192,7 +176,7 @@ async fn free_username(conn: &mut db::PgConnection, login: &str) -> Result<Strin
         .find(|candidate| !taken.contains(&candidate.to_lowercase()));
     Ok(free.unwrap_or_else(|| {
         // Twenty namesakes: a random suffix will do.
-        let suffix: String = crate::secrets::new_secret()
+        let suffix: String = new_secret()
             .chars()
             .filter(char::is_ascii_alphanumeric)
             .take(6)

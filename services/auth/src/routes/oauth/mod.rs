@@ -15,37 +15,48 @@
 mod account;
 mod redirect;
 
-pub use redirect::redirect_target;
-
-use std::time::Duration;
-
 use axum::{
+    Router,
     extract::State,
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
+    routing::get,
 };
 use chrono::Utc;
-use db::auth::{
-    User,
-    oauth::{NewState, Provider},
-};
+use db::auth::oauth::{NewState, Provider};
 use platform::{client::ClientInfo, extract::Query};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::OpenApi;
 
 use self::{
-    account::sign_in,
+    account::{refused, sign_in},
     redirect::{
-        accepts_json, cookie, found, header_value, safe_code, secure_attribute, with_tokens,
+        accepts_json, cookie, found, header_value, redirect_target, safe_code, secure_attribute,
+        with_tokens,
     },
 };
-use super::{account::client_key, audit, views::SignedIn};
 use crate::{
     error::ApiError,
-    oauth::{GitHub, GitHubProfile, STATE_TTL},
-    rate_limit::Rule,
+    oauth::{
+        authorize::STATE_TTL,
+        github::{GitHub, GitHubProfile},
+    },
+    rate_limit::{Rule, client_key},
+    secrets::digest,
+    sessions::SignedIn,
     state::AppState,
 };
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/oauth/github", get(github_start))
+        .route("/api/auth/oauth/github/callback", get(github_callback))
+}
+
+/// Listed under the `account` tag, beside register and login.
+#[derive(OpenApi)]
+#[openapi(paths(github_start, github_callback))]
+pub struct ApiDoc;
 
 /// Holds the state of the sign-in this browser started; scoped to the OAuth routes.
 const STATE_COOKIE: &str = "devmentor_oauth_state";
@@ -73,11 +84,7 @@ pub async fn github_start(
         .as_deref()
         .map(|target| redirect_target(&state.config.public_app_url, target))
         .transpose()?;
-    let rule = Rule {
-        name: "oauth_start",
-        limit: STARTS_PER_MINUTE,
-        window: Duration::from_secs(60),
-    };
+    let rule = Rule::per_minute("oauth_start", STARTS_PER_MINUTE);
     state.limiter.check(rule, &client_key(&client)).await?;
 
     let sign_in = github.authorize();
@@ -85,7 +92,7 @@ pub async fn github_start(
         chrono::Duration::from_std(STATE_TTL).map_err(|e| ApiError::Internal(e.to_string()))?;
     let new_state = NewState {
         provider: Provider::GitHub,
-        state_hash: &crate::secrets::digest(&sign_in.state),
+        state_hash: &digest(&sign_in.state),
         pkce_verifier: &sign_in.pkce_verifier,
         redirect_to: redirect_to.as_deref(),
         expires_at: Utc::now() + ttl,
@@ -177,12 +184,9 @@ async fn callback(
         )
         .await);
     }
-    let remembered = db::auth::oauth::consume_state(
-        &state.pool,
-        Provider::GitHub,
-        &crate::secrets::digest(&oauth_state),
-    )
-    .await?;
+    let remembered =
+        db::auth::oauth::consume_state(&state.pool, Provider::GitHub, &digest(&oauth_state))
+            .await?;
     let Some(remembered) = remembered else {
         return Err(refused(
             state,
@@ -234,27 +238,6 @@ async fn provider_profile(
         .profile(&token)
         .await
         .map_err(|error| ApiError::OAuthProvider(error.to_string()))
-}
-
-/// Audits a refused sign-in (as `oauth_login`, failed) and passes the error on.
-async fn refused(
-    state: &AppState,
-    client: &ClientInfo,
-    user: Option<&User>,
-    reason: &str,
-    error: ApiError,
-) -> ApiError {
-    let details = json!({ "provider": "github", "reason": reason });
-    audit(
-        &state.pool,
-        user.map(|user| user.id),
-        "oauth_login",
-        client,
-        false,
-        details,
-    )
-    .await;
-    error
 }
 
 fn configured(state: &AppState) -> Result<&GitHub, ApiError> {

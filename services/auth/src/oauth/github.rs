@@ -1,20 +1,16 @@
-//! GitHub as an identity provider: its settings, the authorize URL (state + PKCE S256), the
-//! code exchange (through the `oauth2` crate) and the profile and email lookups.
+//! GitHub as an identity provider: its settings, the client (through the `oauth2` crate)
+//! that exchanges a code for a token, and the profile and email lookups.
 
 use std::time::Duration;
 
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet, EndpointSet,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, TokenResponse, TokenUrl,
     basic::{BasicClient, BasicErrorResponse},
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
-
-/// How long a sign-in may take between leaving for GitHub and coming back.
-pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
 
 /// `GITHUB_*` settings (flattened into [`crate::config::AuthConfig`]). Without a client id and
 /// secret, GitHub sign-in answers `404 oauth_not_configured`.
@@ -67,7 +63,7 @@ type OAuthClient =
 /// A configured GitHub OAuth app.
 #[derive(Debug)]
 pub struct GitHub {
-    client: OAuthClient,
+    pub(super) client: OAuthClient,
     http: reqwest::Client,
     api_url: String,
 }
@@ -88,13 +84,6 @@ pub struct GitHubProfile {
     /// or else the primary verified one from `/user/emails`.
     pub email: Option<String>,
     pub avatar_url: Option<String>,
-}
-
-/// A sign-in to send the browser off with.
-pub struct Authorization {
-    pub url: Url,
-    pub state: String,
-    pub pkce_verifier: String,
 }
 
 impl GitHub {
@@ -158,24 +147,6 @@ impl GitHub {
             http,
             api_url: config.github_api_url.trim_end_matches('/').to_owned(),
         }))
-    }
-
-    /// The authorize URL with a fresh 256-bit `state` and an S256 PKCE challenge; the caller
-    /// keeps the state (hashed) and the verifier for the callback.
-    pub fn authorize(&self) -> Authorization {
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state) = self
-            .client
-            .authorize_url(|| CsrfToken::new(crate::secrets::new_secret()))
-            // Enough to read the verified email addresses; the public profile needs no scope.
-            .add_scope(Scope::new("user:email".into()))
-            .set_pkce_challenge(challenge)
-            .url();
-        Authorization {
-            url,
-            state: state.into_secret(),
-            pkce_verifier: verifier.into_secret(),
-        }
     }
 
     /// Exchanges an authorization code (with its PKCE verifier) for an access token.
@@ -313,61 +284,13 @@ fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
 
-// The sign-in route tells namesakes apart with it too.
-pub use db::auth::username::with_suffix;
-
-/// A GitHub login made to follow [`db::auth::username`]: other characters dropped, leading
-/// separators dropped, too long cut, too short padded with `-github`.
-pub fn username_base(login: &str) -> String {
-    let kept = db::auth::username::sanitise(login, None);
-    match kept.chars().count() {
-        0 => "github-user".to_owned(),
-        n if n < db::auth::username::MIN_CHARS => format!("{kept}-github"),
-        _ => kept,
-    }
-}
-
-/// `base`, then `base-2`, `base-3`, ... up to `base-{count}`, each cut to fit.
-pub fn username_candidates(base: &str, count: usize) -> Vec<String> {
-    let mut candidates = vec![base.to_owned()];
-    candidates.extend((2..=count).map(|n| with_suffix(base, &format!("-{n}"))));
-    candidates
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    #[test]
-    fn usernames_are_made_to_fit_our_rules() {
-        assert_eq!(username_base("octocat"), "octocat");
-        assert_eq!(username_base("Mona-Lisa"), "Mona-Lisa");
-        assert_eq!(username_base("x"), "x-github");
-        assert_eq!(username_base("ab"), "ab-github");
-        assert_eq!(username_base("--ab"), "ab-github");
-        assert_eq!(username_base("é"), "github-user");
-        assert_eq!(username_base(&"a".repeat(60)), "a".repeat(50));
-        for login in ["octocat", "x", "-", "a_b", &"z".repeat(80), "日本"] {
-            let name = username_base(login);
-            assert!(
-                crate::validate::username(&name).is_ok(),
-                "{login} -> {name}"
-            );
-            for candidate in username_candidates(&name, 20) {
-                assert!(crate::validate::username(&candidate).is_ok(), "{candidate}");
-            }
-        }
-        assert_eq!(
-            username_candidates("octocat", 3),
-            ["octocat", "octocat-2", "octocat-3"]
-        );
-        assert_eq!(
-            with_suffix(&"a".repeat(50), "-2"),
-            format!("{}-2", "a".repeat(48))
-        );
-    }
-
-    fn configured(overrides: impl FnOnce(&mut GitHubConfig)) -> Result<Option<GitHub>, String> {
+    pub(in crate::oauth) fn configured(
+        overrides: impl FnOnce(&mut GitHubConfig),
+    ) -> Result<Option<GitHub>, String> {
         let mut config = GitHubConfig {
             github_client_id: Some("client".into()),
             github_client_secret: Some(SecretString::from("secret")),
@@ -389,33 +312,5 @@ mod tests {
         assert!(error.contains("GITHUB_CLIENT_SECRET"), "{error}");
         let error = configured(|c| c.github_token_url = "not a url".into()).expect_err("url");
         assert!(error.contains("GITHUB_TOKEN_URL"), "{error}");
-    }
-
-    #[test]
-    fn the_authorize_url_carries_state_and_an_s256_challenge() {
-        let github = configured(|c| {
-            c.github_redirect_url =
-                Some("https://app.example/api/auth/oauth/github/callback".into());
-        })
-        .expect("ok")
-        .expect("configured");
-        let sign_in = github.authorize();
-        let query: std::collections::HashMap<_, _> =
-            sign_in.url.query_pairs().into_owned().collect();
-        assert_eq!(query["state"], sign_in.state);
-        assert_eq!(query["code_challenge_method"], "S256");
-        assert_eq!(
-            query["code_challenge"],
-            *PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
-                sign_in.pkce_verifier.clone()
-            ))
-            .as_str()
-        );
-        assert_eq!(query["client_id"], "client");
-        assert_eq!(
-            query["redirect_uri"],
-            "https://app.example/api/auth/oauth/github/callback"
-        );
-        assert_ne!(github.authorize().state, sign_in.state);
     }
 }

@@ -1,0 +1,84 @@
+//! What guards a password against guessing: each guess counts against the client's and the
+//! account's budgets, and repeated wrong ones lock the account, telling its owner once.
+//! Login and `me/password` (which checks the current password) share these rules.
+
+use db::auth::{User, users::FailedLogin};
+use platform::client::ClientInfo;
+use serde_json::json;
+
+use crate::{
+    audit::Audit,
+    error::ApiError,
+    links::{self, LinkMail},
+    rate_limit::{Rule, client_key},
+    state::AppState,
+};
+
+/// Counts one password guess against the client IP's budget and the account's (`account`
+/// names its bucket), each `RATE_LIMIT_LOGIN_PER_MINUTE`.
+pub async fn count_guess(
+    state: &AppState,
+    client: &ClientInfo,
+    account: &str,
+) -> Result<(), ApiError> {
+    let rule = Rule::per_minute("login", state.config.rate_limit_login_per_minute);
+    let limiter = &state.limiter;
+    limiter
+        .check(rule, &format!("ip:{}", client_key(client)))
+        .await?;
+    limiter.check(rule, account).await?;
+    Ok(())
+}
+
+/// Counts a wrong password and answers like one, also when this failure locks the account.
+pub async fn wrong_password(state: &AppState, user: &User, client: &ClientInfo) -> ApiError {
+    match record_failure(state, user, client).await {
+        Ok(failed) => {
+            let details = json!({ "reason": "wrong_password", "failed_attempts": failed.attempts });
+            Audit::new(&state.pool, client)
+                .refused(Some(user.id), "login", details)
+                .await;
+            ApiError::InvalidCredentials
+        }
+        Err(error) => error,
+    }
+}
+
+/// Counts the failure; the one that locks the account also tells its owner (a reset link)
+/// and writes the `account_locked` audit row, in the same transaction as the lock, so the
+/// owner hears of each lock exactly once.
+async fn record_failure(
+    state: &AppState,
+    user: &User,
+    client: &ClientInfo,
+) -> Result<FailedLogin, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let failed = db::auth::users::record_failed_login(
+        &mut *tx,
+        user.id,
+        state.config.login_max_failed_attempts,
+        state.config.login_lockout_secs as f64,
+    )
+    .await?;
+    let Some(until) = failed.locked_until.filter(|_| failed.newly_locked) else {
+        tx.commit().await?;
+        return Ok(failed);
+    };
+    // A deactivated account gets no mail, as with forgot-password: it cannot use the link.
+    let notified = user.is_active;
+    if notified {
+        let notice = LinkMail::AccountLocked {
+            attempts: failed.attempts,
+        };
+        links::queue(&mut tx, &state.config, user, notice).await?;
+    }
+    let details = json!({ "failed_attempts": failed.attempts, "locked_until": until, "owner_notified": notified });
+    let audit = Audit::new(&state.pool, client);
+    let event = audit.event(Some(user.id), "account_locked", true, details);
+    db::auth::audit::record(&mut *tx, &event).await?;
+    tx.commit().await?;
+    if notified {
+        state.mail_wakeup.notify_one();
+    }
+    Ok(failed)
+}
