@@ -1,13 +1,20 @@
 //! Assertions on the services' JSON answers that several test suites share.
 
-use reqwest::StatusCode;
-use serde_json::Value;
+use axum::http::StatusCode;
+
+use crate::Reply;
 
 /// The answer every service gives to text PostgreSQL cannot store: 422 `invalid_text`, naming
 /// the field.
-pub fn assert_invalid_text(status: StatusCode, body: &Value, field: &str) {
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
-    assert_eq!(body["error"]["code"], "invalid_text", "{field}: {body}");
+#[track_caller]
+pub fn assert_invalid_text(reply: &Reply, field: &str) {
+    let body = &reply.body;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{field}: {body}"
+    );
+    assert_eq!(reply.code(), "invalid_text", "{field}: {body}");
     assert_eq!(
         body["error"]["message"],
         format!(r"{field} cannot contain NUL (\u0000) characters")

@@ -73,6 +73,44 @@ pub async fn run_binary(binary: &str, args: &[&str], env: &[(&str, &str)]) -> Bi
     }
 }
 
+/// The current build of the workspace binary `name` (its package's name too), for a test of
+/// another package. `CARGO_BIN_EXE_*` names only the test's own package's binaries; a
+/// workspace test run (`scripts/test`) builds the others beside the test's executable in the
+/// same invocation, so that one is current (asking cargo again there would rebuild shared
+/// dependencies with that package's own feature set). When it is missing, cargo builds it
+/// and says where it is. After changing that package alone, `cargo build -p NAME` first.
+pub async fn workspace_binary(name: &str) -> PathBuf {
+    let beside_the_test = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join(name)))
+        .filter(|path| path.is_file());
+    if let Some(path) = beside_the_test {
+        return path;
+    }
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(workspace)
+        .args(["build", "-p", name, "--bin", name])
+        .arg("--message-format=json-render-diagnostics");
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
+    let output = command.output().await.expect("run cargo build");
+    assert!(
+        output.status.success(),
+        "cargo build -p {name} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .filter(|message| message["target"]["name"] == name)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo names the {name} executable"))
+}
+
 /// The system's temporary directory, checked to have no `.env` in it or above it.
 fn dir_without_dotenv() -> PathBuf {
     let dir = std::env::temp_dir();

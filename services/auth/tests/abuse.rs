@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode, header};
+use axum::http::{StatusCode, header};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use common::{PASSWORD, TestApp, config};
 use serde_json::json;
@@ -82,30 +82,14 @@ async fn login_attempts_are_rate_limited_per_account_across_instances(pool: PgPo
     for attempt in 0..5 {
         let app = if attempt % 2 == 0 { &first } else { &second };
         let ip = format!("198.51.100.{attempt}");
-        let reply = app
-            .call(
-                Method::POST,
-                "/api/auth/login",
-                Some(json!({ "login": "alice", "password": PASSWORD })),
-                None,
-                &ip,
-            )
-            .await;
+        let reply = app.login_from(&ip, "alice", PASSWORD).await;
         assert_eq!(
             reply.status,
             StatusCode::OK,
             "attempt {attempt}: every attempt counts, good or bad"
         );
     }
-    let reply = second
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            Some(json!({ "login": "alice", "password": PASSWORD })),
-            None,
-            "198.51.100.99",
-        )
-        .await;
+    let reply = second.login_from("198.51.100.99", "alice", PASSWORD).await;
     assert_eq!(
         (reply.status, reply.code()),
         (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
@@ -122,36 +106,12 @@ async fn login_attempts_are_rate_limited_per_account_across_instances(pool: PgPo
 async fn login_attempts_are_rate_limited_per_ip(pool: PgPool) {
     let app = TestApp::with_config(pool, config(json!({ "rate_limit_login_per_minute": 3 }))).await;
     for name in ["a1", "a2", "a3"] {
-        let reply = app
-            .call(
-                Method::POST,
-                "/api/auth/login",
-                Some(json!({ "login": name, "password": "x" })),
-                None,
-                "192.0.2.1",
-            )
-            .await;
+        let reply = app.login_from("192.0.2.1", name, "x").await;
         assert_eq!(reply.code(), "invalid_credentials");
     }
-    let reply = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            Some(json!({ "login": "a4", "password": "x" })),
-            None,
-            "192.0.2.1",
-        )
-        .await;
+    let reply = app.login_from("192.0.2.1", "a4", "x").await;
     assert_eq!(reply.code(), "rate_limited");
-    let other_ip = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            Some(json!({ "login": "a4", "password": "x" })),
-            None,
-            "192.0.2.2",
-        )
-        .await;
+    let other_ip = app.login_from("192.0.2.2", "a4", "x").await;
     assert_eq!(other_ip.code(), "invalid_credentials");
 }
 
@@ -169,14 +129,8 @@ async fn without_redis_limits_still_apply_and_logins_still_work(pool: PgPool) {
 async fn forged_and_foreign_tokens_are_refused(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;
     let other_deployment = TestApp::new(pool).await;
-    let token = app.register("alice").await["access_token"]
-        .as_str()
-        .expect("t")
-        .to_owned();
-    let foreign = other_deployment.register("bob").await["access_token"]
-        .as_str()
-        .expect("t")
-        .to_owned();
+    let token = app.register_for_token("alice").await;
+    let foreign = other_deployment.register_for_token("bob").await;
 
     let (header_part, payload, _) = {
         let mut parts = token.split('.');
@@ -208,19 +162,14 @@ async fn forged_and_foreign_tokens_are_refused(pool: PgPool) {
         );
         assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
     }
-    let missing = app
-        .call(Method::GET, "/api/auth/me", None, None, "203.0.113.7")
-        .await;
+    let missing = app.get("/api/auth/me").await;
     assert_eq!(missing.code(), "missing_token");
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn expired_access_tokens_say_so(pool: PgPool) {
     let app = TestApp::with_config(pool, config(json!({ "access_token_ttl_secs": 0 }))).await;
-    let token = app.register("alice").await["access_token"]
-        .as_str()
-        .expect("t")
-        .to_owned();
+    let token = app.register_for_token("alice").await;
     tokio::time::sleep(Duration::from_secs(7)).await; // past the 5 s leeway
     let reply = app.get_as("/api/auth/me", &token).await;
     assert_eq!(
@@ -232,19 +181,8 @@ async fn expired_access_tokens_say_so(pool: PgPool) {
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn jwks_publishes_the_key_that_verifies_tokens(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let token = app.register("alice").await["access_token"]
-        .as_str()
-        .expect("t")
-        .to_owned();
-    let reply = app
-        .call(
-            Method::GET,
-            "/.well-known/jwks.json",
-            None,
-            None,
-            "203.0.113.7",
-        )
-        .await;
+    let token = app.register_for_token("alice").await;
+    let reply = app.get("/.well-known/jwks.json").await;
     let jwks: authn::Jwks = serde_json::from_value(reply.body).expect("jwks");
     let keys = jwks
         .keys
@@ -252,13 +190,7 @@ async fn jwks_publishes_the_key_that_verifies_tokens(pool: PgPool) {
         .map(authn::PublicKey::from_jwk)
         .collect::<Result<Vec<_>, _>>()
         .expect("keys");
-    let verifier = authn::TokenVerifier::new(
-        keys,
-        &authn::Audience {
-            issuer: "devmentor-auth".into(),
-            audience: "devmentor".into(),
-        },
-    );
+    let verifier = authn::TokenVerifier::new(keys, &testkit::audience());
     let claims = verifier
         .verify(&token)
         .expect("verifies with the published key");

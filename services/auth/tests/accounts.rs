@@ -2,7 +2,7 @@
 
 mod common;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use common::{PASSWORD, TestApp};
 use serde_json::json;
 use sqlx::PgPool;
@@ -140,19 +140,8 @@ async fn wrong_password_and_unknown_user_look_the_same(pool: PgPool) {
 async fn profile_updates_change_only_what_is_sent(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("bob").await;
-    let token = app.register("alice").await["access_token"]
-        .as_str()
-        .expect("t")
-        .to_owned();
-    let patch = |body| {
-        app.call(
-            Method::PATCH,
-            "/api/auth/me",
-            Some(body),
-            Some(&token),
-            "203.0.113.7",
-        )
-    };
+    let token = app.register_for_token("alice").await;
+    let patch = |body| app.patch_as("/api/auth/me", body, &token);
 
     let reply =
         patch(json!({ "full_name": "Alice Liddell", "avatar_url": "https://img.example/a.png" }))

@@ -2,26 +2,21 @@
 
 mod common;
 
-use axum::http::{Method, StatusCode};
-use common::{PASSWORD, Reply, TestApp};
+use axum::http::StatusCode;
+use common::{PASSWORD, TestApp};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use testkit::Reply;
 
 /// Registers `name` with `role` and returns (user id, access token).
 async fn account(app: &TestApp, name: &str, role: &str) -> (String, String) {
     let body = app.register(name).await;
-    sqlx::query!(
-        "UPDATE auth.users SET role = $1 WHERE username = $2",
-        role,
-        name
-    )
-    .execute(&app.pool)
-    .await
-    .expect("set role");
-    (
-        body["user"]["id"].as_str().expect("id").to_owned(),
-        body["access_token"].as_str().expect("t").to_owned(),
-    )
+    let id = body["user"]["id"].as_str().expect("id").to_owned();
+    let user_id = db::ids::UserId(id.parse().expect("uuid"));
+    db::auth::admin::set_role(&app.pool, user_id, role)
+        .await
+        .expect("set role");
+    (id, body["access_token"].as_str().expect("t").to_owned())
 }
 
 async fn admin_post(app: &TestApp, token: &str, path: &str, body: Value) -> Reply {
@@ -237,15 +232,7 @@ async fn a_demoted_admin_loses_access_at_once(pool: PgPool) {
         .execute(&app.pool)
         .await
         .expect("demote");
-    let reply = app
-        .call(
-            Method::GET,
-            "/api/auth/admin/users",
-            None,
-            Some(&token),
-            "203.0.113.7",
-        )
-        .await;
+    let reply = app.get_as("/api/auth/admin/users", &token).await;
     assert_eq!(
         reply.status,
         StatusCode::FORBIDDEN,

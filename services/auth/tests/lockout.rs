@@ -13,14 +13,12 @@ mod support;
 use std::time::Duration;
 
 use axum::{
-    body::{Body, Bytes},
-    http::{HeaderMap, Request, StatusCode, header},
+    body::Bytes,
+    http::{HeaderMap, StatusCode, header},
 };
 use common::{PASSWORD, TestApp, config};
-use http_body_util::BodyExt;
 use serde_json::json;
 use sqlx::PgPool;
-use tower::ServiceExt;
 
 /// A login's answer as the client receives it, minus the per-request id.
 #[derive(Debug, PartialEq)]
@@ -33,32 +31,15 @@ struct Raw {
 /// The answer, and how many password verifications the request spent (a locked or unknown
 /// account must cost what a wrong password costs, or timing tells them apart).
 async fn raw_login(app: &TestApp, login: &str, password: &str) -> (Raw, u64) {
-    let request = Request::post("/api/auth/login")
-        .header("content-type", "application/json")
-        .header("x-forwarded-for", "203.0.113.7")
-        .body(Body::from(
-            json!({ "login": login, "password": password }).to_string(),
-        ))
-        .expect("request");
     let before = app.state.passwords.verified();
-    let response = app.router.clone().oneshot(request).await.expect("answer");
+    let reply = app.login(login, password).await;
     let spent = app.state.passwords.verified() - before;
-    let status = response.status();
-    let headers = comparable(response.headers());
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        Raw {
-            status,
-            headers,
-            body,
-        },
-        spent,
-    )
+    let raw = Raw {
+        status: reply.status,
+        headers: comparable(&reply.headers),
+        body: reply.bytes,
+    };
+    (raw, spent)
 }
 
 fn comparable(headers: &HeaderMap) -> Vec<(String, String)> {

@@ -3,14 +3,11 @@
 
 mod common;
 
-use axum::http::{Method, StatusCode};
-use common::{PASSWORD, Reply, TestApp};
+use axum::http::StatusCode;
+use common::{PASSWORD, TestApp};
 use serde_json::json;
 use sqlx::PgPool;
-
-fn assert_invalid_text(reply: &Reply, field: &str) {
-    testkit::assert_invalid_text(reply.status, &reply.body, field);
-}
+use testkit::assert_invalid_text;
 
 async fn count(app: &TestApp, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) FROM auth.{table}"))
@@ -59,13 +56,7 @@ async fn signing_in_and_editing_the_profile_with_nul_are_refused(pool: PgPool) {
     assert_eq!(count(&app, "audit_log").await, audit_before);
 
     let reply = app
-        .call(
-            Method::PATCH,
-            "/api/auth/me",
-            Some(json!({ "full_name": "Mallory\0" })),
-            Some(token),
-            "203.0.113.7",
-        )
+        .patch_as("/api/auth/me", json!({ "full_name": "Mallory\0" }), token)
         .await;
     assert_invalid_text(&reply, "full_name");
     let me = app.get_as("/api/auth/me", token).await;
@@ -76,13 +67,7 @@ async fn signing_in_and_editing_the_profile_with_nul_are_refused(pool: PgPool) {
 async fn the_oauth_callback_refuses_nul_in_its_query(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let reply = app
-        .call(
-            Method::GET,
-            "/api/auth/oauth/github/callback?code=c%00&state=s",
-            None,
-            None,
-            "203.0.113.7",
-        )
+        .get("/api/auth/oauth/github/callback?code=c%00&state=s")
         .await;
     assert_invalid_text(&reply, "query parameter `code`");
 }

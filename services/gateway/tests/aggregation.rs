@@ -4,14 +4,8 @@ mod common;
 
 use std::sync::atomic::Ordering;
 
-use common::{client, dead_url, gateway, settings, upstream};
+use common::{dead_url, gateway, get_json, settings, upstream};
 use serde_json::{Value, json};
-
-async fn get_json(url: &str) -> (reqwest::StatusCode, Value) {
-    let response = client().get(url).send().await.expect("gateway answers");
-    let status = response.status();
-    (status, response.json().await.expect("json body"))
-}
 
 fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["checks"]

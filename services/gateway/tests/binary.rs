@@ -1,9 +1,6 @@
 //! The real `gateway` binary: starts without a database, answers health, stops on SIGTERM.
 
-use std::{
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::{process::Stdio, time::Duration};
 
 use tokio::process::{Child, Command};
 
@@ -30,48 +27,15 @@ fn spawn_gateway(port: u16, extra_env: &[(&str, &str)]) -> Child {
         .expect("spawn the gateway binary")
 }
 
-/// Polls `url` until it answers 200; fails with the child's stderr if the child exits.
-async fn wait_until_live(client: &reqwest::Client, url: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(response) = client.get(url).send().await
-            && response.status() == 200
-        {
-            return;
-        }
-        if let Some(status) = child.try_wait().expect("child status") {
-            let mut stderr = String::new();
-            if let Some(mut pipe) = child.stderr.take() {
-                use tokio::io::AsyncReadExt;
-                let _ = pipe.read_to_string(&mut stderr).await;
-            }
-            panic!("gateway exited with {status} before {url} answered: {stderr}");
-        }
-        assert!(Instant::now() < deadline, "{url} did not answer in 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn serves_health_without_a_database_and_stops_on_sigterm() {
     let port = testkit::free_port();
     let mut child = spawn_gateway(port, &[]);
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
 
-    wait_until_live(&client, &format!("{base}/health/live"), &mut child).await;
-    let live: serde_json::Value = client
-        .get(format!("{base}/health/live"))
-        .send()
-        .await
-        .expect("live")
-        .json()
-        .await
-        .expect("json");
+    let live = testkit::wait_until_ok(&format!("{base}/health/live"), &mut child).await;
     assert_eq!(live["service"], "gateway");
+    let client = testkit::http_client();
     let ready = client
         .get(format!("{base}/health/ready"))
         .send()
@@ -84,17 +48,55 @@ async fn serves_health_without_a_database_and_stops_on_sigterm() {
         .await
         .expect("answers");
     assert_eq!(missing.status(), 404);
+    testkit::stop_gracefully(child).await;
+}
 
-    let pid = child.id().expect("child is running") as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .expect("send SIGTERM");
-    let (status, stderr) = testkit::wait_for_exit(child, Duration::from_secs(30)).await;
+/// Runs `gateway healthcheck ARGS` against the gateway listening on `port`.
+async fn healthcheck(port: u16, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .current_dir(std::env::temp_dir())
+        .arg("healthcheck")
+        .args(args)
+        .env("GATEWAY_HOST", "0.0.0.0")
+        .env("GATEWAY_PORT", port.to_string())
+        .output()
+        .await
+        .expect("run gateway healthcheck")
+}
+
+#[tokio::test]
+async fn healthcheck_subcommand_reports_the_running_gateway() {
+    let port = testkit::free_port();
+    let mut child = spawn_gateway(port, &[]);
+    testkit::wait_until_ok(&format!("http://127.0.0.1:{port}/health/live"), &mut child).await;
+
+    let live = healthcheck(port, &["--live"]).await;
     assert!(
-        status.success(),
-        "graceful stop exits 0, got {status}: {stderr}"
+        live.status.success(),
+        "live gateway passes: {}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    assert!(live.stderr.is_empty());
+
+    // No upstream service runs, so the gateway is alive but not ready.
+    let ready = healthcheck(port, &[]).await;
+    assert_eq!(ready.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&ready.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "gateway healthcheck: http://127.0.0.1:{port}/health/ready answered 503"
+        )),
+        "{stderr}"
+    );
+
+    child.kill().await.expect("stop the gateway");
+    let gone = healthcheck(port, &["--live"]).await;
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("no answer"),
+        "{}",
+        String::from_utf8_lossy(&gone.stderr)
     );
 }
 

@@ -7,14 +7,13 @@
 
 use std::{
     net::IpAddr,
-    path::PathBuf,
     process::Stdio,
     sync::atomic::{AtomicUsize, Ordering},
-    time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use testkit::ServiceProcess;
 use tokio::process::{Child, Command};
 
 /// Login attempts per minute per client address (and per account) that auth allows.
@@ -30,49 +29,6 @@ const INHERITED_SETTINGS: [&str; 6] = [
     "HTTP_PROXY",
     "http_proxy",
 ];
-
-/// A service binary running for one test; killed when dropped.
-struct Process {
-    child: Child,
-    base_url: String,
-}
-
-/// The auth binary. `CARGO_BIN_EXE_*` names only this package's binaries; a workspace test
-/// run (`scripts/test`) builds auth's beside this test's executable in the same invocation,
-/// so that one is current (asking cargo again there would rebuild shared dependencies with
-/// auth's own feature set). When it is missing, cargo builds it and says where it is. After
-/// changing auth, run `cargo build -p auth` before `cargo test -p gateway` alone.
-async fn auth_binary() -> PathBuf {
-    let beside_this_test = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("auth")))
-        .filter(|path| path.is_file());
-    if let Some(path) = beside_this_test {
-        return path;
-    }
-    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let mut command = Command::new(env!("CARGO"));
-    command
-        .current_dir(workspace)
-        .args(["build", "-p", "auth", "--bin", "auth"])
-        .arg("--message-format=json-render-diagnostics");
-    if !cfg!(debug_assertions) {
-        command.arg("--release");
-    }
-    let output = command.output().await.expect("run cargo build");
-    assert!(
-        output.status.success(),
-        "cargo build -p auth failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|message| message["reason"] == "compiler-artifact")
-        .filter(|message| message["target"]["name"] == "auth")
-        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .expect("cargo names the auth executable")
-}
 
 /// Starts `binary` listening on `port`, from a directory with no `.env`, with `env`.
 fn spawn(binary: &std::path::Path, env: &[(&str, &str)]) -> Child {
@@ -93,13 +49,13 @@ fn spawn(binary: &std::path::Path, env: &[(&str, &str)]) -> Child {
         .unwrap_or_else(|error| panic!("spawn {}: {error}", binary.display()))
 }
 
-async fn start_auth(pool: &PgPool) -> Process {
+async fn start_auth(pool: &PgPool) -> ServiceProcess {
     let port = testkit::free_port().to_string();
     let prefix = format!("devmentor:test:client-addresses:{}", uuid::Uuid::new_v4());
     let key = testkit::SigningKeyFile::new();
     let limit = LOGIN_LIMIT.to_string();
     let child = spawn(
-        &auth_binary().await,
+        &testkit::workspace_binary("auth").await,
         &[
             ("DATABASE_URL", &testkit::database_url(pool)),
             ("DB_POOL_SIZE", "2"),
@@ -113,15 +69,16 @@ async fn start_auth(pool: &PgPool) -> Process {
             ("PASSWORD_HASH_CONCURRENCY", "2"),
         ],
     );
-    let mut auth = Process {
+    let mut auth = ServiceProcess {
         child,
         base_url: format!("http://127.0.0.1:{port}"),
     };
-    wait_until_ok(&mut auth, "/health/ready").await;
+    let ready = format!("{}/health/ready", auth.base_url);
+    testkit::wait_until_ok(&ready, &mut auth.child).await;
     auth
 }
 
-async fn start_gateway(auth_url: &str) -> Process {
+async fn start_gateway(auth_url: &str) -> ServiceProcess {
     let port = testkit::free_port().to_string();
     let nowhere = format!("http://127.0.0.1:{}", testkit::free_port());
     let child = spawn(
@@ -134,36 +91,13 @@ async fn start_gateway(auth_url: &str) -> Process {
             ("MEMORY_SERVICE_URL", &nowhere),
         ],
     );
-    let mut gateway = Process {
+    let mut gateway = ServiceProcess {
         child,
         base_url: format!("http://127.0.0.1:{port}"),
     };
-    wait_until_ok(&mut gateway, "/health/live").await;
+    let live = format!("{}/health/live", gateway.base_url);
+    testkit::wait_until_ok(&live, &mut gateway.child).await;
     gateway
-}
-
-/// Polls `path` until it answers 2xx; fails with the process's stderr if it exits.
-async fn wait_until_ok(process: &mut Process, path: &str) {
-    let url = format!("{}{path}", process.base_url);
-    let client = from_address("127.0.0.1");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(response) = client.get(&url).send().await
-            && response.status().is_success()
-        {
-            return;
-        }
-        if let Some(status) = process.child.try_wait().expect("child status") {
-            let mut stderr = String::new();
-            if let Some(mut pipe) = process.child.stderr.take() {
-                use tokio::io::AsyncReadExt;
-                let _ = pipe.read_to_string(&mut stderr).await;
-            }
-            panic!("exited with {status} before {url} answered: {stderr}");
-        }
-        assert!(Instant::now() < deadline, "{url} did not answer in 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// A client whose connections come from `address` (any of 127.0.0.0/8 works on loopback).

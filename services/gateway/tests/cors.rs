@@ -4,18 +4,16 @@ mod common;
 
 use std::sync::atomic::Ordering;
 
-use common::{client, stack};
+use common::stack;
+use reqwest::Method;
 
 const FRONTEND: &str = "http://localhost:5173";
 
 #[tokio::test]
 async fn preflight_from_an_allowed_origin_is_answered_by_the_gateway() {
     let stack = stack().await;
-    let response = client()
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/api/projects/p1/files", stack.gateway),
-        )
+    let response = stack
+        .request(Method::OPTIONS, "/api/projects/p1/files")
         .header("origin", FRONTEND)
         .header("access-control-request-method", "POST")
         .header(
@@ -39,11 +37,8 @@ async fn preflight_from_an_allowed_origin_is_answered_by_the_gateway() {
 #[tokio::test]
 async fn preflight_from_another_origin_gets_no_permission() {
     let stack = stack().await;
-    let response = client()
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/api/projects", stack.gateway),
-        )
+    let response = stack
+        .request(Method::OPTIONS, "/api/projects")
         .header("origin", "http://evil.example")
         .header("access-control-request-method", "DELETE")
         .send()
@@ -60,8 +55,8 @@ async fn preflight_from_another_origin_gets_no_permission() {
 #[tokio::test]
 async fn simple_requests_carry_cors_headers_only_for_allowed_origins() {
     let stack = stack().await;
-    let allowed = client()
-        .get(format!("{}/api/memory/documents", stack.gateway))
+    let allowed = stack
+        .request(Method::GET, "/api/memory/documents")
         .header("origin", "http://localhost:3000")
         .send()
         .await
@@ -80,8 +75,8 @@ async fn simple_requests_carry_cors_headers_only_for_allowed_origins() {
         .unwrap();
     assert!(exposed.contains("x-request-id"), "{exposed}");
 
-    let denied = client()
-        .get(format!("{}/api/memory/documents", stack.gateway))
+    let denied = stack
+        .request(Method::GET, "/api/memory/documents")
         .header("origin", "http://evil.example")
         .send()
         .await
@@ -92,8 +87,8 @@ async fn simple_requests_carry_cors_headers_only_for_allowed_origins() {
 #[tokio::test]
 async fn gateway_errors_carry_cors_headers_so_the_browser_can_read_them() {
     let stack = stack().await;
-    let response = client()
-        .get(format!("{}/api/unknown", stack.gateway))
+    let response = stack
+        .request(Method::GET, "/api/unknown")
         .header("origin", FRONTEND)
         .send()
         .await

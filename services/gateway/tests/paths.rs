@@ -3,35 +3,8 @@
 
 mod common;
 
-use common::{Stack, client, stack};
+use common::{raw_get, stack};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Raw HTTP/1.1: client libraries resolve `..` and `%2e%2e` before sending, so they could
-/// never send these probes.
-async fn raw_get(gateway: &str, path: &str) -> (u16, Value) {
-    let address = gateway.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("connect");
-    let head = format!("GET {path} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
-    stream.write_all(head.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
-    let status = answer
-        .get(9..12)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {answer}"));
-    let body = &answer[answer.find("\r\n\r\n").expect("head ends") + 4..];
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-fn reached(stack: &Stack) -> usize {
-    [&stack.auth, &stack.project, &stack.memory]
-        .iter()
-        .map(|upstream| upstream.all_requests())
-        .sum()
-}
 
 #[tokio::test]
 async fn dot_segment_probes_are_refused_and_never_forwarded() {
@@ -55,7 +28,7 @@ async fn dot_segment_probes_are_refused_and_never_forwarded() {
         assert_eq!(body["error"]["code"], "invalid_path", "{path}: {body}");
         assert!(body["error"]["message"].is_string(), "{path}: {body}");
     }
-    assert_eq!(reached(&stack), 0, "a probe reached a service");
+    assert_eq!(stack.requests_reached(), 0, "a probe reached a service");
 }
 
 #[tokio::test]
@@ -70,11 +43,7 @@ async fn ordinary_paths_with_dots_and_escapes_are_forwarded_unchanged() {
         ("/.well-known/jwks.json", "auth"),
     ];
     for (path, service) in cases {
-        let response = client()
-            .get(format!("{}{path}", stack.gateway))
-            .send()
-            .await
-            .expect("gateway answers");
+        let response = stack.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         let echo: Value = response.json().await.expect("json");
         assert_eq!(echo["service"], service, "{path}");

@@ -4,18 +4,16 @@ mod common;
 
 use std::{sync::atomic::Ordering, time::Duration};
 
-use common::{client, pattern, pattern_stream, sha256_of, stack, stack_with};
+use common::{
+    get_json, json_answer, pattern, pattern_stream, raw_json_body, raw_request, sha256_of, stack,
+    stack_with,
+};
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Large enough to exceed the 10 MiB project upload limit the gateway must not cut.
 const BIG: usize = 12 * 1024 * 1024 + 7;
-
-async fn get_json(url: &str) -> (reqwest::StatusCode, Value) {
-    let response = client().get(url).send().await.expect("gateway answers");
-    let status = response.status();
-    (status, response.json().await.expect("json body"))
-}
 
 #[tokio::test]
 async fn each_prefix_reaches_its_own_service() {
@@ -46,17 +44,14 @@ async fn unknown_paths_get_the_platform_404_without_reaching_a_service() {
         assert_eq!(status, 404, "{path}");
         assert_eq!(body["error"]["code"], "not_found", "{path}");
     }
-    let reached = stack.auth.requests.load(Ordering::SeqCst)
-        + stack.project.requests.load(Ordering::SeqCst)
-        + stack.memory.requests.load(Ordering::SeqCst);
-    assert_eq!(reached, 0);
+    assert_eq!(stack.requests_reached(), 0);
 }
 
 #[tokio::test]
 async fn method_query_and_headers_are_preserved() {
     let stack = stack().await;
-    let response = client()
-        .patch(format!("{}/api/projects/p1?x=1&y=a%20b&x=2", stack.gateway))
+    let response = stack
+        .request(Method::PATCH, "/api/projects/p1?x=1&y=a%20b&x=2")
         .header("authorization", "Bearer token-123")
         .header("x-custom", "one")
         .header("x-custom", "two")
@@ -81,29 +76,13 @@ async fn method_query_and_headers_are_preserved() {
 #[tokio::test]
 async fn a_request_id_is_generated_and_forwarded_when_the_client_sends_none() {
     let stack = stack().await;
-    let response = client()
-        .get(format!("{}/api/memory/documents", stack.gateway))
-        .send()
-        .await
-        .expect("gateway answers");
+    let response = stack.get("/api/memory/documents").await;
     let returned = response.headers()["x-request-id"].clone();
     let echo: Value = response.json().await.expect("json");
     assert_eq!(
         echo["headers"]["x-request-id"],
         json!([returned.to_str().unwrap()])
     );
-}
-
-/// Raw HTTP/1.1, because an HTTP client library would manage these headers itself.
-async fn raw_request(gateway: &str, head: &str) -> String {
-    let address = gateway.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("connect");
-    stream.write_all(head.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
-    answer
 }
 
 #[tokio::test]
@@ -125,8 +104,7 @@ async fn hop_by_hop_request_headers_are_dropped() {
     )
     .await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    let body = &answer[answer.find("\r\n\r\n").expect("head ends") + 4..];
-    let echo: Value = serde_json::from_str(body).expect("json echo");
+    let echo = raw_json_body(&answer);
     let headers = echo["headers"].as_object().expect("headers");
     for dropped in [
         "keep-alive",
@@ -154,11 +132,7 @@ async fn hop_by_hop_request_headers_are_dropped() {
 #[tokio::test]
 async fn hop_by_hop_response_headers_are_dropped() {
     let stack = stack().await;
-    let response = client()
-        .get(format!("{}/api/auth/me?hop=1", stack.gateway))
-        .send()
-        .await
-        .expect("gateway answers");
+    let response = stack.get("/api/auth/me?hop=1").await;
     assert_eq!(response.status(), 200);
     let headers = response.headers();
     assert_eq!(headers["x-end-to-end"], "kept");
@@ -170,79 +144,57 @@ async fn hop_by_hop_response_headers_are_dropped() {
     }
 }
 
+/// What the upstream receives when a client sends `X-Forwarded-For: forwarded_for` and
+/// `X-Forwarded-Proto: https` to a gateway trusting `trusted_proxies` (empty: none, the
+/// gateway is the edge): those two headers.
+async fn forwarded_headers_seen(trusted_proxies: &str, forwarded_for: &str) -> (Value, Value) {
+    let stack = stack_with(|settings| {
+        settings.trusted_proxies = trusted_proxies.parse().expect("proxies");
+    })
+    .await;
+    let echo = json_answer(
+        stack
+            .request(Method::GET, "/api/auth/session")
+            .header("x-forwarded-for", forwarded_for)
+            .header("x-forwarded-proto", "https"),
+    )
+    .await;
+    let headers = &echo["headers"];
+    (
+        headers["x-forwarded-for"].clone(),
+        headers["x-forwarded-proto"].clone(),
+    )
+}
+
 #[tokio::test]
 async fn the_peer_address_is_the_forwarded_for_at_the_edge() {
-    let stack = stack().await;
-    let echo: Value = client()
-        .get(format!("{}/api/auth/session", stack.gateway))
-        .header("x-forwarded-for", "6.6.6.6")
-        .header("x-forwarded-proto", "https")
-        .send()
-        .await
-        .expect("gateway answers")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(echo["headers"]["x-forwarded-for"], json!(["127.0.0.1"]));
-    assert_eq!(echo["headers"]["x-forwarded-proto"], json!(["http"]));
+    let seen = forwarded_headers_seen("", "6.6.6.6").await;
+    assert_eq!(seen, (json!(["127.0.0.1"]), json!(["http"])));
 }
 
 #[tokio::test]
 async fn a_peer_outside_the_trusted_proxies_has_its_forwarded_headers_replaced() {
-    let stack = stack_with(|settings| {
-        settings.trusted_proxies = "10.0.0.0/8, 127.0.0.2".parse().expect("proxies");
-    })
-    .await;
-    let echo: Value = client()
-        .get(format!("{}/api/auth/session", stack.gateway))
-        .header("x-forwarded-for", "6.6.6.6")
-        .header("x-forwarded-proto", "https")
-        .send()
-        .await
-        .expect("gateway answers")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(echo["headers"]["x-forwarded-for"], json!(["127.0.0.1"]));
-    assert_eq!(echo["headers"]["x-forwarded-proto"], json!(["http"]));
+    let seen = forwarded_headers_seen("10.0.0.0/8, 127.0.0.2", "6.6.6.6").await;
+    assert_eq!(seen, (json!(["127.0.0.1"]), json!(["http"])));
 }
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_peer_is_appended_to_forwarded_for() {
-    let stack = stack_with(|settings| {
-        settings.trusted_proxies = "127.0.0.1/32".parse().expect("proxies");
-    })
-    .await;
-    let echo: Value = client()
-        .get(format!("{}/api/auth/session", stack.gateway))
-        .header("x-forwarded-for", "203.0.113.7, 10.1.1.1")
-        .header("x-forwarded-proto", "https")
-        .send()
-        .await
-        .expect("gateway answers")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        echo["headers"]["x-forwarded-for"],
-        json!(["203.0.113.7, 10.1.1.1, 127.0.0.1"])
-    );
-    assert_eq!(echo["headers"]["x-forwarded-proto"], json!(["https"]));
+    let seen = forwarded_headers_seen("127.0.0.1/32", "203.0.113.7, 10.1.1.1").await;
+    let appended = json!(["203.0.113.7, 10.1.1.1, 127.0.0.1"]);
+    assert_eq!(seen, (appended, json!(["https"])));
 }
 
 #[tokio::test]
 async fn a_large_streamed_upload_arrives_intact() {
     let stack = stack().await;
-    let echo: Value = client()
-        .post(format!("{}/api/projects/p1/files", stack.gateway))
-        .header("content-type", "application/octet-stream")
-        .body(reqwest::Body::wrap_stream(pattern_stream(BIG)))
-        .send()
-        .await
-        .expect("gateway answers")
-        .json()
-        .await
-        .expect("json");
+    let echo = json_answer(
+        stack
+            .request(Method::POST, "/api/projects/p1/files")
+            .header("content-type", "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(pattern_stream(BIG))),
+    )
+    .await;
     assert_eq!(echo["body_len"], BIG);
     assert_eq!(echo["body_sha256"], sha256_of(pattern(BIG)));
 }
@@ -250,15 +202,12 @@ async fn a_large_streamed_upload_arrives_intact() {
 #[tokio::test]
 async fn a_large_upload_with_content_length_keeps_it() {
     let stack = stack().await;
-    let echo: Value = client()
-        .put(format!("{}/api/projects/p1/files/a.bin", stack.gateway))
-        .body(pattern(BIG).collect::<Vec<u8>>())
-        .send()
-        .await
-        .expect("gateway answers")
-        .json()
-        .await
-        .expect("json");
+    let echo = json_answer(
+        stack
+            .request(Method::PUT, "/api/projects/p1/files/a.bin")
+            .body(pattern(BIG).collect::<Vec<u8>>()),
+    )
+    .await;
     assert_eq!(echo["headers"]["content-length"], json!([BIG.to_string()]));
     assert_eq!(echo["body_sha256"], sha256_of(pattern(BIG)));
 }
@@ -266,14 +215,9 @@ async fn a_large_upload_with_content_length_keeps_it() {
 #[tokio::test]
 async fn a_large_download_arrives_intact() {
     let stack = stack().await;
-    let response = client()
-        .get(format!(
-            "{}/api/projects/p1/files/a.bin?download={BIG}",
-            stack.gateway
-        ))
-        .send()
-        .await
-        .expect("gateway answers");
+    let response = stack
+        .get(&format!("/api/projects/p1/files/a.bin?download={BIG}"))
+        .await;
     assert_eq!(response.status(), 200);
     let body = response.bytes().await.expect("body");
     assert_eq!(body.len(), BIG);
@@ -283,11 +227,7 @@ async fn a_large_download_arrives_intact() {
 #[tokio::test]
 async fn response_chunks_pass_through_before_the_upstream_finishes() {
     let stack = stack().await;
-    let mut response = client()
-        .get(format!("{}/api/memory/export?wait=1", stack.gateway))
-        .send()
-        .await
-        .expect("gateway answers");
+    let mut response = stack.get("/api/memory/export?wait=1").await;
     // A buffering proxy would wait for "second", which the upstream only sends after the
     // test has seen "first": the guard turns that deadlock into a failure.
     let first = tokio::time::timeout(Duration::from_secs(30), response.chunk())
@@ -305,8 +245,8 @@ async fn response_chunks_pass_through_before_the_upstream_finishes() {
 async fn upstream_errors_pass_through_unchanged() {
     let stack = stack().await;
     for status in [400u16, 401, 404, 409, 422, 429, 500, 503] {
-        let response = client()
-            .post(format!("{}/api/projects?status={status}", stack.gateway))
+        let response = stack
+            .request(Method::POST, &format!("/api/projects?status={status}"))
             .send()
             .await
             .expect("gateway answers");
@@ -375,9 +315,7 @@ async fn an_upload_announced_with_expect_continue_goes_through() {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.expect("read");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    let echo: Value =
-        serde_json::from_str(&answer[answer.find("\r\n\r\n").expect("head ends") + 4..])
-            .expect("json echo");
+    let echo = raw_json_body(&answer);
     assert_eq!(echo["body_sha256"], sha256_of(pattern(BIG)));
     assert!(echo["headers"].get("expect").is_none(), "{echo}");
 }

@@ -4,10 +4,11 @@
 mod common;
 
 use authn::Role;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::json;
 use sqlx::PgPool;
+use testkit::Reply;
 use uuid::Uuid;
 
 const OWNERSHIP: &str = "Ownership: every value in Rust has exactly one owner. When the owner \
@@ -20,32 +21,27 @@ const OWNERSHIP: &str = "Ownership: every value in Rust has exactly one owner. W
 async fn ingestion_stores_chunks_in_postgres_and_one_vector_per_chunk(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user(Role::User).await;
-    let (status, body) = app
+    let ingested = app
         .ingest(
             &alice,
             json!({"source": "notes", "external_id": "rust-1", "title": "Ownership",
                    "tags": ["rust"], "content": OWNERSHIP, "metadata": {"lang": "en"}}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["status"], "created");
-    let document = &body["document"];
+    assert_eq!(ingested.status, StatusCode::CREATED, "{}", ingested.body);
+    assert_eq!(ingested.body["status"], "created");
+    let document = &ingested.body["document"];
     assert_eq!(document["owner_id"], alice.id.to_string());
     assert_eq!(document["pending_chunks"], 0, "indexed before answering");
     let chunk_count = document["chunk_count"].as_i64().unwrap();
     assert!(chunk_count >= 2, "300-character chunks: {document}");
 
     let id = document["id"].as_str().unwrap();
-    let (status, shown) = app
-        .call(
-            Method::GET,
-            &format!("/api/memory/documents/{id}"),
-            Some(&alice.token),
-            None,
-        )
+    let shown = app
+        .get_as(&format!("/api/memory/documents/{id}"), &alice)
         .await;
-    assert_eq!(status, StatusCode::OK);
-    let chunks = shown["chunks"].as_array().unwrap();
+    assert_eq!(shown.status, StatusCode::OK);
+    let chunks = shown.body["chunks"].as_array().unwrap();
     assert_eq!(chunks.len() as i64, chunk_count);
     for (index, chunk) in chunks.iter().enumerate() {
         assert_eq!(chunk["index"], index);
@@ -90,48 +86,50 @@ async fn ingestion_stores_chunks_in_postgres_and_one_vector_per_chunk(pool: PgPo
 async fn re_ingesting_a_key_updates_in_place_or_does_nothing(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user(Role::User).await;
-    let body = json!({"source": "notes", "external_id": "k", "content": OWNERSHIP});
-    let (_, first) = app.ingest(&alice, body.clone()).await;
+    let note = json!({"source": "notes", "external_id": "k", "content": OWNERSHIP});
+    let first = app.ingest(&alice, note.clone()).await.body;
     let id = first["document"]["id"].clone();
 
-    let (status, again) = app.ingest(&alice, body).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(again["status"], "unchanged");
-    assert_eq!(again["document"]["id"], id);
+    let again = app.ingest(&alice, note).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["status"], "unchanged");
+    assert_eq!(again.body["document"]["id"], id);
 
-    let (status, updated) = app
+    let updated = app
         .ingest(
             &alice,
             json!({"source": "notes", "external_id": "k", "content": "Lifetimes name how long references live."}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+    let updated = updated.body;
     assert_eq!(updated["status"], "updated");
     assert_eq!(updated["document"]["id"], id, "same document, new content");
     assert_eq!(updated["document"]["chunk_count"], 1);
     assert_eq!(app.vectors().await, 1, "the old chunks' vectors are gone");
 
     // Changing only the tags is a change too (they are filter fields of the vectors).
-    let (_, retagged) = app
+    let retagged = app
         .ingest(
             &alice,
             json!({"source": "notes", "external_id": "k", "tags": ["rust"],
                    "content": "Lifetimes name how long references live."}),
         )
-        .await;
+        .await
+        .body;
     assert_eq!(retagged["status"], "updated");
     assert_eq!(retagged["document"]["tags"], json!(["rust"]));
 
     // Another user's identical key is another document.
     let bob = app.user(Role::User).await;
-    let (status, theirs) = app
+    let theirs = app
         .ingest(
             &bob,
             json!({"source": "notes", "external_id": "k", "content": OWNERSHIP}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_ne!(theirs["document"]["id"], id);
+    assert_eq!(theirs.status, StatusCode::CREATED);
+    assert_ne!(theirs.body["document"]["id"], id);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -140,92 +138,85 @@ async fn users_see_their_own_and_shared_documents_only(pool: PgPool) {
     let alice = app.user(Role::User).await;
     let bob = app.user(Role::User).await;
     let admin = app.user(Role::Admin).await;
-    let (_, private) = app
+    let private = app
         .ingest(&alice, json!({"source": "notes", "content": OWNERSHIP}))
-        .await;
-    let private_id = private["document"]["id"].as_str().unwrap().to_owned();
+        .await
+        .body;
+    let private_id = private["document"]["id"].as_str().unwrap();
 
-    let (status, refused) = app
+    let refused = app
         .ingest(
             &bob,
             json!({"source": "docs", "content": "x y z", "shared": true}),
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
-    let (status, shared) = app
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let shared = app
         .ingest(
             &admin,
             json!({"source": "docs", "content": "Platform guide.", "shared": true}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(shared["document"]["shared"], true);
-    let shared_id = shared["document"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(shared.status, StatusCode::CREATED);
+    assert_eq!(shared.body["document"]["shared"], true);
+    let shared_id = shared.body["document"]["id"].as_str().unwrap();
 
     let path = |id: &str| format!("/api/memory/documents/{id}");
-    let (status, _) = app
-        .call(Method::GET, &path(&private_id), Some(&bob.token), None)
-        .await;
     assert_eq!(
-        status,
+        app.get_as(&path(private_id), &bob).await.status,
         StatusCode::NOT_FOUND,
         "another user's document is invisible"
     );
-    let (status, _) = app
-        .call(Method::DELETE, &path(&private_id), Some(&bob.token), None)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app
-        .call(Method::GET, &path(&shared_id), Some(&bob.token), None)
-        .await;
-    assert_eq!(status, StatusCode::OK, "shared documents are for everyone");
-    let (status, _) = app
-        .call(Method::DELETE, &path(&shared_id), Some(&bob.token), None)
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.delete_as(&path(private_id), &bob).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get_as(&path(shared_id), &bob).await.status,
+        StatusCode::OK,
+        "shared documents are for everyone"
+    );
+    assert_eq!(
+        app.delete_as(&path(shared_id), &bob).await.status,
+        StatusCode::FORBIDDEN
+    );
 
-    let (_, listed) = app
-        .call(Method::GET, "/api/memory/documents", Some(&bob.token), None)
-        .await;
+    let listed = app.get_as("/api/memory/documents", &bob).await.body;
     let ids: Vec<&str> = listed["documents"]
         .as_array()
         .unwrap()
         .iter()
         .map(|d| d["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, [shared_id.as_str()]);
-    let (_, mine) = app
-        .call(
-            Method::GET,
-            "/api/memory/documents?scope=mine",
-            Some(&alice.token),
-            None,
-        )
-        .await;
+    assert_eq!(ids, [shared_id]);
+    let mine = app
+        .get_as("/api/memory/documents?scope=mine", &alice)
+        .await
+        .body;
     assert_eq!(mine["documents"].as_array().unwrap().len(), 1);
-    assert_eq!(mine["documents"][0]["id"], private_id.as_str());
+    assert_eq!(mine["documents"][0]["id"], private_id);
 
     let vectors_before = app.vectors().await;
-    let (status, _) = app
-        .call(Method::DELETE, &path(&private_id), Some(&alice.token), None)
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = app
-        .call(Method::GET, &path(&private_id), Some(&alice.token), None)
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.delete_as(&path(private_id), &alice).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get_as(&path(private_id), &alice).await.status,
+        StatusCode::NOT_FOUND
+    );
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM memory.chunks WHERE document_id = $1")
-        .bind(Uuid::parse_str(&private_id).unwrap())
+        .bind(Uuid::parse_str(private_id).unwrap())
         .fetch_one(&app.pool)
         .await
         .unwrap();
     assert_eq!(left, 0, "chunks go with their document");
     let private_chunks = private["document"]["chunk_count"].as_u64().unwrap();
     assert_eq!(app.vectors().await, vectors_before - private_chunks);
-    let (status, _) = app
-        .call(Method::DELETE, &path(&shared_id), Some(&admin.token), None)
-        .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete_as(&path(shared_id), &admin).await.status,
+        StatusCode::NO_CONTENT
+    );
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -233,66 +224,52 @@ async fn listing_pages_newest_first_and_filters(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user(Role::User).await;
     for i in 0..5 {
-        let (status, _) = app
+        let ingested = app
             .ingest(
                 &alice,
                 json!({"source": if i % 2 == 0 { "even" } else { "odd" }, "type": "note",
                        "tags": [format!("t{i}")], "content": format!("note number {i}")}),
             )
             .await;
-        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(ingested.status, StatusCode::CREATED);
     }
     let mut seen = Vec::new();
     let mut path = "/api/memory/documents?limit=2".to_owned();
     loop {
-        let (status, page) = app.call(Method::GET, &path, Some(&alice.token), None).await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        for document in page["documents"].as_array().unwrap() {
+        let page = app.get_as(&path, &alice).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for document in page.body["documents"].as_array().unwrap() {
             seen.push(document["tags"][0].as_str().unwrap().to_owned());
         }
-        match page["next_cursor"].as_str() {
+        match page.body["next_cursor"].as_str() {
             Some(cursor) => path = format!("/api/memory/documents?limit=2&cursor={cursor}"),
             None => break,
         }
     }
     assert_eq!(seen, ["t4", "t3", "t2", "t1", "t0"]);
 
-    let (_, odd) = app
-        .call(
-            Method::GET,
-            "/api/memory/documents?source=odd",
-            Some(&alice.token),
-            None,
-        )
+    let documents = |reply: Reply| reply.body["documents"].as_array().unwrap().len();
+    let odd = app.get_as("/api/memory/documents?source=odd", &alice).await;
+    assert_eq!(documents(odd), 2);
+    let tagged = app
+        .get_as("/api/memory/documents?tag=t3&type=note", &alice)
         .await;
-    assert_eq!(odd["documents"].as_array().unwrap().len(), 2);
-    let (_, tagged) = app
-        .call(
-            Method::GET,
-            "/api/memory/documents?tag=t3&type=note",
-            Some(&alice.token),
-            None,
-        )
-        .await;
-    assert_eq!(tagged["documents"].as_array().unwrap().len(), 1);
+    assert_eq!(documents(tagged), 1);
 
-    for bad in [
+    // Limits out of range, a cursor the service never made, an unknown scope or parameter.
+    let refused = [
         "limit=0",
         "limit=101",
         "cursor=bogus",
         "scope=everyone",
         "colour=red",
-    ] {
-        let (status, body) = app
-            .call(
-                Method::GET,
-                &format!("/api/memory/documents?{bad}"),
-                Some(&alice.token),
-                None,
-            )
+    ];
+    for bad in refused {
+        let reply = app
+            .get_as(&format!("/api/memory/documents?{bad}"), &alice)
             .await;
-        assert!(status.is_client_error(), "{bad}: {status}");
-        assert!(body["error"]["code"].is_string(), "{bad}: {body}");
+        assert!(reply.status.is_client_error(), "{bad}: {}", reply.status);
+        assert!(!reply.code().is_empty(), "{bad}: {}", reply.body);
     }
 }
 
@@ -332,24 +309,23 @@ async fn bad_requests_get_clear_errors_and_store_nothing(pool: PgPool) {
             "document_too_large",
         ),
     ];
-    for (body, status, code) in cases {
-        let (got, answer) = app.ingest(&alice, body).await;
+    for (note, status, code) in cases {
+        let reply = app.ingest(&alice, note).await;
         assert_eq!(
-            (got, answer["error"]["code"].as_str()),
-            (status, Some(code)),
-            "{answer}"
+            (reply.status, reply.code()),
+            (status, code),
+            "{}",
+            reply.body
         );
     }
-    let (status, answer) = app
-        .call(
-            Method::POST,
+    let anonymous = app
+        .post(
             "/api/memory/documents",
-            None,
-            Some(json!({"source": "s", "content": "x"})),
+            json!({"source": "s", "content": "x"}),
         )
         .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(answer["error"]["code"], "missing_token");
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.code(), "missing_token");
     let documents: i64 = sqlx::query_scalar("SELECT count(*) FROM memory.documents")
         .fetch_one(&app.pool)
         .await

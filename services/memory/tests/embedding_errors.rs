@@ -8,10 +8,10 @@ use std::sync::Arc;
 use authn::Role;
 use axum::{Router, http::StatusCode, routing::post};
 use common::TestApp;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::PgPool;
 use tempfile::TempDir;
-use testkit::CapturedLogs;
+use testkit::{CapturedLogs, Reply, User};
 use tracing::Level;
 
 /// What the provider puts in its refusal: must never reach the user.
@@ -20,10 +20,6 @@ const GENERIC: &str = "the embedding service is unavailable; nothing was stored:
 
 /// An OpenAI-compatible provider on loopback that refuses every request with `status`.
 async fn refusing_provider(status: StatusCode) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("addr");
     let app = Router::new().route(
         "/v1/embeddings",
         post(move || async move {
@@ -32,29 +28,20 @@ async fn refusing_provider(status: StatusCode) -> String {
             (status, axum::Json(body))
         }),
     );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{address}/v1")
+    format!("http://{}/v1", testkit::serve_on_loopback(app).await)
 }
 
 async fn app_with_provider(pool: PgPool, url: &str) -> TestApp {
     let dir = TempDir::new().expect("temp dir");
-    let mut settings = common::settings(&dir, 8);
-    settings.embedding = embed::EmbeddingConfig {
-        embedding_provider: Some(embed::Provider::Openai),
-        embedding_model: Some("text-embedding-test".into()),
-        embedding_url: Some(url.to_owned()),
-        embedding_dim: Some(8),
-        embedding_max_retries: Some(0),
-        embedding_timeout_secs: Some(2),
-        ..Default::default()
-    };
+    let settings = common::settings_with_provider(&dir, url);
     TestApp::with_settings(pool, settings, Arc::new(dir)).await
 }
 
 /// The answer is the generic one, and carries nothing of the provider's.
-fn assert_generic(status: StatusCode, body: &Value, url: &str) {
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["error"]["code"], "embedding_unavailable", "{body}");
+fn assert_generic(reply: &Reply, url: &str) {
+    let body = &reply.body;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(reply.code(), "embedding_unavailable", "{body}");
     assert_eq!(body["error"]["message"], GENERIC, "{body}");
     let text = body.to_string();
     let port = url
@@ -75,42 +62,30 @@ fn assert_generic(status: StatusCode, body: &Value, url: &str) {
     }
 }
 
+/// A new user whose first ingestion got the generic answer.
+async fn user_refused_at_ingestion(app: &TestApp, url: &str) -> User {
+    let alice = app.user(Role::User).await;
+    let note = json!({"source": "notes", "content": "Never stored."});
+    assert_generic(&app.ingest(&alice, note).await, url);
+    alice
+}
+
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn a_refusing_provider_is_not_echoed_to_users(pool: PgPool) {
     for refusal in [StatusCode::UNAUTHORIZED, StatusCode::INTERNAL_SERVER_ERROR] {
         let url = refusing_provider(refusal).await;
         let app = app_with_provider(pool.clone(), &url).await;
-        let alice = app.user(Role::User).await;
-
-        let (status, body) = app
-            .ingest(
-                &alice,
-                json!({"source": "notes", "content": "Never stored."}),
-            )
-            .await;
-        assert_generic(status, &body, &url);
-        let (status, body) = app.search(&alice, json!({"query": "anything"})).await;
-        assert_generic(status, &body, &url);
+        let alice = user_refused_at_ingestion(&app, &url).await;
+        let searched = app.search(&alice, json!({"query": "anything"})).await;
+        assert_generic(&searched, &url);
     }
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn an_unreachable_provider_url_is_not_echoed_to_users(pool: PgPool) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let url = format!("http://127.0.0.1:{port}/v1");
+    let url = format!("http://127.0.0.1:{}/v1", testkit::free_port());
     let app = app_with_provider(pool, &url).await;
-    let alice = app.user(Role::User).await;
-    let (status, body) = app
-        .ingest(
-            &alice,
-            json!({"source": "notes", "content": "Never stored."}),
-        )
-        .await;
-    assert_generic(status, &body, &url);
+    user_refused_at_ingestion(&app, &url).await;
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -119,12 +94,12 @@ async fn the_provider_detail_is_logged_for_operators(pool: PgPool) {
     let app = app_with_provider(pool, &url).await;
     let alice = app.user(Role::User).await;
     let captured = CapturedLogs::default();
-    let (status, _) = {
+    let searched = {
         // The request runs on this thread (no spawned task), so a thread-local subscriber sees it.
         let _guard = tracing::subscriber::set_default(captured.clone());
         app.search(&alice, json!({"query": "anything"})).await
     };
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(searched.status, StatusCode::SERVICE_UNAVAILABLE);
     let lines = captured.lines();
     assert!(
         lines.iter().any(|(level, line)| *level == Level::WARN

@@ -31,10 +31,15 @@ async fn a_rebuild_re_embeds_every_chunk_with_the_configured_model(pool: PgPool)
     assert_eq!(chunks, 2);
 
     let wider = common::settings(&dir, 96);
-    let refused = AppState::open(pool.clone(), &wider, common::keys().1, Default::default())
-        .await
-        .err()
-        .expect("a 64-dimension collection is refused for a 96-dimension embedder");
+    let refused = AppState::open(
+        pool.clone(),
+        &wider,
+        testkit::Tokens::new().verifier(),
+        Default::default(),
+    )
+    .await
+    .err()
+    .expect("a 64-dimension collection is refused for a 96-dimension embedder");
     let message = refused.to_string();
     assert!(message.contains("just reindex"), "{message}");
     assert!(message.contains("64 dimensions"), "{message}");
@@ -57,6 +62,6 @@ async fn a_rebuild_re_embeds_every_chunk_with_the_configured_model(pool: PgPool)
     let app = TestApp::with_settings(pool, wider, dir).await;
     assert_eq!(app.vectors().await, 2);
     let alice = app.user(Role::User).await;
-    let (status, answer) = app.search(&alice, json!({"query": "traits"})).await;
-    assert_eq!(status, axum::http::StatusCode::OK, "{answer}");
+    let found = app.search(&alice, json!({"query": "traits"})).await;
+    assert_eq!(found.status, axum::http::StatusCode::OK, "{}", found.body);
 }

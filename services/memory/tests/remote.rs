@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use authn::Role;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use common::{TestApp, hit_documents};
 use qdrant_edge_server::RunningServer;
 use serde_json::json;
@@ -42,27 +42,22 @@ async fn ingest_search_and_delete_work_through_qdrant_grpc(pool: PgPool) {
     assert_eq!(app.state.indexer.index.backend(), "qdrant");
 
     let alice = app.user(Role::User).await;
-    let (status, body) = app
+    let ingested = app
         .ingest(
             &alice,
             json!({"source": "notes", "content": "Pin keeps a future in place in memory."}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["document"]["pending_chunks"], 0);
-    let id = body["document"]["id"].as_str().unwrap().to_owned();
-    let (_, answer) = app.search(&alice, json!({"query": "pin a future"})).await;
-    assert_eq!(hit_documents(&answer), [id.as_str()]);
+    assert_eq!(ingested.status, StatusCode::CREATED, "{}", ingested.body);
+    assert_eq!(ingested.body["document"]["pending_chunks"], 0);
+    let id = ingested.body["document"]["id"].as_str().unwrap();
+    let found = app.search(&alice, json!({"query": "pin a future"})).await;
+    assert_eq!(hit_documents(&found.body), [id]);
 
-    let (status, _) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/memory/documents/{id}"),
-            Some(&alice.token),
-            None,
-        )
+    let deleted = app
+        .delete_as(&format!("/api/memory/documents/{id}"), &alice)
         .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert_eq!(app.vectors().await, 0, "the point went with the chunk");
     drop(app);
     server.stop().await.expect("stops");

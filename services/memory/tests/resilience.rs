@@ -7,80 +7,75 @@ mod common;
 use std::sync::Arc;
 
 use authn::Role;
-use axum::http::{Method, StatusCode};
-use common::{TestApp, flaky::FlakyIndex, hit_documents};
-use serde_json::json;
+use axum::http::StatusCode;
+use common::{
+    TestApp,
+    flaky::{FlakyIndex, app_with_flaky_index},
+    hit_documents,
+};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use tempfile::TempDir;
+use testkit::User;
+
+/// Takes the index down, then a new user ingests `content`: the document is stored with its
+/// one chunk pending. Returns the user and the document; the index stays down.
+async fn ingest_while_the_index_is_down(
+    app: &TestApp,
+    flaky: &FlakyIndex,
+    content: &str,
+) -> (User, Value) {
+    let alice = app.user(Role::User).await;
+    flaky.set_down(true);
+    let note = json!({"source": "notes", "content": content});
+    let ingested = app.ingest(&alice, note).await;
+    assert_eq!(
+        ingested.status,
+        StatusCode::CREATED,
+        "stored although not indexed: {}",
+        ingested.body
+    );
+    let document = ingested.body["document"].clone();
+    assert_eq!(document["pending_chunks"], 1);
+    (alice, document)
+}
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn documents_ingested_while_the_index_is_down_are_indexed_later(pool: PgPool) {
-    let mut app = TestApp::new(pool).await;
-    let flaky = FlakyIndex::wrap(app.state.indexer.index.clone());
-    app.state.indexer.index = flaky.clone();
-    app.rebuild();
-    let alice = app.user(Role::User).await;
-
-    flaky.set_down(true);
-    let (status, body) = app
-        .ingest(
-            &alice,
-            json!({"source": "notes", "content": "Tokio tasks are cheap green threads."}),
-        )
-        .await;
+    let (app, flaky) = app_with_flaky_index(pool).await;
+    let (alice, document) =
+        ingest_while_the_index_is_down(&app, &flaky, "Tokio tasks are cheap green threads.").await;
+    let refused = app.search(&alice, json!({"query": "tokio tasks"})).await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.code(), "vector_index_unavailable");
+    let listed = app.get_as("/api/memory/documents", &alice).await;
     assert_eq!(
-        status,
-        StatusCode::CREATED,
-        "stored although not indexed: {body}"
+        listed.status,
+        StatusCode::OK,
+        "reading documents needs no index"
     );
-    assert_eq!(body["document"]["pending_chunks"], 1);
-    let (status, answer) = app.search(&alice, json!({"query": "tokio tasks"})).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(answer["error"]["code"], "vector_index_unavailable");
-    let (status, listed) = app
-        .call(
-            Method::GET,
-            "/api/memory/documents",
-            Some(&alice.token),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "reading documents needs no index");
-    assert_eq!(listed["documents"][0]["pending_chunks"], 1);
+    assert_eq!(listed.body["documents"][0]["pending_chunks"], 1);
 
     // The indexer fails while the index is down, and leaves the chunk pending...
     assert!(app.state.indexer.drain_pending(|_| {}).await.is_err());
     flaky.set_down(false);
     // ...and completes it once the index is back.
     assert_eq!(app.state.indexer.drain_pending(|_| {}).await.unwrap(), 1);
-    let (_, answer) = app.search(&alice, json!({"query": "tokio tasks"})).await;
+    let found = app.search(&alice, json!({"query": "tokio tasks"})).await;
     assert_eq!(
-        hit_documents(&answer),
-        [body["document"]["id"].as_str().unwrap()]
+        hit_documents(&found.body),
+        [document["id"].as_str().unwrap()]
     );
-    let (_, status_view) = app
-        .call(Method::GET, "/api/memory/status", Some(&alice.token), None)
-        .await;
-    assert_eq!(status_view["pending_chunks"], 0, "{status_view}");
-    assert_eq!(status_view["vectors"], 1);
-    assert_eq!(status_view["backend"], "embedded");
+    let status = app.get_as("/api/memory/status", &alice).await.body;
+    assert_eq!(status["pending_chunks"], 0, "{status}");
+    assert_eq!(status["vectors"], 1);
+    assert_eq!(status["backend"], "embedded");
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn the_background_indexer_picks_up_pending_chunks_when_woken(pool: PgPool) {
-    let mut app = TestApp::new(pool).await;
-    let flaky = FlakyIndex::wrap(app.state.indexer.index.clone());
-    app.state.indexer.index = flaky.clone();
-    app.rebuild();
-    let alice = app.user(Role::User).await;
-    flaky.set_down(true);
-    let (_, body) = app
-        .ingest(
-            &alice,
-            json!({"source": "notes", "content": "Channels move values between tasks."}),
-        )
-        .await;
-    assert_eq!(body["document"]["pending_chunks"], 1);
+    let (app, flaky) = app_with_flaky_index(pool).await;
+    ingest_while_the_index_is_down(&app, &flaky, "Channels move values between tasks.").await;
     flaky.set_down(false);
 
     let worker = tokio::spawn(app.state.indexer.clone().run(
@@ -110,32 +105,24 @@ async fn the_background_indexer_picks_up_pending_chunks_when_woken(pool: PgPool)
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn an_unavailable_embedder_stores_nothing_and_says_so(pool: PgPool) {
     let dir = TempDir::new().unwrap();
-    let mut settings = common::settings(&dir, 8);
     // A provider on a port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    settings.embedding = embed::EmbeddingConfig {
-        embedding_provider: Some(embed::Provider::Openai),
-        embedding_model: Some("text-embedding-test".into()),
-        embedding_url: Some(format!("http://127.0.0.1:{port}/v1")),
-        embedding_dim: Some(8),
-        embedding_max_retries: Some(0),
-        embedding_timeout_secs: Some(2),
-        ..Default::default()
-    };
+    let url = format!("http://127.0.0.1:{}/v1", testkit::free_port());
+    let settings = common::settings_with_provider(&dir, &url);
     let app = TestApp::with_settings(pool, settings, Arc::new(dir)).await;
     let alice = app.user(Role::User).await;
-    let (status, body) = app
+    let refused = app
         .ingest(
             &alice,
             json!({"source": "notes", "content": "Never stored."}),
         )
         .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["error"]["code"], "embedding_unavailable");
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.code(), "embedding_unavailable");
     let documents: i64 = sqlx::query_scalar("SELECT count(*) FROM memory.documents")
         .fetch_one(&app.pool)
         .await
@@ -153,12 +140,13 @@ async fn seeded_chunks_without_vectors_are_indexed_and_found(pool: PgPool) {
     assert_eq!(app.state.indexer.drain_pending(|_| {}).await.unwrap(), 5);
 
     let bob = app.user(Role::User).await;
-    let (_, answer) = app
+    let answer = app
         .search(
             &bob,
             json!({"query": "what happens when the owner goes out of scope"}),
         )
-        .await;
+        .await
+        .body;
     // Bob sees the shared ownership document, never Alice's private axum note.
     assert_eq!(
         hit_documents(&answer)[0],

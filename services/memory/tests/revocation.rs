@@ -15,8 +15,8 @@ async fn a_revoked_session_can_neither_ingest_nor_search(pool: PgPool) {
     let alice = app.user(Role::User).await;
     let document =
         json!({ "source": "notes", "title": "Before", "content": "Written while signed in." });
-    let (status, body) = app.ingest(&alice, document).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let before = app.ingest(&alice, document).await;
+    assert_eq!(before.status, StatusCode::CREATED, "{}", before.body);
 
     sqlx::query!(
         "UPDATE auth.user_sessions SET revoked_at = now(), revoked_reason = 'logout'
@@ -29,9 +29,9 @@ async fn a_revoked_session_can_neither_ingest_nor_search(pool: PgPool) {
     tokio::time::sleep(authn::REMEMBER_FOR + std::time::Duration::from_millis(100)).await;
 
     let after = json!({ "source": "notes", "title": "After", "content": "Written by a thief." });
-    let (status, body) = app.ingest(&alice, after).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    assert_eq!(body["error"]["code"], "session_revoked");
-    let (status, _) = app.search(&alice, json!({ "query": "signed in" })).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let refused = app.ingest(&alice, after).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert_eq!(refused.code(), "session_revoked");
+    let searched = app.search(&alice, json!({ "query": "signed in" })).await;
+    assert_eq!(searched.status, StatusCode::UNAUTHORIZED);
 }

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use common::{TestApp, hit_documents};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use testkit::User;
 
 const TOPICS: [(&str, &str, &str); 3] = [
     (
@@ -27,18 +28,18 @@ const TOPICS: [(&str, &str, &str); 3] = [
     ),
 ];
 
-async fn ingest_topics(app: &TestApp, user: &common::User) -> Vec<String> {
+async fn ingest_topics(app: &TestApp, user: &User) -> Vec<String> {
     let mut ids = Vec::new();
     for (tag, external_id, content) in TOPICS {
-        let (status, body) = app
+        let ingested = app
             .ingest(
                 user,
                 json!({"source": tag, "external_id": external_id, "type": "note",
                                   "tags": [tag], "title": external_id, "content": content}),
             )
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        ids.push(body["document"]["id"].as_str().unwrap().to_owned());
+        assert_eq!(ingested.status, StatusCode::CREATED, "{}", ingested.body);
+        ids.push(ingested.body["document"]["id"].as_str().unwrap().to_owned());
     }
     ids
 }
@@ -49,13 +50,14 @@ async fn the_closest_chunk_comes_first_with_its_document(pool: PgPool) {
     let alice = app.user(Role::User).await;
     let ids = ingest_topics(&app, &alice).await;
 
-    let (status, answer) = app
+    let found = app
         .search(
             &alice,
             json!({"query": "partial index rows in PostgreSQL", "limit": 3}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    let answer = found.body;
     assert_eq!(answer["model"], "devmentor-hash-v1");
     let first = &answer["results"][0];
     assert_eq!(first["document"]["id"], ids[1].as_str());
@@ -87,32 +89,36 @@ async fn another_users_documents_never_come_back(pool: PgPool) {
     let bob = app.user(Role::User).await;
     let admin = app.user(Role::Admin).await;
     ingest_topics(&app, &alice).await;
-    let (_, shared) = app
+    let shared = app
         .ingest(
             &admin,
             json!({"source": "docs", "shared": true,
                                 "content": "The borrow checker guide for everyone."}),
         )
-        .await;
+        .await
+        .body;
 
-    let (status, answer) = app
+    let found = app
         .search(
             &bob,
             json!({"query": "borrow checker mutable borrow", "limit": 50}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found.status, StatusCode::OK);
+    let answer = found.body;
     assert_eq!(
         hit_documents(&answer),
         [shared["document"]["id"].as_str().unwrap()]
     );
-    let (_, mine_only) = app
+    let mine_only = app
         .search(&bob, json!({"query": "borrow checker", "scope": "mine"}))
-        .await;
+        .await
+        .body;
     assert_eq!(mine_only["results"], json!([]));
-    let (_, alice_sees) = app
+    let alice_sees = app
         .search(&alice, json!({"query": "borrow checker", "limit": 50}))
-        .await;
+        .await
+        .body;
     assert_eq!(alice_sees["results"].as_array().unwrap().len(), 4);
 }
 
@@ -128,43 +134,30 @@ async fn filters_narrow_the_hits(pool: PgPool) {
             .extend(extra.as_object().unwrap().clone());
         body
     };
-    let hits = |answer: &Value| {
-        let mut ids = hit_documents(answer);
+    // The ids of the documents found with `filter`, sorted.
+    let hits = async |filter: Value| {
+        let mut ids = hit_documents(&app.search(&alice, query(filter)).await.body);
         ids.sort();
         ids
     };
-    let (_, by_tag) = app
-        .search(&alice, query(json!({"tags": ["cooking"]})))
-        .await;
-    assert_eq!(hits(&by_tag), [ids[2].clone()]);
-    let (_, by_source) = app
-        .search(&alice, query(json!({"sources": ["rust", "postgres"]})))
-        .await;
+    let none: [String; 0] = [];
+    assert_eq!(hits(json!({"tags": ["cooking"]})).await, [ids[2].clone()]);
     let mut expected = vec![ids[0].clone(), ids[1].clone()];
     expected.sort();
-    assert_eq!(hits(&by_source), expected);
-    let (_, by_document) = app
-        .search(&alice, query(json!({"document_ids": [ids[1]]})))
-        .await;
-    assert_eq!(hits(&by_document), [ids[1].clone()]);
-    let (_, by_type) = app.search(&alice, query(json!({"types": ["code"]}))).await;
-    assert_eq!(by_type["results"], json!([]));
-    let (_, future) = app
-        .search(
-            &alice,
-            query(json!({"created_after": "2999-01-01T00:00:00Z"})),
-        )
-        .await;
-    assert_eq!(future["results"], json!([]));
-    let (_, past) = app
-        .search(
-            &alice,
-            query(json!({"created_before": "2999-01-01T00:00:00Z"})),
-        )
-        .await;
-    assert_eq!(past["results"].as_array().unwrap().len(), 3);
-    let (_, strict) = app.search(&alice, query(json!({"min_score": 0.99}))).await;
-    assert_eq!(strict["results"], json!([]));
+    assert_eq!(
+        hits(json!({"sources": ["rust", "postgres"]})).await,
+        expected
+    );
+    assert_eq!(
+        hits(json!({"document_ids": [ids[1]]})).await,
+        [ids[1].clone()]
+    );
+    assert_eq!(hits(json!({"types": ["code"]})).await, none);
+    let future = json!({"created_after": "2999-01-01T00:00:00Z"});
+    assert_eq!(hits(future).await, none);
+    let past = json!({"created_before": "2999-01-01T00:00:00Z"});
+    assert_eq!(hits(past).await.len(), 3);
+    assert_eq!(hits(json!({"min_score": 0.99})).await, none);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -178,13 +171,14 @@ async fn vectors_without_a_row_are_skipped(pool: PgPool) {
         .execute(&app.pool)
         .await
         .unwrap();
-    let (status, answer) = app
+    let found = app
         .search(
             &alice,
             json!({"query": "partial index in PostgreSQL", "limit": 10}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found.status, StatusCode::OK);
+    let answer = found.body;
     assert!(!hit_documents(&answer).contains(&ids[1]));
     assert_eq!(answer["results"].as_array().unwrap().len(), 2);
 
@@ -220,9 +214,13 @@ async fn bad_searches_are_refused_with_a_code(pool: PgPool) {
         ),
     ];
     for (body, code) in cases {
-        let (status, answer) = app.search(&alice, body).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
-        assert_eq!(answer["error"]["code"], code, "{answer}");
+        let refused = app.search(&alice, body).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, code),
+            "{}",
+            refused.body
+        );
     }
 }
 

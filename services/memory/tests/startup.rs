@@ -74,3 +74,32 @@ async fn run(pool: &PgPool, env: &[(&'static str, String)], args: &[&str]) -> Bi
     vars.extend(borrowed(env));
     testkit::run_binary(BINARY, args, &vars).await
 }
+
+/// `memory healthcheck` is the container's healthcheck: exit 0 while the service on
+/// `MEMORY_PORT` is ready, 1 with one line once nothing answers there.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn the_healthcheck_command_reports_whether_the_service_is_ready(pool: PgPool) {
+    let dir = TempDir::new().unwrap();
+    let env = env(&dir);
+    let mut service = testkit::spawn_service(BINARY, "MEMORY_", &pool, &borrowed(&env));
+    let ready_url = format!("{}/health/ready", service.base_url);
+    testkit::wait_until_ok(&ready_url, &mut service.child).await;
+    let port = service
+        .base_url
+        .rsplit(':')
+        .next()
+        .expect("a port")
+        .to_owned();
+    let check = |port: String| async move {
+        let vars = [("MEMORY_PORT", port.as_str()), ("RUST_LOG", "warn")];
+        testkit::run_binary(BINARY, &["healthcheck"], &vars).await
+    };
+
+    check(port.clone()).await.ok();
+
+    drop(service);
+    let dead = check(testkit::free_port().to_string()).await;
+    assert_eq!(dead.code, Some(1), "{dead:#?}");
+    assert_eq!(dead.stderr.trim().lines().count(), 1, "{dead:#?}");
+    assert!(dead.stderr.contains("healthcheck"), "{dead:#?}");
+}

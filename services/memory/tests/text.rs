@@ -10,7 +10,7 @@ use std::sync::{
 
 use async_trait::async_trait;
 use authn::Role;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use common::TestApp;
 use embed::{EmbedError, Embedder};
 use serde_json::json;
@@ -85,8 +85,7 @@ async fn a_document_with_nul_is_refused_before_embedding_and_not_stored(pool: Pg
             "tags[1]",
         ),
     ] {
-        let (status, answer) = app.ingest(&alice, body).await;
-        assert_invalid_text(status, &answer, field);
+        assert_invalid_text(&app.ingest(&alice, body).await, field);
     }
 
     assert_eq!(embedded.load(Ordering::SeqCst), 0, "nothing was embedded");
@@ -96,13 +95,13 @@ async fn a_document_with_nul_is_refused_before_embedding_and_not_stored(pool: Pg
 
     // The counter does count: the same document without NUL is embedded and stored, and a
     // backslash followed by `u0000` is text.
-    let (status, answer) = app
+    let stored = app
         .ingest(
             &alice,
             json!({ "source": "notes", "content": format!(r"{long_enough} C:\u0000") }),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
     assert!(embedded.load(Ordering::SeqCst) > 0);
     assert_eq!(count(&app, "documents").await, 1);
 }
@@ -112,21 +111,16 @@ async fn searches_and_filters_with_nul_are_refused(pool: PgPool) {
     let (app, embedded) = counting_app(pool).await;
     let alice = app.user(Role::User).await;
 
-    let (status, answer) = app.search(&alice, json!({ "query": "own\0ership" })).await;
-    assert_invalid_text(status, &answer, "query");
+    let searched = app.search(&alice, json!({ "query": "own\0ership" })).await;
+    assert_invalid_text(&searched, "query");
     assert_eq!(
         embedded.load(Ordering::SeqCst),
         0,
         "the query was not embedded"
     );
 
-    let (status, answer) = app
-        .call(
-            Method::GET,
-            "/api/memory/documents?source=notes%00",
-            Some(&alice.token),
-            None,
-        )
+    let listed = app
+        .get_as("/api/memory/documents?source=notes%00", &alice)
         .await;
-    assert_invalid_text(status, &answer, "query parameter `source`");
+    assert_invalid_text(&listed, "query parameter `source`");
 }

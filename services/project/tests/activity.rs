@@ -11,40 +11,41 @@ use sqlx::PgPool;
 async fn every_mutation_writes_one_activity_row(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let project = app.project("Feed", &alice).await;
-    let id = project["id"].as_str().unwrap();
+    let id = app.project_id("Feed", &alice).await;
     let base = format!("/api/projects/{id}");
 
-    app.patch(&base, json!({ "version": 1, "description": "d" }), &alice)
+    app.patch_as(&base, json!({ "version": 1, "description": "d" }), &alice)
         .await;
     let epic = app
-        .post(&format!("{base}/epics"), json!({ "title": "E" }), &alice)
+        .post_as(&format!("{base}/epics"), json!({ "title": "E" }), &alice)
         .await;
     let epic_id = epic.body["id"].as_str().unwrap();
-    app.patch(
+    app.patch_as(
         &format!("{base}/epics/{epic_id}"),
         json!({ "version": 1, "status": "in_progress" }),
         &alice,
     )
     .await;
-    app.post(&format!("{base}/tasks"), json!({ "title": "T" }), &alice)
+    app.post_as(&format!("{base}/tasks"), json!({ "title": "T" }), &alice)
         .await;
     let moved = app
-        .patch(
+        .patch_as(
             &format!("{base}/tasks/1"),
             json!({ "version": 1, "status": "done", "epic_id": epic_id }),
             &alice,
         )
         .await;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
-    app.upload(id, "notes.txt", "text/plain", "hi", &alice)
+    app.upload(&id, "notes.txt", "text/plain", "hi", &alice)
         .await;
-    app.delete(&format!("{base}/files/notes.txt"), &alice).await;
-    app.delete(&format!("{base}/tasks/1"), &alice).await;
-    app.delete(&format!("{base}/epics/{epic_id}"), &alice).await;
+    app.delete_as(&format!("{base}/files/notes.txt"), &alice)
+        .await;
+    app.delete_as(&format!("{base}/tasks/1"), &alice).await;
+    app.delete_as(&format!("{base}/epics/{epic_id}"), &alice)
+        .await;
 
     assert_eq!(
-        app.actions(id, &alice).await,
+        app.actions(&id, &alice).await,
         [
             "project.created",
             "project.updated",
@@ -58,7 +59,9 @@ async fn every_mutation_writes_one_activity_row(pool: PgPool) {
             "epic.deleted",
         ]
     );
-    let feed = app.get(&format!("{base}/activity?limit=200"), &alice).await;
+    let feed = app
+        .get_as(&format!("{base}/activity?limit=200"), &alice)
+        .await;
     let task_update = feed.body["items"]
         .as_array()
         .unwrap()
@@ -79,33 +82,31 @@ async fn every_mutation_writes_one_activity_row(pool: PgPool) {
 async fn refused_changes_leave_no_activity(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let project = app.project("Quiet", &alice).await;
-    let id = project["id"].as_str().unwrap();
+    let id = app.project_id("Quiet", &alice).await;
     let base = format!("/api/projects/{id}");
 
     let stale = app
-        .patch(&base, json!({ "version": 7, "name": "x" }), &alice)
+        .patch_as(&base, json!({ "version": 7, "name": "x" }), &alice)
         .await;
     assert_eq!(stale.status, StatusCode::CONFLICT);
     let bad = app
-        .post(&format!("{base}/tasks"), json!({ "title": "" }), &alice)
+        .post_as(&format!("{base}/tasks"), json!({ "title": "" }), &alice)
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let bad_type = app.upload(id, "a.txt", "not a type", "x", &alice).await;
+    let bad_type = app.upload(&id, "a.txt", "not a type", "x", &alice).await;
     assert_eq!(bad_type.status, StatusCode::UNPROCESSABLE_ENTITY);
 
-    assert_eq!(app.actions(id, &alice).await, ["project.created"]);
+    assert_eq!(app.actions(&id, &alice).await, ["project.created"]);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn activity_pages_newest_first(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let project = app.project("Busy", &alice).await;
-    let id = project["id"].as_str().unwrap();
+    let id = app.project_id("Busy", &alice).await;
     for n in 0..4 {
         let reply = app
-            .post(
+            .post_as(
                 &format!("/api/projects/{id}/tasks"),
                 json!({ "title": format!("T{n}") }),
                 &alice,
@@ -114,14 +115,14 @@ async fn activity_pages_newest_first(pool: PgPool) {
         assert_eq!(reply.status, StatusCode::CREATED);
     }
     let first = app
-        .get(&format!("/api/projects/{id}/activity?limit=3"), &alice)
+        .get_as(&format!("/api/projects/{id}/activity?limit=3"), &alice)
         .await;
     let items = first.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 3);
     assert_eq!(items[0]["details"]["number"], 4, "newest first");
     let cursor = first.body["next_cursor"].as_str().expect("more pages");
     let second = app
-        .get(
+        .get_as(
             &format!("/api/projects/{id}/activity?limit=3&cursor={cursor}"),
             &alice,
         )

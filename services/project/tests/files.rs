@@ -2,10 +2,7 @@
 
 mod common;
 
-use axum::{
-    body::Body,
-    http::{Request, StatusCode},
-};
+use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -16,10 +13,7 @@ const MIB: usize = 1024 * 1024;
 async fn uploading_a_path_again_adds_a_version_and_both_download(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let id = app.project("Docs", &alice).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.project_id("Docs", &alice).await;
 
     let first = app
         .upload(&id, "docs/readme.md", "text/markdown", "# v1", &alice)
@@ -40,7 +34,7 @@ async fn uploading_a_path_again_adds_a_version_and_both_download(pool: PgPool) {
     assert_ne!(second.body["sha256"], first.body["sha256"]);
 
     let latest = app
-        .get(&format!("/api/projects/{id}/files/docs/readme.md"), &alice)
+        .get_as(&format!("/api/projects/{id}/files/docs/readme.md"), &alice)
         .await;
     assert_eq!(latest.status, StatusCode::OK);
     assert_eq!(&latest.bytes[..], b"# version two");
@@ -49,14 +43,14 @@ async fn uploading_a_path_again_adds_a_version_and_both_download(pool: PgPool) {
     assert_eq!(latest.headers["x-file-version"], "2");
     assert_eq!(latest.headers["x-content-type-options"], "nosniff");
     let old = app
-        .get(
+        .get_as(
             &format!("/api/projects/{id}/files/docs/readme.md?version=1"),
             &alice,
         )
         .await;
     assert_eq!(&old.bytes[..], b"# v1");
     let missing = app
-        .get(
+        .get_as(
             &format!("/api/projects/{id}/files/docs/readme.md?version=9"),
             &alice,
         )
@@ -71,7 +65,9 @@ async fn uploading_a_path_again_adds_a_version_and_both_download(pool: PgPool) {
         &alice,
     )
     .await;
-    let listed = app.get(&format!("/api/projects/{id}/files"), &alice).await;
+    let listed = app
+        .get_as(&format!("/api/projects/{id}/files"), &alice)
+        .await;
     let paths: Vec<(Value, Value)> = listed
         .body
         .as_array()
@@ -87,7 +83,7 @@ async fn uploading_a_path_again_adds_a_version_and_both_download(pool: PgPool) {
         ]
     );
     let versions = app
-        .get(
+        .get_as(
             &format!("/api/projects/{id}/files?path=docs/readme.md"),
             &alice,
         )
@@ -107,10 +103,7 @@ async fn uploading_a_path_again_adds_a_version_and_both_download(pool: PgPool) {
 async fn the_sha256_is_of_the_uploaded_bytes(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let id = app.project("Hash", &alice).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.project_id("Hash", &alice).await;
     let reply = app
         .upload(&id, "hello.txt", "text/plain", "hello", &alice)
         .await;
@@ -124,10 +117,7 @@ async fn the_sha256_is_of_the_uploaded_bytes(pool: PgPool) {
 async fn uploads_over_ten_mib_are_refused_with_json_413(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let id = app.project("Big", &alice).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.project_id("Big", &alice).await;
 
     let exact = app
         .upload(
@@ -153,12 +143,7 @@ async fn uploads_over_ten_mib_are_refused_with_json_413(pool: PgPool) {
     assert_eq!(over.code(), "payload_too_large");
 
     // Without Content-Length (chunked), the limit is enforced while streaming.
-    let chunks = futures::stream::iter((0..11).map(|_| Ok::<_, std::io::Error>(vec![1u8; MIB])));
-    let request = Request::put(format!("/api/projects/{id}/files/streamed.bin"))
-        .header("authorization", format!("Bearer {}", alice.token))
-        .body(Body::from_stream(chunks))
-        .expect("request");
-    let streamed = app.send(request).await;
+    let streamed = app.upload_streamed(&id, "streamed.bin", 11, &alice).await;
     assert_eq!(streamed.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(streamed.code(), "payload_too_large");
 
@@ -168,7 +153,9 @@ async fn uploads_over_ten_mib_are_refused_with_json_413(pool: PgPool) {
         "only the 10 MiB file is kept: {:?}",
         app.stored_files()
     );
-    let listed = app.get(&format!("/api/projects/{id}/files"), &alice).await;
+    let listed = app
+        .get_as(&format!("/api/projects/{id}/files"), &alice)
+        .await;
     assert_eq!(listed.body.as_array().unwrap().len(), 1);
 }
 
@@ -176,10 +163,7 @@ async fn uploads_over_ten_mib_are_refused_with_json_413(pool: PgPool) {
 async fn traversal_paths_are_rejected_and_bytes_are_stored_by_key(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let id = app.project("Safe", &alice).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.project_id("Safe", &alice).await;
 
     for path in [
         "..%2F..%2Fetc%2Fpasswd",
@@ -219,10 +203,7 @@ async fn traversal_paths_are_rejected_and_bytes_are_stored_by_key(pool: PgPool) 
 async fn a_refused_row_removes_the_bytes_already_written(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let id = app.project("Clean", &alice).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.project_id("Clean", &alice).await;
     // The CHECK on mime_type fails only at INSERT, after the bytes are on disk.
     let reply = app
         .upload(&id, "x.txt", "not a media type", "data", &alice)
@@ -236,14 +217,8 @@ async fn a_refused_row_removes_the_bytes_already_written(pool: PgPool) {
 async fn deleting_files_and_projects_removes_their_bytes(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let id = app.project("Gone", &alice).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let keep = app.project("Kept", &alice).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.project_id("Gone", &alice).await;
+    let keep = app.project_id("Kept", &alice).await;
     app.upload(&id, "a.txt", "text/plain", "1", &alice).await;
     app.upload(&id, "a.txt", "text/plain", "2", &alice).await;
     app.upload(&id, "b.txt", "text/plain", "3", &alice).await;
@@ -251,7 +226,7 @@ async fn deleting_files_and_projects_removes_their_bytes(pool: PgPool) {
     assert_eq!(app.stored_files().len(), 4);
 
     let reply = app
-        .delete(&format!("/api/projects/{id}/files/a.txt"), &alice)
+        .delete_as(&format!("/api/projects/{id}/files/a.txt"), &alice)
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert_eq!(
@@ -260,16 +235,16 @@ async fn deleting_files_and_projects_removes_their_bytes(pool: PgPool) {
         "both versions of a.txt removed"
     );
     let reply = app
-        .get(&format!("/api/projects/{id}/files/a.txt"), &alice)
+        .get_as(&format!("/api/projects/{id}/files/a.txt"), &alice)
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     let reply = app
-        .delete(&format!("/api/projects/{id}/files/a.txt"), &alice)
+        .delete_as(&format!("/api/projects/{id}/files/a.txt"), &alice)
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 
     assert_eq!(
-        app.delete(&format!("/api/projects/{id}"), &alice)
+        app.delete_as(&format!("/api/projects/{id}"), &alice)
             .await
             .status,
         StatusCode::NO_CONTENT
@@ -288,21 +263,18 @@ async fn other_users_cannot_read_or_write_files(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
     let mallory = app.user("mallory").await;
-    let id = app.project("Private", &alice).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.project_id("Private", &alice).await;
     app.upload(&id, "secret.txt", "text/plain", "s3cr3t", &alice)
         .await;
 
     assert_eq!(
-        app.get(&format!("/api/projects/{id}/files/secret.txt"), &mallory)
+        app.get_as(&format!("/api/projects/{id}/files/secret.txt"), &mallory)
             .await
             .status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.get(&format!("/api/projects/{id}/files"), &mallory)
+        app.get_as(&format!("/api/projects/{id}/files"), &mallory)
             .await
             .status,
         StatusCode::NOT_FOUND
@@ -312,14 +284,14 @@ async fn other_users_cannot_read_or_write_files(pool: PgPool) {
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
     assert_eq!(
-        app.delete(&format!("/api/projects/{id}/files/secret.txt"), &mallory)
+        app.delete_as(&format!("/api/projects/{id}/files/secret.txt"), &mallory)
             .await
             .status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(app.stored_files().len(), 1);
     let reply = app
-        .get(&format!("/api/projects/{id}/files/secret.txt"), &alice)
+        .get_as(&format!("/api/projects/{id}/files/secret.txt"), &alice)
         .await;
     assert_eq!(&reply.bytes[..], b"s3cr3t");
 }
@@ -328,10 +300,7 @@ async fn other_users_cannot_read_or_write_files(pool: PgPool) {
 async fn concurrent_uploads_of_one_path_get_consecutive_versions(pool: PgPool) {
     let app = std::sync::Arc::new(TestApp::new(pool).await);
     let alice = app.user("alice").await;
-    let id = app.project("Race", &alice).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.project_id("Race", &alice).await;
     let mut handles = Vec::new();
     for n in 0..6 {
         let (app, alice, id) = (app.clone(), alice.clone(), id.clone());
@@ -349,7 +318,9 @@ async fn concurrent_uploads_of_one_path_get_consecutive_versions(pool: PgPool) {
     }
     versions.sort();
     assert_eq!(versions, (1..=6).collect::<Vec<_>>());
-    let listed = app.get(&format!("/api/projects/{id}/files"), &alice).await;
+    let listed = app
+        .get_as(&format!("/api/projects/{id}/files"), &alice)
+        .await;
     assert_eq!(
         listed.body.as_array().unwrap().len(),
         1,

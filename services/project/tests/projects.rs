@@ -3,7 +3,7 @@
 mod common;
 
 use authn::Role;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::json;
 use sqlx::PgPool;
@@ -11,12 +11,10 @@ use sqlx::PgPool;
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn requests_without_a_valid_token_are_401(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let reply = app.call(Method::GET, "/api/projects", None, None).await;
+    let reply = app.get("/api/projects").await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.code(), "missing_token");
-    let reply = app
-        .call(Method::GET, "/api/projects", None, Some("not.a.token"))
-        .await;
+    let reply = app.get_as("/api/projects", "not.a.token").await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.code(), "invalid_token");
 }
@@ -31,7 +29,7 @@ async fn slugs_are_derived_and_unique_per_owner(pool: PgPool) {
     assert_eq!(app.project("My App", &bob).await["slug"], "my-app");
 
     let reply = app
-        .post(
+        .post_as(
             "/api/projects",
             json!({ "name": "Other", "slug": "my-app" }),
             &alice,
@@ -41,7 +39,7 @@ async fn slugs_are_derived_and_unique_per_owner(pool: PgPool) {
     assert_eq!(reply.code(), "slug_taken");
 
     let reply = app
-        .post(
+        .post_as(
             "/api/projects",
             json!({ "name": "Other", "slug": "Bad Slug" }),
             &alice,
@@ -51,7 +49,7 @@ async fn slugs_are_derived_and_unique_per_owner(pool: PgPool) {
     assert_eq!(reply.code(), "invalid_slug");
 
     let reply = app
-        .post("/api/projects", json!({ "name": "   " }), &alice)
+        .post_as("/api/projects", json!({ "name": "   " }), &alice)
         .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.code(), "invalid_name");
@@ -62,23 +60,22 @@ async fn other_users_projects_do_not_exist_for_them(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
     let mallory = app.user("mallory").await;
-    let project = app.project("Secret", &alice).await;
-    let path = format!("/api/projects/{}", project["id"].as_str().unwrap());
+    let path = app.project_path("Secret", &alice).await;
 
     for reply in [
-        app.get(&path, &mallory).await,
-        app.patch(&path, json!({ "version": 1, "name": "pwned" }), &mallory)
+        app.get_as(&path, &mallory).await,
+        app.patch_as(&path, json!({ "version": 1, "name": "pwned" }), &mallory)
             .await,
-        app.delete(&path, &mallory).await,
-        app.get(&format!("{path}/tasks"), &mallory).await,
-        app.get(&format!("{path}/activity"), &mallory).await,
+        app.delete_as(&path, &mallory).await,
+        app.get_as(&format!("{path}/tasks"), &mallory).await,
+        app.get_as(&format!("{path}/activity"), &mallory).await,
     ] {
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.body);
         assert_eq!(reply.code(), "not_found");
     }
-    let listed = app.get("/api/projects", &mallory).await;
+    let listed = app.get_as("/api/projects", &mallory).await;
     assert_eq!(listed.body["items"], json!([]));
-    assert_eq!(app.get(&path, &alice).await.body["name"], "Secret");
+    assert_eq!(app.get_as(&path, &alice).await.body["name"], "Secret");
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -86,22 +83,21 @@ async fn admins_read_any_project_but_cannot_change_it(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
     let admin = app.user_with_role("root", Role::Admin).await;
-    let project = app.project("Audited", &alice).await;
-    let path = format!("/api/projects/{}", project["id"].as_str().unwrap());
+    let path = app.project_path("Audited", &alice).await;
 
-    let reply = app.get(&path, &admin).await;
+    let reply = app.get_as(&path, &admin).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(
-        app.get(&format!("{path}/activity"), &admin).await.status,
+        app.get_as(&format!("{path}/activity"), &admin).await.status,
         StatusCode::OK
     );
     let reply = app
-        .patch(&path, json!({ "version": 1, "name": "x" }), &admin)
+        .patch_as(&path, json!({ "version": 1, "name": "x" }), &admin)
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.code(), "forbidden");
     assert_eq!(
-        app.delete(&path, &admin).await.status,
+        app.delete_as(&path, &admin).await.status,
         StatusCode::FORBIDDEN
     );
 }
@@ -110,11 +106,10 @@ async fn admins_read_any_project_but_cannot_change_it(pool: PgPool) {
 async fn stale_versions_conflict_instead_of_overwriting(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let project = app.project("Draft", &alice).await;
-    let path = format!("/api/projects/{}", project["id"].as_str().unwrap());
+    let path = app.project_path("Draft", &alice).await;
 
     let first = app
-        .patch(
+        .patch_as(
             &path,
             json!({ "version": 1, "name": "Final", "status": "archived" }),
             &alice,
@@ -126,7 +121,7 @@ async fn stale_versions_conflict_instead_of_overwriting(pool: PgPool) {
     assert_eq!(first.body["slug"], "draft", "renaming keeps the slug");
 
     let stale = app
-        .patch(
+        .patch_as(
             &path,
             json!({ "version": 1, "description": "lost update" }),
             &alice,
@@ -134,12 +129,12 @@ async fn stale_versions_conflict_instead_of_overwriting(pool: PgPool) {
         .await;
     assert_eq!(stale.status, StatusCode::CONFLICT);
     assert_eq!(stale.code(), "version_conflict");
-    let current = app.get(&path, &alice).await;
+    let current = app.get_as(&path, &alice).await;
     assert_eq!(current.body["description"], "");
     assert_eq!(current.body["version"], 2);
 
     let reply = app
-        .patch(&path, json!({ "version": 2, "status": "gone" }), &alice)
+        .patch_as(&path, json!({ "version": 2, "status": "gone" }), &alice)
         .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -148,24 +143,26 @@ async fn stale_versions_conflict_instead_of_overwriting(pool: PgPool) {
 async fn deleting_a_project_hides_it_and_frees_its_slug(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;
     let alice = app.user("alice").await;
-    let project = app.project("Temp", &alice).await;
-    let id = project["id"].as_str().unwrap();
+    let id = app.project_id("Temp", &alice).await;
     let path = format!("/api/projects/{id}");
 
     assert_eq!(
-        app.delete(&path, &alice).await.status,
+        app.delete_as(&path, &alice).await.status,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(app.get(&path, &alice).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
-        app.delete(&path, &alice).await.status,
+        app.get_as(&path, &alice).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.delete_as(&path, &alice).await.status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(app.project("Temp", &alice).await["slug"], "temp");
 
     let deleted_at: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("SELECT deleted_at FROM projects.projects WHERE id = $1::uuid")
-            .bind(id)
+            .bind(&id)
             .fetch_one(&pool)
             .await
             .expect("row kept");
@@ -188,7 +185,7 @@ async fn project_list_pages_by_cursor_and_filters_by_status(pool: PgPool) {
             Some(c) => format!("/api/projects?limit=2&cursor={c}"),
             None => "/api/projects?limit=2".to_owned(),
         };
-        let reply = app.get(&url, &alice).await;
+        let reply = app.get_as(&url, &alice).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         pages += 1;
         seen.extend(
@@ -209,19 +206,19 @@ async fn project_list_pages_by_cursor_and_filters_by_status(pool: PgPool) {
 
     let archived = created[1].as_str().unwrap();
     let reply = app
-        .patch(
+        .patch_as(
             &format!("/api/projects/{archived}"),
             json!({ "version": 1, "status": "archived" }),
             &alice,
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
-    let reply = app.get("/api/projects?status=archived", &alice).await;
+    let reply = app.get_as("/api/projects?status=archived", &alice).await;
     let items = reply.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["id"], archived);
 
-    let reply = app.get("/api/projects?cursor=garbage", &alice).await;
+    let reply = app.get_as("/api/projects?cursor=garbage", &alice).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.code(), "invalid_cursor");
 }
@@ -229,7 +226,7 @@ async fn project_list_pages_by_cursor_and_filters_by_status(pool: PgPool) {
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn openapi_describes_every_route(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let reply = app.call(Method::GET, "/openapi.json", None, None).await;
+    let reply = app.get("/openapi.json").await;
     assert_eq!(reply.status, StatusCode::OK);
     let paths = reply.body["paths"].as_object().expect("paths");
     for path in [

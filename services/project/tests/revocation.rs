@@ -5,10 +5,11 @@
 mod common;
 
 use authn::Role;
-use axum::http::{Method, StatusCode};
-use common::{TestApp, User};
+use axum::http::StatusCode;
+use common::TestApp;
 use serde_json::json;
 use sqlx::PgPool;
+use testkit::User;
 
 /// Longer than a remembered answer lives, well inside the promised second.
 async fn let_caches_expire() {
@@ -38,7 +39,7 @@ async fn every_way_auth_ends_a_session_reaches_this_service(pool: PgPool) {
     ] {
         let user = app.user(&format!("u_{reason}")).await;
         let created = app
-            .post("/api/projects", json!({ "name": "Live" }), &user)
+            .post_as("/api/projects", json!({ "name": "Live" }), &user)
             .await;
         assert_eq!(
             created.status,
@@ -53,14 +54,14 @@ async fn every_way_auth_ends_a_session_reaches_this_service(pool: PgPool) {
         }
         let_caches_expire().await;
         let refused = app
-            .post("/api/projects", json!({ "name": "Ghost" }), &user)
+            .post_as("/api/projects", json!({ "name": "Ghost" }), &user)
             .await;
         assert_eq!(
             (refused.status, refused.code()),
             (StatusCode::UNAUTHORIZED, "session_revoked"),
             "{reason}"
         );
-        let read = app.get("/api/projects", &user).await;
+        let read = app.get_as("/api/projects", &user).await;
         assert_eq!(read.status, StatusCode::UNAUTHORIZED, "{reason}: reads too");
     }
 }
@@ -70,7 +71,7 @@ async fn a_deactivated_user_is_refused_at_once(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
     assert_eq!(
-        app.get("/api/projects", &alice).await.status,
+        app.get_as("/api/projects", &alice).await.status,
         StatusCode::OK
     );
     sqlx::query!(
@@ -81,7 +82,7 @@ async fn a_deactivated_user_is_refused_at_once(pool: PgPool) {
     .await
     .expect("deactivate");
     let_caches_expire().await;
-    let refused = app.get("/api/projects", &alice).await;
+    let refused = app.get_as("/api/projects", &alice).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -90,16 +91,15 @@ async fn a_demoted_admin_loses_admin_reads_although_the_token_says_admin(pool: P
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
     let admin = app.user_with_role("root", Role::Admin).await;
-    let project = app.project("Private", &alice).await;
-    let path = format!("/api/projects/{}", project["id"].as_str().expect("id"));
-    assert_eq!(app.get(&path, &admin).await.status, StatusCode::OK);
+    let path = app.project_path("Private", &alice).await;
+    assert_eq!(app.get_as(&path, &admin).await.status, StatusCode::OK);
 
     db::auth::admin::set_role(&app.pool, db::ids::UserId(admin.id), "user")
         .await
         .expect("demote");
     let_caches_expire().await;
     assert_eq!(
-        app.get(&path, &admin).await.status,
+        app.get_as(&path, &admin).await.status,
         StatusCode::NOT_FOUND,
         "the role comes from the database, not the token's stale claim"
     );
@@ -109,10 +109,9 @@ async fn a_demoted_admin_loses_admin_reads_although_the_token_says_admin(pool: P
 async fn a_token_for_a_session_that_never_existed_is_refused(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let forged = app.token_without_session(&alice);
-    let refused = app
-        .call(Method::GET, "/api/projects", None, Some(&forged))
-        .await;
+    // Correctly signed, naming a session that was never opened.
+    let forged = app.tokens.issue(alice.id, uuid::Uuid::new_v4(), Role::User);
+    let refused = app.get_as("/api/projects", &forged).await;
     assert_eq!(
         (refused.status, refused.code()),
         (StatusCode::UNAUTHORIZED, "session_revoked")

@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use testkit::{Reply, User};
 
-async fn task(app: &TestApp, base: &str, body: Value, user: &common::User) -> Value {
-    let reply = app.post(&format!("{base}/tasks"), body, user).await;
+async fn task(app: &TestApp, base: &str, body: Value, user: &User) -> Value {
+    let reply = app.post_as(&format!("{base}/tasks"), body, user).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     reply.body
 }
@@ -17,14 +18,8 @@ async fn task(app: &TestApp, base: &str, body: Value, user: &common::User) -> Va
 async fn tasks_are_numbered_per_project_and_numbers_are_never_reused(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let one = format!(
-        "/api/projects/{}",
-        app.project("One", &alice).await["id"].as_str().unwrap()
-    );
-    let two = format!(
-        "/api/projects/{}",
-        app.project("Two", &alice).await["id"].as_str().unwrap()
-    );
+    let one = app.project_path("One", &alice).await;
+    let two = app.project_path("Two", &alice).await;
 
     for expected in 1..=3 {
         assert_eq!(
@@ -33,11 +28,13 @@ async fn tasks_are_numbered_per_project_and_numbers_are_never_reused(pool: PgPoo
         );
     }
     assert_eq!(
-        app.delete(&format!("{one}/tasks/3"), &alice).await.status,
+        app.delete_as(&format!("{one}/tasks/3"), &alice)
+            .await
+            .status,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        app.get(&format!("{one}/tasks/3"), &alice).await.status,
+        app.get_as(&format!("{one}/tasks/3"), &alice).await.status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -48,22 +45,19 @@ async fn tasks_are_numbered_per_project_and_numbers_are_never_reused(pool: PgPoo
         task(&app, &two, json!({ "title": "t" }), &alice).await["number"],
         1
     );
-    assert_eq!(app.get(&one, &alice).await.body["task_counter"], 4);
+    assert_eq!(app.get_as(&one, &alice).await.body["task_counter"], 4);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn concurrent_creates_get_distinct_numbers(pool: PgPool) {
     let app = std::sync::Arc::new(TestApp::new(pool).await);
     let alice = app.user("alice").await;
-    let base = format!(
-        "/api/projects/{}",
-        app.project("Race", &alice).await["id"].as_str().unwrap()
-    );
+    let base = app.project_path("Race", &alice).await;
     let mut handles = Vec::new();
     for n in 0..8 {
         let (app, alice, base) = (app.clone(), alice.clone(), base.clone());
         handles.push(tokio::spawn(async move {
-            app.post(
+            app.post_as(
                 &format!("{base}/tasks"),
                 json!({ "title": format!("t{n}") }),
                 &alice,
@@ -86,24 +80,18 @@ async fn concurrent_creates_get_distinct_numbers(pool: PgPool) {
 async fn tasks_move_only_between_epics_of_their_project(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let base = format!(
-        "/api/projects/{}",
-        app.project("Home", &alice).await["id"].as_str().unwrap()
-    );
-    let other = format!(
-        "/api/projects/{}",
-        app.project("Away", &alice).await["id"].as_str().unwrap()
-    );
+    let base = app.project_path("Home", &alice).await;
+    let other = app.project_path("Away", &alice).await;
     let epic_a = app
-        .post(&format!("{base}/epics"), json!({ "title": "A" }), &alice)
+        .post_as(&format!("{base}/epics"), json!({ "title": "A" }), &alice)
         .await
         .body;
     let epic_b = app
-        .post(&format!("{base}/epics"), json!({ "title": "B" }), &alice)
+        .post_as(&format!("{base}/epics"), json!({ "title": "B" }), &alice)
         .await
         .body;
     let foreign = app
-        .post(&format!("{other}/epics"), json!({ "title": "X" }), &alice)
+        .post_as(&format!("{other}/epics"), json!({ "title": "X" }), &alice)
         .await
         .body;
 
@@ -116,7 +104,7 @@ async fn tasks_move_only_between_epics_of_their_project(pool: PgPool) {
     .await;
     assert_eq!(created["epic_id"], epic_a["id"]);
     let moved = app
-        .patch(
+        .patch_as(
             &format!("{base}/tasks/1"),
             json!({ "version": 1, "epic_id": epic_b["id"] }),
             &alice,
@@ -126,7 +114,7 @@ async fn tasks_move_only_between_epics_of_their_project(pool: PgPool) {
     assert_eq!(moved.body["epic_id"], epic_b["id"]);
 
     let refused = app
-        .patch(
+        .patch_as(
             &format!("{base}/tasks/1"),
             json!({ "version": 2, "epic_id": foreign["id"] }),
             &alice,
@@ -135,7 +123,7 @@ async fn tasks_move_only_between_epics_of_their_project(pool: PgPool) {
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(refused.code(), "unknown_epic");
     let refused = app
-        .post(
+        .post_as(
             &format!("{base}/tasks"),
             json!({ "title": "t", "epic_id": foreign["id"] }),
             &alice,
@@ -144,7 +132,7 @@ async fn tasks_move_only_between_epics_of_their_project(pool: PgPool) {
     assert_eq!(refused.code(), "unknown_epic");
 
     let cleared = app
-        .patch(
+        .patch_as(
             &format!("{base}/tasks/1"),
             json!({ "version": 2, "epic_id": null }),
             &alice,
@@ -158,12 +146,9 @@ async fn tasks_move_only_between_epics_of_their_project(pool: PgPool) {
 async fn deleting_an_epic_keeps_its_tasks_without_it(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let base = format!(
-        "/api/projects/{}",
-        app.project("P", &alice).await["id"].as_str().unwrap()
-    );
+    let base = app.project_path("P", &alice).await;
     let epic = app
-        .post(&format!("{base}/epics"), json!({ "title": "E" }), &alice)
+        .post_as(&format!("{base}/epics"), json!({ "title": "E" }), &alice)
         .await
         .body;
     let epic_path = format!("{base}/epics/{}", epic["id"].as_str().unwrap());
@@ -176,18 +161,18 @@ async fn deleting_an_epic_keeps_its_tasks_without_it(pool: PgPool) {
     .await;
 
     assert_eq!(
-        app.delete(&epic_path, &alice).await.status,
+        app.delete_as(&epic_path, &alice).await.status,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        app.get(&epic_path, &alice).await.status,
+        app.get_as(&epic_path, &alice).await.status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.get(&format!("{base}/epics"), &alice).await.body,
+        app.get_as(&format!("{base}/epics"), &alice).await.body,
         json!([])
     );
-    let task = app.get(&format!("{base}/tasks/1"), &alice).await.body;
+    let task = app.get_as(&format!("{base}/tasks/1"), &alice).await.body;
     assert!(task["epic_id"].is_null());
     assert_eq!(
         task["version"], 2,
@@ -199,24 +184,21 @@ async fn deleting_an_epic_keeps_its_tasks_without_it(pool: PgPool) {
 async fn epics_are_listed_in_position_order_and_validate_dates(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let base = format!(
-        "/api/projects/{}",
-        app.project("P", &alice).await["id"].as_str().unwrap()
-    );
-    app.post(
+    let base = app.project_path("P", &alice).await;
+    app.post_as(
         &format!("{base}/epics"),
         json!({ "title": "second", "position": 2.0 }),
         &alice,
     )
     .await;
-    app.post(
+    app.post_as(
         &format!("{base}/epics"),
         json!({ "title": "first", "position": 1.0 }),
         &alice,
     )
     .await;
     let titles: Vec<Value> = app
-        .get(&format!("{base}/epics"), &alice)
+        .get_as(&format!("{base}/epics"), &alice)
         .await
         .body
         .as_array()
@@ -227,7 +209,7 @@ async fn epics_are_listed_in_position_order_and_validate_dates(pool: PgPool) {
     assert_eq!(titles, [json!("first"), json!("second")]);
 
     let reply = app
-        .post(
+        .post_as(
             &format!("{base}/epics"),
             json!({ "title": "x", "start_date": "2025-05-02", "target_date": "2025-05-01" }),
             &alice,
@@ -241,10 +223,7 @@ async fn epics_are_listed_in_position_order_and_validate_dates(pool: PgPool) {
 async fn completion_follows_status_and_stale_edits_conflict(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let base = format!(
-        "/api/projects/{}",
-        app.project("P", &alice).await["id"].as_str().unwrap()
-    );
+    let base = app.project_path("P", &alice).await;
     task(
         &app,
         &base,
@@ -255,30 +234,30 @@ async fn completion_follows_status_and_stale_edits_conflict(pool: PgPool) {
     let path = format!("{base}/tasks/1");
 
     let done = app
-        .patch(&path, json!({ "version": 1, "status": "done" }), &alice)
+        .patch_as(&path, json!({ "version": 1, "status": "done" }), &alice)
         .await;
     assert!(done.body["completed_at"].is_string(), "{}", done.body);
     let reopened = app
-        .patch(&path, json!({ "version": 2, "status": "todo" }), &alice)
+        .patch_as(&path, json!({ "version": 2, "status": "todo" }), &alice)
         .await;
     assert!(reopened.body["completed_at"].is_null());
 
     let stale = app
-        .patch(&path, json!({ "version": 2, "title": "late" }), &alice)
+        .patch_as(&path, json!({ "version": 2, "title": "late" }), &alice)
         .await;
     assert_eq!(stale.status, StatusCode::CONFLICT);
     assert_eq!(stale.code(), "version_conflict");
 
     let reply = app
-        .patch(&path, json!({ "version": 3, "status": "blocked" }), &alice)
+        .patch_as(&path, json!({ "version": 3, "status": "blocked" }), &alice)
         .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     let reply = app
-        .patch(&path, json!({ "version": 3, "estimate": -1 }), &alice)
+        .patch_as(&path, json!({ "version": 3, "estimate": -1 }), &alice)
         .await;
     assert_eq!(reply.code(), "invalid_estimate");
     let reply = app
-        .patch(
+        .patch_as(
             &path,
             json!({ "version": 3, "assignee_id": uuid::Uuid::new_v4() }),
             &alice,
@@ -292,12 +271,9 @@ async fn tasks_filter_by_status_epic_and_assignee_and_page(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
-    let base = format!(
-        "/api/projects/{}",
-        app.project("P", &alice).await["id"].as_str().unwrap()
-    );
+    let base = app.project_path("P", &alice).await;
     let epic = app
-        .post(&format!("{base}/epics"), json!({ "title": "E" }), &alice)
+        .post_as(&format!("{base}/epics"), json!({ "title": "E" }), &alice)
         .await
         .body;
     task(
@@ -329,7 +305,7 @@ async fn tasks_filter_by_status_epic_and_assignee_and_page(pool: PgPool) {
     )
     .await;
 
-    let numbers = |reply: &common::Reply| -> Vec<i64> {
+    let numbers = |reply: &Reply| -> Vec<i64> {
         reply.body["items"]
             .as_array()
             .unwrap()
@@ -339,26 +315,29 @@ async fn tasks_filter_by_status_epic_and_assignee_and_page(pool: PgPool) {
     };
     let epic_id = epic["id"].as_str().unwrap();
     assert_eq!(
-        numbers(&app.get(&format!("{base}/tasks?status=todo"), &alice).await),
+        numbers(
+            &app.get_as(&format!("{base}/tasks?status=todo"), &alice)
+                .await
+        ),
         [1, 2, 4]
     );
     assert_eq!(
         numbers(
-            &app.get(&format!("{base}/tasks?epic_id={epic_id}"), &alice)
+            &app.get_as(&format!("{base}/tasks?epic_id={epic_id}"), &alice)
                 .await
         ),
         [2, 3]
     );
     assert_eq!(
         numbers(
-            &app.get(&format!("{base}/tasks?assignee_id={}", bob.id), &alice)
+            &app.get_as(&format!("{base}/tasks?assignee_id={}", bob.id), &alice)
                 .await
         ),
         [3, 4]
     );
     assert_eq!(
         numbers(
-            &app.get(
+            &app.get_as(
                 &format!("{base}/tasks?status=todo&assignee_id={}", bob.id),
                 &alice
             )
@@ -367,15 +346,17 @@ async fn tasks_filter_by_status_epic_and_assignee_and_page(pool: PgPool) {
         [4]
     );
 
-    let first = app.get(&format!("{base}/tasks?limit=3"), &alice).await;
+    let first = app.get_as(&format!("{base}/tasks?limit=3"), &alice).await;
     assert_eq!(numbers(&first), [1, 2, 3]);
     let cursor = first.body["next_cursor"].as_str().expect("next page");
     let second = app
-        .get(&format!("{base}/tasks?limit=3&cursor={cursor}"), &alice)
+        .get_as(&format!("{base}/tasks?limit=3&cursor={cursor}"), &alice)
         .await;
     assert_eq!(numbers(&second), [4]);
     assert!(second.body["next_cursor"].is_null());
 
-    let reply = app.get(&format!("{base}/tasks?status=nope"), &alice).await;
+    let reply = app
+        .get_as(&format!("{base}/tasks?status=nope"), &alice)
+        .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
 }

@@ -4,26 +4,16 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{Reply, TestApp, User};
+use common::TestApp;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-
-fn assert_invalid_text(reply: &Reply, field: &str) {
-    testkit::assert_invalid_text(reply.status, &reply.body, field);
-}
+use testkit::assert_invalid_text;
 
 async fn count(app: &TestApp, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) FROM projects.{table}"))
         .fetch_one(&app.pool)
         .await
         .expect("count")
-}
-
-async fn project(app: &TestApp, user: &User) -> String {
-    format!(
-        "/api/projects/{}",
-        app.project("Edge", user).await["id"].as_str().expect("id")
-    )
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -39,7 +29,7 @@ async fn a_project_with_nul_in_any_text_is_refused_and_not_created(pool: PgPool)
         ),
         (json!({ "name": "Fine", "slug": "fine\0" }), "slug"),
     ] {
-        let reply = app.post("/api/projects", body, &alice).await;
+        let reply = app.post_as("/api/projects", body, &alice).await;
         assert_invalid_text(&reply, field);
     }
     assert_eq!(count(&app, "projects").await, 0);
@@ -50,7 +40,7 @@ async fn a_project_with_nul_in_any_text_is_refused_and_not_created(pool: PgPool)
 async fn epics_and_tasks_with_nul_are_refused_and_nothing_is_written(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let base = project(&app, &alice).await;
+    let base = app.project_path("Edge", &alice).await;
     let activity_before = count(&app, "project_activity").await;
 
     let cases: [(&str, Value, &str); 5] = [
@@ -73,51 +63,53 @@ async fn epics_and_tasks_with_nul_are_refused_and_nothing_is_written(pool: PgPoo
         ),
     ];
     for (resource, body, field) in cases {
-        let reply = app.post(&format!("{base}/{resource}"), body, &alice).await;
+        let reply = app
+            .post_as(&format!("{base}/{resource}"), body, &alice)
+            .await;
         assert_invalid_text(&reply, field);
     }
     assert_eq!(count(&app, "epics").await, 0);
     assert_eq!(count(&app, "tasks").await, 0);
     assert_eq!(count(&app, "project_activity").await, activity_before);
     // No task number was consumed either.
-    assert_eq!(app.get(&base, &alice).await.body["task_counter"], 0);
+    assert_eq!(app.get_as(&base, &alice).await.body["task_counter"], 0);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn updates_with_nul_leave_the_row_unchanged(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let base = project(&app, &alice).await;
+    let base = app.project_path("Edge", &alice).await;
     let task = app
-        .post(&format!("{base}/tasks"), json!({ "title": "Kept" }), &alice)
+        .post_as(&format!("{base}/tasks"), json!({ "title": "Kept" }), &alice)
         .await;
     assert_eq!(task.status, StatusCode::CREATED, "{}", task.body);
 
     let reply = app
-        .patch(
+        .patch_as(
             &format!("{base}/tasks/1"),
             json!({ "version": task.body["version"], "title": "Lost\0" }),
             &alice,
         )
         .await;
     assert_invalid_text(&reply, "title");
-    let version = app.get(&base, &alice).await.body["version"].clone();
+    let version = app.get_as(&base, &alice).await.body["version"].clone();
     let reply = app
-        .patch(&base, json!({ "version": version, "name": "\0" }), &alice)
+        .patch_as(&base, json!({ "version": version, "name": "\0" }), &alice)
         .await;
     assert_invalid_text(&reply, "name");
 
-    let after = app.get(&format!("{base}/tasks/1"), &alice).await;
+    let after = app.get_as(&format!("{base}/tasks/1"), &alice).await;
     assert_eq!(after.body["title"], "Kept");
     assert_eq!(after.body["version"], task.body["version"]);
-    assert_eq!(app.get(&base, &alice).await.body["name"], "Edge");
+    assert_eq!(app.get_as(&base, &alice).await.body["name"], "Edge");
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn nul_in_a_path_or_query_parameter_is_refused(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let base = project(&app, &alice).await;
+    let base = app.project_path("Edge", &alice).await;
     let id = base.trim_start_matches("/api/projects/");
 
     let upload = app
@@ -127,9 +119,13 @@ async fn nul_in_a_path_or_query_parameter_is_refused(pool: PgPool) {
     assert!(app.stored_files().is_empty());
     assert_eq!(count(&app, "project_files").await, 0);
 
-    let listed = app.get(&format!("{base}/files?path=a%00b"), &alice).await;
+    let listed = app
+        .get_as(&format!("{base}/files?path=a%00b"), &alice)
+        .await;
     assert_invalid_text(&listed, "query parameter `path`");
-    let tasks = app.get(&format!("{base}/tasks?cursor=%00"), &alice).await;
+    let tasks = app
+        .get_as(&format!("{base}/tasks?cursor=%00"), &alice)
+        .await;
     assert_invalid_text(&tasks, "query parameter `cursor`");
 }
 
@@ -137,7 +133,7 @@ async fn nul_in_a_path_or_query_parameter_is_refused(pool: PgPool) {
 async fn file_bytes_may_hold_nul_and_literal_escapes_are_text(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
-    let base = project(&app, &alice).await;
+    let base = app.project_path("Edge", &alice).await;
     let id = base.trim_start_matches("/api/projects/");
 
     let bytes: &'static [u8] = b"\x00\x01binary\x00";
@@ -151,12 +147,14 @@ async fn file_bytes_may_hold_nul_and_literal_escapes_are_text(pool: PgPool) {
         )
         .await;
     assert_eq!(upload.status, StatusCode::CREATED, "{}", upload.body);
-    let download = app.get(&format!("{base}/files/bin/blob.dat"), &alice).await;
+    let download = app
+        .get_as(&format!("{base}/files/bin/blob.dat"), &alice)
+        .await;
     assert_eq!(download.bytes.as_ref(), bytes);
 
     // A backslash followed by `u0000` is ordinary text, not a NUL.
     let epic = app
-        .post(
+        .post_as(
             &format!("{base}/epics"),
             json!({ "title": r"C:\u0000 is fine" }),
             &alice,

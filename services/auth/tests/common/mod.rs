@@ -1,10 +1,14 @@
-//! A test instance of the auth API over a fresh database, called in-process.
+//! The auth service on the testkit harness: `auth::app()` over a fresh database, mail
+//! recorded instead of sent, every request from one client address and user agent.
 
 #![allow(dead_code)]
 
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    ops::Deref,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use auth::{
@@ -12,24 +16,31 @@ use auth::{
     config::AuthConfig,
     mail::{Mail, Mailer},
 };
-use axum::{
-    Router,
-    body::Body,
-    http::{HeaderMap, Method, Request, StatusCode},
-};
+use axum::http::{Method, StatusCode};
 use futures::future::BoxFuture;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt;
+use testkit::{AppClient, Reply};
 
 pub const PASSWORD: &str = "correct horse battery";
+/// The address every request comes from, unless a test sends its own `x-forwarded-for`.
+pub const CLIENT_IP: &str = "203.0.113.7";
+pub const USER_AGENT: &str = "auth-tests/1.0";
 
 pub struct TestApp {
-    pub router: Router,
+    client: AppClient,
     pub pool: PgPool,
     pub state: AppState,
     pub mail: Arc<RecordingMailer>,
+}
+
+/// Requests go straight to the client: `app.post("/api/auth/login", body)`.
+impl Deref for TestApp {
+    type Target = AppClient;
+
+    fn deref(&self) -> &AppClient {
+        &self.client
+    }
 }
 
 /// Keeps every mail "sent"; fails the first `fail_next` sends.
@@ -76,19 +87,8 @@ impl RecordingMailer {
     }
 }
 
-pub struct Reply {
-    pub status: StatusCode,
-    pub body: Value,
-    pub headers: HeaderMap,
-}
-
-impl Reply {
-    pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
-    }
-}
-
-/// Settings for tests: a fresh signing key, generous limits, an unshared Redis prefix.
+/// Settings for tests: a fresh signing key, generous limits, an unshared Redis prefix;
+/// `overrides` replaces any of them.
 pub fn config(overrides: Value) -> AuthConfig {
     let mut settings = json!({
         "app_env": "test",
@@ -115,9 +115,11 @@ impl TestApp {
             .expect("state");
         let mail = Arc::new(RecordingMailer::default());
         state.mailer = mail.clone();
-        let router = auth::app(state.clone());
+        let client = AppClient::new(auth::app(state.clone()))
+            .with_header("x-forwarded-for", CLIENT_IP)
+            .with_header("user-agent", USER_AGENT);
         Self {
-            router,
+            client,
             pool,
             state,
             mail,
@@ -127,72 +129,6 @@ impl TestApp {
     /// Delivers the outbox once, as the background worker would.
     pub async fn deliver_mail(&self) -> usize {
         self.state.outbox_worker().run_once().await.expect("outbox")
-    }
-
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        token: Option<&str>,
-        ip: &str,
-    ) -> Reply {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("x-forwarded-for", ip)
-            .header("user-agent", "auth-tests/1.0");
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let body = match body {
-            Some(json) => {
-                request = request.header("content-type", "application/json");
-                Body::from(json.to_string())
-            }
-            None => Body::empty(),
-        };
-        self.send(request.body(body).expect("request")).await
-    }
-
-    /// Sends a request through the router in-process; for requests [`Self::call`] cannot
-    /// build, such as ones carrying cookies.
-    pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            body,
-            headers,
-        }
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::POST, path, Some(body), None, "203.0.113.7")
-            .await
-    }
-
-    pub async fn post_as(&self, path: &str, body: Value, token: &str) -> Reply {
-        self.call(Method::POST, path, Some(body), Some(token), "203.0.113.7")
-            .await
-    }
-
-    pub async fn get_as(&self, path: &str, token: &str) -> Reply {
-        self.call(Method::GET, path, None, Some(token), "203.0.113.7")
-            .await
     }
 
     /// Registers `name` (email `name@example.com`) with [`PASSWORD`]; returns the reply body.
@@ -207,12 +143,38 @@ impl TestApp {
         reply.body
     }
 
+    /// Registers `name` and returns the access token of its first session.
+    pub async fn register_for_token(&self, name: &str) -> String {
+        let signed_in = self.register(name).await;
+        signed_in["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
+    }
+
     pub async fn login(&self, login: &str, password: &str) -> Reply {
         self.post(
             "/api/auth/login",
             json!({ "login": login, "password": password }),
         )
         .await
+    }
+
+    /// [`Self::login`] from the client address `ip`.
+    pub async fn login_from(&self, ip: &str, login: &str, password: &str) -> Reply {
+        self.request(Method::POST, "/api/auth/login")
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "login": login, "password": password }))
+            .send()
+            .await
+    }
+
+    /// `login` now signs in with `new_password`, and no longer with [`PASSWORD`].
+    pub async fn assert_password_changed(&self, login: &str, new_password: &str) {
+        let old = self.login(login, PASSWORD).await;
+        assert_eq!(old.code(), "invalid_credentials", "the old password");
+        let new = self.login(login, new_password).await;
+        assert_eq!(new.status, StatusCode::OK, "the new password: {}", new.body);
     }
 
     /// Audit actions recorded for a user, oldest first, as `action:success`.

@@ -66,13 +66,7 @@ async fn linking_keeps_an_avatar_the_user_chose(pool: PgPool) {
     let token = alice["access_token"].as_str().expect("token");
     let chosen = "https://cdn.example/alice.png";
     let patched = app
-        .call(
-            axum::http::Method::PATCH,
-            "/api/auth/me",
-            Some(json!({ "avatar_url": chosen })),
-            Some(token),
-            "203.0.113.7",
-        )
+        .patch_as("/api/auth/me", json!({ "avatar_url": chosen }), token)
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     sqlx::query!("UPDATE auth.users SET is_verified = true")

@@ -93,11 +93,7 @@ impl MockGitHub {
             .route("/user", routing::get(user_endpoint))
             .route("/user/emails", routing::get(emails_endpoint))
             .with_state(provider.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let address = listener.local_addr().expect("address");
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        let address = testkit::serve_on_loopback(router).await;
         Self {
             base: format!("http://{address}"),
             provider,

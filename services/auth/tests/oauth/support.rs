@@ -3,16 +3,14 @@
 
 use std::collections::HashMap;
 
-use axum::{
-    body::Body,
-    http::{Request, StatusCode, header},
-};
+use axum::http::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use testkit::Reply;
 use url::Url;
 
 use crate::{
-    common::{self, Reply, TestApp},
+    common::{self, TestApp},
     mock_github::{CLIENT_ID, CLIENT_SECRET, GitHubUser, MockGitHub},
 };
 
@@ -51,14 +49,7 @@ pub fn query_map(url: &Url) -> HashMap<String, String> {
 
 /// `GET path` with extra headers (cookies, `Accept`), in-process.
 pub async fn get(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut request = Request::get(path)
-        .header("x-forwarded-for", "203.0.113.7")
-        .header("user-agent", "auth-tests/1.0");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    app.send(request.body(Body::empty()).expect("request"))
-        .await
+    app.request(Method::GET, path).headers(headers).send().await
 }
 
 /// The path that starts a sign-in, optionally asking to land on `redirect_to` afterwards.

@@ -1,10 +1,13 @@
 //! Real HTTP servers on ephemeral ports: small axum upstreams standing in for the services,
 //! and the gateway's router pointed at them.
 
-#![allow(dead_code)] // each test binary uses a different subset
+#![allow(dead_code, unused_imports)] // each test binary uses a different subset
+
+mod calls;
+
+pub use calls::{get_json, json_answer, raw_get, raw_json_body, raw_request};
 
 use std::{
-    net::SocketAddr,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -25,6 +28,7 @@ use gateway::config::Settings;
 use platform::config::CommonConfig;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use testkit::http_client;
 use tokio::{net::TcpListener, sync::Notify};
 use url::Url;
 
@@ -53,6 +57,7 @@ impl Upstream {
 
 /// Starts a stand-in service that echoes every request as JSON (see [`echo`]).
 pub async fn upstream(name: &'static str, spec: Option<Value>, ready: bool) -> Arc<Upstream> {
+    // The router needs the state and the state its URL: bind first, then serve.
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let state = Arc::new(Upstream {
@@ -71,12 +76,9 @@ pub async fn upstream(name: &'static str, spec: Option<Value>, ready: bool) -> A
         .fallback(echo)
         .with_state(state.clone());
     tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .expect("upstream serves");
+        axum::serve(listener, router)
+            .await
+            .expect("upstream serves")
     });
     state
 }
@@ -255,6 +257,29 @@ pub struct Stack {
     pub gateway: String,
 }
 
+impl Stack {
+    /// A request through the gateway to `path`, to finish and send.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        http_client().request(method, format!("{}{path}", self.gateway))
+    }
+
+    /// Requests of any kind that reached any of the stand-in services.
+    pub fn requests_reached(&self) -> usize {
+        [&self.auth, &self.project, &self.memory]
+            .iter()
+            .map(|upstream| upstream.all_requests())
+            .sum()
+    }
+
+    /// `GET path` through the gateway.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("gateway answers")
+    }
+}
+
 pub async fn stack_with(adjust: impl FnOnce(&mut Settings)) -> Stack {
     let auth = upstream("auth", None, true).await;
     let project = upstream("project", None, true).await;
@@ -272,12 +297,4 @@ pub async fn stack_with(adjust: impl FnOnce(&mut Settings)) -> Stack {
 
 pub async fn stack() -> Stack {
     stack_with(|_| {}).await
-}
-
-/// A test client that ignores any proxy variables in the environment.
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
 }

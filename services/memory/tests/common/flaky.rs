@@ -7,11 +7,23 @@ use std::sync::{
 };
 
 use async_trait::async_trait;
+use sqlx::PgPool;
 use uuid::Uuid;
 use vector::{
     CollectionInfo, CollectionParams, Filter, PayloadField, Point, ScoredPoint, ScrollPage,
     ScrollRequest, SearchRequest, VectorError, VectorIndex,
 };
+
+use super::TestApp;
+
+/// An app whose vector index is the real one behind a [`FlakyIndex`], up for now.
+pub async fn app_with_flaky_index(pool: PgPool) -> (TestApp, Arc<FlakyIndex>) {
+    let mut app = TestApp::new(pool).await;
+    let flaky = FlakyIndex::wrap(app.state.indexer.index.clone());
+    app.state.indexer.index = flaky.clone();
+    app.rebuild();
+    (app, flaky)
+}
 
 #[derive(Debug)]
 pub struct FlakyIndex {

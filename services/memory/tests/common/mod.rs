@@ -1,35 +1,39 @@
-//! A test instance of the memory API over a fresh database: the real embedded vector
-//! engine in a temporary directory, the offline hashing embedder, and tokens signed by a
-//! throwaway key. Called in-process.
+//! The memory service on the testkit harness: `memory::app()` over a fresh database, the
+//! real embedded vector engine in a temporary directory, the offline hashing embedder, and
+//! tokens signed by a throwaway key.
 
 #![allow(dead_code)]
 
 pub mod flaky;
 
-use std::sync::Arc;
+use std::{ops::Deref, sync::Arc};
 
-use authn::{Audience, Role, SigningKey, TokenIssuer, TokenVerifier};
-use axum::{
-    Router,
-    body::Body,
-    http::{Method, Request, StatusCode, header},
-};
-use http_body_util::BodyExt;
+use authn::Role;
 use memory::{AppState, config::Settings};
 use serde_json::Value;
 use sqlx::PgPool;
 use tempfile::TempDir;
-use tower::ServiceExt;
+use testkit::{AppClient, Reply, Tokens, User};
 use uuid::Uuid;
 use vector::{BackendKind, VectorConfig};
 
 pub struct TestApp {
+    client: AppClient,
+    /// The app's state; after changing a part of it, [`TestApp::rebuild`] the app.
     pub state: AppState,
-    pub router: Router,
     pub pool: PgPool,
-    pub issuer: TokenIssuer,
+    pub tokens: Tokens,
     /// Keeps the embedded index's files alive for the test.
     pub dir: Arc<TempDir>,
+}
+
+/// Requests go straight to the client: `app.get_as(path, &alice)`.
+impl Deref for TestApp {
+    type Target = AppClient;
+
+    fn deref(&self) -> &AppClient {
+        &self.client
+    }
 }
 
 /// Settings for the embedded index under `dir` and the hashing embedder of `dimension`.
@@ -52,15 +56,20 @@ pub fn settings(dir: &TempDir, dimension: usize) -> Settings {
     }
 }
 
-pub fn keys() -> (TokenIssuer, TokenVerifier) {
-    let key = SigningKey::generate().expect("key");
-    let audience = Audience {
-        issuer: "devmentor-auth".into(),
-        audience: "devmentor".into(),
+/// [`settings`] with an OpenAI-compatible embedding provider at `url` (8 dimensions) that
+/// is asked once, for two seconds at most: for tests of a failing provider.
+pub fn settings_with_provider(dir: &TempDir, url: &str) -> Settings {
+    let mut settings = settings(dir, 8);
+    settings.embedding = embed::EmbeddingConfig {
+        embedding_provider: Some(embed::Provider::Openai),
+        embedding_model: Some("text-embedding-test".into()),
+        embedding_url: Some(url.to_owned()),
+        embedding_dim: Some(8),
+        embedding_max_retries: Some(0),
+        embedding_timeout_secs: Some(2),
+        ..Default::default()
     };
-    let verifier = TokenVerifier::new([key.public_key().clone()], &audience);
-    let issuer = TokenIssuer::new(key, audience, std::time::Duration::from_secs(900));
-    (issuer, verifier)
+    settings
 }
 
 impl TestApp {
@@ -71,105 +80,41 @@ impl TestApp {
     }
 
     pub async fn with_settings(pool: PgPool, settings: Settings, dir: Arc<TempDir>) -> Self {
-        let (issuer, verifier) = keys();
-        let state = AppState::open(pool.clone(), &settings, verifier, Default::default())
-            .await
-            .expect("memory state opens");
-        Self::from_state(state, issuer, dir)
-    }
-
-    pub fn from_state(state: AppState, issuer: TokenIssuer, dir: Arc<TempDir>) -> Self {
-        let router = memory::app(state.clone());
+        let tokens = Tokens::new();
+        let state = AppState::open(
+            pool.clone(),
+            &settings,
+            tokens.verifier(),
+            Default::default(),
+        )
+        .await
+        .expect("memory state opens");
         Self {
-            pool: state.pool.clone(),
+            client: AppClient::new(memory::app(state.clone())),
+            pool,
             state,
-            router,
-            issuer,
+            tokens,
             dir,
         }
     }
 
-    /// Rebuilds the router after a test swapped a part of the state.
+    /// Rebuilds the app after a test swapped a part of the state.
     pub fn rebuild(&mut self) {
-        self.router = memory::app(self.state.clone());
+        self.client = AppClient::new(memory::app(self.state.clone()));
     }
 
-    /// A new account with `role`, and an access token for it.
+    /// A new account with `role` and a unique name, and an access token for it.
     pub async fn user(&self, role: Role) -> User {
         let name = format!("u{}", &Uuid::new_v4().simple().to_string()[..12]);
-        let id: Uuid = sqlx::query_scalar(
-            "INSERT INTO auth.users (email, username, full_name, password_hash, role)
-             VALUES ($1, $2, 'Test User', 'x', $3) RETURNING id",
-        )
-        .bind(format!("{name}@example.com"))
-        .bind(&name)
-        .bind(role.as_str())
-        .fetch_one(&self.pool)
-        .await
-        .expect("insert user");
-        let session = testkit::open_session(&self.pool, id).await;
-        let token = self.issuer.issue(id, session, role).expect("token").token;
-        User { id, token }
+        testkit::create_user(&self.pool, &self.tokens, &name, role).await
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        }
-        .expect("request");
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("response");
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        (status, value)
+    pub async fn ingest(&self, user: &User, body: Value) -> Reply {
+        self.post_as("/api/memory/documents", body, user).await
     }
 
-    pub async fn ingest(&self, user: &User, body: Value) -> (StatusCode, Value) {
-        self.call(
-            Method::POST,
-            "/api/memory/documents",
-            Some(&user.token),
-            Some(body),
-        )
-        .await
-    }
-
-    pub async fn search(&self, user: &User, body: Value) -> (StatusCode, Value) {
-        self.call(
-            Method::POST,
-            "/api/memory/search",
-            Some(&user.token),
-            Some(body),
-        )
-        .await
+    pub async fn search(&self, user: &User, body: Value) -> Reply {
+        self.post_as("/api/memory/search", body, user).await
     }
 
     /// Vectors in the collection, counted by the index itself.
@@ -181,11 +126,6 @@ impl TestApp {
             .await
             .expect("count")
     }
-}
-
-pub struct User {
-    pub id: Uuid,
-    pub token: String,
 }
 
 /// The document ids of a search answer, in order.

@@ -1,50 +1,37 @@
-//! A test instance of the project API over a fresh database, called in-process, with its
-//! own `PROJECTS_DIR` and token key.
+//! The project service on the testkit harness: `project::app()` over a fresh database, with
+//! its own `PROJECTS_DIR` and token key.
 
 #![allow(dead_code)]
 
 use std::{
+    ops::Deref,
     path::{Path, PathBuf},
-    time::Duration,
 };
 
-use authn::{Audience, Role, SigningKey, TokenIssuer, TokenVerifier};
+use authn::Role;
 use axum::{
-    Router,
-    body::{Body, Bytes},
-    http::{HeaderMap, Method, Request, StatusCode},
+    body::Body,
+    http::{Method, StatusCode},
 };
-use http_body_util::BodyExt;
 use project::{AppState, storage::FileStore};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt;
+use testkit::{AppClient, Reply, Tokens, User};
 use uuid::Uuid;
 
 pub struct TestApp {
-    pub router: Router,
+    client: AppClient,
     pub pool: PgPool,
     pub files_dir: PathBuf,
-    issuer: TokenIssuer,
+    pub tokens: Tokens,
 }
 
-/// A user that exists in `auth.users`, with an access token.
-#[derive(Debug, Clone)]
-pub struct User {
-    pub id: Uuid,
-    pub token: String,
-}
+/// Requests go straight to the client: `app.get_as(path, &alice)`.
+impl Deref for TestApp {
+    type Target = AppClient;
 
-pub struct Reply {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub bytes: Bytes,
-    pub body: Value,
-}
-
-impl Reply {
-    pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
+    fn deref(&self) -> &AppClient {
+        &self.client
     }
 }
 
@@ -56,135 +43,29 @@ impl Drop for TestApp {
 
 impl TestApp {
     pub async fn new(pool: PgPool) -> Self {
-        let audience = Audience {
-            issuer: "devmentor-auth".into(),
-            audience: "devmentor".into(),
-        };
-        let key = SigningKey::generate().expect("key");
-        let verifier = TokenVerifier::new([key.public_key().clone()], &audience);
-        let issuer = TokenIssuer::new(key, audience, Duration::from_secs(900));
+        let tokens = Tokens::new();
         let files_dir = std::env::temp_dir().join(format!("project-tests-{}", Uuid::new_v4()));
         let state = AppState {
             pool: pool.clone(),
-            verifier,
+            verifier: tokens.verifier(),
             sessions: authn::LiveSessions::new(pool.clone()),
             files: FileStore::new(&files_dir),
             common: Default::default(),
         };
-        let router = project::app(state);
         Self {
-            router,
+            client: AppClient::new(project::app(state)),
             pool,
             files_dir,
-            issuer,
+            tokens,
         }
-    }
-
-    /// Creates an account `name` and a token for it with `role`.
-    pub async fn user_with_role(&self, name: &str, role: Role) -> User {
-        let email = format!("{name}@example.com");
-        let user = db::auth::users::insert(
-            &self.pool,
-            &db::auth::NewUser {
-                email: &email,
-                username: name,
-                full_name: "Test User",
-                password_hash: "not-a-real-hash",
-            },
-        )
-        .await
-        .expect("insert user");
-        if role != Role::User {
-            db::auth::admin::set_role(&self.pool, user.id, role.as_str())
-                .await
-                .expect("set role");
-        }
-        let session = testkit::open_session(&self.pool, user.id.0).await;
-        let token = self
-            .issuer
-            .issue(user.id.0, session, role)
-            .expect("token")
-            .token;
-        User {
-            id: user.id.0,
-            token,
-        }
-    }
-
-    /// A correctly signed token naming a session that was never opened.
-    pub fn token_without_session(&self, user: &User) -> String {
-        self.issuer
-            .issue(user.id, Uuid::new_v4(), Role::User)
-            .expect("token")
-            .token
     }
 
     pub async fn user(&self, name: &str) -> User {
         self.user_with_role(name, Role::User).await
     }
 
-    pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            bytes,
-            body,
-        }
-    }
-
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-        token: Option<&str>,
-    ) -> Reply {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let body = match body {
-            Some(json) => {
-                request = request.header("content-type", "application/json");
-                Body::from(json.to_string())
-            }
-            None => Body::empty(),
-        };
-        self.send(request.body(body).expect("request")).await
-    }
-
-    pub async fn get(&self, path: &str, user: &User) -> Reply {
-        self.call(Method::GET, path, None, Some(&user.token)).await
-    }
-
-    pub async fn post(&self, path: &str, body: Value, user: &User) -> Reply {
-        self.call(Method::POST, path, Some(body), Some(&user.token))
-            .await
-    }
-
-    pub async fn patch(&self, path: &str, body: Value, user: &User) -> Reply {
-        self.call(Method::PATCH, path, Some(body), Some(&user.token))
-            .await
-    }
-
-    pub async fn delete(&self, path: &str, user: &User) -> Reply {
-        self.call(Method::DELETE, path, None, Some(&user.token))
-            .await
+    pub async fn user_with_role(&self, name: &str, role: Role) -> User {
+        testkit::create_user(&self.pool, &self.tokens, name, role).await
     }
 
     /// Uploads raw bytes to `/api/projects/{project}/files/{path}`.
@@ -196,21 +77,56 @@ impl TestApp {
         bytes: impl Into<Body>,
         user: &User,
     ) -> Reply {
-        let request = Request::put(format!("/api/projects/{project}/files/{path}"))
-            .header("authorization", format!("Bearer {}", user.token))
-            .header("content-type", content_type)
-            .body(bytes.into())
-            .expect("request");
-        self.send(request).await
+        self.request(
+            Method::PUT,
+            &format!("/api/projects/{project}/files/{path}"),
+        )
+        .bearer(user)
+        .header("content-type", content_type)
+        .body(bytes)
+        .send()
+        .await
+    }
+
+    /// Uploads `mebibytes` MiB in 1 MiB chunks without a Content-Length, so the service
+    /// learns the size only while streaming.
+    pub async fn upload_streamed(
+        &self,
+        project: &str,
+        path: &str,
+        mebibytes: usize,
+        user: &User,
+    ) -> Reply {
+        let chunks = (0..mebibytes).map(|_| Ok::<_, std::io::Error>(vec![1u8; 1024 * 1024]));
+        let chunks = futures::stream::iter(chunks);
+        self.request(
+            Method::PUT,
+            &format!("/api/projects/{project}/files/{path}"),
+        )
+        .bearer(user)
+        .body(Body::from_stream(chunks))
+        .send()
+        .await
     }
 
     /// Creates a project and returns its JSON.
     pub async fn project(&self, name: &str, user: &User) -> Value {
         let reply = self
-            .post("/api/projects", json!({ "name": name }), user)
+            .post_as("/api/projects", json!({ "name": name }), user)
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body
+    }
+
+    /// Creates a project and returns its id.
+    pub async fn project_id(&self, name: &str, user: &User) -> String {
+        let project = self.project(name, user).await;
+        project["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates a project and returns its path, `/api/projects/{id}`.
+    pub async fn project_path(&self, name: &str, user: &User) -> String {
+        format!("/api/projects/{}", self.project_id(name, user).await)
     }
 
     /// Every file under `PROJECTS_DIR`, relative to it (temporary files included).
@@ -224,7 +140,7 @@ impl TestApp {
     /// Activity actions of a project, oldest first.
     pub async fn actions(&self, project: &str, user: &User) -> Vec<String> {
         let reply = self
-            .get(&format!("/api/projects/{project}/activity?limit=200"), user)
+            .get_as(&format!("/api/projects/{project}/activity?limit=200"), user)
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         let mut actions: Vec<String> = reply.body["items"]

@@ -1,0 +1,51 @@
+//! Access tokens for tests of the services that only verify them (project, memory): a
+//! throwaway signing key, the issuer the tests sign with and the verifier the app checks with.
+
+use std::time::Duration;
+
+use authn::{Audience, Role, SigningKey, TokenIssuer, TokenVerifier};
+use uuid::Uuid;
+
+/// The issuer and audience every service expects by default (`JWT_ISSUER`, `JWT_AUDIENCE`).
+pub fn audience() -> Audience {
+    Audience {
+        issuer: "devmentor-auth".into(),
+        audience: "devmentor".into(),
+    }
+}
+
+/// An issuer and a verifier sharing a fresh key; tokens live fifteen minutes, as auth's do.
+#[derive(Clone)]
+pub struct Tokens {
+    issuer: TokenIssuer,
+    verifier: TokenVerifier,
+}
+
+impl Tokens {
+    pub fn new() -> Self {
+        let key = SigningKey::generate().expect("generate a signing key");
+        let verifier = TokenVerifier::new([key.public_key().clone()], &audience());
+        let issuer = TokenIssuer::new(key, audience(), Duration::from_secs(900));
+        Self { issuer, verifier }
+    }
+
+    /// What the app under test verifies with.
+    pub fn verifier(&self) -> TokenVerifier {
+        self.verifier.clone()
+    }
+
+    /// A signed token for `user` in `session` with `role`. Services also check that the
+    /// session is live, so `session` must exist for the token to be accepted.
+    pub fn issue(&self, user: Uuid, session: Uuid, role: Role) -> String {
+        self.issuer
+            .issue(user, session, role)
+            .expect("sign a token")
+            .token
+    }
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Self::new()
+    }
+}
