@@ -304,23 +304,31 @@ mod tests {
 
     #[test]
     fn endpoints_accept_a_base_or_the_full_path() {
-        let url = |api, base| endpoint(api, base).expect("valid").to_string();
-        assert_eq!(
-            url(Api::OpenAi, "https://api.openai.com/v1"),
-            "https://api.openai.com/v1/embeddings"
-        );
-        assert_eq!(
-            url(Api::OpenAi, "http://vllm:8000"),
-            "http://vllm:8000/v1/embeddings"
-        );
-        assert_eq!(
-            url(Api::OpenAi, "http://tei/v1/embeddings/"),
-            "http://tei/v1/embeddings"
-        );
-        assert_eq!(
-            url(Api::Ollama, "http://localhost:11434"),
-            "http://localhost:11434/api/embed"
-        );
+        for (api, base, expected) in [
+            (
+                Api::OpenAi,
+                "https://api.openai.com/v1",
+                "https://api.openai.com/v1/embeddings",
+            ),
+            (
+                Api::OpenAi,
+                "http://vllm:8000",
+                "http://vllm:8000/v1/embeddings",
+            ),
+            (
+                Api::OpenAi,
+                "http://tei/v1/embeddings/",
+                "http://tei/v1/embeddings",
+            ),
+            (
+                Api::Ollama,
+                "http://localhost:11434",
+                "http://localhost:11434/api/embed",
+            ),
+        ] {
+            let url = endpoint(api, base).expect("valid").to_string();
+            assert_eq!(url, expected, "{base}");
+        }
         assert!(endpoint(Api::Ollama, "not a url").is_err());
     }
 

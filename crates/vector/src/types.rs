@@ -201,6 +201,26 @@ pub fn validate_collection_name(name: &str) -> Result<(), VectorError> {
     }
 }
 
+/// Largest vector size accepted: Qdrant's own limit, checked here so both backends refuse
+/// the same sizes with the same error.
+const MAX_DIMENSION: usize = 65_536;
+
+/// What both backends check before creating a collection: a portable name and a vector size
+/// between 1 and [`MAX_DIMENSION`].
+pub(crate) fn validate_new_collection(
+    name: &str,
+    params: &CollectionParams,
+) -> Result<(), VectorError> {
+    validate_collection_name(name)?;
+    if params.dimension == 0 || params.dimension > MAX_DIMENSION {
+        return Err(VectorError::InvalidRequest(format!(
+            "dimension must be between 1 and {MAX_DIMENSION}, got {}",
+            params.dimension
+        )));
+    }
+    Ok(())
+}
+
 /// Rejects vectors of the wrong size or with NaN/infinite components.
 pub(crate) fn validate_vector(
     collection: &str,

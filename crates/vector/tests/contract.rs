@@ -9,8 +9,8 @@ use chrono::Duration;
 use common::{DIM, base_time, id, nearest, point, points, ready, spec, unique, vector};
 use serde_json::json;
 use vector::{
-    Condition, DatetimeRange, Filter, NumberRange, ScrollRequest, SearchRequest, VectorError,
-    VectorIndex, guard::REINDEX_COMMAND,
+    CollectionParams, Condition, DatetimeRange, Distance, Filter, NumberRange, Payload,
+    ScrollRequest, SearchRequest, VectorError, VectorIndex, guard::REINDEX_COMMAND,
 };
 
 /// Runs each scenario once per backend.
@@ -337,6 +337,26 @@ async fn bad_input_is_refused_with_a_clear_error(index: &dyn VectorIndex) {
         index.collection_info("../etc").await,
         Err(VectorError::InvalidRequest(_))
     ));
+    let sizeless = unique("sizeless");
+    for dimension in [0, 65_537] {
+        let params = CollectionParams {
+            dimension,
+            distance: Distance::Cosine,
+            metadata: Payload::new(),
+        };
+        let error = index
+            .create_collection(&sizeless, &params)
+            .await
+            .expect_err("vector size out of range");
+        assert!(matches!(error, VectorError::InvalidRequest(_)), "{error:?}");
+    }
+    assert!(
+        index
+            .collection_info(&sizeless)
+            .await
+            .expect("info")
+            .is_none()
+    );
     assert_eq!(
         index.count(&name, None).await.expect("count"),
         5,

@@ -15,6 +15,7 @@ mod auth;
 mod dataset;
 mod embed;
 mod floors;
+mod load;
 mod memory;
 mod project;
 mod report;
@@ -32,7 +33,8 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Concurrent logins over HTTP next to the raw argon2id rate (needs DATABASE_URL and Redis).
+    /// Registrations and concurrent logins over HTTP next to the raw argon2id rate (needs
+    /// DATABASE_URL and Redis).
     Auth(AuthArgs),
     /// Upsert throughput and query latency of the vector index.
     Vector(VectorArgs),

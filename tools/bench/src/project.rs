@@ -2,14 +2,16 @@
 //! files"), next to the floor measured in the same run: writing the same bytes to fresh
 //! files with fsync and rename at the same concurrency, which every durable upload must do.
 
-use std::{sync::Arc, time::Instant};
+use std::sync::Arc;
 
 use project::{AppState, storage::FileStore};
+use reqwest::StatusCode;
 use tempfile::TempDir;
 
 use crate::ProjectArgs;
-use crate::report::{Latencies, heading, line, rate};
-use crate::scratch::{ScratchDatabase, Served, Tokens, common_config, concurrently, peak_rss_mib};
+use crate::load::{post_json, timed};
+use crate::report::{heading, line, rate};
+use crate::scratch::{ScratchDatabase, Served, Tokens, common_config, peak_rss_mib};
 
 pub async fn run(args: &ProjectArgs) -> anyhow::Result<()> {
     let database = ScratchDatabase::create("project").await?;
@@ -40,8 +42,7 @@ async fn measure(pool: &sqlx::PgPool, args: &ProjectArgs) -> anyhow::Result<()> 
     ));
 
     let floor_dir = Arc::new(TempDir::new()?);
-    let started = Instant::now();
-    let floor = concurrently(
+    let floor = timed(
         args.concurrency,
         (0..args.projects * args.files).collect(),
         |n, _| {
@@ -55,18 +56,13 @@ async fn measure(pool: &sqlx::PgPool, args: &ProjectArgs) -> anyhow::Result<()> 
     .await?;
     line(
         "floor: write + fsync + rename, same bytes",
-        format!(
-            "{} files  {}",
-            rate(floor.len(), started.elapsed()),
-            Latencies::new(floor).summary()
-        ),
+        floor.summary("files"),
     );
 
     let projects_url = Arc::new(served.url("/api/projects"));
     let base = Arc::new(served.url(""));
     let files = args.files;
-    let started = Instant::now();
-    let latencies = concurrently(args.concurrency, (0..args.projects).collect(), |n, _| {
+    let run = timed(args.concurrency, (0..args.projects).collect(), |n, _| {
         let (client, url, base, token, bytes) = (
             client.clone(),
             projects_url.clone(),
@@ -75,17 +71,15 @@ async fn measure(pool: &sqlx::PgPool, args: &ProjectArgs) -> anyhow::Result<()> 
             bytes.clone(),
         );
         async move {
-            let response = client
-                .post(url.as_str())
-                .bearer_auth(token.as_str())
-                .json(&serde_json::json!({ "name": format!("Bench project {n}") }))
-                .send()
-                .await?;
-            anyhow::ensure!(
-                response.status() == 201,
-                "create answered {}",
-                response.status()
-            );
+            let body = serde_json::json!({ "name": format!("Bench project {n}") });
+            let response = post_json(
+                &client,
+                &url,
+                Some(token.as_str()),
+                &body,
+                StatusCode::CREATED,
+            )
+            .await?;
             let created: serde_json::Value = response.json().await?;
             let id = created["id"].as_str().unwrap_or_default().to_owned();
             for file in 0..files {
@@ -99,7 +93,7 @@ async fn measure(pool: &sqlx::PgPool, args: &ProjectArgs) -> anyhow::Result<()> 
                     .send()
                     .await?;
                 anyhow::ensure!(
-                    response.status() == 201,
+                    response.status() == StatusCode::CREATED,
                     "upload answered {}",
                     response.status()
                 );
@@ -108,14 +102,13 @@ async fn measure(pool: &sqlx::PgPool, args: &ProjectArgs) -> anyhow::Result<()> 
         }
     })
     .await?;
-    let elapsed = started.elapsed();
     line(
         "create project + upload over HTTP",
         format!(
             "{} projects ({} files)  {}",
-            rate(latencies.len(), elapsed),
-            rate(latencies.len() * files, elapsed).trim(),
-            Latencies::new(latencies).summary()
+            rate(run.count, run.elapsed),
+            rate(run.count * files, run.elapsed).trim(),
+            run.latencies.summary()
         ),
     );
     line("peak RSS", format!("{} MiB", peak_rss_mib()));

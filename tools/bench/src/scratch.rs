@@ -1,15 +1,11 @@
 //! A throwaway migrated database and a service served on a loopback port, for benchmarks
 //! that go through the real HTTP stack.
 
-use std::{
-    net::SocketAddr,
-    time::{Duration, Instant},
-};
+use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
 use authn::{Audience, Role, SigningKey, TokenIssuer, TokenVerifier};
 use axum::Router;
-use futures::{StreamExt, stream};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::{sync::oneshot, task::JoinHandle};
 
@@ -169,31 +165,4 @@ impl Tokens {
         let token = self.issuer.issue(user.id.0, session.0, Role::User)?;
         Ok((user.id.0, token.token))
     }
-}
-
-/// Runs `work` on every item with at most `concurrency` in flight; returns each latency.
-pub async fn concurrently<T, F, Fut>(
-    concurrency: usize,
-    items: Vec<T>,
-    work: F,
-) -> anyhow::Result<Vec<Duration>>
-where
-    F: Fn(usize, T) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
-    let results: Vec<anyhow::Result<Duration>> = stream::iter(items.into_iter().enumerate())
-        .map(|(n, item)| {
-            let job = work(n, item);
-            async move {
-                let sent = Instant::now();
-                job.await.map(|()| sent.elapsed())
-            }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    results
-        .into_iter()
-        .collect::<anyhow::Result<Vec<_>>>()
-        .context("a request failed")
 }

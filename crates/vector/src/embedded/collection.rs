@@ -8,29 +8,17 @@
 
 use std::fs;
 use std::io::Write;
-use std::num::NonZeroUsize;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use qdrant_edge::{
-    DEFAULT_VECTOR_NAME, EdgeConfig, EdgeConfigBuilder, EdgeOptimizersConfig, EdgeShard,
-    EdgeVectorParamsBuilder, OperationError, WalOptions,
-};
+use qdrant_edge::{EdgeShard, OperationError};
 use serde::{Deserialize, Serialize};
 
-use super::convert;
+use super::shard::{ShardPaths, ShardSlot, engine_error, guarded, guarded_close, io_error};
 use super::writer::Writer;
 use crate::{CollectionParams, Distance, EmbeddedConfig, Payload, VectorError};
 
 const META_FILE: &str = "collection.json";
-const SHARD_DIR: &str = "shard";
-const WAL_DIR: &str = "wal";
-
-/// The open shard; `None` after close, or while a WAL compaction failed to reopen it.
-/// Readers hold the read lock for the length of an engine call, so a compaction (write
-/// lock) waits for them and they wait for it.
-pub(crate) type ShardSlot = RwLock<Option<EdgeShard>>;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Meta {
@@ -43,6 +31,7 @@ pub(crate) struct Collection {
     pub(crate) name: String,
     pub(crate) params: CollectionParams,
     dir: PathBuf,
+    wal_dir: PathBuf,
     slot: Arc<ShardSlot>,
     pub(crate) writer: Writer,
 }
@@ -53,27 +42,6 @@ impl std::fmt::Debug for Collection {
             .field("name", &self.name)
             .field("dir", &self.dir)
             .finish_non_exhaustive()
-    }
-}
-
-/// The shard's own paths, used by the writer for WAL compaction.
-#[derive(Debug, Clone)]
-pub(crate) struct ShardPaths {
-    pub(crate) shard: PathBuf,
-    pub(crate) wal: PathBuf,
-    pub(crate) config: EdgeConfig,
-}
-
-impl ShardPaths {
-    /// Reopens the shard after pruning the WAL (see [`prune_wal`]).
-    pub(crate) fn load(&self) -> Result<EdgeShard, VectorError> {
-        prune_wal(&self.wal)?;
-        EdgeShard::load(&self.shard, Some(self.config.clone())).map_err(|error| {
-            engine_error(
-                &format!("cannot open the shard at {}", self.shard.display()),
-                error,
-            )
-        })
     }
 }
 
@@ -90,12 +58,9 @@ impl Collection {
             // Only reachable for an interrupted create (no collection.json): start over.
             fs::remove_dir_all(&dir).map_err(io_error(&dir))?;
         }
-        fs::create_dir_all(dir.join(SHARD_DIR)).map_err(io_error(&dir))?;
-        let paths = shard_paths(&dir, params, config);
-        let shard = EdgeShard::new(&paths.shard, paths.config.clone())
-            .map_err(|error| engine_error("cannot create the shard", error))?;
-        // Make the empty shard's files durable before the collection becomes visible.
-        guarded_flush(&shard)?;
+        let paths = ShardPaths::new(&dir, params, config);
+        // Flushed on creation: its files are durable before collection.json makes it visible.
+        let shard = paths.create()?;
         let meta = Meta {
             dimension: params.dimension,
             distance: params.distance.as_str().to_owned(),
@@ -142,7 +107,7 @@ impl Collection {
             .and_then(|name| name.to_str())
             .unwrap_or_default()
             .to_owned();
-        let paths = shard_paths(&dir, &params, config);
+        let paths = ShardPaths::new(&dir, &params, config);
         let shard = paths.load()?;
         Self::start(&name, dir, params, shard, paths, config).map(Some)
     }
@@ -156,11 +121,13 @@ impl Collection {
         config: &EmbeddedConfig,
     ) -> Result<Self, VectorError> {
         let slot = Arc::new(RwLock::new(Some(shard)));
+        let wal_dir = paths.wal.clone();
         let writer = Writer::spawn(name, Arc::clone(&slot), paths, config.clone())?;
         Ok(Self {
             name: name.to_owned(),
             params,
             dir,
+            wal_dir,
             slot,
             writer,
         })
@@ -187,7 +154,7 @@ impl Collection {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(shard) = shard
-            && guarded(move || drop(shard)).is_err()
+            && guarded_close(shard).is_err()
         {
             tracing::error!(collection = %self.name, "closing the shard failed");
         }
@@ -199,8 +166,8 @@ impl Collection {
         fs::remove_dir_all(&self.dir).map_err(io_error(&self.dir))
     }
 
-    pub(crate) fn wal_dir(&self) -> PathBuf {
-        self.dir.join(SHARD_DIR).join(WAL_DIR)
+    pub(crate) fn wal_dir(&self) -> &Path {
+        &self.wal_dir
     }
 }
 
@@ -208,98 +175,6 @@ impl Drop for Collection {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-fn shard_paths(dir: &Path, params: &CollectionParams, config: &EmbeddedConfig) -> ShardPaths {
-    let vector =
-        EdgeVectorParamsBuilder::new(params.dimension, convert::distance(params.distance)).build();
-    let optimizers = EdgeOptimizersConfig {
-        indexing_threshold: config.indexing_threshold_kb,
-        ..EdgeOptimizersConfig::default()
-    };
-    let segment_capacity = usize::try_from(config.wal_max_bytes / 8).unwrap_or(usize::MAX);
-    let edge_config = EdgeConfigBuilder::new()
-        .vector(DEFAULT_VECTOR_NAME, vector)
-        .optimizers(optimizers)
-        .wal_options(WalOptions {
-            segment_capacity,
-            segment_queue_len: 0,
-            retain_closed: NonZeroUsize::MIN,
-        })
-        .build();
-    let shard = dir.join(SHARD_DIR);
-    ShardPaths {
-        wal: shard.join(WAL_DIR),
-        shard,
-        config: edge_config,
-    }
-}
-
-/// Bounds the WAL while the shard is closed. qdrant-edge 0.7.2 appends to its WAL but never
-/// replays or truncates it; durability comes from `flush()` of the segments. Deleting
-/// `closed-*` segments is what Qdrant's own `prefix_truncate` does. The newest closed
-/// segment and the open ones stay, so operation numbers keep rising after the reopen (points
-/// remember the number of their last write and ignore older ones).
-pub(crate) fn prune_wal(wal_dir: &Path) -> Result<(), VectorError> {
-    let entries = match fs::read_dir(wal_dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => return Err(io_error(wal_dir)(error)),
-    };
-    let mut closed: Vec<(u64, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let start = name.strip_prefix("closed-")?.parse::<u64>().ok()?;
-            Some((start, entry.path()))
-        })
-        .collect();
-    closed.sort_unstable_by_key(|(start, _)| *start);
-    closed.pop();
-    for (_, path) in closed {
-        fs::remove_file(&path).map_err(io_error(&path))?;
-    }
-    Ok(())
-}
-
-/// Bytes the WAL files take (segments are preallocated, so this counts capacity).
-pub(crate) fn wal_bytes(wal_dir: &Path) -> u64 {
-    fs::read_dir(wal_dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter_map(|entry| entry.metadata().ok())
-                .filter(fs::Metadata::is_file)
-                .map(|metadata| metadata.len())
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-/// Runs an engine call, turning a panic (the engine `expect`s in places) into an error.
-pub(crate) fn guarded<T>(call: impl FnOnce() -> T) -> Result<T, VectorError> {
-    catch_unwind(AssertUnwindSafe(call)).map_err(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".to_owned());
-        VectorError::Backend(format!("embedded engine failed: {message}"))
-    })
-}
-
-/// `EdgeShard::flush` panics if another thread holds its locks; callers guarantee there is
-/// none (only the writer thread writes and flushes), and an I/O failure becomes an error.
-pub(crate) fn guarded_flush(shard: &EdgeShard) -> Result<(), VectorError> {
-    guarded(|| shard.flush())
-}
-
-pub(crate) fn engine_error(context: &str, error: OperationError) -> VectorError {
-    VectorError::Backend(format!("{context}: {error}"))
-}
-
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> VectorError + '_ {
-    move |error| VectorError::Backend(format!("{}: {error}", path.display()))
 }
 
 /// Write to a temporary file, fsync, rename over the target, fsync the directory.

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::collection::Collection;
 use super::writer::WriteOp;
-use super::{EmbeddedIndex, MAX_DIMENSION, blocking, convert};
-use crate::types::{validate_limit, validate_vector};
+use super::{EmbeddedIndex, blocking, convert};
+use crate::types::{validate_limit, validate_new_collection, validate_vector};
 use crate::{
     CollectionInfo, CollectionParams, Filter, PayloadField, Point, ScoredPoint, ScrollPage,
     ScrollRequest, SearchRequest, VectorError, VectorIndex, validate_collection_name,
@@ -70,13 +70,7 @@ impl VectorIndex for EmbeddedIndex {
         name: &str,
         params: &CollectionParams,
     ) -> Result<(), VectorError> {
-        validate_collection_name(name)?;
-        if params.dimension == 0 || params.dimension > MAX_DIMENSION {
-            return Err(VectorError::InvalidRequest(format!(
-                "dimension must be between 1 and {MAX_DIMENSION}, got {}",
-                params.dimension
-            )));
-        }
+        validate_new_collection(name, params)?;
         let index = self.clone();
         let name = name.to_owned();
         let params = params.clone();

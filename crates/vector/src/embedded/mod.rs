@@ -5,6 +5,7 @@
 mod collection;
 mod convert;
 mod index;
+mod shard;
 mod writer;
 
 use std::collections::HashMap;
@@ -15,12 +16,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::Semaphore;
 
-use self::collection::{Collection, wal_bytes};
+use self::collection::Collection;
+use self::shard::wal_bytes;
 use self::writer::WriteOp;
 use crate::{EmbeddedConfig, VectorError, validate_collection_name};
-
-/// Largest vector size accepted (Qdrant's own limit is 65536).
-const MAX_DIMENSION: usize = 65_536;
 
 /// Qdrant's engine embedded in this process. Cheap to clone; all clones share the data.
 #[derive(Debug, Clone)]
@@ -138,7 +137,7 @@ impl EmbeddedIndex {
             let info = collection.read(|shard| Ok(shard.info()))?;
             let counters = &collection.writer.stats;
             Ok(EmbeddedStats {
-                wal_bytes: wal_bytes(&collection.wal_dir()),
+                wal_bytes: wal_bytes(collection.wal_dir()),
                 flushes: counters.flushes.load(Ordering::Relaxed),
                 optimizations: counters.optimizations.load(Ordering::Relaxed),
                 wal_compactions: counters.wal_compactions.load(Ordering::Relaxed),

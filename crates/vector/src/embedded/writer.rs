@@ -10,9 +10,8 @@
 //!   (`optimize_idle`) or every `optimize_every_points`, never inside a request; searches
 //!   keep running meanwhile, writes queue behind it.
 //! - **WAL bound**: after each group, a WAL above `wal_max_bytes` is compacted by closing the
-//!   shard, pruning old segments and reopening it ([`super::collection::prune_wal`]).
+//!   shard, pruning old segments and reopening it ([`super::shard::ShardPaths::load`]).
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,7 +23,9 @@ use qdrant_edge::{
 };
 use tokio::sync::oneshot;
 
-use super::collection::{ShardPaths, ShardSlot, engine_error, guarded, guarded_flush, wal_bytes};
+use super::shard::{
+    ShardPaths, ShardSlot, engine_error, guarded, guarded_close, guarded_flush, wal_bytes,
+};
 use crate::{EmbeddedConfig, VectorError};
 
 /// Commands waiting beyond this make senders wait (backpressure).
@@ -351,7 +352,7 @@ impl WriterThread {
         let mut slot = self.slot.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(shard) = slot.take() {
             // Dropping the shard flushes it; nothing else can hold its locks now.
-            if catch_unwind(AssertUnwindSafe(move || drop(shard))).is_err() {
+            if guarded_close(shard).is_err() {
                 tracing::error!(collection = %self.collection, "closing the shard for WAL compaction failed");
             }
         }

@@ -17,7 +17,7 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use self::retry::{RetryPolicy, map_error};
-use crate::types::{validate_limit, validate_vector};
+use crate::types::{validate_limit, validate_new_collection, validate_vector};
 use crate::{
     CollectionInfo, CollectionParams, Filter, PayloadField, Point, RemoteConfig, ScoredPoint,
     ScrollPage, ScrollRequest, SearchRequest, VectorError, VectorIndex, validate_collection_name,
@@ -173,7 +173,7 @@ impl VectorIndex for RemoteIndex {
         name: &str,
         params: &CollectionParams,
     ) -> Result<(), VectorError> {
-        validate_collection_name(name)?;
+        validate_new_collection(name, params)?;
         let request = qdrant::CreateCollection {
             collection_name: name.to_owned(),
             vectors_config: Some(qdrant::VectorsConfig {
