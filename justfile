@@ -14,11 +14,11 @@ dev *ARGS:
 test *ARGS:
     scripts/test {{ARGS}}
 
-# Formatting, clippy with warnings as errors, and the compose file.
+# Formatting, clippy with warnings as errors, and the deploy files (compose, Dockerfile, k8s).
 lint:
     cargo fmt --all --check
     SQLX_OFFLINE=true cargo clippy --workspace --all-targets --locked -- -D warnings
-    docker-compose config -q
+    scripts/check-deploy
 
 # Format the code.
 fmt:
@@ -31,6 +31,10 @@ migrate *ARGS:
 # Regenerate database/schema.sql (the current schema, one file) after adding a migration.
 schema:
     scripts/schema
+
+# Regenerate docs/db/ERD.md (the schema's diagrams, from the migrated catalog) after adding a migration.
+erd:
+    scripts/erd
 
 # Refresh the committed .sqlx query data (needs DATABASE_URL at a migrated database).
 prepare:
