@@ -9,6 +9,7 @@ pub mod ids;
 pub mod memory;
 pub mod migrations;
 pub mod pool;
+pub mod rollout;
 pub mod projects;
 pub mod schema;
 pub mod seeds;

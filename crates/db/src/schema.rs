@@ -8,7 +8,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, migrate::Migrator};
 
-use crate::MIGRATOR;
+use crate::{MIGRATOR, rollout::Rollout};
 
 /// One row of `_sqlx_migrations`, the history sqlx keeps.
 #[derive(Debug, Clone)]
@@ -225,7 +225,7 @@ pub enum SchemaError {
     #[error("schema is at version {current}, this build needs {expected}: run the migrator")]
     Behind { current: i64, expected: i64 },
     #[error(
-        "schema is at version {current}, newer than this build ({expected}): deploy the matching build, or migrate down with it"
+        "schema is at version {current}, newer than this build ({expected}) and not only by expand-only migrations: deploy the matching build, or migrate down with it"
     )]
     Ahead { current: i64, expected: i64 },
     #[error("schema does not match this build: {}; run `migrator verify` for details", describe(.0))]
@@ -274,13 +274,25 @@ pub async fn readiness(pool: sqlx::PgPool) -> Result<String, String> {
 }
 
 /// The decision behind [`verify`], separate so it can be tested without a database.
+///
+/// Besides exactly this build's history, two rolling-deploy states are accepted (see
+/// [`crate::rollout`]): newer migrations this build does not know, when every one of them
+/// is expand-only, and this build's own pending migrations, when every one of them is a
+/// contract that only removes what this build no longer uses.
 pub fn check(comparison: &Comparison) -> Result<i64, SchemaError> {
     let Comparison {
         current_version: current,
         expected_version: expected,
         ..
     } = *comparison;
-    let drift = comparison.drift();
+    let drift: Vec<Drift> = comparison
+        .drift()
+        .into_iter()
+        .filter(|d| {
+            !matches!(d, Drift::Unknown { version, description }
+            if *version > expected && Rollout::of(description) == Rollout::Expand)
+        })
+        .collect();
     let only_newer_unknowns = drift
         .iter()
         .all(|d| matches!(d, Drift::Unknown { version, .. } if *version > expected));
@@ -290,7 +302,8 @@ pub fn check(comparison: &Comparison) -> Result<i64, SchemaError> {
     if !drift.is_empty() {
         return Err(SchemaError::Drift(drift));
     }
-    if comparison.pending().next().is_some() {
+    let mut pending = comparison.pending();
+    if pending.any(|line| Rollout::of(&line.description) != Rollout::Contract) {
         return Err(SchemaError::Behind { current, expected });
     }
     Ok(current)

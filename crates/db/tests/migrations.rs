@@ -295,7 +295,7 @@ async fn a_database_ahead_of_the_build_is_reported_as_ahead(pool: PgPool) {
     assert_eq!(
         error.to_string(),
         format!(
-            "schema is at version {}, newer than this build ({}): deploy the matching build, or migrate down with it",
+            "schema is at version {}, newer than this build ({}) and not only by expand-only migrations: deploy the matching build, or migrate down with it",
             newest(),
             newest() - 1
         )

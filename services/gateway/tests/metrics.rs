@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Stack, raw_json_body, raw_request, stack};
+use common::{Stack, raw_get, stack};
 use testkit::http_client;
 
 fn reached(stack: &Stack) -> usize {
@@ -13,15 +13,10 @@ fn reached(stack: &Stack) -> usize {
         .sum()
 }
 
-/// Raw HTTP/1.1, so dot segments arrive as written.
+/// Raw HTTP/1.1, so dot segments arrive as written: the status and the error code.
 async fn raw_status(gateway: &str, path: &str) -> (u16, String) {
-    let head = format!("GET {path} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
-    let answer = raw_request(gateway, &head).await;
-    let status = answer
-        .get(9..12)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {answer}"));
-    let code = raw_json_body(&answer)["error"]["code"]
+    let (status, body) = raw_get(gateway, path).await;
+    let code = body["error"]["code"]
         .as_str()
         .unwrap_or_default()
         .to_owned();

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use db::{
     DbConfig, MIGRATOR,
     migrations::{self, DownTarget, Mode, Step},
+    rollout::Rollout,
     schema::{Comparison, State},
 };
 use platform::config::{self, AppEnv, CommonConfig};
@@ -226,8 +227,8 @@ async fn verify(conn: &mut PgConnection) -> Result<ExitCode, CliError> {
 
 fn print_status(comparison: &Comparison) {
     println!(
-        "{:>7}  {:<8}  {:<20}  DESCRIPTION",
-        "VERSION", "STATE", "INSTALLED (UTC)"
+        "{:>7}  {:<8}  {:<20}  {:<8}  DESCRIPTION",
+        "VERSION", "STATE", "INSTALLED (UTC)", "ROLLOUT"
     );
     for line in &comparison.lines {
         let state = match line.state {
@@ -242,8 +243,9 @@ fn print_status(comparison: &Comparison) {
             || "-".to_owned(),
             |at| at.format("%Y-%m-%d %H:%M:%S").to_string(),
         );
+        let rollout = Rollout::of(&line.description);
         println!(
-            "{:>7}  {state:<8}  {installed:<20}  {}",
+            "{:>7}  {state:<8}  {installed:<20}  {rollout:<8}  {}",
             line.version, line.description
         );
     }

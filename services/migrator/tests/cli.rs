@@ -159,6 +159,39 @@ async fn status_and_verify_report_an_edited_migration(pool: PgPool) {
     );
 }
 
+/// A newer release's expand-only migration, recorded in the history this build reads:
+/// `status` names its rollout rule so an operator can see why services stay ready.
+#[sqlx::test(migrations = false)]
+async fn status_shows_each_migrations_rollout_rule(pool: PgPool) {
+    migrate(&pool, None, &["up"]).await.ok();
+    let next = db::expected_version() + 1;
+    sqlx::query!(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES ($1, 'expand add task watchers', true, '\\x01', 1)",
+        next
+    )
+    .execute(&pool)
+    .await
+    .expect("record a newer migration");
+
+    let status = migrate(&pool, None, &["status"]).await;
+    let rows: Vec<&str> = status.ok().lines().collect();
+    assert!(rows[0].contains("ROLLOUT"), "{rows:?}");
+    let newer = rows
+        .iter()
+        .find(|row| row.trim_start().starts_with(&next.to_string()))
+        .expect("the newer migration is listed");
+    assert!(
+        newer.contains("UNKNOWN") && newer.contains("expand"),
+        "{newer}"
+    );
+    let first = rows
+        .iter()
+        .find(|row| row.trim_start().starts_with("1 "))
+        .expect("row 1");
+    assert!(first.contains("lockstep"), "{first}");
+}
+
 #[sqlx::test(migrations = false)]
 async fn seed_in_development_loads_three_users_and_can_run_twice(pool: PgPool) {
     let out = migrate(&pool, Some("development"), &["seed"]).await;
