@@ -18,6 +18,7 @@ mod binary;
 pub mod catalog;
 mod keys;
 mod logs;
+pub mod metrics;
 mod loopback;
 mod processes;
 mod sessions;

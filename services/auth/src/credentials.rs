@@ -77,6 +77,7 @@ async fn record_failure(
     let event = audit.event(Some(user.id), "account_locked", true, details);
     db::auth::audit::record(&mut *tx, &event).await?;
     tx.commit().await?;
+    crate::metrics::account_locked();
     if notified {
         state.mail_wakeup.notify_one();
     }

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod error;
 pub mod links;
 pub mod mail;
+pub mod metrics;
 pub mod oauth;
 pub mod password;
 pub mod rate_limit;
@@ -54,6 +55,7 @@ pub fn app(state: AppState) -> Router {
         open: gauged.size(),
         idle: gauged.num_idle(),
     });
+    metrics::describe();
     let common = state.common.clone();
     platform::service::assemble(SPEC.name, routes::router(state), probes, &common)
 }

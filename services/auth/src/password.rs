@@ -11,7 +11,7 @@
 
 use std::sync::{
     Arc, Mutex,
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicU64, AtomicUsize, Ordering},
     mpsc,
 };
 
@@ -48,6 +48,8 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Clone)]
 pub struct Passwords {
     jobs: mpsc::SyncSender<Job>,
+    /// Jobs queued and not yet started: the queue's depth, which `/metrics` reports.
+    waiting: Arc<AtomicUsize>,
     /// Jobs dropped unrun because their caller had gone.
     skipped: Arc<AtomicU64>,
     /// New password hashes computed: the expensive work callers ask for.
@@ -88,11 +90,14 @@ impl Passwords {
                 })
                 .map_err(|error| HashError::Failed(error.to_string()))?;
         }
+        let waiting = Arc::new(AtomicUsize::new(0));
+        crate::metrics::hash_queue_depth(waiting.clone());
         let skipped = Arc::new(AtomicU64::new(0));
         let hashed = Arc::new(AtomicU64::new(0));
         let verified = Arc::new(AtomicU64::new(0));
         let dummy = Self {
             jobs: jobs.clone(),
+            waiting: waiting.clone(),
             skipped: skipped.clone(),
             hashed: hashed.clone(),
             verified: verified.clone(),
@@ -103,6 +108,7 @@ impl Passwords {
             .await?;
         Ok(Self {
             jobs,
+            waiting,
             skipped,
             hashed,
             verified,
@@ -118,6 +124,11 @@ impl Passwords {
     /// How many password verifications ran.
     pub fn verified(&self) -> u64 {
         self.verified.load(Ordering::Relaxed)
+    }
+
+    /// How many jobs are queued and not yet started.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// How many queued jobs were dropped because their caller had gone.
@@ -164,7 +175,9 @@ impl Passwords {
     ) -> Result<T, HashError> {
         let (done, result) = tokio::sync::oneshot::channel();
         let skipped = self.skipped.clone();
+        let waiting = self.waiting.clone();
         let job: Job = Box::new(move || {
+            waiting.fetch_sub(1, Ordering::Relaxed);
             // The caller's future was dropped: nobody waits for this hash.
             if done.is_closed() {
                 skipped.fetch_add(1, Ordering::Relaxed);
@@ -172,10 +185,19 @@ impl Passwords {
             }
             let _ = done.send(work());
         });
-        self.jobs.try_send(job).map_err(|error| match error {
-            mpsc::TrySendError::Full(_) => HashError::Busy,
-            mpsc::TrySendError::Disconnected(_) => {
-                HashError::Failed("the hashing threads have stopped".into())
+        // Counted before the send, so a thread that starts the job at once never takes the
+        // count below zero.
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        self.jobs.try_send(job).map_err(|error| {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            match error {
+                mpsc::TrySendError::Full(_) => {
+                    crate::metrics::hash_queue_full();
+                    HashError::Busy
+                }
+                mpsc::TrySendError::Disconnected(_) => {
+                    HashError::Failed("the hashing threads have stopped".into())
+                }
             }
         })?;
         result
@@ -247,13 +269,16 @@ mod tests {
             .collect();
         tokio::task::yield_now().await;
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(passwords.waiting(), 2, "the queue's depth, as /metrics reports it");
         let refused = passwords.hash("one too many".into()).await;
         assert!(matches!(refused, Err(HashError::Busy)), "{refused:?}");
+        assert_eq!(passwords.waiting(), 2, "a refused job is not counted");
         drop(release);
         blocker.await.expect("join").expect("blocker");
         for job in queued {
             job.await.expect("join").expect("queued jobs still run");
         }
+        assert_eq!(passwords.waiting(), 0);
     }
 
     #[tokio::test]

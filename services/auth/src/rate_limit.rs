@@ -101,13 +101,17 @@ impl RateLimiter {
     /// Counts one event for `key` under `rule`; `Err` when over the limit.
     pub async fn check(&self, rule: Rule, key: &str) -> Result<(), Limited> {
         let full_key = format!("{}:{}:{}", self.prefix, rule.name, key);
-        match self.check_in_redis(rule, &full_key).await {
+        let outcome = match self.check_in_redis(rule, &full_key).await {
             Ok(outcome) => outcome,
             Err(error) => {
                 tracing::warn!(%error, rule = rule.name, "Redis unavailable; using the in-process rate limit");
                 self.check_locally(rule, full_key)
             }
+        };
+        if outcome.is_err() {
+            crate::metrics::rate_limited(rule.name);
         }
+        outcome
     }
 
     /// Whether Redis answers, for `/health/ready` detail.

@@ -1,7 +1,7 @@
 //! The gateway's settings: where the three services live, which browser origins may call,
 //! and how long to wait for an upstream. `.env.example` documents every variable.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use axum::http::HeaderValue;
 use platform::client::TrustedProxies;
@@ -32,6 +32,14 @@ pub struct GatewayEnv {
     /// Replaced by `GATEWAY_TRUSTED_PROXIES`; read only to refuse a setting that would now
     /// be silently ignored.
     pub gateway_trust_forwarded_headers: Option<String>,
+    /// Where `/metrics` is served: a port of its own, so that publishing the gateway's port
+    /// never publishes the scrape. Empty: no metrics listener.
+    #[serde(default = "default_metrics_addr")]
+    pub gateway_metrics_addr: String,
+}
+
+fn default_metrics_addr() -> String {
+    "0.0.0.0:9464".to_owned()
 }
 
 fn default_auth_url() -> String {
@@ -76,6 +84,8 @@ pub struct Settings {
     /// Peers whose `X-Forwarded-*` headers are kept and extended; see
     /// [`crate::headers::to_upstream`].
     pub trusted_proxies: TrustedProxies,
+    /// `None`: no metrics listener.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +106,7 @@ impl Settings {
             probe_timeout: Duration::from_secs(2),
             openapi_cache_ttl: Duration::from_secs(30),
             trusted_proxies: TrustedProxies::none(),
+            metrics_addr: None,
         }
     }
 
@@ -112,6 +123,14 @@ impl Settings {
             "UPSTREAM_CONNECT_TIMEOUT_SECS",
             env.upstream_connect_timeout_secs,
         )?;
+        settings.metrics_addr = match env.gateway_metrics_addr.trim() {
+            "" => None,
+            address => Some(address.parse().map_err(|error| {
+                SettingsError(format!(
+                    "GATEWAY_METRICS_ADDR {address:?}: {error} (expected host:port, e.g. 0.0.0.0:9464)"
+                ))
+            })?),
+        };
         settings.trusted_proxies = env
             .gateway_trusted_proxies
             .parse()
@@ -234,6 +253,24 @@ mod tests {
         let error = old("true").unwrap_err();
         assert!(
             error.to_string().contains("GATEWAY_TRUSTED_PROXIES"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn metrics_listen_on_their_own_address_unless_turned_off() {
+        let metrics = |value: serde_json::Value| {
+            Settings::from_env_vars(&env(serde_json::json!({ "gateway_metrics_addr": value })))
+        };
+        let default = Settings::from_env_vars(&env(serde_json::json!({}))).expect("defaults");
+        assert_eq!(
+            default.metrics_addr,
+            Some("0.0.0.0:9464".parse().expect("addr"))
+        );
+        assert_eq!(metrics("".into()).expect("off").metrics_addr, None);
+        let error = metrics("9464".into()).unwrap_err();
+        assert!(
+            error.to_string().contains("GATEWAY_METRICS_ADDR \"9464\""),
             "{error}"
         );
     }

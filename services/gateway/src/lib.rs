@@ -8,6 +8,7 @@ pub mod cors;
 pub mod error;
 pub mod headers;
 pub mod health;
+pub mod metrics;
 pub mod openapi;
 pub mod paths;
 pub mod proxy;
@@ -58,9 +59,11 @@ pub fn app(settings: &Settings, common: &CommonConfig) -> Result<Router, StartEr
     // The path check wraps the router, fallback included, so a dot-segment probe is refused
     // whatever it would match. CORS goes outermost so every answer carries it, 404s and
     // timeouts included; otherwise the browser would hide the JSON error behind a CORS failure.
-    Ok(platform::http::with_standard_layers(routes, common)
+    metrics::describe();
+    let layered = platform::http::with_standard_layers(routes, common)
         .layer(axum::middleware::from_fn(paths::refuse_unsafe))
-        .layer(cors::layer(settings.cors_allowed_origins.clone())))
+        .layer(cors::layer(settings.cors_allowed_origins.clone()));
+    Ok(platform::metrics::record_requests(layered, SPEC.name))
 }
 
 /// Start-up: reads the gateway's settings and returns the app. No database: the gateway
@@ -82,5 +85,9 @@ pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
         memory = %settings.memory_url,
         "forwarding"
     );
+    if let Some(address) = settings.metrics_addr {
+        let bound = metrics::serve(address).await?;
+        tracing::info!(%bound, "serving /metrics");
+    }
     app(&settings, &common)
 }

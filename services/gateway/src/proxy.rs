@@ -1,7 +1,7 @@
 //! The reverse proxy: each API prefix goes to its service, bodies stream through in both
 //! directions, and only a missing answer becomes a gateway error.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use axum::{
     Router,
@@ -11,11 +11,12 @@ use axum::{
     response::Response,
     routing::{MethodRouter, any},
 };
-use platform::client::TrustedProxies;
+use platform::{ServiceError as _, client::TrustedProxies};
 
 use crate::{
     error::GatewayError,
     headers::{self, Arrival},
+    metrics,
     upstream::{Upstream, Upstreams},
 };
 
@@ -108,10 +109,14 @@ async fn forward(State(target): State<Target>, request: Request) -> Result<Respo
 
     // The client's read timeout bounds the wait for the response head (and later, for each
     // body chunk); it surfaces as a timeout error, which becomes the 504.
+    let started = Instant::now();
     let answer = outgoing.send().await.map_err(|error| {
         tracing::warn!(service, error = %error_chain(&error), "upstream request failed");
-        GatewayError::from_client_error(service, &error)
+        let failure = GatewayError::from_client_error(service, &error);
+        metrics::failed(service, failure.status_and_code().1, started.elapsed());
+        failure
     })?;
+    metrics::answered(service, answer.status(), started.elapsed());
     Ok(into_response(answer))
 }
 

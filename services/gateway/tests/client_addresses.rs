@@ -89,6 +89,7 @@ async fn start_gateway(auth_url: &str) -> ServiceProcess {
             ("AUTH_SERVICE_URL", auth_url),
             ("PROJECT_SERVICE_URL", &nowhere),
             ("MEMORY_SERVICE_URL", &nowhere),
+            ("GATEWAY_METRICS_ADDR", ""),
         ],
     );
     let mut gateway = ServiceProcess {

@@ -7,6 +7,7 @@ mod common;
 use axum::http::{Method, StatusCode};
 use common::TestApp;
 use sqlx::PgPool;
+use testkit::metrics::sample;
 
 const UPLOAD_ROUTE: &str = "/api/projects/{project_id}/files/{*path}";
 const MIB: usize = 1024 * 1024;
@@ -17,33 +18,6 @@ async fn scrape(app: &TestApp) -> String {
     let content_type = reply.headers["content-type"].to_str().expect("ascii");
     assert!(content_type.starts_with("text/plain"), "{content_type}");
     String::from_utf8(reply.bytes.to_vec()).expect("utf-8")
-}
-
-/// The value of the one series `name{..}` whose labels include every `labels` pair; 0 when
-/// no such series exists yet.
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let wanted: Vec<String> = labels
-        .iter()
-        .map(|(key, value)| format!("{key}=\"{value}\""))
-        .collect();
-    let mut found = text.lines().filter_map(|line| {
-        let rest = line.strip_prefix(name)?;
-        let (series, value) = match rest.strip_prefix('{') {
-            Some(labelled) => labelled.rsplit_once("} ")?,
-            None => ("", rest.strip_prefix(' ')?),
-        };
-        let series: Vec<&str> = series.split(',').collect();
-        wanted
-            .iter()
-            .all(|pair| series.contains(&pair.as_str()))
-            .then(|| value.parse::<f64>().expect("a number"))
-    });
-    let value = found.next().unwrap_or(0.0);
-    assert!(
-        found.next().is_none(),
-        "several {name} series match {labels:?}"
-    );
-    value
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
