@@ -22,6 +22,7 @@ pub mod metrics;
 mod loopback;
 mod processes;
 mod sessions;
+pub mod smtp;
 mod tokens;
 mod users;
 
