@@ -22,7 +22,8 @@ use crate::{config::CommonConfig, error};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Adds, outermost first: sensitive-header redaction, request ids (kept from the client or
+/// Adds, outermost first: draining request bodies a handler left unread
+/// ([`crate::unread_body`]), sensitive-header redaction, request ids (kept from the client or
 /// generated, echoed in the response), a trace span per request, panic-to-500, the request
 /// timeout and the body limit. Unknown paths and methods get the JSON error shape.
 pub fn with_standard_layers(router: Router, config: &CommonConfig) -> Router {
@@ -36,6 +37,9 @@ pub fn with_standard_layers(router: Router, config: &CommonConfig) -> Router {
         }))
         .layer(
             ServiceBuilder::new()
+                .layer(middleware::from_fn(
+                    crate::unread_body::drain_unread_body,
+                ))
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     axum::http::header::AUTHORIZATION,
                     axum::http::header::COOKIE,

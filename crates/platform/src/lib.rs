@@ -18,6 +18,7 @@ pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 pub mod text;
+pub mod unread_body;
 
 #[cfg(test)]
 mod test_support;
