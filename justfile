@@ -45,25 +45,37 @@ prepare:
 reindex:
     SQLX_OFFLINE=true cargo run -q --locked -p memory -- reindex
 
+# Fuzz the HTTP API with schemathesis (every check, fixed seed) over a fresh database;
+# CI runs 25 examples per operation, this 200 (`just fuzz 1000` for more).
+fuzz EXAMPLES="200":
+    scripts/fuzz {{EXAMPLES}}
+
 # What CI runs, from this checkout.
 ci:
     CI=true .ci/run
 
 # Benchmarks in release mode, each printed beside a floor measured in the same run:
-# `just bench` runs all; `just bench auth|project|memory|vector|embed [ARGS]` runs one
+# `just bench` runs all and rewrites docs/performance.md from their figures;
+# `just bench auth|project|memory|vector|embed [ARGS]` runs one, replaces its figures and
+# rewrites the page with the others' kept from their last run
 # (e.g. `just bench vector --points 20000 --backend embedded`, `just bench memory --documents 2000`).
 bench WHAT="all" *ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
     export SQLX_OFFLINE=true
     cargo build --release -q --locked -p bench
+    bench="${CARGO_TARGET_DIR:-target}/release/bench"
+    figures="${CARGO_TARGET_DIR:-target}/bench-figures"
     if [ "{{WHAT}}" = all ]; then
+      rm -rf "$figures" && mkdir -p "$figures"
       for what in auth project memory vector embed; do
-        "${CARGO_TARGET_DIR:-target}/release/bench" "$what"
+        "$bench" "$what" --json "$figures/$what.json"
       done
     else
-      "${CARGO_TARGET_DIR:-target}/release/bench" {{WHAT}} {{ARGS}}
+      mkdir -p "$figures"
+      "$bench" {{WHAT}} {{ARGS}} --json "$figures/{{WHAT}}.json"
     fi
+    "$bench" report --out docs/performance.md $(ls "$figures"/*.json | sort)
 
 # Qdrant's gRPC API over the embedded engine on :6334 (a dev/test helper, not Qdrant).
 qdrant-edge-server *ARGS:

@@ -11,6 +11,7 @@ mod claims;
 mod extractor;
 mod keys;
 mod live;
+mod verified;
 mod verifier_config;
 
 pub use claims::{AccessClaims, Role};
@@ -86,10 +87,12 @@ impl TokenIssuer {
 }
 
 /// Verifies access tokens against every accepted public key, selected by `kid`.
+/// Remembers the tokens it verified (see [`verified`]), so clones share that memory.
 #[derive(Clone)]
 pub struct TokenVerifier {
     keys: Arc<HashMap<String, PublicKey>>,
     validation: Validation,
+    verified: verified::VerifiedTokens,
 }
 
 impl TokenVerifier {
@@ -107,6 +110,7 @@ impl TokenVerifier {
         Self {
             keys: Arc::new(keys),
             validation,
+            verified: verified::VerifiedTokens::default(),
         }
     }
 
@@ -117,8 +121,22 @@ impl TokenVerifier {
         Jwks { keys }
     }
 
-    /// Checks signature, algorithm, issuer, audience and expiry.
+    /// Checks signature, algorithm, issuer, audience and expiry — once per token: until it
+    /// expires, the same token is answered from memory.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        let now = chrono::Utc::now().timestamp();
+        if let Some(claims) = self.verified.get(token, now) {
+            return Ok(claims);
+        }
+        let claims = self.verify_signed(token)?;
+        // Accepted only thanks to the leeway: not remembered, so it expires on time.
+        if now < claims.exp {
+            self.verified.insert(token, &claims, now);
+        }
+        Ok(claims)
+    }
+
+    fn verify_signed(&self, token: &str) -> Result<AccessClaims, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::InvalidToken)?;
         if header.alg != Algorithm::EdDSA {
             return Err(AuthError::InvalidToken);

@@ -182,3 +182,90 @@ fn pem_bundles_yield_every_public_key() {
             .is_err()
     );
 }
+
+fn sign(issuer: &TokenIssuer, claims: &AccessClaims) -> String {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(issuer.signing_key().kid().to_owned());
+    jsonwebtoken::encode(&header, claims, issuer.signing_key().encoding_key()).expect("sign")
+}
+
+#[test]
+fn remembered_tokens_are_forgotten_when_they_expire() {
+    let (issuer, verifier) = issuer_and_verifier();
+    let token = issuer
+        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
+        .expect("signed")
+        .token;
+    let claims = verifier.verify(&token).expect("valid");
+    assert_eq!(verifier.verified.len(), 1, "a verified token is remembered");
+    assert_eq!(
+        verifier.verified.get(&token, claims.exp - 1),
+        Some(claims.clone())
+    );
+    assert_eq!(verifier.verified.get(&token, claims.exp), None);
+    assert_eq!(verifier.verified.len(), 0, "an expired token is dropped");
+}
+
+#[test]
+fn a_remembered_token_with_another_signature_is_refused() {
+    let (issuer, verifier) = issuer_and_verifier();
+    let token = issuer
+        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
+        .expect("signed")
+        .token;
+    verifier.verify(&token).expect("valid, and now remembered");
+    let (payload, signature) = token.rsplit_once('.').expect("three parts");
+    let mut forged = signature.as_bytes().to_vec();
+    forged[0] = if forged[0] == b'A' { b'B' } else { b'A' };
+    let forged = format!("{payload}.{}", String::from_utf8(forged).expect("ascii"));
+    assert_eq!(verifier.verify(&forged), Err(AuthError::InvalidToken));
+}
+
+#[test]
+fn tokens_accepted_only_within_the_leeway_are_not_remembered() {
+    let (issuer, verifier) = issuer_and_verifier();
+    let mut claims = verifier
+        .verify(
+            &issuer
+                .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
+                .expect("t")
+                .token,
+        )
+        .expect("fresh");
+    let now = chrono::Utc::now().timestamp();
+    claims.exp = now - 2;
+    let late = sign(&issuer, &claims);
+    assert_eq!(
+        verifier.verify(&late),
+        Ok(claims.clone()),
+        "within the 5 s leeway"
+    );
+    assert_eq!(verifier.verified.get(&late, now), None);
+    claims.exp = now - 60;
+    assert_eq!(
+        verifier.verify(&sign(&issuer, &claims)),
+        Err(AuthError::TokenExpired)
+    );
+}
+
+#[test]
+fn a_full_memory_stays_bounded_and_keeps_answering() {
+    let (issuer, verifier) = issuer_and_verifier();
+    let token = issuer
+        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
+        .expect("signed")
+        .token;
+    let claims = verifier.verify(&token).expect("valid");
+    let now = chrono::Utc::now().timestamp();
+    for n in 0..10_000 {
+        verifier
+            .verified
+            .insert(&format!("token {n}"), &claims, now);
+    }
+    assert!(verifier.verified.len() <= 10_000, "bounded");
+    assert_eq!(
+        verifier.verify(&token),
+        Ok(claims),
+        "verified again when dropped"
+    );
+}

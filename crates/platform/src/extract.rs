@@ -206,6 +206,96 @@ fn query_field(uri: &Uri) -> String {
     }
 }
 
+/// Serde `deserialize_with` helpers for integer fields, read as JSON Schema (and so the
+/// OpenAPI documents) defines an integer: a number without a fractional part, so `3` and
+/// `3.0` alike. serde alone refuses `3.0` for an `i32`, which would turn a schema-valid
+/// request into a 422.
+pub mod whole_number {
+    use serde::{Deserialize, Deserializer};
+
+    fn convert<T: TryFrom<i64>, E: serde::de::Error>(number: serde_json::Number) -> Result<T, E> {
+        let whole = match number.as_i64() {
+            Some(whole) => Some(whole),
+            None => number
+                .as_f64()
+                .filter(|value| value.fract() == 0.0 && value.abs() < 9.0e18)
+                .map(|value| value as i64),
+        };
+        whole
+            .and_then(|whole| T::try_from(whole).ok())
+            .ok_or_else(|| {
+                E::custom(format!(
+                    "invalid value: {number}, expected an integer in range"
+                ))
+            })
+    }
+
+    /// A required integer.
+    pub fn required<'de, D: Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<T, D::Error> {
+        convert(serde_json::Number::deserialize(d)?)
+    }
+
+    /// An optional integer (`null` or absent: `None`; pair with `#[serde(default)]`).
+    pub fn optional<'de, D: Deserializer<'de>, T: TryFrom<i64>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        Option::<serde_json::Number>::deserialize(d)?
+            .map(convert)
+            .transpose()
+    }
+
+    /// A nullable PATCH field: absent `None` (with `#[serde(default)]`), `null` `Some(None)`.
+    pub fn patch<'de, D: Deserializer<'de>, T: TryFrom<i64>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        optional(d).map(Some)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use serde::Deserialize;
+
+        #[derive(Debug, Deserialize)]
+        struct Edit {
+            #[serde(deserialize_with = "super::required")]
+            version: i32,
+            #[serde(default, deserialize_with = "super::optional")]
+            limit: Option<usize>,
+            #[serde(default, deserialize_with = "super::patch")]
+            estimate: Option<Option<i32>>,
+        }
+
+        fn parse(json: &str) -> Result<Edit, serde_json::Error> {
+            serde_json::from_str(json)
+        }
+
+        #[test]
+        fn integers_may_be_written_with_a_zero_fraction() {
+            let edit = parse(r#"{"version": 3.0, "limit": 10.0, "estimate": 2}"#).unwrap();
+            assert_eq!(
+                (edit.version, edit.limit, edit.estimate),
+                (3, Some(10), Some(Some(2)))
+            );
+            let edit = parse(r#"{"version": 3, "estimate": null}"#).unwrap();
+            assert_eq!((edit.limit, edit.estimate), (None, Some(None)));
+            assert_eq!(parse(r#"{"version": 3}"#).unwrap().estimate, None);
+        }
+
+        #[test]
+        fn fractions_and_out_of_range_numbers_are_refused() {
+            for bad in [
+                r#"{"version": 3.5}"#,
+                r#"{"version": 4294967296}"#,
+                r#"{"version": 1e300}"#,
+                r#"{"version": 1, "limit": -1}"#,
+                r#"{"version": "3"}"#,
+            ] {
+                assert!(parse(bad).is_err(), "{bad}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::{

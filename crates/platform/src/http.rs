@@ -37,9 +37,7 @@ pub fn with_standard_layers(router: Router, config: &CommonConfig) -> Router {
         }))
         .layer(
             ServiceBuilder::new()
-                .layer(middleware::from_fn(
-                    crate::unread_body::drain_unread_body,
-                ))
+                .layer(middleware::from_fn(crate::unread_body::drain_unread_body))
                 .layer(SetSensitiveRequestHeadersLayer::new([
                     axum::http::header::AUTHORIZATION,
                     axum::http::header::COOKIE,

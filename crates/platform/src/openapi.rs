@@ -1,8 +1,14 @@
-//! OpenAPI pieces every service's spec shares: the error body and bearer authentication.
+//! OpenAPI pieces every service's spec shares: the error body, bearer authentication, and
+//! the answers the shared layers give before any handler runs ([`document_shared_answers`]).
 
 use utoipa::{
     Modify, ToSchema,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::{
+        OpenApi, Ref, RefOr,
+        path::{Operation, ParameterIn},
+        response::{Response, ResponseBuilder},
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
 };
 
 /// Every error: `{"error": {"code": "...", "message": "..."}}`. Branch on `code`.
@@ -24,7 +30,7 @@ pub struct ApiErrorDetail {
 pub struct BearerAuth;
 
 impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+    fn modify(&self, openapi: &mut OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -36,4 +42,114 @@ impl Modify for BearerAuth {
             ),
         );
     }
+}
+
+/// Adds to every operation of `doc` the answers the shared extractors and layers give before
+/// its handler runs, where the handler's own `responses(...)` do not name that status already:
+///
+/// - a path or query parameter: 400 (`invalid_path`, `invalid_query`: it does not parse) and
+///   422 (`invalid_text`: it holds a NUL);
+/// - a JSON body: 400 `malformed_json`, 413 `payload_too_large`, 415
+///   `unsupported_media_type`, 422 (`invalid_body`: wrong fields or types; `invalid_text`);
+/// - bearer security: 401 (missing, invalid or expired token, or an ended session) and 503
+///   (`auth_unavailable`: the session check cannot reach the database).
+///
+/// Call it on the merged document, after every feature's fragment is in.
+pub fn document_shared_answers(doc: &mut OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            document_operation(operation);
+        }
+    }
+}
+
+fn document_operation(operation: &mut Operation) {
+    let parameters = operation.parameters.as_deref().unwrap_or_default();
+    let has_parameters = parameters
+        .iter()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query));
+    let json_body = operation
+        .request_body
+        .as_ref()
+        .is_some_and(|body| body.content.keys().any(|kind| kind.contains("json")));
+    let secured = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty());
+    let mut answers: Vec<(&str, &str)> = Vec::new();
+    match (has_parameters, json_body) {
+        (true, true) => {
+            answers.push(("400", "invalid_path, invalid_query or malformed_json"));
+            answers.push((
+                "422",
+                "invalid_body, invalid_text, or a field breaks a rule",
+            ));
+        }
+        (true, false) => {
+            answers.push((
+                "400",
+                "invalid_path or invalid_query: a parameter does not parse",
+            ));
+            answers.push(("422", "invalid_text: a parameter holds a NUL character"));
+        }
+        (false, true) => {
+            answers.push(("400", "malformed_json"));
+            answers.push((
+                "422",
+                "invalid_body, invalid_text, or a field breaks a rule",
+            ));
+        }
+        (false, false) => {}
+    }
+    if json_body {
+        answers.push(("413", "payload_too_large: the body is over the size limit"));
+        answers.push((
+            "415",
+            "unsupported_media_type: the body is not application/json",
+        ));
+    }
+    if secured {
+        answers.push((
+            "401",
+            "missing_token, invalid_token, token_expired or session_revoked",
+        ));
+        answers.push((
+            "503",
+            "auth_unavailable: the session store cannot be reached; see Retry-After",
+        ));
+    }
+    for (status, description) in answers {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error_answer(description));
+    }
+}
+
+/// A response carrying the shared error body.
+fn error_answer(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                utoipa::openapi::ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ApiErrorBody")))
+                    .build(),
+            )
+            .build(),
+    )
 }

@@ -10,6 +10,9 @@ use platform::ServiceError;
 pub enum ApiError {
     #[error("{message}")]
     Validation { code: &'static str, message: String },
+    /// A query parameter that cannot be used (bad `limit` or `cursor`): 400, as everywhere.
+    #[error("{message}")]
+    BadQuery { code: &'static str, message: String },
     #[error("wrong email/username or password")]
     InvalidCredentials,
     #[error("this account is deactivated")]
@@ -59,10 +62,20 @@ impl ApiError {
     }
 }
 
+impl From<platform::pagination::PageError> for ApiError {
+    fn from(error: platform::pagination::PageError) -> Self {
+        ApiError::BadQuery {
+            code: error.code(),
+            message: error.to_string(),
+        }
+    }
+}
+
 impl ServiceError for ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::BadQuery { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ApiError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

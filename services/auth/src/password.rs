@@ -269,7 +269,11 @@ mod tests {
             .collect();
         tokio::task::yield_now().await;
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert_eq!(passwords.waiting(), 2, "the queue's depth, as /metrics reports it");
+        assert_eq!(
+            passwords.waiting(),
+            2,
+            "the queue's depth, as /metrics reports it"
+        );
         let refused = passwords.hash("one too many".into()).await;
         assert!(matches!(refused, Err(HashError::Busy)), "{refused:?}");
         assert_eq!(passwords.waiting(), 2, "a refused job is not counted");

@@ -36,9 +36,10 @@ pub fn username(raw: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
+/// 1-255 characters as sent (the schema's maxLength), not only whitespace; trimmed.
 pub fn full_name(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 255 {
+    if name.is_empty() || raw.chars().count() > 255 {
         return Err(ApiError::validation(
             "invalid_full_name",
             "full_name must be 1-255 characters",
@@ -59,11 +60,11 @@ pub fn password(raw: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// An http(s) URL of at most 2048 characters.
+/// An http(s) URL of at most 2048 characters as sent (the schema's maxLength); trimmed.
 pub fn avatar_url(raw: &str) -> Result<String, ApiError> {
     let url = raw.trim();
     let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-    if !scheme_ok || url.len() > 2048 || url.chars().any(char::is_whitespace) {
+    if !scheme_ok || raw.chars().count() > 2048 || url.chars().any(char::is_whitespace) {
         return Err(ApiError::validation(
             "invalid_avatar_url",
             "avatar_url must be an http(s) URL",

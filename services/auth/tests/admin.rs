@@ -47,7 +47,7 @@ async fn users_are_listed_newest_first_in_keyset_pages_and_searchable(pool: PgPo
     loop {
         let page = app.get_as(&path, &token).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-        let users = page.body["users"].as_array().expect("users");
+        let users = page.body["items"].as_array().expect("users");
         assert!(users.len() <= 2);
         seen.extend(
             users
@@ -62,7 +62,7 @@ async fn users_are_listed_newest_first_in_keyset_pages_and_searchable(pool: PgPo
     assert_eq!(seen, ["erin", "dave", "carol", "bob", "alice", "root"]);
 
     let found = app.get_as("/api/auth/admin/users?q=CAR", &token).await;
-    let names: Vec<_> = found.body["users"]
+    let names: Vec<_> = found.body["items"]
         .as_array()
         .expect("users")
         .iter()
@@ -71,7 +71,7 @@ async fn users_are_listed_newest_first_in_keyset_pages_and_searchable(pool: PgPo
     assert_eq!(names, [json!("carol")]);
     let wildcard = app.get_as("/api/auth/admin/users?q=%25", &token).await;
     assert_eq!(
-        wildcard.body["users"].as_array().expect("users").len(),
+        wildcard.body["items"].as_array().expect("users").len(),
         0,
         "% is literal"
     );
@@ -80,7 +80,7 @@ async fn users_are_listed_newest_first_in_keyset_pages_and_searchable(pool: PgPo
         .await;
     assert_eq!(
         (bad.status, bad.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor")
+        (StatusCode::BAD_REQUEST, "invalid_cursor")
     );
     let too_many = app.get_as("/api/auth/admin/users?limit=1000", &token).await;
     assert_eq!(too_many.code(), "invalid_limit");

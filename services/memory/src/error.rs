@@ -11,6 +11,9 @@ use vector::VectorError;
 pub enum ApiError {
     #[error("{message}")]
     Validation { code: &'static str, message: String },
+    /// A query parameter that cannot be used (bad `limit` or `cursor`): 400, as everywhere.
+    #[error("{message}")]
+    BadQuery { code: &'static str, message: String },
     #[error("{0}")]
     TooLarge(String),
     #[error(transparent)]
@@ -53,6 +56,7 @@ impl ServiceError for ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::BadQuery { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "document_too_large"),
             ApiError::Unauthenticated(error) => (error.status(), error.code()),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -95,6 +99,15 @@ impl From<sqlx::Error> for ApiError {
                 message: "this document is being ingested by another request: retry",
             },
             _ => ApiError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<platform::pagination::PageError> for ApiError {
+    fn from(error: platform::pagination::PageError) -> Self {
+        ApiError::BadQuery {
+            code: error.code(),
+            message: error.to_string(),
         }
     }
 }
@@ -145,6 +158,13 @@ pub mod documented {
 
     #[derive(IntoResponses)]
     #[response(
+        status = 400,
+        description = "invalid_query, invalid_limit or invalid_cursor: a query parameter cannot be used"
+    )]
+    pub struct BadQuery(pub ApiErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(
         status = 422,
         description = "a field breaks a rule; the code says which"
     )]
@@ -168,7 +188,7 @@ mod tests {
     #[test]
     fn a_broken_rule_sends_no_retry_after() {
         let response =
-            ApiError::validation("invalid_query", "query must not be blank").into_response();
+            ApiError::validation("invalid_search_query", "query must not be blank").into_response();
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }

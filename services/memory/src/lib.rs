@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod reindex;
 pub mod routes;
 pub mod state;
+pub mod statistics;
 
 use std::time::Duration;
 

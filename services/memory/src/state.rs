@@ -12,6 +12,7 @@ use crate::{
     chunking::Chunker,
     config::{MemoryConfig, Settings},
     indexing::{Indexer, collection_spec},
+    statistics::StatisticsRefresh,
 };
 
 /// `FromRef` gives extractors each field on its own: `authn::AuthUser` takes the verifier
@@ -28,6 +29,8 @@ pub struct AppState {
     pub common: Arc<CommonConfig>,
     /// Nudges the background indexer when an ingestion left chunks pending.
     pub indexer_wakeup: Arc<Notify>,
+    /// Analyzes the memory tables after bulk ingestions, one run at a time.
+    pub statistics: Arc<StatisticsRefresh>,
 }
 
 impl AppState {
@@ -62,6 +65,7 @@ impl AppState {
             sessions: LiveSessions::new(pool),
             common: Arc::new(common),
             indexer_wakeup: Arc::new(Notify::new()),
+            statistics: Arc::new(StatisticsRefresh::default()),
         })
     }
 }

@@ -182,7 +182,7 @@ async fn users_see_their_own_and_shared_documents_only(pool: PgPool) {
     );
 
     let listed = app.get_as("/api/memory/documents", &bob).await.body;
-    let ids: Vec<&str> = listed["documents"]
+    let ids: Vec<&str> = listed["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -193,8 +193,8 @@ async fn users_see_their_own_and_shared_documents_only(pool: PgPool) {
         .get_as("/api/memory/documents?scope=mine", &alice)
         .await
         .body;
-    assert_eq!(mine["documents"].as_array().unwrap().len(), 1);
-    assert_eq!(mine["documents"][0]["id"], private_id);
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["items"][0]["id"], private_id);
 
     let vectors_before = app.vectors().await;
     assert_eq!(
@@ -238,7 +238,7 @@ async fn listing_pages_newest_first_and_filters(pool: PgPool) {
     loop {
         let page = app.get_as(&path, &alice).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-        for document in page.body["documents"].as_array().unwrap() {
+        for document in page.body["items"].as_array().unwrap() {
             seen.push(document["tags"][0].as_str().unwrap().to_owned());
         }
         match page.body["next_cursor"].as_str() {
@@ -248,7 +248,7 @@ async fn listing_pages_newest_first_and_filters(pool: PgPool) {
     }
     assert_eq!(seen, ["t4", "t3", "t2", "t1", "t0"]);
 
-    let documents = |reply: Reply| reply.body["documents"].as_array().unwrap().len();
+    let documents = |reply: Reply| reply.body["items"].as_array().unwrap().len();
     let odd = app.get_as("/api/memory/documents?source=odd", &alice).await;
     assert_eq!(documents(odd), 2);
     let tagged = app
@@ -268,7 +268,13 @@ async fn listing_pages_newest_first_and_filters(pool: PgPool) {
         let reply = app
             .get_as(&format!("/api/memory/documents?{bad}"), &alice)
             .await;
-        assert!(reply.status.is_client_error(), "{bad}: {}", reply.status);
+        // One status for every unusable query parameter, as in every service (docs/api.md).
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            reply.body
+        );
         assert!(!reply.code().is_empty(), "{bad}: {}", reply.body);
     }
 }

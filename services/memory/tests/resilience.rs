@@ -54,7 +54,7 @@ async fn documents_ingested_while_the_index_is_down_are_indexed_later(pool: PgPo
         StatusCode::OK,
         "reading documents needs no index"
     );
-    assert_eq!(listed.body["documents"][0]["pending_chunks"], 1);
+    assert_eq!(listed.body["items"][0]["pending_chunks"], 1);
 
     // The indexer fails while the index is down, and leaves the chunk pending...
     assert!(app.state.indexer.drain_pending(|_| {}).await.is_err());

@@ -194,8 +194,8 @@ async fn bad_searches_are_refused_with_a_code(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user(Role::User).await;
     let cases = [
-        (json!({"query": " "}), "invalid_query"),
-        (json!({"query": "x".repeat(2001)}), "invalid_query"),
+        (json!({"query": " "}), "invalid_search_query"),
+        (json!({"query": "x".repeat(2001)}), "invalid_search_query"),
         (json!({"query": "x", "limit": 0}), "invalid_limit"),
         (json!({"query": "x", "limit": 51}), "invalid_limit"),
         (json!({"query": "x", "min_score": 2.0}), "invalid_min_score"),

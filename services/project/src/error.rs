@@ -135,6 +135,12 @@ pub const SLUG_RULE: &str = "slug must be lower-case letters and digits separate
 /// path check after, and both answer with this.
 pub const FILE_PATH_RULE: &str = "file paths are relative, without '.', '..' or empty segments, backslashes or control characters";
 
+impl From<platform::pagination::PageError> for ApiError {
+    fn from(error: platform::pagination::PageError) -> Self {
+        ApiError::bad_request(error.code(), error.to_string())
+    }
+}
+
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {
         match error {

@@ -42,14 +42,12 @@ pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
                 config.projects_dir.display()
             ))
         })?;
-    let state = AppState {
-        sessions: authn::LiveSessions::new(pool.clone()),
+    Ok(app(AppState::new(
         pool,
         verifier,
-        files: storage::FileStore::new(config.projects_dir),
+        config.projects_dir,
         common,
-    };
-    Ok(app(state))
+    )))
 }
 
 /// The whole service — routes, health, metrics and the standard middleware — for `main`,

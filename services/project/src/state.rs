@@ -1,5 +1,7 @@
 //! `AppState`: what every handler can reach.
 
+use std::path::PathBuf;
+
 use authn::{LiveSessions, TokenVerifier};
 use axum::extract::FromRef;
 use db::PgPool;
@@ -17,4 +19,23 @@ pub struct AppState {
     pub files: FileStore,
     /// Settings every service shares (timeouts, body limits, log format).
     pub common: CommonConfig,
+}
+
+impl AppState {
+    /// The state `build` makes, for `build`, the tests and the benchmarks alike: sessions
+    /// checked against `pool`, file bytes under `files_dir` (which must exist).
+    pub fn new(
+        pool: PgPool,
+        verifier: TokenVerifier,
+        files_dir: impl Into<PathBuf>,
+        common: CommonConfig,
+    ) -> Self {
+        Self {
+            sessions: LiveSessions::new(pool.clone()),
+            pool,
+            verifier,
+            files: FileStore::new(files_dir),
+            common,
+        }
+    }
 }

@@ -60,7 +60,7 @@ async fn every_mutation_writes_one_activity_row(pool: PgPool) {
         ]
     );
     let feed = app
-        .get_as(&format!("{base}/activity?limit=200"), &alice)
+        .get_as(&format!("{base}/activity?limit=100"), &alice)
         .await;
     let task_update = feed.body["items"]
         .as_array()

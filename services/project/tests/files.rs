@@ -68,8 +68,7 @@ async fn uploading_a_path_again_adds_a_version_and_both_download(pool: PgPool) {
     let listed = app
         .get_as(&format!("/api/projects/{id}/files"), &alice)
         .await;
-    let paths: Vec<(Value, Value)> = listed
-        .body
+    let paths: Vec<(Value, Value)> = listed.body["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -88,8 +87,7 @@ async fn uploading_a_path_again_adds_a_version_and_both_download(pool: PgPool) {
             &alice,
         )
         .await;
-    let numbers: Vec<Value> = versions
-        .body
+    let numbers: Vec<Value> = versions.body["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -156,7 +154,7 @@ async fn uploads_over_ten_mib_are_refused_with_json_413(pool: PgPool) {
     let listed = app
         .get_as(&format!("/api/projects/{id}/files"), &alice)
         .await;
-    assert_eq!(listed.body.as_array().unwrap().len(), 1);
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -322,10 +320,10 @@ async fn concurrent_uploads_of_one_path_get_consecutive_versions(pool: PgPool) {
         .get_as(&format!("/api/projects/{id}/files"), &alice)
         .await;
     assert_eq!(
-        listed.body.as_array().unwrap().len(),
+        listed.body["items"].as_array().unwrap().len(),
         1,
         "one latest version"
     );
-    assert_eq!(listed.body[0]["version"], 6);
+    assert_eq!(listed.body["items"][0]["version"], 6);
     assert_eq!(app.stored_files().len(), 6);
 }

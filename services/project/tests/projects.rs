@@ -248,3 +248,33 @@ async fn openapi_describes_every_route(pool: PgPool) {
         );
     }
 }
+
+/// docs/api.md: every list answers `{items, next_cursor}`, and a cursor this API did not make
+/// is a 400 wherever a list pages.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn every_list_answers_one_page_shape(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let base = app.project_path("Shapes", &alice).await;
+    let paged = [
+        "/api/projects".to_owned(),
+        format!("{base}/tasks"),
+        format!("{base}/activity"),
+    ];
+    let whole = [format!("{base}/epics"), format!("{base}/files")];
+    for list in paged.iter().chain(&whole) {
+        let reply = app.get_as(list, &alice).await;
+        assert_eq!(reply.status, StatusCode::OK, "{list}");
+        let keys: Vec<&String> = reply.body.as_object().expect("object").keys().collect();
+        assert_eq!(keys, ["items", "next_cursor"], "{list}");
+        assert!(reply.body["items"].is_array(), "{list}");
+    }
+    for list in &paged {
+        let reply = app.get_as(&format!("{list}?cursor=made-up"), &alice).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "invalid_cursor"),
+            "{list}"
+        );
+    }
+}

@@ -170,7 +170,7 @@ async fn deleting_an_epic_keeps_its_tasks_without_it(pool: PgPool) {
     );
     assert_eq!(
         app.get_as(&format!("{base}/epics"), &alice).await.body,
-        json!([])
+        json!({ "items": [], "next_cursor": null })
     );
     let task = app.get_as(&format!("{base}/tasks/1"), &alice).await.body;
     assert!(task["epic_id"].is_null());
@@ -197,10 +197,7 @@ async fn epics_are_listed_in_position_order_and_validate_dates(pool: PgPool) {
         &alice,
     )
     .await;
-    let titles: Vec<Value> = app
-        .get_as(&format!("{base}/epics"), &alice)
-        .await
-        .body
+    let titles: Vec<Value> = app.get_as(&format!("{base}/epics"), &alice).await.body["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::AuthArgs;
 use crate::load::{Run, post_json, timed};
-use crate::report::{heading, line};
+use crate::report::{figure, heading};
 use crate::scratch::{ScratchDatabase, Served, common_config, peak_rss_mib};
 
 const PASSWORD: &str = "benchmark password";
@@ -87,16 +87,34 @@ async fn measure(pool: &sqlx::PgPool, args: &AuthArgs, cores: usize) -> anyhow::
         .context("bench0 was registered")?
         .password_hash;
     let floor = tokio::task::spawn_blocking(move || argon2_verify_rate(&stored, cores)).await??;
-    line(
+    figure(
+        "logins_floor",
         "floor: raw argon2id verify, all cores",
-        format!("{floor:9.1}/s"),
+        floor,
+        "verifies/s",
+        None,
+        None,
     );
-    line(
+    against_floor(
+        "registrations",
         "registrations over HTTP (one hash each)",
-        against_floor(&registrations, floor),
+        &registrations,
+        floor,
     );
-    line("logins over HTTP", against_floor(&logins, floor));
-    line("peak RSS while serving", format!("{serving_rss} MiB"));
+    against_floor(
+        "logins",
+        &format!("{} concurrent logins over HTTP", args.concurrency),
+        &logins,
+        floor,
+    );
+    figure(
+        "logins_peak_rss",
+        "peak RSS while serving",
+        serving_rss as f64,
+        "MiB",
+        None,
+        None,
+    );
     Ok(())
 }
 
@@ -125,11 +143,13 @@ fn argon2_verify_rate(hash: &str, cores: usize) -> anyhow::Result<f64> {
     Ok((cores * VERIFIES_PER_CORE) as f64 / started.elapsed().as_secs_f64())
 }
 
-fn against_floor(run: &Run, floor: f64) -> String {
-    let throughput = run.per_second();
-    format!(
-        "{throughput:9.1}/s  ({:.0}% of floor)  {}",
-        100.0 * throughput / floor,
-        run.latencies.summary()
-    )
+fn against_floor(name: &str, workload: &str, run: &Run, floor: f64) {
+    figure(
+        name,
+        workload,
+        run.per_second(),
+        &format!("{name}/s"),
+        Some(floor),
+        Some(run.latencies.percentiles()),
+    );
 }

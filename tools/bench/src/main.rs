@@ -8,20 +8,31 @@
 //! cargo run --release -p bench -- vector --points 20000 --backend embedded
 //! cargo run --release -p bench -- embed               # hashing embedder, chunks/s
 //! cargo run --release -p bench -- memory              # 10k documents, 100 concurrent searches
-//! cargo run --release -p bench -- project             # 1000 projects with files
+//! cargo run --release -p bench -- project             # 1000 projects with files, reads
+//! cargo run --release -p bench -- project --json out/project.json
+//! cargo run --release -p bench -- report --out docs/performance.md out/*.json
 //! ```
+//!
+//! `--json FILE` writes the run's named figures (see `report::figure`); `report` renders
+//! such files into `docs/performance.md`.
 
 mod auth;
 mod dataset;
+mod document;
 mod embed;
 mod floors;
+mod http_load;
 mod load;
 mod memory;
 mod project;
+mod reads;
 mod report;
 mod scratch;
 mod vector;
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -29,6 +40,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 struct Args {
     #[command(subcommand)]
     command: Command,
+    /// Also write the run's named figures to FILE as a JSON list of
+    /// `{name, value, unit, floor, ratio, p50_ms, p95_ms, p99_ms, workload, command}`.
+    #[arg(long, global = true, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,8 +58,21 @@ enum Command {
     /// Memory service over HTTP: document ingestion and concurrent searches (needs
     /// DATABASE_URL with a role that may create databases).
     Memory(MemoryArgs),
-    /// Project service over HTTP: projects created with files (needs DATABASE_URL).
+    /// Project service over HTTP: projects created with files, and token-checked reads
+    /// next to a bare axum + sqlx read of the same row (needs DATABASE_URL).
     Project(ProjectArgs),
+    /// Renders `--json` files of earlier runs into a Markdown page (docs/performance.md).
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// The Markdown file to (over)write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// `--json` files of `bench` runs, in the order their figures should appear.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -59,6 +87,19 @@ pub struct ProjectArgs {
     pub file_kib: usize,
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
+    /// Concurrent connections of the read figures (besides one connection for latency).
+    #[arg(long, default_value_t = 64)]
+    pub read_concurrency: usize,
+    /// Seconds each read figure (and its floor) runs.
+    #[arg(long, default_value_t = 10)]
+    pub read_seconds: u64,
+    /// Tasks in the project whose task list is read.
+    #[arg(long, default_value_t = 20)]
+    pub tasks: usize,
+    /// Load generator of the read figures: `wrk` when it is installed, else the built-in
+    /// client (reqwest); both drive the floor and the service alike.
+    #[arg(long, value_enum)]
+    pub client: Option<http_load::Client>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -136,10 +177,17 @@ async fn main() -> anyhow::Result<()> {
         println!("note: debug build; use `cargo run --release -p bench` for meaningful figures");
     }
     match args.command {
-        Command::Auth(args) => auth::run(&args).await,
-        Command::Vector(args) => vector::run(&args).await,
-        Command::Embed(args) => embed::run(&args).await,
-        Command::Memory(args) => memory::run(&args).await,
-        Command::Project(args) => project::run(&args).await,
+        Command::Auth(args) => auth::run(&args).await?,
+        Command::Vector(args) => vector::run(&args).await?,
+        Command::Embed(args) => embed::run(&args).await?,
+        Command::Memory(args) => memory::run(&args).await?,
+        Command::Project(args) => project::run(&args).await?,
+        Command::Report(args) => return document::write(&args.out, &args.files),
     }
+    if let Some(path) = args.json {
+        let figures = serde_json::to_string_pretty(&report::recorded())?;
+        std::fs::write(&path, figures + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }

@@ -1,32 +1,49 @@
 //! Memory service figures over real HTTP (guide, phase 7: "ingest 10,000 documents",
 //! "100 concurrent RAG queries"), each next to a floor measured in the same run:
 //!
-//! - ingestion vs. chunking + embedding the same texts in-process, with the service's chunk
-//!   settings and embedder (work every ingestion must do, without HTTP, PostgreSQL or the
-//!   index);
-//! - search vs. the vector index alone answering the same (pre-embedded) queries at the same
-//!   concurrency (no HTTP, no query embedding, no PostgreSQL join).
+//! - bulk ingestion (`/documents/batch`) vs. the sum of its stages done alone on the same
+//!   documents: chunk + embed in-process, a multi-row insert of the same rows into a scratch
+//!   database, and an index upsert (+ flush) of the same vectors;
+//! - single-document ingestion vs. chunking + embedding alone (work every ingestion must do,
+//!   without HTTP, PostgreSQL or the index);
+//! - search right after the bulk ingest (no manual ANALYZE, index not optimized), and search
+//!   on the optimized index vs. the vector index alone answering the same (pre-embedded)
+//!   queries at the same concurrency (no HTTP, no query embedding, no PostgreSQL join).
 //!
 //! The service is built as `build` builds it, from its settings, and reaches the index the way
 //! it does in compose: over Qdrant's gRPC API, here served by `qdrant-edge-server` from an
 //! engine this benchmark holds, so that it can run the optimizer between ingest and search.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use memory::{AppState, config::Settings};
+use db::memory::{IndexableChunk, NewChunk, NewDocument};
+use embed::Embedder;
+use memory::{
+    AppState,
+    chunking::{Chunker, TextFormat},
+    config::Settings,
+    indexing::{collection_spec, payload},
+};
 use qdrant_edge_server::RunningServer;
 use reqwest::StatusCode;
 use serde_json::json;
 use tempfile::TempDir;
-use text_splitter::{ChunkConfig, TextSplitter};
-use vector::{BackendKind, EmbeddedConfig, EmbeddedIndex, VectorConfig};
+use uuid::Uuid;
+use vector::{BackendKind, EmbeddedConfig, EmbeddedIndex, Point, VectorConfig, VectorIndex};
 
 use crate::MemoryArgs;
 use crate::embed::text;
-use crate::load::{post_json, timed};
-use crate::report::{heading, line, ms, rate};
+use crate::load::{Run, post_json, timed};
+use crate::report::{figure, heading, line, ms};
 use crate::scratch::{ScratchDatabase, Served, Tokens, common_config, peak_rss_mib};
+
+/// Documents per `/documents/batch` request (and per transaction of the insert floor).
+const BATCH_DOCUMENTS: usize = 500;
+/// Batch requests in flight.
+const BATCH_CONCURRENCY: usize = 2;
+/// The single-document figure ingests this fraction (1/n) of the documents.
+const SINGLE_SHARE: usize = 5;
 
 pub async fn run(args: &MemoryArgs) -> anyhow::Result<()> {
     let database = ScratchDatabase::create("memory").await?;
@@ -91,33 +108,92 @@ async fn measure(
         args.dim
     ));
 
-    let splitter = TextSplitter::new(
-        ChunkConfig::new(settings.memory.memory_chunk_size)
-            .with_overlap(settings.memory.memory_chunk_overlap)?,
-    );
-    let started = Instant::now();
-    let chunks: Vec<String> = documents
-        .iter()
-        .flat_map(|document| splitter.chunks(document))
-        .filter(|chunk| !chunk.trim().is_empty())
-        .map(str::to_owned)
-        .collect();
-    embedder.embed(&chunks).await?;
-    let floor = started.elapsed();
+    let stages = stage_floors(&documents, &settings, &embedder, &index, user_id).await?;
+    let floor_seconds = stages.total().as_secs_f64();
     line(
-        "floor: chunk + embed in-process (all cores)",
-        format!(
-            "{} documents  ({} chunks)",
-            rate(documents.len(), floor),
-            chunks.len()
-        ),
+        "floor stage: chunk + embed in-process (all cores)",
+        format!("{}  ({} chunks)", ms(stages.chunk_embed), stages.chunks),
     );
+    line(
+        &format!("floor stage: multi-row insert, {BATCH_DOCUMENTS} documents/tx"),
+        ms(stages.insert),
+    );
+    line(
+        "floor stage: index upsert + flush, same vectors",
+        ms(stages.upsert),
+    );
+    let floor_rate = documents.len() as f64 / floor_seconds;
 
-    let url = Arc::new(served.url("/api/memory/documents"));
-    let ingested = timed(args.ingest_concurrency, documents, |n, content| {
+    let batches: Vec<Vec<serde_json::Value>> = documents
+        .chunks(BATCH_DOCUMENTS)
+        .enumerate()
+        .map(|(b, batch)| {
+            batch
+                .iter()
+                .enumerate()
+                .map(|(i, content)| {
+                    let external_id = format!("batch-{}", b * BATCH_DOCUMENTS + i);
+                    json!({"source": "bench", "external_id": external_id, "content": content})
+                })
+                .collect()
+        })
+        .collect();
+    let url = Arc::new(served.url("/api/memory/documents/batch"));
+    let batched = timed(BATCH_CONCURRENCY, batches, |_, batch| {
         let (client, url, token) = (client.clone(), url.clone(), token.clone());
         async move {
-            let body = json!({"source": "bench", "external_id": n.to_string(), "content": content});
+            let body = json!({ "documents": batch });
+            let response =
+                post_json(&client, &url, Some(token.as_str()), &body, StatusCode::OK).await?;
+            let answer: serde_json::Value = response.json().await?;
+            let items = answer["items"].as_array().cloned().unwrap_or_default();
+            anyhow::ensure!(
+                items.len() == batch.len() && items.iter().all(|item| item["status"] == "created"),
+                "batch not fully created: {answer}"
+            );
+            Ok(())
+        }
+    })
+    .await?;
+    let seconds = batched.elapsed.as_secs_f64();
+    figure(
+        "ingest_batch",
+        &format!(
+            "ingest via /documents/batch ({BATCH_DOCUMENTS}/request, c={BATCH_CONCURRENCY}) \
+             vs sum of stages; {seconds:.2} s for all"
+        ),
+        documents.len() as f64 / seconds,
+        "docs/s",
+        Some(floor_rate),
+        Some(batched.latencies.percentiles()),
+    );
+
+    // Right after the bulk ingest: PostgreSQL has not been analyzed by hand (the service
+    // starts its own ANALYZE in the background) and the index has not been optimized.
+    let queries: Vec<String> = (0..args.queries).map(|_| text(&mut rng, 8)).collect();
+    let fresh =
+        search_over_http(&client, &served, &token, args.concurrency, queries.clone()).await?;
+    figure(
+        "search_fresh_c100",
+        &format!("search right after the bulk ingest, c={}", args.concurrency),
+        fresh.per_second(),
+        "queries/s",
+        None,
+        Some(fresh.latencies.percentiles()),
+    );
+
+    let singles: Vec<(usize, String)> = documents
+        .iter()
+        .take(documents.len() / SINGLE_SHARE)
+        .cloned()
+        .enumerate()
+        .collect();
+    let single_count = singles.len();
+    let url = Arc::new(served.url("/api/memory/documents"));
+    let ingested = timed(args.ingest_concurrency, singles, |_, (n, content)| {
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        async move {
+            let body = json!({"source": "bench", "external_id": format!("single-{n}"), "content": content});
             post_json(
                 &client,
                 &url,
@@ -130,9 +206,17 @@ async fn measure(
         }
     })
     .await?;
-    line(
-        &format!("ingest over HTTP, c={}", args.ingest_concurrency),
-        ingested.summary("documents"),
+    let chunk_embed_rate = documents.len() as f64 / stages.chunk_embed.as_secs_f64();
+    figure(
+        &format!("ingest_single_c{}", args.ingest_concurrency),
+        &format!(
+            "ingest {single_count} single documents, c={} vs chunk + embed",
+            args.ingest_concurrency
+        ),
+        ingested.per_second(),
+        "docs/s",
+        Some(chunk_embed_rate),
+        Some(ingested.latencies.percentiles()),
     );
 
     // Searches are measured on the optimized index (HNSW built), as the service runs once
@@ -144,7 +228,6 @@ async fn measure(
         ms(started.elapsed()),
     );
 
-    let queries: Vec<String> = (0..args.queries).map(|_| text(&mut rng, 8)).collect();
     let vectors = embedder.embed(&queries).await?;
     let collection = Arc::new(collection);
     let alone = timed(args.concurrency, vectors, |_, vector| {
@@ -170,8 +253,32 @@ async fn measure(
         alone.summary("queries"),
     );
 
+    let searched = search_over_http(&client, &served, &token, args.concurrency, queries).await?;
+    figure(
+        "search_c100",
+        &format!(
+            "search over HTTP (embed + index + join), c={}",
+            args.concurrency
+        ),
+        searched.per_second(),
+        "queries/s",
+        Some(alone.per_second()),
+        Some(searched.latencies.percentiles()),
+    );
+    line("peak RSS", format!("{} MiB", peak_rss_mib()));
+    served.stop().await
+}
+
+/// `queries` searched over HTTP at `concurrency`; each must find something.
+async fn search_over_http(
+    client: &reqwest::Client,
+    served: &Served,
+    token: &Arc<String>,
+    concurrency: usize,
+    queries: Vec<String>,
+) -> anyhow::Result<Run> {
     let url = Arc::new(served.url("/api/memory/search"));
-    let searched = timed(args.concurrency, queries, |_, query| {
+    timed(concurrency, queries, |_, query| {
         let (client, url, token) = (client.clone(), url.clone(), token.clone());
         async move {
             let body = json!({"query": query, "limit": 10});
@@ -187,14 +294,144 @@ async fn measure(
             Ok(())
         }
     })
-    .await?;
-    line(
-        &format!(
-            "search over HTTP (embed + index + join), c={}",
-            args.concurrency
-        ),
-        searched.summary("queries"),
+    .await
+}
+
+/// The time of each stage of a bulk ingestion, each done alone on the same documents.
+struct Stages {
+    chunks: usize,
+    chunk_embed: Duration,
+    insert: Duration,
+    upsert: Duration,
+}
+
+impl Stages {
+    fn total(&self) -> Duration {
+        self.chunk_embed + self.insert + self.upsert
+    }
+}
+
+/// The sum-of-stages floor: chunk (the service's chunker, one task per core) and embed all
+/// documents; insert the same rows with the service's multi-row statements into a scratch
+/// database, [`BATCH_DOCUMENTS`] per transaction; upsert the same vectors with their payloads
+/// into a scratch collection of the same index, one call (and flush) per batch.
+async fn stage_floors(
+    documents: &[String],
+    settings: &Settings,
+    embedder: &Arc<dyn Embedder>,
+    index: &Arc<dyn VectorIndex>,
+    owner: Uuid,
+) -> anyhow::Result<Stages> {
+    let memory = &settings.memory;
+    let chunker = Arc::new(
+        Chunker::new(memory.memory_chunk_size, memory.memory_chunk_overlap)
+            .map_err(anyhow::Error::msg)?,
     );
-    line("peak RSS", format!("{} MiB", peak_rss_mib()));
-    served.stop().await
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for group in documents.chunks(documents.len().div_ceil(cores).max(1)) {
+        let (chunker, group) = (chunker.clone(), group.to_vec());
+        tasks.push(tokio::task::spawn_blocking(move || {
+            group
+                .iter()
+                .map(|text| memory::ingest::chunks_of(&chunker, text, TextFormat::Plain))
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut chunked: Vec<Vec<NewChunk>> = Vec::with_capacity(documents.len());
+    for task in tasks {
+        chunked.extend(task.await?);
+    }
+    let texts: Vec<String> = chunked
+        .iter()
+        .flatten()
+        .map(|chunk| chunk.content.clone())
+        .collect();
+    let vectors = embedder.embed(&texts).await?;
+    let chunk_embed = started.elapsed();
+
+    let rows: Vec<(Uuid, NewDocument)> = documents
+        .iter()
+        .enumerate()
+        .map(|(n, content)| {
+            let document = NewDocument {
+                owner_id: None,
+                source: "bench".into(),
+                external_id: Some(format!("floor-{n}")),
+                kind: "document".into(),
+                path: None,
+                title: None,
+                tags: Vec::new(),
+                metadata: json!({}),
+                content_hash: memory::ingest::sha256_hex(content),
+            };
+            (Uuid::now_v7(), document)
+        })
+        .collect();
+    let scratch = ScratchDatabase::create("memory_floor").await?;
+    let started = Instant::now();
+    for (documents, chunks) in rows
+        .chunks(BATCH_DOCUMENTS)
+        .zip(chunked.chunks(BATCH_DOCUMENTS))
+    {
+        let documents: Vec<(Uuid, &NewDocument)> = documents
+            .iter()
+            .map(|(id, document)| (*id, document))
+            .collect();
+        let chunk_rows: Vec<(Uuid, &NewChunk)> = documents
+            .iter()
+            .zip(chunks)
+            .flat_map(|((id, _), chunks)| chunks.iter().map(move |chunk| (*id, chunk)))
+            .collect();
+        let mut tx = scratch.pool.begin().await?;
+        db::memory::documents::insert_many(&mut *tx, &documents).await?;
+        db::memory::chunks::insert_many(&mut *tx, &chunk_rows).await?;
+        tx.commit().await?;
+    }
+    let insert = started.elapsed();
+    scratch.drop_now().await?;
+
+    // The service's collection, payload indexes included, under another name.
+    let spec = collection_spec("bench_floor_chunks", embedder.as_ref());
+    index.ensure_collection(&spec).await?;
+    let mut vectors = vectors.into_iter();
+    let batches: Vec<Vec<Point>> = rows
+        .chunks(BATCH_DOCUMENTS)
+        .zip(chunked.chunks(BATCH_DOCUMENTS))
+        .map(|(documents, chunks)| {
+            documents
+                .iter()
+                .zip(chunks)
+                .flat_map(|((id, _), chunks)| chunks.iter().map(move |chunk| (*id, chunk)))
+                .map(|(document_id, chunk)| {
+                    let indexable = IndexableChunk {
+                        id: chunk.id,
+                        document_id,
+                        chunk_index: chunk.chunk_index,
+                        content: String::new(),
+                        owner_id: Some(owner),
+                        source: "bench".into(),
+                        kind: "document".into(),
+                        tags: Vec::new(),
+                        created_at: chrono::Utc::now(),
+                    };
+                    let vector = vectors.next().unwrap_or_default();
+                    Point::new(chunk.id, vector, payload(&indexable))
+                })
+                .collect()
+        })
+        .collect();
+    let started = Instant::now();
+    for points in batches {
+        index.upsert(&spec.name, points).await?;
+    }
+    let upsert = started.elapsed();
+    index.delete_collection(&spec.name).await?;
+    Ok(Stages {
+        chunks: texts.len(),
+        chunk_embed,
+        insert,
+        upsert,
+    })
 }

@@ -1,16 +1,18 @@
 //! Project service figures over real HTTP (guide, phase 7: "create 1000 projects with
 //! files"), next to the floor measured in the same run: writing the same bytes to fresh
 //! files with fsync and rename at the same concurrency, which every durable upload must do.
+//! Then token-checked reads of one of those projects and its tasks (see [`crate::reads`]).
 
 use std::sync::Arc;
 
-use project::{AppState, storage::FileStore};
+use project::AppState;
 use reqwest::StatusCode;
 use tempfile::TempDir;
 
 use crate::ProjectArgs;
 use crate::load::{post_json, timed};
-use crate::report::{heading, line, rate};
+use crate::reads;
+use crate::report::{figure, heading, line};
 use crate::scratch::{ScratchDatabase, Served, Tokens, common_config, peak_rss_mib};
 
 pub async fn run(args: &ProjectArgs) -> anyhow::Result<()> {
@@ -24,13 +26,12 @@ async fn measure(pool: &sqlx::PgPool, args: &ProjectArgs) -> anyhow::Result<()> 
     let files_dir = TempDir::new()?;
     let tokens = Tokens::new()?;
     let token = Arc::new(tokens.user(pool, "bench").await?.1);
-    let state = AppState {
-        pool: pool.clone(),
-        verifier: tokens.verifier.clone(),
-        sessions: authn::LiveSessions::new(pool.clone()),
-        files: FileStore::new(files_dir.path()),
-        common: common_config(),
-    };
+    let state = AppState::new(
+        pool.clone(),
+        tokens.verifier.clone(),
+        files_dir.path(),
+        common_config(),
+    );
     let served = Served::start(project::app(state)).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
@@ -54,9 +55,13 @@ async fn measure(pool: &sqlx::PgPool, args: &ProjectArgs) -> anyhow::Result<()> 
         },
     )
     .await?;
-    line(
+    figure(
+        "projects_with_files_floor",
         "floor: write + fsync + rename, same bytes",
-        floor.summary("files"),
+        floor.per_second(),
+        "files/s",
+        None,
+        Some(floor.latencies.percentiles()),
     );
 
     let projects_url = Arc::new(served.url("/api/projects"));
@@ -102,18 +107,49 @@ async fn measure(pool: &sqlx::PgPool, args: &ProjectArgs) -> anyhow::Result<()> 
         }
     })
     .await?;
-    line(
-        "create project + upload over HTTP",
-        format!(
-            "{} projects ({} files)  {}",
-            rate(run.count, run.elapsed),
-            rate(run.count * files, run.elapsed).trim(),
-            run.latencies.summary()
-        ),
+    // Per project, the floor is the time its files take to write durably.
+    figure(
+        "projects_with_files",
+        &format!("create project + upload {files} file(s) over HTTP"),
+        run.per_second(),
+        "projects/s",
+        Some(floor.per_second() / files.max(1) as f64),
+        Some(run.latencies.percentiles()),
     );
     line("peak RSS", format!("{} MiB", peak_rss_mib()));
+
+    heading(&format!(
+        "project reads: one project with {} tasks, among {} projects",
+        args.tasks, args.projects
+    ));
+    let project = project_with_tasks(&client, &served, &token, args.tasks).await?;
+    reads::measure(pool, &served, &token, project, args).await?;
     served.stop().await?;
     Ok(())
+}
+
+/// Creates a project holding `tasks` tasks over HTTP and returns its id.
+async fn project_with_tasks(
+    client: &reqwest::Client,
+    served: &Served,
+    token: &str,
+    tasks: usize,
+) -> anyhow::Result<uuid::Uuid> {
+    let body = serde_json::json!({ "name": "Bench reads" });
+    let url = served.url("/api/projects");
+    let response = post_json(client, &url, Some(token), &body, StatusCode::CREATED).await?;
+    let created: serde_json::Value = response.json().await?;
+    let id: uuid::Uuid = serde_json::from_value(created["id"].clone())?;
+    let url = served.url(&format!("/api/projects/{id}/tasks"));
+    for n in 0..tasks {
+        let body = serde_json::json!({
+            "title": format!("Bench task {n}"),
+            "description": "A task of about the length people write: two sentences of text.",
+            "labels": ["bench", "reads"],
+        });
+        post_json(client, &url, Some(token), &body, StatusCode::CREATED).await?;
+    }
+    Ok(id)
 }
 
 fn durable_write(dir: &std::path::Path, n: usize, bytes: &[u8]) -> std::io::Result<()> {

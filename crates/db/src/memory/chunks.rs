@@ -91,6 +91,47 @@ pub async fn insert_all(
     Ok(())
 }
 
+/// Stores the chunks of many documents (`(document id, chunk)`) in one statement, all
+/// pending (no vector yet).
+pub async fn insert_many(
+    executor: impl PgExecutor<'_>,
+    chunks: &[(Uuid, &NewChunk)],
+) -> Result<(), sqlx::Error> {
+    let documents: Vec<Uuid> = chunks.iter().map(|(document, _)| *document).collect();
+    let ids: Vec<Uuid> = chunks.iter().map(|(_, c)| c.id).collect();
+    let indexes: Vec<i32> = chunks.iter().map(|(_, c)| c.chunk_index).collect();
+    let contents: Vec<String> = chunks.iter().map(|(_, c)| c.content.clone()).collect();
+    let hashes: Vec<String> = chunks.iter().map(|(_, c)| c.content_hash.clone()).collect();
+    let metadata: Vec<Value> = chunks.iter().map(|(_, c)| c.metadata.clone()).collect();
+    sqlx::query!(
+        r#"INSERT INTO memory.chunks (id, document_id, chunk_index, content, content_hash, metadata)
+           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[],
+                                $6::jsonb[])"#,
+        &ids,
+        &documents,
+        &indexes,
+        &contents,
+        &hashes,
+        &metadata,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the chunks of these documents, returning their ids (= the point ids to remove).
+pub async fn delete_of_documents(
+    executor: impl PgExecutor<'_>,
+    document_ids: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "DELETE FROM memory.chunks WHERE document_id = ANY($1) RETURNING id",
+        document_ids
+    )
+    .fetch_all(executor)
+    .await
+}
+
 /// Deletes a document's chunks, returning their ids (= the point ids to remove).
 pub async fn delete_of_document(
     executor: impl PgExecutor<'_>,
@@ -208,8 +249,15 @@ pub async fn counts(executor: impl PgExecutor<'_>) -> Result<(i64, i64), sqlx::E
     Ok((row.total, row.pending))
 }
 
-/// The hits `viewer` may read, joined with their documents, in no particular order.
-/// Ids without a row (vectors of deleted chunks) are simply absent.
+/// The hits `viewer` may read, joined with their documents, in the order of `ids` (the
+/// index's ranking). Ids without a row (vectors of deleted chunks) are simply absent.
+///
+/// The shape is chosen so that the plan does not depend on the tables' statistics: each hit
+/// drives one primary-key lookup of its chunk and one of that chunk's document. A plain
+/// `c.id = ANY($1)` join let the planner, right after a bulk ingest (before ANALYZE), start
+/// from a sequential scan of `memory.documents` and probe the chunks once per document. The
+/// `LIMIT 1` keeps the lateral subquery from being flattened into a join the planner could
+/// reorder: the hits always come first.
 pub async fn hits_visible(
     executor: impl PgExecutor<'_>,
     ids: &[Uuid],
@@ -217,19 +265,26 @@ pub async fn hits_visible(
 ) -> Result<Vec<ChunkHit>, sqlx::Error> {
     sqlx::query_as!(
         ChunkHit,
-        r#"SELECT c.id, c.chunk_index, c.content, c.embedding_model,
-                  COALESCE(c.metadata, '{}') AS "chunk_metadata!",
-                  d.id AS document_id, d.owner_id, d.source, d.external_id,
-                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
-                  COALESCE(d.tags, '{}') AS "tags!",
-                  COALESCE(d.metadata, '{}') AS "document_metadata!",
-                  COALESCE(d.created_at, 'epoch') AS "created_at!"
-           FROM memory.chunks c
-           JOIN memory.documents d ON d.id = c.document_id
-           -- COALESCE, not `owner_id = $2 OR owner_id IS NULL`: the latter invites the planner
-           -- to scan all of the viewer's documents (the owner index) when statistics are stale
-           -- after a bulk ingest; this way each hit's document is one primary-key lookup.
-           WHERE c.id = ANY($1) AND COALESCE(d.owner_id, $2) = $2"#,
+        r#"SELECT h.id AS "id!", h.chunk_index AS "chunk_index!", h.content AS "content!",
+                  h.embedding_model, h.chunk_metadata AS "chunk_metadata!",
+                  h.document_id AS "document_id!", h.owner_id, h.source AS "source!",
+                  h.external_id, h.kind AS "kind!", h.path, h.title, h.tags AS "tags!",
+                  h.document_metadata AS "document_metadata!", h.created_at AS "created_at!"
+           FROM unnest($1::uuid[]) WITH ORDINALITY AS hit(id, rank)
+           CROSS JOIN LATERAL (
+               SELECT c.id, c.chunk_index, c.content, c.embedding_model,
+                      COALESCE(c.metadata, '{}') AS chunk_metadata,
+                      d.id AS document_id, d.owner_id, d.source, d.external_id,
+                      COALESCE(d.type, 'document') AS kind, d.path, d.title,
+                      COALESCE(d.tags, '{}') AS tags,
+                      COALESCE(d.metadata, '{}') AS document_metadata,
+                      COALESCE(d.created_at, 'epoch') AS created_at
+               FROM memory.chunks c
+               JOIN memory.documents d ON d.id = c.document_id
+               WHERE c.id = hit.id AND COALESCE(d.owner_id, $2) = $2
+               LIMIT 1
+           ) h
+           ORDER BY hit.rank"#,
         ids,
         viewer,
     )

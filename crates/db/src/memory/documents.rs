@@ -90,6 +90,197 @@ pub async fn find_by_external_id(
     .await
 }
 
+/// A re-ingestion key: whose (`None`: shared), from which source, under which id there.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DocumentKey {
+    pub owner_id: Option<Uuid>,
+    pub source: String,
+    pub external_id: String,
+}
+
+/// The stored documents with these re-ingestion keys, locked inside a transaction until it
+/// ends. Rows are locked in the order of `keys`: callers pass them sorted, so that two
+/// concurrent batches wait for each other instead of deadlocking. Each key is one lookup in
+/// the unique index, whatever the statistics (the lateral `LIMIT 1` cannot be flattened).
+pub async fn find_by_keys(
+    executor: impl PgExecutor<'_>,
+    keys: &[DocumentKey],
+) -> Result<Vec<Document>, sqlx::Error> {
+    let owners: Vec<Uuid> = keys
+        .iter()
+        .map(|key| key.owner_id.unwrap_or(super::SHARED_OWNER_KEY))
+        .collect();
+    let sources: Vec<String> = keys.iter().map(|key| key.source.clone()).collect();
+    let external_ids: Vec<String> = keys.iter().map(|key| key.external_id.clone()).collect();
+    sqlx::query_as!(
+        Document,
+        r#"SELECT d.id AS "id!", d.owner_id, d.source AS "source!", d.external_id,
+                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
+                  COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
+                  d.content_hash,
+                  COALESCE(d.created_at, 'epoch') AS "created_at!",
+                  COALESCE(d.updated_at, 'epoch') AS "updated_at!",
+                  0::bigint AS "chunk_count!", 0::bigint AS "pending_chunks!"
+           FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY
+                AS k(owner_key, source, external_id, rank)
+           CROSS JOIN LATERAL (
+               SELECT * FROM memory.documents d
+               WHERE COALESCE(d.owner_id, '00000000-0000-0000-0000-000000000000'::uuid)
+                     = k.owner_key
+                 AND d.source = k.source AND d.external_id = k.external_id
+               LIMIT 1
+               FOR UPDATE
+           ) d
+           ORDER BY k.rank"#,
+        &owners,
+        &sources,
+        &external_ids,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Inserts documents with the ids the caller chose, in the given order; a document whose
+/// re-ingestion key another transaction stored meanwhile is skipped. Returns the ids and
+/// creation times of those inserted.
+pub async fn insert_many(
+    executor: impl PgExecutor<'_>,
+    documents: &[(Uuid, &NewDocument)],
+) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx::Error> {
+    let column = |field: fn(&NewDocument) -> Option<String>| -> Vec<Option<String>> {
+        documents.iter().map(|(_, d)| field(d)).collect()
+    };
+    let ids: Vec<Uuid> = documents.iter().map(|(id, _)| *id).collect();
+    let owners: Vec<Option<Uuid>> = documents.iter().map(|(_, d)| d.owner_id).collect();
+    let sources = column(|d| Some(d.source.clone()));
+    let external_ids = column(|d| d.external_id.clone());
+    let kinds = column(|d| Some(d.kind.clone()));
+    let paths = column(|d| d.path.clone());
+    let titles = column(|d| d.title.clone());
+    let hashes = column(|d| Some(d.content_hash.clone()));
+    let (tags, metadata) = tags_and_metadata(documents.iter().map(|(_, d)| *d));
+    let rows = sqlx::query!(
+        r#"INSERT INTO memory.documents
+               (id, owner_id, source, external_id, type, path, title, tags, metadata, content_hash)
+           SELECT id, owner_id, source, external_id, type, path, title,
+                  ARRAY(SELECT jsonb_array_elements_text(tags)), metadata, content_hash
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::text[], $8::jsonb[], $9::jsonb[], $10::text[])
+                AS t(id, owner_id, source, external_id, type, path, title, tags, metadata,
+                     content_hash)
+           ON CONFLICT (COALESCE(owner_id, '00000000-0000-0000-0000-000000000000'::uuid),
+                        source, external_id)
+              WHERE external_id IS NOT NULL
+           DO NOTHING
+           RETURNING id, COALESCE(created_at, 'epoch') AS "created_at!""#,
+        &ids,
+        &owners as &[Option<Uuid>],
+        &sources as &[Option<String>],
+        &external_ids as &[Option<String>],
+        &kinds as &[Option<String>],
+        &paths as &[Option<String>],
+        &titles as &[Option<String>],
+        &tags,
+        &metadata,
+        &hashes as &[Option<String>],
+    )
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.id, row.created_at))
+        .collect())
+}
+
+/// [`replace`] for many documents in one statement.
+pub async fn replace_many(
+    executor: impl PgExecutor<'_>,
+    documents: &[(Uuid, &NewDocument)],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = documents.iter().map(|(id, _)| *id).collect();
+    let kinds: Vec<String> = documents.iter().map(|(_, d)| d.kind.clone()).collect();
+    let paths: Vec<Option<String>> = documents.iter().map(|(_, d)| d.path.clone()).collect();
+    let titles: Vec<Option<String>> = documents.iter().map(|(_, d)| d.title.clone()).collect();
+    let hashes: Vec<String> = documents
+        .iter()
+        .map(|(_, d)| d.content_hash.clone())
+        .collect();
+    let (tags, metadata) = tags_and_metadata(documents.iter().map(|(_, d)| *d));
+    sqlx::query!(
+        r#"UPDATE memory.documents d
+           SET type = u.type, path = u.path, title = u.title,
+               tags = ARRAY(SELECT jsonb_array_elements_text(u.tags)),
+               metadata = u.metadata, content_hash = u.content_hash
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[],
+                       $6::jsonb[], $7::text[])
+                AS u(id, type, path, title, tags, metadata, content_hash)
+           WHERE d.id = u.id"#,
+        &ids,
+        &kinds,
+        &paths as &[Option<String>],
+        &titles as &[Option<String>],
+        &tags,
+        &metadata,
+        &hashes,
+    )
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Tags travel as one JSON array per document (PostgreSQL arrays cannot be ragged).
+fn tags_and_metadata<'a>(
+    documents: impl Iterator<Item = &'a NewDocument>,
+) -> (Vec<Value>, Vec<Value>) {
+    documents
+        .map(|d| (Value::from(d.tags.clone()), d.metadata.clone()))
+        .unzip()
+}
+
+/// The documents `viewer` may read among `ids`, with their chunk counts, in the order of
+/// `ids` (one primary-key lookup each).
+pub async fn visible_by_ids(
+    executor: impl PgExecutor<'_>,
+    ids: &[Uuid],
+    viewer: Uuid,
+) -> Result<Vec<Document>, sqlx::Error> {
+    sqlx::query_as!(
+        Document,
+        r#"SELECT d.id AS "id!", d.owner_id, d.source AS "source!", d.external_id,
+                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
+                  COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
+                  d.content_hash,
+                  COALESCE(d.created_at, 'epoch') AS "created_at!",
+                  COALESCE(d.updated_at, 'epoch') AS "updated_at!",
+                  c.chunk_count AS "chunk_count!", c.pending_chunks AS "pending_chunks!"
+           FROM unnest($1::uuid[]) WITH ORDINALITY AS wanted(id, rank)
+           CROSS JOIN LATERAL (
+               SELECT * FROM memory.documents d
+               WHERE d.id = wanted.id AND COALESCE(d.owner_id, $2) = $2
+               LIMIT 1
+           ) d
+           CROSS JOIN LATERAL (
+               SELECT count(*) AS chunk_count,
+                      count(*) FILTER (WHERE qdrant_point_id IS NULL) AS pending_chunks
+               FROM memory.chunks WHERE document_id = d.id
+           ) c
+           ORDER BY wanted.rank"#,
+        ids,
+        viewer,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Refreshes the planner's statistics of the memory tables (after a bulk ingest, so that
+/// the next queries are planned for the rows that are there).
+pub async fn analyze(executor: impl PgExecutor<'_>) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql("ANALYZE memory.chunks, memory.documents")
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
 /// Returns the new document's id and creation time.
 pub async fn insert(
     executor: impl PgExecutor<'_>,

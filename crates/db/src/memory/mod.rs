@@ -5,7 +5,7 @@ pub mod chunks;
 pub mod documents;
 
 pub use chunks::{Chunk, ChunkHit, IndexableChunk, NewChunk};
-pub use documents::{Document, DocumentFilter, NewDocument, Scope};
+pub use documents::{Document, DocumentFilter, DocumentKey, NewDocument, Scope};
 
 /// `owner_id` of shared documents, as the unique key spells it (see migration 0010).
 pub const SHARED_OWNER_KEY: uuid::Uuid = uuid::Uuid::nil();

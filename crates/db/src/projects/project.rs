@@ -71,11 +71,17 @@ pub async fn find_live(
     executor: impl PgExecutor<'_>,
     id: ProjectId,
 ) -> Result<Option<Project>, sqlx::Error> {
-    let filter = LiveFilter {
-        id: Some(id),
-        ..LiveFilter::default()
-    };
-    Ok(select_live(executor, &filter, 1).await?.pop())
+    // Its own statement, not `select_live` with an id: that one's optional filters give a
+    // generic plan that scans live projects instead of looking up one key, on the hottest read.
+    sqlx::query_as!(
+        Project,
+        r#"SELECT id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
+                  description, status, task_counter, version, created_at, updated_at
+           FROM projects.projects WHERE id = $1 AND deleted_at IS NULL"#,
+        id as ProjectId,
+    )
+    .fetch_optional(executor)
+    .await
 }
 
 /// Like [`find_live`], and locks the row until the transaction ends. Every write in a
@@ -105,47 +111,20 @@ pub async fn list_for_owner(
     before: Option<Keyset>,
     limit: i64,
 ) -> Result<Vec<Project>, sqlx::Error> {
-    let filter = LiveFilter {
-        id: None,
-        owner_id: Some(owner_id),
-        status,
-        before,
-    };
-    select_live(executor, &filter, limit).await
-}
-
-/// Which live projects [`select_live`] returns: every `Some` narrows the result.
-#[derive(Default)]
-struct LiveFilter<'a> {
-    id: Option<ProjectId>,
-    owner_id: Option<UserId>,
-    status: Option<&'a str>,
-    before: Option<Keyset>,
-}
-
-/// Live projects newest first, at most `limit`: a page of a listing, or one project by id.
-async fn select_live(
-    executor: impl PgExecutor<'_>,
-    filter: &LiveFilter<'_>,
-    limit: i64,
-) -> Result<Vec<Project>, sqlx::Error> {
     sqlx::query_as!(
         Project,
         r#"SELECT id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
                   description, status, task_counter, version, created_at, updated_at
            FROM projects.projects
-           WHERE deleted_at IS NULL
-             AND ($1::uuid IS NULL OR id = $1)
-             AND ($2::uuid IS NULL OR owner_id = $2)
-             AND ($3::text IS NULL OR status = $3)
-             AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
+           WHERE deleted_at IS NULL AND owner_id = $1
+             AND ($2::text IS NULL OR status = $2)
+             AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
            ORDER BY created_at DESC, id DESC
-           LIMIT $6"#,
-        filter.id as Option<ProjectId>,
-        filter.owner_id as Option<UserId>,
-        filter.status,
-        filter.before.map(|k| k.created_at),
-        filter.before.map(|k| k.id),
+           LIMIT $5"#,
+        owner_id as UserId,
+        status,
+        before.map(|k| k.created_at),
+        before.map(|k| k.id),
         limit,
     )
     .fetch_all(executor)

@@ -4,10 +4,11 @@
 pub mod convert;
 mod retry;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{PoisonError, RwLock};
 
 use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt, stream};
 use qdrant_client::Qdrant;
 use qdrant_client::qdrant::{
     self, points_selector::PointsSelectorOneOf, query::Variant as QueryVariant,
@@ -25,6 +26,8 @@ use crate::{
 
 /// Ids per delete request.
 const DELETE_BATCH: usize = 1024;
+/// Upsert requests of one call sent concurrently.
+const UPSERTS_IN_FLIGHT: usize = 4;
 
 /// A Qdrant server reached over gRPC.
 pub struct RemoteIndex {
@@ -232,12 +235,23 @@ impl VectorIndex for RemoteIndex {
         }
     }
 
+    /// Batches of `batch_size` points, [`UPSERTS_IN_FLIGHT`] at a time: each `wait=true`
+    /// write waits for the server to apply (and, on a server that syncs per request,
+    /// flush) it, and requests in flight together share that wait. Points with one id in
+    /// two batches would race, so such a call sends its batches one after another.
     async fn upsert(&self, collection: &str, points: Vec<Point>) -> Result<(), VectorError> {
         let dimension = self.dimension(collection).await?;
         for point in &points {
             validate_vector(collection, dimension, &point.vector)?;
         }
+        let distinct = points.iter().map(|point| point.id).collect::<HashSet<_>>();
+        let in_flight = if distinct.len() == points.len() {
+            UPSERTS_IN_FLIGHT
+        } else {
+            1
+        };
         let mut points = points.into_iter();
+        let mut requests = Vec::new();
         loop {
             let batch: Vec<qdrant::PointStruct> = points
                 .by_ref()
@@ -249,21 +263,27 @@ impl VectorIndex for RemoteIndex {
                 })
                 .collect();
             if batch.is_empty() {
-                return Ok(());
+                break;
             }
-            let request = qdrant::UpsertPoints {
+            requests.push(qdrant::UpsertPoints {
                 collection_name: collection.to_owned(),
                 wait: Some(true),
                 points: batch,
                 ..qdrant::UpsertPoints::default()
-            };
-            let response = self
-                .retry
-                .run(|| self.client.upsert_points(request.clone()))
-                .await
-                .map_err(|error| self.fail(collection, error))?;
-            completed(response.result)?;
+            });
         }
+        stream::iter(requests)
+            .map(|request| async move {
+                let response = self
+                    .retry
+                    .run(|| self.client.upsert_points(request.clone()))
+                    .await
+                    .map_err(|error| self.fail(collection, error))?;
+                completed(response.result)
+            })
+            .buffer_unordered(in_flight)
+            .try_collect::<()>()
+            .await
     }
 
     async fn delete_points(&self, collection: &str, ids: &[Uuid]) -> Result<(), VectorError> {

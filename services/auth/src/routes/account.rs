@@ -36,9 +36,24 @@ pub struct ApiDoc;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    /// Compared case-insensitively; at most 255 characters.
+    #[schema(format = Email, max_length = 255)]
     email: String,
+    /// 3-50 ASCII letters, digits, `_`, `.` or `-`, starting with a letter or digit
+    /// (surrounding whitespace is trimmed).
+    #[schema(
+        pattern = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[A-Za-z0-9][A-Za-z0-9_.-]{2,49}[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+    )]
     username: String,
+    /// 1-255 characters, not only whitespace (trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     full_name: String,
+    /// 8-128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
 }
 

@@ -15,6 +15,7 @@ use platform::{
     client::ClientInfo,
     extract::{Json, Path, Query},
     openapi::ApiErrorBody,
+    pagination::{Page, PageRequest},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -77,14 +78,9 @@ pub struct ListQuery {
     q: Option<String>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// 1-100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UserPage {
-    users: Vec<AdminUserView>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    next_cursor: Option<String>,
 }
 
 /// What admins see: the profile plus lockout state.
@@ -107,42 +103,22 @@ impl From<User> for AdminUserView {
     }
 }
 
-#[utoipa::path(get, path = "/api/auth/admin/users", tag = "admin", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = UserPage), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/auth/admin/users", tag = "admin", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page<AdminUserView>), (status = 400, description = "invalid_query, invalid_limit or invalid_cursor", body = ApiErrorBody), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody)))]
 pub async fn list_users(
     State(state): State<AppState>,
     _admin: Admin,
     Query(query): Query<ListQuery>,
-) -> Result<axum::Json<UserPage>, ApiError> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::validation(
-            "invalid_limit",
-            "limit must be between 1 and 200",
-        ));
-    }
-    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+) -> Result<axum::Json<Page<AdminUserView>>, ApiError> {
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    let after = page.after.map(|(at, id)| (at, UserId(id)));
     let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
-    let mut users = db::auth::admin::list_users(&state.pool, search, after, limit + 1).await?;
-    let next_cursor = (users.len() as i64 > limit).then(|| {
-        users.truncate(limit as usize);
-        users
-            .last()
-            .map(|last| encode_cursor(last.created_at, last.id))
-    });
-    Ok(axum::Json(UserPage {
-        users: users.into_iter().map(Into::into).collect(),
-        next_cursor: next_cursor.flatten(),
-    }))
-}
-
-fn encode_cursor(created_at: DateTime<Utc>, id: UserId) -> String {
-    platform::pagination::encode_cursor(created_at, id.0)
-}
-
-fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, UserId), ApiError> {
-    platform::pagination::decode_cursor(cursor)
-        .map(|(at, id)| (at, UserId(id)))
-        .ok_or_else(|| ApiError::validation("invalid_cursor", platform::pagination::INVALID_CURSOR))
+    let users = db::auth::admin::list_users(&state.pool, search, after, page.fetch_limit()).await?;
+    Ok(axum::Json(Page::from_rows(
+        users,
+        &page,
+        |user| (user.created_at, user.id.0),
+        AdminUserView::from,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/auth/admin/users/{id}", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
@@ -178,8 +154,18 @@ fn may_manage(admin: &Admin, subject: &User) -> Result<(), ApiError> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
-    #[schema(value_type = String, example = "admin")]
+    #[schema(value_type = RoleName, example = "admin")]
     role: Role,
+}
+
+/// `authn::Role` as the schema shows it (requests deserialise into `Role` itself).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code, reason = "documentation only: never constructed")]
+enum RoleName {
+    User,
+    Admin,
+    SuperAdmin,
 }
 
 #[utoipa::path(post, path = "/api/auth/admin/users/{id}/role", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), request_body = RoleChange, responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]

@@ -145,6 +145,8 @@ pub async fn forgot_password(
 #[serde(deny_unknown_fields)]
 pub struct ResetPassword {
     token: String,
+    /// 8-128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     new_password: String,
 }
 

@@ -15,6 +15,7 @@ use platform::{
     client::ClientInfo,
     extract::{Json, Path},
     openapi::ApiErrorBody,
+    pagination::Page,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
@@ -60,11 +61,19 @@ pub async fn show(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
+    #[schema(
+        pattern = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[A-Za-z0-9][A-Za-z0-9_.-]{2,49}[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
+    )]
     username: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     full_name: Option<String>,
-    /// Absent: unchanged; `null`: removed; a URL: replaced.
+    /// Absent: unchanged; `null`: removed; an http(s) URL: replaced.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, nullable, pattern = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*https?://[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$", max_length = 2048)]
     avatar_url: Option<Option<String>>,
 }
 
@@ -122,6 +131,8 @@ pub async fn update(
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     current_password: String,
+    /// 8-128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     new_password: String,
 }
 
@@ -203,18 +214,16 @@ impl SessionView {
     }
 }
 
-#[utoipa::path(get, path = "/api/auth/me/sessions", tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<SessionView>), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/auth/me/sessions", tag = "me", security(("bearer" = [])), responses((status = 200, description = "every live session, as one page", body = Page<SessionView>), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]
 pub async fn sessions(
     State(state): State<AppState>,
     session: CurrentSession,
-) -> Result<axum::Json<Vec<SessionView>>, ApiError> {
+) -> Result<axum::Json<Page<SessionView>>, ApiError> {
     let sessions = db::auth::sessions::list_active(&state.pool, session.user_id).await?;
-    Ok(axum::Json(
-        sessions
-            .into_iter()
-            .map(|s| SessionView::new(s, session.session_id))
-            .collect(),
-    ))
+    let views = sessions
+        .into_iter()
+        .map(|s| SessionView::new(s, session.session_id));
+    Ok(axum::Json(Page::whole(views)))
 }
 
 #[utoipa::path(delete, path = "/api/auth/me/sessions/{id}", tag = "me", security(("bearer" = [])), params(("id" = uuid::Uuid, Path, description = "session id")), responses((status = 204, description = "ended"), (status = 404, description = "no live session of yours with this id", body = ApiErrorBody), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]

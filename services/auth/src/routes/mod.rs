@@ -47,5 +47,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(email::ApiDoc::openapi());
     doc.merge(oauth::ApiDoc::openapi());
     doc.merge(admin::ApiDoc::openapi());
+    platform::openapi::document_shared_answers(&mut doc);
     doc
 }

@@ -5,6 +5,7 @@
 //! upserted, and the chunks are marked indexed. If the index fails after the commit, the
 //! document is kept with pending chunks and the background indexer finishes the job.
 
+pub mod batch;
 mod validate;
 
 use authn::AuthUser;
@@ -13,10 +14,14 @@ use db::memory::{Document, IndexableChunk, NewChunk, NewDocument};
 use serde_json::json;
 use uuid::Uuid;
 
-use validate::{Checked, check, sha256_hex};
-pub use validate::{Format, IngestRequest};
+use validate::{Checked, check};
+pub use validate::{Format, IngestRequest, sha256_hex};
 
-use crate::{chunking::TextFormat, error::ApiError, state::AppState};
+use crate::{
+    chunking::{Chunker, TextFormat},
+    error::ApiError,
+    state::AppState,
+};
 
 /// What an ingestion did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,10 +136,15 @@ async fn split(
     format: TextFormat,
 ) -> Result<Vec<NewChunk>, ApiError> {
     let chunker = state.chunker.clone();
-    let pieces = tokio::task::spawn_blocking(move || chunker.split(&content, format))
+    tokio::task::spawn_blocking(move || chunks_of(&chunker, &content, format))
         .await
-        .map_err(|error| ApiError::Internal(format!("chunking failed: {error}")))?;
-    Ok(pieces
+        .map_err(|error| ApiError::Internal(format!("chunking failed: {error}")))
+}
+
+/// The chunk rows of a text, each with a new id (CPU work: call it off the runtime).
+pub fn chunks_of(chunker: &Chunker, content: &str, format: TextFormat) -> Vec<NewChunk> {
+    chunker
+        .split(content, format)
         .into_iter()
         .zip(0..)
         .map(|(piece, chunk_index)| NewChunk {
@@ -145,7 +155,7 @@ async fn split(
             metadata: json!({ "byte_offset": piece.start, "byte_length": piece.content.len() }),
             content: piece.content,
         })
-        .collect())
+        .collect()
 }
 
 /// Writes the document and its chunks in one transaction. Returns the document's id and

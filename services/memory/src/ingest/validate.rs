@@ -22,6 +22,7 @@ pub struct IngestRequest {
     pub external_id: Option<String>,
     /// A kind for filtering, e.g. `document`, `code`, `note` (lower case, up to 50).
     #[serde(rename = "type")]
+    #[schema(max_length = 50, pattern = "^\\s*[a-z0-9_-]*\\s*$")]
     pub kind: Option<String>,
     /// A file path or URL, shown with results; `.md` selects Markdown-aware chunking.
     pub path: Option<String>,
@@ -29,10 +30,15 @@ pub struct IngestRequest {
     /// Up to 32 tags of up to 64 characters, for filtering.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Any JSON object (up to 16 KiB), returned with results.
+    /// Any JSON object (up to 16 KiB), returned with results. Its numbers must lie within
+    /// ±1e300: beyond, PostgreSQL's decimal copy may not read back as a double.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
-    /// The full text.
+    /// The full text: not only whitespace.
+    #[schema(
+        min_length = 1,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub content: String,
     /// `text` or `markdown`; default: Markdown for `.md` paths, text otherwise.
     pub format: Option<Format>,
@@ -184,12 +190,33 @@ fn metadata(raw: Option<Value>) -> Result<Value, ApiError> {
                     format!("metadata must be at most {MAX_METADATA_BYTES} bytes of JSON"),
                 ));
             }
+            if !numbers_within_bounds(&value) {
+                return Err(ApiError::validation(
+                    "invalid_metadata",
+                    format!("numbers in metadata must lie within ±{MAX_METADATA_NUMBER:e}"),
+                ));
+            }
             Ok(value)
         }
         Some(_) => Err(ApiError::validation(
             "invalid_metadata",
             "metadata must be a JSON object",
         )),
+    }
+}
+
+/// PostgreSQL keeps a JSON number as an exact decimal and prints it back in full; next to
+/// `f64::MAX` that decimal can round above it, and the document would no longer load.
+const MAX_METADATA_NUMBER: f64 = 1e300;
+
+fn numbers_within_bounds(value: &Value) -> bool {
+    match value {
+        Value::Number(number) => number
+            .as_f64()
+            .is_some_and(|n| n.abs() <= MAX_METADATA_NUMBER),
+        Value::Array(items) => items.iter().all(numbers_within_bounds),
+        Value::Object(fields) => fields.values().all(numbers_within_bounds),
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
     }
 }
 
@@ -262,6 +289,23 @@ mod tests {
         );
         let many: Vec<String> = (0..33).map(|i| format!("t{i}")).collect();
         assert_eq!(code(with("tags", json!(many))), "too_many_tags");
+    }
+
+    /// Found by schemathesis: a number next to `f64::MAX` was stored, then every read of the
+    /// document failed (500), since PostgreSQL's decimal copy rounded above it.
+    #[test]
+    fn metadata_numbers_must_read_back_as_doubles() {
+        let with = |metadata: Value| {
+            check(
+                request(json!({"source": "s", "content": "text", "metadata": metadata})),
+                None,
+                100,
+            )
+        };
+        let refused = with(json!({"nested": [{"n": -1.7976931348623157e308}]}));
+        assert_eq!(code(refused.expect_err("refused")), "invalid_metadata");
+        let kept = with(json!({"n": 1e300, "small": -2.5, "big": 10789989954362790u64}));
+        assert!(kept.is_ok(), "{kept:?}");
     }
 
     #[test]

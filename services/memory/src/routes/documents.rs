@@ -14,6 +14,7 @@ use db::memory::{Chunk, Document, DocumentFilter};
 use platform::{
     extract::{Json, Path, Query},
     openapi::ApiErrorBody,
+    pagination::{Page, PageRequest},
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,7 +26,7 @@ use crate::{
     config::MemoryConfig,
     error::{
         ApiError,
-        documented::{AdminsOnly, Invalid, NotYours, Unauthenticated},
+        documented::{AdminsOnly, BadQuery, Invalid, NotYours, Unauthenticated},
     },
     ingest::{self, IngestRequest, Outcome},
     state::AppState,
@@ -100,7 +101,8 @@ pub struct ListQuery {
     kind: Option<String>,
     /// Documents carrying this tag.
     tag: Option<String>,
-    /// 1-100, default 20.
+    /// 1-100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -108,46 +110,34 @@ pub struct ListQuery {
 
 #[utoipa::path(get, path = "/api/memory/documents", tag = "documents", security(("bearer" = [])),
     params(ListQuery),
-    responses((status = 200, description = "newest first", body = DocumentPage), Unauthenticated, Invalid))]
+    responses((status = 200, description = "newest first", body = Page<DocumentView>),
+        Unauthenticated, BadQuery))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     Query(query): Query<ListQuery>,
-) -> Result<axum::Json<DocumentPage>, ApiError> {
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::validation(
-            "invalid_limit",
-            "limit must be between 1 and 100",
-        ));
-    }
-    let after = match query.cursor.as_deref() {
-        Some(cursor) => Some(platform::pagination::decode_cursor(cursor).ok_or_else(|| {
-            ApiError::validation("invalid_cursor", platform::pagination::INVALID_CURSOR)
-        })?),
-        None => None,
-    };
+) -> Result<axum::Json<Page<DocumentView>>, ApiError> {
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     let filter = DocumentFilter {
         scope: query.scope.map(Into::into).unwrap_or_default(),
         source: query.source,
         kind: query.kind,
         tag: query.tag,
     };
-    let mut documents =
-        db::memory::documents::list_visible(&state.pool, user.user_id, &filter, after, limit + 1)
-            .await?;
-    let next_cursor = if documents.len() as i64 > limit {
-        documents.truncate(limit as usize);
-        documents
-            .last()
-            .map(|last| platform::pagination::encode_cursor(last.created_at, last.id))
-    } else {
-        None
-    };
-    Ok(axum::Json(DocumentPage {
-        documents: documents.into_iter().map(Into::into).collect(),
-        next_cursor,
-    }))
+    let documents = db::memory::documents::list_visible(
+        &state.pool,
+        user.user_id,
+        &filter,
+        page.after,
+        page.fetch_limit(),
+    )
+    .await?;
+    Ok(axum::Json(Page::from_rows(
+        documents,
+        &page,
+        |document| (document.created_at, document.id),
+        DocumentView::from,
+    )))
 }
 
 #[utoipa::path(get, path = "/api/memory/documents/{id}", tag = "documents", security(("bearer" = [])),
@@ -279,11 +269,4 @@ pub struct DocumentWithChunks {
     #[serde(flatten)]
     pub document: DocumentView,
     pub chunks: Vec<ChunkView>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DocumentPage {
-    pub documents: Vec<DocumentView>,
-    /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
 }

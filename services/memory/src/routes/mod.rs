@@ -2,6 +2,7 @@
 //! own documents and the shared ones, admins also manage the shared ones. Each feature's
 //! module owns its routes and their OpenAPI fragment; this one only puts them together.
 
+mod batch;
 mod documents;
 mod search;
 
@@ -15,6 +16,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(documents::router(&state.config))
         .merge(search::router())
+        .merge(batch::router())
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .with_state(state)
 }
@@ -22,9 +24,12 @@ pub fn router(state: AppState) -> Router {
 /// The document served at `/openapi.json`: every feature's paths, the shared error body and
 /// the bearer scheme they refer to.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    Service::openapi()
+    let mut doc = Service::openapi()
         .merge_from(documents::Api::openapi())
         .merge_from(search::Api::openapi())
+        .merge_from(batch::Api::openapi());
+    platform::openapi::document_shared_answers(&mut doc);
+    doc
 }
 
 #[derive(OpenApi)]

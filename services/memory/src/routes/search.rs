@@ -46,29 +46,44 @@ pub struct Api;
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     /// What to look for, in natural language (1-2000 characters).
-    #[schema(example = "how do lifetimes relate to borrowing?")]
+    #[schema(
+        example = "how do lifetimes relate to borrowing?",
+        min_length = 1,
+        max_length = 2000,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub query: String,
     /// Results to return, 1-50 (default 10).
+    #[schema(minimum = 1, maximum = 50)]
+    #[serde(
+        default,
+        deserialize_with = "platform::extract::whole_number::optional"
+    )]
     pub limit: Option<usize>,
     /// `all` (default: your documents and shared ones), `mine` or `shared`.
     pub scope: Option<ScopeParam>,
-    /// Only documents from these sources.
+    /// Only documents from these sources (at most 100).
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub sources: Vec<String>,
-    /// Only documents of these types.
+    /// Only documents of these types (at most 100).
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub types: Vec<String>,
-    /// Only documents carrying at least one of these tags.
+    /// Only documents carrying at least one of these tags (at most 100).
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub tags: Vec<String>,
-    /// Only these documents.
+    /// Only these documents (at most 100).
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub document_ids: Vec<Uuid>,
     /// Only documents ingested at or after this time (RFC 3339).
     pub created_after: Option<DateTime<Utc>>,
     /// Only documents ingested before this time (RFC 3339).
     pub created_before: Option<DateTime<Utc>>,
     /// Drop hits scoring below this cosine similarity (-1 to 1).
+    #[schema(minimum = -1, maximum = 1)]
     pub min_score: Option<f32>,
 }
 
@@ -139,10 +154,11 @@ pub async fn search(
 
 /// The trimmed query and the number of results, once both (and `min_score`) are in range.
 fn query_and_limit(request: &SearchRequest) -> Result<(&str, usize), ApiError> {
+    // The length as sent, as the schema's maxLength counts it; blank is refused too.
     let query = request.query.trim();
-    if query.is_empty() || query.chars().count() > MAX_QUERY_CHARS {
+    if query.is_empty() || request.query.chars().count() > MAX_QUERY_CHARS {
         return Err(ApiError::validation(
-            "invalid_query",
+            "invalid_search_query",
             format!("query must be 1 to {MAX_QUERY_CHARS} characters"),
         ));
     }

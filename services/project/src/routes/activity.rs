@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::{
     access::readable,
     error::ApiError,
-    pagination::{Page, PageRequest},
+    pagination::{self, Page, PageRequest},
     state::AppState,
 };
 
@@ -59,8 +59,10 @@ impl From<Activity> for ActivityView {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ActivityQuery {
-    /// 1..=200, default 50.
+    /// 1..=100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -76,5 +78,5 @@ pub async fn list(
     let rows =
         db::projects::activity::list(&state.pool, project_id, page.after, page.fetch_limit())
             .await?;
-    Ok(Json(Page::from_rows(rows, &page, ActivityView::from)))
+    Ok(Json(pagination::page(rows, &page, ActivityView::from)))
 }

@@ -7,7 +7,10 @@ use db::{
     ids::{EpicId, ProjectId},
     projects::{Epic, EpicChanges, NewEpic},
 };
-use platform::extract::{Json, Path};
+use platform::{
+    extract::{Json, Path},
+    pagination::Page,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{OpenApi, ToSchema};
@@ -94,6 +97,12 @@ impl From<Epic> for EpicView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEpicInput {
+    /// 1 to 200 characters, not only whitespace (trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub title: String,
     #[serde(default)]
     pub description: String,
@@ -136,15 +145,15 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(epic.into())))
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = Vec<EpicView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, description = "every live epic in board order, as one page", body = Page<EpicView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     Path(project_id): Path<ProjectId>,
-) -> Result<Json<Vec<EpicView>>, ApiError> {
+) -> Result<Json<Page<EpicView>>, ApiError> {
     readable(&state.pool, &user, project_id).await?;
     let epics = db::projects::epics::list(&state.pool, project_id).await?;
-    Ok(Json(epics.into_iter().map(EpicView::from).collect()))
+    Ok(Json(Page::whole(epics.into_iter().map(EpicView::from))))
 }
 
 #[utoipa::path(get, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), responses((status = 200, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
@@ -164,7 +173,14 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 pub struct EpicUpdate {
     /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`.
+    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub title: Option<String>,
     pub description: Option<String>,
     pub status: Option<EpicStatus>,

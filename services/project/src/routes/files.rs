@@ -16,7 +16,10 @@ use db::{
     ids::{FileId, ProjectId},
     projects::{FileVersion, NewFileVersion},
 };
-use platform::extract::{Json, Path, Query};
+use platform::{
+    extract::{Json, Path, Query},
+    pagination::Page,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{OpenApi, ToSchema};
@@ -37,6 +40,23 @@ pub fn router() -> Router<AppState> {
             "/api/projects/{project_id}/files/{*path}",
             get(download).put(upload).delete(remove),
         )
+}
+
+/// Where a file lives, as the OpenAPI documents its path parameters (the handlers take
+/// them as `Path<(ProjectId, String)>`).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct FileAt {
+    /// Project id
+    project_id: Uuid,
+    /// Relative file path, e.g. `docs/readme.md`: segments separated by `/`, none empty,
+    /// `.` or `..`, no backslash or control character.
+    #[param(
+        pattern = "^(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+)(?:/(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+))*$",
+        max_length = 1024
+    )]
+    path: String,
 }
 
 #[derive(OpenApi)]
@@ -108,7 +128,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-#[utoipa::path(put, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("path" = String, Path, description = "Relative file path, e.g. docs/readme.md")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file; its Content-Type is kept"), responses((status = 201, body = FileView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: over 10 MiB", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(put, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream", description = "The file (may be empty: a zero-byte file); its Content-Type is kept"), responses((status = 201, body = FileView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: over 10 MiB", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Writes the bytes first (temp file, fsync, rename), then commits the row; if the database
 /// refuses, the bytes are removed again. A crash in between leaves an unreferenced file,
 /// never a row without bytes.
@@ -195,16 +215,20 @@ async fn commit_upload(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Lists every version of this path (newest first) instead of the latest of each file.
+    #[param(
+        pattern = "^(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+)(?:/(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+))*$",
+        max_length = 1024
+    )]
     pub path: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ListQuery), responses((status = 200, body = Vec<FileView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ListQuery), responses((status = 200, description = "the latest version of every file, or every version of `path`, as one page", body = Page<FileView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     Path(project_id): Path<ProjectId>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Vec<FileView>>, ApiError> {
+) -> Result<Json<Page<FileView>>, ApiError> {
     readable(&state.pool, &user, project_id).await?;
     let files = match query.path {
         Some(path) => {
@@ -213,17 +237,18 @@ pub async fn list(
         }
         None => db::projects::files::list_latest(&state.pool, project_id).await?,
     };
-    Ok(Json(files.into_iter().map(FileView::from).collect()))
+    Ok(Json(Page::whole(files.into_iter().map(FileView::from))))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
     /// A specific version; the latest when absent.
+    #[param(minimum = 1)]
     pub version: Option<i32>,
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("path" = String, Path), DownloadQuery), responses((status = 200, description = "The bytes, with Content-Type, ETag and X-File-Version", content_type = "application/octet-stream"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt, DownloadQuery), responses((status = 200, description = "The bytes, with Content-Type, ETag and X-File-Version", content_type = "application/octet-stream"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// The bytes, as an attachment with `nosniff`: uploaded HTML must not run as our origin.
 pub async fn download(
     State(state): State<AppState>,
@@ -262,7 +287,7 @@ pub async fn download(
     Ok((headers, bytes).into_response())
 }
 
-#[utoipa::path(delete, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("path" = String, Path)), responses((status = 204, description = "every version removed, bytes included"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), responses((status = 204, description = "every version removed, bytes included"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Deletes every version of the path: rows in the transaction, bytes after commit.
 pub async fn remove(
     State(state): State<AppState>,

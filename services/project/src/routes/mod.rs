@@ -28,12 +28,14 @@ pub fn router(state: AppState) -> Router {
 /// The document served at `/openapi.json`: every feature's paths and tags, the shared error
 /// body and the bearer scheme they refer to.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    Service::openapi()
+    let mut doc = Service::openapi()
         .merge_from(projects::Api::openapi())
         .merge_from(epics::Api::openapi())
         .merge_from(tasks::Api::openapi())
         .merge_from(files::Api::openapi())
-        .merge_from(activity::Api::openapi())
+        .merge_from(activity::Api::openapi());
+    platform::openapi::document_shared_answers(&mut doc);
+    doc
 }
 
 #[derive(OpenApi)]

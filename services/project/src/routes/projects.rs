@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::{
     access::{self, Change, caller, readable},
     error::ApiError,
-    pagination::{Page, PageRequest},
+    pagination::{self, Page, PageRequest},
     state::AppState,
     validate,
 };
@@ -91,11 +91,18 @@ impl From<Project> for ProjectView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProjectInput {
+    /// 1 to 200 characters, not only whitespace (trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub name: String,
     #[serde(default)]
     pub description: String,
     /// Derived from `name` when absent (with a `-2`, `-3`, ... suffix if taken); when given
     /// and taken, the request fails with 409 `slug_taken`.
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", min_length = 1, max_length = 100)]
     pub slug: Option<String>,
 }
 
@@ -146,8 +153,10 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub status: Option<ProjectStatus>,
-    /// 1..=200, default 50.
+    /// 1..=100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -167,7 +176,7 @@ pub async fn list(
         page.fetch_limit(),
     )
     .await?;
-    Ok(Json(Page::from_rows(rows, &page, ProjectView::from)))
+    Ok(Json(pagination::page(rows, &page, ProjectView::from)))
 }
 
 #[utoipa::path(get, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
@@ -183,9 +192,17 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 pub struct ProjectUpdate {
     /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`.
+    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub name: Option<String>,
     /// Changing the name keeps the slug (links stay valid); change it explicitly here.
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", min_length = 1, max_length = 100)]
     pub slug: Option<String>,
     pub description: Option<String>,
     pub status: Option<ProjectStatus>,

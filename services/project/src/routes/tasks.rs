@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::{
     access::{self, Change, caller, readable},
     error::ApiError,
-    pagination::{Page, PageRequest},
+    pagination::{self, Page, PageRequest},
     state::AppState,
     validate::{self, present},
 };
@@ -139,6 +139,12 @@ impl From<Task> for TaskView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTaskInput {
+    /// 1 to 500 characters, not only whitespace (trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub title: String,
     #[serde(default)]
     pub description: String,
@@ -150,6 +156,11 @@ pub struct NewTaskInput {
     #[serde(default)]
     pub position: f64,
     pub due_date: Option<NaiveDate>,
+    #[schema(minimum = 0)]
+    #[serde(
+        default,
+        deserialize_with = "platform::extract::whole_number::optional"
+    )]
     pub estimate: Option<i32>,
     #[serde(default)]
     pub labels: Vec<String>,
@@ -217,8 +228,10 @@ pub struct TaskQuery {
     pub status: Option<TaskStatus>,
     pub epic_id: Option<Uuid>,
     pub assignee_id: Option<Uuid>,
-    /// 1..=200, default 50.
+    /// 1..=100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -245,7 +258,7 @@ pub async fn list(
         page.fetch_limit(),
     )
     .await?;
-    Ok(Json(Page::from_rows(rows, &page, TaskView::from)))
+    Ok(Json(pagination::page(rows, &page, TaskView::from)))
 }
 
 #[utoipa::path(get, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
@@ -265,7 +278,14 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 pub struct TaskUpdate {
     /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`.
+    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub title: Option<String>,
     pub description: Option<String>,
     pub status: Option<TaskStatus>,
@@ -282,8 +302,8 @@ pub struct TaskUpdate {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<NaiveDate>, nullable)]
     pub due_date: Option<Option<NaiveDate>>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i32>, nullable)]
+    #[serde(default, deserialize_with = "platform::extract::whole_number::patch")]
+    #[schema(value_type = Option<i32>, nullable, minimum = 0)]
     pub estimate: Option<Option<i32>>,
 }
 

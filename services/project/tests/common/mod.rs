@@ -13,7 +13,7 @@ use axum::{
     body::Body,
     http::{Method, StatusCode},
 };
-use project::{AppState, storage::FileStore};
+use project::AppState;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use testkit::{AppClient, Reply, Tokens, User};
@@ -45,13 +45,12 @@ impl TestApp {
     pub async fn new(pool: PgPool) -> Self {
         let tokens = Tokens::new();
         let files_dir = std::env::temp_dir().join(format!("project-tests-{}", Uuid::new_v4()));
-        let state = AppState {
-            pool: pool.clone(),
-            verifier: tokens.verifier(),
-            sessions: authn::LiveSessions::new(pool.clone()),
-            files: FileStore::new(&files_dir),
-            common: Default::default(),
-        };
+        let state = AppState::new(
+            pool.clone(),
+            tokens.verifier(),
+            &files_dir,
+            Default::default(),
+        );
         Self {
             client: AppClient::new(project::app(state)),
             pool,
@@ -140,7 +139,7 @@ impl TestApp {
     /// Activity actions of a project, oldest first.
     pub async fn actions(&self, project: &str, user: &User) -> Vec<String> {
         let reply = self
-            .get_as(&format!("/api/projects/{project}/activity?limit=200"), user)
+            .get_as(&format!("/api/projects/{project}/activity?limit=100"), user)
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         let mut actions: Vec<String> = reply.body["items"]

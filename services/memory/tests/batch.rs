@@ -1,0 +1,331 @@
+//! Bulk ingestion, `POST /api/memory/documents/batch`: one answer per item (a bad item sinks
+//! nothing), re-ingestion as on the single path, the limits, vectors under the chunk ids,
+//! pending chunks when the index is down, and statistics refreshed after a large batch.
+
+mod common;
+
+use std::collections::HashSet;
+
+use authn::Role;
+use axum::http::StatusCode;
+use common::{TestApp, flaky::app_with_flaky_index, hit_documents};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use testkit::{Reply, User};
+use uuid::Uuid;
+use vector::ScrollRequest;
+
+const BATCH: &str = "/api/memory/documents/batch";
+
+async fn batch(app: &TestApp, user: &User, documents: Value) -> Reply {
+    app.post_as(BATCH, json!({ "documents": documents }), user)
+        .await
+}
+
+/// The `(status, error code)` of each item of an answered batch.
+fn statuses(reply: &Reply) -> Vec<(String, Option<String>)> {
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            assert_eq!(item["index"], index);
+            let code = item["error"]["code"].as_str().map(str::to_owned);
+            (item["status"].as_str().expect("status").to_owned(), code)
+        })
+        .collect()
+}
+
+fn ok(status: &str) -> (String, Option<String>) {
+    (status.to_owned(), None)
+}
+
+fn failed(code: &str) -> (String, Option<String>) {
+    ("error".to_owned(), Some(code.to_owned()))
+}
+
+/// Text of about `words` words, different for each `seed`.
+fn text(seed: usize, words: usize) -> String {
+    const VOCABULARY: [&str; 8] = [
+        "ownership",
+        "borrowing",
+        "lifetimes",
+        "traits",
+        "closures",
+        "iterators",
+        "channels",
+        "futures",
+    ];
+    (0..words)
+        .map(|i| VOCABULARY[(seed * 7 + i * (seed % 5 + 1)) % VOCABULARY.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn each_item_is_answered_and_a_bad_one_sinks_nothing(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let answer = batch(
+        &app,
+        &alice,
+        json!([
+            {"source": "notes", "title": "Channels", "content": "Channels move values between tasks."},
+            {"source": "  ", "content": "no source"},
+            {"source": "notes", "content": "a NUL \u{0000} here"},
+            {"source": "notes", "title": "t".repeat(301), "content": "title too long"},
+            {"source": "notes", "content": "shared by a user", "shared": true},
+            {"source": "notes", "content": "an unknown field", "owner_id": "x"},
+            "not an object",
+            {"source": "notes", "tags": ["rust"], "content": "Futures are polled by an executor."}
+        ]),
+    )
+    .await;
+    assert_eq!(
+        statuses(&answer),
+        [
+            ok("created"),
+            failed("missing_field"),
+            failed("invalid_text"),
+            failed("field_too_long"),
+            failed("forbidden"),
+            failed("invalid_document"),
+            failed("invalid_document"),
+            ok("created"),
+        ]
+    );
+    let items = &answer.body["items"];
+    assert_eq!(
+        items[2]["error"]["message"],
+        r"content cannot contain NUL (\u0000) characters"
+    );
+    let document = &items[7]["document"];
+    assert_eq!(document["owner_id"], alice.id.to_string());
+    assert_eq!(document["tags"], json!(["rust"]));
+    assert_eq!(document["pending_chunks"], 0, "indexed before answering");
+    assert!(items[1].get("document").is_none());
+    assert_eq!(
+        count(&app.pool, "SELECT count(*) FROM memory.documents").await,
+        2
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn re_ingesting_a_batch_answers_unchanged_and_updated_as_the_single_path(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let first = batch(
+        &app,
+        &alice,
+        json!([
+            {"source": "wiki", "external_id": "a", "content": text(1, 120)},
+            {"source": "wiki", "external_id": "b", "content": text(2, 120)},
+            {"source": "wiki", "external_id": "b", "content": "the same key twice"}
+        ]),
+    )
+    .await;
+    assert_eq!(
+        statuses(&first),
+        [ok("created"), ok("created"), failed("duplicate_in_batch")]
+    );
+    let b_id = first.body["items"][1]["document"]["id"].clone();
+    let old_chunks = count(&app.pool, "SELECT count(*) FROM memory.chunks").await;
+    assert_eq!(app.vectors().await, old_chunks as u64);
+
+    // The single path sees the batch's documents as its own.
+    let single = app
+        .ingest(
+            &alice,
+            json!({"source": "wiki", "external_id": "a", "content": text(1, 120)}),
+        )
+        .await;
+    assert_eq!(single.body["status"], "unchanged", "{}", single.body);
+
+    let again = batch(
+        &app,
+        &alice,
+        json!([
+            {"source": "wiki", "external_id": "a", "content": text(1, 120)},
+            {"source": "wiki", "external_id": "b", "content": "Short now."},
+            {"source": "wiki", "external_id": "c", "content": text(3, 20)}
+        ]),
+    )
+    .await;
+    assert_eq!(
+        statuses(&again),
+        [ok("unchanged"), ok("updated"), ok("created")]
+    );
+    let updated = &again.body["items"][1]["document"];
+    assert_eq!(updated["id"], b_id, "updated in place");
+    assert_eq!(updated["chunk_count"], 1);
+    let chunks = count(&app.pool, "SELECT count(*) FROM memory.chunks").await;
+    assert_eq!(
+        app.vectors().await,
+        chunks as u64,
+        "the replaced chunks' vectors are gone"
+    );
+    assert_eq!(
+        count(&app.pool, "SELECT count(*) FROM memory.documents").await,
+        3
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn batches_over_the_limits_are_refused_whole(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"source": "s", "content": format!("note {i}")}))
+        .collect();
+    let refused = batch(&app, &alice, json!(many)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.code(), "invalid_batch_size");
+    let refused = batch(&app, &alice, json!([])).await;
+    assert_eq!(refused.code(), "invalid_batch_size");
+
+    let big = "word ".repeat(9 * 1024 * 1024 / 5);
+    let refused = batch(&app, &alice, json!([{"source": "s", "content": big}])).await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(refused.code(), "payload_too_large");
+    let refused = app
+        .post_as(BATCH, json!({"documents": [], "x": 1}), &alice)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        count(&app.pool, "SELECT count(*) FROM memory.documents").await,
+        0
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn batch_vectors_are_stored_under_their_chunk_ids_and_found(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let bob = app.user(Role::User).await;
+    let mut documents: Vec<Value> = (0..40)
+        .map(|i| json!({"source": "bulk", "external_id": i.to_string(), "content": text(i, 90)}))
+        .collect();
+    documents.push(json!({"source": "bulk", "title": "Tokio",
+        "content": "Tokio tasks are cheap green threads scheduled by the runtime."}));
+    let answer = batch(&app, &alice, json!(documents)).await;
+    assert!(
+        statuses(&answer)
+            .iter()
+            .all(|(status, _)| status == "created")
+    );
+    let tokio_id = answer.body["items"][40]["document"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let chunk_ids: HashSet<Uuid> =
+        sqlx::query_scalar("SELECT id FROM memory.chunks WHERE qdrant_point_id = id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+    let pending = count(
+        &app.pool,
+        "SELECT count(*) FROM memory.chunks WHERE qdrant_point_id IS NULL",
+    )
+    .await;
+    assert_eq!(pending, 0);
+    let indexer = &app.state.indexer;
+    let page = indexer
+        .index
+        .scroll_ids(
+            &indexer.collection,
+            &ScrollRequest {
+                filter: None,
+                offset: None,
+                limit: 1000,
+            },
+        )
+        .await
+        .unwrap();
+    let point_ids: HashSet<Uuid> = page.ids.into_iter().collect();
+    assert_eq!(point_ids, chunk_ids, "one point per chunk, under its id");
+
+    let found = app
+        .search(&alice, json!({"query": "tokio green threads"}))
+        .await;
+    assert_eq!(hit_documents(&found.body)[0], tokio_id);
+    let hit_chunk: Uuid = found.body["results"][0]["chunk"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(chunk_ids.contains(&hit_chunk));
+    let nothing = app
+        .search(&bob, json!({"query": "tokio green threads"}))
+        .await;
+    assert!(
+        hit_documents(&nothing.body).is_empty(),
+        "Alice's documents are hers"
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn an_unavailable_index_leaves_the_batch_stored_and_pending(pool: PgPool) {
+    let (app, flaky) = app_with_flaky_index(pool).await;
+    let alice = app.user(Role::User).await;
+    flaky.set_down(true);
+    let answer = batch(
+        &app,
+        &alice,
+        json!([
+            {"source": "notes", "content": "Tokio tasks are cheap green threads."},
+            {"source": "notes", "content": "Channels move values between tasks."}
+        ]),
+    )
+    .await;
+    assert_eq!(statuses(&answer), [ok("created"), ok("created")]);
+    for item in answer.body["items"].as_array().unwrap() {
+        assert_eq!(item["document"]["pending_chunks"], 1, "{item}");
+    }
+    assert_eq!(app.vectors().await, 0);
+
+    flaky.set_down(false);
+    assert_eq!(app.state.indexer.drain_pending(|_| {}).await.unwrap(), 2);
+    let found = app.search(&alice, json!({"query": "green threads"})).await;
+    assert_eq!(
+        hit_documents(&found.body)[0],
+        answer.body["items"][0]["document"]["id"].as_str().unwrap()
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_large_batch_leaves_fresh_statistics_behind(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    // About 700 characters each: 3 chunks of at most 300 characters.
+    let documents: Vec<Value> = (0..200)
+        .map(|i| json!({"source": "bulk", "content": text(i, 80)}))
+        .collect();
+    let answer = batch(&app, &alice, json!(documents)).await;
+    assert!(
+        statuses(&answer)
+            .iter()
+            .all(|(status, _)| status == "created")
+    );
+    let chunks = count(&app.pool, "SELECT count(*) FROM memory.chunks").await;
+    assert!(chunks >= 500, "{chunks} chunks");
+
+    let analyzed = "SELECT count(*) FROM pg_stat_user_tables
+                    WHERE schemaname = 'memory' AND last_analyze IS NOT NULL";
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while count(&app.pool, analyzed).await < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the memory tables were never analyzed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
