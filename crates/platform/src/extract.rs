@@ -107,6 +107,15 @@ where
         if text::json_has_nul_escape(&bytes) {
             return Err(refuse_nul::<T>(&bytes));
         }
+        // serde reads a struct from an array too, field by field in order (`[null, null]`
+        // would be a PATCH changing nothing, answered 200); every body here is an object.
+        if bytes.trim_ascii_start().first() == Some(&b'[') {
+            return Err(Rejection {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "invalid_body",
+                message: "the body must be a JSON object".to_owned(),
+            });
+        }
         let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Self(value))
     }
@@ -371,6 +380,16 @@ mod tests {
         let (status, body) = call(r#"{"nom":"x"}"#, "application/json").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["error"]["code"], "invalid_body");
+    }
+
+    /// Found by schemathesis: `PATCH /api/auth/me` with `[null, null]` was a 200.
+    #[tokio::test]
+    async fn an_array_is_not_an_object_body() {
+        for array in [r#"["x"]"#, " \n [null]"] {
+            let (status, body) = call(array, "application/json").await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{array}");
+            assert_eq!(body["error"]["code"], "invalid_body");
+        }
     }
 
     #[tokio::test]

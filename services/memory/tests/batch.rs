@@ -82,7 +82,7 @@ async fn each_item_is_answered_and_a_bad_one_sinks_nothing(pool: PgPool) {
             {"source": "notes", "title": "t".repeat(301), "content": "title too long"},
             {"source": "notes", "content": "shared by a user", "shared": true},
             {"source": "notes", "content": "an unknown field", "owner_id": "x"},
-            "not an object",
+            {"source": ["notes"], "content": "a source of the wrong type"},
             {"source": "notes", "tags": ["rust"], "content": "Futures are polled by an executor."}
         ]),
     )
@@ -188,6 +188,17 @@ async fn batches_over_the_limits_are_refused_whole(pool: PgPool) {
     assert_eq!(refused.code(), "invalid_batch_size");
     let refused = batch(&app, &alice, json!([])).await;
     assert_eq!(refused.code(), "invalid_batch_size");
+    // Found by schemathesis: an item that is not even an object makes the request malformed.
+    let refused = batch(
+        &app,
+        &alice,
+        json!([{"source": "s", "content": "c"}, [null, null]]),
+    )
+    .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body")
+    );
 
     let big = "word ".repeat(9 * 1024 * 1024 / 5);
     let refused = batch(&app, &alice, json!([{"source": "s", "content": big}])).await;

@@ -16,16 +16,24 @@ use crate::{chunking::TextFormat, error::ApiError};
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
     /// Where the document comes from, e.g. `github`, `notes`, `docs` (1-100 characters).
-    #[schema(example = "notes")]
+    #[schema(
+        example = "notes",
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub source: String,
     /// The document's id in its source; makes re-ingestion an update (up to 255 characters).
+    #[schema(max_length = 255)]
     pub external_id: Option<String>,
     /// A kind for filtering, e.g. `document`, `code`, `note` (lower case, up to 50).
     #[serde(rename = "type")]
     #[schema(max_length = 50, pattern = "^\\s*[a-z0-9_-]*\\s*$")]
     pub kind: Option<String>,
     /// A file path or URL, shown with results; `.md` selects Markdown-aware chunking.
+    #[schema(max_length = 1024)]
     pub path: Option<String>,
+    #[schema(max_length = 300)]
     pub title: Option<String>,
     /// Up to 32 tags of up to 64 characters, for filtering.
     #[serde(default)]
@@ -140,7 +148,7 @@ fn optional(
     max_chars: usize,
 ) -> Result<Option<String>, ApiError> {
     let Some(value) = value else { return Ok(None) };
-    let value = value.trim();
+    // The limit counts the text as sent, as the schema's `maxLength` does (docs/api.md).
     if value.chars().count() > max_chars {
         return Err(ApiError::validation(
             "field_too_long",
@@ -153,6 +161,7 @@ fn optional(
             format!("{field} must not contain NUL characters"),
         ));
     }
+    let value = value.trim();
     Ok((!value.is_empty()).then(|| value.to_owned()))
 }
 
@@ -287,6 +296,9 @@ mod tests {
             code(with("title", json!("t".repeat(301)))),
             "field_too_long"
         );
+        // Limits count the text as sent, spaces included, as the schema's maxLength does.
+        let padded = format!(" code{}", " ".repeat(46));
+        assert_eq!(code(with("type", json!(padded))), "field_too_long");
         let many: Vec<String> = (0..33).map(|i| format!("t{i}")).collect();
         assert_eq!(code(with("tags", json!(many))), "too_many_tags");
     }

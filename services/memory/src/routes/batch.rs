@@ -12,7 +12,7 @@ use axum::{
 };
 use platform::{ServiceError, extract::Rejection, openapi::ApiErrorBody};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
@@ -22,10 +22,7 @@ use crate::{
         ApiError,
         documented::{Invalid, Unauthenticated},
     },
-    ingest::{
-        IngestRequest,
-        batch::{self, ItemResult, MAX_BODY_BYTES, MAX_DOCUMENTS},
-    },
+    ingest::batch::{self, ItemResult, MAX_BODY_BYTES, MAX_DOCUMENTS},
     state::AppState,
 };
 
@@ -44,10 +41,12 @@ pub struct Api;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
-    /// Each shaped as the body of `POST /api/memory/documents`. Items are checked one by
-    /// one, so a malformed item is answered with its own error.
-    #[schema(value_type = Vec<IngestRequest>, min_items = 1, max_items = 1000)]
-    pub documents: Vec<Value>,
+    /// Each shaped as the body of `POST /api/memory/documents` (`IngestRequest`). Items are
+    /// checked one by one, so any object is taken here and one that is not a valid document
+    /// is answered with its own error in `items`, never by the request's status; an item
+    /// that is not an object at all makes the request malformed (422 `invalid_body`).
+    #[schema(value_type = Vec<Object>, min_items = 1, max_items = 1000)]
+    pub documents: Vec<Map<String, Value>>,
 }
 
 #[utoipa::path(post, path = "/api/memory/documents/batch", tag = "documents", security(("bearer" = [])),
@@ -67,7 +66,8 @@ pub async fn ingest_batch(
     // axum's extractor, not the platform's: the platform's refuses a whole body with a NUL
     // in it, where a batch refuses only the item that has one.
     let axum::Json(body) = body.map_err(|rejection| Rejection::from(rejection).into_response())?;
-    answer(&state, &user, body.documents)
+    let documents = body.documents.into_iter().map(Value::Object).collect();
+    answer(&state, &user, documents)
         .await
         .map(axum::Json)
         .map_err(IntoResponse::into_response)
