@@ -198,6 +198,10 @@ impl Indexer {
                     tracing::warn!(%error, retry_in = ?backoff, "indexing pending chunks failed");
                 }
             }
+            // After failures too: a growing backlog is what an operator must see.
+            if let Err(error) = crate::metrics::record_backlog(&self.pool).await {
+                tracing::warn!(%error, "reading the indexer's backlog failed");
+            }
             tokio::select! {
                 () = wakeup.notified() => {}
                 () = tokio::time::sleep(backoff) => {}

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod indexing;
 pub mod ingest;
+pub mod metrics;
 pub mod reindex;
 pub mod routes;
 pub mod state;
@@ -62,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         open: gauged.size(),
         idle: gauged.num_idle(),
     });
+    metrics::describe();
     let common = state.common.clone();
     platform::service::assemble(SPEC.name, routes::router(state), probes, &common)
 }

@@ -93,6 +93,7 @@ pub async fn open_indexer(pool: PgPool, settings: &Settings) -> Result<Indexer, 
 /// which rebuilds it).
 pub async fn connect_indexer(pool: PgPool, settings: &Settings) -> Result<Indexer, StartError> {
     let embedder = embed::from_config(&settings.embedding).map_err(StartError::new)?;
+    let embedder = Arc::new(crate::metrics::TimedEmbedder(embedder));
     let index = vector::connect(&settings.vector)
         .await
         .map_err(|error| StartError::new(format!("vector index: {error}")))?;

@@ -249,6 +249,19 @@ pub async fn counts(executor: impl PgExecutor<'_>) -> Result<(i64, i64), sqlx::E
     Ok((row.total, row.pending))
 }
 
+/// The indexer's backlog: chunks waiting for their vector, and how long the oldest of them
+/// has waited (seconds; `None` when none waits). Reads the partial index of pending chunks.
+pub async fn backlog(executor: impl PgExecutor<'_>) -> Result<(i64, Option<f64>), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "pending!",
+                  EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS "oldest_age_secs"
+           FROM memory.chunks WHERE qdrant_point_id IS NULL"#
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok((row.pending, row.oldest_age_secs))
+}
+
 /// The hits `viewer` may read, joined with their documents, in the order of `ids` (the
 /// index's ranking). Ids without a row (vectors of deleted chunks) are simply absent.
 ///
