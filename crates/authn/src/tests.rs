@@ -20,6 +20,14 @@ fn issuer_and_verifier() -> (TokenIssuer, TokenVerifier) {
     )
 }
 
+/// A plain user's token for a new user and session.
+fn user_token(issuer: &TokenIssuer) -> String {
+    issuer
+        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
+        .expect("signed")
+        .token
+}
+
 #[test]
 fn issued_tokens_verify_and_carry_the_claims() {
     let (issuer, verifier) = issuer_and_verifier();
@@ -36,10 +44,7 @@ fn issued_tokens_verify_and_carry_the_claims() {
 #[test]
 fn tampered_tokens_are_invalid() {
     let (issuer, verifier) = issuer_and_verifier();
-    let token = issuer
-        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
-        .expect("signed")
-        .token;
+    let token = user_token(&issuer);
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
     let mut claims: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).expect("b64")).expect("json");
@@ -54,10 +59,7 @@ fn tampered_tokens_are_invalid() {
 #[test]
 fn alg_none_is_rejected() {
     let (issuer, verifier) = issuer_and_verifier();
-    let token = issuer
-        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
-        .expect("signed")
-        .token;
+    let token = user_token(&issuer);
     let payload = token.split('.').nth(1).expect("payload");
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
     assert_eq!(
@@ -70,10 +72,7 @@ fn alg_none_is_rejected() {
 fn tokens_from_another_key_are_rejected() {
     let (issuer, _) = issuer_and_verifier();
     let (_, other_verifier) = issuer_and_verifier();
-    let token = issuer
-        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
-        .expect("signed")
-        .token;
+    let token = user_token(&issuer);
     assert_eq!(other_verifier.verify(&token), Err(AuthError::InvalidToken));
 }
 
@@ -94,10 +93,7 @@ fn wrong_audience_or_issuer_is_rejected() {
             },
             Duration::from_secs(60),
         );
-        let token = issuer
-            .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
-            .expect("signed")
-            .token;
+        let token = user_token(&issuer);
         assert_eq!(
             verifier.verify(&token),
             Err(AuthError::InvalidToken),
@@ -112,12 +108,7 @@ fn expired_tokens_say_so() {
     let verifier = TokenVerifier::new([key.public_key().clone()], &audience());
     let issuer = TokenIssuer::new(key, audience(), Duration::ZERO);
     let mut claims = verifier
-        .verify(
-            &issuer
-                .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
-                .expect("t")
-                .token,
-        )
+        .verify(&user_token(&issuer))
         .expect("fresh token with ttl 0 is still within leeway");
     claims.exp -= 3600;
     claims.iat -= 3600;
@@ -163,10 +154,7 @@ fn jwks_round_trips_to_a_working_verifier() {
         .collect::<Result<Vec<_>, _>>()
         .expect("keys");
     let from_jwks = TokenVerifier::new(keys, &audience());
-    let token = issuer
-        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
-        .expect("signed")
-        .token;
+    let token = user_token(&issuer);
     assert!(from_jwks.verify(&token).is_ok());
     assert_eq!(jwks.keys[0].kid, issuer.signing_key().kid());
 }
@@ -192,10 +180,7 @@ fn sign(issuer: &TokenIssuer, claims: &AccessClaims) -> String {
 #[test]
 fn remembered_tokens_are_forgotten_when_they_expire() {
     let (issuer, verifier) = issuer_and_verifier();
-    let token = issuer
-        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
-        .expect("signed")
-        .token;
+    let token = user_token(&issuer);
     let claims = verifier.verify(&token).expect("valid");
     assert_eq!(verifier.verified.len(), 1, "a verified token is remembered");
     assert_eq!(
@@ -209,10 +194,7 @@ fn remembered_tokens_are_forgotten_when_they_expire() {
 #[test]
 fn a_remembered_token_with_another_signature_is_refused() {
     let (issuer, verifier) = issuer_and_verifier();
-    let token = issuer
-        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
-        .expect("signed")
-        .token;
+    let token = user_token(&issuer);
     verifier.verify(&token).expect("valid, and now remembered");
     let (payload, signature) = token.rsplit_once('.').expect("three parts");
     let mut forged = signature.as_bytes().to_vec();
@@ -224,14 +206,7 @@ fn a_remembered_token_with_another_signature_is_refused() {
 #[test]
 fn tokens_accepted_only_within_the_leeway_are_not_remembered() {
     let (issuer, verifier) = issuer_and_verifier();
-    let mut claims = verifier
-        .verify(
-            &issuer
-                .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
-                .expect("t")
-                .token,
-        )
-        .expect("fresh");
+    let mut claims = verifier.verify(&user_token(&issuer)).expect("fresh");
     let now = chrono::Utc::now().timestamp();
     claims.exp = now - 2;
     let late = sign(&issuer, &claims);
@@ -251,10 +226,7 @@ fn tokens_accepted_only_within_the_leeway_are_not_remembered() {
 #[test]
 fn a_full_memory_stays_bounded_and_keeps_answering() {
     let (issuer, verifier) = issuer_and_verifier();
-    let token = issuer
-        .issue(Uuid::new_v4(), Uuid::new_v4(), Role::User)
-        .expect("signed")
-        .token;
+    let token = user_token(&issuer);
     let claims = verifier.verify(&token).expect("valid");
     let now = chrono::Utc::now().timestamp();
     for n in 0..10_000 {

@@ -1,19 +1,11 @@
 //! The account queries that share one SELECT and one UPDATE of `auth.users`: each lookup
 //! matches only its own key, and each change writes only its own columns.
 
-use db::auth::{NewUser, ProfileChanges, User, admin, oauth, users};
-use sqlx::PgPool;
+mod common;
 
-async fn account(pool: &PgPool, name: &str) -> User {
-    let email = format!("{name}@example.com");
-    let new_user = NewUser {
-        email: &email,
-        username: name,
-        full_name: name,
-        password_hash: "x",
-    };
-    users::insert(pool, &new_user).await.expect("insert")
-}
+use common::account;
+use db::auth::{ProfileChanges, User, admin, oauth, users};
+use sqlx::PgPool;
 
 async fn reload(pool: &PgPool, user: &User) -> User {
     users::find(pool, user.id)

@@ -1,20 +1,16 @@
 //! `users::record_failed_login` against real PostgreSQL: counts under concurrency, locks
 //! once, restarts after a lapsed lock.
 
-use db::auth::{NewUser, users};
+mod common;
+
+use db::auth::users;
 use db::ids::UserId;
 use sqlx::PgPool;
 
 const WINDOW_SECS: f64 = 900.0;
 
 async fn alice(pool: &PgPool) -> UserId {
-    let new_user = NewUser {
-        email: "alice@example.com",
-        username: "alice",
-        full_name: "Alice",
-        password_hash: "x",
-    };
-    users::insert(pool, &new_user).await.expect("insert").id
+    common::account(pool, "alice").await.id
 }
 
 /// `failures` wrong passwords at once, each on its own connection and transaction.

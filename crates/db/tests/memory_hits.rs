@@ -1,19 +1,13 @@
 //! The search hit join (`db::memory::chunks::hits_visible`): the viewer's and shared chunks
 //! in the index's order, found by primary key whatever PostgreSQL's statistics say.
 
-use db::auth::{NewUser, users};
+mod common;
+
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 async fn account(pool: &PgPool, name: &str) -> Uuid {
-    let email = format!("{name}@example.com");
-    let new_user = NewUser {
-        email: &email,
-        username: name,
-        full_name: name,
-        password_hash: "x",
-    };
-    users::insert(pool, &new_user).await.expect("insert").id.0
+    common::account(pool, name).await.id.0
 }
 
 /// `documents` documents of `owner` (shared when `None`) with two chunks each, written in
