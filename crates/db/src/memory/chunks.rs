@@ -69,26 +69,8 @@ pub async fn insert_all(
     document_id: Uuid,
     chunks: &[NewChunk],
 ) -> Result<(), sqlx::Error> {
-    let ids: Vec<Uuid> = chunks.iter().map(|c| c.id).collect();
-    let indexes: Vec<i32> = chunks.iter().map(|c| c.chunk_index).collect();
-    let contents: Vec<String> = chunks.iter().map(|c| c.content.clone()).collect();
-    let hashes: Vec<String> = chunks.iter().map(|c| c.content_hash.clone()).collect();
-    let metadata: Vec<Value> = chunks.iter().map(|c| c.metadata.clone()).collect();
-    sqlx::query!(
-        r#"INSERT INTO memory.chunks (id, document_id, chunk_index, content, content_hash, metadata)
-           SELECT id, $1, chunk_index, content, content_hash, metadata
-           FROM UNNEST($2::uuid[], $3::int[], $4::text[], $5::text[], $6::jsonb[])
-                AS t(id, chunk_index, content, content_hash, metadata)"#,
-        document_id,
-        &ids,
-        &indexes,
-        &contents,
-        &hashes,
-        &metadata,
-    )
-    .execute(executor)
-    .await?;
-    Ok(())
+    let owned: Vec<(Uuid, &NewChunk)> = chunks.iter().map(|chunk| (document_id, chunk)).collect();
+    insert_many(executor, &owned).await
 }
 
 /// Stores the chunks of many documents (`(document id, chunk)`) in one statement, all
