@@ -16,7 +16,7 @@ pub mod seeds;
 mod violation;
 
 pub use pool::{DbConfig, SslMode, connect};
-pub use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+pub use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction};
 pub use violation::Violation;
 
 /// Every migration in `database/migrations`, embedded at compile time.

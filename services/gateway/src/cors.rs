@@ -25,12 +25,18 @@ pub fn layer(allowed_origins: Vec<HeaderValue>) -> CorsLayer {
         ])
         .allow_headers(AllowHeaders::mirror_request())
         // Headers the frontend reads: request ids for bug reports, download names,
-        // rate-limit back-off and where a created resource lives.
+        // rate-limit back-off, where a created resource lives, and what a script needs to
+        // revalidate (`ETag`) or resume (`Accept-Ranges`, `Content-Range`) a file download
+        // and tell its version.
         .expose_headers([
             HeaderName::from_static("x-request-id"),
             header::CONTENT_DISPOSITION,
             header::RETRY_AFTER,
             header::LOCATION,
+            header::ETAG,
+            header::ACCEPT_RANGES,
+            header::CONTENT_RANGE,
+            HeaderName::from_static("x-file-version"),
         ])
         .max_age(PREFLIGHT_MAX_AGE)
 }

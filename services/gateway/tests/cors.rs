@@ -73,7 +73,15 @@ async fn simple_requests_carry_cors_headers_only_for_allowed_origins() {
     let exposed = allowed.headers()["access-control-expose-headers"]
         .to_str()
         .unwrap();
-    assert!(exposed.contains("x-request-id"), "{exposed}");
+    for name in [
+        "x-request-id",
+        "etag",
+        "accept-ranges",
+        "content-range",
+        "x-file-version",
+    ] {
+        assert!(exposed.contains(name), "{name} not in {exposed}");
+    }
 
     let denied = stack
         .request(Method::GET, "/api/memory/documents")

@@ -1,17 +1,23 @@
 //! Reading and changing a project as the caller: who may do which, the lock every change
 //! takes, and the activity entry every change commits with.
 //!
-//! The owner reads and changes a project and everything in it. Admins (`Role::is_admin`)
-//! may *read* any project by id (support and moderation) but get 403 on changes; everyone
-//! else gets 404, exactly as for a project that does not exist.
+//! Roles, each with the powers of the ones before it: a **viewer** reads everything in the
+//! project; an **editor** also changes epics, tasks and files; a **maintainer** also
+//! manages members below maintainer and the project's settings; the **owner** also deletes
+//! or transfers the project and manages maintainers. Admins (`Role::is_admin` of the
+//! account) may *read* any project by id (support and moderation) but get 403 on changes
+//! unless they are members. Everyone else gets 404, exactly as for a project that does not
+//! exist.
 
 use authn::AuthUser;
 use db::{
-    PgConnection, PgPool, Postgres, Transaction,
+    PgConnection, PgExecutor, PgPool, Postgres, Transaction,
     ids::{ProjectId, UserId},
     projects::{NewActivity, Project},
 };
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -20,21 +26,83 @@ pub fn caller(user: &AuthUser) -> UserId {
     UserId(user.user_id)
 }
 
-/// A live project the caller may read: their own, or any when they are an admin.
-pub async fn readable(pool: &PgPool, user: &AuthUser, id: ProjectId) -> Result<Project, ApiError> {
-    let project = live(pool, id).await?;
-    if project.owner_id == caller(user) || user.role.is_admin() {
-        Ok(project)
-    } else {
-        Err(ApiError::NotFound("project"))
+/// What someone may do in a project, weakest first (the order is the powers' order).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectRole {
+    Viewer,
+    Editor,
+    Maintainer,
+    Owner,
+}
+
+impl ProjectRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectRole::Viewer => "viewer",
+            ProjectRole::Editor => "editor",
+            ProjectRole::Maintainer => "maintainer",
+            ProjectRole::Owner => "owner",
+        }
+    }
+
+    /// A membership row's role; `None` for a value no migration allows.
+    pub fn of_member(role: &str) -> Option<Self> {
+        match role {
+            "viewer" => Some(ProjectRole::Viewer),
+            "editor" => Some(ProjectRole::Editor),
+            "maintainer" => Some(ProjectRole::Maintainer),
+            _ => None,
+        }
+    }
+
+    /// Why someone with a weaker role is refused what needs `self`.
+    fn refusal(self) -> &'static str {
+        match self {
+            ProjectRole::Viewer | ProjectRole::Editor => {
+                "viewers may read this project but not change it"
+            }
+            ProjectRole::Maintainer => "only maintainers and the owner may do this",
+            ProjectRole::Owner => "only the project's owner may do this",
+        }
     }
 }
 
-/// A live project the caller may change, checked without the lock: for refusing early,
-/// before slow work such as reading an upload's body. The change itself still goes through
-/// [`Change::begin`], since the project may be deleted in between.
+/// A live project as the caller sees it: `role` is `None` for an admin reading a project
+/// they are not a member of.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub project: Project,
+    pub role: Option<ProjectRole>,
+}
+
+/// A live project the caller may read: their own, one they are a member of, or any when
+/// they are an admin.
+pub async fn readable(pool: &PgPool, user: &AuthUser, id: ProjectId) -> Result<Project, ApiError> {
+    Ok(reading(pool, user, id).await?.project)
+}
+
+/// [`readable`], with the caller's role.
+pub async fn reading(pool: &PgPool, user: &AuthUser, id: ProjectId) -> Result<Access, ApiError> {
+    let project = live(pool, id).await?;
+    let role = role_in(pool, &project, user).await?;
+    if role.is_none() && !user.role.is_admin() {
+        return Err(ApiError::NotFound("project"));
+    }
+    Ok(Access { project, role })
+}
+
+/// A live project the caller may change as an editor, checked without the lock: for
+/// refusing early, before slow work such as reading an upload's body. The change itself
+/// still goes through [`Change::begin`], since the project or the membership may change in
+/// between.
 pub async fn writable(pool: &PgPool, user: &AuthUser, id: ProjectId) -> Result<Project, ApiError> {
-    may_write(live(pool, id).await?, user)
+    let project = live(pool, id).await?;
+    let role = role_in(pool, &project, user).await?;
+    permit(role, ProjectRole::Editor, user)?;
+    Ok(project)
 }
 
 async fn live(pool: &PgPool, id: ProjectId) -> Result<Project, ApiError> {
@@ -43,16 +111,34 @@ async fn live(pool: &PgPool, id: ProjectId) -> Result<Project, ApiError> {
         .ok_or(ApiError::NotFound("project"))
 }
 
-/// Only the owner changes a project; admins learn why they cannot, others learn nothing.
-fn may_write(project: Project, user: &AuthUser) -> Result<Project, ApiError> {
+/// The caller's role in `project`: owner without a query (the common case), else their
+/// membership, if any.
+async fn role_in(
+    executor: impl PgExecutor<'_>,
+    project: &Project,
+    user: &AuthUser,
+) -> Result<Option<ProjectRole>, ApiError> {
     if project.owner_id == caller(user) {
-        Ok(project)
-    } else if user.role.is_admin() {
-        Err(ApiError::Forbidden(
+        return Ok(Some(ProjectRole::Owner));
+    }
+    let role = db::projects::members::role_of(executor, project.id, caller(user)).await?;
+    Ok(role.as_deref().and_then(ProjectRole::of_member))
+}
+
+/// Whether `role` is enough for what needs `needed`: members learn why not, admins learn
+/// that they only read, strangers learn nothing.
+fn permit(
+    role: Option<ProjectRole>,
+    needed: ProjectRole,
+    user: &AuthUser,
+) -> Result<ProjectRole, ApiError> {
+    match role {
+        Some(role) if role >= needed => Ok(role),
+        Some(_) => Err(ApiError::Forbidden(needed.refusal())),
+        None if user.role.is_admin() => Err(ApiError::Forbidden(
             "admins may read other users' projects but not change them",
-        ))
-    } else {
-        Err(ApiError::NotFound("project"))
+        )),
+        None => Err(ApiError::NotFound("project")),
     }
 }
 
@@ -64,21 +150,65 @@ pub struct Change<'a> {
     user: &'a AuthUser,
     /// The project as it was when locked, before this change.
     pub project: Project,
+    /// The caller's role, at least the one the change needed.
+    pub role: ProjectRole,
 }
 
 impl<'a> Change<'a> {
+    /// A change an editor may make (epics, tasks, files).
     pub async fn begin(pool: &PgPool, user: &'a AuthUser, id: ProjectId) -> Result<Self, ApiError> {
+        Self::begin_as(pool, user, id, ProjectRole::Editor).await
+    }
+
+    /// A change that needs at least `needed`. The role is read under the project's lock,
+    /// which every membership change also takes, so it cannot change before commit.
+    pub async fn begin_as(
+        pool: &PgPool,
+        user: &'a AuthUser,
+        id: ProjectId,
+        needed: ProjectRole,
+    ) -> Result<Self, ApiError> {
         let mut tx = pool.begin().await?;
         let project = db::projects::project::lock_live(&mut tx, id)
             .await?
             .ok_or(ApiError::NotFound("project"))?;
-        let project = may_write(project, user)?;
-        Ok(Self { tx, user, project })
+        let role = role_in(&mut *tx, &project, user).await?;
+        let role = permit(role, needed, user)?;
+        Ok(Self {
+            tx,
+            user,
+            project,
+            role,
+        })
+    }
+
+    /// Who makes this change.
+    pub fn user(&self) -> &AuthUser {
+        self.user
     }
 
     /// The change's transaction, for its own queries.
     pub fn tx(&mut self) -> &mut PgConnection {
         &mut self.tx
+    }
+
+    /// Refuses an assignee who is neither the owner nor a member: a task must only be
+    /// assigned to someone who can see it. Checked under the lock, like the role.
+    pub async fn check_assignee(&mut self, assignee: Option<UserId>) -> Result<(), ApiError> {
+        let Some(assignee) = assignee else {
+            return Ok(());
+        };
+        if assignee == self.project.owner_id
+            || db::projects::members::role_of(&mut *self.tx, self.project.id, assignee)
+                .await?
+                .is_some()
+        {
+            return Ok(());
+        }
+        Err(ApiError::validation(
+            "assignee_not_member",
+            "tasks can only be assigned to the project's owner or its members",
+        ))
     }
 
     /// Appends `action` on `entity_id` to the project's feed and commits the whole change.

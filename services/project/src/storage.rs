@@ -1,6 +1,10 @@
 //! File bytes on disk under `PROJECTS_DIR`, addressed by storage keys this service makes
 //! (`<project id>/<file version id>`), never by user-supplied paths: a user's `../x` is
 //! only ever a row's `path` column, and [`FileStore::locate`] accepts nothing but two UUIDs.
+//!
+//! A stored file is never changed in place: it appears whole under its key (rename) and is
+//! later removed whole. That is what lets a download stream from an open handle, and a
+//! restored version share the bytes of the version it restores.
 
 use std::{
     io,
@@ -8,9 +12,9 @@ use std::{
     sync::Arc,
 };
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use db::ids::{FileId, ProjectId};
-use futures::StreamExt;
+use futures::{Stream, StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
@@ -76,6 +80,20 @@ impl FileStore {
     /// fsyncs and renames it into place: a crash leaves either nothing or the whole file
     /// under `key`, never half of one. Over [`MAX_FILE_BYTES`] it stops reading and cleans up.
     pub async fn write(&self, key: &str, body: Body) -> Result<StoredBlob, WriteError> {
+        let chunks = body
+            .into_data_stream()
+            .map_err(|error| WriteError::Body(error.to_string()));
+        Ok(self.write_stream(key, chunks).await?.keep())
+    }
+
+    /// [`FileStore::write`] for any stream of chunks (a form's file part), whose errors the
+    /// caller has already classified. The bytes stay removable until [`Written::keep`]: a
+    /// caller that fails, or is dropped, before deciding leaves nothing under `key`.
+    pub async fn write_stream(
+        &self,
+        key: &str,
+        chunks: impl Stream<Item = Result<Bytes, WriteError>>,
+    ) -> Result<Written, WriteError> {
         let final_path = self.locate(key)?;
         let dir = final_path
             .parent()
@@ -91,16 +109,20 @@ impl FileStore {
         // Cleans up on every way out, including the request future being dropped mid-upload
         // (client gone, request timeout), where no code after an `.await` would run.
         let mut guard = DeleteOnDrop(Some(temp.clone()));
-        let blob = write_synced(&temp, body).await?;
+        let blob = write_synced(&temp, chunks).await?;
         tokio::fs::rename(&temp, &final_path).await?;
         guard.0 = Some(final_path);
         sync_dir(dir).await?;
-        guard.0 = None;
-        Ok(blob)
+        Ok(Written { blob, guard })
     }
 
-    pub async fn read(&self, key: &str) -> io::Result<Vec<u8>> {
-        tokio::fs::read(self.locate(key)?).await
+    /// The bytes under `key`, opened for streaming, and their length on disk. Stored files
+    /// are never changed in place (only renamed into place whole), so the length holds for
+    /// as long as the handle is read.
+    pub async fn open(&self, key: &str) -> io::Result<(tokio::fs::File, u64)> {
+        let file = tokio::fs::File::open(self.locate(key)?).await?;
+        let length = file.metadata().await?.len();
+        Ok((file, length))
     }
 
     /// Removes a key's bytes; a missing file is fine, other failures are logged (the row
@@ -125,7 +147,23 @@ impl FileStore {
     }
 }
 
+/// Bytes renamed into place under their key, removed again when dropped unless kept.
+#[derive(Debug)]
+pub struct Written {
+    pub blob: StoredBlob,
+    guard: DeleteOnDrop,
+}
+
+impl Written {
+    /// From here the caller owns the bytes: it commits their row or removes them itself.
+    pub fn keep(mut self) -> StoredBlob {
+        self.guard.0 = None;
+        self.blob
+    }
+}
+
 /// Deletes the file it holds when dropped (set `.0 = None` to keep it).
+#[derive(Debug)]
 struct DeleteOnDrop(Option<PathBuf>);
 
 impl Drop for DeleteOnDrop {
@@ -139,13 +177,16 @@ impl Drop for DeleteOnDrop {
     }
 }
 
-async fn write_synced(temp: &Path, body: Body) -> Result<StoredBlob, WriteError> {
+async fn write_synced(
+    temp: &Path,
+    chunks: impl Stream<Item = Result<Bytes, WriteError>>,
+) -> Result<StoredBlob, WriteError> {
     let mut file = tokio::fs::File::create(temp).await?;
     let mut hasher = Sha256::new();
     let mut size_bytes = 0u64;
-    let mut chunks = body.into_data_stream();
+    let mut chunks = std::pin::pin!(chunks);
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|error| WriteError::Body(error.to_string()))?;
+        let chunk = chunk?;
         size_bytes += chunk.len() as u64;
         if size_bytes > MAX_FILE_BYTES {
             return Err(WriteError::TooLarge);
@@ -253,7 +294,37 @@ mod tests {
             blob.sha256,
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
         );
-        assert_eq!(store.read(&key).await.expect("read"), b"hello");
+        let (mut file, length) = store.open(&key).await.expect("open");
+        assert_eq!(length, 5);
+        let mut read = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut file, &mut read)
+            .await
+            .expect("read");
+        assert_eq!(read, b"hello");
+        std::fs::remove_dir_all(root).expect("cleanup");
+    }
+
+    #[tokio::test]
+    async fn written_bytes_not_kept_are_removed() {
+        let root = std::env::temp_dir().join(format!("project-store-{}", Uuid::new_v4()));
+        let store = FileStore::new(&root);
+        let project = ProjectId::new();
+        let kept_key = FileStore::storage_key(project, FileId::new());
+        let dropped_key = FileStore::storage_key(project, FileId::new());
+        let chunks = || futures::stream::iter([Ok(Bytes::from_static(b"part"))]);
+        let kept = store
+            .write_stream(&kept_key, chunks())
+            .await
+            .expect("write");
+        assert_eq!(kept.keep().size_bytes, 4);
+        let dropped = store
+            .write_stream(&dropped_key, chunks())
+            .await
+            .expect("write");
+        assert!(store.locate(&dropped_key).expect("key").exists());
+        drop(dropped);
+        assert!(!store.locate(&dropped_key).expect("key").exists());
+        assert!(store.locate(&kept_key).expect("key").exists());
         std::fs::remove_dir_all(root).expect("cleanup");
     }
 }

@@ -260,7 +260,7 @@ async fn completion_follows_status_and_stale_edits_conflict(pool: PgPool) {
             &alice,
         )
         .await;
-    assert_eq!(reply.code(), "unknown_assignee");
+    assert_eq!(reply.code(), "assignee_not_member");
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -269,6 +269,7 @@ async fn tasks_filter_by_status_epic_and_assignee_and_page(pool: PgPool) {
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let base = app.project_path("P", &alice).await;
+    app.add_member(&base, &bob, "editor", &alice).await;
     let epic = app
         .post_as(&format!("{base}/epics"), json!({ "title": "E" }), &alice)
         .await

@@ -2,6 +2,10 @@
 //!
 //! Deleting a file removes its rows outright (every version) rather than setting
 //! `deleted_at`: the caller removes the bytes too, and a row pointing at nothing is useless.
+//!
+//! A restored version shares the `storage_key` of the version it restores (stored bytes are
+//! never changed in place), so bytes may be referenced by several rows: deletes hand back
+//! only the keys no remaining row references.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
@@ -133,36 +137,66 @@ async fn select(
     .await
 }
 
-/// Removes every version of `path`; returns their storage keys so the caller can remove
-/// the bytes after commit.
+/// What deleting a path removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedPath {
+    /// How many versions (rows) went.
+    pub versions: usize,
+    /// Storage keys no remaining row references: the bytes the caller removes after commit.
+    /// Each key once, however many of the removed versions shared it.
+    pub unreferenced_keys: Vec<String>,
+}
+
+/// Removes every version of `path`. Run it in the transaction holding the project's row
+/// lock, so no restore can start sharing one of the keys before the commit.
 pub async fn delete_path(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
     path: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    delete(executor, project_id, Some(path)).await
+) -> Result<DeletedPath, sqlx::Error> {
+    // The outer SELECT sees the table as it was before the DELETE (one snapshot for the
+    // whole statement), hence `kept.id NOT IN gone` rather than a plain NOT EXISTS.
+    let removed = sqlx::query!(
+        r#"WITH gone AS (
+               DELETE FROM projects.project_files
+               WHERE project_id = $1 AND path = $2
+               RETURNING id, storage_key
+           )
+           SELECT gone.storage_key,
+                  NOT EXISTS (
+                      SELECT 1 FROM projects.project_files kept
+                      WHERE kept.storage_key = gone.storage_key
+                        AND kept.id NOT IN (SELECT id FROM gone)
+                  ) AS "unreferenced!"
+           FROM gone
+           ORDER BY gone.storage_key"#,
+        project_id as ProjectId,
+        path,
+    )
+    .fetch_all(executor)
+    .await?;
+    let versions = removed.len();
+    let mut unreferenced_keys: Vec<String> = removed
+        .into_iter()
+        .filter(|row| row.unreferenced)
+        .map(|row| row.storage_key)
+        .collect();
+    unreferenced_keys.dedup();
+    Ok(DeletedPath {
+        versions,
+        unreferenced_keys,
+    })
 }
 
-/// Removes every file row of the project (for project deletion); returns the storage keys.
+/// Removes every file row of the project (for project deletion, which removes the
+/// project's whole storage directory); returns a storage key per removed row.
 pub async fn delete_all(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
 ) -> Result<Vec<String>, sqlx::Error> {
-    delete(executor, project_id, None).await
-}
-
-/// Removes the rows of one `path`, or of every path; returns their storage keys.
-async fn delete(
-    executor: impl PgExecutor<'_>,
-    project_id: ProjectId,
-    path: Option<&str>,
-) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"DELETE FROM projects.project_files
-           WHERE project_id = $1 AND ($2::text IS NULL OR path = $2)
-           RETURNING storage_key"#,
+        r#"DELETE FROM projects.project_files WHERE project_id = $1 RETURNING storage_key"#,
         project_id as ProjectId,
-        path,
     )
     .fetch_all(executor)
     .await

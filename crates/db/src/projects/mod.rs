@@ -1,5 +1,5 @@
-//! SQL for the `projects` schema: projects, epics, tasks, versioned file metadata and the
-//! activity feed.
+//! SQL for the `projects` schema: projects, their members, epics, tasks, versioned file
+//! metadata and the activity feed.
 //!
 //! Writes that span tables take `&mut PgConnection` (a transaction in practice) so the caller
 //! decides the transaction boundary; single reads take `impl PgExecutor`.
@@ -7,7 +7,9 @@
 pub mod activity;
 pub mod epics;
 pub mod files;
+pub mod members;
 pub mod project;
+pub mod task_order;
 pub mod tasks;
 
 use chrono::{DateTime, Utc};
@@ -16,8 +18,11 @@ use uuid::Uuid;
 pub use activity::{Activity, NewActivity};
 pub use epics::{Epic, EpicChanges, NewEpic};
 pub use files::{FileVersion, NewFileVersion};
+pub use members::Member;
 pub use project::{NewProject, Project, ProjectChanges};
+pub use task_order::{BoardKeyset, Placed, Side};
 pub use tasks::{NewTask, Task, TaskChanges, TaskFilter};
+pub use tasks::{RankKeyset, RankedTask};
 
 /// A keyset pagination position: the `(created_at, id)` of the last row already returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

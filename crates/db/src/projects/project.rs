@@ -103,31 +103,58 @@ pub async fn lock_live(
     .await
 }
 
-/// One page of an owner's live projects, newest first, optionally of one status.
-pub async fn list_for_owner(
+/// One page of the live projects `user_id` owns or is a member of, newest first,
+/// optionally of one status.
+pub async fn list_visible(
     executor: impl PgExecutor<'_>,
-    owner_id: UserId,
+    user_id: UserId,
     status: Option<&str>,
     before: Option<Keyset>,
     limit: i64,
 ) -> Result<Vec<Project>, sqlx::Error> {
+    // The two id sources are unioned first, so each is read through its own index
+    // (`projects_owner_id_created_at_id_idx`, `project_members_user_id_project_id_idx`)
+    // instead of an OR that scans every live project.
     sqlx::query_as!(
         Project,
         r#"SELECT id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
                   description, status, task_counter, version, created_at, updated_at
            FROM projects.projects
-           WHERE deleted_at IS NULL AND owner_id = $1
+           WHERE id IN (SELECT id FROM projects.projects WHERE owner_id = $1
+                        UNION ALL
+                        SELECT project_id FROM projects.project_members WHERE user_id = $1)
+             AND deleted_at IS NULL
              AND ($2::text IS NULL OR status = $2)
              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
            ORDER BY created_at DESC, id DESC
            LIMIT $5"#,
-        owner_id as UserId,
+        user_id as UserId,
         status,
         before.map(|k| k.created_at),
         before.map(|k| k.id),
         limit,
     )
     .fetch_all(executor)
+    .await
+}
+
+/// Hands the project to `new_owner`, bumping its version; a slug the new owner already
+/// uses fails on `projects_owner_id_slug_key`.
+pub async fn set_owner(
+    connection: &mut PgConnection,
+    id: ProjectId,
+    new_owner: UserId,
+) -> Result<Project, sqlx::Error> {
+    sqlx::query_as!(
+        Project,
+        r#"UPDATE projects.projects SET owner_id = $2, version = version + 1
+           WHERE id = $1
+           RETURNING id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
+                     description, status, task_counter, version, created_at, updated_at"#,
+        id as ProjectId,
+        new_owner as UserId,
+    )
+    .fetch_one(connection)
     .await
 }
 

@@ -1,9 +1,10 @@
-//! `projects.tasks`: a project's work items, numbered per project.
+//! `projects.tasks`: a project's work items, numbered per project, listed in number order or
+//! ranked by a full-text search (board order and moves: [`super::task_order`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgExecutor;
 
-use super::{Keyset, Patch, patch_parts};
+use super::{Keyset, Patch, patch_parts, task_order::POSITION_STEP};
 use crate::ids::{EpicId, ProjectId, TaskId, UserId};
 
 #[derive(Debug, Clone)]
@@ -40,13 +41,17 @@ pub struct NewTask<'a> {
     pub priority: &'a str,
     pub assignee_id: Option<UserId>,
     pub reporter_id: UserId,
-    pub position: f64,
+    /// `None` puts the task last in the board order (see [`insert`]).
+    pub position: Option<f64>,
     pub due_date: Option<NaiveDate>,
     pub estimate: Option<i32>,
     pub labels: &'a [String],
 }
 
 /// Inserts a task; `completed_at` is stamped when it is created already done or cancelled.
+/// Without a position the task goes last on the board: one [`POSITION_STEP`] past the
+/// project's highest live position. Callers hold the project lock (every task write does), so
+/// two creates cannot read the same maximum.
 pub async fn insert(
     executor: impl PgExecutor<'_>,
     task: &NewTask<'_>,
@@ -56,8 +61,11 @@ pub async fn insert(
         r#"INSERT INTO projects.tasks
                (id, project_id, number, epic_id, title, description, status, priority,
                 assignee_id, reporter_id, position, due_date, estimate, labels, completed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                   CASE WHEN $7 IN ('done', 'cancelled') THEN now() END)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                   coalesce($11, (SELECT coalesce(max(position), 0) + $15
+                                  FROM projects.tasks
+                                  WHERE project_id = $2 AND deleted_at IS NULL)),
+                   $12, $13, $14, CASE WHEN $7 IN ('done', 'cancelled') THEN now() END)
            RETURNING id AS "id: TaskId", project_id AS "project_id: ProjectId",
                      epic_id AS "epic_id: EpicId", number, title, description, status, priority,
                      assignee_id AS "assignee_id: UserId", reporter_id AS "reporter_id: UserId",
@@ -77,6 +85,7 @@ pub async fn insert(
         task.due_date,
         task.estimate,
         task.labels,
+        POSITION_STEP,
     )
     .fetch_one(executor)
     .await
@@ -89,7 +98,7 @@ pub async fn find_live(
     number: i32,
 ) -> Result<Option<Task>, sqlx::Error> {
     let any = TaskFilter::default();
-    let mut found = select_live(executor, project_id, Some(number), &any, None, 1).await?;
+    let mut found = select_live(executor, project_id, Some(number), &any, None, None, 1).await?;
     Ok(found.pop())
 }
 
@@ -101,15 +110,17 @@ pub struct TaskFilter<'a> {
     pub assignee_id: Option<UserId>,
 }
 
-/// One page of the project's live tasks in creation order (which is number order).
+/// One page of the project's live tasks in creation order (which is number order); with
+/// `matching`, only those the search text (websearch syntax) matches.
 pub async fn list(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
     filter: &TaskFilter<'_>,
+    matching: Option<&str>,
     after: Option<Keyset>,
     limit: i64,
 ) -> Result<Vec<Task>, sqlx::Error> {
-    select_live(executor, project_id, None, filter, after, limit).await
+    select_live(executor, project_id, None, filter, matching, after, limit).await
 }
 
 /// The project's live tasks in creation order, at most `limit`: a page of a listing, or
@@ -119,6 +130,7 @@ async fn select_live(
     project_id: ProjectId,
     number: Option<i32>,
     filter: &TaskFilter<'_>,
+    matching: Option<&str>,
     after: Option<Keyset>,
     limit: i64,
 ) -> Result<Vec<Task>, sqlx::Error> {
@@ -136,6 +148,8 @@ async fn select_live(
              AND ($4::uuid IS NULL OR epic_id = $4)
              AND ($5::uuid IS NULL OR assignee_id = $5)
              AND ($6::timestamptz IS NULL OR (created_at, id) > ($6, $7::uuid))
+             AND ($9::text IS NULL
+                  OR search_vector @@ websearch_to_tsquery('english'::regconfig, $9))
            ORDER BY created_at, id
            LIMIT $8"#,
         project_id as ProjectId,
@@ -146,9 +160,93 @@ async fn select_live(
         after.map(|k| k.created_at),
         after.map(|k| k.id),
         limit,
+        matching,
     )
     .fetch_all(executor)
     .await
+}
+
+/// Where a page of a ranked search ended: the last task's rank and number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RankKeyset {
+    pub rank: f32,
+    pub number: i32,
+}
+
+/// A task a search found, with its `ts_rank` (higher is better).
+#[derive(Debug, Clone)]
+pub struct RankedTask {
+    pub task: Task,
+    pub rank: f32,
+}
+
+/// One page of the project's live tasks that `text` (websearch syntax: `"a phrase"`, `-not`,
+/// `or`) matches, best first: by `ts_rank` over title (weight A) and description (weight B),
+/// ties by number. Text that leaves no search terms (only stop words or punctuation) matches
+/// nothing. The rank is recomputed with the same inputs on every page, so the `(rank,
+/// number)` keyset compares exactly.
+pub async fn search(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    text: &str,
+    filter: &TaskFilter<'_>,
+    after: Option<RankKeyset>,
+    limit: i64,
+) -> Result<Vec<RankedTask>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT id AS "id: TaskId", project_id AS "project_id: ProjectId",
+                  epic_id AS "epic_id: EpicId", number, title, description, status, priority,
+                  assignee_id AS "assignee_id: UserId", reporter_id AS "reporter_id: UserId",
+                  position, due_date, estimate, labels, completed_at, version,
+                  created_at, updated_at, ts_rank(search_vector, query) AS "rank!"
+           FROM projects.tasks,
+                websearch_to_tsquery('english'::regconfig, $2) AS query
+           WHERE project_id = $1 AND deleted_at IS NULL AND search_vector @@ query
+             AND ($3::text IS NULL OR status = $3)
+             AND ($4::uuid IS NULL OR epic_id = $4)
+             AND ($5::uuid IS NULL OR assignee_id = $5)
+             AND ($6::real IS NULL
+                  OR ts_rank(search_vector, query) < $6
+                  OR (ts_rank(search_vector, query) = $6 AND number > $7::int))
+           ORDER BY ts_rank(search_vector, query) DESC, number
+           LIMIT $8"#,
+        project_id as ProjectId,
+        text,
+        filter.status,
+        filter.epic_id.map(|id| id.0),
+        filter.assignee_id.map(|id| id.0),
+        after.map(|k| k.rank),
+        after.map(|k| k.number),
+        limit,
+    )
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| RankedTask {
+            task: Task {
+                id: row.id,
+                project_id: row.project_id,
+                epic_id: row.epic_id,
+                number: row.number,
+                title: row.title,
+                description: row.description,
+                status: row.status,
+                priority: row.priority,
+                assignee_id: row.assignee_id,
+                reporter_id: row.reporter_id,
+                position: row.position,
+                due_date: row.due_date,
+                estimate: row.estimate,
+                labels: row.labels,
+                completed_at: row.completed_at,
+                version: row.version,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            },
+            rank: row.rank,
+        })
+        .collect())
 }
 
 /// Fields a PATCH may change; `None` keeps the current value.

@@ -5,6 +5,7 @@
 mod activity;
 mod epics;
 mod files;
+mod members;
 mod projects;
 mod tasks;
 
@@ -17,6 +18,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(projects::router())
+        .merge(members::router())
         .merge(activity::router())
         .merge(epics::router())
         .merge(tasks::router())
@@ -30,6 +32,7 @@ pub fn router(state: AppState) -> Router {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = Service::openapi()
         .merge_from(projects::Api::openapi())
+        .merge_from(members::Api::openapi())
         .merge_from(epics::Api::openapi())
         .merge_from(tasks::Api::openapi())
         .merge_from(files::Api::openapi())

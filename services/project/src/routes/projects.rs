@@ -14,7 +14,7 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::{
-    access::{self, Change, caller, readable},
+    access::{self, Change, ProjectRole, caller, reading},
     error::ApiError,
     pagination::{self, Page, PageRequest},
     state::AppState,
@@ -67,12 +67,14 @@ pub struct ProjectView {
     pub task_counter: i32,
     /// Send it back in PATCH; it changes on every edit.
     pub version: i32,
+    /// The caller's role in the project; `null` for an admin who is not a member.
+    pub role: Option<ProjectRole>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Project> for ProjectView {
-    fn from(project: Project) -> Self {
+impl ProjectView {
+    pub fn new(project: Project, role: Option<ProjectRole>) -> Self {
         Self {
             id: project.id.0,
             owner_id: project.owner_id.0,
@@ -82,6 +84,7 @@ impl From<Project> for ProjectView {
             status: project.status,
             task_counter: project.task_counter,
             version: project.version,
+            role,
             created_at: project.created_at,
             updated_at: project.updated_at,
         }
@@ -146,7 +149,8 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(project.into())))
+    let view = ProjectView::new(project, Some(ProjectRole::Owner));
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -161,22 +165,43 @@ pub struct ListQuery {
 }
 
 #[utoipa::path(get, path = "/api/projects", tag = "projects", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page<ProjectView>), (status = 400, description = "invalid_cursor, invalid_limit", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
-/// The caller's own projects, newest first (admins too: they open others' by id).
+/// The projects the caller owns or is a member of, newest first, each with the caller's
+/// role (admins too: they open others' by id).
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Page<ProjectView>>, ApiError> {
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
-    let rows = db::projects::project::list_for_owner(
+    let me = caller(&user);
+    let rows = db::projects::project::list_visible(
         &state.pool,
-        caller(&user),
+        me,
         query.status.map(ProjectStatus::as_str),
         page.after,
         page.fetch_limit(),
     )
     .await?;
-    Ok(Json(pagination::page(rows, &page, ProjectView::from)))
+    let shared: Vec<ProjectId> = rows
+        .iter()
+        .filter(|project| project.owner_id != me)
+        .map(|project| project.id)
+        .collect();
+    let roles = if shared.is_empty() {
+        Default::default()
+    } else {
+        db::projects::members::roles_in(&state.pool, me, &shared).await?
+    };
+    Ok(Json(pagination::page(rows, &page, |project| {
+        let role = if project.owner_id == me {
+            Some(ProjectRole::Owner)
+        } else {
+            roles
+                .get(&project.id)
+                .and_then(|role| ProjectRole::of_member(role))
+        };
+        ProjectView::new(project, role)
+    })))
 }
 
 #[utoipa::path(get, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
@@ -185,7 +210,8 @@ pub async fn show(
     user: AuthUser,
     Path(id): Path<ProjectId>,
 ) -> Result<Json<ProjectView>, ApiError> {
-    Ok(Json(readable(&state.pool, &user, id).await?.into()))
+    let access = reading(&state.pool, &user, id).await?;
+    Ok(Json(ProjectView::new(access.project, access.role)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -208,7 +234,7 @@ pub struct ProjectUpdate {
     pub status: Option<ProjectStatus>,
 }
 
-#[utoipa::path(patch, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = ProjectUpdate, responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(patch, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = ProjectUpdate, responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "forbidden: settings need a maintainer or the owner (admins who are not members only read)", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -228,7 +254,7 @@ pub async fn update(
         description,
         status: input.status.map(ProjectStatus::as_str),
     };
-    let mut change = Change::begin(&state.pool, &user, id).await?;
+    let mut change = Change::begin_as(&state.pool, &user, id, ProjectRole::Maintainer).await?;
     let updated = db::projects::project::update(change.tx(), id, input.version, &changes)
         .await?
         .ok_or(ApiError::VersionConflict {
@@ -245,11 +271,12 @@ pub async fn update(
     if change.project.status != updated.status {
         details["status"] = json!({ "from": change.project.status, "to": updated.status });
     }
+    let role = Some(change.role);
     change.commit("project.updated", id.0, details).await?;
-    Ok(Json(updated.into()))
+    Ok(Json(ProjectView::new(updated, role)))
 }
 
-#[utoipa::path(delete, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 204, description = "soft-deleted; files removed"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 204, description = "soft-deleted; files removed"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "forbidden: only the owner deletes a project", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Soft-deletes the project (its slug becomes free; epics, tasks and activity stay in the
 /// database, unreachable) and removes its files: rows in the transaction, bytes after commit.
 pub async fn remove(
@@ -257,7 +284,7 @@ pub async fn remove(
     user: AuthUser,
     Path(id): Path<ProjectId>,
 ) -> Result<StatusCode, ApiError> {
-    let mut change = Change::begin(&state.pool, &user, id).await?;
+    let mut change = Change::begin_as(&state.pool, &user, id, ProjectRole::Owner).await?;
     let storage_keys = db::projects::files::delete_all(change.tx(), id).await?;
     db::projects::project::soft_delete(change.tx(), id).await?;
     let details = json!({ "files_removed": storage_keys.len() });

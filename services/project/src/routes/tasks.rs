@@ -1,14 +1,24 @@
 //! `/api/projects/{project_id}/tasks`: work items, addressed by their per-project number.
+//! Listing (number order, board order, search) is in [`list`], moves on the board in
+//! [`moves`].
+
+mod list;
+mod moves;
 
 use authn::AuthUser;
-use axum::{Router, extract::State, http::StatusCode, routing::get};
+use axum::{
+    Router,
+    extract::State,
+    http::StatusCode,
+    routing::{get, post},
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use db::{
     PgConnection,
     ids::{EpicId, ProjectId, TaskId, UserId},
-    projects::{NewTask, Task, TaskChanges, TaskFilter},
+    projects::{NewTask, Task, TaskChanges},
 };
-use platform::extract::{Json, Path, Query};
+use platform::extract::{Json, Path};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{OpenApi, ToSchema};
@@ -17,24 +27,38 @@ use uuid::Uuid;
 use crate::{
     access::{self, Change, caller, readable},
     error::ApiError,
-    pagination::{self, Page, PageRequest},
     state::AppState,
     validate::{self, present},
 };
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/projects/{project_id}/tasks", get(list).post(create))
+        .route(
+            "/api/projects/{project_id}/tasks",
+            get(list::list).post(create),
+        )
         .route(
             "/api/projects/{project_id}/tasks/{number}",
             get(show).patch(update).delete(remove),
+        )
+        .route(
+            "/api/projects/{project_id}/tasks/{number}/move",
+            post(moves::move_task),
         )
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(create, list, show, update, remove),
-    components(schemas(TaskView, NewTaskInput, TaskUpdate, TaskStatus, TaskPriority)),
+    paths(create, list::list, show, update, remove, moves::move_task),
+    components(schemas(
+        TaskView,
+        NewTaskInput,
+        TaskUpdate,
+        TaskStatus,
+        TaskPriority,
+        list::TaskOrder,
+        moves::TaskMove
+    )),
     tags((name = "tasks", description = "Numbered work items"))
 )]
 pub struct Api;
@@ -153,8 +177,10 @@ pub struct NewTaskInput {
     /// An epic of the same project.
     pub epic_id: Option<Uuid>,
     pub assignee_id: Option<Uuid>,
+    /// Board position (see `POST .../move`); absent or `null` puts the task last, after the
+    /// project's highest position.
     #[serde(default)]
-    pub position: f64,
+    pub position: Option<f64>,
     pub due_date: Option<NaiveDate>,
     #[schema(minimum = 0)]
     #[serde(
@@ -196,6 +222,7 @@ pub async fn create(
     if let Some(epic_id) = epic_id {
         check_epic(change.tx(), project_id, epic_id).await?;
     }
+    change.check_assignee(input.assignee_id.map(UserId)).await?;
     let number = db::projects::project::next_task_number(change.tx(), project_id).await?;
     let task = db::projects::tasks::insert(
         change.tx(),
@@ -220,45 +247,6 @@ pub async fn create(
     let details = json!({ "number": number, "title": task.title });
     change.commit("task.created", task.id.0, details).await?;
     Ok((StatusCode::CREATED, Json(task.into())))
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TaskQuery {
-    pub status: Option<TaskStatus>,
-    pub epic_id: Option<Uuid>,
-    pub assignee_id: Option<Uuid>,
-    /// 1..=100, default 50.
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-#[utoipa::path(get, path = "/api/projects/{project_id}/tasks", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), TaskQuery), responses((status = 200, body = Page<TaskView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
-/// Live tasks in number order, filtered by every parameter given.
-pub async fn list(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Path(project_id): Path<ProjectId>,
-    Query(query): Query<TaskQuery>,
-) -> Result<Json<Page<TaskView>>, ApiError> {
-    readable(&state.pool, &user, project_id).await?;
-    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
-    let filter = TaskFilter {
-        status: query.status.map(TaskStatus::as_str),
-        epic_id: query.epic_id.map(EpicId),
-        assignee_id: query.assignee_id.map(UserId),
-    };
-    let rows = db::projects::tasks::list(
-        &state.pool,
-        project_id,
-        &filter,
-        page.after,
-        page.fetch_limit(),
-    )
-    .await?;
-    Ok(Json(pagination::page(rows, &page, TaskView::from)))
 }
 
 #[utoipa::path(get, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
@@ -334,6 +322,7 @@ pub async fn update(
     if let Some(Some(epic_id)) = changes.epic_id {
         check_epic(change.tx(), project_id, epic_id).await?;
     }
+    change.check_assignee(changes.assignee_id.flatten()).await?;
     // The project lock serialises writers, so a miss here is a stale version.
     let task =
         db::projects::tasks::update(change.tx(), project_id, number, input.version, &changes)

@@ -128,6 +128,15 @@ impl TestApp {
         format!("/api/projects/{}", self.project_id(name, user).await)
     }
 
+    /// Makes `member` a member of `project` (an id or a `/api/projects/{id}` path) with
+    /// `role`, as its owner.
+    pub async fn add_member(&self, project: &str, member: &User, role: &str, owner: &User) {
+        let id = project.rsplit('/').next().expect("project id");
+        let path = format!("/api/projects/{id}/members/{}", member.id);
+        let reply = self.put_as(&path, json!({ "role": role }), owner).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+
     /// Every file under `PROJECTS_DIR`, relative to it (temporary files included).
     pub fn stored_files(&self) -> Vec<String> {
         let mut found = Vec::new();
@@ -151,6 +160,59 @@ impl TestApp {
         actions.reverse();
         actions
     }
+
+    /// Creates a task under `base` (a project path) and returns its JSON.
+    pub async fn create_task(&self, base: &str, body: Value, user: &User) -> Value {
+        let reply = self.post_as(&format!("{base}/tasks"), body, user).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
+    /// Every task of a list, following `next_cursor` with pages of `limit`: the numbers in
+    /// list order. `query` is the part after `?` (without `limit` and `cursor`).
+    pub async fn all_task_numbers(
+        &self,
+        base: &str,
+        query: &str,
+        limit: u32,
+        user: &User,
+    ) -> Vec<i64> {
+        let mut numbers = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let path = format!("{base}/tasks?{query}&limit={limit}&cursor={cursor}");
+            let reply = self.get_as(&path, user).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+            let items = reply.body["items"].as_array().expect("items");
+            assert!(items.len() <= limit as usize, "{path}");
+            numbers.extend(
+                items
+                    .iter()
+                    .map(|task| task["number"].as_i64().expect("number")),
+            );
+            match reply.body["next_cursor"].as_str() {
+                Some(next) => cursor = next.to_owned(),
+                None => return numbers,
+            }
+        }
+    }
+
+    /// Activity entries of a project with one action, oldest first.
+    pub async fn activity_of(&self, project: &str, action: &str, user: &User) -> Vec<Value> {
+        let reply = self
+            .get_as(&format!("/api/projects/{project}/activity?limit=100"), user)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let mut entries: Vec<Value> = reply.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|item| item["action"] == action)
+            .cloned()
+            .collect();
+        entries.reverse();
+        entries
+    }
 }
 
 fn collect(root: &Path, dir: &Path, found: &mut Vec<String>) {
@@ -165,5 +227,89 @@ fn collect(root: &Path, dir: &Path, found: &mut Vec<String>) {
             let relative = path.strip_prefix(root).expect("under root");
             found.push(relative.to_string_lossy().into_owned());
         }
+    }
+}
+
+/// The boundary of the forms [`form`] builds.
+pub const FORM_BOUNDARY: &str = "devmentor-test-boundary-7MA4YWxk";
+
+/// One part of a `multipart/form-data` body: a text field, or a file with `file_name`.
+pub struct FormPart<'a> {
+    pub name: &'a str,
+    pub file_name: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub bytes: Vec<u8>,
+}
+
+impl<'a> FormPart<'a> {
+    pub fn text(name: &'a str, value: &str) -> Self {
+        Self {
+            name,
+            file_name: None,
+            content_type: None,
+            bytes: value.as_bytes().to_vec(),
+        }
+    }
+
+    pub fn file(file_name: &'a str, content_type: &'a str, bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            name: "file",
+            file_name: Some(file_name),
+            content_type: Some(content_type),
+            bytes: bytes.into(),
+        }
+    }
+}
+
+/// A whole `multipart/form-data` body of `parts`, delimited by [`FORM_BOUNDARY`].
+pub fn form(parts: &[FormPart<'_>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{FORM_BOUNDARY}\r\n").as_bytes());
+        let mut disposition = format!("Content-Disposition: form-data; name=\"{}\"", part.name);
+        if let Some(file_name) = part.file_name {
+            disposition.push_str(&format!("; filename=\"{file_name}\""));
+        }
+        body.extend_from_slice(disposition.as_bytes());
+        body.extend_from_slice(b"\r\n");
+        if let Some(content_type) = part.content_type {
+            body.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(&part.bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{FORM_BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+impl TestApp {
+    /// `GET /api/projects/{project}/files/{path}` with extra request headers.
+    pub async fn download(
+        &self,
+        project: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        user: &User,
+    ) -> Reply {
+        self.request(
+            Method::GET,
+            &format!("/api/projects/{project}/files/{path}"),
+        )
+        .bearer(user)
+        .headers(headers)
+        .send()
+        .await
+    }
+
+    /// `POST /api/projects/{project}/files` of a form body built by [`form`].
+    pub async fn upload_form(&self, project: &str, body: impl Into<Body>, user: &User) -> Reply {
+        let content_type = format!("multipart/form-data; boundary={FORM_BOUNDARY}");
+        self.request(Method::POST, &format!("/api/projects/{project}/files"))
+            .bearer(user)
+            .header("content-type", &content_type)
+            .body(body)
+            .send()
+            .await
     }
 }

@@ -1,0 +1,261 @@
+//! `GET` (and `HEAD`) `.../files/{path}`: the bytes streamed from disk, resumable and
+//! revalidatable. The `ETag` is the quoted SHA-256, a strong validator: stored bytes never
+//! change, so the hash names exactly one representation.
+//!
+//! Preconditions are evaluated in RFC 9110 §13.2.2 order: `If-None-Match` (weak comparison)
+//! first, then `If-Range` (strong), then `Range`. One satisfiable range is answered with
+//! 206; several with the whole file (200, which the RFC allows), since multipart/byteranges
+//! buys nothing for files of at most 10 MiB. A malformed `Range` is ignored (200), an
+//! unsatisfiable one is 416.
+
+use std::{io::SeekFrom, ops::RangeInclusive};
+
+use authn::AuthUser;
+use axum::{
+    body::Body,
+    extract::State,
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use db::ids::ProjectId;
+use headers::{ETag, HeaderMapExt, IfNoneMatch, IfRange};
+use http_range_header::RangeUnsatisfiableError;
+use platform::extract::{Path, Query};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use super::{DEFAULT_CONTENT_TYPE, FileAt, file_path};
+use crate::{access::readable, error::ApiError, state::AppState};
+
+/// Read size of the streamed body: a handful of chunks per MiB, whatever the file's size.
+const CHUNK_BYTES: usize = 64 * 1024;
+const FILE_VERSION: HeaderName = HeaderName::from_static("x-file-version");
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DownloadQuery {
+    /// A specific version; the latest when absent.
+    #[param(minimum = 1)]
+    pub version: Option<i32>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/projects/{project_id}/files/{path}",
+    tag = "files",
+    security(("bearer" = [])),
+    params(
+        FileAt,
+        DownloadQuery,
+        ("Range" = Option<String>, Header, description = "One byte range: `bytes=0-99`, `bytes=100-` or `bytes=-100`. Several ranges get the whole file (200); a malformed header is ignored."),
+        ("If-None-Match" = Option<String>, Header, description = "ETags (or `*`) the client holds; a (weakly) matching one gives 304."),
+        ("If-Range" = Option<String>, Header, description = "The ETag the client's partial copy has: the range is served only while it is still current, else the whole file.")
+    ),
+    responses(
+        (status = 200, description = "The whole file, as an attachment with `nosniff`", content_type = "application/octet-stream", headers(
+            ("ETag" = String, description = "The quoted SHA-256 of the bytes"),
+            ("Accept-Ranges" = String, description = "`bytes`"),
+            ("Content-Length" = u64, description = "The file's size"),
+            ("X-File-Version" = i32, description = "The version served")
+        )),
+        (status = 206, description = "The requested range", content_type = "application/octet-stream", headers(
+            ("Content-Range" = String, description = "`bytes first-last/size`"),
+            ("ETag" = String, description = "The quoted SHA-256 of the whole file"),
+            ("Accept-Ranges" = String, description = "`bytes`"),
+            ("Content-Length" = u64, description = "The range's length"),
+            ("X-File-Version" = i32, description = "The version served")
+        )),
+        (status = 304, description = "Not modified: an `If-None-Match` ETag matches; no body", headers(
+            ("ETag" = String, description = "The quoted SHA-256 of the bytes")
+        )),
+        (status = 404, description = "not_found: no such project (or not yours), file or version", body = platform::openapi::ApiErrorBody),
+        (status = 416, description = "range_not_satisfiable: the range starts at or beyond the end", body = platform::openapi::ApiErrorBody, headers(
+            ("Content-Range" = String, description = "`bytes */size`")
+        )),
+        (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)
+    )
+)]
+/// The bytes, as an attachment with `nosniff`: uploaded HTML must not run as our origin.
+pub async fn download(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((project_id, path)): Path<(ProjectId, String)>,
+    Query(query): Query<DownloadQuery>,
+    request: HeaderMap,
+) -> Result<Response, ApiError> {
+    readable(&state.pool, &user, project_id).await?;
+    let path = file_path(&path)?;
+    let file = db::projects::files::find(&state.pool, project_id, &path, query.version)
+        .await?
+        .ok_or(ApiError::NotFound("file"))?;
+    let etag_value =
+        HeaderValue::from_str(&format!("\"{}\"", file.sha256)).map_err(ApiError::internal)?;
+    let etag: ETag = etag_value
+        .to_str()
+        .map_err(ApiError::internal)?
+        .parse()
+        .map_err(|_| ApiError::internal("a stored sha256 is not an entity tag"))?;
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, etag_value);
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    headers.insert(FILE_VERSION, HeaderValue::from(file.version));
+
+    if request
+        .typed_get::<IfNoneMatch>()
+        .is_some_and(|tags| !tags.precondition_passes(&etag))
+    {
+        // The length a 200 would have (RFC 9110 §8.6), set so nothing fills in a zero.
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(file.size_bytes));
+        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+    }
+
+    let (mut bytes, size) = state.files.open(&file.storage_key).await?;
+    if i64::try_from(size).ok() != Some(file.size_bytes) {
+        return Err(ApiError::Internal(format!(
+            "{} holds {size} bytes, its row says {}",
+            file.storage_key, file.size_bytes
+        )));
+    }
+    let (status, length) = match wanted(&request, &etag, size) {
+        Wanted::Whole => (StatusCode::OK, size),
+        Wanted::Part(range) => {
+            let (first, last) = range.into_inner();
+            bytes.seek(SeekFrom::Start(first)).await?;
+            let content_range = format!("bytes {first}-{last}/{size}");
+            headers.insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&content_range).map_err(ApiError::internal)?,
+            );
+            (StatusCode::PARTIAL_CONTENT, last - first + 1)
+        }
+        Wanted::Unsatisfiable => return Ok(unsatisfiable(headers, size)),
+    };
+    let content_type = HeaderValue::from_str(&file.mime_type)
+        .unwrap_or(HeaderValue::from_static(DEFAULT_CONTENT_TYPE));
+    headers.insert(header::CONTENT_TYPE, content_type);
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Read as the client takes it, CHUNK_BYTES at a time: never the whole file in memory.
+    let body = Body::from_stream(ReaderStream::with_capacity(bytes.take(length), CHUNK_BYTES));
+    Ok((status, headers, body).into_response())
+}
+
+/// What of the file the request asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Wanted {
+    Whole,
+    Part(RangeInclusive<u64>),
+    Unsatisfiable,
+}
+
+/// Reads `Range` (and `If-Range`) against a file of `size` bytes whose ETag is `etag`.
+fn wanted(request: &HeaderMap, etag: &ETag, size: u64) -> Wanted {
+    let mut ranges = request.get_all(header::RANGE).iter();
+    let (Some(range), None) = (ranges.next(), ranges.next()) else {
+        return Wanted::Whole;
+    };
+    // A partial copy of another version must not be completed with this one's bytes: the
+    // range applies only while the client's ETag is still current (strong comparison, so a
+    // weak or unreadable `If-Range` never matches).
+    if request.contains_key(header::IF_RANGE)
+        && request
+            .typed_get::<IfRange>()
+            .is_none_or(|if_range| if_range.is_modified(Some(etag), None))
+    {
+        return Wanted::Whole;
+    }
+    let Ok(range) = range.to_str() else {
+        return Wanted::Whole;
+    };
+    match http_range_header::parse_range_header(range).and_then(|ranges| ranges.validate(size)) {
+        Ok(ranges) => match <[_; 1]>::try_from(ranges) {
+            Ok([range]) => Wanted::Part(range),
+            // Several ranges, or a suffix range of an empty file (nothing to point at).
+            Err(_) => Wanted::Whole,
+        },
+        Err(RangeUnsatisfiableError::Unsatisfiable) => Wanted::Unsatisfiable,
+        // Malformed, or more ranges than we tolerate: a server may always ignore `Range`.
+        Err(_) => Wanted::Whole,
+    }
+}
+
+/// 416 with the size the client can aim at, in the shared error shape.
+fn unsatisfiable(headers: HeaderMap, size: u64) -> Response {
+    let message = format!("the range starts at or beyond the end of the file ({size} bytes)");
+    let mut response = platform::error::error_response(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_not_satisfiable",
+        &message,
+    );
+    response.headers_mut().extend(headers);
+    let content_range =
+        HeaderValue::from_str(&format!("bytes */{size}")).expect("digits are a valid header value");
+    response
+        .headers_mut()
+        .insert(header::CONTENT_RANGE, content_range);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted_of(pairs: &[(&'static str, &'static str)], size: u64) -> Wanted {
+        let mut request = HeaderMap::new();
+        for (name, value) in pairs {
+            request.append(*name, HeaderValue::from_static(value));
+        }
+        let etag: ETag = "\"abc\"".parse().expect("etag");
+        wanted(&request, &etag, size)
+    }
+
+    #[test]
+    fn ranges_are_read_as_rfc_9110_says() {
+        use Wanted::{Part, Unsatisfiable, Whole};
+        type Case = (&'static [(&'static str, &'static str)], u64, Wanted);
+        let cases: [Case; 14] = [
+            (&[], 10, Whole),
+            (&[("range", "bytes=0-0")], 10, Part(0..=0)),
+            (&[("range", "bytes=9-9")], 10, Part(9..=9)),
+            (&[("range", "bytes=5-")], 10, Part(5..=9)),
+            (&[("range", "bytes=-3")], 10, Part(7..=9)),
+            (&[("range", "bytes=-30")], 10, Part(0..=9)),
+            (&[("range", "bytes=2-500")], 10, Part(2..=9)),
+            (&[("range", "bytes=10-")], 10, Unsatisfiable),
+            (&[("range", "bytes=0-")], 0, Unsatisfiable),
+            (&[("range", "bytes=-5")], 0, Whole),
+            (&[("range", "bytes=5-2")], 10, Whole),
+            (&[("range", "lines=1-2")], 10, Whole),
+            (&[("range", "bytes=0-1,4-5")], 10, Whole),
+            (&[("range", "bytes=0-1"), ("range", "bytes=2-3")], 10, Whole),
+        ];
+        for (headers, size, expected) in cases {
+            assert_eq!(wanted_of(headers, size), expected, "{headers:?} of {size}");
+        }
+    }
+
+    #[test]
+    fn if_range_needs_the_current_etag_strongly() {
+        let range = ("range", "bytes=0-1");
+        assert_eq!(
+            wanted_of(&[range, ("if-range", "\"abc\"")], 10),
+            Wanted::Part(0..=1)
+        );
+        for stale in ["\"old\"", "W/\"abc\"", "not an etag"] {
+            let if_range = HeaderValue::from_str(stale).expect("value");
+            let mut request = HeaderMap::new();
+            request.insert(header::RANGE, HeaderValue::from_static("bytes=0-1"));
+            request.insert(header::IF_RANGE, if_range);
+            let etag: ETag = "\"abc\"".parse().expect("etag");
+            assert_eq!(wanted(&request, &etag, 10), Wanted::Whole, "{stale}");
+        }
+    }
+}

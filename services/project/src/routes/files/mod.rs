@@ -1,0 +1,221 @@
+//! `/api/projects/{project_id}/files`: versioned files. Every upload of a path adds a
+//! version: the raw request body (`PUT .../files/{path}`) or a form's file part
+//! (`POST .../files`), at most 10 MiB either way. Downloads resume (`Range`) and revalidate
+//! (`If-None-Match`); a restore makes an old version the latest again.
+
+mod download;
+mod restore;
+mod upload;
+
+use authn::AuthUser;
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, State},
+    handler::Handler,
+    http::{HeaderValue, StatusCode},
+    routing::{get, post},
+};
+use chrono::{DateTime, Utc};
+use db::{ids::ProjectId, projects::FileVersion};
+use platform::{
+    extract::{Json, Path, Query},
+    pagination::Page,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::{
+    access::{Change, readable},
+    error::{ApiError, FILE_PATH_RULE},
+    state::AppState,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/projects/{project_id}/files",
+            // The form's own limit replaces the platform's JSON-sized default for this route.
+            get(list).post(upload::upload_form.layer(DefaultBodyLimit::max(upload::FORM_LIMIT))),
+        )
+        .route(
+            "/api/projects/{project_id}/files/{*path}",
+            get(download::download).put(upload::upload).delete(remove),
+        )
+        .route(
+            "/api/projects/{project_id}/restore-file",
+            post(restore::restore),
+        )
+}
+
+/// Where a file lives, as the OpenAPI documents its path parameters (the handlers take
+/// them as `Path<(ProjectId, String)>`).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct FileAt {
+    /// Project id
+    project_id: Uuid,
+    /// Relative file path, e.g. `docs/readme.md`: segments separated by `/`, none empty,
+    /// `.` or `..`, no backslash or control character.
+    #[param(
+        pattern = "^(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+)(?:/(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+))*$",
+        max_length = 1024
+    )]
+    path: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        list,
+        upload::upload,
+        upload::upload_form,
+        download::download,
+        restore::restore,
+        remove
+    ),
+    components(schemas(FileView, restore::RestoreInput, upload::FileForm)),
+    tags((name = "files", description = "Versioned files: raw-body or form upload (10 MiB), resumable downloads, restore"))
+)]
+pub struct Api;
+
+const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
+const FILE_PATH_MAX: usize = 1024;
+
+/// A project file path: relative, canonical (no `.`, `..` or empty segments, so `a/./b` and
+/// `a//b` cannot alias `a/b`), no backslashes or control characters. It only ever names a
+/// row; the bytes live under a key [`crate::storage::FileStore`] makes.
+fn file_path(value: &str) -> Result<String, ApiError> {
+    let canonical = !value.is_empty()
+        && value.chars().count() <= FILE_PATH_MAX
+        && !value.contains('\\')
+        && !value.chars().any(char::is_control)
+        && value
+            .split('/')
+            .all(|segment| !segment.is_empty() && segment != "." && segment != "..");
+    if !canonical {
+        return Err(ApiError::validation("invalid_file_path", FILE_PATH_RULE));
+    }
+    Ok(value.to_owned())
+}
+
+/// The media type an upload declares (a request's or a form part's `Content-Type`), kept as
+/// sent; the database's CHECK judges its shape.
+fn mime_type(declared: Option<&HeaderValue>) -> Result<String, ApiError> {
+    match declared {
+        Some(value) => value.to_str().map(str::to_owned).map_err(|_| {
+            ApiError::validation("invalid_content_type", "Content-Type must be ASCII")
+        }),
+        None => Ok(DEFAULT_CONTENT_TYPE.to_owned()),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileView {
+    pub id: Uuid,
+    #[schema(example = "docs/readme.md")]
+    pub path: String,
+    /// 1 for the first upload of this path, then 2, 3, ...
+    pub version: i32,
+    pub size_bytes: i64,
+    /// Lower-case hex SHA-256 of the bytes; also the download's `ETag` (quoted).
+    pub sha256: String,
+    pub mime_type: String,
+    /// Who uploaded (or restored) this version.
+    pub uploaded_by: Option<Uuid>,
+    pub is_latest: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<FileVersion> for FileView {
+    fn from(file: FileVersion) -> Self {
+        Self {
+            id: file.id.0,
+            path: file.path,
+            version: file.version,
+            size_bytes: file.size_bytes,
+            sha256: file.sha256,
+            mime_type: file.mime_type,
+            uploaded_by: file.uploaded_by.map(|id| id.0),
+            is_latest: file.is_latest,
+            created_at: file.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Lists every version of this path (newest first) instead of the latest of each file.
+    #[param(
+        pattern = "^(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+)(?:/(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+))*$",
+        max_length = 1024
+    )]
+    pub path: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ListQuery), responses((status = 200, description = "the latest version of every file, or every version of `path`, as one page", body = Page<FileView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(project_id): Path<ProjectId>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page<FileView>>, ApiError> {
+    readable(&state.pool, &user, project_id).await?;
+    let files = match query.path {
+        Some(path) => {
+            let path = file_path(&path)?;
+            db::projects::files::versions(&state.pool, project_id, &path).await?
+        }
+        None => db::projects::files::list_latest(&state.pool, project_id).await?,
+    };
+    Ok(Json(Page::whole(files.into_iter().map(FileView::from))))
+}
+
+#[utoipa::path(delete, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), responses((status = 204, description = "every version removed, bytes included"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+/// Deletes every version of the path: rows in the transaction, bytes after commit (only
+/// bytes no other row still references).
+pub async fn remove(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((project_id, path)): Path<(ProjectId, String)>,
+) -> Result<StatusCode, ApiError> {
+    let path = file_path(&path)?;
+    let mut change = Change::begin(&state.pool, &user, project_id).await?;
+    let latest = db::projects::files::find(change.tx(), project_id, &path, None)
+        .await?
+        .ok_or(ApiError::NotFound("file"))?;
+    let deleted = db::projects::files::delete_path(change.tx(), project_id, &path).await?;
+    let details = json!({ "path": path, "versions_removed": deleted.versions });
+    change.commit("file.deleted", latest.id.0, details).await?;
+    for key in &deleted.unreferenced_keys {
+        state.files.remove(key).await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_path;
+
+    #[test]
+    fn traversal_and_aliasing_paths_are_refused() {
+        assert!(file_path("docs/readme.md").is_ok());
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../secret",
+            "a/../../b",
+            "a/./b",
+            "a//b",
+            "a/",
+            "a\\b",
+            "a\nb",
+            ".",
+        ] {
+            assert!(file_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! Members and roles: adding, changing and removing members, who may do which, leaving,
+//! transferring ownership, and what membership changes do to tasks and the activity feed.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use testkit::User;
+
+/// `PUT .../members/{user}` with `role`, as `by`.
+async fn put_member(
+    app: &TestApp,
+    project: &str,
+    member: &User,
+    role: &str,
+    by: &User,
+) -> testkit::Reply {
+    let path = format!("/api/projects/{project}/members/{}", member.id);
+    app.put_as(&path, json!({ "role": role }), by).await
+}
+
+async fn remove_member(app: &TestApp, project: &str, member: &User, by: &User) -> testkit::Reply {
+    let path = format!("/api/projects/{project}/members/{}", member.id);
+    app.delete_as(&path, by).await
+}
+
+/// `(username, role)` of every member, as the members list shows them.
+async fn roster(app: &TestApp, project: &str, who: &User) -> Vec<(String, String)> {
+    let reply = app
+        .get_as(&format!("/api/projects/{project}/members"), who)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|member| {
+            let name = member["username"].as_str().expect("username").to_owned();
+            (name, member["role"].as_str().expect("role").to_owned())
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(name, role)| (name.to_string(), role.to_string()))
+        .collect()
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn the_owner_adds_and_changes_members_and_each_change_is_recorded_once(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let owner = app.user("owner").await;
+    let mentor = app.user("mentor").await;
+    let project = app.project_id("Study group", &owner).await;
+
+    let added = put_member(&app, &project, &mentor, "viewer", &owner).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    assert_eq!(added.body["role"], "viewer");
+    assert_eq!(added.body["username"], "mentor");
+    assert_eq!(added.body["added_by"], json!(owner.id));
+    assert!(
+        added.body.get("email").is_none(),
+        "members never see emails"
+    );
+
+    let again = put_member(&app, &project, &mentor, "viewer", &owner).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    let changed = put_member(&app, &project, &mentor, "editor", &owner).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(changed.body["role"], "editor");
+
+    assert_eq!(
+        roster(&app, &project, &mentor).await,
+        pairs(&[("owner", "owner"), ("mentor", "editor")])
+    );
+    assert_eq!(
+        app.actions(&project, &owner).await,
+        ["project.created", "member.added", "member.role_changed"],
+        "setting the same role again changes nothing and records nothing"
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn members_see_the_project_in_their_list_with_their_role_and_strangers_do_not(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let owner = app.user("owner").await;
+    let learner = app.user("learner").await;
+    let stranger = app.user("stranger").await;
+    let shared = app.project_id("Shared", &owner).await;
+    app.project_id("Private", &owner).await;
+    let own = app.project_id("Learner's own", &learner).await;
+    put_member(&app, &shared, &learner, "editor", &owner).await;
+
+    let listed = app.get_as("/api/projects", &learner).await;
+    let seen: Vec<(&str, &str)> = listed.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seen, [(own.as_str(), "owner"), (shared.as_str(), "editor")]);
+
+    let shown = app
+        .get_as(&format!("/api/projects/{shared}"), &learner)
+        .await;
+    assert_eq!(shown.body["role"], "editor");
+    let hidden = app
+        .get_as(&format!("/api/projects/{shared}"), &stranger)
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get_as("/api/projects", &stranger).await.body["items"],
+        json!([])
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn maintainers_manage_viewers_and_editors_but_only_the_owner_manages_maintainers(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool).await;
+    let owner = app.user("owner").await;
+    let lead = app.user("lead").await;
+    let other_lead = app.user("otherlead").await;
+    let student = app.user("student").await;
+    let project = app.project_id("Course", &owner).await;
+    put_member(&app, &project, &lead, "maintainer", &owner).await;
+    put_member(&app, &project, &other_lead, "maintainer", &owner).await;
+
+    let added = put_member(&app, &project, &student, "editor", &lead).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    assert_eq!(
+        put_member(&app, &project, &student, "viewer", &lead)
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    for refused in [
+        put_member(&app, &project, &student, "maintainer", &lead).await,
+        put_member(&app, &project, &other_lead, "editor", &lead).await,
+        put_member(&app, &project, &lead, "editor", &lead).await,
+        remove_member(&app, &project, &other_lead, &lead).await,
+    ] {
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    }
+    let by_editor = put_member(&app, &project, &student, "editor", &student).await;
+    assert_eq!(
+        by_editor.status,
+        StatusCode::FORBIDDEN,
+        "viewers manage nobody"
+    );
+
+    assert_eq!(
+        put_member(&app, &project, &other_lead, "viewer", &owner)
+            .await
+            .status,
+        StatusCode::OK,
+        "the owner demotes maintainers"
+    );
+    assert_eq!(
+        remove_member(&app, &project, &student, &lead).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        roster(&app, &project, &owner).await,
+        pairs(&[
+            ("owner", "owner"),
+            ("lead", "maintainer"),
+            ("otherlead", "viewer")
+        ])
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn the_owner_cannot_be_given_a_role_or_removed_and_unknown_accounts_are_not_found(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool).await;
+    let owner = app.user("owner").await;
+    let project = app.project_id("Mine", &owner).await;
+
+    for reply in [
+        put_member(&app, &project, &owner, "viewer", &owner).await,
+        remove_member(&app, &project, &owner, &owner).await,
+    ] {
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.body
+        );
+        assert_eq!(reply.code(), "owner_is_implicit");
+    }
+    let nobody = format!("/api/projects/{project}/members/{}", uuid::Uuid::new_v4());
+    let unknown = app
+        .put_as(&nobody, json!({ "role": "viewer" }), &owner)
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    assert_eq!(
+        app.delete_as(&nobody, &owner).await.status,
+        StatusCode::NOT_FOUND,
+        "removing someone who is not a member"
+    );
+    let owner_role = app
+        .put_as(&nobody, json!({ "role": "owner" }), &owner)
+        .await;
+    assert_eq!(owner_role.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_member_may_leave_and_their_tasks_are_unassigned_in_the_same_change(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let owner = app.user("owner").await;
+    let helper = app.user("helper").await;
+    let project = app.project_id("Board", &owner).await;
+    put_member(&app, &project, &helper, "editor", &owner).await;
+    let tasks = format!("/api/projects/{project}/tasks");
+    let task = app
+        .post_as(
+            &tasks,
+            json!({ "title": "Review", "assignee_id": helper.id }),
+            &owner,
+        )
+        .await;
+    assert_eq!(task.status, StatusCode::CREATED, "{}", task.body);
+
+    let left = remove_member(&app, &project, &helper, &helper).await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT, "{}", left.body);
+    let after = app.get_as(&format!("{tasks}/1"), &owner).await;
+    assert_eq!(after.body["assignee_id"], Value::Null);
+    assert_eq!(after.body["version"], 2, "the unassignment is an edit");
+    assert_eq!(
+        app.get_as(&format!("/api/projects/{project}"), &helper)
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "gone from the project"
+    );
+    let feed = app
+        .get_as(&format!("/api/projects/{project}/activity"), &owner)
+        .await;
+    let removal = &feed.body["items"][0];
+    assert_eq!(removal["action"], "member.removed");
+    assert_eq!(removal["details"]["tasks_unassigned"], 1);
+    assert_eq!(removal["details"]["left"], true);
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn ownership_goes_only_to_a_maintainer_who_then_owns_everything(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let owner = app.user("owner").await;
+    let heir = app.user("heir").await;
+    let project = app.project_id("Legacy", &owner).await;
+    let transfer = format!("/api/projects/{project}/transfer");
+    put_member(&app, &project, &heir, "editor", &owner).await;
+
+    let early = app
+        .post_as(&transfer, json!({ "user_id": heir.id }), &owner)
+        .await;
+    assert_eq!(
+        early.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        early.body
+    );
+    assert_eq!(early.code(), "not_a_maintainer");
+    put_member(&app, &project, &heir, "maintainer", &owner).await;
+    let by_heir = app
+        .post_as(&transfer, json!({ "user_id": heir.id }), &heir)
+        .await;
+    assert_eq!(
+        by_heir.status,
+        StatusCode::FORBIDDEN,
+        "only the owner transfers"
+    );
+
+    let done = app
+        .post_as(&transfer, json!({ "user_id": heir.id }), &owner)
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.body["owner_id"], json!(heir.id));
+    assert_eq!(done.body["role"], "maintainer", "the caller's role now");
+    assert_eq!(
+        roster(&app, &project, &heir).await,
+        pairs(&[("heir", "owner"), ("owner", "maintainer")])
+    );
+    let path = format!("/api/projects/{project}");
+    assert_eq!(
+        app.delete_as(&path, &owner).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.delete_as(&path, &heir).await.status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_transfer_to_someone_with_the_same_slug_is_refused_and_changes_nothing(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let owner = app.user("owner").await;
+    let heir = app.user("heir").await;
+    let project = app.project_id("Notes", &owner).await;
+    app.project_id("Notes", &heir).await;
+    put_member(&app, &project, &heir, "maintainer", &owner).await;
+
+    let refused = app
+        .post_as(
+            &format!("/api/projects/{project}/transfer"),
+            json!({ "user_id": heir.id }),
+            &owner,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    assert_eq!(refused.code(), "slug_taken");
+    assert_eq!(
+        roster(&app, &project, &owner).await,
+        pairs(&[("owner", "owner"), ("heir", "maintainer")]),
+        "the refused transfer rolled back whole"
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn concurrent_adds_of_one_member_create_it_once(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let owner = app.user("owner").await;
+    let friend = app.user("friend").await;
+    let project = app.project_id("Race", &owner).await;
+
+    let replies = futures::future::join_all(
+        (0..8).map(|_| put_member(&app, &project, &friend, "viewer", &owner)),
+    )
+    .await;
+    let created = replies
+        .iter()
+        .filter(|reply| reply.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(
+        created,
+        1,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(replies.iter().all(|reply| reply.status.is_success()));
+    let added = app
+        .actions(&project, &owner)
+        .await
+        .into_iter()
+        .filter(|action| action == "member.added")
+        .count();
+    assert_eq!(added, 1);
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn tasks_are_assigned_only_to_the_owner_or_members(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let owner = app.user("owner").await;
+    let member = app.user("member").await;
+    let outsider = app.user("outsider").await;
+    let project = app.project_id("Team", &owner).await;
+    app.add_member(&project, &member, "viewer", &owner).await;
+    let tasks = format!("/api/projects/{project}/tasks");
+
+    for assignee in [&owner, &member] {
+        let reply = app
+            .post_as(
+                &tasks,
+                json!({ "title": "Ok", "assignee_id": assignee.id }),
+                &owner,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    let created = app
+        .post_as(
+            &tasks,
+            json!({ "title": "No", "assignee_id": outsider.id }),
+            &owner,
+        )
+        .await;
+    assert_eq!(
+        created.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        created.body
+    );
+    assert_eq!(created.code(), "assignee_not_member");
+    let patched = app
+        .patch_as(
+            &format!("{tasks}/1"),
+            json!({ "version": 1, "assignee_id": outsider.id }),
+            &owner,
+        )
+        .await;
+    assert_eq!(patched.code(), "assignee_not_member");
+    let cleared = app
+        .patch_as(
+            &format!("{tasks}/1"),
+            json!({ "version": 1, "assignee_id": null }),
+            &owner,
+        )
+        .await;
+    assert_eq!(
+        cleared.status,
+        StatusCode::OK,
+        "unassigning needs no member"
+    );
+}
