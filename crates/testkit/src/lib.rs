@@ -23,6 +23,7 @@ pub mod metrics;
 mod processes;
 mod sessions;
 pub mod smtp;
+mod sse;
 mod tokens;
 mod users;
 
@@ -37,6 +38,7 @@ pub use processes::{
     spawn_service, stop_gracefully, wait_for_exit, wait_until_ok,
 };
 pub use sessions::open_session;
+pub use sse::{SseEvent, SseReader};
 pub use tokens::{Tokens, audience};
 pub use users::{User, create_user};
 

@@ -182,7 +182,46 @@ async fn two_replicas_of_each_service_share_the_work_without_doubling_or_losing_
     rate_limits_count_requests_on_every_replica(&stack, &client).await;
     each_mail_is_sent_once(&stack, &client, &pool, &smtp).await;
     files_written_through_one_replica_are_read_through_the_other(&stack, &client, &tokens[0]).await;
+    changes_through_one_replica_stream_through_the_other(&stack, &client, &tokens[2]).await;
     every_chunk_is_indexed_once(&stack, &client, &pool, &tokens[1]).await;
+}
+
+/// A change committed through one replica reaches a live stream opened through the other
+/// (PostgreSQL LISTEN/NOTIFY), and the gateway passes each event on when it happens.
+async fn changes_through_one_replica_stream_through_the_other(
+    stack: &Stack,
+    client: &Client,
+    token: &str,
+) {
+    let create = client
+        .post(format!("{}/api/projects", stack.gateway(0)))
+        .bearer_auth(token)
+        .json(&json!({ "name": "Live" }));
+    let (status, project) = send(create).await;
+    assert_eq!(status, StatusCode::CREATED, "{project}");
+    let project = format!("/api/projects/{}", project["id"].as_str().expect("id"));
+    let stream = client
+        .get(format!("{}{project}/events", stack.gateway(0)))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("open the stream");
+    let mut events = testkit::SseReader::new(stream);
+
+    for title in ["Across", "And back"] {
+        let task = client
+            .post(format!("{}{project}/tasks", stack.gateway(1)))
+            .bearer_auth(token)
+            .json(&json!({ "title": title }));
+        let (status, body) = send(task).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        // Read before the next change is made: an event held back until the stream ends
+        // (a buffering proxy) would fail here.
+        let event = events.next_within(Duration::from_secs(15)).await;
+        let event = event.expect("the stream stays open");
+        assert_eq!(event.event, "task.created");
+        assert_eq!(event.data["details"]["title"], title);
+    }
 }
 
 /// Logins from one client, alternating replicas: the limit is the stack's, not a replica's.

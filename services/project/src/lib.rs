@@ -4,6 +4,7 @@
 pub mod access;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod metrics;
 pub mod pagination;
 pub mod routes;

@@ -7,7 +7,7 @@ use axum::extract::FromRef;
 use db::PgPool;
 use platform::config::CommonConfig;
 
-use crate::storage::FileStore;
+use crate::{events::ActivityFeed, storage::FileStore};
 
 /// `FromRef` gives extractors each field on its own: `AuthUser` takes the verifier and the
 /// live sessions from here.
@@ -17,6 +17,8 @@ pub struct AppState {
     pub verifier: TokenVerifier,
     pub sessions: LiveSessions,
     pub files: FileStore,
+    /// Wakes live streams when any replica commits a change.
+    pub feed: ActivityFeed,
     /// Settings every service shares (timeouts, body limits, log format).
     pub common: CommonConfig,
 }
@@ -32,6 +34,7 @@ impl AppState {
     ) -> Self {
         Self {
             sessions: LiveSessions::new(pool.clone()),
+            feed: ActivityFeed::new(pool.clone()),
             pool,
             verifier,
             files: FileStore::new(files_dir),

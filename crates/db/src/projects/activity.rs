@@ -18,6 +18,8 @@ pub struct Activity {
     pub entity_id: Uuid,
     pub details: Value,
     pub created_at: DateTime<Utc>,
+    /// Insert order; within a project also commit order (see migration 0013).
+    pub seq: i64,
 }
 
 pub struct NewActivity<'a> {
@@ -62,7 +64,7 @@ pub async fn list(
     sqlx::query_as!(
         Activity,
         r#"SELECT id, project_id AS "project_id: ProjectId", actor_id AS "actor_id: UserId",
-                  action, entity_type, entity_id, details, created_at
+                  action, entity_type, entity_id, details, created_at, seq
            FROM projects.project_activity
            WHERE project_id = $1
              AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
@@ -74,5 +76,58 @@ pub async fn list(
         limit,
     )
     .fetch_all(executor)
+    .await
+}
+
+/// Up to `limit` of a project's rows committed after `after_seq`, oldest first: what a live
+/// stream has not sent yet.
+pub async fn since(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    after_seq: i64,
+    limit: i64,
+) -> Result<Vec<Activity>, sqlx::Error> {
+    sqlx::query_as!(
+        Activity,
+        r#"SELECT id, project_id AS "project_id: ProjectId", actor_id AS "actor_id: UserId",
+                  action, entity_type, entity_id, details, created_at, seq
+           FROM projects.project_activity
+           WHERE project_id = $1 AND seq > $2
+           ORDER BY seq
+           LIMIT $3"#,
+        project_id as ProjectId,
+        after_seq,
+        limit,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Where the project's row `id` sits in its order; `None` if it is not one of its rows.
+pub async fn seq_of(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    id: Uuid,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT seq FROM projects.project_activity WHERE id = $1 AND project_id = $2"#,
+        id,
+        project_id as ProjectId,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// Where the project's newest row sits in its order (0 when it has none).
+pub async fn last_seq(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT coalesce(max(seq), 0) AS "seq!" FROM projects.project_activity
+           WHERE project_id = $1"#,
+        project_id as ProjectId,
+    )
+    .fetch_one(executor)
     .await
 }

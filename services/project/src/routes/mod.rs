@@ -4,6 +4,7 @@
 
 mod activity;
 mod epics;
+mod events;
 mod files;
 mod members;
 mod projects;
@@ -20,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .merge(projects::router())
         .merge(members::router())
         .merge(activity::router())
+        .merge(events::router())
         .merge(epics::router())
         .merge(tasks::router())
         .merge(files::router())
@@ -36,7 +38,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .merge_from(epics::Api::openapi())
         .merge_from(tasks::Api::openapi())
         .merge_from(files::Api::openapi())
-        .merge_from(activity::Api::openapi());
+        .merge_from(activity::Api::openapi())
+        .merge_from(events::Api::openapi());
     platform::openapi::document_shared_answers(&mut doc);
     doc
 }
