@@ -41,6 +41,25 @@ CREATE SCHEMA projects;
 COMMENT ON SCHEMA projects IS 'Project tracking: projects, epics, tasks, project file versions and activity history.';
 
 --
+-- Name: notify_project_activity(); Type: FUNCTION; Schema: projects; Owner: -
+--
+
+CREATE FUNCTION projects.notify_project_activity() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('project_activity', NEW.project_id::text || ' ' || NEW.seq::text);
+    RETURN NULL;
+END;
+$$;
+
+--
+-- Name: FUNCTION notify_project_activity(); Type: COMMENT; Schema: projects; Owner: -
+--
+
+COMMENT ON FUNCTION projects.notify_project_activity() IS 'Announces a new activity row on channel project_activity as "<project_id> <seq>".';
+
+--
 -- Name: audit_log; Type: TABLE; Schema: auth; Owner: -
 --
 
@@ -357,6 +376,7 @@ CREATE TABLE projects.project_activity (
     entity_id uuid NOT NULL,
     details jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    seq bigint NOT NULL,
     CONSTRAINT project_activity_action_check CHECK ((action ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$'::text)),
     CONSTRAINT project_activity_details_check CHECK ((jsonb_typeof(details) = 'object'::text)),
     CONSTRAINT project_activity_entity_type_check CHECK ((entity_type ~ '^[a-z][a-z0-9_]*$'::text))
@@ -367,6 +387,25 @@ CREATE TABLE projects.project_activity (
 --
 
 COMMENT ON TABLE projects.project_activity IS 'Append-only feed of changes in a project: who did what to which entity, with details.';
+
+--
+-- Name: COLUMN project_activity.seq; Type: COMMENT; Schema: projects; Owner: -
+--
+
+COMMENT ON COLUMN projects.project_activity.seq IS 'Insert order; within a project also commit order (writers hold the project row lock). Streams resume after it.';
+
+--
+-- Name: project_activity_seq_seq; Type: SEQUENCE; Schema: projects; Owner: -
+--
+
+ALTER TABLE projects.project_activity ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME projects.project_activity_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 --
 -- Name: project_files; Type: TABLE; Schema: projects; Owner: -
@@ -416,6 +455,32 @@ COMMENT ON COLUMN projects.project_files.storage_key IS 'Location of the bytes i
 --
 
 COMMENT ON COLUMN projects.project_files.is_latest IS 'True on exactly one row per (project_id, path): the current version.';
+
+--
+-- Name: project_members; Type: TABLE; Schema: projects; Owner: -
+--
+
+CREATE TABLE projects.project_members (
+    project_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    role text NOT NULL,
+    added_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT project_members_role_check CHECK ((role = ANY (ARRAY['viewer'::text, 'editor'::text, 'maintainer'::text])))
+);
+
+--
+-- Name: TABLE project_members; Type: COMMENT; Schema: projects; Owner: -
+--
+
+COMMENT ON TABLE projects.project_members IS 'Who besides the owner works in a project, and with which role (viewer, editor, maintainer).';
+
+--
+-- Name: COLUMN project_members.added_by; Type: COMMENT; Schema: projects; Owner: -
+--
+
+COMMENT ON COLUMN projects.project_members.added_by IS 'Who last set this membership; NULL once that account is deleted.';
 
 --
 -- Name: projects; Type: TABLE; Schema: projects; Owner: -
@@ -520,6 +585,7 @@ CREATE TABLE projects.tasks (
     deleted_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    search_vector tsvector GENERATED ALWAYS AS ((setweight(to_tsvector('english'::regconfig, title), 'A'::"char") || setweight(to_tsvector('english'::regconfig, description), 'B'::"char"))) STORED,
     CONSTRAINT tasks_completed_at_check CHECK (((completed_at IS NULL) OR (status = ANY (ARRAY['done'::text, 'cancelled'::text])))),
     CONSTRAINT tasks_estimate_check CHECK ((estimate >= 0)),
     CONSTRAINT tasks_labels_check CHECK ((array_position(labels, NULL::text) IS NULL)),
@@ -547,13 +613,19 @@ COMMENT ON COLUMN projects.tasks.number IS 'Per-project sequence number (shown a
 -- Name: COLUMN tasks."position"; Type: COMMENT; Schema: projects; Owner: -
 --
 
-COMMENT ON COLUMN projects.tasks."position" IS 'Fractional ordering key within (project_id, status) on the board.';
+COMMENT ON COLUMN projects.tasks."position" IS 'Fractional ordering key over the project''s live tasks (ties by number): a move takes the midpoint of its neighbours, and renumbers the project 1024, 2048, ... when the gap gets too small.';
 
 --
 -- Name: COLUMN tasks.estimate; Type: COMMENT; Schema: projects; Owner: -
 --
 
 COMMENT ON COLUMN projects.tasks.estimate IS 'Estimate in story points.';
+
+--
+-- Name: COLUMN tasks.search_vector; Type: COMMENT; Schema: projects; Owner: -
+--
+
+COMMENT ON COLUMN projects.tasks.search_vector IS 'Title (weight A) and description (weight B) as an english tsvector; match with websearch_to_tsquery(''english'', ...).';
 
 --
 -- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
@@ -722,6 +794,13 @@ ALTER TABLE ONLY projects.project_files
 
 ALTER TABLE ONLY projects.project_files
     ADD CONSTRAINT project_files_project_id_path_version_key UNIQUE (project_id, path, version);
+
+--
+-- Name: project_members project_members_pkey; Type: CONSTRAINT; Schema: projects; Owner: -
+--
+
+ALTER TABLE ONLY projects.project_members
+    ADD CONSTRAINT project_members_pkey PRIMARY KEY (project_id, user_id);
 
 --
 -- Name: projects projects_pkey; Type: CONSTRAINT; Schema: projects; Owner: -
@@ -929,6 +1008,12 @@ CREATE INDEX project_activity_entity_type_entity_id_idx ON projects.project_acti
 CREATE INDEX project_activity_project_id_created_at_id_idx ON projects.project_activity USING btree (project_id, created_at, id);
 
 --
+-- Name: project_activity_project_id_seq_idx; Type: INDEX; Schema: projects; Owner: -
+--
+
+CREATE INDEX project_activity_project_id_seq_idx ON projects.project_activity USING btree (project_id, seq);
+
+--
 -- Name: project_files_project_id_path_latest_key; Type: INDEX; Schema: projects; Owner: -
 --
 
@@ -945,6 +1030,18 @@ CREATE INDEX project_files_storage_key_idx ON projects.project_files USING btree
 --
 
 CREATE INDEX project_files_uploaded_by_idx ON projects.project_files USING btree (uploaded_by) WHERE (uploaded_by IS NOT NULL);
+
+--
+-- Name: project_members_added_by_idx; Type: INDEX; Schema: projects; Owner: -
+--
+
+CREATE INDEX project_members_added_by_idx ON projects.project_members USING btree (added_by) WHERE (added_by IS NOT NULL);
+
+--
+-- Name: project_members_user_id_project_id_idx; Type: INDEX; Schema: projects; Owner: -
+--
+
+CREATE INDEX project_members_user_id_project_id_idx ON projects.project_members USING btree (user_id, project_id);
 
 --
 -- Name: projects_owner_id_created_at_id_idx; Type: INDEX; Schema: projects; Owner: -
@@ -983,6 +1080,12 @@ CREATE INDEX tasks_labels_idx ON projects.tasks USING gin (labels) WHERE (delete
 CREATE INDEX tasks_project_id_created_at_id_idx ON projects.tasks USING btree (project_id, created_at, id) WHERE (deleted_at IS NULL);
 
 --
+-- Name: tasks_project_id_position_number_idx; Type: INDEX; Schema: projects; Owner: -
+--
+
+CREATE INDEX tasks_project_id_position_number_idx ON projects.tasks USING btree (project_id, "position", number) WHERE (deleted_at IS NULL);
+
+--
 -- Name: tasks_project_id_status_position_idx; Type: INDEX; Schema: projects; Owner: -
 --
 
@@ -993,6 +1096,12 @@ CREATE INDEX tasks_project_id_status_position_idx ON projects.tasks USING btree 
 --
 
 CREATE INDEX tasks_reporter_id_idx ON projects.tasks USING btree (reporter_id) WHERE (reporter_id IS NOT NULL);
+
+--
+-- Name: tasks_search_vector_idx; Type: INDEX; Schema: projects; Owner: -
+--
+
+CREATE INDEX tasks_search_vector_idx ON projects.tasks USING gin (search_vector) WHERE (deleted_at IS NULL);
 
 --
 -- Name: users update_auth_users_updated_at; Type: TRIGGER; Schema: auth; Owner: -
@@ -1007,10 +1116,22 @@ CREATE TRIGGER update_auth_users_updated_at BEFORE UPDATE ON auth.users FOR EACH
 CREATE TRIGGER update_memory_documents_updated_at BEFORE UPDATE ON memory.documents FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();
 
 --
+-- Name: project_activity notify_project_activity; Type: TRIGGER; Schema: projects; Owner: -
+--
+
+CREATE TRIGGER notify_project_activity AFTER INSERT ON projects.project_activity FOR EACH ROW EXECUTE FUNCTION projects.notify_project_activity();
+
+--
 -- Name: epics update_projects_epics_updated_at; Type: TRIGGER; Schema: projects; Owner: -
 --
 
 CREATE TRIGGER update_projects_epics_updated_at BEFORE UPDATE ON projects.epics FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();
+
+--
+-- Name: project_members update_projects_project_members_updated_at; Type: TRIGGER; Schema: projects; Owner: -
+--
+
+CREATE TRIGGER update_projects_project_members_updated_at BEFORE UPDATE ON projects.project_members FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();
 
 --
 -- Name: projects update_projects_projects_updated_at; Type: TRIGGER; Schema: projects; Owner: -
@@ -1107,6 +1228,27 @@ ALTER TABLE ONLY projects.project_files
 
 ALTER TABLE ONLY projects.project_files
     ADD CONSTRAINT project_files_uploaded_by_fkey FOREIGN KEY (uploaded_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+--
+-- Name: project_members project_members_added_by_fkey; Type: FK CONSTRAINT; Schema: projects; Owner: -
+--
+
+ALTER TABLE ONLY projects.project_members
+    ADD CONSTRAINT project_members_added_by_fkey FOREIGN KEY (added_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+--
+-- Name: project_members project_members_project_id_fkey; Type: FK CONSTRAINT; Schema: projects; Owner: -
+--
+
+ALTER TABLE ONLY projects.project_members
+    ADD CONSTRAINT project_members_project_id_fkey FOREIGN KEY (project_id) REFERENCES projects.projects(id) ON DELETE CASCADE;
+
+--
+-- Name: project_members project_members_user_id_fkey; Type: FK CONSTRAINT; Schema: projects; Owner: -
+--
+
+ALTER TABLE ONLY projects.project_members
+    ADD CONSTRAINT project_members_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 --
 -- Name: projects projects_owner_id_fkey; Type: FK CONSTRAINT; Schema: projects; Owner: -

@@ -186,6 +186,17 @@ async fn two_replicas_of_each_service_share_the_work_without_doubling_or_losing_
     every_chunk_is_indexed_once(&stack, &client, &pool, &tokens[1]).await;
 }
 
+/// Creates a project through the first gateway; its path, `/api/projects/{id}`.
+async fn create_project(stack: &Stack, client: &Client, token: &str, name: &str) -> String {
+    let create = client
+        .post(format!("{}/api/projects", stack.gateway(0)))
+        .bearer_auth(token)
+        .json(&json!({ "name": name }));
+    let (status, project) = send(create).await;
+    assert_eq!(status, StatusCode::CREATED, "{project}");
+    format!("/api/projects/{}", project["id"].as_str().expect("id"))
+}
+
 /// A change committed through one replica reaches a live stream opened through the other
 /// (PostgreSQL LISTEN/NOTIFY), and the gateway passes each event on when it happens.
 async fn changes_through_one_replica_stream_through_the_other(
@@ -193,13 +204,7 @@ async fn changes_through_one_replica_stream_through_the_other(
     client: &Client,
     token: &str,
 ) {
-    let create = client
-        .post(format!("{}/api/projects", stack.gateway(0)))
-        .bearer_auth(token)
-        .json(&json!({ "name": "Live" }));
-    let (status, project) = send(create).await;
-    assert_eq!(status, StatusCode::CREATED, "{project}");
-    let project = format!("/api/projects/{}", project["id"].as_str().expect("id"));
+    let project = create_project(stack, client, token, "Live").await;
     let stream = client
         .get(format!("{}{project}/events", stack.gateway(0)))
         .bearer_auth(token)
@@ -278,16 +283,8 @@ async fn files_written_through_one_replica_are_read_through_the_other(
     client: &Client,
     token: &str,
 ) {
-    let create = client
-        .post(format!("{}/api/projects", stack.gateway(0)))
-        .bearer_auth(token)
-        .json(&json!({ "name": "Replicated" }));
-    let (status, project) = send(create).await;
-    assert_eq!(status, StatusCode::CREATED, "{project}");
-    let files = format!(
-        "/api/projects/{}/files/notes/plan.md",
-        project["id"].as_str().expect("id")
-    );
+    let project = create_project(stack, client, token, "Replicated").await;
+    let files = format!("{project}/files/notes/plan.md");
     let bytes = "# Plan\nshared across replicas\n";
     let upload = client
         .put(format!("{}{files}", stack.gateway(1)))
