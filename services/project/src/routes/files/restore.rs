@@ -25,7 +25,12 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct RestoreInput {
     /// The file's path, as in `.../files/{path}`.
-    #[schema(example = "docs/readme.md", max_length = 1024)]
+    #[schema(
+        example = "docs/readme.md",
+        min_length = 1,
+        max_length = 1024,
+        pattern = "^(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+)(?:/(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+))*$"
+    )]
     pub path: String,
     /// The version whose bytes become the latest (restoring the latest itself also adds a
     /// version: every restore is one step in the history).

@@ -92,11 +92,15 @@ pub struct FileForm {
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
     /// Where to store it; the file part's filename when absent. Same rule as the `PUT` path.
-    #[schema(max_length = 1024)]
+    #[schema(
+        min_length = 1,
+        max_length = 1024,
+        pattern = "^(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+)(?:/(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+))*$"
+    )]
     path: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body(content = FileForm, content_type = "multipart/form-data", description = "One `file` part, optionally a `path` field; other fields are ignored"), responses((status = 201, body = FileView), (status = 400, description = "malformed_multipart, upload_interrupted", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: a file over 10 MiB (or a form over 10 MiB + 64 KiB)", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_media_type: not multipart/form-data", body = platform::openapi::ApiErrorBody), (status = 422, description = "missing_file, duplicate_field, invalid_file_path, invalid_content_type", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body(content = FileForm, content_type = "multipart/form-data", description = "One `file` part, optionally a `path` field; other fields (a submit button's name, say) are read past"), responses((status = 201, body = FileView), (status = 400, description = "malformed_multipart, upload_interrupted", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: a file over 10 MiB (or a form over 10 MiB + 64 KiB)", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_media_type: not multipart/form-data", body = platform::openapi::ApiErrorBody), (status = 422, description = "missing_file, duplicate_field, invalid_file_path, invalid_content_type", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// The form twin of `PUT .../files/{path}`, for browsers: the same limit, checks and
 /// answer. The file part streams to disk as it arrives; it is removed again if the rest of
 /// the form turns out wrong.
