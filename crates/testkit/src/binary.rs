@@ -112,7 +112,7 @@ pub async fn workspace_binary(name: &str) -> PathBuf {
 }
 
 /// The system's temporary directory, checked to have no `.env` in it or above it.
-fn dir_without_dotenv() -> PathBuf {
+pub(crate) fn dir_without_dotenv() -> PathBuf {
     let dir = std::env::temp_dir();
     assert!(
         dir.ancestors()

@@ -20,7 +20,9 @@ pub struct ServiceProcess {
     pub base_url: String,
 }
 
-/// Starts `binary` with `DATABASE_URL` pointing at `pool`'s database and a fresh port.
+/// Starts `binary` with `DATABASE_URL` pointing at `pool`'s database and a fresh port, from
+/// a directory with no `.env` in or above it: `scripts/dev` leaves one in the checkout, and
+/// its settings (a relative `JWT_PUBLIC_KEYS_FILE`, say) must not reach a test's service.
 pub fn spawn_service(
     binary: &str,
     env_prefix: &str,
@@ -29,6 +31,7 @@ pub fn spawn_service(
 ) -> ServiceProcess {
     let port = free_port();
     let child = Command::new(binary)
+        .current_dir(crate::binary::dir_without_dotenv())
         // Never production (which would demand SMTP and real keys): tests bring their own
         // keys (`SigningKeyFile`); the committed development key is refused here too.
         .env("APP_ENV", "test")
@@ -165,4 +168,26 @@ pub async fn assert_serves_health_and_stops(
     let body: serde_json::Value = missing.json().await.expect("json 404");
     assert_eq!(body["error"]["code"], "not_found");
     stop_gracefully(service.child).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[sqlx::test]
+    async fn a_service_starts_where_no_dotenv_can_reach_it(pool: PgPool) {
+        let service = spawn_service("/bin/pwd", "UNUSED_", &pool, &[]);
+        let output = service.child.wait_with_output().await.expect("pwd runs");
+        let dir = String::from_utf8(output.stdout).expect("utf-8");
+        let dir = std::path::Path::new(dir.trim());
+        assert!(
+            dir.ancestors()
+                .all(|ancestor| !ancestor.join(".env").exists()),
+            "{} or a parent holds a .env file",
+            dir.display()
+        );
+        let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let checkout = crate_dir.ancestors().nth(2).expect("the workspace root");
+        assert!(!dir.starts_with(checkout), "{}", dir.display());
+    }
 }
