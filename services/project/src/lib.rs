@@ -2,6 +2,8 @@
 //! File bytes live under `PROJECTS_DIR`; their metadata and everything else in PostgreSQL.
 
 pub mod access;
+pub mod cleanup;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -26,7 +28,7 @@ pub use state::AppState;
 pub const SPEC: ServiceSpec = ServiceSpec::new("project", "PROJECT_", 3005);
 
 /// Start-up: reads the settings, opens the database (at this build's schema), loads the
-/// token keys, makes sure `PROJECTS_DIR` exists and returns the app.
+/// token keys, makes sure `PROJECTS_DIR` exists, starts the orphan sweep and returns the app.
 pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
     let database: db::DbConfig = platform::config::from_env().map_err(StartError::new)?;
     let pool = db::schema::open_verified(&database)
@@ -43,6 +45,14 @@ pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
                 config.projects_dir.display()
             ))
         })?;
+    // Here rather than in `AppState::new`: tests that build the app get no sweep.
+    if let Some(every) = config.sweep_interval() {
+        cleanup::sweep::start(
+            pool.clone(),
+            storage::FileStore::new(&config.projects_dir),
+            every,
+        );
+    }
     Ok(app(AppState::new(
         pool,
         verifier,

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    platform::run_service(project::SPEC, project::build).await
+    project::cli::main().await
 }

@@ -19,6 +19,11 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
+pub use self::names::StoredName;
+use self::names::partial_name;
+
+mod names;
+
 /// 10 MiB, the guide's file limit; `project_files_size_bytes_check` says the same.
 pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
@@ -104,8 +109,7 @@ impl FileStore {
             .file_name()
             .expect("a key has a name")
             .to_string_lossy();
-        // Dot-prefixed: never a UUID, so never mistaken for a stored file.
-        let temp = dir.join(format!(".{name}.partial"));
+        let temp = dir.join(partial_name(&name));
         // Cleans up on every way out, including the request future being dropped mid-upload
         // (client gone, request timeout), where no code after an `.await` would run.
         let mut guard = DeleteOnDrop(Some(temp.clone()));
@@ -144,6 +148,29 @@ impl FileStore {
                 tracing::error!(%error, dir = %dir.display(), "cannot remove project files")
             }
         }
+    }
+}
+
+impl FileStore {
+    /// Size and SHA-256 of the bytes under `key`, read in small blocks (constant memory
+    /// whatever the file's size); `None` when there is no such file.
+    pub async fn hash(&self, key: &str) -> io::Result<Option<StoredBlob>> {
+        let path = self.locate(key)?;
+        tokio::task::spawn_blocking(move || {
+            let mut file = match std::fs::File::open(&path) {
+                Ok(file) => file,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(error) => return Err(error),
+            };
+            let mut hasher = Sha256::new();
+            let size_bytes = io::copy(&mut file, &mut hasher)?;
+            Ok(Some(StoredBlob {
+                size_bytes,
+                sha256: format!("{:x}", hasher.finalize()),
+            }))
+        })
+        .await
+        .map_err(io::Error::other)?
     }
 }
 

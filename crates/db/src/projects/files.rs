@@ -201,3 +201,54 @@ pub async fn delete_all(
     .fetch_all(executor)
     .await
 }
+
+/// What checking stored bytes needs of a row.
+#[derive(Debug, Clone)]
+pub struct StoredFileRow {
+    pub id: FileId,
+    pub project_id: ProjectId,
+    pub path: String,
+    pub version: i32,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub storage_key: String,
+}
+
+/// Every row (of every project), `limit` at a time, ordered by `(storage_key, id)`: pass the
+/// last row of a page to get the next. Rows sharing bytes come together, so a checker reads
+/// those bytes once.
+pub async fn page_by_storage_key(
+    executor: impl PgExecutor<'_>,
+    after: Option<(&str, FileId)>,
+    limit: i64,
+) -> Result<Vec<StoredFileRow>, sqlx::Error> {
+    let (after_key, after_id) = after.unzip();
+    sqlx::query_as!(
+        StoredFileRow,
+        r#"SELECT id AS "id: FileId", project_id AS "project_id: ProjectId", path, version,
+                  size_bytes, sha256, storage_key
+           FROM projects.project_files
+           WHERE $1::text IS NULL OR (storage_key, id) > ($1, $2)
+           ORDER BY storage_key, id
+           LIMIT $3"#,
+        after_key,
+        after_id as Option<FileId>,
+        limit,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Whether any row (of any project, any version) still uses the bytes under `storage_key`.
+pub async fn is_referenced(
+    executor: impl PgExecutor<'_>,
+    storage_key: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM projects.project_files WHERE storage_key = $1)
+               AS "referenced!""#,
+        storage_key,
+    )
+    .fetch_one(executor)
+    .await
+}

@@ -1,0 +1,385 @@
+//! `project verify-files [--fix]` and the service's orphan sweep, run as the real binary
+//! against files uploaded through the app: missing and corrupt bytes are reported and never
+//! "fixed"; orphans (strays, old temporaries, old bytes without a row) are reported and
+//! removed; anything an upload in flight could still own is left alone.
+
+mod common;
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant, SystemTime},
+};
+
+use axum::http::StatusCode;
+use common::TestApp;
+use db::ids::ProjectId;
+use serde_json::json;
+use sqlx::PgPool;
+use testkit::BinaryRun;
+use uuid::Uuid;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_project");
+const TWO_HOURS: Duration = Duration::from_secs(2 * 60 * 60);
+
+async fn verify(app: &TestApp, args: &[&str]) -> BinaryRun {
+    let url = testkit::database_url(&app.pool);
+    let dir = app.files_dir.to_string_lossy();
+    let args = [&["verify-files"], args].concat();
+    testkit::run_binary(
+        BINARY,
+        &args,
+        &[("DATABASE_URL", &url), ("PROJECTS_DIR", &dir)],
+    )
+    .await
+}
+
+/// The problem lines, sorted, and the summary line.
+fn report(run: &BinaryRun) -> (Vec<String>, String) {
+    let mut lines: Vec<String> = run.stdout.lines().map(str::to_owned).collect();
+    let summary = lines.pop().unwrap_or_default();
+    lines.sort();
+    (lines, summary)
+}
+
+fn sorted(lines: &[String]) -> Vec<String> {
+    let mut lines = lines.to_vec();
+    lines.sort();
+    lines
+}
+
+/// Writes `bytes` at `relative` under `root`, last modified `age` ago.
+fn plant(root: &Path, relative: &str, bytes: &[u8], age: Duration) -> PathBuf {
+    let path = root.join(relative);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+    std::fs::write(&path, bytes).expect("write");
+    backdate(&path, age);
+    path
+}
+
+fn backdate(path: &Path, age: Duration) {
+    let file = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open");
+    file.set_modified(SystemTime::now() - age)
+        .expect("set mtime");
+}
+
+async fn storage_key(app: &TestApp, project: &str, path: &str) -> String {
+    let project = ProjectId(project.parse().expect("uuid"));
+    db::projects::files::find(&app.pool, project, path, None)
+        .await
+        .expect("query")
+        .expect("row")
+        .storage_key
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn verify_reports_missing_corrupt_and_orphans_and_fix_removes_only_orphans(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let project = app.project_id("Files", &alice).await;
+    for (path, bytes) in [
+        ("a.txt", "alpha"),
+        ("b.txt", "bravo"),
+        ("c.txt", "charlie"),
+        ("a.txt", "alpha two"),
+    ] {
+        let reply = app
+            .upload(&project, path, "text/plain", bytes, &alice)
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    // Version 3 of a.txt shares version 1's bytes: 5 rows, 4 files.
+    let restore = json!({ "path": "a.txt", "version": 1 });
+    let reply = app
+        .post_as(
+            &format!("/api/projects/{project}/restore-file"),
+            restore,
+            &alice,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let clean = verify(&app, &[]).await;
+    assert_eq!(clean.ok(), "checked 5 rows, 4 files: 0 problems\n");
+
+    let root = app.files_dir.clone();
+    let b_key = storage_key(&app, &project, "b.txt").await;
+    let c_key = storage_key(&app, &project, "c.txt").await;
+    std::fs::remove_file(root.join(&b_key)).expect("remove b");
+    std::fs::write(root.join(&c_key), "CHARLIE").expect("change c");
+    let (old_temp, fresh_temp) = (Uuid::new_v4(), Uuid::new_v4());
+    let (old_blob, fresh_blob) = (Uuid::new_v4(), Uuid::new_v4());
+    plant(&root, "stray.txt", b"?", Duration::ZERO);
+    plant(&root, &format!("{project}/notes.txt"), b"?", Duration::ZERO);
+    plant(
+        &root,
+        &format!("{project}/.{old_temp}.partial"),
+        b"half",
+        TWO_HOURS,
+    );
+    plant(
+        &root,
+        &format!("{project}/{old_blob}"),
+        b"no row",
+        TWO_HOURS,
+    );
+    // What an upload in flight has on disk: its temporary, or its bytes before the commit.
+    plant(
+        &root,
+        &format!("{project}/.{fresh_temp}.partial"),
+        b"half",
+        Duration::ZERO,
+    );
+    plant(
+        &root,
+        &format!("{project}/{fresh_blob}"),
+        b"soon",
+        Duration::ZERO,
+    );
+
+    let damaged = vec![
+        format!("missing {project} b.txt v1 {b_key}"),
+        format!("corrupt {project} c.txt v1 {c_key}"),
+    ];
+    let orphans = vec![
+        "orphan stray.txt".to_owned(),
+        format!("orphan {project}/notes.txt"),
+        format!("orphan {project}/.{old_temp}.partial"),
+        format!("orphan {project}/{old_blob}"),
+    ];
+    let found = verify(&app, &[]).await;
+    assert_eq!(found.code, Some(1), "{found:#?}");
+    let expected = sorted(&[damaged.clone(), orphans.clone()].concat());
+    let summary = "checked 5 rows, 9 files: 6 problems".to_owned();
+    assert_eq!(report(&found), (expected, summary.clone()));
+
+    let fixed = verify(&app, &["--fix"]).await;
+    assert_eq!(fixed.code, Some(1), "{fixed:#?}");
+    let removed: Vec<String> = orphans
+        .iter()
+        .map(|line| format!("{line} (removed)"))
+        .collect();
+    let expected = sorted(&[damaged.clone(), removed].concat());
+    assert_eq!(report(&fixed), (expected, summary));
+    let a_v1 = db::projects::files::find(
+        &app.pool,
+        ProjectId(project.parse().expect("uuid")),
+        "a.txt",
+        Some(1),
+    )
+    .await
+    .expect("query")
+    .expect("row");
+    let a_latest = storage_key(&app, &project, "a.txt").await;
+    assert_eq!(
+        a_latest, a_v1.storage_key,
+        "the restore shares version 1's bytes"
+    );
+    let kept = sorted(&[
+        a_v1.storage_key,
+        c_key,
+        format!("{project}/.{fresh_temp}.partial"),
+        format!("{project}/{fresh_blob}"),
+    ]);
+    let stored = app.stored_files();
+    assert_eq!(stored.len(), 5, "{stored:?}");
+    for key in &kept {
+        assert!(stored.contains(key), "{key} kept: {stored:?}");
+    }
+
+    let again = verify(&app, &[]).await;
+    assert_eq!(again.code, Some(1), "{again:#?}");
+    let summary = "checked 5 rows, 5 files: 2 problems".to_owned();
+    assert_eq!(report(&again), (sorted(&damaged), summary));
+
+    // Without a grace period the upload-in-flight files count too (for a stopped service).
+    let no_grace = verify(&app, &["--grace-secs", "0"]).await;
+    let young = vec![
+        format!("orphan {project}/.{fresh_temp}.partial"),
+        format!("orphan {project}/{fresh_blob}"),
+    ];
+    let expected = sorted(&[damaged, young].concat());
+    let summary = "checked 5 rows, 5 files: 4 problems".to_owned();
+    assert_eq!(report(&no_grace), (expected, summary));
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn verify_on_an_empty_store_is_clean(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    std::fs::create_dir_all(&app.files_dir).expect("dir");
+    assert_eq!(
+        verify(&app, &[]).await.ok(),
+        "checked 0 rows, 0 files: 0 problems\n"
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn verify_refuses_bad_usage_and_a_missing_projects_dir_with_exit_2(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    for (args, message) in [
+        (&["--fxi"][..], "unexpected argument `--fxi`"),
+        (&["--grace-secs", "soon"], "not `soon`"),
+    ] {
+        let run = verify(&app, args).await;
+        assert_eq!(run.code, Some(2), "{run:#?}");
+        assert_eq!(run.stdout, "");
+        assert_eq!(run.stderr.lines().count(), 1, "{run:#?}");
+        assert!(run.stderr.contains(message), "{run:#?}");
+        assert!(
+            run.stderr.contains("usage: project verify-files"),
+            "{run:#?}"
+        );
+    }
+    // Never created: every row would look missing, so it does not check at all.
+    let run = verify(&app, &[]).await;
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(
+        run.stderr
+            .starts_with("project verify-files: error: PROJECTS_DIR"),
+        "{run:#?}"
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn verify_refuses_an_unmigrated_database_with_exit_2(pool: PgPool) {
+    let dir = tempfile_dir();
+    let url = testkit::database_url(&pool);
+    let dir_env = dir.to_string_lossy();
+    let env = [("DATABASE_URL", url.as_str()), ("PROJECTS_DIR", &dir_env)];
+    let run = testkit::run_binary(BINARY, &["verify-files"], &env).await;
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert!(run.stderr.contains("schema is at version 0"), "{run:#?}");
+    std::fs::remove_dir_all(dir).expect("cleanup");
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("project-verify-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn the_service_sweeps_old_orphans_and_keeps_referenced_and_young_files(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let alice = app.user("alice").await;
+    let project = app.project_id("Files", &alice).await;
+    let reply = app
+        .upload(&project, "kept.txt", "text/plain", "kept", &alice)
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let root = app.files_dir.clone();
+    let kept = storage_key(&app, &project, "kept.txt").await;
+    // Old, but referenced: never an orphan.
+    backdate(&root.join(&kept), TWO_HOURS);
+    let fresh_temp = format!("{project}/.{}.partial", Uuid::new_v4());
+    plant(&root, &fresh_temp, b"half", Duration::ZERO);
+    let fresh_blob = format!("{project}/{}", Uuid::new_v4());
+    plant(&root, &fresh_blob, b"soon", Duration::ZERO);
+    plant(&root, "stray.txt", b"?", Duration::ZERO);
+    plant(
+        &root,
+        &format!("{project}/.{}.partial", Uuid::new_v4()),
+        b"h",
+        TWO_HOURS,
+    );
+    plant(
+        &root,
+        &format!("{project}/{}", Uuid::new_v4()),
+        b"gone",
+        TWO_HOURS,
+    );
+
+    let key = testkit::SigningKeyFile::new();
+    let dir = root.to_string_lossy();
+    let env = [
+        ("JWT_PRIVATE_KEY_FILE", key.path()),
+        ("PROJECTS_DIR", &dir),
+        ("PROJECT_SWEEP_INTERVAL_SECS", "1"),
+    ];
+    let mut service = testkit::spawn_service(BINARY, "PROJECT_", &pool, &env);
+    let ready = format!("{}/health/ready", service.base_url);
+    testkit::wait_until_ok(&ready, &mut service.child).await;
+    let expected = sorted(&[kept, fresh_temp, fresh_blob]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.stored_files() != expected {
+        assert!(
+            Instant::now() < deadline,
+            "swept to {expected:?}, found {:?}",
+            app.stored_files()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Still so after more sweeps.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(app.stored_files(), expected);
+    testkit::stop_gracefully(service.child).await;
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn rows_are_paged_by_storage_key_each_once(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let project = app.project_id("Files", &alice).await;
+    for index in 0..5 {
+        let path = format!("f{index}.txt");
+        let reply = app
+            .upload(&project, &path, "text/plain", "same", &alice)
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<(String, db::ids::FileId)> = None;
+    loop {
+        let cursor = after.as_ref().map(|(key, id)| (key.as_str(), *id));
+        let page = db::projects::files::page_by_storage_key(&app.pool, cursor, 2)
+            .await
+            .expect("page");
+        let Some(last) = page.last() else { break };
+        after = Some((last.storage_key.clone(), last.id));
+        seen.extend(
+            page.iter()
+                .map(|row| (row.storage_key.clone(), row.path.clone())),
+        );
+    }
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert!(
+        seen.windows(2).all(|pair| pair[0] < pair[1]),
+        "ordered once each: {seen:?}"
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn two_sweeps_at_once_both_finish_and_remove_only_orphans(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let project = app.project_id("Files", &alice).await;
+    let mut referenced = Vec::new();
+    for index in 0..10 {
+        let path = format!("kept-{index}.txt");
+        let reply = app
+            .upload(&project, &path, "text/plain", "kept", &alice)
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let key = storage_key(&app, &project, &path).await;
+        backdate(&app.files_dir.join(&key), TWO_HOURS);
+        referenced.push(key);
+    }
+    for _ in 0..200 {
+        plant(
+            &app.files_dir,
+            &format!("{project}/{}", Uuid::new_v4()),
+            b"x",
+            TWO_HOURS,
+        );
+    }
+    let store = project::storage::FileStore::new(&app.files_dir);
+    let grace = project::cleanup::ORPHAN_GRACE;
+    let (first, second) = tokio::join!(
+        project::cleanup::sweep::sweep_once(&app.pool, &store, grace),
+        project::cleanup::sweep::sweep_once(&app.pool, &store, grace),
+    );
+    let removed = first.expect("first sweep") + second.expect("second sweep");
+    assert!(removed >= 200, "{removed}");
+    assert_eq!(app.stored_files(), sorted(&referenced));
+}
