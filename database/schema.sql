@@ -158,7 +158,7 @@ CREATE TABLE auth.one_time_tokens (
     expires_at timestamp with time zone NOT NULL,
     used_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT one_time_tokens_purpose_check CHECK (((purpose)::text = ANY ((ARRAY['verify_email'::character varying, 'reset_password'::character varying])::text[]))),
+    CONSTRAINT one_time_tokens_purpose_check CHECK (((purpose)::text = ANY ((ARRAY['verify_email'::character varying, 'reset_password'::character varying, 'mfa_login'::character varying])::text[]))),
     CONSTRAINT one_time_tokens_token_hash_check CHECK ((token_hash ~ '^[0-9a-f]{64}$'::text))
 );
 
@@ -167,6 +167,25 @@ CREATE TABLE auth.one_time_tokens (
 --
 
 COMMENT ON TABLE auth.one_time_tokens IS 'Hashed single-use tokens mailed for email verification and password reset.';
+
+--
+-- Name: recovery_codes; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE TABLE auth.recovery_codes (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    code_hash text NOT NULL,
+    used_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT recovery_codes_code_hash_check CHECK ((code_hash ~ '^[0-9a-f]{64}$'::text))
+);
+
+--
+-- Name: TABLE recovery_codes; Type: COMMENT; Schema: auth; Owner: -
+--
+
+COMMENT ON TABLE auth.recovery_codes IS 'Hashed single-use codes that replace a TOTP code when the authenticator is lost.';
 
 --
 -- Name: refresh_tokens; Type: TABLE; Schema: auth; Owner: -
@@ -186,6 +205,26 @@ CREATE TABLE auth.refresh_tokens (
 --
 
 COMMENT ON TABLE auth.refresh_tokens IS 'Every refresh token issued per session (hashed), for rotation and reuse detection.';
+
+--
+-- Name: totp_factors; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE TABLE auth.totp_factors (
+    user_id uuid NOT NULL,
+    secret_ciphertext bytea NOT NULL,
+    confirmed_at timestamp with time zone,
+    last_used_step bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT totp_factors_last_used_step_check CHECK ((last_used_step >= 0)),
+    CONSTRAINT totp_factors_secret_ciphertext_check CHECK ((octet_length(secret_ciphertext) > 24))
+);
+
+--
+-- Name: TABLE totp_factors; Type: COMMENT; Schema: auth; Owner: -
+--
+
+COMMENT ON TABLE auth.totp_factors IS 'A user''s TOTP second factor: encrypted secret, confirmation and the last accepted step.';
 
 --
 -- Name: user_sessions; Type: TABLE; Schema: auth; Owner: -
@@ -677,6 +716,20 @@ ALTER TABLE ONLY auth.one_time_tokens
     ADD CONSTRAINT one_time_tokens_token_hash_key UNIQUE (token_hash);
 
 --
+-- Name: recovery_codes recovery_codes_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.recovery_codes
+    ADD CONSTRAINT recovery_codes_pkey PRIMARY KEY (id);
+
+--
+-- Name: recovery_codes recovery_codes_user_id_code_hash_key; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.recovery_codes
+    ADD CONSTRAINT recovery_codes_user_id_code_hash_key UNIQUE (user_id, code_hash);
+
+--
 -- Name: refresh_tokens refresh_tokens_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
 --
 
@@ -689,6 +742,13 @@ ALTER TABLE ONLY auth.refresh_tokens
 
 ALTER TABLE ONLY auth.refresh_tokens
     ADD CONSTRAINT refresh_tokens_token_hash_key UNIQUE (token_hash);
+
+--
+-- Name: totp_factors totp_factors_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.totp_factors
+    ADD CONSTRAINT totp_factors_pkey PRIMARY KEY (user_id);
 
 --
 -- Name: user_sessions user_sessions_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
@@ -1167,11 +1227,25 @@ ALTER TABLE ONLY auth.one_time_tokens
     ADD CONSTRAINT one_time_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 --
+-- Name: recovery_codes recovery_codes_user_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.recovery_codes
+    ADD CONSTRAINT recovery_codes_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
 -- Name: refresh_tokens refresh_tokens_session_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
 --
 
 ALTER TABLE ONLY auth.refresh_tokens
     ADD CONSTRAINT refresh_tokens_session_id_fkey FOREIGN KEY (session_id) REFERENCES auth.user_sessions(id) ON DELETE CASCADE;
+
+--
+-- Name: totp_factors totp_factors_user_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.totp_factors
+    ADD CONSTRAINT totp_factors_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 --
 -- Name: user_sessions user_sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -

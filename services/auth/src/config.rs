@@ -72,6 +72,9 @@ pub struct AuthConfig {
     /// `X-Forwarded-For` names the client; default `127.0.0.1/32, ::1/128`, empty: none.
     #[serde(default, deserialize_with = "trusted_proxies")]
     pub trusted_proxies: TrustedProxies,
+    /// `MFA_ENCRYPTION_KEY`: base64 of 32 random bytes that encrypt TOTP secrets at rest;
+    /// required in staging and production, a committed development key otherwise.
+    pub mfa_encryption_key: Option<secrecy::SecretString>,
     /// `GITHUB_*`: sign-in with GitHub (off unless client id and secret are set).
     #[serde(flatten)]
     pub github: crate::oauth::github::GitHubConfig,

@@ -1,6 +1,7 @@
 //! What guards a password against guessing: each guess counts against the client's and the
 //! account's budgets, and repeated wrong ones lock the account, telling its owner once.
-//! Login and `me/password` (which checks the current password) share these rules.
+//! Login and `me/password` (which checks the current password) share these rules, and so do
+//! second-factor codes, which complete a password.
 
 use db::auth::{User, users::FailedLogin};
 use platform::client::ClientInfo;
@@ -21,12 +22,24 @@ pub async fn count_guess(
     client: &ClientInfo,
     account: &str,
 ) -> Result<(), ApiError> {
-    let rule = Rule::per_minute("login", state.config.rate_limit_login_per_minute);
-    let limiter = &state.limiter;
-    limiter
-        .check(rule, &format!("ip:{}", client_key(client)))
-        .await?;
-    limiter.check(rule, account).await?;
+    count_client_guess(state, client).await?;
+    count_account_guess(state, account).await
+}
+
+fn guess_rule(state: &AppState) -> Rule {
+    Rule::per_minute("login", state.config.rate_limit_login_per_minute)
+}
+
+/// The client half of [`count_guess`], for a guess whose account is not known yet.
+pub async fn count_client_guess(state: &AppState, client: &ClientInfo) -> Result<(), ApiError> {
+    let key = format!("ip:{}", client_key(client));
+    state.limiter.check(guess_rule(state), &key).await?;
+    Ok(())
+}
+
+/// The account half of [`count_guess`].
+pub async fn count_account_guess(state: &AppState, account: &str) -> Result<(), ApiError> {
+    state.limiter.check(guess_rule(state), account).await?;
     Ok(())
 }
 
@@ -39,6 +52,28 @@ pub async fn wrong_password(state: &AppState, user: &User, client: &ClientInfo) 
                 .refused(Some(user.id), "login", details)
                 .await;
             ApiError::InvalidCredentials
+        }
+        Err(error) => error,
+    }
+}
+
+/// Counts a wrong second-factor code like a wrong password (a code is the rest of the
+/// credential: guessing it must cost what guessing a password costs) and answers `invalid_code`.
+/// `action` and `reason` name the audit row (`mfa_login`/`wrong_code`, ...).
+pub async fn wrong_code(
+    state: &AppState,
+    user: &User,
+    client: &ClientInfo,
+    action: &str,
+    reason: &str,
+) -> ApiError {
+    match record_failure(state, user, client).await {
+        Ok(failed) => {
+            let details = json!({ "reason": reason, "failed_attempts": failed.attempts });
+            Audit::new(&state.pool, client)
+                .refused(Some(user.id), action, details)
+                .await;
+            ApiError::InvalidCode
         }
         Err(error) => error,
     }

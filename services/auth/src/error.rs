@@ -34,6 +34,11 @@ pub enum ApiError {
     RefreshTokenReused,
     #[error("this link is invalid, already used or expired: ask for a new one")]
     InvalidLinkToken,
+    /// A wrong, replayed or spent second-factor code (TOTP or recovery code).
+    #[error("this code is wrong or was already used: try the next one")]
+    InvalidCode,
+    #[error("this sign-in has expired or was already completed: log in again")]
+    InvalidMfaToken,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0}")]
@@ -85,6 +90,8 @@ impl ServiceError for ApiError {
             ApiError::InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "invalid_refresh_token"),
             ApiError::RefreshTokenReused => (StatusCode::UNAUTHORIZED, "refresh_token_reused"),
             ApiError::InvalidLinkToken => (StatusCode::BAD_REQUEST, "invalid_or_expired_token"),
+            ApiError::InvalidCode => (StatusCode::UNAUTHORIZED, "invalid_code"),
+            ApiError::InvalidMfaToken => (StatusCode::UNAUTHORIZED, "invalid_mfa_token"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),

@@ -7,6 +7,7 @@ pub mod error;
 pub mod links;
 pub mod mail;
 pub mod metrics;
+pub mod mfa;
 pub mod oauth;
 pub mod password;
 pub mod rate_limit;

@@ -33,13 +33,17 @@ pub async fn queue(
     user: &User,
     mail: LinkMail,
 ) -> Result<(), sqlx::Error> {
-    let purpose = match mail {
-        LinkMail::VerifyEmail => Purpose::VerifyEmail,
-        LinkMail::ResetPassword | LinkMail::AccountLocked { .. } => Purpose::ResetPassword,
-    };
-    let (ttl_secs, path) = match purpose {
-        Purpose::VerifyEmail => (config.verify_email_ttl_secs, "verify-email"),
-        Purpose::ResetPassword => (config.password_reset_ttl_secs, "reset-password"),
+    let (purpose, ttl_secs, path) = match mail {
+        LinkMail::VerifyEmail => (
+            Purpose::VerifyEmail,
+            config.verify_email_ttl_secs,
+            "verify-email",
+        ),
+        LinkMail::ResetPassword | LinkMail::AccountLocked { .. } => (
+            Purpose::ResetPassword,
+            config.password_reset_ttl_secs,
+            "reset-password",
+        ),
     };
     let token = new_secret();
     db::auth::one_time_tokens::void_outstanding(&mut *conn, user.id, purpose).await?;

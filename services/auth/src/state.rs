@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use crate::{
     config::AuthConfig,
     mail::{LogMailer, Mailer, SmtpMailer, worker::OutboxWorker},
+    mfa::cipher::SecretCipher,
     oauth::github::GitHub,
     password::Passwords,
     rate_limit::RateLimiter,
@@ -43,6 +44,8 @@ pub struct AppState {
     pub mail_wakeup: Arc<Notify>,
     /// GitHub sign-in; `None` when `GITHUB_CLIENT_ID`/`GITHUB_CLIENT_SECRET` are unset.
     pub github: Option<Arc<GitHub>>,
+    /// Seals and opens TOTP secrets (`MFA_ENCRYPTION_KEY`).
+    pub mfa_cipher: Arc<SecretCipher>,
 }
 
 impl AppState {
@@ -94,6 +97,8 @@ impl AppState {
             ),
             None => LogMailer::for_env(config.app_env).map_err(StartError::new)?,
         };
+        let mfa_cipher = SecretCipher::for_env(config.mfa_encryption_key.as_ref(), config.app_env)
+            .map_err(StartError::new)?;
         let github = GitHub::from_config(&config.github)
             .map_err(StartError::new)?
             .map(Arc::new);
@@ -109,6 +114,7 @@ impl AppState {
             mailer,
             mail_wakeup: Arc::new(Notify::new()),
             github,
+            mfa_cipher: Arc::new(mfa_cipher),
         })
     }
 

@@ -29,6 +29,11 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("post", "/api/auth/admin/users/{id}/unlock"),
     ("get", "/api/auth/oauth/github"),
     ("get", "/api/auth/oauth/github/callback"),
+    ("post", "/api/auth/mfa/totp/enroll"),
+    ("post", "/api/auth/mfa/totp/confirm"),
+    ("delete", "/api/auth/mfa/totp"),
+    ("post", "/api/auth/mfa/recovery-codes"),
+    ("post", "/api/auth/login/mfa"),
 ];
 
 #[sqlx::test(migrator = "db::MIGRATOR")]

@@ -1,9 +1,11 @@
-//! SQL for the `auth` schema: accounts, sessions with rotating refresh tokens, the audit log.
+//! SQL for the `auth` schema: accounts, sessions with rotating refresh tokens, second factors,
+//! the audit log.
 
 pub mod admin;
 pub mod audit;
 pub mod legacy;
 mod lockout;
+pub mod mfa;
 pub mod oauth;
 pub mod one_time_tokens;
 pub mod outbox;

@@ -1,4 +1,5 @@
-//! `auth.one_time_tokens`: hashed, expiring, single-use tokens sent by mail.
+//! `auth.one_time_tokens`: hashed, expiring, single-use tokens: links sent by mail, and the
+//! challenge between a login's password and its second factor.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
@@ -10,6 +11,8 @@ use crate::ids::UserId;
 pub enum Purpose {
     VerifyEmail,
     ResetPassword,
+    /// Finishes a login whose password was right, with a second-factor code.
+    MfaLogin,
 }
 
 impl Purpose {
@@ -17,6 +20,7 @@ impl Purpose {
         match self {
             Purpose::VerifyEmail => "verify_email",
             Purpose::ResetPassword => "reset_password",
+            Purpose::MfaLogin => "mfa_login",
         }
     }
 }

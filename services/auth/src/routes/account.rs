@@ -1,10 +1,11 @@
-//! `POST register` and `POST login`: signing up and signing in with a password.
+//! `POST register` and `POST login`: signing up and signing in with a password (a second
+//! factor, when on, is finished at `POST login/mfa`, in `routes/mfa.rs`).
 
 use axum::{Router, extract::State, http::StatusCode, routing::post};
 use chrono::Utc;
 use db::auth::NewUser;
 use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::OpenApi;
 
@@ -13,6 +14,7 @@ use crate::{
     credentials,
     error::ApiError,
     links::{self, LinkMail},
+    mfa::login::MfaChallenge,
     password::Verified,
     rate_limit::{Rule, client_key},
     sessions::{self, SignedIn},
@@ -107,15 +109,24 @@ pub struct LoginRequest {
     password: String,
 }
 
+/// A password login's answer: signed in, or (the account has a second factor) a challenge to
+/// finish at `POST /api/auth/login/mfa`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoginReply {
+    SignedIn(Box<SignedIn>),
+    MfaRequired(MfaChallenge),
+}
+
 /// A lock answers exactly like a wrong password (same status, body and cost), so neither
 /// the lock nor the existence of an account shows from outside; the owner learns of a lock
 /// by mail.
-#[utoipa::path(post, path = "/api/auth/login", tag = "account", request_body = LoginRequest, responses((status = 200, description = "signed in", body = SignedIn), (status = 401, description = "invalid_credentials: unknown account, wrong password, or an account locked after repeated failures (the owner is mailed a reset link)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/login", tag = "account", request_body = LoginRequest, responses((status = 200, description = "signed in, or (the account has a second factor) `mfa_required` with an `mfa_token` and no tokens", body = LoginReply), (status = 401, description = "invalid_credentials: unknown account, wrong password, or an account locked after repeated failures (the owner is mailed a reset link)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
     Json(request): Json<LoginRequest>,
-) -> Result<axum::Json<SignedIn>, ApiError> {
+) -> Result<axum::Json<LoginReply>, ApiError> {
     let login = request.login.trim().to_lowercase();
     credentials::count_guess(&state, &client, &format!("account:{login}")).await?;
     if request.password.len() > validate::PASSWORD_MAX_CHARS * 4 {
@@ -158,6 +169,15 @@ pub async fn login(
         true => Some(state.passwords.hash(request.password).await?),
         false => None,
     };
+    if db::auth::mfa::status(&state.pool, user.id).await?.totp {
+        // The failure count stays until the code is right too: a right password alone must
+        // not refill the budget for guessing codes.
+        if let Some(hash) = &new_hash {
+            db::auth::users::update_password_hash(&state.pool, user.id, hash).await?;
+        }
+        let challenge = crate::mfa::login::challenge(&state, &user, &client).await?;
+        return Ok(axum::Json(LoginReply::MfaRequired(challenge)));
+    }
     let mut tx = state.pool.begin().await?;
     db::auth::users::record_successful_login(&mut *tx, user.id).await?;
     if let Some(hash) = &new_hash {
@@ -165,5 +185,5 @@ pub async fn login(
     }
     let details = json!({ "password_rehashed": new_hash.is_some() });
     let signed_in = sessions::sign_in(tx, &state, user, &client, &["login"], details).await?;
-    Ok(axum::Json(signed_in))
+    Ok(axum::Json(LoginReply::SignedIn(Box::new(signed_in))))
 }

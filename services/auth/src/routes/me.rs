@@ -1,4 +1,4 @@
-//! The signed-in user's own account: `GET/PATCH me`, `POST me/password`, `me/sessions`.
+//! The signed-in user's own account: `GET/PATCH me` (with its second-factor status), `POST me/password`, `me/sessions`.
 
 use axum::{
     Router,
@@ -47,15 +47,43 @@ pub fn router() -> Router<AppState> {
 )]
 pub struct ApiDoc;
 
-#[utoipa::path(get, path = "/api/auth/me", tag = "me", security(("bearer" = [])), responses((status = 200, body = UserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]
+/// The account as its owner sees it: [`UserView`] plus its second factor.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MeView {
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub user: UserView,
+    pub mfa: MfaView,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MfaView {
+    /// A confirmed TOTP authenticator is required at login.
+    pub totp: bool,
+    /// Unused recovery codes.
+    pub recovery_codes_left: i64,
+}
+
+async fn me_view(state: &AppState, user: db::auth::User) -> Result<MeView, ApiError> {
+    let status = db::auth::mfa::status(&state.pool, user.id).await?;
+    Ok(MeView {
+        user: user.into(),
+        mfa: MfaView {
+            totp: status.totp,
+            recovery_codes_left: status.recovery_codes_left,
+        },
+    })
+}
+
+#[utoipa::path(get, path = "/api/auth/me", tag = "me", security(("bearer" = [])), responses((status = 200, body = MeView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     session: CurrentSession,
-) -> Result<axum::Json<UserView>, ApiError> {
+) -> Result<axum::Json<MeView>, ApiError> {
     let user = db::auth::users::find(&state.pool, session.user_id)
         .await?
         .ok_or(ApiError::SessionRevoked)?;
-    Ok(axum::Json(user.into()))
+    Ok(axum::Json(me_view(&state, user).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -84,13 +112,13 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[utoipa::path(patch, path = "/api/auth/me", tag = "me", security(("bearer" = [])), request_body = ProfileUpdate, responses((status = 200, body = UserView), (status = 409, description = "username_taken", body = ApiErrorBody), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
+#[utoipa::path(patch, path = "/api/auth/me", tag = "me", security(("bearer" = [])), request_body = ProfileUpdate, responses((status = 200, body = MeView), (status = 409, description = "username_taken", body = ApiErrorBody), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     client: ClientInfo,
     session: CurrentSession,
     Json(update): Json<ProfileUpdate>,
-) -> Result<axum::Json<UserView>, ApiError> {
+) -> Result<axum::Json<MeView>, ApiError> {
     let username = update
         .username
         .as_deref()
@@ -124,7 +152,7 @@ pub async fn update(
     Audit::new(&state.pool, &client)
         .done(Some(user.id), "profile_updated", details)
         .await;
-    Ok(axum::Json(user.into()))
+    Ok(axum::Json(me_view(&state, user).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -6,6 +6,7 @@ mod admin;
 mod email;
 mod keys;
 mod me;
+mod mfa;
 mod oauth;
 mod session;
 
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(account::router())
         .merge(session::router())
         .merge(me::router())
+        .merge(mfa::router())
         .merge(email::router())
         .merge(oauth::router())
         .merge(admin::router())
@@ -44,6 +46,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(account::ApiDoc::openapi());
     doc.merge(session::ApiDoc::openapi());
     doc.merge(me::ApiDoc::openapi());
+    doc.merge(mfa::ApiDoc::openapi());
     doc.merge(email::ApiDoc::openapi());
     doc.merge(oauth::ApiDoc::openapi());
     doc.merge(admin::ApiDoc::openapi());

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod mfa;
+
 use std::{
     ops::Deref,
     sync::{

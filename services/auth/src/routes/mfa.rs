@@ -1,0 +1,319 @@
+//! The second factor: `mfa/totp/enroll`, `mfa/totp/confirm`, `DELETE mfa/totp`,
+//! `mfa/recovery-codes`, and `login/mfa`, which finishes a login that needs a code.
+
+use axum::{
+    Router,
+    extract::State,
+    http::StatusCode,
+    routing::{delete, post},
+};
+use chrono::Utc;
+use db::auth::User;
+use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::OpenApi;
+
+use crate::{
+    audit::Audit,
+    credentials,
+    error::ApiError,
+    mfa::{
+        self, CodeCheck, Notice,
+        login::{MfaChallenge, Proof},
+        totp,
+    },
+    password::Verified,
+    sessions::{CurrentSession, SignedIn},
+    state::AppState,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/mfa/totp/enroll", post(enroll))
+        .route("/api/auth/mfa/totp/confirm", post(confirm))
+        .route("/api/auth/mfa/totp", delete(disable))
+        .route("/api/auth/mfa/recovery-codes", post(regenerate))
+        .route("/api/auth/login/mfa", post(login_mfa))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(enroll, confirm, disable, regenerate, login_mfa),
+    components(schemas(MfaChallenge)),
+    tags((name = "mfa", description = "Two-factor sign-in: TOTP and recovery codes"))
+)]
+pub struct ApiDoc;
+
+/// What an authenticator app needs; the factor is pending until confirmed with a code.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TotpEnrollment {
+    /// The shared secret, base32 (for typing it in by hand).
+    pub secret: String,
+    /// `otpauth://totp/...`: what the QR code encodes.
+    pub otpauth_uri: String,
+    /// The URI as an SVG QR code.
+    pub qr_svg: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    /// The 6 digits the authenticator app shows now (spaces allowed).
+    #[schema(example = "123456")]
+    code: String,
+}
+
+/// Shown once: only their hashes are kept.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten single-use codes, `xxxx-xxxx-xxxx-xxxx`.
+    pub recovery_codes: Vec<String>,
+}
+
+async fn current_user(state: &AppState, session: &CurrentSession) -> Result<User, ApiError> {
+    db::auth::users::find(&state.pool, session.user_id)
+        .await?
+        .ok_or(ApiError::SessionRevoked)
+}
+
+fn not_enrolled() -> ApiError {
+    ApiError::Conflict {
+        code: "mfa_not_enrolled",
+        message: "no authenticator is waiting for confirmation: start with POST /api/auth/mfa/totp/enroll",
+    }
+}
+
+/// Starts (or restarts) enrollment: a new secret replaces any pending one.
+#[utoipa::path(post, path = "/api/auth/mfa/totp/enroll", tag = "mfa", security(("bearer" = [])), responses((status = 200, description = "pending until confirmed", body = TotpEnrollment), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 409, description = "mfa_already_enabled", body = ApiErrorBody)))]
+pub async fn enroll(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    session: CurrentSession,
+) -> Result<axum::Json<TotpEnrollment>, ApiError> {
+    let user = current_user(&state, &session).await?;
+    let secret = totp::new_secret();
+    let sealed = state
+        .mfa_cipher
+        .seal(user.id, &secret)
+        .map_err(ApiError::Internal)?;
+    if !db::auth::mfa::save_pending_totp(&state.pool, user.id, &sealed).await? {
+        return Err(mfa::already_enabled());
+    }
+    let enrollment =
+        totp::enrollment(&secret, &user.email, &user.username).map_err(ApiError::Internal)?;
+    Audit::new(&state.pool, &client)
+        .done(Some(user.id), "mfa_totp_enrollment_started", json!({}))
+        .await;
+    Ok(axum::Json(TotpEnrollment {
+        secret: enrollment.secret,
+        otpauth_uri: enrollment.otpauth_uri,
+        qr_svg: enrollment.qr_svg,
+    }))
+}
+
+/// Turns the pending factor on with a first code and answers with the recovery codes, once.
+#[utoipa::path(post, path = "/api/auth/mfa/totp/confirm", tag = "mfa", security(("bearer" = [])), request_body = CodeRequest, responses((status = 200, description = "two-factor sign-in is on; the owner is mailed", body = RecoveryCodes), (status = 401, description = "invalid_code, or missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 409, description = "mfa_not_enrolled or mfa_already_enabled", body = ApiErrorBody), (status = 422, description = "invalid_code_format", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    session: CurrentSession,
+    Json(request): Json<CodeRequest>,
+) -> Result<axum::Json<RecoveryCodes>, ApiError> {
+    let code = mfa::parse_code(&request.code)?;
+    let account = format!("mfa_confirm:{}", session.user_id);
+    credentials::count_guess(&state, &client, &account).await?;
+    let user = current_user(&state, &session).await?;
+    let factor = db::auth::mfa::find_totp(&state.pool, user.id)
+        .await?
+        .ok_or_else(not_enrolled)?;
+    if factor.confirmed_at.is_some() {
+        return Err(mfa::already_enabled());
+    }
+    let secret = state
+        .mfa_cipher
+        .open(user.id, &factor.secret_ciphertext)
+        .map_err(ApiError::Internal)?;
+    let audit = Audit::new(&state.pool, &client);
+    // A pending factor guards nothing yet, so a wrong code here is rate-limited but does not
+    // count toward the lockout.
+    let Some(step) =
+        totp::matching_step(&secret, &code, totp::now()).map_err(ApiError::Internal)?
+    else {
+        let details = json!({ "reason": "wrong_code" });
+        audit
+            .refused(Some(user.id), "mfa_totp_enabled", details)
+            .await;
+        return Err(ApiError::InvalidCode);
+    };
+    let mut tx = state.pool.begin().await?;
+    if !db::auth::mfa::confirm_totp(&mut *tx, user.id, &factor.secret_ciphertext, step).await? {
+        // Enrolled again (or confirmed) meanwhile: this code was for a secret that is gone.
+        return Err(not_enrolled());
+    }
+    let recovery_codes = mfa::new_recovery_codes(&mut tx, user.id).await?;
+    mfa::queue_notice(&mut tx, &user, Notice::Enabled).await?;
+    let details = json!({ "recovery_codes": recovery_codes.len() });
+    let event = audit.event(Some(user.id), "mfa_totp_enabled", true, details);
+    db::auth::audit::record(&mut *tx, &event).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(axum::Json(RecoveryCodes { recovery_codes }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisableRequest {
+    /// A current code from the authenticator app; or send `password`.
+    code: Option<String>,
+    /// The account's password; or send `code`.
+    password: Option<String>,
+}
+
+/// Turns the factor off and deletes the recovery codes; needs a current code or the password,
+/// each a guess that counts toward the lockout like a login's.
+#[utoipa::path(delete, path = "/api/auth/mfa/totp", tag = "mfa", security(("bearer" = [])), request_body = DisableRequest, responses((status = 204, description = "two-factor sign-in is off; the owner is mailed"), (status = 401, description = "invalid_code or invalid_credentials (wrong password), or missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 409, description = "mfa_not_enabled", body = ApiErrorBody), (status = 422, description = "invalid_code_format, or proof_required (send exactly one of code and password)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
+pub async fn disable(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    session: CurrentSession,
+    Json(request): Json<DisableRequest>,
+) -> Result<StatusCode, ApiError> {
+    let code = match (&request.code, &request.password) {
+        (Some(code), None) => Some(mfa::parse_code(code)?),
+        (None, Some(_)) => None,
+        _ => {
+            return Err(ApiError::validation(
+                "proof_required",
+                "send exactly one of code (from your authenticator app) and password",
+            ));
+        }
+    };
+    let account = format!("mfa_disable:{}", session.user_id);
+    credentials::count_guess(&state, &client, &account).await?;
+    let user = current_user(&state, &session).await?;
+    let factor = db::auth::mfa::find_totp(&state.pool, user.id).await?;
+    if factor.is_none_or(|factor| factor.confirmed_at.is_none()) {
+        return Err(mfa::not_enabled());
+    }
+    let audit = Audit::new(&state.pool, &client);
+    let locked = user.locked_at(Utc::now()).is_some();
+    if let Some(password) = request.password {
+        let stored = Some(user.password_hash.clone());
+        let verified = state.passwords.verify(password, stored).await?;
+        if locked {
+            return Err(ApiError::InvalidCredentials);
+        }
+        if verified == Verified::No {
+            let details = json!({ "reason": "wrong_password" });
+            audit
+                .refused(Some(user.id), "mfa_totp_disabled", details)
+                .await;
+            return Err(credentials::wrong_password(&state, &user, &client).await);
+        }
+    } else if locked {
+        return Err(ApiError::InvalidCode);
+    }
+    let mut tx = state.pool.begin().await?;
+    if let Some(code) = &code {
+        let check = mfa::check_totp(&mut tx, &state, user.id, code).await?;
+        if check != CodeCheck::Accepted {
+            drop(tx);
+            let reason = check.reason();
+            return Err(credentials::wrong_code(
+                &state,
+                &user,
+                &client,
+                "mfa_totp_disabled",
+                reason,
+            )
+            .await);
+        }
+    }
+    if !db::auth::mfa::remove(&mut tx, user.id).await? {
+        return Err(mfa::not_enabled());
+    }
+    mfa::queue_notice(&mut tx, &user, Notice::Disabled).await?;
+    let method = if code.is_some() { "totp" } else { "password" };
+    let event = audit.event(
+        Some(user.id),
+        "mfa_totp_disabled",
+        true,
+        json!({ "proof": method }),
+    );
+    db::auth::audit::record(&mut *tx, &event).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ten new recovery codes for a current TOTP code; every older code stops working.
+#[utoipa::path(post, path = "/api/auth/mfa/recovery-codes", tag = "mfa", security(("bearer" = [])), request_body = CodeRequest, responses((status = 200, description = "the new codes, shown once; the owner is mailed", body = RecoveryCodes), (status = 401, description = "invalid_code, or missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 409, description = "mfa_not_enabled", body = ApiErrorBody), (status = 422, description = "invalid_code_format", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
+pub async fn regenerate(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    session: CurrentSession,
+    Json(request): Json<CodeRequest>,
+) -> Result<axum::Json<RecoveryCodes>, ApiError> {
+    let code = mfa::parse_code(&request.code)?;
+    let account = format!("mfa_recovery:{}", session.user_id);
+    credentials::count_guess(&state, &client, &account).await?;
+    let user = current_user(&state, &session).await?;
+    if user.locked_at(Utc::now()).is_some() {
+        return Err(ApiError::InvalidCode);
+    }
+    let mut tx = state.pool.begin().await?;
+    let check = mfa::check_totp(&mut tx, &state, user.id, &code).await?;
+    if check != CodeCheck::Accepted {
+        drop(tx);
+        let action = "mfa_recovery_codes_regenerated";
+        return Err(credentials::wrong_code(&state, &user, &client, action, check.reason()).await);
+    }
+    let recovery_codes = mfa::new_recovery_codes(&mut tx, user.id).await?;
+    mfa::queue_notice(&mut tx, &user, Notice::RecoveryCodesRegenerated).await?;
+    let details = json!({ "recovery_codes": recovery_codes.len() });
+    let audit = Audit::new(&state.pool, &client);
+    let event = audit.event(
+        Some(user.id),
+        "mfa_recovery_codes_regenerated",
+        true,
+        details,
+    );
+    db::auth::audit::record(&mut *tx, &event).await?;
+    tx.commit().await?;
+    state.mail_wakeup.notify_one();
+    Ok(axum::Json(RecoveryCodes { recovery_codes }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginMfaRequest {
+    /// From the login answer that said `mfa_required`.
+    mfa_token: String,
+    /// A current code from the authenticator app; or send `recovery_code`.
+    code: Option<String>,
+    /// One of the recovery codes (each works once); or send `code`.
+    recovery_code: Option<String>,
+}
+
+/// Finishes a login that needs a second factor. A wrong code counts toward the account's
+/// lockout like a wrong password and leaves the `mfa_token` usable until it expires.
+#[utoipa::path(post, path = "/api/auth/login/mfa", tag = "mfa", request_body = LoginMfaRequest, responses((status = 200, description = "signed in", body = SignedIn), (status = 401, description = "invalid_mfa_token (unknown, used or expired: log in again), or invalid_code (wrong or already used code, or the account is locked)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 422, description = "invalid_code_format, invalid_recovery_code_format, or proof_required (send exactly one of code and recovery_code)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
+pub async fn login_mfa(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(request): Json<LoginMfaRequest>,
+) -> Result<axum::Json<SignedIn>, ApiError> {
+    let proof = match (&request.code, &request.recovery_code) {
+        (Some(code), None) => Proof::Totp(mfa::parse_code(code)?),
+        (None, Some(code)) => Proof::RecoveryCode(mfa::parse_recovery_code(code)?),
+        _ => {
+            return Err(ApiError::validation(
+                "proof_required",
+                "send exactly one of code (from your authenticator app) and recovery_code",
+            ));
+        }
+    };
+    let signed_in = mfa::login::complete(&state, &client, &request.mfa_token, proof).await?;
+    Ok(axum::Json(signed_in))
+}

@@ -1,0 +1,126 @@
+//! Second-factor helpers: an account with TOTP on, and codes computed from its secret the way
+//! an authenticator app does (RFC 6238 through `totp-rs`, independently of the service's code).
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use testkit::Reply;
+use totp_rs::{Builder, Secret};
+
+use super::{PASSWORD, TestApp};
+
+/// An account with a confirmed TOTP factor.
+pub struct Enrolled {
+    pub name: String,
+    pub user_id: String,
+    pub token: String,
+    /// Base32, as the enroll answer showed it.
+    pub secret: String,
+    pub recovery_codes: Vec<String>,
+}
+
+pub fn unix_now() -> u64 {
+    chrono::Utc::now().timestamp() as u64
+}
+
+/// The code of the step `offset` steps away from now.
+pub fn code(secret: &str, offset: i64) -> String {
+    let bytes = Secret::try_from_base32(secret).expect("base32 secret");
+    let totp = Builder::new()
+        .with_secret(bytes)
+        .build()
+        .expect("RFC 6238 settings");
+    let time = unix_now() as i64 + offset * 30;
+    totp.generate(time as u64).to_string()
+}
+
+/// Waits until at least 6 s are left in the current 30-second step, so codes computed now are
+/// still for the same steps when the service checks them.
+pub async fn settle() {
+    let left = 30 - unix_now() % 30;
+    if left < 6 {
+        tokio::time::sleep(std::time::Duration::from_secs(left + 1)).await;
+    }
+}
+
+impl TestApp {
+    /// Registers `name` and turns TOTP on with the code of the previous step (so the current
+    /// step's code is still unused).
+    pub async fn enroll_totp(&self, name: &str) -> Enrolled {
+        let signed_in = self.register(name).await;
+        let token = signed_in["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        let user_id = signed_in["user"]["id"].as_str().expect("id").to_owned();
+        let enrolled = self
+            .post_as("/api/auth/mfa/totp/enroll", json!({}), &token)
+            .await;
+        assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.body);
+        let secret = enrolled.body["secret"].as_str().expect("secret").to_owned();
+        settle().await;
+        let confirmed = self
+            .post_as(
+                "/api/auth/mfa/totp/confirm",
+                json!({ "code": code(&secret, -1) }),
+                &token,
+            )
+            .await;
+        assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+        let recovery_codes = confirmed.body["recovery_codes"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .map(|code| code.as_str().expect("code").to_owned())
+            .collect();
+        Enrolled {
+            name: name.to_owned(),
+            user_id,
+            token,
+            secret,
+            recovery_codes,
+        }
+    }
+
+    /// The `mfa_token` of a password login that asks for a second factor.
+    pub async fn mfa_token(&self, login: &str) -> String {
+        let reply = self.login(login, PASSWORD).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.body["mfa_required"], true, "{}", reply.body);
+        reply.body["mfa_token"].as_str().expect("token").to_owned()
+    }
+
+    pub async fn login_mfa(&self, body: Value) -> Reply {
+        self.post("/api/auth/login/mfa", body).await
+    }
+
+    /// `DELETE /api/auth/mfa/totp` with a body.
+    pub async fn disable_totp(&self, token: &str, body: Value) -> Reply {
+        self.request(Method::DELETE, "/api/auth/mfa/totp")
+            .bearer(token)
+            .json(&body)
+            .send()
+            .await
+    }
+
+    /// Clears the replay guard, as if the steps used so far were long past: tests that use
+    /// several codes need not wait 30 s between them.
+    pub async fn forget_used_steps(&self, user_id: &str) {
+        let id: uuid::Uuid = user_id.parse().expect("uuid");
+        sqlx::query("UPDATE auth.totp_factors SET last_used_step = NULL WHERE user_id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .expect("rewind the replay guard");
+    }
+
+    /// Subjects of the mails queued for `name@example.com`, oldest first.
+    pub async fn mail_subjects(&self, name: &str) -> Vec<String> {
+        sqlx::query_scalar(
+            "SELECT subject FROM auth.mail_outbox WHERE recipient = $1 ORDER BY created_at",
+        )
+        .bind(format!("{name}@example.com"))
+        .fetch_all(&self.pool)
+        .await
+        .expect("outbox")
+    }
+}
