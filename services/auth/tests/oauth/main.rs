@@ -9,5 +9,6 @@ mod support;
 mod accounts;
 mod linking;
 mod refusals;
+mod second_factor;
 mod start;
 mod state_and_pkce;

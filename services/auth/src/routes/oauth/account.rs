@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::{
     audit::Audit,
     error::ApiError,
+    mfa::login::MfaChallenge,
     oauth::{
         github::GitHubProfile,
         usernames::{username_base, username_candidates, with_suffix},
@@ -28,12 +29,21 @@ enum Match {
     New { email: String },
 }
 
-/// Finds, links or creates the account for `profile` and starts a session, all audited.
+/// What a GitHub sign-in ends with.
+pub(super) enum Outcome {
+    SignedIn(Box<SignedIn>),
+    /// The account has a second factor: GitHub stands in for the password, not for the code,
+    /// so the sign-in finishes at `POST /api/auth/login/mfa` like a password login.
+    SecondFactor(MfaChallenge),
+}
+
+/// Finds, links or creates the account for `profile` and starts a session (or, for an
+/// account with a second factor, asks for it), all audited.
 pub(super) async fn sign_in(
     state: &AppState,
     client: &ClientInfo,
     profile: &GitHubProfile,
-) -> Result<SignedIn, ApiError> {
+) -> Result<Outcome, ApiError> {
     let found = match db::auth::oauth::find_user_by_github_id(&state.pool, &profile.id).await? {
         Some(user) => Match::Linked(user),
         None => {
@@ -76,6 +86,19 @@ pub(super) async fn sign_in(
         )
         .await);
     }
+    // An unverified account with the same email is taken over below, factor and all (its
+    // registrant never proved the address); any other existing account keeps its factor.
+    let guarded = match &found {
+        Match::Linked(user) => Some(user),
+        Match::SameEmail(user) if user.is_verified => Some(user),
+        Match::SameEmail(_) | Match::New { .. } => None,
+    };
+    if let Some(user) = guarded
+        && db::auth::mfa::status(&state.pool, user.id).await?.totp
+    {
+        let challenge = crate::mfa::login::challenge(state, user, client).await?;
+        return Ok(Outcome::SecondFactor(challenge));
+    }
     // New accounts, and unverified ones taken over below, get a password nobody knows: the
     // hash of 256 random bits that are thrown away at once. Hashed before the transaction.
     let needs_unusable_hash = match &found {
@@ -109,6 +132,7 @@ pub(super) async fn sign_in(
                     db::auth::users::update_password_hash(&mut *tx, user.id, hash).await?;
                     db::auth::sessions::revoke_all_for_user(&mut *tx, user.id, "oauth_link", None)
                         .await?;
+                    db::auth::mfa::remove(&mut tx, user.id).await?;
                     true
                 }
                 None => false,
@@ -140,7 +164,8 @@ pub(super) async fn sign_in(
         details.insert("provider".into(), json!("github"));
         details.insert("github_id".into(), json!(profile.id));
     }
-    sessions::sign_in(tx, state, user, client, actions, details).await
+    let signed_in = sessions::sign_in(tx, state, user, client, actions, details).await?;
+    Ok(Outcome::SignedIn(Box::new(signed_in)))
 }
 
 /// Audits a refused sign-in (as `oauth_login`, failed) and passes the error on.

@@ -29,10 +29,10 @@ use serde::Deserialize;
 use utoipa::OpenApi;
 
 use self::{
-    account::{refused, sign_in},
+    account::{Outcome, refused, sign_in},
     redirect::{
         accepts_json, cookie, found, header_value, redirect_target, safe_code, secure_attribute,
-        with_tokens,
+        with_challenge, with_tokens,
     },
 };
 use crate::{
@@ -43,7 +43,6 @@ use crate::{
     },
     rate_limit::{Rule, client_key},
     secrets::digest,
-    sessions::SignedIn,
     state::AppState,
 };
 
@@ -127,7 +126,7 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/auth/oauth/github/callback", tag = "account", params(CallbackQuery), responses((status = 302, description = "signed in: to `<redirect_to or PUBLIC_APP_URL>#access_token=...&token_type=Bearer&expires_in=...&refresh_token=...&refresh_expires_in=...&session_id=...`"), (status = 200, description = "signed in (with `Accept: application/json`)", body = SignedIn), (status = 400, description = "invalid_oauth_state: unknown, used, expired, or started in another browser", body = platform::openapi::ApiErrorBody), (status = 403, description = "account_disabled, or oauth_denied (cancelled at GitHub)", body = platform::openapi::ApiErrorBody), (status = 404, description = "oauth_not_configured", body = platform::openapi::ApiErrorBody), (status = 409, description = "github_account_conflict: the email's account is linked to another GitHub account", body = platform::openapi::ApiErrorBody), (status = 422, description = "github_email_unverified: no verified primary email at GitHub", body = platform::openapi::ApiErrorBody), (status = 502, description = "oauth_provider_error: GitHub refused the code or failed", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/auth/oauth/github/callback", tag = "account", params(CallbackQuery), responses((status = 302, description = "signed in: to `<redirect_to or PUBLIC_APP_URL>#access_token=...&token_type=Bearer&expires_in=...&refresh_token=...&refresh_expires_in=...&session_id=...`; an account with a second factor instead gets `#mfa_required=true&mfa_token=...&methods=totp,recovery_code&expires_in=300`, to finish at `POST /api/auth/login/mfa`"), (status = 200, description = "signed in, or `mfa_required` with an `mfa_token` (with `Accept: application/json`)", body = crate::routes::account::LoginReply), (status = 400, description = "invalid_oauth_state: unknown, used, expired, or started in another browser", body = platform::openapi::ApiErrorBody), (status = 403, description = "account_disabled, or oauth_denied (cancelled at GitHub)", body = platform::openapi::ApiErrorBody), (status = 404, description = "oauth_not_configured", body = platform::openapi::ApiErrorBody), (status = 409, description = "github_account_conflict: the email's account is linked to another GitHub account", body = platform::openapi::ApiErrorBody), (status = 422, description = "github_email_unverified: no verified primary email at GitHub", body = platform::openapi::ApiErrorBody), (status = 502, description = "oauth_provider_error: GitHub refused the code or failed", body = platform::openapi::ApiErrorBody)))]
 pub async fn github_callback(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -137,9 +136,17 @@ pub async fn github_callback(
     let wants_json = accepts_json(&headers);
     let outcome = callback(&state, &client, &headers, query).await;
     let mut response = match outcome {
-        Ok((signed_in, _)) if wants_json => axum::Json(signed_in).into_response(),
-        Ok((signed_in, target)) => {
+        Ok((Outcome::SignedIn(signed_in), _)) if wants_json => {
+            axum::Json(signed_in).into_response()
+        }
+        Ok((Outcome::SecondFactor(challenge), _)) if wants_json => {
+            axum::Json(challenge).into_response()
+        }
+        Ok((Outcome::SignedIn(signed_in), target)) => {
             found(&with_tokens(&target, &signed_in.tokens)).unwrap_or_else(|e| e.into_response())
+        }
+        Ok((Outcome::SecondFactor(challenge), target)) => {
+            found(&with_challenge(&target, &challenge)).unwrap_or_else(|e| e.into_response())
         }
         Err(error) => error.into_response(),
     };
@@ -161,7 +168,7 @@ async fn callback(
     client: &ClientInfo,
     headers: &HeaderMap,
     query: CallbackQuery,
-) -> Result<(SignedIn, String), ApiError> {
+) -> Result<(Outcome, String), ApiError> {
     let github = configured(state)?;
     let Some(oauth_state) = query.state.filter(|s| !s.is_empty()) else {
         return Err(refused(

@@ -7,7 +7,7 @@ use axum::{
 use platform::config::AppEnv;
 use url::Url;
 
-use crate::{error::ApiError, sessions, state::AppState};
+use crate::{error::ApiError, mfa::login::MfaChallenge, sessions, state::AppState};
 
 /// `raw` as an absolute URL on the app: a path (`/x?y`) is put under `PUBLIC_APP_URL`; a URL
 /// must have the app's origin and lie under its path. Anything else could send the user
@@ -60,6 +60,18 @@ pub(super) fn with_tokens(target: &str, tokens: &sessions::Tokens) -> String {
         .append_pair("refresh_token", &tokens.refresh_token)
         .append_pair("refresh_expires_in", &tokens.refresh_expires_in.to_string())
         .append_pair("session_id", &tokens.session_id.to_string())
+        .finish();
+    format!("{target}#{fragment}")
+}
+
+/// Where a GitHub sign-in that needs the second factor sends the browser: the frontend reads
+/// the fragment and finishes at `POST /api/auth/login/mfa`.
+pub(super) fn with_challenge(target: &str, challenge: &MfaChallenge) -> String {
+    let fragment = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("mfa_required", "true")
+        .append_pair("mfa_token", &challenge.mfa_token)
+        .append_pair("methods", &challenge.methods.join(","))
+        .append_pair("expires_in", &challenge.expires_in.to_string())
         .finish();
     format!("{target}#{fragment}")
 }
