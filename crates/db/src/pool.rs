@@ -5,7 +5,7 @@ use std::{str::FromStr, time::Duration};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sqlx::{
-    PgPool,
+    Connection, PgPool,
     postgres::{PgConnectOptions, PgPoolOptions, PgSslMode},
 };
 
@@ -88,16 +88,39 @@ pub fn describe_target(options: &PgConnectOptions) -> String {
     )
 }
 
+/// A connection idle at least this long is pinged before it is handed out.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Opens the pool and proves the server answers, so a wrong URL fails at start.
 pub async fn connect(config: &DbConfig) -> Result<PgPool, ConnectError> {
     let options = config.connect_options()?;
     let target = describe_target(&options);
-    PgPoolOptions::new()
-        .max_connections(config.db_pool_size.max(1))
-        .acquire_timeout(Duration::from_secs(5))
+    pool_options(config.db_pool_size)
         .connect_with(options)
         .await
         .map_err(|source| ConnectError::Unreachable { target, source })
+}
+
+/// The pool's settings. sqlx pings every connection as it returns to the pool, and by
+/// default pings it again at checkout: a second round trip per checkout, which under load
+/// cost as much as a short query. A connection checked out again within
+/// [`PING_AFTER_IDLE`] answered that return ping moments ago, so only one idle longer
+/// (which the server or the network may have closed meanwhile) is pinged; a dead one is
+/// replaced before any query meets it. A connection that breaks mid-query is closed by sqlx
+/// as it returns, whatever these settings.
+pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 #[cfg(test)]
@@ -140,6 +163,41 @@ mod tests {
             .connect_options()
             .expect_err("bad port");
         assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    /// Without a ping at checkout, the query would meet the closed connection and fail.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_connection_closed_while_idle_is_replaced_before_use(
+        _: PgPoolOptions,
+        options: PgConnectOptions,
+    ) {
+        let pool = pool_options(1)
+            .connect_with(options.clone())
+            .await
+            .expect("pool");
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+            .expect("pid");
+        // Returned to the pool (after its return ping) before the server closes it.
+        while pool.num_idle() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut admin = sqlx::PgConnection::connect_with(&options)
+            .await
+            .expect("admin");
+        let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1, 5000)")
+            .bind(pid)
+            .fetch_one(&mut admin)
+            .await
+            .expect("terminate");
+        assert!(ended);
+        tokio::time::sleep(PING_AFTER_IDLE).await;
+        let pid_now: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+            .expect("a new connection answers");
+        assert_ne!(pid_now, pid);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::{
     chunking::Chunker,
     config::{MemoryConfig, Settings},
     indexing::{Indexer, collection_spec},
+    ingest::group::GroupCommit,
     statistics::StatisticsRefresh,
 };
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub indexer_wakeup: Arc<Notify>,
     /// Analyzes the memory tables after bulk ingestions, one run at a time.
     pub statistics: Arc<StatisticsRefresh>,
+    /// Writes concurrent single-document ingestions together.
+    pub ingest_groups: Arc<GroupCommit>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             common: Arc::new(common),
             indexer_wakeup: Arc::new(Notify::new()),
             statistics: Arc::new(StatisticsRefresh::default()),
+            ingest_groups: Arc::new(GroupCommit::default()),
         })
     }
 }

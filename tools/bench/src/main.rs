@@ -8,6 +8,7 @@
 //! cargo run --release -p bench -- vector --points 20000 --backend embedded
 //! cargo run --release -p bench -- embed               # hashing embedder, chunks/s
 //! cargo run --release -p bench -- memory              # 10k documents, 100 concurrent searches
+//! cargo run --release -p bench -- memory --ingest-only  # the ingestion figures alone
 //! cargo run --release -p bench -- project             # 1000 projects with files, reads
 //! cargo run --release -p bench -- project --json out/project.json
 //! cargo run --release -p bench -- report --out docs/performance.md out/*.json
@@ -131,6 +132,9 @@ pub struct MemoryArgs {
     pub concurrency: usize,
     #[arg(long, default_value_t = 384)]
     pub dim: usize,
+    /// Only the ingestion figures (floors, batch, single documents): no searches.
+    #[arg(long)]
+    pub ingest_only: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -5,7 +5,8 @@
 //!   documents: chunk + embed in-process, a multi-row insert of the same rows into a scratch
 //!   database, and an index upsert (+ flush) of the same vectors;
 //! - single-document ingestion vs. chunking + embedding alone (work every ingestion must do,
-//!   without HTTP, PostgreSQL or the index);
+//!   without HTTP, PostgreSQL or the index), with how many groups wrote those documents
+//!   (group commit) and how many index flushes made them durable;
 //! - search right after the bulk ingest (no manual ANALYZE, index not optimized), and search
 //!   on the optimized index vs. the vector index alone answering the same (pre-embedded)
 //!   queries at the same concurrency (no HTTP, no query embedding, no PostgreSQL join).
@@ -15,28 +16,23 @@
 //! engine this benchmark holds, so that it can run the optimizer between ingest and search.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use db::memory::{IndexableChunk, NewChunk, NewDocument};
-use embed::Embedder;
-use memory::{
-    AppState,
-    chunking::{Chunker, TextFormat},
-    config::Settings,
-    indexing::{collection_spec, payload},
-};
+use memory::{AppState, config::Settings};
 use qdrant_edge_server::RunningServer;
 use reqwest::StatusCode;
 use serde_json::json;
 use tempfile::TempDir;
-use uuid::Uuid;
-use vector::{BackendKind, EmbeddedConfig, EmbeddedIndex, Point, VectorConfig, VectorIndex};
+use vector::{BackendKind, EmbeddedConfig, EmbeddedIndex, VectorConfig};
 
+use self::floors::stage_floors;
 use crate::MemoryArgs;
 use crate::embed::text;
 use crate::load::{Run, post_json, timed};
 use crate::report::{figure, heading, line, ms};
 use crate::scratch::{ScratchDatabase, Served, Tokens, common_config, peak_rss_mib};
+
+mod floors;
 
 /// Documents per `/documents/batch` request (and per transaction of the insert floor).
 const BATCH_DOCUMENTS: usize = 500;
@@ -88,6 +84,7 @@ async fn measure(
     .map_err(|error| anyhow::anyhow!("{error}"))?;
     let (user_id, token) = tokens.user(pool, "bench").await?;
     let token = Arc::new(token);
+    let groups = state.ingest_groups.clone();
     let served = Served::start(memory::app(state)).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency.max(args.ingest_concurrency))
@@ -171,16 +168,18 @@ async fn measure(
     // Right after the bulk ingest: PostgreSQL has not been analyzed by hand (the service
     // starts its own ANALYZE in the background) and the index has not been optimized.
     let queries: Vec<String> = (0..args.queries).map(|_| text(&mut rng, 8)).collect();
-    let fresh =
-        search_over_http(&client, &served, &token, args.concurrency, queries.clone()).await?;
-    figure(
-        "search_fresh_c100",
-        &format!("search right after the bulk ingest, c={}", args.concurrency),
-        fresh.per_second(),
-        "queries/s",
-        None,
-        Some(fresh.latencies.percentiles()),
-    );
+    if !args.ingest_only {
+        let fresh =
+            search_over_http(&client, &served, &token, args.concurrency, queries.clone()).await?;
+        figure(
+            "search_fresh_c100",
+            &format!("search right after the bulk ingest, c={}", args.concurrency),
+            fresh.per_second(),
+            "queries/s",
+            None,
+            Some(fresh.latencies.percentiles()),
+        );
+    }
 
     let singles: Vec<(usize, String)> = documents
         .iter()
@@ -190,6 +189,7 @@ async fn measure(
         .collect();
     let single_count = singles.len();
     let url = Arc::new(served.url("/api/memory/documents"));
+    let (groups_before, index_before) = (groups.stats(), engine.stats(&collection).await?);
     let ingested = timed(args.ingest_concurrency, singles, |_, (n, content)| {
         let (client, url, token) = (client.clone(), url.clone(), token.clone());
         async move {
@@ -218,6 +218,23 @@ async fn measure(
         Some(chunk_embed_rate),
         Some(ingested.latencies.percentiles()),
     );
+    let (groups_after, index_after) = (groups.stats(), engine.stats(&collection).await?);
+    let written = groups_after.groups - groups_before.groups;
+    let flushes = index_after.flushes - index_before.flushes;
+    line(
+        "single ingest: groups written, index flushes",
+        format!(
+            "{written} groups ({:.1} docs each), {flushes} flushes ({:.1} docs each), \
+             {} segments",
+            (groups_after.documents - groups_before.documents) as f64 / written.max(1) as f64,
+            single_count as f64 / flushes.max(1) as f64,
+            index_after.segments
+        ),
+    );
+    if args.ingest_only {
+        line("peak RSS", format!("{} MiB", peak_rss_mib()));
+        return served.stop().await;
+    }
 
     // Searches are measured on the optimized index (HNSW built), as the service runs once
     // writes pause; right after a bulk ingest they scan unindexed segments instead.
@@ -295,143 +312,4 @@ async fn search_over_http(
         }
     })
     .await
-}
-
-/// The time of each stage of a bulk ingestion, each done alone on the same documents.
-struct Stages {
-    chunks: usize,
-    chunk_embed: Duration,
-    insert: Duration,
-    upsert: Duration,
-}
-
-impl Stages {
-    fn total(&self) -> Duration {
-        self.chunk_embed + self.insert + self.upsert
-    }
-}
-
-/// The sum-of-stages floor: chunk (the service's chunker, one task per core) and embed all
-/// documents; insert the same rows with the service's multi-row statements into a scratch
-/// database, [`BATCH_DOCUMENTS`] per transaction; upsert the same vectors with their payloads
-/// into a scratch collection of the same index, one call (and flush) per batch.
-async fn stage_floors(
-    documents: &[String],
-    settings: &Settings,
-    embedder: &Arc<dyn Embedder>,
-    index: &Arc<dyn VectorIndex>,
-    owner: Uuid,
-) -> anyhow::Result<Stages> {
-    let memory = &settings.memory;
-    let chunker = Arc::new(
-        Chunker::new(memory.memory_chunk_size, memory.memory_chunk_overlap)
-            .map_err(anyhow::Error::msg)?,
-    );
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for group in documents.chunks(documents.len().div_ceil(cores).max(1)) {
-        let (chunker, group) = (chunker.clone(), group.to_vec());
-        tasks.push(tokio::task::spawn_blocking(move || {
-            group
-                .iter()
-                .map(|text| memory::ingest::chunks_of(&chunker, text, TextFormat::Plain))
-                .collect::<Vec<_>>()
-        }));
-    }
-    let mut chunked: Vec<Vec<NewChunk>> = Vec::with_capacity(documents.len());
-    for task in tasks {
-        chunked.extend(task.await?);
-    }
-    let texts: Vec<String> = chunked
-        .iter()
-        .flatten()
-        .map(|chunk| chunk.content.clone())
-        .collect();
-    let vectors = embedder.embed(&texts).await?;
-    let chunk_embed = started.elapsed();
-
-    let rows: Vec<(Uuid, NewDocument)> = documents
-        .iter()
-        .enumerate()
-        .map(|(n, content)| {
-            let document = NewDocument {
-                owner_id: None,
-                source: "bench".into(),
-                external_id: Some(format!("floor-{n}")),
-                kind: "document".into(),
-                path: None,
-                title: None,
-                tags: Vec::new(),
-                metadata: json!({}),
-                content_hash: memory::ingest::sha256_hex(content),
-            };
-            (Uuid::now_v7(), document)
-        })
-        .collect();
-    let scratch = ScratchDatabase::create("memory_floor").await?;
-    let started = Instant::now();
-    for (documents, chunks) in rows
-        .chunks(BATCH_DOCUMENTS)
-        .zip(chunked.chunks(BATCH_DOCUMENTS))
-    {
-        let documents: Vec<(Uuid, &NewDocument)> = documents
-            .iter()
-            .map(|(id, document)| (*id, document))
-            .collect();
-        let chunk_rows: Vec<(Uuid, &NewChunk)> = documents
-            .iter()
-            .zip(chunks)
-            .flat_map(|((id, _), chunks)| chunks.iter().map(move |chunk| (*id, chunk)))
-            .collect();
-        let mut tx = scratch.pool.begin().await?;
-        db::memory::documents::insert_many(&mut *tx, &documents).await?;
-        db::memory::chunks::insert_many(&mut *tx, &chunk_rows).await?;
-        tx.commit().await?;
-    }
-    let insert = started.elapsed();
-    scratch.drop_now().await?;
-
-    // The service's collection, payload indexes included, under another name.
-    let spec = collection_spec("bench_floor_chunks", embedder.as_ref());
-    index.ensure_collection(&spec).await?;
-    let mut vectors = vectors.into_iter();
-    let batches: Vec<Vec<Point>> = rows
-        .chunks(BATCH_DOCUMENTS)
-        .zip(chunked.chunks(BATCH_DOCUMENTS))
-        .map(|(documents, chunks)| {
-            documents
-                .iter()
-                .zip(chunks)
-                .flat_map(|((id, _), chunks)| chunks.iter().map(move |chunk| (*id, chunk)))
-                .map(|(document_id, chunk)| {
-                    let indexable = IndexableChunk {
-                        id: chunk.id,
-                        document_id,
-                        chunk_index: chunk.chunk_index,
-                        content: String::new(),
-                        owner_id: Some(owner),
-                        source: "bench".into(),
-                        kind: "document".into(),
-                        tags: Vec::new(),
-                        created_at: chrono::Utc::now(),
-                    };
-                    let vector = vectors.next().unwrap_or_default();
-                    Point::new(chunk.id, vector, payload(&indexable))
-                })
-                .collect()
-        })
-        .collect();
-    let started = Instant::now();
-    for points in batches {
-        index.upsert(&spec.name, points).await?;
-    }
-    let upsert = started.elapsed();
-    index.delete_collection(&spec.name).await?;
-    Ok(Stages {
-        chunks: texts.len(),
-        chunk_embed,
-        insert,
-        upsert,
-    })
 }

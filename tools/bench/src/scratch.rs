@@ -33,10 +33,8 @@ impl ScratchDatabase {
             .await?;
         let mut url = url::Url::parse(&admin_url)?;
         url.set_path(&name);
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(20)
-            .connect(url.as_str())
-            .await?;
+        // The services' own pool settings (`db::connect`), 20 connections as by default.
+        let pool = db::pool::pool_options(20).connect(url.as_str()).await?;
         db::MIGRATOR.run(&pool).await?;
         Ok(Self {
             admin_url,

@@ -63,16 +63,6 @@ pub struct ChunkHit {
     pub created_at: DateTime<Utc>,
 }
 
-/// Stores a document's chunks in one statement, all pending (no vector yet).
-pub async fn insert_all(
-    executor: impl PgExecutor<'_>,
-    document_id: Uuid,
-    chunks: &[NewChunk],
-) -> Result<(), sqlx::Error> {
-    let owned: Vec<(Uuid, &NewChunk)> = chunks.iter().map(|chunk| (document_id, chunk)).collect();
-    insert_many(executor, &owned).await
-}
-
 /// Stores the chunks of many documents (`(document id, chunk)`) in one statement, all
 /// pending (no vector yet).
 pub async fn insert_many(
@@ -190,22 +180,31 @@ async fn select_indexable(
 /// Records that these chunks' vectors (from `model`, `dimension`) are in the index.
 /// Returns the ids that still exist: a vector whose chunk was deleted meanwhile is an
 /// orphan the caller removes.
+///
+/// Commits without waiting for the WAL to reach the disk (`synchronous_commit` off for this
+/// statement's own transaction): the mark only records work already done, so a crash that
+/// loses it (such commits of the last few hundred milliseconds) leaves the chunks pending,
+/// and the indexer upserts the same vectors under the same ids again. Not waiting spares every ingestion a
+/// second disk flush after its transaction's. It takes the pool, not a transaction: inside
+/// one, the setting would govern that whole transaction's commit.
 pub async fn mark_indexed(
-    executor: impl PgExecutor<'_>,
+    pool: &sqlx::PgPool,
     ids: &[Uuid],
     model: &str,
     dimension: i32,
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"UPDATE memory.chunks
+        r#"WITH no_wait AS (SELECT set_config('synchronous_commit', 'off', true))
+           UPDATE memory.chunks
            SET qdrant_point_id = id, embedding_model = $2, embedding_dim = $3
+           FROM no_wait
            WHERE id = ANY($1)
            RETURNING id"#,
         ids,
         model,
         dimension,
     )
-    .fetch_all(executor)
+    .fetch_all(pool)
     .await
 }
 

@@ -60,8 +60,8 @@ pub struct DocumentFilter {
     pub tag: Option<String>,
 }
 
-/// The document with this re-ingestion key. Inside a transaction the row stays locked
-/// until it ends, so concurrent re-ingestions of one document take turns.
+/// The document with this re-ingestion key, as last committed (not locked: writers lock
+/// with [`find_by_keys`]).
 pub async fn find_by_external_id(
     executor: impl PgExecutor<'_>,
     owner_id: Option<Uuid>,
@@ -80,8 +80,7 @@ pub async fn find_by_external_id(
            FROM memory.documents d
            WHERE COALESCE(d.owner_id, '00000000-0000-0000-0000-000000000000'::uuid)
                  = COALESCE($1, '00000000-0000-0000-0000-000000000000'::uuid)
-             AND d.source = $2 AND d.external_id = $3
-           FOR UPDATE"#,
+             AND d.source = $2 AND d.external_id = $3"#,
         owner_id,
         source,
         external_id,
@@ -192,7 +191,7 @@ pub async fn insert_many(
         .collect())
 }
 
-/// [`replace`] for many documents in one statement.
+/// Replaces every ingested field of existing documents (re-ingestion), in one statement.
 pub async fn replace_many(
     executor: impl PgExecutor<'_>,
     documents: &[(Uuid, &NewDocument)],
@@ -244,6 +243,23 @@ pub async fn visible_by_ids(
     ids: &[Uuid],
     viewer: Uuid,
 ) -> Result<Vec<Document>, sqlx::Error> {
+    select_by_ids(executor, ids, Some(viewer)).await
+}
+
+/// The documents among `ids`, whoever owns them, with their chunk counts, in the order of
+/// `ids`: for answering each ingestion of a group with its own document.
+pub async fn by_ids(
+    executor: impl PgExecutor<'_>,
+    ids: &[Uuid],
+) -> Result<Vec<Document>, sqlx::Error> {
+    select_by_ids(executor, ids, None).await
+}
+
+async fn select_by_ids(
+    executor: impl PgExecutor<'_>,
+    ids: &[Uuid],
+    viewer: Option<Uuid>,
+) -> Result<Vec<Document>, sqlx::Error> {
     sqlx::query_as!(
         Document,
         r#"SELECT d.id AS "id!", d.owner_id, d.source AS "source!", d.external_id,
@@ -256,7 +272,8 @@ pub async fn visible_by_ids(
            FROM unnest($1::uuid[]) WITH ORDINALITY AS wanted(id, rank)
            CROSS JOIN LATERAL (
                SELECT * FROM memory.documents d
-               WHERE d.id = wanted.id AND COALESCE(d.owner_id, $2) = $2
+               WHERE d.id = wanted.id
+                 AND ($2::uuid IS NULL OR COALESCE(d.owner_id, $2) = $2)
                LIMIT 1
            ) d
            CROSS JOIN LATERAL (
@@ -278,54 +295,6 @@ pub async fn analyze(executor: impl PgExecutor<'_>) -> Result<(), sqlx::Error> {
     sqlx::raw_sql("ANALYZE memory.chunks, memory.documents")
         .execute(executor)
         .await?;
-    Ok(())
-}
-
-/// Returns the new document's id and creation time.
-pub async fn insert(
-    executor: impl PgExecutor<'_>,
-    document: &NewDocument,
-) -> Result<(Uuid, DateTime<Utc>), sqlx::Error> {
-    let row = sqlx::query!(
-        r#"INSERT INTO memory.documents
-               (owner_id, source, external_id, type, path, title, tags, metadata, content_hash)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           RETURNING id, COALESCE(created_at, 'epoch') AS "created_at!""#,
-        document.owner_id,
-        document.source,
-        document.external_id,
-        document.kind,
-        document.path,
-        document.title,
-        &document.tags,
-        document.metadata,
-        document.content_hash,
-    )
-    .fetch_one(executor)
-    .await?;
-    Ok((row.id, row.created_at))
-}
-
-/// Replaces every ingested field of an existing document (re-ingestion).
-pub async fn replace(
-    executor: impl PgExecutor<'_>,
-    id: Uuid,
-    document: &NewDocument,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"UPDATE memory.documents
-           SET type = $2, path = $3, title = $4, tags = $5, metadata = $6, content_hash = $7
-           WHERE id = $1"#,
-        id,
-        document.kind,
-        document.path,
-        document.title,
-        &document.tags,
-        document.metadata,
-        document.content_hash,
-    )
-    .execute(executor)
-    .await?;
     Ok(())
 }
 

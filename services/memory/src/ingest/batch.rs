@@ -5,14 +5,14 @@
 //! item is checked, those stored unchanged are answered without work, the rest are chunked
 //! on the blocking pool (one task per core) and embedded together. Then one transaction
 //! writes every document and chunk with multi-row statements (chunks pending), the vectors
-//! go to the index in one upsert (one flush), and one statement marks them indexed. If the
-//! index fails, the rows stay pending for the background indexer, as on the single path.
+//! go to the index in one upsert (one flush), and one statement marks them indexed
+//! ([`super::write`], which the single path's group commit shares). If the index fails, the
+//! rows stay pending for the background indexer, as on the single path.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use authn::AuthUser;
-use chrono::{DateTime, Utc};
-use db::memory::{Document, DocumentKey, IndexableChunk, NewChunk, NewDocument};
+use db::memory::{DocumentKey, NewChunk, NewDocument};
 use embed::EmbedError;
 use serde_json::Value;
 use uuid::Uuid;
@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::{
     Outcome, chunks_of, is_unchanged,
     validate::{Checked, IngestRequest, check},
+    write::{Prepared, key_of, store_vectors, stored_versions, write},
 };
 use crate::{chunking::TextFormat, error::ApiError, state::AppState};
 
@@ -39,14 +40,6 @@ struct Item {
     document: NewDocument,
     content: String,
     format: TextFormat,
-}
-
-/// An item with its chunks and their vectors, ready to write.
-struct Prepared {
-    index: usize,
-    document: NewDocument,
-    chunks: Vec<NewChunk>,
-    vectors: Vec<Vec<f32>>,
 }
 
 /// Ingests `items` (the raw JSON of each document) for `user`; the answer has one result
@@ -73,9 +66,9 @@ pub async fn ingest_batch(
     }
     let valid = without_repeated_keys(valid, &mut results);
     let valid = without_unchanged(state, valid, &mut results).await?;
-    let prepared = embed(state, chunk(state, valid).await?, &mut results).await?;
-    let written = write(state, prepared, &mut results).await?;
-    let chunks_written = written.indexable.len();
+    let mut prepared = embed(state, chunk(state, valid).await?, &mut results).await?;
+    let written = write(state, &mut prepared, &mut results).await?;
+    let chunks_written = written.chunks();
     store_vectors(state, written).await;
     if chunks_written >= ANALYZE_AFTER_CHUNKS {
         state.statistics.start(state.pool.clone());
@@ -103,14 +96,6 @@ fn parse(value: Value, user: &AuthUser, max_bytes: usize) -> Result<Checked, Api
     check(request, owner_id, max_bytes)
 }
 
-fn key_of(document: &NewDocument) -> Option<DocumentKey> {
-    Some(DocumentKey {
-        owner_id: document.owner_id,
-        source: document.source.clone(),
-        external_id: document.external_id.clone()?,
-    })
-}
-
 /// Two items with one re-ingestion key would race each other inside one transaction: the
 /// first stands, each later one is refused.
 fn without_repeated_keys(items: Vec<Item>, results: &mut [Option<ItemResult>]) -> Vec<Item> {
@@ -136,31 +121,6 @@ fn without_repeated_keys(items: Vec<Item>, results: &mut [Option<ItemResult>]) -
             }
         })
         .collect()
-}
-
-/// The stored versions of the items that have a re-ingestion key.
-async fn stored_versions(
-    executor: impl sqlx::PgExecutor<'_>,
-    items: &[&NewDocument],
-) -> Result<HashMap<DocumentKey, Document>, sqlx::Error> {
-    let mut keys: Vec<DocumentKey> = items.iter().filter_map(|d| key_of(d)).collect();
-    // A stable order: concurrent batches lock shared rows in the same sequence.
-    keys.sort_unstable();
-    if keys.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let stored = db::memory::documents::find_by_keys(executor, &keys).await?;
-    Ok(stored
-        .into_iter()
-        .filter_map(|document| {
-            let key = DocumentKey {
-                owner_id: document.owner_id,
-                source: document.source.clone(),
-                external_id: document.external_id.clone()?,
-            };
-            Some((key, document))
-        })
-        .collect())
 }
 
 /// Answers the items stored unchanged (same content and fields) before any work.
@@ -272,129 +232,4 @@ async fn embed(
         });
     }
     Ok(prepared)
-}
-
-/// What the transaction wrote: the chunks to index with their vectors, and the chunk ids
-/// (= vectors) of replaced versions.
-struct Written {
-    indexable: Vec<IndexableChunk>,
-    vectors: Vec<Vec<f32>>,
-    replaced: Vec<Uuid>,
-}
-
-/// Writes every prepared document and its chunks in one transaction: stored versions are
-/// locked (in key order), then replaced; new documents are inserted in key order; then all
-/// chunks in one statement, pending.
-async fn write(
-    state: &AppState,
-    mut prepared: Vec<Prepared>,
-    results: &mut [Option<ItemResult>],
-) -> Result<Written, ApiError> {
-    prepared.sort_by_cached_key(|item| key_of(&item.document));
-    let mut tx = state.pool.begin().await?;
-    let documents: Vec<&NewDocument> = prepared.iter().map(|item| &item.document).collect();
-    let stored = stored_versions(&mut *tx, &documents).await?;
-
-    let mut targets: Vec<(Uuid, Option<DateTime<Utc>>, Outcome)> =
-        Vec::with_capacity(prepared.len());
-    let (mut updates, mut inserts) = (Vec::new(), Vec::new());
-    for item in &prepared {
-        let existing = key_of(&item.document).and_then(|key| stored.get(&key));
-        let target = match existing {
-            // Another request stored this very version while we were embedding.
-            Some(stored) if is_unchanged(stored, &item.document) => {
-                (stored.id, Some(stored.created_at), Outcome::Unchanged)
-            }
-            Some(stored) => {
-                updates.push((stored.id, &item.document));
-                (stored.id, Some(stored.created_at), Outcome::Updated)
-            }
-            None => {
-                let id = Uuid::now_v7();
-                inserts.push((id, &item.document));
-                (id, None, Outcome::Created)
-            }
-        };
-        targets.push(target);
-    }
-    db::memory::documents::replace_many(&mut *tx, &updates).await?;
-    let updated: Vec<Uuid> = updates.iter().map(|(id, _)| *id).collect();
-    let replaced = db::memory::chunks::delete_of_documents(&mut *tx, &updated).await?;
-    let created: HashMap<Uuid, DateTime<Utc>> =
-        db::memory::documents::insert_many(&mut *tx, &inserts)
-            .await?
-            .into_iter()
-            .collect();
-
-    let mut written = Written {
-        indexable: Vec::new(),
-        vectors: Vec::new(),
-        replaced,
-    };
-    let mut rows: Vec<(Uuid, &NewChunk)> = Vec::new();
-    let mut accepted = HashSet::new();
-    for (item, (id, created_at, outcome)) in prepared.iter().zip(targets) {
-        let created_at = match (outcome, created_at) {
-            (Outcome::Unchanged, _) => {
-                results[item.index] = Some(Ok((id, outcome)));
-                continue;
-            }
-            (_, Some(created_at)) => created_at,
-            (_, None) => match created.get(&id) {
-                Some(created_at) => *created_at,
-                None => {
-                    // Stored by a concurrent request since we looked: like the single path's 409.
-                    results[item.index] = Some(Err(ApiError::Conflict {
-                        code: "ingest_conflict",
-                        message: "this document is being ingested by another request: retry",
-                    }));
-                    continue;
-                }
-            },
-        };
-        accepted.insert(item.index);
-        results[item.index] = Some(Ok((id, outcome)));
-        rows.extend(item.chunks.iter().map(|chunk| (id, chunk)));
-        written
-            .indexable
-            .extend(item.chunks.iter().map(|chunk| IndexableChunk {
-                id: chunk.id,
-                document_id: id,
-                chunk_index: chunk.chunk_index,
-                // Not part of the vector's payload; the text is in `rows` already.
-                content: String::new(),
-                owner_id: item.document.owner_id,
-                source: item.document.source.clone(),
-                kind: item.document.kind.clone(),
-                tags: item.document.tags.clone(),
-                created_at,
-            }));
-    }
-    db::memory::chunks::insert_many(&mut *tx, &rows).await?;
-    tx.commit().await?;
-    for item in prepared {
-        if accepted.contains(&item.index) {
-            written.vectors.extend(item.vectors);
-        }
-    }
-    Ok(written)
-}
-
-/// Upserts the vectors (one call: one flush) and marks the chunks indexed. A failure leaves
-/// them pending for the background indexer, which it wakes; the answer shows them pending.
-async fn store_vectors(state: &AppState, written: Written) {
-    if !written.indexable.is_empty()
-        && let Err(error) = state
-            .indexer
-            .store(&written.indexable, written.vectors)
-            .await
-    {
-        tracing::warn!(%error, chunks = written.indexable.len(),
-            "batch vectors not stored yet; the indexer will retry");
-        state.indexer_wakeup.notify_one();
-    }
-    if let Err(error) = state.indexer.remove(&written.replaced).await {
-        // Orphans are skipped by searches (they join PostgreSQL) and cost only space.
-        tracing::warn!(%error, "old vectors of replaced documents not deleted");
-    }
 }

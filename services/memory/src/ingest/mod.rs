@@ -3,14 +3,17 @@
 //! Order matters. Embedding happens first, so an unavailable embedder stores nothing. The
 //! document and its chunks then commit in one transaction (chunks pending), the vectors are
 //! upserted, and the chunks are marked indexed. If the index fails after the commit, the
-//! document is kept with pending chunks and the background indexer finishes the job.
+//! document is kept with pending chunks and the background indexer finishes the job. Single
+//! documents are written together with those of concurrent requests ([`group`]), batches on
+//! their own ([`batch`]); both through [`write`].
 
 pub mod batch;
+pub mod group;
 mod validate;
+mod write;
 
 use authn::AuthUser;
-use chrono::{DateTime, Utc};
-use db::memory::{Document, IndexableChunk, NewChunk, NewDocument};
+use db::memory::{Document, NewChunk, NewDocument};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -43,11 +46,13 @@ impl Outcome {
     }
 }
 
+/// Ingests one document for `user`; answers with the document as stored (and its chunk
+/// counts) and what happened.
 pub async fn ingest(
     state: &AppState,
     user: &AuthUser,
     request: IngestRequest,
-) -> Result<(Uuid, Outcome), ApiError> {
+) -> Result<(Document, Outcome), ApiError> {
     if request.shared && !user.role.is_admin() {
         return Err(ApiError::Forbidden("only admins can add shared documents"));
     }
@@ -60,7 +65,11 @@ pub async fn ingest(
     if let Some(existing) = stored_version(&state.pool, &document).await?
         && is_unchanged(&existing, &document)
     {
-        return Ok((existing.id, Outcome::Unchanged));
+        let stored = db::memory::documents::get_visible(&state.pool, existing.id, user.user_id)
+            .await?
+            // Deleted by a concurrent request since we looked.
+            .ok_or(ApiError::NotFound("the document was deleted meanwhile"))?;
+        return Ok((stored, Outcome::Unchanged));
     }
 
     let chunks = split(state, content, format).await?;
@@ -72,34 +81,10 @@ pub async fn ingest(
     }
     let texts: Vec<String> = chunks.iter().map(|chunk| chunk.content.clone()).collect();
     let vectors = state.indexer.embedder.embed(&texts).await?;
-
-    let (document_id, created_at, outcome, replaced) = write(state, &document, &chunks).await?;
-    if outcome == Outcome::Unchanged {
-        return Ok((document_id, outcome));
-    }
-    let indexable: Vec<IndexableChunk> = chunks
-        .iter()
-        .map(|chunk| IndexableChunk {
-            id: chunk.id,
-            document_id,
-            chunk_index: chunk.chunk_index,
-            content: chunk.content.clone(),
-            owner_id,
-            source: document.source.clone(),
-            kind: document.kind.clone(),
-            tags: document.tags.clone(),
-            created_at,
-        })
-        .collect();
-    if let Err(error) = state.indexer.store(&indexable, vectors).await {
-        tracing::warn!(%error, %document_id, "vectors not stored yet; the indexer will retry");
-        state.indexer_wakeup.notify_one();
-    }
-    if let Err(error) = state.indexer.remove(&replaced).await {
-        // Orphans are skipped by searches (they join PostgreSQL) and cost only space.
-        tracing::warn!(%error, %document_id, "old vectors of a replaced document not deleted");
-    }
-    Ok((document_id, outcome))
+    state
+        .ingest_groups
+        .submit(state, document, chunks, vectors)
+        .await
 }
 
 /// The stored document with the same re-ingestion key, if any.
@@ -156,46 +141,4 @@ pub fn chunks_of(chunker: &Chunker, content: &str, format: TextFormat) -> Vec<Ne
             content: piece.content,
         })
         .collect()
-}
-
-/// Writes the document and its chunks in one transaction. Returns the document's id and
-/// creation time, what happened, and the chunk ids (= vectors) that were replaced.
-async fn write(
-    state: &AppState,
-    document: &NewDocument,
-    chunks: &[NewChunk],
-) -> Result<(Uuid, DateTime<Utc>, Outcome, Vec<Uuid>), ApiError> {
-    let mut tx = state.pool.begin().await?;
-    let existing = match &document.external_id {
-        // Locked: concurrent re-ingestions of one document take turns.
-        Some(external_id) => {
-            db::memory::documents::find_by_external_id(
-                &mut *tx,
-                document.owner_id,
-                &document.source,
-                external_id,
-            )
-            .await?
-        }
-        None => None,
-    };
-    let result = match existing {
-        // Another request stored this very version while we were embedding.
-        Some(stored) if is_unchanged(&stored, document) => {
-            (stored.id, stored.created_at, Outcome::Unchanged, Vec::new())
-        }
-        Some(stored) => {
-            db::memory::documents::replace(&mut *tx, stored.id, document).await?;
-            let replaced = db::memory::chunks::delete_of_document(&mut *tx, stored.id).await?;
-            db::memory::chunks::insert_all(&mut *tx, stored.id, chunks).await?;
-            (stored.id, stored.created_at, Outcome::Updated, replaced)
-        }
-        None => {
-            let (id, created_at) = db::memory::documents::insert(&mut *tx, document).await?;
-            db::memory::chunks::insert_all(&mut *tx, id, chunks).await?;
-            (id, created_at, Outcome::Created, Vec::new())
-        }
-    };
-    tx.commit().await?;
-    Ok(result)
 }

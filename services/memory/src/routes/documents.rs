@@ -73,11 +73,7 @@ pub async fn ingest(
     user: AuthUser,
     Json(request): Json<IngestRequest>,
 ) -> Result<Response, ApiError> {
-    let (id, outcome) = ingest::ingest(&state, &user, request).await?;
-    let document = db::memory::documents::get_visible(&state.pool, id, user.user_id)
-        .await?
-        // Deleted by a concurrent request between our commit and this read.
-        .ok_or(ApiError::NotFound("the document was deleted meanwhile"))?;
+    let (document, outcome) = ingest::ingest(&state, &user, request).await?;
     let status = match outcome {
         Outcome::Created => StatusCode::CREATED,
         Outcome::Updated | Outcome::Unchanged => StatusCode::OK,

@@ -1,0 +1,291 @@
+//! Group commit of single-document ingestions. Each request checks, chunks and embeds its
+//! own document, then queues it here. The request that gets the turn takes everything queued
+//! and writes it as one group with the batch path's code ([`super::write`]): one transaction
+//! with multi-row statements, one index upsert (one flush), one statement marking the chunks
+//! indexed. Requests that arrive meanwhile queue for the next group, so a group is as large
+//! as the load makes it and nobody waits on a timer (leader/follower group commit).
+//!
+//! - **Acknowledgement**: a request is answered after its group's commit and index upsert,
+//!   as before: its rows are committed, and its vectors are flushed or its chunks are left
+//!   pending for the background indexer. The answers carry the stored documents, read in
+//!   one query for the whole group.
+//! - **Overlap**: the turn passes on at commit, so the next group's transaction runs while
+//!   this group's vectors are upserted (the index orders concurrent upserts itself).
+//! - **One document per key in a group**: a second copy of a re-ingestion key waits for the
+//!   next group and sees the first one committed (unchanged or updated), as if sent after it.
+//! - **Isolation**: when the database refuses a group, its documents are written one by one,
+//!   so only the one at fault fails.
+//! - **Cancellation**: a spawned task writes the group, so a client that goes away cannot
+//!   abandon the others' documents half-written; its own document, if still queued, leaves
+//!   the queue unwritten.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use db::memory::{Document, NewChunk, NewDocument};
+use tokio::sync::{OwnedMutexGuard, oneshot};
+use uuid::Uuid;
+
+use super::{
+    Outcome,
+    batch::ItemResult,
+    write::{Prepared, Written, key_of, store_vectors, write},
+};
+use crate::{error::ApiError, state::AppState};
+
+/// A request's answer: its document as stored (with its chunk counts) and what happened.
+pub type Answer = Result<(Document, Outcome), ApiError>;
+
+/// Most documents in one group; more wait for the next one.
+const MAX_GROUP_DOCUMENTS: usize = 256;
+/// Most chunks in one group (a group's first document is taken whatever its size).
+const MAX_GROUP_CHUNKS: usize = 4096;
+
+/// The queue of documents waiting to be written, and the turn to write the next group.
+#[derive(Debug, Default)]
+pub struct GroupCommit {
+    queue: Mutex<Queue>,
+    /// Held from taking a group until its transaction ends.
+    turn: Arc<tokio::sync::Mutex<()>>,
+    groups: AtomicU64,
+    documents: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: VecDeque<Waiting>,
+    next_ticket: u64,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    ticket: u64,
+    document: NewDocument,
+    chunks: Vec<NewChunk>,
+    vectors: Vec<Vec<f32>>,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// What the group commit has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupStats {
+    /// Groups whose transaction was attempted.
+    pub groups: u64,
+    /// Documents in those groups.
+    pub documents: u64,
+}
+
+impl GroupCommit {
+    /// Writes `document` with its chunks and their vectors in the next group; returns once
+    /// the group is committed and its vectors stored (or left pending).
+    pub async fn submit(
+        &self,
+        state: &AppState,
+        document: NewDocument,
+        chunks: Vec<NewChunk>,
+        vectors: Vec<Vec<f32>>,
+    ) -> Answer {
+        let (reply, mut answer) = oneshot::channel();
+        let ticket = {
+            let mut queue = self.lock_queue();
+            let ticket = queue.next_ticket;
+            queue.next_ticket += 1;
+            queue.waiting.push_back(Waiting {
+                ticket,
+                document,
+                chunks,
+                vectors,
+                reply,
+            });
+            ticket
+        };
+        let _leave = LeaveOnDrop {
+            groups: self,
+            ticket,
+        };
+        loop {
+            tokio::select! {
+                // An answer beats the turn: a group that took this document has ended.
+                biased;
+                answered = &mut answer => return answered.unwrap_or_else(|_| Err(unanswered())),
+                turn = Arc::clone(&self.turn).lock_owned() => {
+                    let group = self.take_group();
+                    if !group.is_empty() {
+                        self.groups.fetch_add(1, Ordering::Relaxed);
+                        self.documents.fetch_add(group.len() as u64, Ordering::Relaxed);
+                        tokio::spawn(write_group(state.clone(), group, turn));
+                    }
+                    // Left queued (behind a copy of its key, or past the size limits): the
+                    // next turn.
+                    if !self.is_queued(ticket) {
+                        break;
+                    }
+                }
+            }
+        }
+        answer.await.unwrap_or_else(|_| Err(unanswered()))
+    }
+
+    pub fn stats(&self) -> GroupStats {
+        GroupStats {
+            groups: self.groups.load(Ordering::Relaxed),
+            documents: self.documents.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Documents waiting for a group.
+    pub fn queued(&self) -> usize {
+        self.lock_queue().waiting.len()
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // Every critical section only moves entries: a panic cannot leave it half-done.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn is_queued(&self, ticket: u64) -> bool {
+        self.lock_queue()
+            .waiting
+            .iter()
+            .any(|waiting| waiting.ticket == ticket)
+    }
+
+    /// The next group, in arrival order: at most one document per re-ingestion key (later
+    /// copies stay queued, in order) and within the size limits.
+    fn take_group(&self) -> Vec<Waiting> {
+        let mut queue = self.lock_queue();
+        let mut group: Vec<Waiting> = Vec::new();
+        let mut left = VecDeque::new();
+        let mut keys = HashSet::new();
+        let mut chunks = 0;
+        while let Some(waiting) = queue.waiting.pop_front() {
+            let full = !group.is_empty()
+                && (group.len() == MAX_GROUP_DOCUMENTS
+                    || chunks + waiting.chunks.len() > MAX_GROUP_CHUNKS);
+            if full {
+                left.push_back(waiting);
+                left.append(&mut queue.waiting);
+                break;
+            }
+            if key_of(&waiting.document).is_some_and(|key| !keys.insert(key)) {
+                left.push_back(waiting);
+                continue;
+            }
+            chunks += waiting.chunks.len();
+            group.push(waiting);
+        }
+        queue.waiting = left;
+        group
+    }
+}
+
+/// Takes a cancelled request's document out of the queue (a no-op once a group has it).
+struct LeaveOnDrop<'a> {
+    groups: &'a GroupCommit,
+    ticket: u64,
+}
+
+impl Drop for LeaveOnDrop<'_> {
+    fn drop(&mut self) {
+        let ticket = self.ticket;
+        self.groups
+            .lock_queue()
+            .waiting
+            .retain(|waiting| waiting.ticket != ticket);
+    }
+}
+
+fn unanswered() -> ApiError {
+    ApiError::Internal("the task writing this document's group ended without an answer".into())
+}
+
+/// Writes one group and answers each of its requests. The turn is released at commit.
+async fn write_group(state: AppState, group: Vec<Waiting>, turn: OwnedMutexGuard<()>) {
+    let mut replies = Vec::with_capacity(group.len());
+    let mut prepared = Vec::with_capacity(group.len());
+    for (index, waiting) in group.into_iter().enumerate() {
+        replies.push(waiting.reply);
+        prepared.push(Prepared {
+            index,
+            document: waiting.document,
+            chunks: waiting.chunks,
+            vectors: waiting.vectors,
+        });
+    }
+    let mut results: Vec<Option<ItemResult>> = replies.iter().map(|_| None).collect();
+    let written = match write(&state, &mut prepared, &mut results).await {
+        Ok(written) => written,
+        // The server refused a statement, maybe over one document's rows (e.g. its owner
+        // was deleted meanwhile): alone, the others commit and that one gets its own error.
+        Err(error @ sqlx::Error::Database(_)) if prepared.len() > 1 => {
+            tracing::warn!(%error, documents = prepared.len(),
+                "a group of ingestions was refused; writing its documents one by one");
+            let mut all = Written::default();
+            for item in prepared.chunks_mut(1) {
+                match write(&state, item, &mut results).await {
+                    Ok(written) => all.append(written),
+                    Err(error) => results[item[0].index] = Some(Err(error.into())),
+                }
+            }
+            all
+        }
+        Err(error) if prepared.len() == 1 => {
+            results[prepared[0].index] = Some(Err(error.into()));
+            Written::default()
+        }
+        // The database cannot be reached: writing one by one would fail (slowly) alike.
+        Err(error) => {
+            let message = error.to_string();
+            for item in &prepared {
+                results[item.index] = Some(Err(ApiError::Internal(message.clone())));
+            }
+            Written::default()
+        }
+    };
+    drop(turn);
+    store_vectors(&state, written).await;
+    for (reply, answer) in replies.into_iter().zip(read_back(&state, results).await) {
+        // The request may have gone away (client disconnected); its document stands.
+        let _ = reply.send(answer);
+    }
+}
+
+/// Each result with its document as stored now (one query for the group).
+async fn read_back(state: &AppState, results: Vec<Option<ItemResult>>) -> Vec<Answer> {
+    let ids: Vec<Uuid> = results
+        .iter()
+        .filter_map(|result| match result {
+            Some(Ok((id, _))) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let stored: Result<HashMap<Uuid, Document>, sqlx::Error> = if ids.is_empty() {
+        Ok(HashMap::new())
+    } else {
+        db::memory::documents::by_ids(&state.pool, &ids)
+            .await
+            .map(|documents| documents.into_iter().map(|d| (d.id, d)).collect())
+    };
+    results
+        .into_iter()
+        .map(|result| {
+            let (id, outcome) = result.unwrap_or_else(|| Err(unanswered()))?;
+            match &stored {
+                Ok(stored) => stored
+                    .get(&id)
+                    .cloned()
+                    .map(|document| (document, outcome))
+                    // Deleted by a concurrent request since the group committed.
+                    .ok_or(ApiError::NotFound("the document was deleted meanwhile")),
+                Err(error) => Err(ApiError::Internal(format!(
+                    "reading back ingested documents: {error}"
+                ))),
+            }
+        })
+        .collect()
+}
