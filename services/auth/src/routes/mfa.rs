@@ -60,7 +60,7 @@ pub struct TotpEnrollment {
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
     /// The 6 digits the authenticator app shows now (spaces allowed).
-    #[schema(example = "123456")]
+    #[schema(example = "123456", pattern = "^\\s*(?:[0-9]\\s*){6}$")]
     code: String,
 }
 
@@ -165,6 +165,7 @@ pub async fn confirm(
 #[serde(deny_unknown_fields)]
 pub struct DisableRequest {
     /// A current code from the authenticator app; or send `password`.
+    #[schema(pattern = "^\\s*(?:[0-9]\\s*){6}$")]
     code: Option<String>,
     /// The account's password; or send `code`.
     password: Option<String>,
@@ -291,8 +292,11 @@ pub struct LoginMfaRequest {
     /// From the login answer that said `mfa_required`.
     mfa_token: String,
     /// A current code from the authenticator app; or send `recovery_code`.
+    #[schema(pattern = "^\\s*(?:[0-9]\\s*){6}$")]
     code: Option<String>,
-    /// One of the recovery codes (each works once); or send `code`.
+    /// One of the recovery codes (each works once; case, spaces and dashes do not matter);
+    /// or send `code`.
+    #[schema(pattern = "^[\\s-]*(?:[a-kmnp-zA-KMNP-Z2-9][\\s-]*){16}$")]
     recovery_code: Option<String>,
 }
 
