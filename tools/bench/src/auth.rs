@@ -20,8 +20,10 @@ use crate::report::{figure, heading};
 use crate::scratch::{ScratchDatabase, Served, common_config, peak_rss_mib};
 
 const PASSWORD: &str = "benchmark password";
-/// Verifies each core runs for the floor: enough for a steady rate, a second or two.
-const VERIFIES_PER_CORE: usize = 12;
+/// Timed verifies each core runs per attempt at the floor: about a second.
+const VERIFIES_PER_CORE: usize = 24;
+/// Attempts at the floor; the best counts, since a floor is what the machine can do.
+const FLOOR_ATTEMPTS: usize = 3;
 
 pub async fn run(args: &AuthArgs) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -119,28 +121,45 @@ async fn measure(pool: &sqlx::PgPool, args: &AuthArgs, cores: usize) -> anyhow::
 }
 
 /// Verifies `hash` as fast as every core can, with the parameters stored in it (those the
-/// service hashes with), outside the service: no HTTP, database or hashing queue.
+/// service hashes with), outside the service: no HTTP, database or hashing queue. The best
+/// of [`FLOOR_ATTEMPTS`], each timed only once every thread has verified once, so thread
+/// start-up and the first touch of each thread's memory blocks are not counted (the
+/// service's hashing threads are long-lived and warm).
 fn argon2_verify_rate(hash: &str, cores: usize) -> anyhow::Result<f64> {
     let hash = PasswordHash::new(hash).map_err(|error| anyhow::anyhow!("stored hash: {error}"))?;
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..cores)
-            .map(|_| {
-                scope.spawn(|| {
-                    (0..VERIFIES_PER_CORE).try_for_each(|_| {
-                        Argon2::default().verify_password(PASSWORD.as_bytes(), &hash)
+    let verify = || {
+        Argon2::default()
+            .verify_password(PASSWORD.as_bytes(), &hash)
+            .map_err(|error| anyhow::anyhow!("argon2id verify: {error}"))
+    };
+    let mut best = 0.0_f64;
+    for _ in 0..FLOOR_ATTEMPTS {
+        let warm = std::sync::Barrier::new(cores + 1);
+        let elapsed = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..cores)
+                .map(|_| {
+                    scope.spawn(|| {
+                        // Waits even when the warm-up failed, so no thread is left at
+                        // the barrier; the error comes out of the join below.
+                        let warmed = verify();
+                        warm.wait();
+                        warmed?;
+                        (0..VERIFIES_PER_CORE).try_for_each(|_| verify())
                     })
                 })
-            })
-            .collect();
-        workers.into_iter().try_for_each(|worker| {
-            worker
-                .join()
-                .map_err(|_| anyhow::anyhow!("an argon2id worker panicked"))?
-                .map_err(|error| anyhow::anyhow!("argon2id verify: {error}"))
-        })
-    })?;
-    Ok((cores * VERIFIES_PER_CORE) as f64 / started.elapsed().as_secs_f64())
+                .collect();
+            warm.wait();
+            let started = Instant::now();
+            for worker in workers {
+                worker
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("an argon2id worker panicked"))??;
+            }
+            anyhow::Ok(started.elapsed())
+        })?;
+        best = best.max((cores * VERIFIES_PER_CORE) as f64 / elapsed.as_secs_f64());
+    }
+    Ok(best)
 }
 
 fn against_floor(name: &str, workload: &str, run: &Run, floor: f64) {
