@@ -77,6 +77,19 @@ async fn current_user(state: &AppState, session: &CurrentSession) -> Result<User
         .ok_or(ApiError::SessionRevoked)
 }
 
+/// The caller's account, once this guess (`action` names its rate-limit bucket) has been
+/// counted: every route here that checks a code or a password is a guess.
+async fn guessing_user(
+    state: &AppState,
+    client: &ClientInfo,
+    session: &CurrentSession,
+    action: &str,
+) -> Result<User, ApiError> {
+    let account = format!("{action}:{}", session.user_id);
+    credentials::count_guess(state, client, &account).await?;
+    current_user(state, session).await
+}
+
 fn not_enrolled() -> ApiError {
     ApiError::Conflict {
         code: "mfa_not_enrolled",
@@ -121,9 +134,7 @@ pub async fn confirm(
     Json(request): Json<CodeRequest>,
 ) -> Result<axum::Json<RecoveryCodes>, ApiError> {
     let code = mfa::parse_code(&request.code)?;
-    let account = format!("mfa_confirm:{}", session.user_id);
-    credentials::count_guess(&state, &client, &account).await?;
-    let user = current_user(&state, &session).await?;
+    let user = guessing_user(&state, &client, &session, "mfa_confirm").await?;
     let factor = db::auth::mfa::find_totp(&state.pool, user.id)
         .await?
         .ok_or_else(not_enrolled)?;
@@ -190,9 +201,7 @@ pub async fn disable(
             ));
         }
     };
-    let account = format!("mfa_disable:{}", session.user_id);
-    credentials::count_guess(&state, &client, &account).await?;
-    let user = current_user(&state, &session).await?;
+    let user = guessing_user(&state, &client, &session, "mfa_disable").await?;
     let factor = db::auth::mfa::find_totp(&state.pool, user.id).await?;
     if factor.is_none_or(|factor| factor.confirmed_at.is_none()) {
         return Err(mfa::not_enabled());
@@ -257,9 +266,7 @@ pub async fn regenerate(
     Json(request): Json<CodeRequest>,
 ) -> Result<axum::Json<RecoveryCodes>, ApiError> {
     let code = mfa::parse_code(&request.code)?;
-    let account = format!("mfa_recovery:{}", session.user_id);
-    credentials::count_guess(&state, &client, &account).await?;
-    let user = current_user(&state, &session).await?;
+    let user = guessing_user(&state, &client, &session, "mfa_recovery").await?;
     if user.locked_at(Utc::now()).is_some() {
         return Err(ApiError::InvalidCode);
     }
