@@ -306,6 +306,8 @@ CREATE TABLE memory.chunks (
     embedding_dim integer,
     content_hash text,
     token_count integer,
+    search_language regconfig DEFAULT 'english'::regconfig NOT NULL,
+    search_vector tsvector GENERATED ALWAYS AS (to_tsvector(search_language, content)) STORED,
     CONSTRAINT chunks_chunk_index_check CHECK ((chunk_index >= 0)),
     CONSTRAINT chunks_content_hash_check CHECK ((content_hash ~ '^[0-9a-f]{64}$'::text)),
     CONSTRAINT chunks_embedding_dim_check CHECK ((embedding_dim > 0)),
@@ -333,6 +335,18 @@ COMMENT ON COLUMN memory.chunks.qdrant_point_id IS 'NULL until the vector is ups
 COMMENT ON COLUMN memory.chunks.score IS 'Last retrieval score, if recorded (the guide''s column; not an ordering key).';
 
 --
+-- Name: COLUMN chunks.search_language; Type: COMMENT; Schema: memory; Owner: -
+--
+
+COMMENT ON COLUMN memory.chunks.search_language IS 'Text-search configuration the chunk''s search_vector is derived with.';
+
+--
+-- Name: COLUMN chunks.search_vector; Type: COMMENT; Schema: memory; Owner: -
+--
+
+COMMENT ON COLUMN memory.chunks.search_vector IS 'Full-text vector of content (generated); lexical and hybrid search match it with websearch_to_tsquery.';
+
+--
 -- Name: documents; Type: TABLE; Schema: memory; Owner: -
 --
 
@@ -349,6 +363,7 @@ CREATE TABLE memory.documents (
     owner_id uuid,
     title text,
     content_hash text,
+    project_id uuid,
     CONSTRAINT documents_content_hash_check CHECK ((content_hash ~ '^[0-9a-f]{64}$'::text)),
     CONSTRAINT documents_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT documents_tags_check CHECK ((array_position(tags, NULL::text) IS NULL))
@@ -365,6 +380,12 @@ COMMENT ON TABLE memory.documents IS 'Ingested knowledge documents: origin (sour
 --
 
 COMMENT ON COLUMN memory.documents.content_hash IS 'Lower-case hex SHA-256 of the full text; unchanged hash means re-ingestion can be skipped.';
+
+--
+-- Name: COLUMN documents.project_id; Type: COMMENT; Schema: memory; Owner: -
+--
+
+COMMENT ON COLUMN memory.documents.project_id IS 'The project the document belongs to, if any; a filter field of its vectors too.';
 
 --
 -- Name: epics; Type: TABLE; Schema: projects; Owner: -
@@ -1002,6 +1023,18 @@ CREATE UNIQUE INDEX users_username_lower_key ON auth.users USING btree (lower((u
 CREATE INDEX chunks_pending_idx ON memory.chunks USING btree (created_at, id) WHERE (qdrant_point_id IS NULL);
 
 --
+-- Name: chunks_search_vector_idx; Type: INDEX; Schema: memory; Owner: -
+--
+
+CREATE INDEX chunks_search_vector_idx ON memory.chunks USING gin (search_vector);
+
+--
+-- Name: documents_owner_content_hash_key; Type: INDEX; Schema: memory; Owner: -
+--
+
+CREATE UNIQUE INDEX documents_owner_content_hash_key ON memory.documents USING btree (COALESCE(owner_id, '00000000-0000-0000-0000-000000000000'::uuid), content_hash) WHERE ((external_id IS NULL) AND (content_hash IS NOT NULL));
+
+--
 -- Name: documents_owner_id_created_at_id_idx; Type: INDEX; Schema: memory; Owner: -
 --
 
@@ -1012,6 +1045,12 @@ CREATE INDEX documents_owner_id_created_at_id_idx ON memory.documents USING btre
 --
 
 CREATE UNIQUE INDEX documents_owner_source_external_id_key ON memory.documents USING btree (COALESCE(owner_id, '00000000-0000-0000-0000-000000000000'::uuid), source, external_id) WHERE (external_id IS NOT NULL);
+
+--
+-- Name: documents_project_id_idx; Type: INDEX; Schema: memory; Owner: -
+--
+
+CREATE INDEX documents_project_id_idx ON memory.documents USING btree (project_id) WHERE (project_id IS NOT NULL);
 
 --
 -- Name: documents_tags_idx; Type: INDEX; Schema: memory; Owner: -
@@ -1267,6 +1306,13 @@ ALTER TABLE ONLY memory.chunks
 
 ALTER TABLE ONLY memory.documents
     ADD CONSTRAINT documents_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: documents documents_project_id_fkey; Type: FK CONSTRAINT; Schema: memory; Owner: -
+--
+
+ALTER TABLE ONLY memory.documents
+    ADD CONSTRAINT documents_project_id_fkey FOREIGN KEY (project_id) REFERENCES projects.projects(id) ON DELETE SET NULL;
 
 --
 -- Name: epics epics_project_id_fkey; Type: FK CONSTRAINT; Schema: projects; Owner: -
