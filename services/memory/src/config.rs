@@ -25,6 +25,14 @@ pub struct MemoryConfig {
     /// How often the indexer looks for chunks still missing their vector.
     #[serde(default = "defaults::indexer_interval_secs")]
     pub memory_indexer_interval_secs: u64,
+    /// How often the indexer deletes vectors whose chunk is gone (the first time at start);
+    /// 0: only at start.
+    #[serde(default = "defaults::orphan_sweep_interval_secs")]
+    pub memory_orphan_sweep_interval_secs: u64,
+    /// The PostgreSQL text-search configuration (`english`, `german`, `simple`, ...) that
+    /// new chunks' full-text vectors are derived with and lexical queries are parsed with.
+    #[serde(default = "defaults::search_language")]
+    pub memory_search_language: String,
 }
 
 mod defaults {
@@ -45,6 +53,12 @@ mod defaults {
     }
     pub fn indexer_interval_secs() -> u64 {
         15
+    }
+    pub fn orphan_sweep_interval_secs() -> u64 {
+        3600
+    }
+    pub fn search_language() -> String {
+        "english".into()
     }
 }
 
@@ -71,8 +85,31 @@ impl MemoryConfig {
         if self.memory_max_document_bytes == 0 {
             return Err("MEMORY_MAX_DOCUMENT_BYTES must be above 0".into());
         }
+        if !is_configuration_name(&self.memory_search_language) {
+            return Err(format!(
+                "MEMORY_SEARCH_LANGUAGE must name a PostgreSQL text-search configuration \
+                 (lower-case letters, digits, `_`; e.g. english, german, simple), got `{}`",
+                self.memory_search_language
+            ));
+        }
         Ok(())
     }
+
+    /// Seconds between orphan sweeps after the one at start; `None` when only that one runs.
+    pub fn orphan_sweep_interval(&self) -> Option<std::time::Duration> {
+        (self.memory_orphan_sweep_interval_secs > 0)
+            .then(|| std::time::Duration::from_secs(self.memory_orphan_sweep_interval_secs))
+    }
+}
+
+/// An unqualified identifier as `pg_ts_config` names them. Whether PostgreSQL has it is
+/// checked at start against the database (`AppState::open`).
+fn is_configuration_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 impl Default for MemoryConfig {
@@ -84,6 +121,8 @@ impl Default for MemoryConfig {
             memory_max_document_bytes: defaults::max_document_bytes(),
             memory_index_batch: defaults::index_batch(),
             memory_indexer_interval_secs: defaults::indexer_interval_secs(),
+            memory_orphan_sweep_interval_secs: defaults::orphan_sweep_interval_secs(),
+            memory_search_language: defaults::search_language(),
         }
     }
 }

@@ -47,6 +47,7 @@ pub fn collection_spec(name: &str, embedder: &dyn Embedder) -> CollectionSpec {
             PayloadField::new("type", FieldKind::Keyword),
             PayloadField::new("tags", FieldKind::Keyword),
             PayloadField::new("created_at", FieldKind::Datetime),
+            PayloadField::new("project_id", FieldKind::Keyword),
         ],
     }
 }
@@ -65,10 +66,14 @@ pub fn payload(chunk: &IndexableChunk) -> Payload {
         "tags": chunk.tags,
         "created_at": chunk.created_at.to_rfc3339(),
     });
-    match value {
-        serde_json::Value::Object(map) => map,
-        _ => unreachable!("json! of an object literal is an object"),
+    let serde_json::Value::Object(mut map) = value else {
+        unreachable!("json! of an object literal is an object")
+    };
+    // Absent rather than null: a document outside any project matches no `project_id`.
+    if let Some(project) = chunk.project_id {
+        map.insert("project_id".into(), project.to_string().into());
     }
+    map
 }
 
 /// Embeds, upserts and marks chunks; shared by ingestion, the background loop and reindex.
@@ -79,6 +84,8 @@ pub struct Indexer {
     pub embedder: Arc<dyn Embedder>,
     pub collection: String,
     pub batch: usize,
+    /// Time between orphan sweeps after the one at start (`None`: only that one).
+    pub orphan_sweep_interval: Option<Duration>,
 }
 
 impl Indexer {
@@ -176,15 +183,42 @@ impl Indexer {
         }
     }
 
-    /// The background loop: sweeps orphaned vectors once, then drains pending chunks when
-    /// woken or every `interval`, backing off (up to 5 minutes) while the embedder or the
-    /// index fails.
+    /// The background work: sweeps orphaned vectors at start and then every
+    /// `orphan_sweep_interval`, and drains pending chunks when woken or every `interval`.
+    /// Both loops run in this one future, so aborting its task stops both.
     pub async fn run(self, wakeup: Arc<Notify>, interval: Duration) {
-        match self.sweep_orphans().await {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "deleted orphaned vectors"),
-            Err(error) => tracing::warn!(%error, "sweeping orphaned vectors failed"),
+        tokio::join!(
+            self.sweep_periodically(),
+            self.drain_periodically(wakeup, interval)
+        );
+    }
+
+    /// Sweeps now, then every `orphan_sweep_interval` (if any). Vectors orphaned by a delete
+    /// that could not reach the index would otherwise stay until the next restart.
+    async fn sweep_periodically(&self) {
+        let mut ticks = self.orphan_sweep_interval.map(|every| {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks
+        });
+        loop {
+            match self.sweep_orphans().await {
+                Ok(0) => tracing::debug!("orphan sweep: no orphaned vectors"),
+                Ok(count) => tracing::info!(count, "deleted orphaned vectors"),
+                Err(error) => tracing::warn!(%error, "sweeping orphaned vectors failed"),
+            }
+            match ticks.as_mut() {
+                Some(ticks) => {
+                    ticks.tick().await;
+                }
+                None => return,
+            }
         }
+    }
+
+    /// Drains pending chunks when woken or every `interval`, backing off (up to 5 minutes)
+    /// while the embedder or the index fails.
+    async fn drain_periodically(&self, wakeup: Arc<Notify>, interval: Duration) {
         let mut backoff = interval;
         loop {
             match self.drain_pending(|_| {}).await {

@@ -1,5 +1,5 @@
-//! The memory service's own Prometheus series: the indexer's backlog and the embedder's
-//! latency. Requests and the database pool are recorded for every service by
+//! The memory service's own Prometheus series: the indexer's backlog, the embedder's
+//! latency and how searches fared. Requests and the database pool are recorded for every service by
 //! `platform::metrics`. (`::metrics` below is the crate.)
 
 use std::{sync::Arc, time::Instant};
@@ -15,6 +15,13 @@ pub const OLDEST_PENDING_AGE: &str = "memory_oldest_pending_chunk_age_seconds";
 /// Histogram, by `model`: one call to the embedder (a batch of texts or one query).
 pub const EMBED_DURATION: &str = "memory_embed_duration_seconds";
 
+/// Counter, by `reason` (`vector_index` or `embedder`): searches that asked for vector or
+/// hybrid ranking and were answered lexically because that part was unavailable.
+pub const SEARCH_DEGRADED: &str = "memory_search_degraded_total";
+/// Counter: vectors a search skipped because no chunk row matched them (orphans of deleted
+/// chunks, or payloads older than the record); the search asked the index for more instead.
+pub const SEARCH_SKIPPED_VECTORS: &str = "memory_search_skipped_vectors_total";
+
 /// Gives the series their `# HELP` lines; needs the recorder, so installs it first.
 pub fn describe() {
     platform::metrics::install();
@@ -28,6 +35,14 @@ pub fn describe() {
         EMBED_DURATION,
         ::metrics::Unit::Seconds,
         "Duration of one embedder call"
+    );
+    ::metrics::describe_counter!(
+        SEARCH_DEGRADED,
+        "Searches answered lexically because the vector index or the embedder was unavailable"
+    );
+    ::metrics::describe_counter!(
+        SEARCH_SKIPPED_VECTORS,
+        "Vectors a search skipped because no matching chunk row exists"
     );
 }
 

@@ -45,6 +45,7 @@ impl AppState {
         verifier: TokenVerifier,
         common: CommonConfig,
     ) -> Result<Self, StartError> {
+        check_search_language(&pool, &settings.memory.memory_search_language).await?;
         let indexer = open_indexer(pool, settings).await?;
         Self::with_indexer(indexer, &settings.memory, verifier, common)
     }
@@ -71,6 +72,22 @@ impl AppState {
             statistics: Arc::new(StatisticsRefresh::default()),
             ingest_groups: Arc::new(GroupCommit::default()),
         })
+    }
+}
+
+/// Refuses to start with a `MEMORY_SEARCH_LANGUAGE` PostgreSQL does not have: every ingest
+/// would fail writing its chunks.
+async fn check_search_language(pool: &PgPool, language: &str) -> Result<(), StartError> {
+    let exists = db::memory::search::language_exists(pool, language)
+        .await
+        .map_err(|error| StartError::new(format!("checking MEMORY_SEARCH_LANGUAGE: {error}")))?;
+    if exists {
+        Ok(())
+    } else {
+        Err(StartError::new(format!(
+            "MEMORY_SEARCH_LANGUAGE: PostgreSQL has no text-search configuration `{language}` \
+             (`SELECT cfgname FROM pg_ts_config` lists them; e.g. english, german, simple)"
+        )))
     }
 }
 
@@ -107,5 +124,6 @@ pub async fn connect_indexer(pool: PgPool, settings: &Settings) -> Result<Indexe
         embedder,
         collection: settings.memory.memory_collection.clone(),
         batch: settings.memory.memory_index_batch,
+        orphan_sweep_interval: settings.memory.orphan_sweep_interval(),
     })
 }

@@ -1,13 +1,18 @@
-//! Search asks the vector index, then joins PostgreSQL: best hits first, full rows, never
-//! another user's documents, filters honoured.
+//! Search (hybrid by default: the vector index and PostgreSQL full text, joined with
+//! PostgreSQL's rows): best hits first, full rows, never another user's documents, filters
+//! honoured; the text-search language setting; the OpenAPI schema of the answer; and the
+//! status, which counts the caller's own chunks (an admin's: all).
 
 mod common;
+
+use std::sync::Arc;
 
 use authn::Role;
 use axum::http::StatusCode;
 use common::{TestApp, hit_documents};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tempfile::TempDir;
 use testkit::User;
 
 const TOPICS: [(&str, &str, &str); 3] = [
@@ -243,4 +248,122 @@ async fn the_postgres_join_checks_ownership_too(pool: PgPool) {
         .await
         .unwrap();
     assert!(as_bob.is_empty(), "{as_bob:?}");
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn the_status_counts_the_callers_own_chunks_and_all_of_them_for_an_admin(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let bob = app.user(Role::User).await;
+    let admin = app.user(Role::Admin).await;
+    ingest_topics(&app, &alice).await;
+    let shared = app
+        .ingest(
+            &admin,
+            json!({"source": "docs", "shared": true, "content": "Shared guide."}),
+        )
+        .await;
+    assert_eq!(shared.status, StatusCode::CREATED);
+    // One of alice's chunks loses its vector mark: pending again.
+    sqlx::query(
+        "UPDATE memory.chunks SET qdrant_point_id = NULL
+         WHERE id = (SELECT id FROM memory.chunks WHERE content LIKE 'Boil%')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
+    let status = async |who: &User| {
+        let reply = app.get_as("/api/memory/status", who).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let body = reply.body;
+        (
+            body["scope"].as_str().unwrap().to_owned(),
+            body["chunks"].as_i64().unwrap(),
+            body["pending_chunks"].as_i64().unwrap(),
+            body["vectors"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(status(&alice).await, ("own".into(), 3, 1, 3));
+    assert_eq!(status(&bob).await, ("own".into(), 0, 0, 0));
+    assert_eq!(status(&admin).await, ("all".into(), 4, 1, 4));
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn the_search_language_is_stored_with_each_chunk_and_parses_queries(pool: PgPool) {
+    let dir = Arc::new(TempDir::new().unwrap());
+    let mut settings = common::settings(&dir, 64);
+    settings.memory.memory_search_language = "simple".into();
+    let app = TestApp::with_settings(pool, settings, dir).await;
+    let alice = app.user(Role::User).await;
+    let ingested = app
+        .ingest(
+            &alice,
+            json!({"source": "s", "content": "Borrowing rules of the language."}),
+        )
+        .await;
+    let id = ingested.body["document"]["id"].as_str().unwrap();
+    let languages: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT search_language::text FROM memory.chunks")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(languages, ["simple"]);
+    let found = async |query: &str| {
+        let body = json!({"query": query, "mode": "lexical"});
+        hit_documents(&app.search(&alice, body).await.body)
+    };
+    // `simple` does not stem (english would find "borrowed"), and keeps stop words.
+    assert_eq!(found("borrowing").await, [id]);
+    assert!(found("borrowed").await.is_empty());
+    assert_eq!(found("of the").await, [id]);
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn an_unknown_search_language_stops_the_start(pool: PgPool) {
+    let dir = TempDir::new().unwrap();
+    let mut settings = common::settings(&dir, 64);
+    settings.memory.memory_search_language = "klingon".into();
+    let tokens = testkit::Tokens::new();
+    let refused = memory::AppState::open(pool, &settings, tokens.verifier(), Default::default())
+        .await
+        .err()
+        .expect("refused");
+    let message = refused.to_string();
+    assert!(
+        message.contains("MEMORY_SEARCH_LANGUAGE") && message.contains("klingon"),
+        "{message}"
+    );
+    for bad in ["", "English", "english; DROP TABLE x", "pg_catalog.english"] {
+        settings.memory.memory_search_language = bad.into();
+        let error = settings.memory.validate().expect_err(bad);
+        assert!(error.contains("MEMORY_SEARCH_LANGUAGE"), "{error}");
+    }
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn the_schema_documents_the_modes_and_what_a_score_means(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let spec = app.get("/openapi.json").await.body;
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(
+        schemas["Mode"]["enum"],
+        json!(["vector", "lexical", "hybrid"])
+    );
+    let request = &schemas["SearchRequest"]["properties"];
+    assert!(request["mode"].is_object() && request["project_ids"].is_object());
+    assert_eq!(request["project_ids"]["maxItems"], 100);
+    let answer = &schemas["SearchView"];
+    let required = answer["required"].as_array().unwrap();
+    for field in ["results", "mode", "degraded"] {
+        assert!(required.contains(&json!(field)), "{field}: {answer}");
+    }
+    let score = schemas["HitView"]["properties"]["score"]["description"]
+        .as_str()
+        .unwrap();
+    for meaning in ["cosine", "ts_rank_cd", "reciprocal rank fusion"] {
+        assert!(score.contains(meaning), "{score}");
+    }
+    let status = &schemas["IndexStatusView"]["properties"]["scope"];
+    assert!(status.is_object(), "{}", schemas["IndexStatusView"]);
 }

@@ -41,6 +41,8 @@ pub struct IndexableChunk {
     pub kind: String,
     pub tags: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// The document's project, if any (a filter field of the vector's payload).
+    pub project_id: Option<Uuid>,
 }
 
 /// A search hit's chunk joined with its document.
@@ -64,10 +66,12 @@ pub struct ChunkHit {
 }
 
 /// Stores the chunks of many documents (`(document id, chunk)`) in one statement, all
-/// pending (no vector yet).
+/// pending (no vector yet). `search_language` is the text-search configuration their
+/// full-text vectors are derived with (`MEMORY_SEARCH_LANGUAGE`, e.g. `english`).
 pub async fn insert_many(
     executor: impl PgExecutor<'_>,
     chunks: &[(Uuid, &NewChunk)],
+    search_language: &str,
 ) -> Result<(), sqlx::Error> {
     let documents: Vec<Uuid> = chunks.iter().map(|(document, _)| *document).collect();
     let ids: Vec<Uuid> = chunks.iter().map(|(_, c)| c.id).collect();
@@ -76,15 +80,17 @@ pub async fn insert_many(
     let hashes: Vec<String> = chunks.iter().map(|(_, c)| c.content_hash.clone()).collect();
     let metadata: Vec<Value> = chunks.iter().map(|(_, c)| c.metadata.clone()).collect();
     sqlx::query!(
-        r#"INSERT INTO memory.chunks (id, document_id, chunk_index, content, content_hash, metadata)
-           SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[],
-                                $6::jsonb[])"#,
+        r#"INSERT INTO memory.chunks (id, document_id, chunk_index, content, content_hash, metadata,
+                                     search_language)
+           SELECT *, $7::text::regconfig
+           FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::jsonb[])"#,
         &ids,
         &documents,
         &indexes,
         &contents,
         &hashes,
         &metadata,
+        search_language,
     )
     .execute(executor)
     .await?;
@@ -163,7 +169,7 @@ async fn select_indexable(
         r#"SELECT c.id, c.document_id AS "document_id!", c.chunk_index, c.content,
                   d.owner_id, d.source, COALESCE(d.type, 'document') AS "kind!",
                   COALESCE(d.tags, '{}') AS "tags!",
-                  COALESCE(d.created_at, 'epoch') AS "created_at!"
+                  COALESCE(d.created_at, 'epoch') AS "created_at!", d.project_id
            FROM memory.chunks c
            JOIN memory.documents d ON d.id = c.document_id
            WHERE CASE WHEN $1::uuid[] IS NULL THEN c.qdrant_point_id IS NULL
@@ -224,6 +230,25 @@ pub async fn counts(executor: impl PgExecutor<'_>) -> Result<(i64, i64), sqlx::E
         r#"SELECT count(*) AS "total!",
                   count(*) FILTER (WHERE qdrant_point_id IS NULL) AS "pending!"
            FROM memory.chunks"#
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok((row.total, row.pending))
+}
+
+/// How many chunks of `owner`'s documents exist, and how many of them still wait for their
+/// vector (shared documents are nobody's).
+pub async fn counts_of_owner(
+    executor: impl PgExecutor<'_>,
+    owner: Uuid,
+) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "total!",
+                  count(*) FILTER (WHERE c.qdrant_point_id IS NULL) AS "pending!"
+           FROM memory.documents d
+           JOIN memory.chunks c ON c.document_id = d.id
+           WHERE d.owner_id = $1"#,
+        owner,
     )
     .fetch_one(executor)
     .await?;

@@ -1,5 +1,6 @@
-//! The real vector index with a switch that makes writes fail as if the server were down:
-//! for proving that an unavailable index never loses an ingested document.
+//! The real vector index, and the real embedder, each with a switch that makes calls fail as
+//! if the server were down: for proving that an unavailable index never loses an ingested
+//! document, and that searches degrade rather than fail.
 
 use std::sync::{
     Arc,
@@ -7,6 +8,7 @@ use std::sync::{
 };
 
 use async_trait::async_trait;
+use embed::{EmbedError, Embedder};
 use sqlx::PgPool;
 use uuid::Uuid;
 use vector::{
@@ -23,6 +25,52 @@ pub async fn app_with_flaky_index(pool: PgPool) -> (TestApp, Arc<FlakyIndex>) {
     app.state.indexer.index = flaky.clone();
     app.rebuild();
     (app, flaky)
+}
+
+/// An app whose embedder is the real one behind a [`FlakyEmbedder`], up for now.
+pub async fn app_with_flaky_embedder(pool: PgPool) -> (TestApp, Arc<FlakyEmbedder>) {
+    let mut app = TestApp::new(pool).await;
+    let flaky = FlakyEmbedder::wrap(app.state.indexer.embedder.clone());
+    app.state.indexer.embedder = flaky.clone();
+    app.rebuild();
+    (app, flaky)
+}
+
+/// Embeds with `inner` unless switched down; then every call fails as an unreachable
+/// provider does.
+#[derive(Debug)]
+pub struct FlakyEmbedder {
+    pub inner: Arc<dyn Embedder>,
+    pub down: AtomicBool,
+}
+
+impl FlakyEmbedder {
+    pub fn wrap(inner: Arc<dyn Embedder>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            down: AtomicBool::new(false),
+        })
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl Embedder for FlakyEmbedder {
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+    fn dimension(&self) -> usize {
+        self.inner.dimension()
+    }
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(EmbedError::Unavailable("connection refused (test)".into()));
+        }
+        self.inner.embed(texts).await
+    }
 }
 
 #[derive(Debug)]

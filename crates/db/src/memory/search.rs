@@ -1,0 +1,236 @@
+//! The PostgreSQL side of memory search: full-text matching over `memory.chunks`
+//! (`search_vector`, migration 0015) and the join that turns vector hits into rows. Both apply
+//! the same [`SearchFilter`], so a lexical hit and a vector hit obey the same rules.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Acquire, PgExecutor, Postgres};
+use uuid::Uuid;
+
+use super::{ChunkHit, Scope};
+
+/// Which chunks a search may return: what `viewer` may read within `scope`, narrowed by
+/// the request. An empty list means "no restriction" on that field; several values mean
+/// "any of them" (for `tags`: the document carries at least one).
+#[derive(Debug, Clone)]
+pub struct SearchFilter {
+    pub viewer: Uuid,
+    pub scope: Scope,
+    pub sources: Vec<String>,
+    pub kinds: Vec<String>,
+    pub tags: Vec<String>,
+    pub document_ids: Vec<Uuid>,
+    pub project_ids: Vec<Uuid>,
+    /// Documents created at or after this time.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Documents created before this time.
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+impl SearchFilter {
+    /// Everything `viewer` may read: their documents and the shared ones.
+    pub fn visible_to(viewer: Uuid) -> Self {
+        Self {
+            viewer,
+            scope: Scope::All,
+            sources: Vec::new(),
+            kinds: Vec::new(),
+            tags: Vec::new(),
+            document_ids: Vec::new(),
+            project_ids: Vec::new(),
+            created_after: None,
+            created_before: None,
+        }
+    }
+
+    /// `(own documents, shared documents)` as the queries' two switches.
+    fn owners(&self) -> (bool, bool) {
+        match self.scope {
+            Scope::All => (true, true),
+            Scope::Mine => (true, false),
+            Scope::Shared => (false, true),
+        }
+    }
+}
+
+/// A chunk found by its words, with its `ts_rank_cd` score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LexicalHit {
+    /// Cover density rank normalised to `[0, 1)` (`rank / (rank + 1)`), higher is better.
+    pub rank: f32,
+    pub hit: ChunkHit,
+}
+
+/// The best `limit` chunks matching `query` (web search syntax: every word must appear,
+/// `"quoted phrase"`, `or`, `-excluded`), best first; ties in chunk id order. The query is
+/// parsed with the text-search configuration `language`.
+///
+/// Both statements run in a transaction of their own (a savepoint inside the caller's) that
+/// plans the search for the values at hand, never with a cached generic plan: a prepared
+/// statement switches to one after five runs, and a generic plan cannot see that an empty
+/// filter list means "no condition", takes the documents for one row and reads every
+/// visible chunk, whatever the word. With the values, a rare word is found through the GIN
+/// index on `search_vector`, and a common one is checked per visible document when that is
+/// cheaper. The query is parsed first, on its own, so that the search holds it as a
+/// constant: parsed inside, through the configuration's name (a lookup PostgreSQL does not
+/// fold), it would be parsed again for every candidate row.
+pub async fn lexical<'c>(
+    connection: impl Acquire<'c, Database = Postgres>,
+    language: &str,
+    query: &str,
+    filter: &SearchFilter,
+    limit: i64,
+) -> Result<Vec<LexicalHit>, sqlx::Error> {
+    let (mine, shared) = filter.owners();
+    let mut tx = connection.begin().await?;
+    let parsed = sqlx::query!(
+        r#"SELECT set_config('plan_cache_mode', 'force_custom_plan', true) AS "plans!",
+                  websearch_to_tsquery($1::text::regconfig, $2)::text AS "query!""#,
+        language,
+        query,
+    )
+    .fetch_one(&mut *tx)
+    .await?
+    .query;
+    if parsed.is_empty() {
+        // Only stop words or operators: nothing can match (and `@@` would warn).
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query!(
+        r#"SELECT c.id, c.chunk_index, c.content, c.embedding_model,
+                  COALESCE(c.metadata, '{}') AS "chunk_metadata!",
+                  d.id AS document_id, d.owner_id, d.source, d.external_id,
+                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
+                  COALESCE(d.tags, '{}') AS "tags!",
+                  COALESCE(d.metadata, '{}') AS "document_metadata!",
+                  COALESCE(d.created_at, 'epoch') AS "created_at!",
+                  ts_rank_cd(c.search_vector, $1::text::tsquery, 32) AS "rank!"
+           FROM memory.chunks c
+           JOIN memory.documents d ON d.id = c.document_id
+           WHERE c.search_vector @@ $1::text::tsquery
+             AND ((d.owner_id = $2 AND $3) OR (d.owner_id IS NULL AND $4))
+             AND (cardinality($5::text[]) = 0 OR d.source = ANY($5))
+             AND (cardinality($6::text[]) = 0 OR COALESCE(d.type, 'document') = ANY($6))
+             AND (cardinality($7::text[]) = 0 OR d.tags && $7)
+             AND (cardinality($8::uuid[]) = 0 OR d.id = ANY($8))
+             AND (cardinality($9::uuid[]) = 0 OR d.project_id = ANY($9))
+             AND ($10::timestamptz IS NULL OR COALESCE(d.created_at, 'epoch') >= $10)
+             AND ($11::timestamptz IS NULL OR COALESCE(d.created_at, 'epoch') < $11)
+           ORDER BY "rank!" DESC, c.id
+           LIMIT $12"#,
+        parsed,
+        filter.viewer,
+        mine,
+        shared,
+        &filter.sources,
+        &filter.kinds,
+        &filter.tags,
+        &filter.document_ids,
+        &filter.project_ids,
+        filter.created_after,
+        filter.created_before,
+        limit,
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| LexicalHit {
+            rank: row.rank,
+            hit: ChunkHit {
+                id: row.id,
+                chunk_index: row.chunk_index,
+                content: row.content,
+                embedding_model: row.embedding_model,
+                chunk_metadata: row.chunk_metadata,
+                document_id: row.document_id,
+                owner_id: row.owner_id,
+                source: row.source,
+                external_id: row.external_id,
+                kind: row.kind,
+                path: row.path,
+                title: row.title,
+                tags: row.tags,
+                document_metadata: row.document_metadata,
+                created_at: row.created_at,
+            },
+        })
+        .collect())
+}
+
+/// The rows of vector hits `ids` that pass `filter`, in the order of `ids`. The index
+/// filtered on the vectors' payloads already; this re-checks everything against the record,
+/// because a payload can be stale (a deleted project leaves `project_id` in it) and a vector
+/// can be an orphan (its chunk is gone): such ids are simply absent.
+///
+/// Each id drives one primary-key lookup of its chunk and one of its document, whatever the
+/// statistics: the lateral `LIMIT 1` keeps the planner from reordering the join (see
+/// [`super::chunks::hits_visible`]).
+pub async fn hits(
+    executor: impl PgExecutor<'_>,
+    ids: &[Uuid],
+    filter: &SearchFilter,
+) -> Result<Vec<ChunkHit>, sqlx::Error> {
+    let (mine, shared) = filter.owners();
+    sqlx::query_as!(
+        ChunkHit,
+        r#"SELECT h.id AS "id!", h.chunk_index AS "chunk_index!", h.content AS "content!",
+                  h.embedding_model, h.chunk_metadata AS "chunk_metadata!",
+                  h.document_id AS "document_id!", h.owner_id, h.source AS "source!",
+                  h.external_id, h.kind AS "kind!", h.path, h.title, h.tags AS "tags!",
+                  h.document_metadata AS "document_metadata!", h.created_at AS "created_at!"
+           FROM unnest($1::uuid[]) WITH ORDINALITY AS hit(id, rank)
+           CROSS JOIN LATERAL (
+               SELECT c.id, c.chunk_index, c.content, c.embedding_model,
+                      COALESCE(c.metadata, '{}') AS chunk_metadata,
+                      d.id AS document_id, d.owner_id, d.source, d.external_id,
+                      COALESCE(d.type, 'document') AS kind, d.path, d.title,
+                      COALESCE(d.tags, '{}') AS tags,
+                      COALESCE(d.metadata, '{}') AS document_metadata,
+                      COALESCE(d.created_at, 'epoch') AS created_at
+               FROM memory.chunks c
+               JOIN memory.documents d ON d.id = c.document_id
+               WHERE c.id = hit.id
+                 AND ((d.owner_id = $2 AND $3) OR (d.owner_id IS NULL AND $4))
+                 AND (cardinality($5::text[]) = 0 OR d.source = ANY($5))
+                 AND (cardinality($6::text[]) = 0 OR COALESCE(d.type, 'document') = ANY($6))
+                 AND (cardinality($7::text[]) = 0 OR d.tags && $7)
+                 AND (cardinality($8::uuid[]) = 0 OR d.id = ANY($8))
+                 AND (cardinality($9::uuid[]) = 0 OR d.project_id = ANY($9))
+                 AND ($10::timestamptz IS NULL OR COALESCE(d.created_at, 'epoch') >= $10)
+                 AND ($11::timestamptz IS NULL OR COALESCE(d.created_at, 'epoch') < $11)
+               LIMIT 1
+           ) h
+           ORDER BY hit.rank"#,
+        ids,
+        filter.viewer,
+        mine,
+        shared,
+        &filter.sources,
+        &filter.kinds,
+        &filter.tags,
+        &filter.document_ids,
+        &filter.project_ids,
+        filter.created_after,
+        filter.created_before,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Whether PostgreSQL has a text-search configuration `name` on the search path (what
+/// `name::regconfig` resolves), e.g. `english`, `german`, `simple`.
+pub async fn language_exists(
+    executor: impl PgExecutor<'_>,
+    name: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT 1 FROM pg_catalog.pg_ts_config
+               WHERE cfgname = $1 AND pg_catalog.pg_ts_config_is_visible(oid)
+           ) AS "exists!""#,
+        name,
+    )
+    .fetch_one(executor)
+    .await
+}
