@@ -343,3 +343,96 @@ async fn a_request_that_goes_away_while_queued_stores_nothing(pool: PgPool) {
     );
     assert_eq!(app.state.ingest_groups.stats().groups, 1);
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn copies_of_a_text_in_one_group_are_stored_once(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let gate = Gate::close(&app.pool).await;
+    let first = first_group_at_the_gate(&app, &alice).await;
+    let copies: Vec<JoinHandle<Reply>> = (0..8)
+        .map(|i| {
+            let body = json!({"source": format!("s{i}"), "content": note(5)});
+            send(&app, &alice, body)
+        })
+        .collect();
+    until(&app, 1, 8).await;
+    gate.open().await;
+    assert_eq!(first.await.unwrap().status, StatusCode::CREATED);
+
+    let replies = answers(copies).await;
+    assert_eq!(
+        app.state.ingest_groups.stats(),
+        GroupStats {
+            groups: 2,
+            documents: 9
+        },
+        "the eight copies in one group"
+    );
+    let created: Vec<&Reply> = replies
+        .iter()
+        .filter(|reply| reply.status == StatusCode::CREATED)
+        .collect();
+    assert_eq!(created.len(), 1, "one copy written");
+    let id = &created[0].body["document"]["id"];
+    for reply in &replies {
+        assert_eq!(&reply.body["document"]["id"], id, "{}", reply.body);
+        assert_eq!(reply.body["document"]["pending_chunks"], 0);
+        if reply.status != StatusCode::CREATED {
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(reply.body["status"], "unchanged");
+        }
+    }
+    assert_eq!(
+        count(&app.pool, "SELECT count(*) FROM memory.documents").await,
+        2
+    );
+    let chunks = count(&app.pool, "SELECT count(*) FROM memory.chunks").await;
+    assert_eq!(app.vectors().await, chunks as u64);
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_batch_meeting_a_copy_being_written_answers_it_unchanged(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let gate = Gate::close(&app.pool).await;
+    // The group's transaction holds the text's key, uncommitted, at the gate.
+    let single = first_group_at_the_gate(&app, &alice).await;
+    let batch = {
+        let (client, alice) = (AppClient::clone(&app), alice.clone());
+        let body = json!({"documents": [
+            {"source": "batch", "content": "The first group waits at the gate."}
+        ]});
+        tokio::spawn(async move {
+            client
+                .post_as(&format!("{DOCUMENTS}/batch"), body, &alice)
+                .await
+        })
+    };
+    // Two waits on locks: the group at the gate, the batch's insert behind the group's key.
+    let waiting = "SELECT count(*) FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while count(&app.pool, waiting).await < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the batch never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    gate.open().await;
+
+    let single = single.await.unwrap();
+    assert_eq!(single.status, StatusCode::CREATED, "{}", single.body);
+    let batch = batch.await.unwrap();
+    assert_eq!(batch.status, StatusCode::OK, "{}", batch.body);
+    let item = &batch.body["items"][0];
+    assert_eq!(item["status"], "unchanged", "{item}");
+    assert_eq!(item["document"]["id"], single.body["document"]["id"]);
+    assert_eq!(
+        count(&app.pool, "SELECT count(*) FROM memory.documents").await,
+        1
+    );
+    let chunks = count(&app.pool, "SELECT count(*) FROM memory.chunks").await;
+    assert_eq!(app.vectors().await, chunks as u64);
+}

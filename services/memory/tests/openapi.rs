@@ -18,6 +18,8 @@ const ROUTED: &[(&str, &str)] = &[
     ("delete", "/api/memory/documents/{id}"),
     ("post", "/api/memory/search"),
     ("get", "/api/memory/status"),
+    ("get", "/api/memory/export"),
+    ("post", "/api/memory/import"),
 ];
 
 /// The list routes: each answers `{ "items": [...], "next_cursor" }`.

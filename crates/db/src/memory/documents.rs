@@ -1,9 +1,16 @@
-//! `memory.documents`: what was ingested, by whom, and under which re-ingestion key.
+//! `memory.documents`: what was ingested, by whom, in which project, and under which
+//! re-ingestion key.
+
+mod lookup;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgExecutor, PgTransaction};
 use uuid::Uuid;
+
+pub use lookup::{
+    ContentKey, DocumentKey, find_by_contents, find_by_external_id, find_by_keys, visible_projects,
+};
 
 /// A document as the API shows it. The guide's nullable columns (`type`, `tags`,
 /// `metadata`, timestamps) read as their defaults when NULL.
@@ -19,6 +26,8 @@ pub struct Document {
     pub title: Option<String>,
     pub tags: Vec<String>,
     pub metadata: Value,
+    /// The project it belongs to, if any.
+    pub project_id: Option<Uuid>,
     pub content_hash: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -38,6 +47,7 @@ pub struct NewDocument {
     pub title: Option<String>,
     pub tags: Vec<String>,
     pub metadata: Value,
+    pub project_id: Option<Uuid>,
     pub content_hash: String,
 }
 
@@ -58,90 +68,14 @@ pub struct DocumentFilter {
     pub source: Option<String>,
     pub kind: Option<String>,
     pub tag: Option<String>,
+    /// Documents in any of these projects.
+    pub project_ids: Option<Vec<Uuid>>,
 }
 
-/// The document with this re-ingestion key, as last committed (not locked: writers lock
-/// with [`find_by_keys`]).
-pub async fn find_by_external_id(
-    executor: impl PgExecutor<'_>,
-    owner_id: Option<Uuid>,
-    source: &str,
-    external_id: &str,
-) -> Result<Option<Document>, sqlx::Error> {
-    sqlx::query_as!(
-        Document,
-        r#"SELECT d.id, d.owner_id, d.source, d.external_id,
-                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
-                  COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
-                  d.content_hash,
-                  COALESCE(d.created_at, 'epoch') AS "created_at!",
-                  COALESCE(d.updated_at, 'epoch') AS "updated_at!",
-                  0::bigint AS "chunk_count!", 0::bigint AS "pending_chunks!"
-           FROM memory.documents d
-           WHERE COALESCE(d.owner_id, '00000000-0000-0000-0000-000000000000'::uuid)
-                 = COALESCE($1, '00000000-0000-0000-0000-000000000000'::uuid)
-             AND d.source = $2 AND d.external_id = $3"#,
-        owner_id,
-        source,
-        external_id,
-    )
-    .fetch_optional(executor)
-    .await
-}
-
-/// A re-ingestion key: whose (`None`: shared), from which source, under which id there.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct DocumentKey {
-    pub owner_id: Option<Uuid>,
-    pub source: String,
-    pub external_id: String,
-}
-
-/// The stored documents with these re-ingestion keys, locked inside a transaction until it
-/// ends. Rows are locked in the order of `keys`: callers pass them sorted, so that two
-/// concurrent batches wait for each other instead of deadlocking. Each key is one lookup in
-/// the unique index, whatever the statistics (the lateral `LIMIT 1` cannot be flattened).
-pub async fn find_by_keys(
-    executor: impl PgExecutor<'_>,
-    keys: &[DocumentKey],
-) -> Result<Vec<Document>, sqlx::Error> {
-    let owners: Vec<Uuid> = keys
-        .iter()
-        .map(|key| key.owner_id.unwrap_or(super::SHARED_OWNER_KEY))
-        .collect();
-    let sources: Vec<String> = keys.iter().map(|key| key.source.clone()).collect();
-    let external_ids: Vec<String> = keys.iter().map(|key| key.external_id.clone()).collect();
-    sqlx::query_as!(
-        Document,
-        r#"SELECT d.id AS "id!", d.owner_id, d.source AS "source!", d.external_id,
-                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
-                  COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
-                  d.content_hash,
-                  COALESCE(d.created_at, 'epoch') AS "created_at!",
-                  COALESCE(d.updated_at, 'epoch') AS "updated_at!",
-                  0::bigint AS "chunk_count!", 0::bigint AS "pending_chunks!"
-           FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY
-                AS k(owner_key, source, external_id, rank)
-           CROSS JOIN LATERAL (
-               SELECT * FROM memory.documents d
-               WHERE COALESCE(d.owner_id, '00000000-0000-0000-0000-000000000000'::uuid)
-                     = k.owner_key
-                 AND d.source = k.source AND d.external_id = k.external_id
-               LIMIT 1
-               FOR UPDATE
-           ) d
-           ORDER BY k.rank"#,
-        &owners,
-        &sources,
-        &external_ids,
-    )
-    .fetch_all(executor)
-    .await
-}
-
-/// Inserts documents with the ids the caller chose, in the given order; a document whose
-/// re-ingestion key another transaction stored meanwhile is skipped. Returns the ids and
-/// creation times of those inserted.
+/// Inserts documents with the ids the caller chose, in the given order; a document that
+/// another one holds the place of is skipped: the same re-ingestion key, or the same content
+/// without one (stored by another transaction meanwhile, or earlier in `documents`).
+/// Returns the ids and creation times of those inserted.
 pub async fn insert_many(
     executor: impl PgExecutor<'_>,
     documents: &[(Uuid, &NewDocument)],
@@ -157,20 +91,24 @@ pub async fn insert_many(
     let paths = column(|d| d.path.clone());
     let titles = column(|d| d.title.clone());
     let hashes = column(|d| Some(d.content_hash.clone()));
+    let projects: Vec<Option<Uuid>> = documents.iter().map(|(_, d)| d.project_id).collect();
     let (tags, metadata) = tags_and_metadata(documents.iter().map(|(_, d)| *d));
+    // No conflict target: both keys (`documents_owner_source_external_id_key`,
+    // `documents_owner_content_hash_key`) are arbiters; the caller tells them apart.
     let rows = sqlx::query!(
         r#"INSERT INTO memory.documents
-               (id, owner_id, source, external_id, type, path, title, tags, metadata, content_hash)
+               (id, owner_id, source, external_id, type, path, title, tags, metadata,
+                content_hash, project_id)
            SELECT id, owner_id, source, external_id, type, path, title,
-                  ARRAY(SELECT jsonb_array_elements_text(tags)), metadata, content_hash
+                  ARRAY(SELECT jsonb_array_elements_text(tags)), metadata, content_hash,
+                  project_id
            FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::text[], $8::jsonb[], $9::jsonb[], $10::text[])
+                       $7::text[], $8::jsonb[], $9::jsonb[], $10::text[], $11::uuid[])
+                WITH ORDINALITY
                 AS t(id, owner_id, source, external_id, type, path, title, tags, metadata,
-                     content_hash)
-           ON CONFLICT (COALESCE(owner_id, '00000000-0000-0000-0000-000000000000'::uuid),
-                        source, external_id)
-              WHERE external_id IS NOT NULL
-           DO NOTHING
+                     content_hash, project_id, rank)
+           ORDER BY rank
+           ON CONFLICT DO NOTHING
            RETURNING id, COALESCE(created_at, 'epoch') AS "created_at!""#,
         &ids,
         &owners as &[Option<Uuid>],
@@ -182,6 +120,7 @@ pub async fn insert_many(
         &tags,
         &metadata,
         &hashes as &[Option<String>],
+        &projects as &[Option<Uuid>],
     )
     .fetch_all(executor)
     .await?;
@@ -204,15 +143,16 @@ pub async fn replace_many(
         .iter()
         .map(|(_, d)| d.content_hash.clone())
         .collect();
+    let projects: Vec<Option<Uuid>> = documents.iter().map(|(_, d)| d.project_id).collect();
     let (tags, metadata) = tags_and_metadata(documents.iter().map(|(_, d)| *d));
     sqlx::query!(
         r#"UPDATE memory.documents d
            SET type = u.type, path = u.path, title = u.title,
                tags = ARRAY(SELECT jsonb_array_elements_text(u.tags)),
-               metadata = u.metadata, content_hash = u.content_hash
+               metadata = u.metadata, content_hash = u.content_hash, project_id = u.project_id
            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[],
-                       $6::jsonb[], $7::text[])
-                AS u(id, type, path, title, tags, metadata, content_hash)
+                       $6::jsonb[], $7::text[], $8::uuid[])
+                AS u(id, type, path, title, tags, metadata, content_hash, project_id)
            WHERE d.id = u.id"#,
         &ids,
         &kinds,
@@ -221,6 +161,7 @@ pub async fn replace_many(
         &tags,
         &metadata,
         &hashes,
+        &projects as &[Option<Uuid>],
     )
     .execute(executor)
     .await?;
@@ -265,7 +206,7 @@ async fn select_by_ids(
         r#"SELECT d.id AS "id!", d.owner_id, d.source AS "source!", d.external_id,
                   COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
                   COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
-                  d.content_hash,
+                  d.project_id, d.content_hash,
                   COALESCE(d.created_at, 'epoch') AS "created_at!",
                   COALESCE(d.updated_at, 'epoch') AS "updated_at!",
                   c.chunk_count AS "chunk_count!", c.pending_chunks AS "pending_chunks!"
@@ -342,7 +283,7 @@ async fn select_visible(
         r#"SELECT d.id, d.owner_id, d.source, d.external_id,
                   COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
                   COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
-                  d.content_hash,
+                  d.project_id, d.content_hash,
                   COALESCE(d.created_at, 'epoch') AS "created_at!",
                   COALESCE(d.updated_at, 'epoch') AS "updated_at!",
                   c.chunk_count AS "chunk_count!", c.pending_chunks AS "pending_chunks!"
@@ -357,10 +298,11 @@ async fn select_visible(
              AND ($5::text IS NULL OR d.source = $5)
              AND ($6::text IS NULL OR COALESCE(d.type, 'document') = $6)
              AND ($7::text IS NULL OR d.tags @> ARRAY[$7])
-             AND ($8::timestamptz IS NULL
-                  OR (COALESCE(d.created_at, 'epoch'), d.id) < ($8, $9))
+             AND ($8::uuid[] IS NULL OR d.project_id = ANY($8))
+             AND ($9::timestamptz IS NULL
+                  OR (COALESCE(d.created_at, 'epoch'), d.id) < ($9, $10))
            ORDER BY COALESCE(d.created_at, 'epoch') DESC, d.id DESC
-           LIMIT $10"#,
+           LIMIT $11"#,
         viewer,
         mine,
         shared,
@@ -368,6 +310,7 @@ async fn select_visible(
         filter.source,
         filter.kind,
         filter.tag,
+        filter.project_ids.as_deref(),
         after_at,
         after_id,
         limit,

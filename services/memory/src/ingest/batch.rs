@@ -2,7 +2,8 @@
 //! its own (a bad item does not sink the others), with the single path's guarantees.
 //!
 //! The stages do once for the whole batch what [`super::ingest`] does per document: every
-//! item is checked, those stored unchanged are answered without work, the rest are chunked
+//! item is checked (its project in one query for all), those stored unchanged (or whose
+//! text is stored already) are answered without work, the rest are chunked
 //! on the blocking pool (one task per core) and embedded together. Then one transaction
 //! writes every document and chunk with multi-row statements (chunks pending), the vectors
 //! go to the index in one upsert (one flush), and one statement marks them indexed
@@ -12,15 +13,15 @@
 use std::collections::HashMap;
 
 use authn::AuthUser;
-use db::memory::{DocumentKey, NewChunk, NewDocument};
+use db::memory::{DocumentKey, NewChunk, NewDocument, documents::ContentKey};
 use embed::EmbedError;
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
-    Outcome, chunks_of, is_unchanged,
+    Outcome, chunks_of, content_key, is_unchanged, project,
     validate::{Checked, IngestRequest, check},
-    write::{Prepared, key_of, store_vectors, stored_versions, write},
+    write::{Prepared, key_of, store_vectors, stored_copies, stored_versions, write},
 };
 use crate::{chunking::TextFormat, error::ApiError, state::AppState};
 
@@ -64,6 +65,7 @@ pub async fn ingest_batch(
             Err(error) => results[index] = Some(Err(error)),
         }
     }
+    let valid = in_visible_projects(state, user, valid, &mut results).await?;
     let valid = without_repeated_keys(valid, &mut results);
     let valid = without_unchanged(state, valid, &mut results).await?;
     let mut prepared = embed(state, chunk(state, valid).await?, &mut results).await?;
@@ -96,6 +98,27 @@ fn parse(value: Value, user: &AuthUser, max_bytes: usize) -> Result<Checked, Api
     check(request, owner_id, max_bytes)
 }
 
+/// Refuses the items filed under a project the user cannot see (one query for all).
+async fn in_visible_projects(
+    state: &AppState,
+    user: &AuthUser,
+    items: Vec<Item>,
+    results: &mut [Option<ItemResult>],
+) -> Result<Vec<Item>, ApiError> {
+    let wanted = items.iter().filter_map(|item| item.document.project_id);
+    let visible = project::visible(&state.pool, user, wanted).await?;
+    Ok(items
+        .into_iter()
+        .filter(|item| match item.document.project_id {
+            Some(project_id) if !visible.contains(&project_id) => {
+                results[item.index] = Some(Err(project::unknown_project()));
+                false
+            }
+            _ => true,
+        })
+        .collect())
+}
+
 /// Two items with one re-ingestion key would race each other inside one transaction: the
 /// first stands, each later one is refused.
 fn without_repeated_keys(items: Vec<Item>, results: &mut [Option<ItemResult>]) -> Vec<Item> {
@@ -123,7 +146,9 @@ fn without_repeated_keys(items: Vec<Item>, results: &mut [Option<ItemResult>]) -
         .collect()
 }
 
-/// Answers the items stored unchanged (same content and fields) before any work.
+/// Answers the items stored unchanged (same content and fields), and the texts without a
+/// re-ingestion key stored already, before any work. Copies of one text within the batch
+/// are left to [`write`], which stores the first and answers the others with it.
 async fn without_unchanged(
     state: &AppState,
     items: Vec<Item>,
@@ -131,15 +156,21 @@ async fn without_unchanged(
 ) -> Result<Vec<Item>, ApiError> {
     let documents: Vec<&NewDocument> = items.iter().map(|item| &item.document).collect();
     let stored = stored_versions(&state.pool, &documents).await?;
+    let content_keys: Vec<ContentKey> = documents.iter().filter_map(|d| content_key(d)).collect();
+    let copies = stored_copies(&state.pool, &content_keys).await?;
     Ok(items
         .into_iter()
         .filter(|item| {
-            let unchanged = key_of(&item.document)
-                .and_then(|key| stored.get(&key))
-                .filter(|stored| is_unchanged(stored, &item.document));
+            let unchanged = match key_of(&item.document) {
+                Some(key) => stored
+                    .get(&key)
+                    .filter(|stored| is_unchanged(stored, &item.document))
+                    .map(|stored| stored.id),
+                None => content_key(&item.document).and_then(|key| copies.get(&key).copied()),
+            };
             match unchanged {
-                Some(stored) => {
-                    results[item.index] = Some(Ok((stored.id, Outcome::Unchanged)));
+                Some(id) => {
+                    results[item.index] = Some(Ok((id, Outcome::Unchanged)));
                     false
                 }
                 None => true,

@@ -6,19 +6,28 @@
 //! document is kept with pending chunks and the background indexer finishes the job. Single
 //! documents are written together with those of concurrent requests ([`group`]), batches on
 //! their own ([`batch`]); both through [`write`].
+//!
+//! One copy of a text: a document sent without `external_id` whose text its owner has
+//! stored already (same SHA-256, also without `external_id`) is not stored again; the
+//! answer is the stored document, `unchanged`. The unique index
+//! `documents_owner_content_hash_key` decides between concurrent writers ([`write`]).
 
 pub mod batch;
 pub mod group;
+pub mod project;
 mod validate;
 mod write;
 
 use authn::AuthUser;
-use db::memory::{Document, NewChunk, NewDocument};
+use db::memory::{Document, NewChunk, NewDocument, documents::ContentKey};
 use serde_json::json;
 use uuid::Uuid;
 
 use validate::{Checked, check};
-pub use validate::{Format, IngestRequest, sha256_hex};
+pub use validate::{
+    CheckedFields, Fields, Format, IngestRequest, check_fields, check_metadata, sha256_hex,
+};
+pub(crate) use write::stored_copies;
 
 use crate::{
     chunking::{Chunker, TextFormat},
@@ -62,6 +71,13 @@ pub async fn ingest(
         content,
         format,
     } = check(request, owner_id, state.config.memory_max_document_bytes)?;
+    if let Some(project_id) = document.project_id
+        && !project::visible(&state.pool, user, [project_id])
+            .await?
+            .contains(&project_id)
+    {
+        return Err(project::unknown_project());
+    }
     if let Some(existing) = stored_version(&state.pool, &document).await?
         && is_unchanged(&existing, &document)
     {
@@ -87,13 +103,17 @@ pub async fn ingest(
         .await
 }
 
-/// The stored document with the same re-ingestion key, if any.
+/// The stored document `document` would replace or repeat: the one with the same
+/// re-ingestion key, or without one, the owner's copy of the same text.
 async fn stored_version(
     pool: &db::PgPool,
     document: &NewDocument,
 ) -> Result<Option<Document>, ApiError> {
     let Some(external_id) = &document.external_id else {
-        return Ok(None);
+        let key = content_key(document).into_iter().collect::<Vec<_>>();
+        return Ok(db::memory::documents::find_by_contents(pool, &key)
+            .await?
+            .pop());
     };
     Ok(db::memory::documents::find_by_external_id(
         pool,
@@ -104,13 +124,29 @@ async fn stored_version(
     .await?)
 }
 
+/// Whether writing `new` over `stored` would change nothing. A copy of a text without
+/// `external_id` never changes the stored one: its fields are the first copy's.
 fn is_unchanged(stored: &Document, new: &NewDocument) -> bool {
-    stored.content_hash.as_deref() == Some(new.content_hash.as_str())
+    let same_text = stored.content_hash.as_deref() == Some(new.content_hash.as_str());
+    if new.external_id.is_none() {
+        return same_text && stored.external_id.is_none();
+    }
+    same_text
         && stored.kind == new.kind
         && stored.path == new.path
         && stored.title == new.title
         && stored.tags == new.tags
         && stored.metadata == new.metadata
+        && stored.project_id == new.project_id
+}
+
+/// The key under which the owner keeps one copy of this text: for documents without a
+/// re-ingestion key only.
+fn content_key(document: &NewDocument) -> Option<ContentKey> {
+    document.external_id.is_none().then(|| ContentKey {
+        owner_id: document.owner_id,
+        content_hash: document.content_hash.clone(),
+    })
 }
 
 /// Chunking is CPU work proportional to the document (up to `MEMORY_MAX_DOCUMENT_BYTES`):

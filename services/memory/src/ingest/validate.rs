@@ -53,6 +53,8 @@ pub struct IngestRequest {
     /// Shared knowledge, visible to every user (admins only).
     #[serde(default)]
     pub shared: bool,
+    /// The project the document belongs to: one you own or are a member of (admins: any).
+    pub project_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -73,15 +75,36 @@ pub struct Checked {
 const MAX_TAGS: usize = 32;
 const MAX_METADATA_BYTES: usize = 16 * 1024;
 
-/// Checks `request`, to be stored for `owner_id` (`None`: shared).
-pub fn check(
-    request: IngestRequest,
-    owner_id: Option<Uuid>,
-    max_content_bytes: usize,
-) -> Result<Checked, ApiError> {
-    let source = required("source", &request.source, 100)?;
-    let external_id = optional("external_id", request.external_id, 255)?;
-    let kind = match optional("type", request.kind, 50)? {
+/// What describes a document besides its text, as sent: ingestion and import check these
+/// alike.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    pub source: String,
+    pub external_id: Option<String>,
+    pub kind: Option<String>,
+    pub path: Option<String>,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    pub metadata: Option<Value>,
+}
+
+/// [`Fields`] that passed every rule: trimmed, defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedFields {
+    pub source: String,
+    pub external_id: Option<String>,
+    pub kind: String,
+    pub path: Option<String>,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    pub metadata: Value,
+}
+
+/// Checks the fields of a document, each against its rule.
+pub fn check_fields(fields: Fields) -> Result<CheckedFields, ApiError> {
+    let source = required("source", &fields.source, 100)?;
+    let external_id = optional("external_id", fields.external_id, 255)?;
+    let kind = match optional("type", fields.kind, 50)? {
         None => "document".to_owned(),
         Some(kind) if is_kind(&kind) => kind,
         Some(_) => {
@@ -91,10 +114,40 @@ pub fn check(
             ));
         }
     };
-    let path = optional("path", request.path, 1024)?;
-    let title = optional("title", request.title, 300)?;
-    let tags = tags(request.tags)?;
-    let metadata = metadata(request.metadata)?;
+    Ok(CheckedFields {
+        source,
+        external_id,
+        kind,
+        path: optional("path", fields.path, 1024)?,
+        title: optional("title", fields.title, 300)?,
+        tags: tags(fields.tags)?,
+        metadata: check_metadata(fields.metadata)?,
+    })
+}
+
+/// Checks `request`, to be stored for `owner_id` (`None`: shared).
+pub fn check(
+    request: IngestRequest,
+    owner_id: Option<Uuid>,
+    max_content_bytes: usize,
+) -> Result<Checked, ApiError> {
+    let CheckedFields {
+        source,
+        external_id,
+        kind,
+        path,
+        title,
+        tags,
+        metadata,
+    } = check_fields(Fields {
+        source: request.source,
+        external_id: request.external_id,
+        kind: request.kind,
+        path: request.path,
+        title: request.title,
+        tags: request.tags,
+        metadata: request.metadata,
+    })?;
     if request.content.len() > max_content_bytes {
         return Err(ApiError::TooLarge(format!(
             "content is {} bytes; the limit is {max_content_bytes} (MEMORY_MAX_DOCUMENT_BYTES): \
@@ -122,6 +175,7 @@ pub fn check(
         title,
         tags,
         metadata,
+        project_id: request.project_id,
         content_hash: sha256_hex(&request.content),
     };
     Ok(Checked {
@@ -189,7 +243,8 @@ fn tags(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
     Ok(tags)
 }
 
-fn metadata(raw: Option<Value>) -> Result<Value, ApiError> {
+/// Absent or `null`: `{}`; otherwise a JSON object within the size and number bounds.
+pub fn check_metadata(raw: Option<Value>) -> Result<Value, ApiError> {
     match raw {
         None | Some(Value::Null) => Ok(Value::Object(Default::default())),
         Some(value @ Value::Object(_)) => {

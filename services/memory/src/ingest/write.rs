@@ -7,10 +7,12 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use db::memory::{Document, DocumentKey, IndexableChunk, NewChunk, NewDocument};
+use db::memory::{
+    Document, DocumentKey, IndexableChunk, NewChunk, NewDocument, documents::ContentKey,
+};
 use uuid::Uuid;
 
-use super::{Outcome, batch::ItemResult, is_unchanged};
+use super::{Outcome, batch::ItemResult, content_key, is_unchanged};
 use crate::{error::ApiError, state::AppState};
 
 /// A document ready to write: its chunks and their vectors (`vectors[i]` is `chunks[i]`'s).
@@ -82,9 +84,11 @@ impl Written {
 
 /// Writes the documents in one transaction: stored versions are locked (in key order), then
 /// replaced; new documents are inserted in key order; then all chunks in one statement,
-/// pending. Each document's result goes to `results` once the transaction has committed; on
-/// an error nothing was written and `results` and `prepared` keep what they held (the
-/// documents can be written again). No two documents may share a re-ingestion key.
+/// pending. A new document whose text its owner holds already (stored meanwhile, or earlier
+/// in `prepared`) is answered with that copy, unchanged. Each document's result goes to
+/// `results` once the transaction has committed; on an error nothing was written and
+/// `results` and `prepared` keep what they held (the documents can be written again). No
+/// two documents may share a re-ingestion key.
 pub(super) async fn write(
     state: &AppState,
     prepared: &mut [Prepared],
@@ -131,6 +135,14 @@ pub(super) async fn write(
             .into_iter()
             .collect()
     };
+    // The insert waited for any transaction holding a copy of a skipped text to end: a
+    // copy still there is committed (or this transaction's own, earlier in `inserts`).
+    let skipped: Vec<ContentKey> = inserts
+        .iter()
+        .filter(|(id, _)| !created.contains_key(id))
+        .filter_map(|(_, document)| content_key(document))
+        .collect();
+    let copies = stored_copies(&mut *tx, &skipped).await?;
 
     let mut written = Written {
         replaced,
@@ -149,14 +161,18 @@ pub(super) async fn write(
             (_, None) => match created.get(&id) {
                 Some(created_at) => *created_at,
                 None => {
-                    // Stored by a concurrent request since we looked: like the single path's 409.
-                    answers.push((
-                        item.index,
-                        Err(ApiError::Conflict {
+                    let copy = content_key(&item.document).and_then(|key| copies.get(&key));
+                    let answer = match copy {
+                        // Its text is stored already: that copy is the answer.
+                        Some(copy) => Ok((*copy, Outcome::Unchanged)),
+                        // Stored by a concurrent request since we looked (and, for a copy
+                        // of a text, deleted again): like the single path's 409.
+                        None => Err(ApiError::Conflict {
                             code: "ingest_conflict",
                             message: "this document is being ingested by another request: retry",
                         }),
-                    ));
+                    };
+                    answers.push((item.index, answer));
                     continue;
                 }
             },
@@ -177,10 +193,12 @@ pub(super) async fn write(
                 kind: item.document.kind.clone(),
                 tags: item.document.tags.clone(),
                 created_at,
+                project_id: item.document.project_id,
             }));
     }
     if !rows.is_empty() {
-        db::memory::chunks::insert_many(&mut *tx, &rows).await?;
+        db::memory::chunks::insert_many(&mut *tx, &rows, &state.config.memory_search_language)
+            .await?;
     }
     tx.commit().await?;
     for (index, answer) in answers {
@@ -193,6 +211,28 @@ pub(super) async fn write(
         }
     }
     Ok(written)
+}
+
+/// The owners' stored copies of these texts (documents without a re-ingestion key): each
+/// content key with its document's id.
+pub(crate) async fn stored_copies(
+    executor: impl sqlx::PgExecutor<'_>,
+    keys: &[ContentKey],
+) -> Result<HashMap<ContentKey, Uuid>, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let stored = db::memory::documents::find_by_contents(executor, keys).await?;
+    Ok(stored
+        .into_iter()
+        .filter_map(|document| {
+            let key = ContentKey {
+                owner_id: document.owner_id,
+                content_hash: document.content_hash?,
+            };
+            Some((key, document.id))
+        })
+        .collect())
 }
 
 /// Upserts the vectors (one call: one flush) and marks the chunks indexed, then deletes the

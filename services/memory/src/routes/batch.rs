@@ -10,6 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::post,
 };
+use db::memory::Document;
 use platform::{ServiceError, extract::Rejection, openapi::ApiErrorBody};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -92,16 +93,17 @@ async fn answer(
         .iter()
         .filter_map(|result| result.as_ref().ok().map(|(id, _)| *id))
         .collect();
-    let mut stored: HashMap<Uuid, DocumentView> =
+    // One entry per document: copies of a text in the batch are all answered with it.
+    let stored: HashMap<Uuid, Document> =
         db::memory::documents::visible_by_ids(&state.pool, &ids, user.user_id)
             .await?
             .into_iter()
-            .map(|document| (document.id, DocumentView::from(document)))
+            .map(|document| (document.id, document))
             .collect();
     let items = results
         .into_iter()
         .enumerate()
-        .map(|(index, result)| BatchItemView::new(index, result, &mut stored))
+        .map(|(index, result)| BatchItemView::new(index, result, &stored))
         .collect();
     Ok(BatchView { items })
 }
@@ -136,13 +138,13 @@ pub struct ItemError {
 }
 
 impl BatchItemView {
-    fn new(index: usize, result: ItemResult, stored: &mut HashMap<Uuid, DocumentView>) -> Self {
+    fn new(index: usize, result: ItemResult, stored: &HashMap<Uuid, Document>) -> Self {
         match result {
             Ok((id, outcome)) => Self {
                 index,
                 status: outcome.as_str(),
                 // Absent only when deleted by a concurrent request since it was written.
-                document: stored.remove(&id),
+                document: stored.get(&id).cloned().map(DocumentView::from),
                 error: None,
             },
             Err(error) => {

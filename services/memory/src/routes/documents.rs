@@ -63,7 +63,8 @@ fn ingest_body_limit(max_document_bytes: usize) -> usize {
     request_body = IngestRequest,
     responses(
         (status = 201, description = "stored and indexed (or indexing: see pending_chunks)", body = IngestView),
-        (status = 200, description = "same source + external_id: updated, or unchanged", body = IngestView),
+        (status = 200, description = "same source + external_id: updated, or unchanged; without \
+            external_id, a text you have stored already: unchanged, with the stored document", body = IngestView),
         (status = 409, description = "the same document is being ingested concurrently", body = ApiErrorBody),
         (status = 413, description = "content over MEMORY_MAX_DOCUMENT_BYTES", body = ApiErrorBody),
         (status = 503, description = "the embedding provider is unavailable; nothing stored", body = ApiErrorBody),
@@ -97,6 +98,9 @@ pub struct ListQuery {
     kind: Option<String>,
     /// Documents carrying this tag.
     tag: Option<String>,
+    /// Documents in any of these projects: comma-separated ids (at most 100).
+    #[param(example = "0193f1c2-7e4b-7c1d-9a2e-3f5d6c7b8a90,0193f1c2-8a11-7f3e-b1c4-2d9e8f7a6b50")]
+    project_ids: Option<String>,
     /// 1-100, default 50.
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
@@ -107,7 +111,7 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/api/memory/documents", tag = "documents", security(("bearer" = [])),
     params(ListQuery),
     responses((status = 200, description = "newest first", body = Page<DocumentView>),
-        Unauthenticated, BadQuery))]
+        Unauthenticated, BadQuery, Invalid))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -119,6 +123,11 @@ pub async fn list(
         source: query.source,
         kind: query.kind,
         tag: query.tag,
+        project_ids: match query.project_ids.as_deref().map(project_ids).transpose()? {
+            // `project_ids=` filters on nothing, as an absent parameter.
+            Some(ids) if ids.is_empty() => None,
+            ids => ids,
+        },
     };
     let documents = db::memory::documents::list_visible(
         &state.pool,
@@ -153,6 +162,31 @@ pub async fn show(
         document: document.into(),
         chunks: chunks.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// Most projects one listing filters on.
+const MAX_PROJECT_IDS: usize = 100;
+
+/// `project_ids` as sent: ids separated by commas (blanks between them ignored).
+fn project_ids(list: &str) -> Result<Vec<Uuid>, ApiError> {
+    let ids = list
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            id.parse().map_err(|_| ApiError::BadQuery {
+                code: "invalid_query",
+                message: "project_ids must be project ids separated by commas".into(),
+            })
+        })
+        .collect::<Result<Vec<Uuid>, _>>()?;
+    if ids.len() > MAX_PROJECT_IDS {
+        return Err(ApiError::validation(
+            "too_many_filter_values",
+            format!("at most {MAX_PROJECT_IDS} project_ids"),
+        ));
+    }
+    Ok(ids)
 }
 
 const NOT_FOUND: ApiError = ApiError::NotFound("no such document");
@@ -190,6 +224,8 @@ pub struct DocumentView {
     pub shared: bool,
     #[serde(flatten)]
     pub fields: DocumentFields,
+    /// The project it belongs to (absent: none, or the project was deleted).
+    pub project_id: Option<Uuid>,
     /// SHA-256 of the text, lower-case hex.
     pub content_hash: Option<String>,
     pub chunk_count: i64,
@@ -214,6 +250,7 @@ impl From<Document> for DocumentView {
                 tags: document.tags,
                 metadata: document.metadata,
             },
+            project_id: document.project_id,
             content_hash: document.content_hash,
             chunk_count: document.chunk_count,
             pending_chunks: document.pending_chunks,

@@ -5,6 +5,7 @@
 mod batch;
 mod documents;
 mod search;
+mod transfer;
 
 use axum::{Json, Router, routing::get};
 use platform::openapi::{ApiErrorBody, ApiErrorDetail, BearerAuth};
@@ -17,6 +18,7 @@ pub fn router(state: AppState) -> Router {
         .merge(documents::router(&state.config))
         .merge(search::router())
         .merge(batch::router())
+        .merge(transfer::router())
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .with_state(state)
 }
@@ -27,7 +29,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = Service::openapi()
         .merge_from(documents::Api::openapi())
         .merge_from(search::Api::openapi())
-        .merge_from(batch::Api::openapi());
+        .merge_from(batch::Api::openapi())
+        .merge_from(transfer::Api::openapi());
     platform::openapi::document_shared_answers(&mut doc);
     doc
 }

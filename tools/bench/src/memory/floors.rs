@@ -85,6 +85,7 @@ pub async fn stage_floors(
                 title: None,
                 tags: Vec::new(),
                 metadata: json!({}),
+                project_id: None,
                 content_hash: memory::ingest::sha256_hex(content),
             };
             (Uuid::now_v7(), document)
@@ -107,7 +108,7 @@ pub async fn stage_floors(
             .collect();
         let mut tx = scratch.pool.begin().await?;
         db::memory::documents::insert_many(&mut *tx, &documents).await?;
-        db::memory::chunks::insert_many(&mut *tx, &chunk_rows).await?;
+        db::memory::chunks::insert_many(&mut *tx, &chunk_rows, "english").await?;
         tx.commit().await?;
     }
     let insert = started.elapsed();
@@ -136,6 +137,7 @@ pub async fn stage_floors(
                         kind: "document".into(),
                         tags: Vec::new(),
                         created_at: chrono::Utc::now(),
+                        project_id: None,
                     };
                     let vector = vectors.next().unwrap_or_default();
                     Point::new(chunk.id, vector, payload(&indexable))

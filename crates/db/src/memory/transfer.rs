@@ -1,0 +1,168 @@
+//! Moving documents between databases: the export reads one owner's documents with their
+//! chunks as one consistent snapshot, a row at a time; the import writes documents under
+//! the ids they had, with multi-row statements.
+
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction, types::Json};
+use uuid::Uuid;
+
+/// A document with everything needed to recreate it elsewhere (its text is its chunks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportedDocument {
+    pub id: Uuid,
+    pub source: String,
+    pub external_id: Option<String>,
+    pub kind: String,
+    pub path: Option<String>,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    pub metadata: Value,
+    pub project_id: Option<Uuid>,
+    pub content_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// In order of `index`.
+    pub chunks: Json<Vec<ExportedChunk>>,
+}
+
+/// A chunk as exported: built by PostgreSQL as JSON, read back with these names.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ExportedChunk {
+    pub id: Uuid,
+    pub index: i32,
+    pub content: String,
+    pub metadata: Value,
+    pub embedding_model: Option<String>,
+}
+
+/// A read-only transaction whose every statement sees the database as it was when it
+/// began: an export of any length is one consistent picture.
+pub async fn begin_snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+}
+
+/// The documents of `owner_id` (`None`: the shared ones), oldest first, each with its
+/// chunks, streamed as PostgreSQL sends them: one document at a time is held in memory.
+pub fn export(
+    connection: &mut PgConnection,
+    owner_id: Option<Uuid>,
+) -> BoxStream<'_, Result<ExportedDocument, sqlx::Error>> {
+    sqlx::query_as!(
+        ExportedDocument,
+        r#"SELECT d.id, d.source, d.external_id,
+                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
+                  COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
+                  d.project_id, d.content_hash,
+                  COALESCE(d.created_at, 'epoch') AS "created_at!",
+                  COALESCE(d.updated_at, 'epoch') AS "updated_at!",
+                  COALESCE((
+                      SELECT json_agg(json_build_object(
+                                 'id', c.id, 'index', c.chunk_index, 'content', c.content,
+                                 'metadata', COALESCE(c.metadata, '{}'),
+                                 'embedding_model', c.embedding_model)
+                             ORDER BY c.chunk_index)
+                      FROM memory.chunks c WHERE c.document_id = d.id
+                  ), '[]') AS "chunks!: Json<Vec<ExportedChunk>>"
+           FROM memory.documents d
+           WHERE d.owner_id = $1 OR ($1::uuid IS NULL AND d.owner_id IS NULL)
+           ORDER BY COALESCE(d.created_at, 'epoch'), d.id"#,
+        owner_id,
+    )
+    .fetch(connection)
+}
+
+/// A document to import, under the id it had where it was exported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedDocument {
+    pub id: Uuid,
+    /// `None`: shared.
+    pub owner_id: Option<Uuid>,
+    pub source: String,
+    pub external_id: Option<String>,
+    pub kind: String,
+    pub path: Option<String>,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    pub metadata: Value,
+    pub project_id: Option<Uuid>,
+    pub content_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Who owns each of the documents among `ids` that exist (`None`: shared).
+pub async fn owners(
+    executor: impl PgExecutor<'_>,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, Option<Uuid>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "SELECT id, owner_id FROM memory.documents WHERE id = ANY($1)",
+        ids
+    )
+    .fetch_all(executor)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row.owner_id)).collect())
+}
+
+/// Inserts the documents with their own ids and timestamps, in order; one whose id, whose
+/// re-ingestion key or (without one) whose content is stored already is skipped. Returns
+/// the ids inserted.
+pub async fn insert_documents(
+    executor: impl PgExecutor<'_>,
+    documents: &[ImportedDocument],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let ids: Vec<Uuid> = documents.iter().map(|d| d.id).collect();
+    let owners: Vec<Option<Uuid>> = documents.iter().map(|d| d.owner_id).collect();
+    let sources: Vec<String> = documents.iter().map(|d| d.source.clone()).collect();
+    let external_ids: Vec<Option<String>> =
+        documents.iter().map(|d| d.external_id.clone()).collect();
+    let kinds: Vec<String> = documents.iter().map(|d| d.kind.clone()).collect();
+    let paths: Vec<Option<String>> = documents.iter().map(|d| d.path.clone()).collect();
+    let titles: Vec<Option<String>> = documents.iter().map(|d| d.title.clone()).collect();
+    // Tags travel as one JSON array per document (PostgreSQL arrays cannot be ragged).
+    let tags: Vec<Value> = documents
+        .iter()
+        .map(|d| Value::from(d.tags.clone()))
+        .collect();
+    let metadata: Vec<Value> = documents.iter().map(|d| d.metadata.clone()).collect();
+    let projects: Vec<Option<Uuid>> = documents.iter().map(|d| d.project_id).collect();
+    let hashes: Vec<Option<String>> = documents.iter().map(|d| d.content_hash.clone()).collect();
+    let created: Vec<DateTime<Utc>> = documents.iter().map(|d| d.created_at).collect();
+    let updated: Vec<DateTime<Utc>> = documents.iter().map(|d| d.updated_at).collect();
+    sqlx::query_scalar!(
+        r#"INSERT INTO memory.documents
+               (id, owner_id, source, external_id, type, path, title, tags, metadata,
+                project_id, content_hash, created_at, updated_at)
+           SELECT id, owner_id, source, external_id, type, path, title,
+                  ARRAY(SELECT jsonb_array_elements_text(tags)), metadata, project_id,
+                  content_hash, created_at, updated_at
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
+                       $7::text[], $8::jsonb[], $9::jsonb[], $10::uuid[], $11::text[],
+                       $12::timestamptz[], $13::timestamptz[])
+                WITH ORDINALITY
+                AS t(id, owner_id, source, external_id, type, path, title, tags, metadata,
+                     project_id, content_hash, created_at, updated_at, rank)
+           ORDER BY rank
+           ON CONFLICT DO NOTHING
+           RETURNING id"#,
+        &ids,
+        &owners as &[Option<Uuid>],
+        &sources,
+        &external_ids as &[Option<String>],
+        &kinds,
+        &paths as &[Option<String>],
+        &titles as &[Option<String>],
+        &tags,
+        &metadata,
+        &projects as &[Option<Uuid>],
+        &hashes as &[Option<String>],
+        &created,
+        &updated,
+    )
+    .fetch_all(executor)
+    .await
+}

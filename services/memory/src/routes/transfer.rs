@@ -1,0 +1,155 @@
+//! Export and import of documents as NDJSON: the routes and their OpenAPI fragment (the
+//! work is in [`crate::transfer`]).
+
+use authn::AuthUser;
+use axum::{
+    Router,
+    body::Body,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use platform::{extract::Query, openapi::ApiErrorBody};
+use serde::Deserialize;
+use utoipa::OpenApi;
+use uuid::Uuid;
+
+use crate::{
+    error::{
+        ApiError,
+        documented::{AdminsOnly, Unauthenticated},
+    },
+    state::AppState,
+    transfer::{
+        NDJSON,
+        import::{ImportError, ImportReport, MAX_IMPORT_BYTES},
+        record::DocumentRecord,
+    },
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/memory/export", get(export))
+        .route(
+            "/api/memory/import",
+            // The body is read as a stream, against MAX_IMPORT_BYTES; this lifts the
+            // service-wide limit for extractors that would buffer it.
+            post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(export, import),
+    components(schemas(DocumentRecord, ImportReport)),
+    tags((name = "transfer", description = "Export your documents, import them elsewhere"))
+)]
+pub struct Api;
+
+/// Whose documents: yours (the default) or, for admins, the shared ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferScope {
+    #[default]
+    Mine,
+    Shared,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TransferQuery {
+    /// `mine` (default) or `shared` (admins only).
+    #[param(inline)]
+    scope: Option<TransferScope>,
+}
+
+/// The owner the request acts for: the caller, or nobody (shared) for an admin.
+fn owner(user: &AuthUser, query: &TransferQuery) -> Result<Option<Uuid>, ApiError> {
+    match query.scope.unwrap_or_default() {
+        TransferScope::Mine => Ok(Some(user.user_id)),
+        TransferScope::Shared if user.role.is_admin() => Ok(None),
+        TransferScope::Shared => Err(ApiError::Forbidden(
+            "only admins export or import shared documents",
+        )),
+    }
+}
+
+#[utoipa::path(get, path = "/api/memory/export", tag = "transfer", security(("bearer" = [])),
+    params(TransferQuery),
+    responses(
+        (status = 200, description = "your documents (or the shared ones), oldest first, one \
+            DocumentRecord per line with its chunks; a body that breaks off before its end is \
+            an export that failed midway", content_type = "application/x-ndjson", body = DocumentRecord),
+        (status = 400, description = "invalid_query: scope is neither mine nor shared", body = ApiErrorBody),
+        Unauthenticated, AdminsOnly))]
+pub async fn export(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(query): Query<TransferQuery>,
+) -> Result<Response, ApiError> {
+    let owner_id = owner(&user, &query)?;
+    let body = crate::transfer::export::export(&state.pool, owner_id).await?;
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(NDJSON)),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment; filename=\"memory-export.ndjson\""),
+        ),
+    ];
+    Ok((headers, body).into_response())
+}
+
+#[utoipa::path(post, path = "/api/memory/import", tag = "transfer", security(("bearer" = [])),
+    params(TransferQuery),
+    request_body(content = DocumentRecord, content_type = "application/x-ndjson",
+        description = "One DocumentRecord per line, as the export writes them; up to 256 MiB"),
+    responses(
+        (status = 200, description = "what each line became: counts, and the first 100 \
+            errors and notices with their line numbers", body = ImportReport),
+        (status = 400, description = "invalid_query: scope is neither mine nor shared; \
+            upload_interrupted: the body broke off (the lines read before it are kept)", body = ApiErrorBody),
+        (status = 413, description = "payload_too_large: the body is over 256 MiB (the lines \
+            read before the limit are kept)", body = ApiErrorBody),
+        (status = 415, description = "unsupported_media_type: not application/x-ndjson", body = ApiErrorBody),
+        Unauthenticated, AdminsOnly))]
+pub async fn import(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(query): Query<TransferQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<ImportReport>, ImportError> {
+    let owner_id = owner(&user, &query)?;
+    if !is_ndjson(&headers) {
+        return Err(ImportError::UnsupportedMediaType);
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_IMPORT_BYTES as u64) {
+        return Err(ImportError::TooLarge {
+            lines_read: 0,
+            imported: 0,
+        });
+    }
+    let report = crate::transfer::import::import(&state, &user, owner_id, body).await?;
+    Ok(axum::Json(report))
+}
+
+/// `application/x-ndjson` (or its other names, `application/jsonl`, `application/json-lines`),
+/// parameters ignored.
+fn is_ndjson(headers: &HeaderMap) -> bool {
+    let Some(Ok(content_type)) = headers.get(header::CONTENT_TYPE).map(|v| v.to_str()) else {
+        return false;
+    };
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    [
+        "application/x-ndjson",
+        "application/jsonl",
+        "application/json-lines",
+    ]
+    .iter()
+    .any(|known| essence.eq_ignore_ascii_case(known))
+}

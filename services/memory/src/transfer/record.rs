@@ -1,0 +1,84 @@
+//! One line of an export or import: a document with its chunks. The document's text is its
+//! chunks; they keep their ids, so an imported chunk's vector has its exported point id.
+
+use chrono::{DateTime, Utc};
+use db::memory::transfer::{ExportedChunk, ExportedDocument};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A document as exported, and as the import reads it. On import, absent optional fields
+/// take their ingestion defaults and absent timestamps the time of import.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentRecord {
+    /// Kept on import: importing the same id again changes nothing.
+    pub id: Uuid,
+    pub source: String,
+    pub external_id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub path: Option<String>,
+    pub title: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    /// Kept on import when that project exists and you can see it; dropped otherwise.
+    pub project_id: Option<Uuid>,
+    /// SHA-256 of the document's text, lower-case hex.
+    pub content_hash: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The text, in pieces: at least one.
+    pub chunks: Vec<ChunkRecord>,
+}
+
+/// A piece of a document's text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkRecord {
+    /// Kept on import: the id of the chunk's vector too.
+    pub id: Uuid,
+    /// The chunk's place in the document, from 0.
+    pub index: i32,
+    pub content: String,
+    /// Where the chunk lies in the text: `byte_offset`, `byte_length`.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+    /// The model its vector was made with; the import embeds again with the configured one.
+    pub embedding_model: Option<String>,
+}
+
+impl From<ExportedDocument> for DocumentRecord {
+    fn from(document: ExportedDocument) -> Self {
+        Self {
+            id: document.id,
+            source: document.source,
+            external_id: document.external_id,
+            kind: Some(document.kind),
+            path: document.path,
+            title: document.title,
+            tags: document.tags,
+            metadata: Some(document.metadata),
+            project_id: document.project_id,
+            content_hash: document.content_hash,
+            created_at: Some(document.created_at),
+            updated_at: Some(document.updated_at),
+            chunks: document.chunks.0.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<ExportedChunk> for ChunkRecord {
+    fn from(chunk: ExportedChunk) -> Self {
+        Self {
+            id: chunk.id,
+            index: chunk.index,
+            content: chunk.content,
+            metadata: Some(chunk.metadata),
+            embedding_model: chunk.embedding_model,
+        }
+    }
+}
