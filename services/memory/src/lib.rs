@@ -8,11 +8,14 @@ pub mod config;
 pub mod error;
 pub mod indexing;
 pub mod ingest;
+pub mod legacy;
 pub mod metrics;
 pub mod reindex;
 pub mod routes;
+pub mod search;
 pub mod state;
 pub mod statistics;
+pub mod transfer;
 
 use std::time::Duration;
 
