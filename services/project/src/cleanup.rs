@@ -1,27 +1,26 @@
-//! Keeping `PROJECTS_DIR` and `projects.project_files` in step after crashes: a crash between
-//! writing bytes and committing their row, or between a delete's commit and removing the
-//! bytes, leaves files no row points at (orphans); a disk fault can leave rows whose bytes are
-//! gone or changed. [`verify`] reports both (and can remove orphans); [`sweep`] removes
-//! orphans in the background of every replica.
+//! Keeping the file store (`PROJECTS_DIR` or the bucket) and `projects.project_files` in step
+//! after crashes: a crash between writing bytes and committing their row, or between a
+//! delete's commit and removing the bytes, leaves objects no row points at (orphans); a disk
+//! fault can leave rows whose bytes are gone or changed. [`verify`] reports both (and can
+//! remove orphans); [`sweep`] removes orphans in the background of every replica. Both read
+//! the store's listing ([`FileStore::list`]).
 //!
 //! Only orphans are ever removed: never a row, never bytes a row references.
 
 pub mod sweep;
 pub mod verify;
-mod walk;
 
 use std::time::{Duration, SystemTime};
 
 use db::PgPool;
 
-use crate::storage::StoredName;
-pub use walk::{FoundFile, files};
+use crate::storage::{FileStore, FoundFile, StoredName};
 
 /// How old an unreferenced file the service itself names (stored bytes, an upload's
 /// temporary) must be before it counts as an orphan rather than an upload in flight.
 pub const ORPHAN_GRACE: Duration = Duration::from_secs(60 * 60);
 
-/// What a file under `PROJECTS_DIR` is to the rows.
+/// What an object in the store is to the rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     /// A row uses these bytes.
@@ -42,8 +41,10 @@ pub enum Verdict {
 ///   row references and that were last written more than `grace` ago (far longer than any
 ///   request) can never gain a row: the upload that could have committed one after our
 ///   check has long failed, and its own clean-up removes them too (a second removal is
-///   harmless). The same holds for an upload's temporary file, which no row ever names and
-///   which a live upload keeps writing (so its modification time stays fresh).
+///   harmless). On S3 an object's `LastModified` is when its upload started, earlier than
+///   when it became visible, but by no more than that one request's duration. The same holds
+///   for an upload's local staging file, which no row ever names and which a live upload
+///   keeps writing (so its modification time stays fresh).
 /// - Files of names this service never makes (strays) are orphans at any age.
 pub async fn judge(
     pool: &PgPool,
@@ -73,9 +74,6 @@ pub async fn judge(
 
 /// Removes an orphan; one already gone (another replica's sweep, the upload's own clean-up)
 /// is fine.
-pub async fn remove(file: &FoundFile) -> std::io::Result<()> {
-    match tokio::fs::remove_file(&file.path).await {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
-        _ => Ok(()),
-    }
+pub async fn remove(store: &FileStore, file: &FoundFile) -> std::io::Result<()> {
+    store.remove_listed(file).await
 }

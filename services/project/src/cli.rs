@@ -19,7 +19,7 @@ const USAGE: &str = "usage: project verify-files [--fix] [--grace-secs SECONDS]"
 
 /// Problems found (`diff` and `grep` use 1 the same way).
 const FOUND_PROBLEMS: u8 = 1;
-/// Could not check: bad usage, or the database or `PROJECTS_DIR` unusable.
+/// Could not check: bad usage, or the database or the file store unusable.
 const CANNOT_CHECK: u8 = 2;
 
 pub async fn main() -> ExitCode {
@@ -98,27 +98,16 @@ async fn run(options: Options) -> Result<verify::Summary, StartError> {
     platform::config::load_dotenv();
     let database: db::DbConfig = platform::config::from_env().map_err(StartError::new)?;
     let config: ProjectConfig = platform::config::from_env().map_err(StartError::new)?;
-    // A wrong PROJECTS_DIR would make every row look `missing`: refuse it instead.
-    let root = &config.projects_dir;
-    match tokio::fs::metadata(root).await {
-        Ok(metadata) if metadata.is_dir() => {}
-        Ok(_) => {
-            return Err(StartError::new(format!(
-                "PROJECTS_DIR {} is not a directory",
-                root.display()
-            )));
-        }
-        Err(error) => {
-            return Err(StartError::new(format!(
-                "PROJECTS_DIR {}: {error}",
-                root.display()
-            )));
-        }
-    }
+    // A wrong PROJECTS_DIR (or an unreachable bucket) would make every row look `missing`:
+    // refuse it instead. Never created here.
+    let location = config.storage().map_err(StartError::new)?;
+    let store = FileStore::connect(&location, false)
+        .await
+        .map_err(StartError::new)?;
     let pool = db::schema::open_verified(&database)
         .await
         .map_err(StartError::new)?;
-    let summary = verify::run(&pool, &FileStore::new(root), options)
+    let summary = verify::run(&pool, &store, options)
         .await
         .map_err(StartError::new);
     pool.close().await;

@@ -1,5 +1,6 @@
 //! The project service: projects, epics, tasks and files, on the `projects` schema.
-//! File bytes live under `PROJECTS_DIR`; their metadata and everything else in PostgreSQL.
+//! File bytes live in a file store (`PROJECTS_DIR`, or an S3 bucket when `STORAGE_URL` names
+//! one); their metadata and everything else in PostgreSQL.
 
 pub mod access;
 pub mod cleanup;
@@ -28,7 +29,8 @@ pub use state::AppState;
 pub const SPEC: ServiceSpec = ServiceSpec::new("project", "PROJECT_", 3005);
 
 /// Start-up: reads the settings, opens the database (at this build's schema), loads the
-/// token keys, makes sure `PROJECTS_DIR` exists, starts the orphan sweep and returns the app.
+/// token keys, opens the file store (creating `PROJECTS_DIR`, or checking that the bucket
+/// answers), starts the orphan sweep and returns the app.
 pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
     let database: db::DbConfig = platform::config::from_env().map_err(StartError::new)?;
     let pool = db::schema::open_verified(&database)
@@ -37,28 +39,15 @@ pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
     let config: config::ProjectConfig = platform::config::from_env().map_err(StartError::new)?;
     let keys: authn::VerifierConfig = platform::config::from_env().map_err(StartError::new)?;
     let verifier = keys.verifier().map_err(StartError::new)?;
-    tokio::fs::create_dir_all(&config.projects_dir)
+    let location = config.storage().map_err(StartError::new)?;
+    let files = storage::FileStore::connect(&location, true)
         .await
-        .map_err(|error| {
-            StartError::new(format!(
-                "PROJECTS_DIR {}: {error}",
-                config.projects_dir.display()
-            ))
-        })?;
+        .map_err(StartError::new)?;
     // Here rather than in `AppState::new`: tests that build the app get no sweep.
     if let Some(every) = config.sweep_interval() {
-        cleanup::sweep::start(
-            pool.clone(),
-            storage::FileStore::new(&config.projects_dir),
-            every,
-        );
+        cleanup::sweep::start(pool.clone(), files.clone(), every);
     }
-    Ok(app(AppState::new(
-        pool,
-        verifier,
-        config.projects_dir,
-        common,
-    )))
+    Ok(app(AppState::with_files(pool, verifier, files, common)))
 }
 
 /// The whole service — routes, health, metrics and the standard middleware — for `main`,
@@ -66,6 +55,11 @@ pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
 pub fn app(state: AppState) -> Router {
     let pool = state.pool.clone();
     let postgres = CheckProbe::boxed("postgres", move || db::schema::readiness(pool.clone()));
+    let files = state.files.clone();
+    let storage = CheckProbe::boxed("storage", move || {
+        let files = files.clone();
+        async move { files.check().await }
+    });
     let pool = state.pool.clone();
     platform::metrics::pool_gauges(SPEC.name, move || PoolUsage {
         open: pool.size(),
@@ -73,5 +67,10 @@ pub fn app(state: AppState) -> Router {
     });
     metrics::describe();
     let common = state.common.clone();
-    platform::service::assemble(SPEC.name, routes::router(state), vec![postgres], &common)
+    platform::service::assemble(
+        SPEC.name,
+        routes::router(state),
+        vec![postgres, storage],
+        &common,
+    )
 }

@@ -24,12 +24,22 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state `build` makes, for `build`, the tests and the benchmarks alike: sessions
-    /// checked against `pool`, file bytes under `files_dir` (which must exist).
+    /// The state for the tests and the benchmarks: sessions checked against `pool`, file
+    /// bytes under `files_dir` (created by the first upload).
     pub fn new(
         pool: PgPool,
         verifier: TokenVerifier,
         files_dir: impl Into<PathBuf>,
+        common: CommonConfig,
+    ) -> Self {
+        Self::with_files(pool, verifier, FileStore::new(files_dir), common)
+    }
+
+    /// The state `build` makes (and the storage tests): file bytes in `files`, local or S3.
+    pub fn with_files(
+        pool: PgPool,
+        verifier: TokenVerifier,
+        files: FileStore,
         common: CommonConfig,
     ) -> Self {
         Self {
@@ -37,7 +47,7 @@ impl AppState {
             feed: ActivityFeed::new(pool.clone()),
             pool,
             verifier,
-            files: FileStore::new(files_dir),
+            files,
             common,
         }
     }

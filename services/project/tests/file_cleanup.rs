@@ -204,6 +204,42 @@ async fn verify_reports_missing_corrupt_and_orphans_and_fix_removes_only_orphans
     assert_eq!(report(&no_grace), (expected, summary));
 }
 
+/// What a crash mid-upload leaves locally: object_store's staging file `<key>#<n>`, hidden
+/// from its own listing. It is an upload in flight until the grace period has passed.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_crashed_uploads_staging_file_is_an_orphan_once_the_grace_has_passed(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let project = app.project_id("Files", &alice).await;
+    let reply = app
+        .upload(&project, "kept.txt", "text/plain", "kept", &alice)
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let kept = storage_key(&app, &project, "kept.txt").await;
+    let (old, fresh) = (Uuid::new_v4(), Uuid::new_v4());
+    let old = format!("{project}/{old}#1");
+    let fresh = format!("{project}/{fresh}#2");
+    plant(&app.files_dir, &old, b"half", TWO_HOURS);
+    plant(&app.files_dir, &fresh, b"half", Duration::ZERO);
+
+    let found = verify(&app, &[]).await;
+    let expected = (
+        vec![format!("orphan {old}")],
+        "checked 1 rows, 3 files: 1 problems".to_owned(),
+    );
+    assert_eq!(report(&found), expected, "{found:#?}");
+    let fixed = verify(&app, &["--fix"]).await;
+    assert_eq!(report(&fixed).0, [format!("orphan {old} (removed)")]);
+    assert_eq!(app.stored_files(), sorted(&[kept.clone(), fresh.clone()]));
+
+    let store = project::storage::FileStore::new(&app.files_dir);
+    let removed = project::cleanup::sweep::sweep_once(&app.pool, &store, Duration::ZERO)
+        .await
+        .expect("sweep");
+    assert_eq!(removed, 1, "the stale staging file");
+    assert_eq!(app.stored_files(), [kept]);
+}
+
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn verify_on_an_empty_store_is_clean(pool: PgPool) {
     let app = TestApp::new(pool).await;

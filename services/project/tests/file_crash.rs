@@ -144,7 +144,8 @@ async fn uploads_cut_by_kill_9_keep_answered_files_whole_and_fix_leaves_no_orpha
         answered.len() < UPLOADS,
         "the kill came after every upload was answered"
     );
-    let rows = db::projects::files::list_latest(&pool, ProjectId(project.parse().expect("uuid")))
+    let project_id = ProjectId(project.parse().expect("uuid"));
+    let rows = db::projects::files::list_latest(&pool, project_id)
         .await
         .expect("rows");
     let store = FileStore::new(&files.0);
@@ -194,4 +195,23 @@ async fn uploads_cut_by_kill_9_keep_answered_files_whole_and_fix_leaves_no_orpha
     );
     let clean = testkit::run_binary(BINARY, &["verify-files"], &verify_env).await;
     assert!(clean.ok().ends_with(": 0 problems\n"), "{clean:#?}");
+    // Nothing else is left on disk either: no staging file of a cut-off upload.
+    let mut on_disk = Vec::new();
+    for project_dir in std::fs::read_dir(&files.0).expect("files dir") {
+        let project_dir = project_dir.expect("entry").path();
+        for file in std::fs::read_dir(&project_dir).expect("project dir") {
+            let file = file.expect("entry").path();
+            let relative = file.strip_prefix(&files.0).expect("under the root");
+            on_disk.push(relative.to_string_lossy().into_owned());
+        }
+    }
+    let mut referenced: Vec<String> = db::projects::files::list_latest(&pool, project_id)
+        .await
+        .expect("rows")
+        .into_iter()
+        .map(|row| row.storage_key)
+        .collect();
+    on_disk.sort();
+    referenced.sort();
+    assert_eq!(on_disk, referenced);
 }

@@ -1,6 +1,6 @@
 //! The periodic orphan sweep every replica runs (`PROJECT_SWEEP_INTERVAL_SECS`). Replicas do
 //! not coordinate: each removal is judged on its own right before it happens (see
-//! [`super::judge`]), and removing a file another replica just removed is a no-op.
+//! [`super::judge`]), and removing an object another replica just removed is a no-op.
 
 use std::time::{Duration, SystemTime};
 
@@ -27,8 +27,8 @@ pub fn start(pool: PgPool, store: FileStore, every: Duration) -> JoinHandle<()> 
     })
 }
 
-/// Removes every orphan older than `grace` under the store's root, logging each; returns how
-/// many went. A file that cannot be removed is logged and skipped.
+/// Removes every orphan older than `grace` in the store, logging each; returns how many
+/// went. An object that cannot be removed is logged and skipped.
 pub async fn sweep_once(
     pool: &PgPool,
     store: &FileStore,
@@ -36,12 +36,12 @@ pub async fn sweep_once(
 ) -> Result<usize, VerifyError> {
     let now = SystemTime::now();
     let mut removed = 0;
-    let mut files = std::pin::pin!(super::files(store.root()));
+    let mut files = store.list();
     while let Some(file) = files.try_next().await? {
         if judge(pool, &file, grace, now).await? != Verdict::Orphan {
             continue;
         }
-        match super::remove(&file).await {
+        match super::remove(store, &file).await {
             Ok(()) => {
                 removed += 1;
                 tracing::info!(file = %file.relative, "removed orphaned file");

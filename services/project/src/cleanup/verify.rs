@@ -1,6 +1,6 @@
 //! `project verify-files [--fix]`: every row checked against its bytes (`missing`, `corrupt`)
-//! and every file under `PROJECTS_DIR` against the rows (`orphan`), one line per problem on
-//! stdout. `--fix` removes orphans and nothing else.
+//! and every object in the store (under `PROJECTS_DIR`, or the bucket's prefix) against the
+//! rows (`orphan`), one line per problem on stdout. `--fix` removes orphans and nothing else.
 
 use std::time::{Duration, SystemTime};
 
@@ -128,7 +128,7 @@ async fn check_files(
     summary: &mut Summary,
 ) -> Result<(), VerifyError> {
     let now = SystemTime::now();
-    let mut files = std::pin::pin!(super::files(store.root()));
+    let mut files = store.list();
     while let Some(file) = files.try_next().await? {
         summary.files += 1;
         // Judged right before removing: see `judge` for why that is safe beside a live service.
@@ -140,7 +140,7 @@ async fn check_files(
             println!("orphan {}", file.relative);
             continue;
         }
-        match super::remove(&file).await {
+        match super::remove(store, &file).await {
             Ok(()) => println!("orphan {} (removed)", file.relative),
             Err(error) => println!("orphan {} (not removed: {error})", file.relative),
         }

@@ -1,33 +1,29 @@
-//! The names files get under `PROJECTS_DIR`, read back: which are stored bytes, which are
-//! uploads still being written, and which this service never made.
-
-use std::path::{Component, Path};
+//! The names objects get in the store, read back: which are stored bytes, which are uploads
+//! still being written, and which this service never made.
 
 use uuid::Uuid;
 
 use super::FileStore;
 
-/// What a file under the root is, by the names [`FileStore::write_stream`] gives files.
+/// What an object (or local file) under the store's root is, by its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoredName {
     /// Bytes under a storage key, `<project id>/<file version id>`.
     Blob { key: String },
-    /// An upload's temporary file, renamed to `key` once whole and synced.
+    /// An upload's temporary file: object_store's local staging file `<key>#<n>`, renamed to
+    /// `key` once whole; or `.<file id>.partial`, what builds before object_store wrote (kept
+    /// so an upgrade never takes an older replica's upload in flight for a stray).
     Partial { key: String },
     /// Anything else: this service never writes such a name.
     Stray,
 }
 
 impl FileStore {
-    /// Classifies a path relative to the root (canonical UUIDs only, as [`FileStore::locate`]).
-    pub fn name_of(relative: &Path) -> StoredName {
-        let mut parts = relative.components().map(|part| match part {
-            Component::Normal(name) => name.to_str(),
-            _ => None,
-        });
-        let (Some(Some(project)), Some(Some(file)), None) =
-            (parts.next(), parts.next(), parts.next())
-        else {
+    /// Classifies a name relative to the root (canonical UUIDs only, as
+    /// [`FileStore::location`]).
+    pub fn name_of(relative: &str) -> StoredName {
+        let mut parts = relative.split('/');
+        let (Some(project), Some(file), None) = (parts.next(), parts.next(), parts.next()) else {
             return StoredName::Stray;
         };
         if !is_canonical_uuid(project) {
@@ -38,10 +34,13 @@ impl FileStore {
                 key: format!("{project}/{file}"),
             };
         }
-        match file
+        let staged = file.split_once('#').filter(|(_, counter)| {
+            !counter.is_empty() && counter.bytes().all(|b| b.is_ascii_digit())
+        });
+        let legacy = file
             .strip_prefix('.')
-            .and_then(|rest| rest.strip_suffix(".partial"))
-        {
+            .and_then(|rest| rest.strip_suffix(".partial"));
+        match staged.map(|(inner, _)| inner).or(legacy) {
             Some(inner) if is_canonical_uuid(inner) => StoredName::Partial {
                 key: format!("{project}/{inner}"),
             },
@@ -50,14 +49,8 @@ impl FileStore {
     }
 }
 
-/// The temporary name of a file being written (what [`FileStore::name_of`] reads as
-/// [`StoredName::Partial`]). Dot-prefixed: never a UUID, so never
-/// mistaken for a stored file.
-pub(super) fn partial_name(file: &str) -> String {
-    format!(".{file}.partial")
-}
-
-fn is_canonical_uuid(text: &str) -> bool {
+/// A UUID in its one rendering (hyphenated lower-case), so no two names mean one id.
+pub(super) fn is_canonical_uuid(text: &str) -> bool {
     Uuid::parse_str(text).is_ok_and(|id| id.to_string() == text)
 }
 
@@ -66,20 +59,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_classified_as_write_stream_makes_them() {
+    fn names_are_classified_as_uploads_make_them() {
         let (project, file) = (Uuid::new_v4(), Uuid::new_v4());
         let key = format!("{project}/{file}");
-        let name_of = |relative: String| FileStore::name_of(Path::new(&relative));
+        let name_of = |relative: String| FileStore::name_of(&relative);
         assert_eq!(name_of(key.clone()), StoredName::Blob { key: key.clone() });
-        assert_eq!(
-            name_of(format!("{project}/.{file}.partial")),
-            StoredName::Partial { key }
-        );
+        for partial in [
+            format!("{project}/{file}#1"),
+            format!("{project}/{file}#20"),
+            format!("{project}/.{file}.partial"),
+        ] {
+            assert_eq!(
+                name_of(partial.clone()),
+                StoredName::Partial { key: key.clone() },
+                "{partial}"
+            );
+        }
         let upper = file.to_string().to_uppercase();
         for stray in [
             format!("{project}"),
             format!("{project}/{upper}"),
             format!("{project}/{file}.partial"),
+            format!("{project}/{file}#"),
+            format!("{project}/{file}#x1"),
             format!("{project}/.{file}"),
             format!("{project}/{file}/x"),
             format!("notes/{file}"),

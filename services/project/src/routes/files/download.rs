@@ -1,4 +1,4 @@
-//! `GET` (and `HEAD`) `.../files/{path}`: the bytes streamed from disk, resumable and
+//! `GET` (and `HEAD`) `.../files/{path}`: the bytes streamed from the store, resumable and
 //! revalidatable. The `ETag` is the quoted SHA-256, a strong validator: stored bytes never
 //! change, so the hash names exactly one representation.
 //!
@@ -8,7 +8,7 @@
 //! buys nothing for files of at most 10 MiB. A malformed `Range` is ignored (200), an
 //! unsatisfiable one is 416.
 
-use std::{io::SeekFrom, ops::RangeInclusive};
+use std::ops::RangeInclusive;
 
 use authn::AuthUser;
 use axum::{
@@ -22,14 +22,10 @@ use headers::{ETag, HeaderMapExt, IfNoneMatch, IfRange};
 use http_range_header::RangeUnsatisfiableError;
 use platform::extract::{Path, Query};
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use super::{DEFAULT_CONTENT_TYPE, FileAt, file_path};
 use crate::{access::readable, error::ApiError, state::AppState};
 
-/// Read size of the streamed body: a handful of chunks per MiB, whatever the file's size.
-const CHUNK_BYTES: usize = 64 * 1024;
 const FILE_VERSION: HeaderName = HeaderName::from_static("x-file-version");
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -110,27 +106,30 @@ pub async fn download(
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
 
-    let (mut bytes, size) = state.files.open(&file.storage_key).await?;
-    if i64::try_from(size).ok() != Some(file.size_bytes) {
-        return Err(ApiError::Internal(format!(
-            "{} holds {size} bytes, its row says {}",
-            file.storage_key, file.size_bytes
-        )));
-    }
-    let (status, length) = match wanted(&request, &etag, size) {
-        Wanted::Whole => (StatusCode::OK, size),
+    // Stored bytes never change, so the row's size is the object's: the range is chosen from
+    // it, and the object's own size checked against it once opened.
+    let size = u64::try_from(file.size_bytes).map_err(ApiError::internal)?;
+    let (status, range) = match wanted(&request, &etag, size) {
+        Wanted::Whole => (StatusCode::OK, None),
         Wanted::Part(range) => {
             let (first, last) = range.into_inner();
-            bytes.seek(SeekFrom::Start(first)).await?;
             let content_range = format!("bytes {first}-{last}/{size}");
             headers.insert(
                 header::CONTENT_RANGE,
                 HeaderValue::from_str(&content_range).map_err(ApiError::internal)?,
             );
-            (StatusCode::PARTIAL_CONTENT, last - first + 1)
+            (StatusCode::PARTIAL_CONTENT, Some(first..last + 1))
         }
         Wanted::Unsatisfiable => return Ok(unsatisfiable(headers, size)),
     };
+    let length = range.as_ref().map_or(size, |range| range.end - range.start);
+    let opened = state.files.open(&file.storage_key, range).await?;
+    if opened.size != size {
+        return Err(ApiError::Internal(format!(
+            "{} holds {} bytes, its row says {size}",
+            file.storage_key, opened.size
+        )));
+    }
     let content_type = HeaderValue::from_str(&file.mime_type)
         .unwrap_or(HeaderValue::from_static(DEFAULT_CONTENT_TYPE));
     headers.insert(header::CONTENT_TYPE, content_type);
@@ -143,8 +142,9 @@ pub async fn download(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    // Read as the client takes it, CHUNK_BYTES at a time: never the whole file in memory.
-    let body = Body::from_stream(ReaderStream::with_capacity(bytes.take(length), CHUNK_BYTES));
+    // Read as the client takes it, a chunk (at most 64 KiB) at a time: never the whole file
+    // in memory, whichever store it comes from.
+    let body = Body::from_stream(opened.body);
     Ok((status, headers, body).into_response())
 }
 

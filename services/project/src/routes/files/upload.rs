@@ -1,5 +1,5 @@
 //! Uploads: the raw request body (`PUT .../files/{path}`) or a `multipart/form-data` file
-//! part (`POST .../files`). Either way the bytes stream to disk (never more than
+//! part (`POST .../files`). Either way the bytes stream to the file store (never more than
 //! [`MAX_FILE_BYTES`] of them) before the row that makes them the path's next version is
 //! committed.
 
@@ -47,9 +47,9 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 #[utoipa::path(put, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream", description = "The file (may be empty: a zero-byte file); its Content-Type is kept"), responses((status = 201, body = FileView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: over 10 MiB", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
-/// Writes the bytes first (temp file, fsync, rename), then commits the row; if the database
-/// refuses, the bytes are removed again. A crash in between leaves an unreferenced file,
-/// never a row without bytes.
+/// Stores the bytes first (visible under their key only once whole and durable), then
+/// commits the row; if the database refuses, the bytes are removed again. A crash in between
+/// leaves unreferenced bytes, never a row without bytes.
 pub async fn upload(
     State(state): State<AppState>,
     user: AuthUser,
@@ -102,7 +102,7 @@ pub struct FileForm {
 
 #[utoipa::path(post, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body(content = FileForm, content_type = "multipart/form-data", description = "One `file` part, optionally a `path` field; other fields (a submit button's name, say) are read past"), responses((status = 201, body = FileView), (status = 400, description = "malformed_multipart, upload_interrupted", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: a file over 10 MiB (or a form over 10 MiB + 64 KiB)", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_media_type: not multipart/form-data", body = platform::openapi::ApiErrorBody), (status = 422, description = "missing_file, duplicate_field, invalid_file_path, invalid_content_type", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// The form twin of `PUT .../files/{path}`, for browsers: the same limit, checks and
-/// answer. The file part streams to disk as it arrives; it is removed again if the rest of
+/// answer. The file part streams to the store as it arrives; it is removed again if the rest of
 /// the form turns out wrong.
 pub async fn upload_form(
     State(state): State<AppState>,
@@ -160,7 +160,7 @@ impl<S: Send + Sync> FromRequestParts<S> for FormContentType {
     }
 }
 
-/// Reads the whole form: the `file` part onto disk under `key`, the `path` field, and past
+/// Reads the whole form: the `file` part into the store under `key`, the `path` field, and past
 /// anything else. The bytes are kept only when the form is whole and right.
 async fn receive_form(
     files: &FileStore,
@@ -245,7 +245,7 @@ fn form_error(error: MultipartError) -> ApiError {
     }
 }
 
-/// The same, met while the file part streams to disk.
+/// The same, met while the file part streams to the store.
 fn chunk_error(error: MultipartError) -> WriteError {
     if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
         WriteError::TooLarge
@@ -260,7 +260,7 @@ fn count_too_large(error: &WriteError) {
     }
 }
 
-/// Bytes on disk under their final key, waiting for their row.
+/// Bytes stored under their final key, waiting for their row.
 struct Received {
     file_id: FileId,
     storage_key: String,
@@ -269,7 +269,7 @@ struct Received {
     blob: StoredBlob,
 }
 
-/// Commits the row of bytes already on disk, or removes them when that fails. Runs as its
+/// Commits the row of bytes already stored, or removes them when that fails. Runs as its
 /// own task so a client that hangs up now cannot leave bytes without a row (or, cancelled
 /// inside the commit, a row without bytes).
 async fn settle(
