@@ -1,8 +1,9 @@
-//! The search hit join (`db::memory::chunks::hits_visible`): the viewer's and shared chunks
+//! The search hit join (`db::memory::search::hits`): the viewer's and shared chunks
 //! in the index's order, found by primary key whatever PostgreSQL's statistics say.
 
 mod common;
 
+use db::memory::search::SearchFilter;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -78,7 +79,7 @@ async fn hits_are_found_by_primary_key_right_after_a_bulk_ingest(pool: PgPool) {
             .await
             .unwrap();
         let before = sequential_scans(&mut tx).await;
-        let rows = db::memory::chunks::hits_visible(&mut *tx, &hits, alice)
+        let rows = db::memory::search::hits(&mut *tx, &hits, &SearchFilter::visible_to(alice))
             .await
             .unwrap();
         assert_eq!(rows.len(), hits.len());
@@ -99,7 +100,7 @@ async fn hits_keep_the_index_order_and_only_what_the_viewer_may_read(pool: PgPoo
     let bobs = bulk_documents(&pool, Some(bob), 1).await;
     let ranked = [mine[3], bobs[0], shared[1], Uuid::new_v4(), mine[0]];
 
-    let rows = db::memory::chunks::hits_visible(&pool, &ranked, alice)
+    let rows = db::memory::search::hits(&pool, &ranked, &SearchFilter::visible_to(alice))
         .await
         .unwrap();
     let found: Vec<Uuid> = rows.iter().map(|row| row.id).collect();

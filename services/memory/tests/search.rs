@@ -10,6 +10,7 @@ use std::sync::Arc;
 use authn::Role;
 use axum::http::StatusCode;
 use common::{TestApp, hit_documents};
+use db::memory::search::SearchFilter;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tempfile::TempDir;
@@ -240,11 +241,11 @@ async fn the_postgres_join_checks_ownership_too(pool: PgPool) {
         .fetch_all(&app.pool)
         .await
         .unwrap();
-    let as_alice = db::memory::chunks::hits_visible(&app.pool, &ids, alice.id)
+    let as_alice = db::memory::search::hits(&app.pool, &ids, &SearchFilter::visible_to(alice.id))
         .await
         .unwrap();
     assert_eq!(as_alice.len(), ids.len());
-    let as_bob = db::memory::chunks::hits_visible(&app.pool, &ids, bob.id)
+    let as_bob = db::memory::search::hits(&app.pool, &ids, &SearchFilter::visible_to(bob.id))
         .await
         .unwrap();
     assert!(as_bob.is_empty(), "{as_bob:?}");

@@ -268,49 +268,6 @@ pub async fn backlog(executor: impl PgExecutor<'_>) -> Result<(i64, Option<f64>)
     Ok((row.pending, row.oldest_age_secs))
 }
 
-/// The hits `viewer` may read, joined with their documents, in the order of `ids` (the
-/// index's ranking). Ids without a row (vectors of deleted chunks) are simply absent.
-///
-/// The shape is chosen so that the plan does not depend on the tables' statistics: each hit
-/// drives one primary-key lookup of its chunk and one of that chunk's document. A plain
-/// `c.id = ANY($1)` join let the planner, right after a bulk ingest (before ANALYZE), start
-/// from a sequential scan of `memory.documents` and probe the chunks once per document. The
-/// `LIMIT 1` keeps the lateral subquery from being flattened into a join the planner could
-/// reorder: the hits always come first.
-pub async fn hits_visible(
-    executor: impl PgExecutor<'_>,
-    ids: &[Uuid],
-    viewer: Uuid,
-) -> Result<Vec<ChunkHit>, sqlx::Error> {
-    sqlx::query_as!(
-        ChunkHit,
-        r#"SELECT h.id AS "id!", h.chunk_index AS "chunk_index!", h.content AS "content!",
-                  h.embedding_model, h.chunk_metadata AS "chunk_metadata!",
-                  h.document_id AS "document_id!", h.owner_id, h.source AS "source!",
-                  h.external_id, h.kind AS "kind!", h.path, h.title, h.tags AS "tags!",
-                  h.document_metadata AS "document_metadata!", h.created_at AS "created_at!"
-           FROM unnest($1::uuid[]) WITH ORDINALITY AS hit(id, rank)
-           CROSS JOIN LATERAL (
-               SELECT c.id, c.chunk_index, c.content, c.embedding_model,
-                      COALESCE(c.metadata, '{}') AS chunk_metadata,
-                      d.id AS document_id, d.owner_id, d.source, d.external_id,
-                      COALESCE(d.type, 'document') AS kind, d.path, d.title,
-                      COALESCE(d.tags, '{}') AS tags,
-                      COALESCE(d.metadata, '{}') AS document_metadata,
-                      COALESCE(d.created_at, 'epoch') AS created_at
-               FROM memory.chunks c
-               JOIN memory.documents d ON d.id = c.document_id
-               WHERE c.id = hit.id AND COALESCE(d.owner_id, $2) = $2
-               LIMIT 1
-           ) h
-           ORDER BY hit.rank"#,
-        ids,
-        viewer,
-    )
-    .fetch_all(executor)
-    .await
-}
-
 /// Which of `ids` still have a chunk row (the rest are orphaned vectors).
 pub async fn existing_ids(
     executor: impl PgExecutor<'_>,

@@ -163,9 +163,12 @@ pub async fn lexical<'c>(
 /// because a payload can be stale (a deleted project leaves `project_id` in it) and a vector
 /// can be an orphan (its chunk is gone): such ids are simply absent.
 ///
-/// Each id drives one primary-key lookup of its chunk and one of its document, whatever the
-/// statistics: the lateral `LIMIT 1` keeps the planner from reordering the join (see
-/// [`super::chunks::hits_visible`]).
+/// The shape is chosen so that the plan does not depend on the tables' statistics: each hit
+/// drives one primary-key lookup of its chunk and one of that chunk's document. A plain
+/// `c.id = ANY($1)` join let the planner, right after a bulk ingest (before ANALYZE), start
+/// from a sequential scan of `memory.documents` and probe the chunks once per document. The
+/// `LIMIT 1` keeps the lateral subquery from being flattened into a join the planner could
+/// reorder: the hits always come first.
 pub async fn hits(
     executor: impl PgExecutor<'_>,
     ids: &[Uuid],
