@@ -14,7 +14,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use authn::{Role, SigningKey, TokenIssuer};
 use axum::http::StatusCode;
 use futures::StreamExt;
 use qdrant_edge_server::RunningServer;
@@ -29,28 +28,6 @@ const BINARY: &str = env!("CARGO_BIN_EXE_memory");
 const DOCUMENTS: usize = 2_000;
 const CONNECTIONS: usize = 16;
 const COLLECTION: &str = "crash_chunks";
-
-/// A token the spawned binary accepts: signed with the key in `key`, for a live session.
-async fn token(pool: &PgPool, key: &SigningKeyFile) -> String {
-    let pem = std::fs::read_to_string(key.path()).expect("read key");
-    let issuer = TokenIssuer::new(
-        SigningKey::from_pem(&pem).expect("key"),
-        testkit::audience(),
-        Duration::from_secs(900),
-    );
-    let account = db::auth::NewUser {
-        email: "alice@example.com",
-        username: "alice",
-        full_name: "Alice",
-        password_hash: "not-a-real-hash",
-    };
-    let user = db::auth::users::insert(pool, &account).await.expect("user");
-    let session = testkit::open_session(pool, user.id.0).await;
-    issuer
-        .issue(user.id.0, session, Role::User)
-        .expect("token")
-        .token
-}
 
 /// Three sentences, so that with 120-character chunks every document has several chunks.
 fn content(index: usize) -> String {
@@ -164,6 +141,27 @@ async fn wait_until_indexed(pool: &PgPool) {
     }
 }
 
+/// Kills the service with SIGKILL, collects the answered ingests, starts it again with the
+/// same settings (same index) and waits until its indexer has caught up; then stops it.
+async fn kill_and_recover(
+    pool: &PgPool,
+    env: &[(&'static str, String)],
+    mut service: ServiceProcess,
+    ingest: tokio::task::JoinHandle<Vec<String>>,
+) -> Vec<String> {
+    service.child.start_kill().expect("SIGKILL");
+    service.child.wait().await.expect("reaped");
+    let acknowledged = ingest.await.expect("ingest");
+    assert!(
+        acknowledged.len() < DOCUMENTS,
+        "the kill came after the last answer"
+    );
+    let service = start(pool, env).await;
+    wait_until_indexed(pool).await;
+    testkit::stop_gracefully(service.child).await;
+    acknowledged
+}
+
 /// Every point id in the collection.
 async fn vector_ids(index: &dyn VectorIndex) -> BTreeSet<Uuid> {
     let mut ids = BTreeSet::new();
@@ -249,7 +247,7 @@ async fn a_kill_9_during_ingest_loses_no_answered_document_and_leaves_index_and_
     pool: PgPool,
 ) {
     let key = SigningKeyFile::new();
-    let token = token(&pool, &key).await;
+    let token = key.token_for_new_user(&pool).await;
     let data = TempDir::new().expect("data dir");
     let env = service_env(
         &key,
@@ -259,22 +257,11 @@ async fn a_kill_9_during_ingest_loses_no_answered_document_and_leaves_index_and_
         ],
     );
 
-    let mut service = start(&pool, &env).await;
+    let service = start(&pool, &env).await;
     let answered = Arc::new(AtomicUsize::new(0));
     let ingest = ingest_all(&service.base_url, &token, answered.clone());
     wait_for(&answered, 400, &ingest).await;
-    service.child.start_kill().expect("SIGKILL");
-    service.child.wait().await.expect("reaped");
-    let acknowledged = ingest.await.expect("ingest");
-    assert!(
-        acknowledged.len() < DOCUMENTS,
-        "the kill came after the last answer"
-    );
-
-    // Started again on the same data directory: the indexer finishes what was pending.
-    let service = start(&pool, &env).await;
-    wait_until_indexed(&pool).await;
-    testkit::stop_gracefully(service.child).await;
+    let acknowledged = kill_and_recover(&pool, &env, service, ingest).await;
 
     let engine = EmbeddedIndex::open(EmbeddedConfig::new(data.path()))
         .await
@@ -287,7 +274,7 @@ async fn a_kill_9_during_ingest_loses_no_answered_document_and_leaves_index_and_
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn with_the_index_down_for_part_of_the_run_a_kill_9_still_loses_nothing(pool: PgPool) {
     let key = SigningKeyFile::new();
-    let token = token(&pool, &key).await;
+    let token = key.token_for_new_user(&pool).await;
     let data = TempDir::new().expect("data dir");
     let engine = EmbeddedIndex::open(EmbeddedConfig::new(data.path()))
         .await
@@ -306,7 +293,7 @@ async fn with_the_index_down_for_part_of_the_run_a_kill_9_still_loses_nothing(po
         ],
     );
 
-    let mut service = start(&pool, &env).await;
+    let service = start(&pool, &env).await;
     let answered = Arc::new(AtomicUsize::new(0));
     let ingest = ingest_all(&service.base_url, &token, answered.clone());
     wait_for(&answered, 200, &ingest).await;
@@ -317,17 +304,7 @@ async fn with_the_index_down_for_part_of_the_run_a_kill_9_still_loses_nothing(po
         .await
         .expect("index back on the same address");
     wait_for(&answered, 800, &ingest).await;
-    service.child.start_kill().expect("SIGKILL");
-    service.child.wait().await.expect("reaped");
-    let acknowledged = ingest.await.expect("ingest");
-    assert!(
-        acknowledged.len() < DOCUMENTS,
-        "the kill came after the last answer"
-    );
-
-    let service = start(&pool, &env).await;
-    wait_until_indexed(&pool).await;
-    testkit::stop_gracefully(service.child).await;
+    let acknowledged = kill_and_recover(&pool, &env, service, ingest).await;
 
     let vectors = vector_ids(&engine).await;
     assert_consistent(&pool, &acknowledged, &vectors).await;

@@ -10,7 +10,6 @@ use std::{
     time::Duration,
 };
 
-use authn::{Role, SigningKey, TokenIssuer};
 use db::ids::ProjectId;
 use futures::StreamExt;
 use project::storage::FileStore;
@@ -27,28 +26,6 @@ const UPLOAD_BYTES: usize = 256 * 1024;
 const CONNECTIONS: usize = 4;
 /// Answered uploads before the kill: well before the end, with uploads still in flight.
 const KILL_AFTER: usize = 10;
-
-/// A token the spawned binary accepts: signed with the key in `key`, for a live session.
-async fn token(pool: &PgPool, key: &SigningKeyFile) -> String {
-    let pem = std::fs::read_to_string(key.path()).expect("read key");
-    let issuer = TokenIssuer::new(
-        SigningKey::from_pem(&pem).expect("key"),
-        testkit::audience(),
-        Duration::from_secs(900),
-    );
-    let account = db::auth::NewUser {
-        email: "alice@example.com",
-        username: "alice",
-        full_name: "Alice",
-        password_hash: "not-a-real-hash",
-    };
-    let user = db::auth::users::insert(pool, &account).await.expect("user");
-    let session = testkit::open_session(pool, user.id.0).await;
-    issuer
-        .issue(user.id.0, session, Role::User)
-        .expect("token")
-        .token
-}
 
 /// A `PROJECTS_DIR` of its own, removed when the test ends.
 struct FilesDir(std::path::PathBuf);
@@ -76,7 +53,7 @@ fn content(index: usize) -> Vec<u8> {
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn uploads_cut_by_kill_9_keep_answered_files_whole_and_fix_leaves_no_orphan(pool: PgPool) {
     let key = SigningKeyFile::new();
-    let token = token(&pool, &key).await;
+    let token = key.token_for_new_user(&pool).await;
     let files = FilesDir::new();
     let dir = files.0.to_string_lossy().into_owned();
     let env = [
