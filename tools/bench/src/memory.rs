@@ -298,7 +298,9 @@ async fn search_over_http(
     timed(concurrency, queries, |_, query| {
         let (client, url, token) = (client.clone(), url.clone(), token.clone());
         async move {
-            let body = json!({"query": query, "limit": 10});
+            // Vector mode: its floor is the index alone. (The default, hybrid, also ranks by
+            // PostgreSQL full text, which that floor does not include.)
+            let body = json!({"query": query, "limit": 10, "mode": "vector"});
             let response =
                 post_json(&client, &url, Some(token.as_str()), &body, StatusCode::OK).await?;
             let answer: serde_json::Value = response.json().await?;
