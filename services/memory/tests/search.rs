@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use authn::Role;
 use axum::http::StatusCode;
-use common::{TestApp, hit_documents};
+use common::{TestApp, descending_scores, hit_documents};
 use db::memory::search::SearchFilter;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -50,6 +50,26 @@ async fn ingest_topics(app: &TestApp, user: &User) -> Vec<String> {
     ids
 }
 
+/// Alice with her topics, bob with nothing of his own, and an admin who shared one
+/// document (`shared_content`), whose ingestion answer comes last.
+async fn alice_bob_and_a_shared_document(
+    app: &TestApp,
+    shared_content: &str,
+) -> (User, User, User, Value) {
+    let alice = app.user(Role::User).await;
+    let bob = app.user(Role::User).await;
+    let admin = app.user(Role::Admin).await;
+    ingest_topics(app, &alice).await;
+    let shared = app
+        .ingest(
+            &admin,
+            json!({"source": "docs", "shared": true, "content": shared_content}),
+        )
+        .await;
+    assert_eq!(shared.status, StatusCode::CREATED, "{}", shared.body);
+    (alice, bob, admin, shared.body)
+}
+
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn the_closest_chunk_comes_first_with_its_document(pool: PgPool) {
     let app = TestApp::new(pool).await;
@@ -75,34 +95,15 @@ async fn the_closest_chunk_comes_first_with_its_document(pool: PgPool) {
             .unwrap()
             .contains("partial index")
     );
-    let scores: Vec<f64> = answer["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|hit| hit["score"].as_f64().unwrap())
-        .collect();
-    assert!(
-        scores.windows(2).all(|pair| pair[0] >= pair[1]),
-        "{scores:?}"
-    );
+    let scores = descending_scores(&answer);
     assert!(scores[0] <= 1.0 + 1e-6);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn another_users_documents_never_come_back(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let alice = app.user(Role::User).await;
-    let bob = app.user(Role::User).await;
-    let admin = app.user(Role::Admin).await;
-    ingest_topics(&app, &alice).await;
-    let shared = app
-        .ingest(
-            &admin,
-            json!({"source": "docs", "shared": true,
-                                "content": "The borrow checker guide for everyone."}),
-        )
-        .await
-        .body;
+    let (alice, bob, _admin, shared) =
+        alice_bob_and_a_shared_document(&app, "The borrow checker guide for everyone.").await;
 
     let found = app
         .search(
@@ -254,17 +255,7 @@ async fn the_postgres_join_checks_ownership_too(pool: PgPool) {
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn the_status_counts_the_callers_own_chunks_and_all_of_them_for_an_admin(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let alice = app.user(Role::User).await;
-    let bob = app.user(Role::User).await;
-    let admin = app.user(Role::Admin).await;
-    ingest_topics(&app, &alice).await;
-    let shared = app
-        .ingest(
-            &admin,
-            json!({"source": "docs", "shared": true, "content": "Shared guide."}),
-        )
-        .await;
-    assert_eq!(shared.status, StatusCode::CREATED);
+    let (alice, bob, admin, _) = alice_bob_and_a_shared_document(&app, "Shared guide.").await;
     // One of alice's chunks loses its vector mark: pending again.
     sqlx::query(
         "UPDATE memory.chunks SET qdrant_point_id = NULL

@@ -6,7 +6,7 @@ mod common;
 
 use authn::Role;
 use axum::http::StatusCode;
-use common::{TestApp, hit_documents};
+use common::{TestApp, descending_scores, hit_documents};
 use db::memory::search::SearchFilter;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -82,16 +82,7 @@ async fn a_rare_error_code_is_found_by_words_when_the_embedding_misses_it(pool: 
     let fused = hit_documents(&hybrid);
     assert_eq!(fused[0], target, "{hybrid}");
     assert_eq!(fused.len(), 4, "the vector hits are fused in too");
-    let scores: Vec<f64> = hybrid["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|hit| hit["score"].as_f64().unwrap())
-        .collect();
-    assert!(
-        scores.windows(2).all(|pair| pair[0] >= pair[1]),
-        "{scores:?}"
-    );
+    let scores = descending_scores(&hybrid);
     // Found by both rankings: at most 2/61 (first in both), more than any single ranking's 1/61.
     assert!(
         scores[0] <= 2.0 / 61.0 + 1e-6 && scores[0] > 1.0 / 61.0,

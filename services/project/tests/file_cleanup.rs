@@ -74,6 +74,19 @@ async fn storage_key(app: &TestApp, project: &str, path: &str) -> String {
         .storage_key
 }
 
+/// alice's project "Files" with `kept.txt` uploaded: the project's id and the file's
+/// storage key.
+async fn project_with_kept_file(app: &TestApp) -> (String, String) {
+    let alice = app.user("alice").await;
+    let project = app.project_id("Files", &alice).await;
+    let reply = app
+        .upload(&project, "kept.txt", "text/plain", "kept", &alice)
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let kept = storage_key(app, &project, "kept.txt").await;
+    (project, kept)
+}
+
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn verify_reports_missing_corrupt_and_orphans_and_fix_removes_only_orphans(pool: PgPool) {
     let app = TestApp::new(pool).await;
@@ -209,13 +222,7 @@ async fn verify_reports_missing_corrupt_and_orphans_and_fix_removes_only_orphans
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn a_crashed_uploads_staging_file_is_an_orphan_once_the_grace_has_passed(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let project = app.project_id("Files", &alice).await;
-    let reply = app
-        .upload(&project, "kept.txt", "text/plain", "kept", &alice)
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    let kept = storage_key(&app, &project, "kept.txt").await;
+    let (project, kept) = project_with_kept_file(&app).await;
     let (old, fresh) = (Uuid::new_v4(), Uuid::new_v4());
     let old = format!("{project}/{old}#1");
     let fresh = format!("{project}/{fresh}#2");
@@ -298,14 +305,8 @@ fn tempfile_dir() -> PathBuf {
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn the_service_sweeps_old_orphans_and_keeps_referenced_and_young_files(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;
-    let alice = app.user("alice").await;
-    let project = app.project_id("Files", &alice).await;
-    let reply = app
-        .upload(&project, "kept.txt", "text/plain", "kept", &alice)
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let (project, kept) = project_with_kept_file(&app).await;
     let root = app.files_dir.clone();
-    let kept = storage_key(&app, &project, "kept.txt").await;
     // Old, but referenced: never an orphan.
     backdate(&root.join(&kept), TWO_HOURS);
     let fresh_temp = format!("{project}/.{}.partial", Uuid::new_v4());

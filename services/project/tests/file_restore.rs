@@ -35,6 +35,12 @@ async fn restore(app: &TestApp, id: &str, body: Value, user: &User) -> Reply {
         .await
 }
 
+/// Restores version `version` of `notes.txt`.
+async fn restore_notes(app: &TestApp, id: &str, version: i32, user: &User) -> Reply {
+    let body = json!({ "path": "notes.txt", "version": version });
+    restore(app, id, body, user).await
+}
+
 async fn version(app: &TestApp, id: &str, version: i32, user: &User) -> Value {
     let listed = app
         .get_as(&format!("/api/projects/{id}/files?path=notes.txt"), user)
@@ -54,13 +60,7 @@ async fn restoring_a_version_adds_a_latest_one_with_its_bytes(pool: PgPool) {
     let (id, alice) = two_versions(&app).await;
     let old = version(&app, &id, 1, &alice).await;
 
-    let reply = restore(
-        &app,
-        &id,
-        json!({ "path": "notes.txt", "version": 1 }),
-        &alice,
-    )
-    .await;
+    let reply = restore_notes(&app, &id, 1, &alice).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     assert_eq!(reply.body["path"], "notes.txt");
     assert_eq!(reply.body["version"], 3);
@@ -115,13 +115,7 @@ async fn restoring_the_latest_version_still_adds_one(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (id, alice) = two_versions(&app).await;
     let latest = version(&app, &id, 2, &alice).await;
-    let reply = restore(
-        &app,
-        &id,
-        json!({ "path": "notes.txt", "version": 2 }),
-        &alice,
-    )
-    .await;
+    let reply = restore_notes(&app, &id, 2, &alice).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     assert_eq!(reply.body["version"], 3);
     assert_eq!(reply.body["sha256"], latest["sha256"]);
@@ -200,20 +194,8 @@ async fn only_those_who_may_write_restore(pool: PgPool) {
 async fn deleting_a_restored_file_removes_its_shared_bytes(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (id, alice) = two_versions(&app).await;
-    restore(
-        &app,
-        &id,
-        json!({ "path": "notes.txt", "version": 1 }),
-        &alice,
-    )
-    .await;
-    restore(
-        &app,
-        &id,
-        json!({ "path": "notes.txt", "version": 1 }),
-        &alice,
-    )
-    .await;
+    restore_notes(&app, &id, 1, &alice).await;
+    restore_notes(&app, &id, 1, &alice).await;
     assert_eq!(app.stored_files().len(), 2);
     let reply = app
         .delete_as(&format!("/api/projects/{id}/files/notes.txt"), &alice)

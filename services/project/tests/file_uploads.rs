@@ -6,7 +6,6 @@ mod common;
 use axum::http::{Method, StatusCode};
 use common::{FORM_BOUNDARY, FormPart, TestApp, form};
 use sqlx::PgPool;
-use testkit::User;
 
 const MIB: usize = 1024 * 1024;
 
@@ -116,28 +115,16 @@ async fn form_files_are_limited_to_ten_mib(pool: PgPool) {
         "application/octet-stream",
         vec![7u8; 10 * MIB + 1],
     )]);
-    let reply = app.upload_form(&id, over, &alice).await;
-    assert_eq!(
-        reply.status,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "{}",
-        reply.body
-    );
-    assert_eq!(reply.code(), "payload_too_large");
-
     // Not a file but a form too large all the same: the form's own limit.
     let padded = form(&[
         FormPart::text("padding", &"x".repeat(10 * MIB + 100 * 1024)),
         FormPart::file("small.txt", "text/plain", "small"),
     ]);
-    let reply = app.upload_form(&id, padded, &alice).await;
-    assert_eq!(
-        reply.status,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "{}",
-        reply.body
-    );
-    assert_eq!(reply.code(), "payload_too_large");
+    for (case, body) in [("file over 10 MiB", over), ("padded form", padded)] {
+        let reply = app.upload_form(&id, body, &alice).await;
+        assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE, "{case}");
+        assert_eq!(reply.code(), "payload_too_large", "{case}: {}", reply.body);
+    }
 
     // A declared length over the form's limit is refused before any byte is read.
     let declared = app
@@ -156,125 +143,91 @@ async fn form_files_are_limited_to_ten_mib(pool: PgPool) {
     assert_eq!(app.stored_files().len(), 1, "{:?}", app.stored_files());
 }
 
-/// Sends a form and expects it refused with `status` and `code`, leaving nothing stored.
-async fn refused(
-    app: &TestApp,
-    (id, alice): (&str, &User),
-    body: Vec<u8>,
-    status: StatusCode,
-    code: &str,
-) {
-    let reply = app.upload_form(id, body, alice).await;
-    assert_eq!(reply.status, status, "{code}: {}", reply.body);
-    assert_eq!(reply.code(), code, "{}", reply.body);
-    assert!(
-        app.stored_files().is_empty(),
-        "{code}: {:?}",
-        app.stored_files()
-    );
-}
-
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn malformed_forms_are_refused_with_json_errors(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
     let id = app.project_id("Bad forms", &alice).await;
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
-
-    let no_file = form(&[FormPart::text("path", "a.txt")]);
-    refused(&app, (&id, &alice), no_file, unprocessable, "missing_file").await;
-    let two_files = form(&[
-        FormPart::file("a.txt", "text/plain", "one"),
-        FormPart::file("b.txt", "text/plain", "two"),
-    ]);
-    refused(
-        &app,
-        (&id, &alice),
-        two_files,
-        unprocessable,
-        "duplicate_field",
-    )
-    .await;
-    let two_paths = form(&[
-        FormPart::text("path", "a.txt"),
-        FormPart::text("path", "b.txt"),
-        FormPart::file("a.txt", "text/plain", "one"),
-    ]);
-    refused(
-        &app,
-        (&id, &alice),
-        two_paths,
-        unprocessable,
-        "duplicate_field",
-    )
-    .await;
-    let traversal = form(&[
-        FormPart::file("a.txt", "text/plain", "one"),
-        FormPart::text("path", "../etc/passwd"),
-    ]);
-    refused(
-        &app,
-        (&id, &alice),
-        traversal,
-        unprocessable,
-        "invalid_file_path",
-    )
-    .await;
-    let bad_name = form(&[FormPart::file("..", "text/plain", "one")]);
-    refused(
-        &app,
-        (&id, &alice),
-        bad_name,
-        unprocessable,
-        "invalid_file_path",
-    )
-    .await;
-    let no_name = form(&[FormPart {
+    let bad_request = StatusCode::BAD_REQUEST;
+    let one_file = || FormPart::file("a.txt", "text/plain", "one");
+    let nameless_file = FormPart {
         name: "file",
         file_name: None,
         content_type: Some("text/plain"),
         bytes: b"one".to_vec(),
-    }]);
-    refused(
-        &app,
-        (&id, &alice),
-        no_name,
-        unprocessable,
-        "invalid_file_path",
-    )
-    .await;
-    // Checked by the same rule as the PUT's Content-Type: after the bytes are on disk.
-    let bad_type = form(&[FormPart::file("a.txt", "not a media type", "one")]);
-    refused(
-        &app,
-        (&id, &alice),
-        bad_type,
-        unprocessable,
-        "invalid_content_type",
-    )
-    .await;
-
+    };
     // A body that ends inside the file part: the upload was cut off.
-    let mut cut_off = form(&[FormPart::file("a.txt", "text/plain", "one")]);
+    let mut cut_off = form(&[one_file()]);
     cut_off.truncate(cut_off.len() - 12);
-    let bad_request = StatusCode::BAD_REQUEST;
-    refused(
-        &app,
-        (&id, &alice),
-        cut_off,
-        bad_request,
-        "upload_interrupted",
-    )
-    .await;
-    let not_a_form = b"no boundary anywhere".to_vec();
-    refused(
-        &app,
-        (&id, &alice),
-        not_a_form,
-        bad_request,
-        "malformed_multipart",
-    )
-    .await;
+
+    let cases: [(&str, Vec<u8>, StatusCode, &str); 9] = [
+        (
+            "no file",
+            form(&[FormPart::text("path", "a.txt")]),
+            unprocessable,
+            "missing_file",
+        ),
+        (
+            "two files",
+            form(&[one_file(), FormPart::file("b.txt", "text/plain", "two")]),
+            unprocessable,
+            "duplicate_field",
+        ),
+        (
+            "two paths",
+            form(&[
+                FormPart::text("path", "a.txt"),
+                FormPart::text("path", "b.txt"),
+                one_file(),
+            ]),
+            unprocessable,
+            "duplicate_field",
+        ),
+        (
+            "traversal",
+            form(&[one_file(), FormPart::text("path", "../etc/passwd")]),
+            unprocessable,
+            "invalid_file_path",
+        ),
+        (
+            "bad file name",
+            form(&[FormPart::file("..", "text/plain", "one")]),
+            unprocessable,
+            "invalid_file_path",
+        ),
+        (
+            "no file name",
+            form(&[nameless_file]),
+            unprocessable,
+            "invalid_file_path",
+        ),
+        // Checked by the same rule as the PUT's Content-Type: after the bytes are on disk.
+        (
+            "bad media type",
+            form(&[FormPart::file("a.txt", "not a media type", "one")]),
+            unprocessable,
+            "invalid_content_type",
+        ),
+        ("cut off", cut_off, bad_request, "upload_interrupted"),
+        (
+            "not a form",
+            b"no boundary anywhere".to_vec(),
+            bad_request,
+            "malformed_multipart",
+        ),
+    ];
+    for (case, body, status, code) in cases {
+        let reply = app.upload_form(&id, body, &alice).await;
+        assert_eq!(reply.status, status, "{case}: {}", reply.body);
+        assert_eq!(reply.code(), code, "{case}: {}", reply.body);
+        // Nothing of a refused form stays behind.
+        assert!(
+            app.stored_files().is_empty(),
+            "{case}: {:?}",
+            app.stored_files()
+        );
+    }
 
     let path = format!("/api/projects/{id}/files");
     for (content_type, status, code) in [

@@ -41,11 +41,24 @@ async fn tasks(app: &TestApp, base: &str, user: &User, bodies: &[Value]) {
     }
 }
 
-#[sqlx::test(migrator = "db::MIGRATOR")]
-async fn a_title_hit_ranks_above_a_description_hit(pool: PgPool) {
+/// Creates tasks with these titles, in order (#1, #2, ...).
+async fn titled(app: &TestApp, base: &str, user: &User, titles: &[&str]) {
+    for title in titles {
+        app.create_task(base, json!({ "title": title }), user).await;
+    }
+}
+
+/// A fresh app where alice owns project "P": the app, alice and the project's path.
+async fn alices_project(pool: PgPool) -> (TestApp, User, String) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
     let base = app.project_path("P", &alice).await;
+    (app, alice, base)
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_title_hit_ranks_above_a_description_hit(pool: PgPool) {
+    let (app, alice, base) = alices_project(pool).await;
     tasks(
         &app,
         &base,
@@ -70,18 +83,16 @@ async fn a_title_hit_ranks_above_a_description_hit(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn english_stemming_matches_other_forms_of_a_word(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let base = app.project_path("P", &alice).await;
-    tasks(
+    let (app, alice, base) = alices_project(pool).await;
+    titled(
         &app,
         &base,
         &alice,
         &[
-            json!({ "title": "App crashes on save" }),
-            json!({ "title": "Crashed while syncing" }),
-            json!({ "title": "Crash reporter" }),
-            json!({ "title": "Cache warm-up" }),
+            "App crashes on save",
+            "Crashed while syncing",
+            "Crash reporter",
+            "Cache warm-up",
         ],
     )
     .await;
@@ -90,18 +101,16 @@ async fn english_stemming_matches_other_forms_of_a_word(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn web_search_syntax_phrases_exclusions_and_or(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let base = app.project_path("P", &alice).await;
-    tasks(
+    let (app, alice, base) = alices_project(pool).await;
+    titled(
         &app,
         &base,
         &alice,
         &[
-            json!({ "title": "Login crash on submit" }),
-            json!({ "title": "Crash after login" }),
-            json!({ "title": "Signup crash" }),
-            json!({ "title": "Login timeout" }),
+            "Login crash on submit",
+            "Crash after login",
+            "Signup crash",
+            "Login timeout",
         ],
     )
     .await;
@@ -120,10 +129,8 @@ async fn web_search_syntax_phrases_exclusions_and_or(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn no_match_is_an_empty_last_page(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let base = app.project_path("P", &alice).await;
-    tasks(&app, &base, &alice, &[json!({ "title": "The first task" })]).await;
+    let (app, alice, base) = alices_project(pool).await;
+    titled(&app, &base, &alice, &["The first task"]).await;
     for q in ["zebra", "the"] {
         let reply = app
             .get_as(&format!("{base}/tasks?q={}", encoded(q)), &alice)
@@ -208,27 +215,10 @@ async fn search_combines_with_status_epic_and_assignee(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn search_follows_edits_and_skips_deleted_tasks(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let base = app.project_path("P", &alice).await;
+    let (app, alice, base) = alices_project(pool).await;
     let other = app.project_path("Other", &alice).await;
-    tasks(
-        &app,
-        &base,
-        &alice,
-        &[
-            json!({ "title": "Invoice export" }),
-            json!({ "title": "Invoice import" }),
-        ],
-    )
-    .await;
-    tasks(
-        &app,
-        &other,
-        &alice,
-        &[json!({ "title": "Invoice totals" })],
-    )
-    .await;
+    titled(&app, &base, &alice, &["Invoice export", "Invoice import"]).await;
+    titled(&app, &other, &alice, &["Invoice totals"]).await;
 
     assert_eq!(search(&app, &base, "invoice", &alice).await, [1, 2]);
     app.delete_as(&format!("{base}/tasks/2"), &alice).await;
@@ -250,9 +240,7 @@ async fn search_follows_edits_and_skips_deleted_tasks(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn blank_or_long_searches_and_rank_without_q_are_refused(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let base = app.project_path("P", &alice).await;
+    let (app, alice, base) = alices_project(pool).await;
     let long = "a".repeat(201);
     for (query, code) in [
         ("q=", "invalid_q"),
@@ -282,9 +270,7 @@ async fn blank_or_long_searches_and_rank_without_q_are_refused(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn ranked_pages_return_every_hit_once_in_rank_order(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let base = app.project_path("P", &alice).await;
+    let (app, alice, base) = alices_project(pool).await;
     // Three rank levels with many ties in each, interleaved by number, plus misses.
     for n in 1..=30 {
         let body = match n % 4 {
@@ -325,9 +311,7 @@ async fn first_cursor(app: &TestApp, base: &str, query: &str, user: &User) -> St
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn a_cursor_only_continues_its_own_order_and_search(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let base = app.project_path("P", &alice).await;
+    let (app, alice, base) = alices_project(pool).await;
     for n in 1..=3 {
         app.create_task(&base, json!({ "title": format!("alpha beta {n}") }), &alice)
             .await;
@@ -372,7 +356,7 @@ async fn strangers_cannot_search_a_project(pool: PgPool) {
     let alice = app.user("alice").await;
     let mallory = app.user("mallory").await;
     let base = app.project_path("P", &alice).await;
-    tasks(&app, &base, &alice, &[json!({ "title": "secret plan" })]).await;
+    titled(&app, &base, &alice, &["secret plan"]).await;
     let reply = app
         .get_as(&format!("{base}/tasks?q=secret"), &mallory)
         .await;

@@ -51,6 +51,19 @@ pub struct NewDocument {
     pub content_hash: String,
 }
 
+/// What describes a document besides its owner, project and text: the fields an ingestion
+/// or an import sends, once checked (trimmed, defaults applied).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentFields {
+    pub source: String,
+    pub external_id: Option<String>,
+    pub kind: String,
+    pub path: Option<String>,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    pub metadata: Value,
+}
+
 /// Whose documents a listing or search covers, always within what the viewer may read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scope {

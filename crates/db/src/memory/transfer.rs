@@ -9,6 +9,8 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction, types::Json};
 use uuid::Uuid;
 
+use super::documents::DocumentFields;
+
 /// A document with everything needed to recreate it elsewhere (its text is its chunks).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportedDocument {
@@ -81,13 +83,7 @@ pub struct ImportedDocument {
     pub id: Uuid,
     /// `None`: shared.
     pub owner_id: Option<Uuid>,
-    pub source: String,
-    pub external_id: Option<String>,
-    pub kind: String,
-    pub path: Option<String>,
-    pub title: Option<String>,
-    pub tags: Vec<String>,
-    pub metadata: Value,
+    pub fields: DocumentFields,
     pub project_id: Option<Uuid>,
     pub content_hash: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -117,18 +113,15 @@ pub async fn insert_documents(
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     let ids: Vec<Uuid> = documents.iter().map(|d| d.id).collect();
     let owners: Vec<Option<Uuid>> = documents.iter().map(|d| d.owner_id).collect();
-    let sources: Vec<String> = documents.iter().map(|d| d.source.clone()).collect();
-    let external_ids: Vec<Option<String>> =
-        documents.iter().map(|d| d.external_id.clone()).collect();
-    let kinds: Vec<String> = documents.iter().map(|d| d.kind.clone()).collect();
-    let paths: Vec<Option<String>> = documents.iter().map(|d| d.path.clone()).collect();
-    let titles: Vec<Option<String>> = documents.iter().map(|d| d.title.clone()).collect();
+    let fields: Vec<&DocumentFields> = documents.iter().map(|d| &d.fields).collect();
+    let sources: Vec<String> = fields.iter().map(|f| f.source.clone()).collect();
+    let external_ids: Vec<Option<String>> = fields.iter().map(|f| f.external_id.clone()).collect();
+    let kinds: Vec<String> = fields.iter().map(|f| f.kind.clone()).collect();
+    let paths: Vec<Option<String>> = fields.iter().map(|f| f.path.clone()).collect();
+    let titles: Vec<Option<String>> = fields.iter().map(|f| f.title.clone()).collect();
     // Tags travel as one JSON array per document (PostgreSQL arrays cannot be ragged).
-    let tags: Vec<Value> = documents
-        .iter()
-        .map(|d| Value::from(d.tags.clone()))
-        .collect();
-    let metadata: Vec<Value> = documents.iter().map(|d| d.metadata.clone()).collect();
+    let tags: Vec<Value> = fields.iter().map(|f| Value::from(f.tags.clone())).collect();
+    let metadata: Vec<Value> = fields.iter().map(|f| f.metadata.clone()).collect();
     let projects: Vec<Option<Uuid>> = documents.iter().map(|d| d.project_id).collect();
     let hashes: Vec<Option<String>> = documents.iter().map(|d| d.content_hash.clone()).collect();
     let created: Vec<DateTime<Utc>> = documents.iter().map(|d| d.created_at).collect();

@@ -1,7 +1,7 @@
 //! Checking an ingestion request field by field, with a clear error for each rule, and
 //! turning it into the document to store.
 
-use db::memory::NewDocument;
+use db::memory::{NewDocument, documents::DocumentFields};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -88,17 +88,8 @@ pub struct Fields {
     pub metadata: Option<Value>,
 }
 
-/// [`Fields`] that passed every rule: trimmed, defaults applied.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CheckedFields {
-    pub source: String,
-    pub external_id: Option<String>,
-    pub kind: String,
-    pub path: Option<String>,
-    pub title: Option<String>,
-    pub tags: Vec<String>,
-    pub metadata: Value,
-}
+/// [`Fields`] that passed every rule: trimmed, defaults applied; stored as they are.
+pub type CheckedFields = DocumentFields;
 
 /// Checks the fields of a document, each against its rule.
 pub fn check_fields(fields: Fields) -> Result<CheckedFields, ApiError> {
@@ -131,15 +122,7 @@ pub fn check(
     owner_id: Option<Uuid>,
     max_content_bytes: usize,
 ) -> Result<Checked, ApiError> {
-    let CheckedFields {
-        source,
-        external_id,
-        kind,
-        path,
-        title,
-        tags,
-        metadata,
-    } = check_fields(Fields {
+    let fields = check_fields(Fields {
         source: request.source,
         external_id: request.external_id,
         kind: request.kind,
@@ -164,17 +147,17 @@ pub fn check(
     let format = match request.format {
         Some(Format::Text) => TextFormat::Plain,
         Some(Format::Markdown) => TextFormat::Markdown,
-        None => TextFormat::guess(path.as_deref()),
+        None => TextFormat::guess(fields.path.as_deref()),
     };
     let document = NewDocument {
         owner_id,
-        source,
-        external_id,
-        kind,
-        path,
-        title,
-        tags,
-        metadata,
+        source: fields.source,
+        external_id: fields.external_id,
+        kind: fields.kind,
+        path: fields.path,
+        title: fields.title,
+        tags: fields.tags,
+        metadata: fields.metadata,
         project_id: request.project_id,
         content_hash: sha256_hex(&request.content),
     };

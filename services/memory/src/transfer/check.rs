@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::record::{ChunkRecord, DocumentRecord};
 use crate::{
     error::ApiError,
-    ingest::{CheckedFields, Fields, check_fields, check_metadata, sha256_hex},
+    ingest::{Fields, check_fields, check_metadata, sha256_hex},
 };
 
 /// A line holds a document's chunks: its text with the chunks' overlaps (under half a chunk
@@ -72,15 +72,7 @@ pub(super) fn checked(
     owner_id: Option<Uuid>,
     max_document_bytes: usize,
 ) -> Result<Checked, ApiError> {
-    let CheckedFields {
-        source,
-        external_id,
-        kind,
-        path,
-        title,
-        tags,
-        metadata,
-    } = check_fields(Fields {
+    let fields = check_fields(Fields {
         source: record.source,
         external_id: record.external_id,
         kind: record.kind,
@@ -114,13 +106,7 @@ pub(super) fn checked(
         document: ImportedDocument {
             id: record.id,
             owner_id,
-            source,
-            external_id,
-            kind,
-            path,
-            title,
-            tags,
-            metadata,
+            fields,
             project_id: record.project_id,
             content_hash: record.content_hash,
             created_at,

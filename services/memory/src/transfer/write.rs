@@ -278,7 +278,7 @@ async fn explain_skipped(
     let content_keys: Vec<ContentKey> = skipped
         .iter()
         .map(|&at| &items[at].checked.document)
-        .filter(|document| document.external_id.is_none())
+        .filter(|document| document.fields.external_id.is_none())
         .filter_map(|document| {
             Some(ContentKey {
                 owner_id: document.owner_id,
@@ -292,11 +292,11 @@ async fn explain_skipped(
         let document = &items[at].checked.document;
         let outcome = if let Some(owner) = owners.get(&document.id) {
             stored_under_id(*owner, document.owner_id)
-        } else if let Some(external_id) = &document.external_id {
+        } else if let Some(external_id) = &document.fields.external_id {
             let holder = db::memory::documents::find_by_external_id(
                 &mut **tx,
                 document.owner_id,
-                &document.source,
+                &document.fields.source,
                 external_id,
             )
             .await?;

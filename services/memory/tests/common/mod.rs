@@ -128,6 +128,21 @@ impl TestApp {
     }
 }
 
+/// The scores of a search answer, in order, checked to never rise.
+pub fn descending_scores(answer: &Value) -> Vec<f64> {
+    let scores: Vec<f64> = answer["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|hit| hit["score"].as_f64().expect("score"))
+        .collect();
+    assert!(
+        scores.windows(2).all(|pair| pair[0] >= pair[1]),
+        "{scores:?}"
+    );
+    scores
+}
+
 /// The document ids of a search answer, in order.
 pub fn hit_documents(answer: &Value) -> Vec<String> {
     answer["results"]

@@ -51,6 +51,12 @@ impl TestApp {
             &files_dir,
             Default::default(),
         );
+        Self::from_state(pool, tokens, state, files_dir)
+    }
+
+    /// The app over a state the caller built (e.g. on another file store) with `tokens`'
+    /// verifier; `files_dir` is removed on drop.
+    pub fn from_state(pool: PgPool, tokens: Tokens, state: AppState, files_dir: PathBuf) -> Self {
         Self {
             client: AppClient::new(project::app(state)),
             pool,

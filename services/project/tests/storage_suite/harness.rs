@@ -7,20 +7,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{
-    body::Body,
-    http::{Method, StatusCode},
-};
+use axum::body::Body;
 use project::{
     AppState,
     storage::{FileStore, StorageLocation, StorageSettings},
 };
-use serde_json::json;
 use sqlx::PgPool;
-use testkit::{AppClient, Reply, Tokens, User};
+use testkit::{Reply, Tokens, User};
 use uuid::Uuid;
 
 use super::moto;
+use crate::common::TestApp;
 
 /// Which store the service writes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,27 +34,18 @@ enum Place {
 /// The key prefix the S3 runs use: objects outside it are not the service's.
 pub const S3_PREFIX: &str = "devmentor/files";
 
+/// The project app (see `common::TestApp`, which it derefs to) on one backend's store.
 pub struct StorageApp {
-    client: AppClient,
+    app: TestApp,
     pub state: AppState,
-    pub pool: PgPool,
-    pub tokens: Tokens,
     place: Place,
 }
 
 impl std::ops::Deref for StorageApp {
-    type Target = AppClient;
+    type Target = TestApp;
 
-    fn deref(&self) -> &AppClient {
-        &self.client
-    }
-}
-
-impl Drop for StorageApp {
-    fn drop(&mut self) {
-        if let Place::Local { dir } = &self.place {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+    fn deref(&self) -> &TestApp {
+        &self.app
     }
 }
 
@@ -97,18 +85,15 @@ impl StorageApp {
             allow_http: setting("STORAGE_S3_ALLOW_HTTP") == Some("true"),
         };
         let projects_dir = PathBuf::from(setting("PROJECTS_DIR").expect("always set"));
-        let location = StorageLocation::from_settings(projects_dir, settings).expect("settings");
+        let location =
+            StorageLocation::from_settings(projects_dir.clone(), settings).expect("settings");
         let files = FileStore::connect(&location, true).await.expect("store");
         let tokens = Tokens::new();
         let state =
             AppState::with_files(pool.clone(), tokens.verifier(), files, Default::default());
-        Self {
-            client: AppClient::new(project::app(state.clone())),
-            state,
-            pool,
-            tokens,
-            place,
-        }
+        // A local store's directory goes with the app; an S3 run's PROJECTS_DIR never exists.
+        let app = TestApp::from_state(pool, tokens, state.clone(), projects_dir);
+        Self { app, state, place }
     }
 
     /// The settings a spawned `project` binary needs to use the same store.
@@ -116,18 +101,7 @@ impl StorageApp {
         env_of(&self.place)
     }
 
-    pub async fn user(&self, name: &str) -> User {
-        testkit::create_user(&self.pool, &self.tokens, name, authn::Role::User).await
-    }
-
-    pub async fn project_id(&self, name: &str, user: &User) -> String {
-        let reply = self
-            .post_as("/api/projects", json!({ "name": name }), user)
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-        reply.body["id"].as_str().expect("id").to_owned()
-    }
-
+    /// `PUT /api/projects/{project}/files/{path}` of raw bytes.
     pub async fn upload(
         &self,
         project: &str,
@@ -135,54 +109,15 @@ impl StorageApp {
         bytes: impl Into<Body>,
         user: &User,
     ) -> Reply {
-        self.request(
-            Method::PUT,
-            &format!("/api/projects/{project}/files/{path}"),
-        )
-        .bearer(user)
-        .header("content-type", "application/octet-stream")
-        .body(bytes)
-        .send()
-        .await
-    }
-
-    pub async fn download(
-        &self,
-        project: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        user: &User,
-    ) -> Reply {
-        self.request(
-            Method::GET,
-            &format!("/api/projects/{project}/files/{path}"),
-        )
-        .bearer(user)
-        .headers(headers)
-        .send()
-        .await
-    }
-
-    /// `POST /api/projects/{project}/files` of a form built by `common::form`.
-    pub async fn upload_form(&self, project: &str, body: Vec<u8>, user: &User) -> Reply {
-        let boundary = crate::common::FORM_BOUNDARY;
-        let content_type = format!("multipart/form-data; boundary={boundary}");
-        self.request(Method::POST, &format!("/api/projects/{project}/files"))
-            .bearer(user)
-            .header("content-type", &content_type)
-            .body(body)
-            .send()
-            .await
+        let octets = "application/octet-stream";
+        self.app.upload(project, path, octets, bytes, user).await
     }
 
     /// Every object (and local staging file) in the store, relative to its root, sorted.
     pub async fn stored(&self) -> Vec<String> {
         let mut found = match &self.place {
-            Place::Local { dir } => {
-                let mut found = Vec::new();
-                collect(dir, dir, &mut found);
-                found
-            }
+            // The directory is the app's `files_dir`.
+            Place::Local { .. } => self.stored_files(),
             Place::S3 { .. } => self
                 .raw_keys(&format!("{S3_PREFIX}/"))
                 .await
@@ -369,19 +304,4 @@ fn http() -> reqwest::Client {
         .default_headers(headers)
         .build()
         .expect("client")
-}
-
-fn collect(root: &std::path::Path, dir: &std::path::Path, found: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            collect(root, &path, found);
-        } else {
-            let relative = path.strip_prefix(root).expect("under root");
-            found.push(relative.to_string_lossy().into_owned());
-        }
-    }
 }
