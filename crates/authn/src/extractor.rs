@@ -7,7 +7,7 @@ use axum::{
 };
 use uuid::Uuid;
 
-use crate::{LiveSessions, Role, TokenVerifier};
+use crate::{Aal, LiveSessions, Role, TokenVerifier};
 
 /// The verified bearer of an access token whose session is live; `role` is the user's
 /// current role (read with the session), not the one the token was issued with.
@@ -16,10 +16,28 @@ pub struct AuthUser {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub role: Role,
+    /// The token's assurance level.
+    pub aal: Aal,
+    /// Whether the user has a confirmed second factor now (read with the session, like
+    /// `role`): a factor enrolled after the token was signed counts at once.
+    pub has_second_factor: bool,
 }
 
-/// Why a request was not authenticated: a 401 with a distinct code, or a 503 when the
-/// session could not be checked.
+impl AuthUser {
+    /// The check every sensitive action makes (deleting or transferring a project, changing
+    /// email or password, removing a factor, admin actions): a user with a second factor must
+    /// have proved it recently (`aal2`); one without passes at `aal1`, having nothing to step
+    /// up with. Refused with 403 `step_up_required`: `POST /api/auth/step-up`, then retry.
+    pub fn require_aal2(&self) -> Result<(), AuthError> {
+        if self.has_second_factor && self.aal < Aal::Aal2 {
+            return Err(AuthError::StepUpRequired);
+        }
+        Ok(())
+    }
+}
+
+/// Why a request was not authenticated: a 401 with a distinct code, a 403 when the token is
+/// valid but too weak for the action, or a 503 when the session could not be checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("this endpoint needs an access token: send `Authorization: Bearer <token>`")]
@@ -32,6 +50,11 @@ pub enum AuthError {
     SessionEnded,
     #[error("the session cannot be checked right now: try again shortly")]
     Unavailable,
+    #[error(
+        "this action needs a recent second factor: confirm a code at POST /api/auth/step-up, \
+         then retry with the access token it returns"
+    )]
+    StepUpRequired,
 }
 
 impl AuthError {
@@ -42,12 +65,14 @@ impl AuthError {
             AuthError::TokenExpired => "token_expired",
             AuthError::SessionEnded => "session_revoked",
             AuthError::Unavailable => "auth_unavailable",
+            AuthError::StepUpRequired => "step_up_required",
         }
     }
 
     pub fn status(self) -> StatusCode {
         match self {
             AuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::StepUpRequired => StatusCode::FORBIDDEN,
             _ => StatusCode::UNAUTHORIZED,
         }
     }

@@ -4,7 +4,9 @@
 //!
 //! The auth service signs with [`TokenIssuer`]; every service verifies with
 //! [`TokenVerifier`], checks the token's session with [`LiveSessions`] and takes
-//! [`AuthUser`] as a handler argument. Keys rotate by adding the
+//! [`AuthUser`] as a handler argument; a sensitive action adds one call,
+//! [`AuthUser::require_aal2`] (403 `step_up_required` when a user with a second factor has
+//! not proved it recently). Keys rotate by adding the
 //! new key for signing and keeping the old public key in the verifier until old tokens expire.
 
 mod claims;
@@ -14,7 +16,7 @@ mod live;
 mod verified;
 mod verifier_config;
 
-pub use claims::{AccessClaims, Role};
+pub use claims::{Aal, AccessClaims, Role};
 pub use extractor::{AuthError, AuthUser};
 pub use keys::{
     DEVELOPMENT_KEY_ID, Jwk, Jwks, KeyError, PublicKey, SigningKey, refuse_development_key,
@@ -62,8 +64,19 @@ impl TokenIssuer {
         &self.key
     }
 
-    /// Signs a token for `user` in `session` with `role`.
+    /// Signs an `aal1` token for `user` in `session` with `role`.
     pub fn issue(&self, user: Uuid, session: Uuid, role: Role) -> Result<IssuedToken, KeyError> {
+        self.issue_at(user, session, role, Aal::Aal1)
+    }
+
+    /// Signs a token for `user` in `session` with `role` at assurance level `aal`.
+    pub fn issue_at(
+        &self,
+        user: Uuid,
+        session: Uuid,
+        role: Role,
+        aal: Aal,
+    ) -> Result<IssuedToken, KeyError> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             iss: self.audience.issuer.clone(),
@@ -71,6 +84,7 @@ impl TokenIssuer {
             sub: user,
             sid: session,
             role,
+            aal,
             iat: now,
             exp: now + self.ttl.as_secs() as i64,
             jti: Uuid::new_v4(),

@@ -15,6 +15,14 @@ use uuid::Uuid;
 
 use crate::{AccessClaims, AuthError, AuthUser, Role};
 
+/// A live session's owner, their current role and whether they have a second factor now.
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    owner: Uuid,
+    role: Role,
+    has_second_factor: bool,
+}
+
 /// How long one answer is reused. The promise is "revocation everywhere within a second".
 pub const REMEMBER_FOR: Duration = Duration::from_millis(500);
 
@@ -25,10 +33,11 @@ const MAX_REMEMBERED: usize = 50_000;
 #[derive(Debug, Clone)]
 struct Answer {
     read_at: Instant,
-    live: Option<(Uuid, Role)>,
+    live: Option<Live>,
 }
 
-/// Checks that a token's session is live and supplies the user's current role.
+/// Checks that a token's session is live and supplies the user's current role and whether
+/// they have a second factor (what `AuthUser::require_aal2` needs).
 #[derive(Clone)]
 pub struct LiveSessions {
     pool: PgPool,
@@ -58,22 +67,24 @@ impl LiveSessions {
     /// The token's bearer with the role the user has now. Refuses tokens of ended sessions
     /// and tokens whose subject is not the session's owner.
     pub async fn check(&self, claims: AccessClaims) -> Result<AuthUser, AuthError> {
-        let (owner, role) = match self.remembered(claims.sid) {
+        let live = match self.remembered(claims.sid) {
             Some(live) => live,
             None => self.read(claims.sid).await?,
         }
         .ok_or(AuthError::SessionEnded)?;
-        if owner != claims.sub {
+        if live.owner != claims.sub {
             return Err(AuthError::InvalidToken);
         }
         Ok(AuthUser {
             user_id: claims.sub,
             session_id: claims.sid,
-            role,
+            role: live.role,
+            aal: claims.aal,
+            has_second_factor: live.has_second_factor,
         })
     }
 
-    fn remembered(&self, session: Uuid) -> Option<Option<(Uuid, Role)>> {
+    fn remembered(&self, session: Uuid) -> Option<Option<Live>> {
         let answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
         answers
             .get(&session)
@@ -81,21 +92,22 @@ impl LiveSessions {
             .map(|answer| answer.live)
     }
 
-    async fn read(&self, session: Uuid) -> Result<Option<(Uuid, Role)>, AuthError> {
-        let row = db::auth::sessions::live(&self.pool, SessionId(session))
+    async fn read(&self, session: Uuid) -> Result<Option<Live>, AuthError> {
+        let row = db::auth::sessions::live_access(&self.pool, SessionId(session))
             .await
             .map_err(|error| {
                 tracing::error!(%error, "cannot check the session of an access token");
                 AuthError::Unavailable
             })?;
         let live = match row {
-            Some(row) => Some((
-                row.user_id.0,
-                row.role.parse().map_err(|error: String| {
+            Some(row) => Some(Live {
+                owner: row.user_id.0,
+                role: row.role.parse().map_err(|error: String| {
                     tracing::error!(%error, "unknown role in auth.users");
                     AuthError::Unavailable
                 })?,
-            )),
+                has_second_factor: row.has_second_factor,
+            }),
             None => None,
         };
         if self.remember_for.is_zero() {

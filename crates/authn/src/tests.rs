@@ -241,3 +241,73 @@ fn a_full_memory_stays_bounded_and_keeps_answering() {
         "verified again when dropped"
     );
 }
+
+#[test]
+fn the_aal_claim_round_trips_and_tokens_without_it_are_aal1() {
+    let (issuer, verifier) = issuer_and_verifier();
+    let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+    let aal2 = issuer
+        .issue_at(user, session, Role::User, Aal::Aal2)
+        .expect("signed");
+    let claims = verifier.verify(&aal2.token).expect("valid");
+    assert_eq!(claims.aal, Aal::Aal2);
+    let payload = aal2.token.split('.').nth(1).expect("payload");
+    let json: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json");
+    assert_eq!(json["aal"], "aal2", "the claim as other readers see it");
+    assert_eq!(
+        verifier.verify(&user_token(&issuer)).expect("valid").aal,
+        Aal::Aal1,
+        "issue() signs aal1"
+    );
+
+    // A token signed before the claim existed.
+    let mut old = serde_json::to_value(&claims).expect("json");
+    old.as_object_mut().expect("object").remove("aal");
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(issuer.signing_key().kid().to_owned());
+    let token =
+        jsonwebtoken::encode(&header, &old, issuer.signing_key().encoding_key()).expect("sign");
+    assert_eq!(verifier.verify(&token).expect("valid").aal, Aal::Aal1);
+}
+
+#[test]
+fn only_a_user_with_a_second_factor_below_aal2_must_step_up() {
+    let user = |aal, has_second_factor| AuthUser {
+        user_id: Uuid::new_v4(),
+        session_id: Uuid::new_v4(),
+        role: Role::User,
+        aal,
+        has_second_factor,
+    };
+    assert_eq!(
+        user(Aal::Aal1, true).require_aal2(),
+        Err(AuthError::StepUpRequired)
+    );
+    assert_eq!(user(Aal::Aal2, true).require_aal2(), Ok(()));
+    assert_eq!(
+        user(Aal::Aal1, false).require_aal2(),
+        Ok(()),
+        "nothing to step up with"
+    );
+    assert_eq!(user(Aal::Aal2, false).require_aal2(), Ok(()));
+}
+
+#[test]
+fn step_up_required_is_a_403_without_a_bearer_challenge() {
+    use axum::response::IntoResponse;
+    let error = AuthError::StepUpRequired;
+    assert_eq!(
+        (error.status(), error.code()),
+        (axum::http::StatusCode::FORBIDDEN, "step_up_required")
+    );
+    assert!(error.to_string().contains("POST /api/auth/step-up"));
+    let response = error.into_response();
+    assert_eq!(response.status(), axum::http::StatusCode::FORBIDDEN);
+    assert!(
+        !response
+            .headers()
+            .contains_key(axum::http::header::WWW_AUTHENTICATE),
+        "the token is fine: no re-authentication challenge"
+    );
+}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use authn::{Audience, Role, SigningKey, TokenIssuer, TokenVerifier};
+use authn::{Aal, Audience, Role, SigningKey, TokenIssuer, TokenVerifier};
 use uuid::Uuid;
 
 /// The issuer and audience every service expects by default (`JWT_ISSUER`, `JWT_AUDIENCE`).
@@ -37,10 +37,22 @@ impl Tokens {
     /// A signed token for `user` in `session` with `role`. Services also check that the
     /// session is live, so `session` must exist for the token to be accepted.
     pub fn issue(&self, user: Uuid, session: Uuid, role: Role) -> String {
+        self.issue_at(user, session, role, Aal::Aal1)
+    }
+
+    /// [`Self::issue`] at assurance level `aal` (`aal2`: as after a second-factor login or a
+    /// step-up). Whether an action asks for `aal2` depends on the user having a factor.
+    pub fn issue_at(&self, user: Uuid, session: Uuid, role: Role, aal: Aal) -> String {
         self.issuer
-            .issue(user, session, role)
+            .issue_at(user, session, role, aal)
             .expect("sign a token")
             .token
+    }
+
+    /// `token` signed again at `aal`, same user, session and role.
+    pub fn at_aal(&self, token: &str, aal: Aal) -> String {
+        let claims = self.verifier.verify(token).expect("a token of these keys");
+        self.issue_at(claims.sub, claims.sid, claims.role, aal)
     }
 }
 

@@ -49,6 +49,11 @@ pub struct AuthConfig {
     /// A session ends this long after sign-in however often it is refreshed.
     #[serde(default = "defaults::session_max_lifetime_secs")]
     pub session_max_lifetime_secs: u64,
+    /// `AAL2_MAX_AGE_SECS`: how long a second-factor proof (a login finished with a code, a
+    /// step-up) keeps a session at `aal2`: refreshed tokens carry `aal2` while the proof is
+    /// younger than this, then `aal1` until the next step-up.
+    #[serde(default = "defaults::aal2_max_age_secs")]
+    pub aal2_max_age_secs: u64,
     /// Password-reset requests per hour, per client IP and per email.
     #[serde(default = "defaults::forgot_per_hour")]
     pub rate_limit_forgot_per_hour: u32,
@@ -75,6 +80,17 @@ pub struct AuthConfig {
     /// `MFA_ENCRYPTION_KEY`: base64 of 32 random bytes that encrypt TOTP secrets at rest;
     /// required in staging and production, a committed development key otherwise.
     pub mfa_encryption_key: Option<secrecy::SecretString>,
+    /// `WEBAUTHN_RP_ORIGIN`: the origin the frontend runs at, which browsers put in every
+    /// passkey ceremony (`https://app.example.com`; plain http only for localhost); default
+    /// `PUBLIC_APP_URL`.
+    pub webauthn_rp_origin: Option<String>,
+    /// `WEBAUTHN_RP_ID`: the relying-party id passkeys are bound to, the origin's host or a
+    /// parent domain of it (`example.com`); default the origin's host. Changing it orphans
+    /// every registered passkey.
+    pub webauthn_rp_id: Option<String>,
+    /// `WEBAUTHN_RP_NAME`: the name authenticators show when creating a passkey.
+    #[serde(default = "defaults::webauthn_rp_name")]
+    pub webauthn_rp_name: String,
     /// `GITHUB_*`: sign-in with GitHub (off unless client id and secret are set).
     #[serde(flatten)]
     pub github: crate::oauth::github::GitHubConfig,
@@ -91,6 +107,29 @@ impl AuthConfig {
 
     pub fn session_max_lifetime(&self) -> chrono::Duration {
         chrono::Duration::seconds(self.session_max_lifetime_secs as i64)
+    }
+
+    /// The assurance level a session's tokens carry, given its last second-factor proof.
+    pub fn aal_at(
+        &self,
+        second_factor_at: Option<chrono::DateTime<chrono::Utc>>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> authn::Aal {
+        let age = second_factor_at.map(|at| (now - at).num_seconds().max(0) as u64);
+        match age {
+            Some(age) if age < self.aal2_max_age_secs => authn::Aal::Aal2,
+            _ => authn::Aal::Aal1,
+        }
+    }
+
+    /// Seconds left before a proof made at `second_factor_at` stops lifting refreshed tokens.
+    pub fn aal2_left_secs(
+        &self,
+        second_factor_at: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> u64 {
+        let age = (now - second_factor_at).num_seconds().max(0) as u64;
+        self.aal2_max_age_secs.saturating_sub(age)
     }
 }
 
@@ -133,6 +172,9 @@ mod defaults {
     pub fn session_max_lifetime_secs() -> u64 {
         90 * 24 * 3600
     }
+    pub fn aal2_max_age_secs() -> u64 {
+        12 * 3600
+    }
     pub fn redis_url() -> String {
         "redis://127.0.0.1:6379".into()
     }
@@ -144,6 +186,9 @@ mod defaults {
     }
     pub fn mail_from() -> String {
         "DevMentor <no-reply@devmentor.local>".into()
+    }
+    pub fn webauthn_rp_name() -> String {
+        "DevMentor".into()
     }
     pub fn public_app_url() -> String {
         "http://localhost:3000".into()
@@ -180,6 +225,37 @@ mod tests {
         );
         let config = parse(json!({"trusted_proxies": ""})).expect("empty");
         assert!(config.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn a_second_factor_proof_lifts_tokens_for_the_window_only() {
+        use authn::Aal;
+        let config = parse(json!({})).expect("defaults");
+        assert_eq!(config.aal2_max_age_secs, 12 * 3600);
+        let now = chrono::Utc::now();
+        let ago = |secs| Some(now - chrono::Duration::seconds(secs));
+        assert_eq!(config.aal_at(None, now), Aal::Aal1, "never proved");
+        assert_eq!(config.aal_at(ago(0), now), Aal::Aal2);
+        assert_eq!(config.aal_at(ago(12 * 3600 - 1), now), Aal::Aal2);
+        assert_eq!(config.aal_at(ago(12 * 3600), now), Aal::Aal1);
+        let ahead = Some(now + chrono::Duration::seconds(3));
+        assert_eq!(config.aal_at(ahead, now), Aal::Aal2, "clock skew is no age");
+        assert_eq!(
+            config.aal2_left_secs(now - chrono::Duration::hours(2), now),
+            10 * 3600
+        );
+        assert_eq!(
+            config.aal2_left_secs(now - chrono::Duration::hours(13), now),
+            0
+        );
+        let off = parse(json!({ "aal2_max_age_secs": 0 })).expect("zero");
+        assert_eq!(
+            off.aal_at(ago(0), now),
+            Aal::Aal1,
+            "0: refreshes never keep aal2"
+        );
+        let huge = parse(json!({ "aal2_max_age_secs": u64::MAX })).expect("huge");
+        assert_eq!(huge.aal_at(ago(10 * 365 * 24 * 3600), now), Aal::Aal2);
     }
 
     #[test]

@@ -39,6 +39,13 @@ pub enum ApiError {
     InvalidCode,
     #[error("this sign-in has expired or was already completed: log in again")]
     InvalidMfaToken,
+    /// A passkey ceremony that is unknown, already finished, expired or someone else's.
+    #[error("this passkey request is unknown, already used or expired: start again")]
+    InvalidPasskeyCeremony,
+    /// A passkey assertion refused: unknown credential, bad signature or origin, no user
+    /// verification, or a signature counter that went backwards (a cloned authenticator).
+    #[error("this passkey was not accepted")]
+    InvalidPasskey,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0}")]
@@ -92,6 +99,10 @@ impl ServiceError for ApiError {
             ApiError::InvalidLinkToken => (StatusCode::BAD_REQUEST, "invalid_or_expired_token"),
             ApiError::InvalidCode => (StatusCode::UNAUTHORIZED, "invalid_code"),
             ApiError::InvalidMfaToken => (StatusCode::UNAUTHORIZED, "invalid_mfa_token"),
+            ApiError::InvalidPasskeyCeremony => {
+                (StatusCode::BAD_REQUEST, "invalid_passkey_ceremony")
+            }
+            ApiError::InvalidPasskey => (StatusCode::UNAUTHORIZED, "invalid_passkey"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),

@@ -9,6 +9,7 @@ pub mod mail;
 pub mod metrics;
 pub mod mfa;
 pub mod oauth;
+pub mod passkeys;
 pub mod password;
 pub mod rate_limit;
 pub mod routes;

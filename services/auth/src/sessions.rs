@@ -2,7 +2,7 @@
 //! whose SHA-256 is all the database keeps), the answer that carries them, and
 //! [`CurrentSession`], the check that a request comes from a live one.
 
-use authn::{AuthUser, Role};
+use authn::{Aal, AuthUser, Role};
 use axum::{extract::FromRequestParts, http::request::Parts};
 use chrono::{DateTime, Utc};
 use db::{
@@ -33,6 +33,10 @@ pub struct Tokens {
     pub refresh_expires_in: u64,
     #[schema(value_type = uuid::Uuid)]
     pub session_id: SessionId,
+    /// The access token's assurance level: `aal2` after a second factor (at login or a
+    /// step-up) for `AAL2_MAX_AGE_SECS` (12 h), across refreshes; `aal1` otherwise.
+    #[schema(value_type = String, example = "aal2", pattern = "^aal[12]$")]
+    pub aal: Aal,
 }
 
 // An account as the API shows it to its owner (and, inside `AdminUserView`, to admins):
@@ -82,9 +86,10 @@ pub struct SignedIn {
     pub tokens: Tokens,
 }
 
-/// Finishes a sign-in inside `tx`: starts a session, writes an audit row for each of
-/// `actions` (their `details` gain the session id), commits, and answers with the account
-/// as it now stands. Account, session and audit rows exist together or not at all.
+/// Finishes a sign-in inside `tx`: starts a session at assurance level `aal` (`aal2` when a
+/// second factor was just proved), writes an audit row for each of `actions` (their
+/// `details` gain the session id), commits, and answers with the account as it now stands.
+/// Account, session and audit rows exist together or not at all.
 pub async fn sign_in(
     mut tx: Transaction<'_, Postgres>,
     state: &AppState,
@@ -92,8 +97,9 @@ pub async fn sign_in(
     client: &ClientInfo,
     actions: &[&str],
     mut details: serde_json::Value,
+    aal: Aal,
 ) -> Result<SignedIn, ApiError> {
-    let tokens = start(&mut tx, state, &user, client).await?;
+    let tokens = start(&mut tx, state, &user, client, aal).await?;
     if let Some(details) = details.as_object_mut() {
         details.insert("session_id".into(), json!(tokens.session_id));
     }
@@ -118,6 +124,7 @@ async fn start(
     state: &AppState,
     user: &User,
     client: &ClientInfo,
+    aal: Aal,
 ) -> Result<Tokens, ApiError> {
     let refresh_token = new_secret();
     let refresh_hash = digest(&refresh_token);
@@ -138,7 +145,10 @@ async fn start(
         },
     )
     .await?;
-    let tokens = tokens(state, user, session_id, refresh_token)?;
+    if aal == Aal::Aal2 {
+        db::auth::sessions::record_second_factor(&mut *conn, user.id, session_id).await?;
+    }
+    let tokens = tokens(state, user, session_id, refresh_token, aal)?;
     Ok(tokens.refresh_expires_at(Utc::now() + state.config.session_max_lifetime()))
 }
 
@@ -152,16 +162,17 @@ impl Tokens {
     }
 }
 
-/// Signs an access token and pairs it with `refresh_token`.
+/// Signs an access token at `aal` and pairs it with `refresh_token`.
 pub fn tokens(
     state: &AppState,
     user: &User,
     session_id: SessionId,
     refresh_token: String,
+    aal: Aal,
 ) -> Result<Tokens, ApiError> {
     let access = state
         .issuer
-        .issue(user.id.0, session_id.0, role_of(user)?)?;
+        .issue_at(user.id.0, session_id.0, role_of(user)?, aal)?;
     Ok(Tokens {
         access_token: access.token,
         token_type: "Bearer",
@@ -169,6 +180,7 @@ pub fn tokens(
         refresh_token,
         refresh_expires_in: state.config.refresh_token_ttl_secs,
         session_id,
+        aal,
     })
 }
 
@@ -182,6 +194,15 @@ pub fn role_of(user: &User) -> Result<Role, ApiError> {
 pub struct CurrentSession {
     pub user_id: UserId,
     pub session_id: SessionId,
+    access: AuthUser,
+}
+
+impl CurrentSession {
+    /// `AuthUser::require_aal2`: 403 `step_up_required` for a user with a second factor whose
+    /// token is not `aal2`.
+    pub fn require_aal2(&self) -> Result<(), ApiError> {
+        Ok(self.access.require_aal2()?)
+    }
 }
 
 impl FromRequestParts<AppState> for CurrentSession {
@@ -195,6 +216,7 @@ impl FromRequestParts<AppState> for CurrentSession {
         Ok(Self {
             user_id: UserId(user.user_id),
             session_id: SessionId(user.session_id),
+            access: user,
         })
     }
 }

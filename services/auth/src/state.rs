@@ -12,12 +12,14 @@ use platform::{
 use secrecy::ExposeSecret;
 
 use tokio::sync::Notify;
+use webauthn_rs::Webauthn;
 
 use crate::{
     config::AuthConfig,
     mail::{LogMailer, Mailer, SmtpMailer, worker::OutboxWorker},
     mfa::cipher::SecretCipher,
     oauth::github::GitHub,
+    passkeys,
     password::Passwords,
     rate_limit::RateLimiter,
 };
@@ -46,6 +48,8 @@ pub struct AppState {
     pub github: Option<Arc<GitHub>>,
     /// Seals and opens TOTP secrets (`MFA_ENCRYPTION_KEY`).
     pub mfa_cipher: Arc<SecretCipher>,
+    /// The passkey relying party (`WEBAUTHN_RP_ID`, `WEBAUTHN_RP_ORIGIN`, `WEBAUTHN_RP_NAME`).
+    pub webauthn: Arc<Webauthn>,
 }
 
 impl AppState {
@@ -99,6 +103,7 @@ impl AppState {
         };
         let mfa_cipher = SecretCipher::for_env(config.mfa_encryption_key.as_ref(), config.app_env)
             .map_err(StartError::new)?;
+        let webauthn = passkeys::relying_party(&config).map_err(StartError::new)?;
         let github = GitHub::from_config(&config.github)
             .map_err(StartError::new)?
             .map(Arc::new);
@@ -115,6 +120,7 @@ impl AppState {
             mail_wakeup: Arc::new(Notify::new()),
             github,
             mfa_cipher: Arc::new(mfa_cipher),
+            webauthn: Arc::new(webauthn),
         })
     }
 

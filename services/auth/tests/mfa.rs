@@ -36,7 +36,7 @@ async fn enrolling_and_confirming_turns_totp_on_with_ten_recovery_codes(pool: Pg
     let me = app.get_as("/api/auth/me", &token).await;
     assert_eq!(
         me.body["mfa"],
-        json!({ "totp": false, "recovery_codes_left": 0 }),
+        json!({ "totp": false, "recovery_codes_left": 0, "passkeys": 0 }),
         "pending"
     );
     assert_eq!(me.body["username"], "ann", "existing fields stay");
@@ -60,7 +60,7 @@ async fn enrolling_and_confirming_turns_totp_on_with_ten_recovery_codes(pool: Pg
     let me = app.get_as("/api/auth/me", &token).await;
     assert_eq!(
         me.body["mfa"],
-        json!({ "totp": true, "recovery_codes_left": 10 })
+        json!({ "totp": true, "recovery_codes_left": 10, "passkeys": 0 })
     );
     let user_id = me.body["id"].as_str().expect("id");
     let trail = app.audit_trail(user_id).await;
@@ -330,8 +330,17 @@ async fn disabling_with_a_code_removes_the_factor_and_its_codes(pool: PgPool) {
 async fn disabling_with_the_password_removes_the_factor_and_a_wrong_one_counts(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ann = app.enroll_totp("ann").await;
+    let aal1 = app
+        .disable_totp(&ann.token, json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(
+        (aal1.status, aal1.code()),
+        (StatusCode::FORBIDDEN, "step_up_required"),
+        "the password is no second factor: it needs an aal2 token"
+    );
+    let aal2 = app.aal2_token(&ann).await;
     let wrong = app
-        .disable_totp(&ann.token, json!({ "password": "not the password" }))
+        .disable_totp(&aal2, json!({ "password": "not the password" }))
         .await;
     assert_eq!(
         (wrong.status, wrong.code()),
@@ -344,7 +353,7 @@ async fn disabling_with_the_password_removes_the_factor_and_a_wrong_one_counts(p
             .expect("user");
     assert_eq!(attempts, 1, "a wrong password counts toward the lockout");
     let done = app
-        .disable_totp(&ann.token, json!({ "password": PASSWORD }))
+        .disable_totp(&aal2, json!({ "password": PASSWORD }))
         .await;
     assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
     assert_removed(&app, &ann).await;
@@ -354,7 +363,7 @@ async fn assert_removed(app: &TestApp, ann: &common::mfa::Enrolled) {
     let me = app.get_as("/api/auth/me", &ann.token).await;
     assert_eq!(
         me.body["mfa"],
-        json!({ "totp": false, "recovery_codes_left": 0 })
+        json!({ "totp": false, "recovery_codes_left": 0, "passkeys": 0 })
     );
     let rows: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM auth.totp_factors) + (SELECT count(*) FROM auth.recovery_codes)",

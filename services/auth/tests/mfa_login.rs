@@ -136,7 +136,7 @@ async fn a_recovery_code_works_once_and_its_use_is_mailed_and_audited(pool: PgPo
     let me = app.get_as("/api/auth/me", access).await;
     assert_eq!(
         me.body["mfa"],
-        json!({ "totp": true, "recovery_codes_left": 9 })
+        json!({ "totp": true, "recovery_codes_left": 9, "passkeys": 0 })
     );
 
     let reused = app

@@ -15,6 +15,7 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("get", "/api/auth/me"),
     ("patch", "/api/auth/me"),
     ("post", "/api/auth/me/password"),
+    ("post", "/api/auth/me/email"),
     ("get", "/api/auth/me/sessions"),
     ("delete", "/api/auth/me/sessions/{id}"),
     ("post", "/api/auth/verify-email/request"),
@@ -27,6 +28,7 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("post", "/api/auth/admin/users/{id}/activate"),
     ("post", "/api/auth/admin/users/{id}/deactivate"),
     ("post", "/api/auth/admin/users/{id}/unlock"),
+    ("delete", "/api/auth/admin/users/{id}/mfa"),
     ("get", "/api/auth/oauth/github"),
     ("get", "/api/auth/oauth/github/callback"),
     ("post", "/api/auth/mfa/totp/enroll"),
@@ -34,6 +36,16 @@ const DOCUMENTED: &[(&str, &str)] = &[
     ("delete", "/api/auth/mfa/totp"),
     ("post", "/api/auth/mfa/recovery-codes"),
     ("post", "/api/auth/login/mfa"),
+    ("post", "/api/auth/step-up"),
+    ("post", "/api/auth/passkeys/register/start"),
+    ("post", "/api/auth/passkeys/register/finish"),
+    ("get", "/api/auth/passkeys"),
+    ("patch", "/api/auth/passkeys/{id}"),
+    ("delete", "/api/auth/passkeys/{id}"),
+    ("post", "/api/auth/passkeys/login/start"),
+    ("post", "/api/auth/passkeys/login/finish"),
+    ("post", "/api/auth/login/mfa/passkey"),
+    ("post", "/api/auth/step-up/passkey"),
 ];
 
 #[sqlx::test(migrator = "db::MIGRATOR")]

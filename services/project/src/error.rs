@@ -32,6 +32,9 @@ pub enum ApiError {
     },
     #[error("files are limited to {MAX_FILE_BYTES} bytes")]
     PayloadTooLarge,
+    /// A token too weak for the action (`AuthUser::require_aal2`: 403 `step_up_required`).
+    #[error(transparent)]
+    Auth(#[from] authn::AuthError),
     /// Our bug or our infrastructure; the detail is logged, never shown.
     #[error("an internal error occurred")]
     Internal(String),
@@ -67,6 +70,7 @@ impl ServiceError for ApiError {
             ApiError::VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::Auth(error) => (error.status(), error.code()),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 
+use super::one_time_tokens::Purpose;
 use crate::ids::UserId;
 
 /// A TOTP factor as stored: pending until `confirmed_at` is set.
@@ -19,6 +20,15 @@ pub struct TotpFactor {
 pub struct MfaStatus {
     pub totp: bool,
     pub recovery_codes_left: i64,
+    /// How many passkeys the user has registered; each is a second factor.
+    pub passkeys: i64,
+}
+
+impl MfaStatus {
+    /// Whether the account has a second factor: a confirmed TOTP or a passkey.
+    pub fn has_second_factor(&self) -> bool {
+        self.totp || self.passkeys > 0
+    }
 }
 
 /// Stores a pending factor, replacing a pending one. Returns false (and changes nothing) when a
@@ -98,9 +108,13 @@ pub async fn accept_totp_step(
     Ok(result.rows_affected() == 1)
 }
 
-/// Removes the factor, pending or confirmed, and every recovery code. Returns whether a factor
-/// was there.
+/// Removes the factor, pending or confirmed, every recovery code, and what rested on them:
+/// the sessions' second-factor proofs (a proof made with this factor must not count for the
+/// next one) and pending login challenges (nothing could finish them now). Returns whether a
+/// factor was there.
 pub async fn remove(conn: &mut PgConnection, user_id: UserId) -> Result<bool, sqlx::Error> {
+    super::sessions::forget_second_factor(&mut *conn, user_id).await?;
+    super::one_time_tokens::void_outstanding(&mut *conn, user_id, Purpose::MfaLogin).await?;
     sqlx::query!(
         "DELETE FROM auth.recovery_codes WHERE user_id = $1",
         user_id as UserId,
@@ -157,7 +171,8 @@ pub async fn use_recovery_code(
     Ok(result.rows_affected() == 1)
 }
 
-/// Whether a confirmed factor is on, and how many recovery codes are unused.
+/// Whether a confirmed TOTP factor is on, how many recovery codes are unused, and how many
+/// passkeys are registered.
 pub async fn status(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
@@ -167,7 +182,8 @@ pub async fn status(
                EXISTS (SELECT 1 FROM auth.totp_factors
                        WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS "totp!",
                (SELECT count(*) FROM auth.recovery_codes
-                WHERE user_id = $1 AND used_at IS NULL) AS "recovery_codes_left!""#,
+                WHERE user_id = $1 AND used_at IS NULL) AS "recovery_codes_left!",
+               (SELECT count(*) FROM auth.passkeys WHERE user_id = $1) AS "passkeys!""#,
         user_id as UserId,
     )
     .fetch_one(executor)
@@ -175,5 +191,6 @@ pub async fn status(
     Ok(MfaStatus {
         totp: row.totp,
         recovery_codes_left: row.recovery_codes_left,
+        passkeys: row.passkeys,
     })
 }

@@ -9,6 +9,7 @@ pub mod mfa;
 pub mod oauth;
 pub mod one_time_tokens;
 pub mod outbox;
+pub mod passkeys;
 pub mod sessions;
 pub mod username;
 pub mod users;

@@ -56,6 +56,8 @@ pub struct RefreshTokenRecord {
     pub user_id: UserId,
     pub revoked_at: Option<DateTime<Utc>>,
     pub expires_at: DateTime<Utc>,
+    /// The session's last second-factor proof: how long its tokens may carry `aal2`.
+    pub second_factor_at: Option<DateTime<Utc>>,
 }
 
 /// Looks up a refresh token by hash and locks it and its session. Both rows are locked so a
@@ -68,7 +70,8 @@ pub async fn find_refresh_token_for_update(
     sqlx::query_as!(
         RefreshTokenRecord,
         r#"SELECT rt.id AS token_id, rt.rotated_at, s.id AS "session_id: SessionId",
-                  s.user_id AS "user_id: UserId", s.revoked_at, s.expires_at
+                  s.user_id AS "user_id: UserId", s.revoked_at, s.expires_at,
+                  s.second_factor_at
            FROM auth.refresh_tokens rt
            JOIN auth.user_sessions s ON s.id = rt.session_id
            WHERE rt.token_hash = $1
@@ -187,6 +190,40 @@ pub async fn revoke_all_for_user(
     Ok(result.rows_affected())
 }
 
+/// Records that the live session `id` of `user_id` just proved a second factor; returns the
+/// time recorded, or `None` when the session is not (or no longer) live or not theirs.
+pub async fn record_second_factor(
+    executor: impl PgExecutor<'_>,
+    user_id: UserId,
+    id: SessionId,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"UPDATE auth.user_sessions SET second_factor_at = now()
+           WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
+           RETURNING second_factor_at AS "second_factor_at!""#,
+        id as SessionId,
+        user_id as UserId,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
+/// Forgets every second-factor proof of the user's sessions (their factor is gone): a proof
+/// made with a removed factor must not lift a session to `aal2` once a new factor exists.
+pub async fn forget_second_factor(
+    executor: impl PgExecutor<'_>,
+    user_id: UserId,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"UPDATE auth.user_sessions SET second_factor_at = NULL
+           WHERE user_id = $1 AND second_factor_at IS NOT NULL"#,
+        user_id as UserId,
+    )
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected())
+}
+
 /// Whether the session is neither revoked nor expired.
 pub async fn is_active(executor: impl PgExecutor<'_>, id: SessionId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
@@ -213,9 +250,33 @@ pub async fn live(
     executor: impl PgExecutor<'_>,
     id: SessionId,
 ) -> Result<Option<LiveSession>, sqlx::Error> {
+    Ok(live_access(executor, id).await?.map(|access| LiveSession {
+        user_id: access.user_id,
+        role: access.role,
+    }))
+}
+
+/// [`LiveSession`] plus what sensitive actions need: whether the user has a confirmed second
+/// factor right now (so a factor enrolled a moment ago counts at once, in every service).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveAccess {
+    pub user_id: UserId,
+    pub role: String,
+    pub has_second_factor: bool,
+}
+
+/// [`live`] and the user's second factor, in one primary-key lookup each.
+pub async fn live_access(
+    executor: impl PgExecutor<'_>,
+    id: SessionId,
+) -> Result<Option<LiveAccess>, sqlx::Error> {
     sqlx::query_as!(
-        LiveSession,
-        r#"SELECT u.id AS "user_id: UserId", u.role
+        LiveAccess,
+        r#"SELECT u.id AS "user_id: UserId", u.role,
+                  (EXISTS (SELECT 1 FROM auth.totp_factors f
+                           WHERE f.user_id = u.id AND f.confirmed_at IS NOT NULL)
+                   OR EXISTS (SELECT 1 FROM auth.passkeys p WHERE p.user_id = u.id))
+                      AS "has_second_factor!"
            FROM auth.user_sessions s
            JOIN auth.users u ON u.id = s.user_id
            WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()

@@ -250,6 +250,27 @@ pub async fn mark_verified(executor: impl PgExecutor<'_>, id: UserId) -> Result<
     update(executor, id, &changes).await.map(drop)
 }
 
+/// Moves the account to a new email address, unverified until a link mailed there is used.
+/// A taken address fails on `users_email_lower_key` (or `users_email_key`).
+pub async fn change_email(
+    executor: impl PgExecutor<'_>,
+    id: UserId,
+    email: &str,
+) -> Result<User, sqlx::Error> {
+    sqlx::query_as!(
+        User,
+        r#"UPDATE auth.users SET email = $2, is_verified = false
+           WHERE id = $1
+           RETURNING id AS "id: UserId", email, username, full_name, password_hash, role,
+                     is_active, is_verified, github_id, avatar_url, last_login_at,
+                     failed_login_attempts, locked_until, created_at, updated_at"#,
+        id as UserId,
+        email,
+    )
+    .fetch_one(executor)
+    .await
+}
+
 /// Sets a new password hash after a reset, and lifts any lockout: proving control of the
 /// mailbox is enough to get back in.
 pub async fn reset_password(

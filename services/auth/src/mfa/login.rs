@@ -5,13 +5,14 @@
 //! count is only cleared once the whole login succeeds: a right password alone must not reset
 //! the budget for guessing codes.
 
+use authn::Aal;
 use chrono::Utc;
 use db::auth::{User, one_time_tokens::Purpose};
 use platform::client::ClientInfo;
 use serde::Serialize;
 use serde_json::json;
 
-use super::{CodeCheck, Notice};
+use super::proof::{self, Proof};
 use crate::{
     audit::Audit,
     credentials,
@@ -31,7 +32,8 @@ pub struct MfaChallenge {
     pub mfa_required: bool,
     /// Send it to `POST /api/auth/login/mfa` with a code; works once, for 5 minutes.
     pub mfa_token: String,
-    /// What can complete the login: `totp` (`code`) and `recovery_code`.
+    /// What can complete the login: `totp` (`code`), `recovery_code`, `passkey` (start with
+    /// `POST /api/auth/login/mfa/passkey`).
     pub methods: Vec<&'static str>,
     /// Seconds until `mfa_token` expires.
     pub expires_in: u64,
@@ -43,6 +45,8 @@ pub async fn challenge(
     user: &User,
     client: &ClientInfo,
 ) -> Result<MfaChallenge, ApiError> {
+    let status = db::auth::mfa::status(&state.pool, user.id).await?;
+    let methods = methods(&status);
     let token = new_secret();
     let expires_at = Utc::now() + chrono::Duration::seconds(MFA_TOKEN_TTL_SECS as i64);
     let mut tx = state.pool.begin().await?;
@@ -55,37 +59,36 @@ pub async fn challenge(
     )
     .await?;
     let audit = Audit::new(&state.pool, client);
-    let details = json!({ "methods": ["totp", "recovery_code"] });
+    let details = json!({ "methods": methods });
     let event = audit.event(Some(user.id), "mfa_challenge_issued", true, details);
     db::auth::audit::record(&mut *tx, &event).await?;
     tx.commit().await?;
     Ok(MfaChallenge {
         mfa_required: true,
         mfa_token: token,
-        methods: vec!["totp", "recovery_code"],
+        methods,
         expires_in: MFA_TOKEN_TTL_SECS,
     })
 }
 
-/// What completes the login.
-#[derive(Debug, Clone)]
-pub enum Proof {
-    /// Six digits, already checked for shape.
-    Totp(String),
-    /// A normalised recovery code.
-    RecoveryCode(String),
-}
-
-impl Proof {
-    fn method(&self) -> &'static str {
-        match self {
-            Proof::Totp(_) => "totp",
-            Proof::RecoveryCode(_) => "recovery_code",
-        }
+/// The factors that can finish a login: recovery codes stand in for the TOTP authenticator
+/// (and keep working while any are left).
+fn methods(status: &db::auth::mfa::MfaStatus) -> Vec<&'static str> {
+    let mut methods = Vec::new();
+    if status.totp {
+        methods.push("totp");
     }
+    if status.totp || status.recovery_codes_left > 0 {
+        methods.push("recovery_code");
+    }
+    if status.passkeys > 0 {
+        methods.push("passkey");
+    }
+    methods
 }
 
-/// Finishes the login of `mfa_token` with `proof`: the same answer as a password login.
+/// Finishes the login of `mfa_token` with `proof`: the same answer as a password login, with
+/// an `aal2` session.
 pub async fn complete(
     state: &AppState,
     client: &ClientInfo,
@@ -94,7 +97,6 @@ pub async fn complete(
 ) -> Result<SignedIn, ApiError> {
     credentials::count_client_guess(state, client).await?;
     let token_hash = digest(mfa_token);
-    let audit = Audit::new(&state.pool, client);
     let user_id =
         db::auth::one_time_tokens::find_usable(&state.pool, Purpose::MfaLogin, &token_hash).await?;
     let user = match user_id {
@@ -103,22 +105,12 @@ pub async fn complete(
     };
     let Some(user) = user else {
         let details = json!({ "reason": "invalid_mfa_token" });
-        audit.refused(None, "mfa_login", details).await;
+        Audit::new(&state.pool, client)
+            .refused(None, "mfa_login", details)
+            .await;
         return Err(ApiError::InvalidMfaToken);
     };
-    credentials::count_account_guess(state, &format!("mfa:{}", user.id)).await?;
-    if user.locked_at(Utc::now()).is_some() {
-        // As with passwords: a locked account takes no code, right or wrong, until the lock
-        // ends (or a reset lifts it), and nothing more is counted.
-        let details = json!({ "reason": "account_locked", "method": proof.method() });
-        audit.refused(Some(user.id), "mfa_login", details).await;
-        return Err(ApiError::InvalidCode);
-    }
-    if !user.is_active {
-        let details = json!({ "reason": "account_disabled" });
-        audit.refused(Some(user.id), "mfa_login", details).await;
-        return Err(ApiError::AccountDisabled);
-    }
+    proof::admit(state, client, &user, &proof, "mfa_login").await?;
 
     let mut tx = state.pool.begin().await?;
     // Spent in the same transaction as the code: a wrong code rolls it back (the user may
@@ -129,35 +121,13 @@ pub async fn complete(
     {
         return Err(ApiError::InvalidMfaToken);
     }
-    let refused = match &proof {
-        Proof::Totp(code) => {
-            let check = super::check_totp(&mut tx, state, user.id, code).await?;
-            (check != CodeCheck::Accepted).then_some(check.reason())
-        }
-        Proof::RecoveryCode(code) => {
-            let hash = super::recovery::hash(code);
-            let spent = db::auth::mfa::use_recovery_code(&mut *tx, user.id, &hash).await?;
-            if spent {
-                let left = db::auth::mfa::status(&mut *tx, user.id)
-                    .await?
-                    .recovery_codes_left;
-                super::queue_notice(&mut tx, &user, Notice::RecoveryCodeUsed { left }).await?;
-                let details = json!({ "recovery_codes_left": left });
-                let event = audit.event(Some(user.id), "mfa_recovery_code_used", true, details);
-                db::auth::audit::record(&mut *tx, &event).await?;
-            }
-            (!spent).then_some("wrong_recovery_code")
-        }
-    };
-    if let Some(reason) = refused {
-        // Rolls back the token's spend: it stays usable for another try.
-        drop(tx);
-        return Err(credentials::wrong_code(state, &user, client, "mfa_login", reason).await);
-    }
+    // A refused proof rolls back the token's spend too: it stays usable for another try.
+    let mut tx = proof::spend(tx, state, client, &user, &proof, "mfa_login").await?;
     db::auth::users::record_successful_login(&mut *tx, user.id).await?;
     let details = json!({ "mfa": proof.method() });
-    let signed_in = sessions::sign_in(tx, state, user, client, &["login"], details).await?;
-    if matches!(proof, Proof::RecoveryCode(_)) {
+    let signed_in =
+        sessions::sign_in(tx, state, user, client, &["login"], details, Aal::Aal2).await?;
+    if proof.mails_the_owner() {
         state.mail_wakeup.notify_one();
     }
     Ok(signed_in)

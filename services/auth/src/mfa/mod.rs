@@ -1,8 +1,10 @@
 //! The second factor: a TOTP authenticator, the recovery codes that stand in for it, the
-//! owner's mails about both, and the login challenge between a right password and a code.
+//! owner's mails about both, the login challenge between a right password and a code, and
+//! the proof that login and step-up share.
 
 pub mod cipher;
 pub mod login;
+pub mod proof;
 pub mod recovery;
 pub mod totp;
 
@@ -117,8 +119,12 @@ pub async fn new_recovery_codes(
 pub enum Notice {
     Enabled,
     Disabled,
-    RecoveryCodeUsed { left: i64 },
+    RecoveryCodeUsed {
+        left: i64,
+    },
     RecoveryCodesRegenerated,
+    /// An admin removed the factor (the owner lost it, or asked support to).
+    ResetByAdmin,
 }
 
 /// Queues the notice in the caller's transaction (the outbox worker sends it after commit).
@@ -158,6 +164,14 @@ pub async fn queue_notice(
              longer work."
                 .to_owned(),
             "mfa_recovery_codes_regenerated",
+        ),
+        Notice::ResetByAdmin => (
+            "Two-factor sign-in was reset by an administrator",
+            "an administrator removed the authenticator, recovery codes and passkeys of your \
+             DevMentor account; your password alone now signs in. Set up a new authenticator under your \
+             account settings."
+                .to_owned(),
+            "mfa_reset_by_admin",
         ),
     };
     let body = format!("Hi {name},\n\n{what}\n\n{not_you}\n");

@@ -1,6 +1,7 @@
 //! `POST register` and `POST login`: signing up and signing in with a password (a second
 //! factor, when on, is finished at `POST login/mfa`, in `routes/mfa.rs`).
 
+use authn::Aal;
 use axum::{Router, extract::State, http::StatusCode, routing::post};
 use chrono::Utc;
 use db::auth::NewUser;
@@ -96,7 +97,16 @@ pub async fn register(
         }
     };
     links::queue(&mut tx, &state.config, &user, LinkMail::VerifyEmail).await?;
-    let signed_in = sessions::sign_in(tx, &state, user, &client, &["register"], json!({})).await?;
+    let signed_in = sessions::sign_in(
+        tx,
+        &state,
+        user,
+        &client,
+        &["register"],
+        json!({}),
+        Aal::Aal1,
+    )
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(signed_in)))
 }
 
@@ -169,7 +179,10 @@ pub async fn login(
         true => Some(state.passwords.hash(request.password).await?),
         false => None,
     };
-    if db::auth::mfa::status(&state.pool, user.id).await?.totp {
+    if db::auth::mfa::status(&state.pool, user.id)
+        .await?
+        .has_second_factor()
+    {
         // The failure count stays until the code is right too: a right password alone must
         // not refill the budget for guessing codes.
         if let Some(hash) = &new_hash {
@@ -184,6 +197,7 @@ pub async fn login(
         db::auth::users::update_password_hash(&mut *tx, user.id, hash).await?;
     }
     let details = json!({ "password_rehashed": new_hash.is_some() });
-    let signed_in = sessions::sign_in(tx, &state, user, &client, &["login"], details).await?;
+    let signed_in =
+        sessions::sign_in(tx, &state, user, &client, &["login"], details, Aal::Aal1).await?;
     Ok(axum::Json(LoginReply::SignedIn(Box::new(signed_in))))
 }

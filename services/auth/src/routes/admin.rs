@@ -1,4 +1,5 @@
-//! The admin API (`/api/auth/admin`): find accounts, change roles, (de)activate, unlock.
+//! The admin API (`/api/auth/admin`): find accounts, change roles, (de)activate, unlock
+//! (and, in `admin_mfa.rs`, reset a second factor). Admins with a factor act at `aal2`.
 //! Roles are read fresh from the database on every call, so a demotion takes effect at once.
 //! Every change is audited against the target account with the acting admin in `details`.
 
@@ -46,7 +47,8 @@ pub fn router() -> Router<AppState> {
 )]
 pub struct ApiDoc;
 
-/// A live session whose account is (still) an admin or super admin.
+/// A live session whose account is (still) an admin or super admin, at `aal2` when the admin
+/// has a second factor: every admin action is a sensitive one.
 pub struct Admin {
     pub user: User,
     pub role: Role,
@@ -67,6 +69,7 @@ impl FromRequestParts<AppState> for Admin {
         if !role.is_admin() || !user.is_active {
             return Err(ApiError::Forbidden("this needs an admin account"));
         }
+        session.require_aal2()?;
         Ok(Self { user, role })
     }
 }
@@ -103,7 +106,7 @@ impl From<User> for AdminUserView {
     }
 }
 
-#[utoipa::path(get, path = "/api/auth/admin/users", tag = "admin", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page<AdminUserView>), (status = 400, description = "invalid_query, invalid_limit or invalid_cursor", body = ApiErrorBody), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/auth/admin/users", tag = "admin", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page<AdminUserView>), (status = 400, description = "invalid_query, invalid_limit or invalid_cursor", body = ApiErrorBody), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "forbidden (not an admin, or not one who may manage this account), or step_up_required (an admin with a second factor needs an aal2 token)", body = ApiErrorBody)))]
 pub async fn list_users(
     State(state): State<AppState>,
     _admin: Admin,
@@ -121,7 +124,7 @@ pub async fn list_users(
     )))
 }
 
-#[utoipa::path(get, path = "/api/auth/admin/users/{id}", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/auth/admin/users/{id}", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "forbidden (not an admin, or not one who may manage this account), or step_up_required (an admin with a second factor needs an aal2 token)", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
 pub async fn get_user(
     State(state): State<AppState>,
     _admin: Admin,
@@ -130,14 +133,14 @@ pub async fn get_user(
     Ok(axum::Json(target(&state, id).await?.into()))
 }
 
-async fn target(state: &AppState, id: Uuid) -> Result<User, ApiError> {
+pub(super) async fn target(state: &AppState, id: Uuid) -> Result<User, ApiError> {
     db::auth::users::find(&state.pool, UserId(id))
         .await?
         .ok_or(ApiError::NotFound("no such user"))
 }
 
 /// Admins manage plain users only; super admins manage everyone but themselves.
-fn may_manage(admin: &Admin, subject: &User) -> Result<(), ApiError> {
+pub(super) fn may_manage(admin: &Admin, subject: &User) -> Result<(), ApiError> {
     if admin.user.id == subject.id {
         return Err(ApiError::Forbidden(
             "admins cannot change their own role or status",
@@ -168,7 +171,7 @@ enum RoleName {
     SuperAdmin,
 }
 
-#[utoipa::path(post, path = "/api/auth/admin/users/{id}/role", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), request_body = RoleChange, responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/admin/users/{id}/role", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), request_body = RoleChange, responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "forbidden (not an admin, or not one who may manage this account), or step_up_required (an admin with a second factor needs an aal2 token)", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
 pub async fn change_role(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -191,7 +194,7 @@ pub async fn change_role(
     Ok(axum::Json(updated.into()))
 }
 
-#[utoipa::path(post, path = "/api/auth/admin/users/{id}/activate", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/admin/users/{id}/activate", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "forbidden (not an admin, or not one who may manage this account), or step_up_required (an admin with a second factor needs an aal2 token)", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
 pub async fn activate(
     state: State<AppState>,
     client: ClientInfo,
@@ -201,7 +204,7 @@ pub async fn activate(
     set_active(state, client, admin, id, true).await
 }
 
-#[utoipa::path(post, path = "/api/auth/admin/users/{id}/deactivate", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, description = "deactivated; every session ended", body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/admin/users/{id}/deactivate", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, description = "deactivated; every session ended", body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "forbidden (not an admin, or not one who may manage this account), or step_up_required (an admin with a second factor needs an aal2 token)", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
 pub async fn deactivate(
     state: State<AppState>,
     client: ClientInfo,
@@ -243,7 +246,7 @@ async fn set_active(
     Ok(axum::Json(updated.into()))
 }
 
-#[utoipa::path(post, path = "/api/auth/admin/users/{id}/unlock", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "not allowed", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/admin/users/{id}/unlock", tag = "admin", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)), responses((status = 200, body = AdminUserView), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "forbidden (not an admin, or not one who may manage this account), or step_up_required (an admin with a second factor needs an aal2 token)", body = ApiErrorBody), (status = 404, description = "no such user", body = ApiErrorBody)))]
 pub async fn unlock(
     State(state): State<AppState>,
     client: ClientInfo,

@@ -189,6 +189,8 @@ pub async fn reset_password(
         .ok_or(ApiError::InvalidLinkToken)?;
     db::auth::users::reset_password(&mut *tx, user_id, &hash).await?;
     db::auth::one_time_tokens::void_outstanding(&mut *tx, user_id, Purpose::ResetPassword).await?;
+    // A second-factor login begun with the old password dies with it.
+    db::auth::one_time_tokens::void_outstanding(&mut *tx, user_id, Purpose::MfaLogin).await?;
     let ended =
         db::auth::sessions::revoke_all_for_user(&mut *tx, user_id, "password_reset", None).await?;
     tx.commit().await?;

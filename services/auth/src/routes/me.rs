@@ -62,15 +62,18 @@ pub struct MfaView {
     pub totp: bool,
     /// Unused recovery codes.
     pub recovery_codes_left: i64,
+    /// Registered passkeys (`GET /api/auth/passkeys` lists them); each is a second factor.
+    pub passkeys: i64,
 }
 
-async fn me_view(state: &AppState, user: db::auth::User) -> Result<MeView, ApiError> {
+pub(super) async fn me_view(state: &AppState, user: db::auth::User) -> Result<MeView, ApiError> {
     let status = db::auth::mfa::status(&state.pool, user.id).await?;
     Ok(MeView {
         user: user.into(),
         mfa: MfaView {
             totp: status.totp,
             recovery_codes_left: status.recovery_codes_left,
+            passkeys: status.passkeys,
         },
     })
 }
@@ -164,17 +167,19 @@ pub struct PasswordChange {
     new_password: String,
 }
 
-/// Changes the password, ends every other session and voids outstanding reset links: whoever
-/// knew the old password, or holds a link mailed before, is out. The current password is a
-/// password guess like a login's: rate-limited the same way, and a wrong one counts toward
+/// Changes the password, ends every other session and voids outstanding reset links and
+/// pending second-factor logins: whoever knew the old password, or holds a link mailed
+/// before, is out. A user with a second factor needs an `aal2` token. The current password is
+/// a password guess like a login's: rate-limited the same way, and a wrong one counts toward
 /// the account's lockout (a stolen access token must not become an unlimited guessing oracle).
-#[utoipa::path(post, path = "/api/auth/me/password", tag = "me", security(("bearer" = [])), request_body = PasswordChange, responses((status = 204, description = "changed; every other session ended"), (status = 401, description = "missing, invalid or expired token, ended session, or invalid_credentials (wrong current password)", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/me/password", tag = "me", security(("bearer" = [])), request_body = PasswordChange, responses((status = 204, description = "changed; every other session ended"), (status = 401, description = "missing, invalid or expired token, ended session, or invalid_credentials (wrong current password)", body = ApiErrorBody), (status = 403, description = "step_up_required: a user with a second factor needs an aal2 token (POST /api/auth/step-up)", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
     client: ClientInfo,
     session: CurrentSession,
     Json(change): Json<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
+    session.require_aal2()?;
     let account = format!("password_change:{}", session.user_id);
     credentials::count_guess(&state, &client, &account).await?;
     validate::password(&change.new_password)?;
@@ -200,6 +205,8 @@ pub async fn change_password(
     let mut tx = state.pool.begin().await?;
     db::auth::users::update_password_hash(&mut *tx, user.id, &new_hash).await?;
     db::auth::one_time_tokens::void_outstanding(&mut *tx, user.id, Purpose::ResetPassword).await?;
+    // A challenge earned with the old password must not finish a login after the change.
+    db::auth::one_time_tokens::void_outstanding(&mut *tx, user.id, Purpose::MfaLogin).await?;
     let ended = db::auth::sessions::revoke_all_for_user(
         &mut *tx,
         user.id,

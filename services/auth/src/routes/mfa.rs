@@ -18,11 +18,8 @@ use crate::{
     audit::Audit,
     credentials,
     error::ApiError,
-    mfa::{
-        self, CodeCheck, Notice,
-        login::{MfaChallenge, Proof},
-        totp,
-    },
+    mfa::{self, CodeCheck, Notice, login::MfaChallenge, proof::Proof, totp},
+    passkeys::assertion::PasskeyAssertion,
     password::Verified,
     sessions::{CurrentSession, SignedIn},
     state::AppState,
@@ -126,6 +123,8 @@ pub async fn enroll(
 }
 
 /// Turns the pending factor on with a first code and answers with the recovery codes, once.
+/// From now on this account's sensitive actions need an `aal2` token: this session gets one
+/// at its next refresh, or at once from `POST /api/auth/step-up` with the next code.
 #[utoipa::path(post, path = "/api/auth/mfa/totp/confirm", tag = "mfa", security(("bearer" = [])), request_body = CodeRequest, responses((status = 200, description = "two-factor sign-in is on; the owner is mailed", body = RecoveryCodes), (status = 401, description = "invalid_code, or missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 409, description = "mfa_not_enrolled or mfa_already_enabled", body = ApiErrorBody), (status = 422, description = "invalid_code_format", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn confirm(
     State(state): State<AppState>,
@@ -163,6 +162,9 @@ pub async fn confirm(
         return Err(not_enrolled());
     }
     let recovery_codes = mfa::new_recovery_codes(&mut tx, user.id).await?;
+    // The first code proved the factor in this session: its next refresh carries `aal2`
+    // (the token in hand stays `aal1`, and sensitive actions now ask for `aal2`).
+    db::auth::sessions::record_second_factor(&mut *tx, user.id, session.session_id).await?;
     mfa::queue_notice(&mut tx, &user, Notice::Enabled).await?;
     let details = json!({ "recovery_codes": recovery_codes.len() });
     let event = audit.event(Some(user.id), "mfa_totp_enabled", true, details);
@@ -182,9 +184,10 @@ pub struct DisableRequest {
     password: Option<String>,
 }
 
-/// Turns the factor off and deletes the recovery codes; needs a current code or the password,
-/// each a guess that counts toward the lockout like a login's.
-#[utoipa::path(delete, path = "/api/auth/mfa/totp", tag = "mfa", security(("bearer" = [])), request_body = DisableRequest, responses((status = 204, description = "two-factor sign-in is off; the owner is mailed"), (status = 401, description = "invalid_code or invalid_credentials (wrong password), or missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 409, description = "mfa_not_enabled", body = ApiErrorBody), (status = 422, description = "invalid_code_format, or proof_required (send exactly one of code and password)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
+/// Turns the factor off and deletes the recovery codes; needs a current code, or the password
+/// from an `aal2` token (step up first), each a guess that counts toward the lockout like a
+/// login's.
+#[utoipa::path(delete, path = "/api/auth/mfa/totp", tag = "mfa", security(("bearer" = [])), request_body = DisableRequest, responses((status = 204, description = "two-factor sign-in is off; the owner is mailed"), (status = 401, description = "invalid_code or invalid_credentials (wrong password), or missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "step_up_required: the password proof needs an aal2 token (POST /api/auth/step-up first), or send a code", body = ApiErrorBody), (status = 409, description = "mfa_not_enabled", body = ApiErrorBody), (status = 422, description = "invalid_code_format, or proof_required (send exactly one of code and password)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
 pub async fn disable(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -193,7 +196,13 @@ pub async fn disable(
 ) -> Result<StatusCode, ApiError> {
     let code = match (&request.code, &request.password) {
         (Some(code), None) => Some(mfa::parse_code(code)?),
-        (None, Some(_)) => None,
+        // A fresh code is itself a second-factor proof; the password is not, so it needs a
+        // session that proved the factor recently (a stolen aal1 token plus the password
+        // must not be enough to strip the factor).
+        (None, Some(_)) => {
+            session.require_aal2()?;
+            None
+        }
         _ => {
             return Err(ApiError::validation(
                 "proof_required",
@@ -305,26 +314,24 @@ pub struct LoginMfaRequest {
     /// or send `code`.
     #[schema(pattern = "^[\\s-]*(?:[a-kmnp-zA-KMNP-Z2-9][\\s-]*){16}$")]
     recovery_code: Option<String>,
+    /// A passkey's answer to the ceremony of `POST /api/auth/login/mfa/passkey`; or send
+    /// `code` or `recovery_code`.
+    passkey: Option<PasskeyAssertion>,
 }
 
 /// Finishes a login that needs a second factor. A wrong code counts toward the account's
 /// lockout like a wrong password and leaves the `mfa_token` usable until it expires.
-#[utoipa::path(post, path = "/api/auth/login/mfa", tag = "mfa", request_body = LoginMfaRequest, responses((status = 200, description = "signed in", body = SignedIn), (status = 401, description = "invalid_mfa_token (unknown, used or expired: log in again), or invalid_code (wrong or already used code, or the account is locked)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 422, description = "invalid_code_format, invalid_recovery_code_format, or proof_required (send exactly one of code and recovery_code)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/login/mfa", tag = "mfa", request_body = LoginMfaRequest, responses((status = 200, description = "signed in", body = SignedIn), (status = 400, description = "invalid_passkey_ceremony (unknown, used, expired or another login's: start again)", body = ApiErrorBody), (status = 401, description = "invalid_mfa_token (unknown, used or expired: log in again), invalid_code (wrong or already used code, or the account is locked), or invalid_passkey (refused assertion, or the account is locked)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 422, description = "invalid_code_format, invalid_recovery_code_format, or proof_required (send exactly one of code, recovery_code and passkey)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn login_mfa(
     State(state): State<AppState>,
     client: ClientInfo,
     Json(request): Json<LoginMfaRequest>,
 ) -> Result<axum::Json<SignedIn>, ApiError> {
-    let proof = match (&request.code, &request.recovery_code) {
-        (Some(code), None) => Proof::Totp(mfa::parse_code(code)?),
-        (None, Some(code)) => Proof::RecoveryCode(mfa::parse_recovery_code(code)?),
-        _ => {
-            return Err(ApiError::validation(
-                "proof_required",
-                "send exactly one of code (from your authenticator app) and recovery_code",
-            ));
-        }
-    };
+    let proof = Proof::from_request(
+        request.code.as_deref(),
+        request.recovery_code.as_deref(),
+        request.passkey,
+    )?;
     let signed_in = mfa::login::complete(&state, &client, &request.mfa_token, proof).await?;
     Ok(axum::Json(signed_in))
 }

@@ -3,12 +3,18 @@
 
 mod account;
 mod admin;
+mod admin_mfa;
 mod email;
 mod keys;
 mod me;
+mod me_email;
 mod mfa;
 mod oauth;
+mod passkey_factor;
+mod passkey_login;
+mod passkeys;
 mod session;
+mod step_up;
 
 use axum::{Extension, Json, Router, routing::get};
 use platform::openapi::{ApiErrorBody, ApiErrorDetail, BearerAuth};
@@ -22,10 +28,16 @@ pub fn router(state: AppState) -> Router {
         .merge(account::router())
         .merge(session::router())
         .merge(me::router())
+        .merge(me_email::router())
         .merge(mfa::router())
+        .merge(step_up::router())
+        .merge(passkeys::router())
+        .merge(passkey_login::router())
+        .merge(passkey_factor::router())
         .merge(email::router())
         .merge(oauth::router())
         .merge(admin::router())
+        .merge(admin_mfa::router())
         .merge(keys::router())
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .layer(Extension(trusted_proxies))
@@ -46,10 +58,16 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(account::ApiDoc::openapi());
     doc.merge(session::ApiDoc::openapi());
     doc.merge(me::ApiDoc::openapi());
+    doc.merge(me_email::ApiDoc::openapi());
     doc.merge(mfa::ApiDoc::openapi());
+    doc.merge(step_up::ApiDoc::openapi());
+    doc.merge(passkeys::ApiDoc::openapi());
+    doc.merge(passkey_login::ApiDoc::openapi());
+    doc.merge(passkey_factor::ApiDoc::openapi());
     doc.merge(email::ApiDoc::openapi());
     doc.merge(oauth::ApiDoc::openapi());
     doc.merge(admin::ApiDoc::openapi());
+    doc.merge(admin_mfa::ApiDoc::openapi());
     platform::openapi::document_shared_answers(&mut doc);
     doc
 }

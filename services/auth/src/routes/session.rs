@@ -36,7 +36,9 @@ pub struct RefreshRequest {
     refresh_token: String,
 }
 
-/// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a
+/// Exchanges a refresh token for a new pair. The access token keeps `aal2` while the
+/// session's last second-factor proof is younger than `AAL2_MAX_AGE_SECS` (12 h), and is
+/// `aal1` after that. Each refresh token works once: presenting a
 /// used one means it was stolen or replayed, so the whole session is revoked. Of several
 /// concurrent exchanges of one token exactly one succeeds and the others count as reuse (no
 /// grace window: a client must not send its refresh twice). An account lock does not end
@@ -87,7 +89,10 @@ pub async fn refresh(
             }
             let details = json!({ "session_id": record.session_id });
             db::auth::audit::record(&mut *tx, &audit_event(true, details)).await?;
-            let tokens = sessions::tokens(&state, &user, record.session_id, new_token)?
+            // `aal2` survives refreshes while the session's last second-factor proof is
+            // younger than AAL2_MAX_AGE_SECS; after that the client steps up again.
+            let aal = state.config.aal_at(record.second_factor_at, Utc::now());
+            let tokens = sessions::tokens(&state, &user, record.session_id, new_token, aal)?
                 .refresh_expires_at(expires_at);
             tx.commit().await?;
             return Ok(axum::Json(tokens));

@@ -18,6 +18,25 @@ pub struct Enrolled {
     pub recovery_codes: Vec<String>,
 }
 
+/// The claims of an access token, read without checking the signature (the service did).
+pub fn claims(token: &str) -> Value {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("json")
+}
+
+/// A 403 `step_up_required` whose message says where to step up.
+pub fn assert_step_up_required(reply: &Reply, what: &str) {
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::FORBIDDEN, "step_up_required"),
+        "{what}: {}",
+        reply.body
+    );
+    let message = reply.body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("/api/auth/step-up"), "{what}: {message}");
+}
+
 pub fn unix_now() -> u64 {
     chrono::Utc::now().timestamp() as u64
 }
@@ -100,6 +119,47 @@ impl TestApp {
             .json(&body)
             .send()
             .await
+    }
+
+    /// Logs `enrolled` in with the password and a code: the answer of an `aal2` session.
+    pub async fn sign_in_with_code(&self, enrolled: &Enrolled) -> Value {
+        self.forget_used_steps(&enrolled.user_id).await;
+        settle().await;
+        let mfa_token = self.mfa_token(&enrolled.name).await;
+        let reply = self
+            .login_mfa(json!({ "mfa_token": mfa_token, "code": code(&enrolled.secret, 0) }))
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body
+    }
+
+    /// `POST /api/auth/me/password` from [`PASSWORD`] to `new_password`.
+    pub async fn change_password(&self, token: &str, new_password: &str) -> Reply {
+        let body = json!({ "current_password": PASSWORD, "new_password": new_password });
+        self.post_as("/api/auth/me/password", body, token).await
+    }
+
+    /// `POST /api/auth/step-up` as `token` with `body`.
+    pub async fn step_up(&self, token: &str, body: Value) -> Reply {
+        self.post_as("/api/auth/step-up", body, token).await
+    }
+
+    /// Steps `enrolled`'s session up with the current code and returns its `aal2` token.
+    /// Forgets the used steps first, so it works whatever codes the test used before.
+    pub async fn aal2_token(&self, enrolled: &Enrolled) -> String {
+        self.forget_used_steps(&enrolled.user_id).await;
+        settle().await;
+        let reply = self
+            .step_up(
+                &enrolled.token,
+                json!({ "code": code(&enrolled.secret, 0) }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
     }
 
     /// Clears the replay guard, as if the steps used so far were long past: tests that use

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod mfa;
+pub mod passkey;
 
 use std::{
     ops::Deref,

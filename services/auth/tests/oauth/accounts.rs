@@ -25,6 +25,7 @@ async fn callback_creates_a_verified_user_and_redirects_with_working_tokens(pool
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["expires_in"], "900");
     assert!(!tokens["refresh_token"].is_empty());
+    assert_eq!(tokens["aal"], "aal1", "GitHub alone is one factor");
     let cleared = set_cookie(&reply);
     assert!(
         cleared.starts_with("devmentor_oauth_state=;") && cleared.contains("Max-Age=0"),

@@ -41,6 +41,12 @@ async fn an_account_with_totp_is_asked_for_the_code_after_github(pool: PgPool) {
         .await;
     assert_eq!(finished.status, StatusCode::OK, "{}", finished.body);
     assert_eq!(finished.body["user"]["id"], alice.user_id.as_str());
+    assert_eq!(
+        finished.body["aal"], "aal2",
+        "GitHub and the code: two factors"
+    );
+    let access = finished.body["access_token"].as_str().expect("token");
+    assert_eq!(crate::common::mfa::claims(access)["aal"], "aal2");
 
     let redirected = sign_in(&app, &github, mona, "text/html").await;
     assert_eq!(redirected.status, StatusCode::FOUND, "{}", redirected.body);

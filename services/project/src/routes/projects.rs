@@ -276,7 +276,7 @@ pub async fn update(
     Ok(Json(ProjectView::new(updated, role)))
 }
 
-#[utoipa::path(delete, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 204, description = "soft-deleted; files removed"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "forbidden: only the owner deletes a project", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 204, description = "soft-deleted; files removed"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "forbidden: only the owner deletes a project; or step_up_required: an owner with a second factor needs an aal2 token (POST /api/auth/step-up)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Soft-deletes the project (its slug becomes free; epics, tasks and activity stay in the
 /// database, unreachable) and removes its files: rows in the transaction, bytes after commit.
 pub async fn remove(
@@ -285,6 +285,7 @@ pub async fn remove(
     Path(id): Path<ProjectId>,
 ) -> Result<StatusCode, ApiError> {
     let mut change = Change::begin_as(&state.pool, &user, id, ProjectRole::Owner).await?;
+    user.require_aal2()?;
     let storage_keys = db::projects::files::delete_all(change.tx(), id).await?;
     db::projects::project::soft_delete(change.tx(), id).await?;
     let details = json!({ "files_removed": storage_keys.len() });

@@ -1,6 +1,7 @@
 //! Which account a GitHub identity signs in to: linked before, same verified email, or new;
 //! and the audit row of a refused GitHub sign-in.
 
+use authn::Aal;
 use db::auth::{User, oauth::NewOAuthUser};
 use platform::client::ClientInfo;
 use serde_json::json;
@@ -94,7 +95,9 @@ pub(super) async fn sign_in(
         Match::SameEmail(_) | Match::New { .. } => None,
     };
     if let Some(user) = guarded
-        && db::auth::mfa::status(&state.pool, user.id).await?.totp
+        && db::auth::mfa::status(&state.pool, user.id)
+            .await?
+            .has_second_factor()
     {
         let challenge = crate::mfa::login::challenge(state, user, client).await?;
         return Ok(Outcome::SecondFactor(challenge));
@@ -164,7 +167,8 @@ pub(super) async fn sign_in(
         details.insert("provider".into(), json!("github"));
         details.insert("github_id".into(), json!(profile.id));
     }
-    let signed_in = sessions::sign_in(tx, state, user, client, actions, details).await?;
+    // GitHub stands in for the password: one factor, like a password login.
+    let signed_in = sessions::sign_in(tx, state, user, client, actions, details, Aal::Aal1).await?;
     Ok(Outcome::SignedIn(Box::new(signed_in)))
 }
 

@@ -60,6 +60,7 @@ pub(super) fn with_tokens(target: &str, tokens: &sessions::Tokens) -> String {
         .append_pair("refresh_token", &tokens.refresh_token)
         .append_pair("refresh_expires_in", &tokens.refresh_expires_in.to_string())
         .append_pair("session_id", &tokens.session_id.to_string())
+        .append_pair("aal", tokens.aal.as_str())
         .finish();
     format!("{target}#{fragment}")
 }

@@ -1,0 +1,145 @@
+//! Proving the second factor: what `POST login/mfa` and `POST step-up` share. A proof is a
+//! guess like a password: it is counted against the client's and the account's budgets
+//! (one `mfa:<user>` bucket for both routes, so switching routes buys no extra guesses), a
+//! locked account takes none, and a wrong one counts toward the lockout.
+
+use chrono::Utc;
+use db::{Postgres, Transaction, auth::User};
+use platform::client::ClientInfo;
+use serde_json::json;
+
+use super::{CodeCheck, Notice};
+use crate::{
+    audit::Audit,
+    credentials,
+    error::ApiError,
+    passkeys::assertion::{self, PasskeyAssertion},
+    state::AppState,
+};
+
+/// What proves the second factor.
+#[derive(Debug, Clone)]
+pub enum Proof {
+    /// Six digits, already checked for shape.
+    Totp(String),
+    /// A normalised recovery code.
+    RecoveryCode(String),
+    /// A passkey's answer to a second-factor ceremony (`login/mfa/passkey`, `step-up/passkey`).
+    Passkey(Box<PasskeyAssertion>),
+}
+
+impl Proof {
+    /// Exactly one of `code`, `recovery_code` and `passkey`, each checked for shape (422
+    /// otherwise).
+    pub fn from_request(
+        code: Option<&str>,
+        recovery_code: Option<&str>,
+        passkey: Option<PasskeyAssertion>,
+    ) -> Result<Self, ApiError> {
+        match (code, recovery_code, passkey) {
+            (Some(code), None, None) => Ok(Proof::Totp(super::parse_code(code)?)),
+            (None, Some(code), None) => Ok(Proof::RecoveryCode(super::parse_recovery_code(code)?)),
+            (None, None, Some(passkey)) => Ok(Proof::Passkey(Box::new(passkey))),
+            _ => Err(ApiError::validation(
+                "proof_required",
+                "send exactly one of code (from your authenticator app), recovery_code and passkey",
+            )),
+        }
+    }
+
+    /// How the factor was proved, for audit rows.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Proof::Totp(_) => "totp",
+            Proof::RecoveryCode(_) => "recovery_code",
+            Proof::Passkey(_) => "passkey",
+        }
+    }
+
+    /// A recovery code's use is mailed: wake the outbox worker once the proof has committed.
+    pub fn mails_the_owner(&self) -> bool {
+        matches!(self, Proof::RecoveryCode(_))
+    }
+}
+
+/// Counts this guess against `user`'s budget and refuses a proof from a locked or
+/// deactivated account (audited as a refused `action`). The client's budget is the caller's
+/// to count, as early as it can.
+pub async fn admit(
+    state: &AppState,
+    client: &ClientInfo,
+    user: &User,
+    proof: &Proof,
+    action: &str,
+) -> Result<(), ApiError> {
+    credentials::count_account_guess(state, &format!("mfa:{}", user.id)).await?;
+    let audit = Audit::new(&state.pool, client);
+    if user.locked_at(Utc::now()).is_some() {
+        // As with passwords: a locked account takes no code, right or wrong, until the lock
+        // ends (or a reset lifts it), and nothing more is counted.
+        let details = json!({ "reason": "account_locked", "method": proof.method() });
+        audit.refused(Some(user.id), action, details).await;
+        return Err(ApiError::InvalidCode);
+    }
+    if !user.is_active {
+        let details = json!({ "reason": "account_disabled" });
+        audit.refused(Some(user.id), action, details).await;
+        return Err(ApiError::AccountDisabled);
+    }
+    Ok(())
+}
+
+/// Checks `proof` inside `tx` and spends it (the TOTP step, or the recovery code, whose use
+/// is audited and mailed in `tx`). A refused proof rolls `tx` back, undoing whatever the
+/// caller did in it, and counts like a wrong password (audited as a refused `action`).
+pub async fn spend<'c>(
+    mut tx: Transaction<'c, Postgres>,
+    state: &AppState,
+    client: &ClientInfo,
+    user: &User,
+    proof: &Proof,
+    action: &str,
+) -> Result<Transaction<'c, Postgres>, ApiError> {
+    let refused = match proof {
+        Proof::Totp(code) => {
+            let check = super::check_totp(&mut tx, state, user.id, code).await?;
+            (check != CodeCheck::Accepted).then_some(check.reason())
+        }
+        Proof::RecoveryCode(code) => {
+            let hash = super::recovery::hash(code);
+            let spent = db::auth::mfa::use_recovery_code(&mut *tx, user.id, &hash).await?;
+            if spent {
+                let left = db::auth::mfa::status(&mut *tx, user.id)
+                    .await?
+                    .recovery_codes_left;
+                super::queue_notice(&mut tx, user, Notice::RecoveryCodeUsed { left }).await?;
+                let details = json!({ "recovery_codes_left": left });
+                let audit = Audit::new(&state.pool, client);
+                let event = audit.event(Some(user.id), "mfa_recovery_code_used", true, details);
+                db::auth::audit::record(&mut *tx, &event).await?;
+            }
+            (!spent).then_some("wrong_recovery_code")
+        }
+        Proof::Passkey(passkey) => {
+            // The ceremony is taken (spent) here whatever the outcome: it was single use.
+            match assertion::verify_for_user(state, user.id, passkey).await? {
+                Ok(verified) => assertion::record(&mut tx, &verified)
+                    .await?
+                    .err()
+                    .map(|refusal| refusal.reason()),
+                Err(refusal) => Some(refusal.reason()),
+            }
+        }
+    };
+    match refused {
+        None => Ok(tx),
+        Some(reason) => {
+            drop(tx);
+            let error = credentials::wrong_code(state, user, client, action, reason).await;
+            Err(match (proof, error) {
+                (Proof::Passkey(_), ApiError::InvalidCode) => ApiError::InvalidPasskey,
+                (_, error) => error,
+            })
+        }
+    }
+}
