@@ -169,6 +169,51 @@ CREATE TABLE auth.one_time_tokens (
 COMMENT ON TABLE auth.one_time_tokens IS 'Hashed single-use tokens mailed for email verification and password reset.';
 
 --
+-- Name: passkey_ceremonies; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE TABLE auth.passkey_ceremonies (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid,
+    kind text NOT NULL,
+    state jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT passkey_ceremonies_kind_check CHECK ((kind = ANY (ARRAY['registration'::text, 'passwordless_login'::text, 'second_factor'::text]))),
+    CONSTRAINT passkey_ceremonies_user_id_check CHECK (((kind = 'passwordless_login'::text) = (user_id IS NULL)))
+);
+
+--
+-- Name: TABLE passkey_ceremonies; Type: COMMENT; Schema: auth; Owner: -
+--
+
+COMMENT ON TABLE auth.passkey_ceremonies IS 'WebAuthn ceremonies in flight (challenge state between start and finish); single use, short-lived.';
+
+--
+-- Name: passkeys; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE TABLE auth.passkeys (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    credential_id bytea NOT NULL,
+    passkey jsonb NOT NULL,
+    name text NOT NULL,
+    sign_count bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_used_at timestamp with time zone,
+    CONSTRAINT passkeys_credential_id_check CHECK (((octet_length(credential_id) >= 16) AND (octet_length(credential_id) <= 1023))),
+    CONSTRAINT passkeys_name_check CHECK (((char_length(name) >= 1) AND (char_length(name) <= 64))),
+    CONSTRAINT passkeys_sign_count_check CHECK ((sign_count >= 0))
+);
+
+--
+-- Name: TABLE passkeys; Type: COMMENT; Schema: auth; Owner: -
+--
+
+COMMENT ON TABLE auth.passkeys IS 'A user''s WebAuthn credentials (passkeys): serialised public key, counter, name, last use.';
+
+--
 -- Name: recovery_codes; Type: TABLE; Schema: auth; Owner: -
 --
 
@@ -242,6 +287,7 @@ CREATE TABLE auth.user_sessions (
     revoked_at timestamp with time zone,
     last_used_at timestamp with time zone,
     revoked_reason character varying(50),
+    second_factor_at timestamp with time zone,
     CONSTRAINT user_sessions_revoked_reason_check CHECK (((revoked_at IS NULL) = (revoked_reason IS NULL)))
 );
 
@@ -256,6 +302,12 @@ COMMENT ON TABLE auth.user_sessions IS 'Login sessions: session and refresh toke
 --
 
 COMMENT ON COLUMN auth.user_sessions.refresh_token IS 'Store a SHA-256 digest of the token, never the raw bearer value.';
+
+--
+-- Name: COLUMN user_sessions.second_factor_at; Type: COMMENT; Schema: auth; Owner: -
+--
+
+COMMENT ON COLUMN auth.user_sessions.second_factor_at IS 'Last second-factor proof in this session; refreshed tokens keep aal2 while it is younger than AAL2_MAX_AGE_SECS.';
 
 --
 -- Name: users; Type: TABLE; Schema: auth; Owner: -
@@ -737,6 +789,27 @@ ALTER TABLE ONLY auth.one_time_tokens
     ADD CONSTRAINT one_time_tokens_token_hash_key UNIQUE (token_hash);
 
 --
+-- Name: passkey_ceremonies passkey_ceremonies_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.passkey_ceremonies
+    ADD CONSTRAINT passkey_ceremonies_pkey PRIMARY KEY (id);
+
+--
+-- Name: passkeys passkeys_credential_id_key; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.passkeys
+    ADD CONSTRAINT passkeys_credential_id_key UNIQUE (credential_id);
+
+--
+-- Name: passkeys passkeys_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.passkeys
+    ADD CONSTRAINT passkeys_pkey PRIMARY KEY (id);
+
+--
 -- Name: recovery_codes recovery_codes_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
 --
 
@@ -991,6 +1064,24 @@ CREATE INDEX oauth_states_expires_at_idx ON auth.oauth_states USING btree (expir
 --
 
 CREATE INDEX one_time_tokens_user_id_purpose_idx ON auth.one_time_tokens USING btree (user_id, purpose);
+
+--
+-- Name: passkey_ceremonies_expires_at_idx; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE INDEX passkey_ceremonies_expires_at_idx ON auth.passkey_ceremonies USING btree (expires_at);
+
+--
+-- Name: passkey_ceremonies_user_id_idx; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE INDEX passkey_ceremonies_user_id_idx ON auth.passkey_ceremonies USING btree (user_id) WHERE (user_id IS NOT NULL);
+
+--
+-- Name: passkeys_user_id_idx; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE INDEX passkeys_user_id_idx ON auth.passkeys USING btree (user_id, created_at);
 
 --
 -- Name: refresh_tokens_session_id_idx; Type: INDEX; Schema: auth; Owner: -
@@ -1264,6 +1355,20 @@ ALTER TABLE ONLY auth.legacy_user_map
 
 ALTER TABLE ONLY auth.one_time_tokens
     ADD CONSTRAINT one_time_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: passkey_ceremonies passkey_ceremonies_user_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.passkey_ceremonies
+    ADD CONSTRAINT passkey_ceremonies_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: passkeys passkeys_user_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.passkeys
+    ADD CONSTRAINT passkeys_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 --
 -- Name: recovery_codes recovery_codes_user_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
