@@ -4,8 +4,8 @@
 pub mod chunks;
 pub mod documents;
 pub mod legacy;
-pub mod transfer;
 pub mod search;
+pub mod transfer;
 
 pub use chunks::{Chunk, ChunkHit, IndexableChunk, NewChunk};
 pub use documents::{Document, DocumentFilter, DocumentKey, NewDocument, Scope};
