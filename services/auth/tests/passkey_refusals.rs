@@ -207,3 +207,27 @@ async fn of_two_simultaneous_finishes_of_one_ceremony_exactly_one_signs_in(pool:
         b.body
     );
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_malformed_passkey_id_is_a_json_error(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token, _) = with_passkey(&app, "ann").await;
+    let renamed = app
+        .patch_as(
+            "/api/auth/passkeys/null,null",
+            json!({ "name": "Phone" }),
+            token.as_str(),
+        )
+        .await;
+    let removed = app
+        .delete_as("/api/auth/passkeys/not-a-uuid", token.as_str())
+        .await;
+    for reply in [renamed, removed] {
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "invalid_path"),
+            "{}",
+            reply.body
+        );
+    }
+}

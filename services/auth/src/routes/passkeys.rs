@@ -3,7 +3,7 @@
 
 use axum::{
     Router,
-    extract::{Path, State},
+    extract::State,
     http::StatusCode,
     routing::{get, patch, post},
 };
@@ -12,7 +12,11 @@ use db::auth::{
     User,
     passkeys::{CeremonyKind, NewPasskey, StoredPasskey},
 };
-use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
+use platform::{
+    client::ClientInfo,
+    extract::{Json, Path},
+    openapi::ApiErrorBody,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::OpenApi;
