@@ -62,7 +62,15 @@ pub struct VectorConfig {
     /// `VECTOR_WAL_MAX_MB`: the embedded write-ahead log is compacted above this (128).
     #[serde(default, deserialize_with = "platform::config::empty_as_none")]
     pub vector_wal_max_mb: Option<u64>,
+    /// `VECTOR_FLUSH_INTERVAL_MS`: the embedded backend acknowledges a write once it is applied
+    /// (searchable) and flushes it to disk within this many ms (200); 0 flushes before
+    /// acknowledging.
+    #[serde(default, deserialize_with = "platform::config::empty_as_none")]
+    pub vector_flush_interval_ms: Option<u64>,
 }
+
+/// The longest `VECTOR_FLUSH_INTERVAL_MS` accepted: an hour.
+const MAX_FLUSH_INTERVAL_MS: u64 = 3_600_000;
 
 /// A resolved backend choice.
 #[derive(Debug, Clone)]
@@ -117,6 +125,11 @@ pub struct EmbeddedConfig {
     pub indexing_threshold_kb: Option<usize>,
     /// Points per engine update call.
     pub write_batch: usize,
+    /// Writes are acknowledged once applied and flushed at most this long after the first
+    /// unflushed one (and on close). A crash loses what was not flushed yet; the index then
+    /// reports [`crate::VectorIndex::may_have_lost_writes`]. Zero: every write is flushed
+    /// before it is acknowledged.
+    pub flush_interval: Duration,
 }
 
 impl EmbeddedConfig {
@@ -128,6 +141,7 @@ impl EmbeddedConfig {
             optimize_every_points: 200_000,
             indexing_threshold_kb: None,
             write_batch: 256,
+            flush_interval: Duration::from_millis(200),
         }
     }
 }
@@ -166,6 +180,15 @@ impl VectorConfig {
                         )));
                     }
                     config.wal_max_bytes = mb * 1024 * 1024;
+                }
+                if let Some(ms) = self.vector_flush_interval_ms {
+                    if ms > MAX_FLUSH_INTERVAL_MS {
+                        return Err(VectorError::Config(format!(
+                            "VECTOR_FLUSH_INTERVAL_MS must be at most {MAX_FLUSH_INTERVAL_MS} \
+                             (0 flushes every write before answering), got {ms}"
+                        )));
+                    }
+                    config.flush_interval = Duration::from_millis(ms);
                 }
                 Ok(Backend::Embedded(config))
             }
@@ -318,6 +341,24 @@ mod tests {
         let pairs = [("VECTOR_BACKEND".to_owned(), "cloud".to_owned())];
         let error = envy::from_iter::<_, VectorConfig>(pairs).expect_err("unknown backend");
         assert!(error.to_string().contains("VECTOR_BACKEND"), "{error}");
+    }
+
+    #[test]
+    fn flush_interval_defaults_to_200_ms_and_is_bounded() {
+        let embedded = |vars: &[(&str, &str)]| match config(vars) {
+            Ok(Backend::Embedded(embedded)) => embedded,
+            other => panic!("expected the embedded backend, got {other:?}"),
+        };
+        assert_eq!(embedded(&[]).flush_interval, Duration::from_millis(200));
+        assert_eq!(
+            embedded(&[("VECTOR_FLUSH_INTERVAL_MS", "0")]).flush_interval,
+            Duration::ZERO
+        );
+        let error = config(&[("VECTOR_FLUSH_INTERVAL_MS", "3600001")]).expect_err("too long");
+        assert!(
+            error.to_string().contains("VECTOR_FLUSH_INTERVAL_MS"),
+            "{error}"
+        );
     }
 
     #[test]

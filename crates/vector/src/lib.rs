@@ -37,8 +37,9 @@ pub use types::{
 
 /// A vector index holding collections of points (id, vector, JSON payload).
 ///
-/// Writes return once the data is durable (Qdrant: `wait=true`; embedded: flushed to disk)
-/// and visible to searches. Deleting ids that do not exist succeeds. Every operation on a
+/// Writes return once the data is visible to searches and durable (Qdrant: `wait=true`),
+/// except that the embedded backend flushes to disk shortly after answering (see
+/// [`VectorIndex::may_have_lost_writes`]). Deleting ids that do not exist succeeds. Every operation on a
 /// missing collection fails with [`VectorError::UnknownCollection`].
 #[async_trait]
 pub trait VectorIndex: Send + Sync + std::fmt::Debug {
@@ -47,6 +48,17 @@ pub trait VectorIndex: Send + Sync + std::fmt::Debug {
 
     /// Ok when the index answers (server reachable / engine writable).
     async fn health(&self) -> Result<(), VectorError>;
+
+    /// After an unclean stop, acknowledged writes may be missing (the embedded backend
+    /// acknowledges before it flushes): the caller should compare the index with its record
+    /// and then call [`VectorIndex::mark_reconciled`]. Until then this stays true, across
+    /// clean restarts too.
+    fn may_have_lost_writes(&self) -> bool {
+        false
+    }
+
+    /// The index was compared with the record after an unclean stop.
+    fn mark_reconciled(&self) {}
 
     /// The collection's vector size, distance and metadata; `None` when it does not exist.
     async fn collection_info(&self, name: &str) -> Result<Option<CollectionInfo>, VectorError>;

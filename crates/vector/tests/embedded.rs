@@ -17,16 +17,17 @@ use vector::{
 const CRASH_DIR: &str = "VECTOR_CRASH_TEST_DIR";
 
 /// Run by [`acknowledged_upserts_survive_a_crash`] in a child process: acknowledges
-/// upserts, then aborts without any destructor running (like `kill -9`).
+/// upserts, then aborts without any destructor running (like `kill -9`). Flushes before
+/// acknowledging (a zero flush interval); `deferred_flush.rs` has the default's crash.
 #[tokio::test]
 #[ignore = "helper: the child process of acknowledged_upserts_survive_a_crash"]
 async fn crash_child() {
     let Ok(dir) = std::env::var(CRASH_DIR) else {
         return;
     };
-    let index = EmbeddedIndex::open(EmbeddedConfig::new(dir))
-        .await
-        .expect("opens");
+    let mut config = EmbeddedConfig::new(dir);
+    config.flush_interval = Duration::ZERO;
+    let index = EmbeddedIndex::open(config).await.expect("opens");
     index
         .ensure_collection(&spec("crash"))
         .await

@@ -183,6 +183,80 @@ impl Indexer {
         }
     }
 
+    /// After an unclean stop of an index that acknowledges writes before it flushes them
+    /// ([`VectorIndex::may_have_lost_writes`]): every chunk marked indexed whose vector is
+    /// missing goes back to pending, for the indexer to embed and upsert again. Walks the
+    /// index's ids in pages (id order) beside PostgreSQL's indexed ids in the same ranges;
+    /// returns how many chunks went back to pending.
+    pub async fn reconcile(&self) -> Result<u64, IndexError> {
+        const PAGE: usize = 5_000;
+        let mut restored = 0;
+        // Ids up to here are compared.
+        let mut after: Option<Uuid> = None;
+        let mut request = ScrollRequest {
+            filter: None,
+            offset: None,
+            limit: PAGE,
+        };
+        loop {
+            let page = self.index.scroll_ids(&self.collection, &request).await?;
+            // The merge relies on the index's id order being PostgreSQL's (bytes, unsigned).
+            let ordered = page.ids.windows(2).all(|pair| pair[0] < pair[1])
+                && page.ids.first().is_none_or(|first| after < Some(*first));
+            if !ordered {
+                return Err(VectorError::Backend(
+                    "the index listed point ids out of order; cannot reconcile".into(),
+                )
+                .into());
+            }
+            // The last page covers everything after it.
+            let upto = page.next_offset.and(page.ids.last().copied());
+            let present: HashSet<Uuid> = page.ids.iter().copied().collect();
+            loop {
+                let limit = i64::try_from(PAGE).unwrap_or(i64::MAX);
+                let indexed =
+                    db::memory::chunks::indexed_ids_between(&self.pool, after, upto, limit).await?;
+                let missing: Vec<Uuid> = indexed
+                    .iter()
+                    .copied()
+                    .filter(|id| !present.contains(id))
+                    .collect();
+                if !missing.is_empty() {
+                    restored += db::memory::chunks::mark_pending(&self.pool, &missing).await?;
+                }
+                if indexed.len() < PAGE {
+                    break;
+                }
+                after = indexed.last().copied();
+            }
+            match (upto, page.next_offset) {
+                (Some(upto), Some(next)) => {
+                    after = Some(upto);
+                    request.offset = Some(next);
+                }
+                _ => return Ok(restored),
+            }
+        }
+    }
+
+    /// Reconciles if the index says acknowledged writes may be lost, then tells it so. Runs
+    /// at start, before the service answers and before the indexer starts.
+    pub async fn reconcile_if_needed(&self) -> Result<(), IndexError> {
+        if !self.index.may_have_lost_writes() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let restored = self.reconcile().await?;
+        self.index.mark_reconciled();
+        tracing::warn!(
+            restored,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "vector index reconciled after an unclean stop: chunks whose vectors were lost \
+             are pending again"
+        );
+        Ok(())
+    }
+
     /// The background work: sweeps orphaned vectors at start and then every
     /// `orphan_sweep_interval`, and drains pending chunks when woken or every `interval`.
     /// Both loops run in this one future, so aborting its task stops both.

@@ -33,7 +33,9 @@ pub use state::AppState;
 pub const SPEC: ServiceSpec = ServiceSpec::new("memory", "MEMORY_", 3003);
 
 /// Start-up: reads the settings, opens the database (at this build's schema), the embedder
-/// and the vector index, starts the background indexer and returns the app.
+/// and the vector index; after an unclean stop of the index, puts chunks whose vectors it
+/// lost back to pending (before anything is answered); then starts the background indexer
+/// and returns the app.
 pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
     let database: db::DbConfig = platform::config::from_env().map_err(StartError::new)?;
     let pool = db::schema::open_verified(&database)
@@ -43,6 +45,11 @@ pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
     let verifier: authn::VerifierConfig = platform::config::from_env().map_err(StartError::new)?;
     let verifier = verifier.verifier().map_err(StartError::new)?;
     let state = AppState::open(pool, &settings, verifier, common).await?;
+    state
+        .indexer
+        .reconcile_if_needed()
+        .await
+        .map_err(|error| StartError::new(format!("reconciling the vector index: {error}")))?;
     let interval = Duration::from_secs(settings.memory.memory_indexer_interval_secs);
     tokio::spawn(
         state

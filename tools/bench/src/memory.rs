@@ -16,7 +16,7 @@
 //! engine this benchmark holds, so that it can run the optimizer between ingest and search.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use memory::{AppState, config::Settings};
 use qdrant_edge_server::RunningServer;
@@ -33,6 +33,7 @@ use crate::report::{figure, heading, line, ms};
 use crate::scratch::{ScratchDatabase, Served, Tokens, common_config, peak_rss_mib};
 
 mod floors;
+mod stall;
 
 /// Documents per `/documents/batch` request (and per transaction of the insert floor).
 const BATCH_DOCUMENTS: usize = 500;
@@ -44,7 +45,7 @@ const SINGLE_SHARE: usize = 5;
 pub async fn run(args: &MemoryArgs) -> anyhow::Result<()> {
     let database = ScratchDatabase::create("memory").await?;
     let dir = TempDir::new()?;
-    let engine = EmbeddedIndex::open(EmbeddedConfig::new(dir.path())).await?;
+    let engine = EmbeddedIndex::open(engine_config(dir.path())?).await?;
     let server = RunningServer::start(engine.clone(), None).await?;
     let outcome = measure(&database.pool, args, &engine, &server).await;
     let stopped = server.stop().await;
@@ -52,6 +53,22 @@ pub async fn run(args: &MemoryArgs) -> anyhow::Result<()> {
     database.drop_now().await?;
     outcome?;
     Ok(stopped?)
+}
+
+/// The engine as the service opens it, with `VECTOR_FLUSH_INTERVAL_MS` (0: every write is
+/// flushed before it is answered, the acknowledgement before issue 16), except that its
+/// optimizer runs only when this benchmark asks: a pause between phases must not start one
+/// at random under a figure.
+fn engine_config(dir: &std::path::Path) -> anyhow::Result<EmbeddedConfig> {
+    let mut config = EmbeddedConfig::new(dir);
+    if let Some(ms) = std::env::var("VECTOR_FLUSH_INTERVAL_MS")
+        .ok()
+        .filter(|ms| !ms.trim().is_empty())
+    {
+        config.flush_interval = Duration::from_millis(ms.trim().parse()?);
+    }
+    config.optimize_idle = Duration::from_secs(24 * 3600);
+    Ok(config)
 }
 
 async fn measure(
@@ -98,9 +115,13 @@ async fn measure(
         .map(|_| text(&mut rng, args.words))
         .collect();
     heading(&format!(
-        "memory: {} documents of {} words, embedded engine over gRPC, {} ({} dims)",
+        "memory: {} documents of {} words, embedded engine over gRPC (flushed within {} ms of \
+         a write), {} ({} dims)",
         args.documents,
         args.words,
+        engine_config(std::path::Path::new("."))?
+            .flush_interval
+            .as_millis(),
         embedder.model(),
         args.dim
     ));
@@ -231,6 +252,16 @@ async fn measure(
             index_after.segments
         ),
     );
+    stall::ingest_during_optimize(
+        &client,
+        &served,
+        &token,
+        engine,
+        &collection,
+        &documents,
+        args.ingest_concurrency,
+    )
+    .await?;
     if args.ingest_only {
         line("peak RSS", format!("{} MiB", peak_rss_mib()));
         return served.stop().await;

@@ -277,3 +277,39 @@ pub async fn existing_ids(
         .fetch_all(executor)
         .await
 }
+
+/// Ids of the chunks marked indexed in `(after, upto]` (unbounded where `None`), in id order,
+/// at most `limit`: to compare with the point ids of the index, page by page.
+pub async fn indexed_ids_between(
+    executor: impl PgExecutor<'_>,
+    after: Option<Uuid>,
+    upto: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT id FROM memory.chunks
+           WHERE qdrant_point_id IS NOT NULL
+             AND id > coalesce($1, '00000000-0000-0000-0000-000000000000'::uuid)
+             AND id <= coalesce($2, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+           ORDER BY id
+           LIMIT $3"#,
+        after,
+        upto,
+        limit,
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Puts indexed chunks back to pending (their vectors are missing from the index), for the
+/// indexer to embed and upsert again; returns how many changed.
+pub async fn mark_pending(executor: impl PgExecutor<'_>, ids: &[Uuid]) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        "UPDATE memory.chunks SET qdrant_point_id = NULL
+          WHERE id = ANY($1) AND qdrant_point_id IS NOT NULL",
+        ids,
+    )
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected())
+}

@@ -145,8 +145,9 @@ impl Collection {
         guarded(|| call(shard))?.map_err(|error| engine_error("query failed", error))
     }
 
-    /// Stops the writer, then closes the shard (which flushes it). Blocking.
-    pub(crate) fn close(&self) {
+    /// Stops the writer, then closes the shard (which flushes it); `false` when that flush
+    /// failed. Blocking; closing again is a no-op.
+    pub(crate) fn close(&self) -> bool {
         self.writer.stop();
         let shard = self
             .slot
@@ -157,12 +158,15 @@ impl Collection {
             && guarded_close(shard).is_err()
         {
             tracing::error!(collection = %self.name, "closing the shard failed");
+            return false;
         }
+        true
     }
 
     /// Closes the collection and deletes its files. Blocking.
     pub(crate) fn destroy(&self) -> Result<(), VectorError> {
-        self.close();
+        // Its files go either way.
+        let _ = self.close();
         fs::remove_dir_all(&self.dir).map_err(io_error(&self.dir))
     }
 
@@ -173,7 +177,7 @@ impl Collection {
 
 impl Drop for Collection {
     fn drop(&mut self) {
-        self.close();
+        let _ = self.close();
     }
 }
 

@@ -26,6 +26,14 @@ impl VectorIndex for EmbeddedIndex {
         "embedded"
     }
 
+    fn may_have_lost_writes(&self) -> bool {
+        EmbeddedIndex::may_have_lost_writes(self)
+    }
+
+    fn mark_reconciled(&self) {
+        EmbeddedIndex::mark_reconciled(self);
+    }
+
     async fn health(&self) -> Result<(), VectorError> {
         let collections: Vec<_> = self
             .inner

@@ -1,6 +1,13 @@
 //! The embedded backend: Qdrant's engine (`qdrant-edge`) in-process, one shard per
 //! collection under `<data_dir>/collections/`, each with its own writer thread
 //! ([`writer`]). Engine calls block, so they run on `spawn_blocking`.
+//!
+//! Writes are acknowledged before they are flushed ([`crate::EmbeddedConfig::flush_interval`]),
+//! so a crash can lose the last ones. `<data_dir>/open.marker` tells: it is written (and
+//! synced) at open, before any write, and removed after the final flush of a clean close, but
+//! only once the index holds nothing a crash lost: a marker found at open means an unclean
+//! stop, and it stays until [`crate::VectorIndex::mark_reconciled`], whoever opens the
+//! directory meanwhile.
 
 mod collection;
 mod convert;
@@ -10,14 +17,15 @@ mod writer;
 
 use std::collections::HashMap;
 use std::fs;
+use std::path::Path;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::Semaphore;
 
 use self::collection::Collection;
-use self::shard::wal_bytes;
+use self::shard::{io_error, wal_bytes};
 use self::writer::WriteOp;
 use crate::{EmbeddedConfig, VectorError, validate_collection_name};
 
@@ -39,7 +47,12 @@ struct Inner {
     reads: Arc<Semaphore>,
     /// Held for the life of the index: one process per data directory.
     _lock: fs::File,
+    /// The open marker was there at open (an unclean stop) and nobody has reconciled since.
+    unclean: AtomicBool,
 }
+
+/// Present while the index is open and after an unclean stop until reconciled.
+const OPEN_MARKER: &str = "open.marker";
 
 /// What an embedded collection's maintenance has done, for tests and benchmarks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +88,13 @@ impl EmbeddedIndex {
                 config.data_dir.display()
             ))
         })?;
+        let unclean = open_marker(&config.data_dir)?;
+        if unclean {
+            tracing::warn!(
+                data_dir = %config.data_dir.display(),
+                "the vector index was not closed cleanly: its last writes may be lost"
+            );
+        }
         let mut collections = HashMap::new();
         for entry in fs::read_dir(&root).map_err(io)? {
             let dir = entry.map_err(io)?.path();
@@ -95,6 +115,7 @@ impl EmbeddedIndex {
                     2 * std::thread::available_parallelism().map_or(1, usize::from),
                 )),
                 _lock: lock,
+                unclean: AtomicBool::new(unclean),
             }),
         })
     }
@@ -122,6 +143,18 @@ impl EmbeddedIndex {
             .collect();
         names.sort_unstable();
         names
+    }
+
+    /// Whether the last stop was unclean and [`EmbeddedIndex::mark_reconciled`] has not been
+    /// called since: acknowledged writes may be missing.
+    pub fn may_have_lost_writes(&self) -> bool {
+        self.inner.unclean.load(Ordering::SeqCst)
+    }
+
+    /// The index was compared with the record and what it lacked was restored (or queued):
+    /// a clean close may now remove the open marker.
+    pub fn mark_reconciled(&self) {
+        self.inner.unclean.store(false, Ordering::SeqCst);
     }
 
     /// Runs the optimizer on `collection` now and waits for it (it otherwise runs when
@@ -183,10 +216,37 @@ impl Drop for Inner {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
+        let mut clean = true;
         for collection in collections.into_values() {
-            collection.close();
+            clean &= collection.close();
+        }
+        if clean && !self.unclean.load(Ordering::SeqCst) {
+            let marker = self.config.data_dir.join(OPEN_MARKER);
+            if let Err(error) =
+                fs::remove_file(&marker).and_then(|()| sync_dir(&self.config.data_dir))
+            {
+                tracing::error!(%error, "removing {} failed", marker.display());
+            }
         }
     }
+}
+
+/// Writes the open marker, durably, before anything can be written; `true` when it was
+/// there already (the last stop was unclean).
+fn open_marker(data_dir: &Path) -> Result<bool, VectorError> {
+    let marker = data_dir.join(OPEN_MARKER);
+    let found = marker.try_exists().map_err(io_error(&marker))?;
+    if !found {
+        fs::File::create(&marker)
+            .and_then(|file| file.sync_all())
+            .map_err(io_error(&marker))?;
+        sync_dir(data_dir).map_err(io_error(data_dir))?;
+    }
+    Ok(found)
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
 }
 
 async fn blocking<T: Send + 'static>(

@@ -4,11 +4,16 @@
 //! free).
 //!
 //! - **Durability**: the engine never replays its WAL, so data is durable only after
-//!   `flush()`. Writes arriving together are applied in arrival order, flushed once (group
-//!   commit), and only then acknowledged: an `upsert` that returned Ok survives a crash.
+//!   `flush()`. Writes arriving together are applied in arrival order and acknowledged once
+//!   applied (visible to searches); the writer flushes at most
+//!   [`EmbeddedConfig::flush_interval`] after the first unflushed write, and on close. A
+//!   crash can lose the writes of that window: the data directory then says so
+//!   ([`super::EmbeddedIndex`]'s open marker) and the owner of the record reconciles. With a
+//!   zero interval, writes arriving together are flushed once (group commit) before they are
+//!   acknowledged: an `upsert` that returned Ok survives a crash.
 //! - **Optimizer**: HNSW builds, merges and vacuum run here once writes pause
 //!   (`optimize_idle`) or every `optimize_every_points`, never inside a request; searches
-//!   keep running meanwhile, writes queue behind it.
+//!   keep running meanwhile, writes queue behind it ([`optimizer`]).
 //! - **WAL bound**: after each group, a WAL above `wal_max_bytes` is compacted by closing the
 //!   shard, pruning old segments and reopening it ([`super::shard::ShardPaths::load`]).
 
@@ -16,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use qdrant_edge::{
     EdgeShard, Filter as EdgeFilter, JsonPath, PayloadFieldSchema, PointId, PointInsertOperations,
@@ -27,6 +33,8 @@ use super::shard::{
     ShardPaths, ShardSlot, engine_error, guarded, guarded_close, guarded_flush, wal_bytes,
 };
 use crate::{EmbeddedConfig, VectorError};
+
+mod optimizer;
 
 /// Commands waiting beyond this make senders wait (backpressure).
 const QUEUE: usize = 64;
@@ -86,6 +94,9 @@ impl Writer {
             stats: Arc::clone(&stats),
             unoptimized_points: 0,
             dirty: false,
+            last_write: Instant::now(),
+            flush_due: None,
+            optimize_waiters: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("vector-writer-{collection}"))
@@ -99,7 +110,7 @@ impl Writer {
         })
     }
 
-    /// Applies `op`; returns once it is flushed to disk.
+    /// Applies `op`; returns once it is applied (and flushed, with a zero flush interval).
     pub(crate) async fn write(&self, op: WriteOp) -> Result<(), VectorError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Write(op, reply)).await?;
@@ -176,25 +187,33 @@ struct WriterThread {
     config: EmbeddedConfig,
     stats: Arc<WriterStats>,
     unoptimized_points: usize,
+    /// Written since the last optimizer run.
     dirty: bool,
+    last_write: Instant,
+    /// When the writes not yet flushed must be: one flush interval after the oldest of
+    /// them, later after a failed flush.
+    flush_due: Option<Instant>,
+    /// Who waits for the next optimizer run.
+    optimize_waiters: Vec<oneshot::Sender<Result<bool, VectorError>>>,
 }
 
 impl WriterThread {
     fn run(mut self, receiver: Receiver<Command>) {
         loop {
-            let first = if self.dirty {
-                match receiver.recv_timeout(self.config.optimize_idle) {
-                    Ok(command) => command,
-                    Err(RecvTimeoutError::Timeout) => {
-                        self.optimize_logged();
-                        continue;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
-            } else {
-                match receiver.recv() {
+            let first = match self.next_timer() {
+                None => match receiver.recv() {
                     Ok(command) => command,
                     Err(_) => break,
+                },
+                Some(at) => {
+                    match receiver.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                        Ok(command) => command,
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.on_timer();
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    }
                 }
             };
             let mut group = vec![first];
@@ -209,11 +228,33 @@ impl WriterThread {
             }
             self.compact_wal_if_needed();
         }
+        // The final flush is the shard's close (`Collection::close` drops it).
+    }
+
+    /// The next moment something is due without a command: the deferred flush, or the
+    /// optimizer once writes have paused.
+    fn next_timer(&self) -> Option<Instant> {
+        let optimize = self
+            .dirty
+            .then(|| self.last_write + self.config.optimize_idle);
+        [self.flush_due, optimize].into_iter().flatten().min()
+    }
+
+    fn on_timer(&mut self) {
+        let now = Instant::now();
+        if self.flush_due.is_some_and(|due| now >= due)
+            && let Err(error) = self.flush()
+        {
+            self.retry_flush_later();
+            tracing::error!(collection = %self.collection, %error, "vector flush failed");
+        }
+        if self.dirty && now >= self.last_write + self.config.optimize_idle {
+            self.optimize_logged();
+        }
     }
 
     fn run_group(&mut self, group: Vec<Command>) {
         let mut replies = Vec::with_capacity(group.len());
-        let mut optimize_waiters = Vec::new();
         for command in group {
             match command {
                 Command::Write(op, reply) => {
@@ -225,12 +266,20 @@ impl WriterThread {
                     }
                     replies.push((reply, result));
                 }
-                Command::Optimize(reply) => optimize_waiters.push(reply),
+                Command::Optimize(reply) => self.optimize_waiters.push(reply),
             }
         }
-        if replies.iter().any(|(_, result)| result.is_ok())
+        let applied = replies.iter().any(|(_, result)| result.is_ok());
+        if applied {
+            self.last_write = Instant::now();
+            self.flush_due
+                .get_or_insert(self.last_write + self.config.flush_interval);
+        }
+        if applied
+            && self.config.flush_interval.is_zero()
             && let Err(error) = self.flush()
         {
+            self.retry_flush_later();
             let message = error.to_string();
             for (_, result) in &mut replies {
                 if result.is_ok() {
@@ -242,16 +291,9 @@ impl WriterThread {
             // The caller may have gone away (request cancelled); the write stands.
             let _ = reply.send(result);
         }
-        if !optimize_waiters.is_empty() {
+        if !self.optimize_waiters.is_empty() {
             let result = self.optimize();
-            let message = result.as_ref().err().map(ToString::to_string);
-            for reply in optimize_waiters {
-                let _ = reply.send(match (&result, &message) {
-                    (Ok(changed), _) => Ok(*changed),
-                    (Err(_), Some(message)) => Err(VectorError::Backend(message.clone())),
-                    (Err(_), None) => Err(VectorError::Backend("optimize failed".into())),
-                });
-            }
+            self.answer_optimize_waiters(&result);
         }
     }
 
@@ -313,36 +355,15 @@ impl WriterThread {
 
     fn flush(&mut self) -> Result<(), VectorError> {
         self.with_shard(guarded_flush)?;
+        self.flush_due = None;
         self.stats.flushes.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
-    fn optimize(&mut self) -> Result<bool, VectorError> {
-        let changed = self.with_shard(|shard| {
-            guarded(|| shard.optimize())?.map_err(|error| engine_error("optimize failed", error))
-        })?;
-        self.flush()?;
-        self.dirty = false;
-        self.unoptimized_points = 0;
-        self.stats.optimizations.fetch_add(1, Ordering::Relaxed);
-        Ok(changed)
-    }
-
-    fn optimize_logged(&mut self) {
-        let started = std::time::Instant::now();
-        match self.optimize() {
-            Ok(changed) => tracing::debug!(
-                collection = %self.collection,
-                changed,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "vector optimizer ran"
-            ),
-            Err(error) => {
-                // Searches still work on unoptimized segments; try again after more writes.
-                self.dirty = false;
-                tracing::error!(collection = %self.collection, %error, "vector optimizer failed");
-            }
-        }
+    /// After a failed flush: not before a second (or one interval) from now.
+    fn retry_flush_later(&mut self) {
+        let pause = self.config.flush_interval.max(Duration::from_secs(1));
+        self.flush_due = Some(Instant::now() + pause);
     }
 
     fn compact_wal_if_needed(&mut self) {
@@ -352,7 +373,9 @@ impl WriterThread {
         let mut slot = self.slot.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(shard) = slot.take() {
             // Dropping the shard flushes it; nothing else can hold its locks now.
-            if guarded_close(shard).is_err() {
+            if guarded_close(shard).is_ok() {
+                self.flush_due = None;
+            } else {
                 tracing::error!(collection = %self.collection, "closing the shard for WAL compaction failed");
             }
         }
