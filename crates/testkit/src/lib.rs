@@ -37,7 +37,7 @@ pub use processes::{
     ServiceProcess, assert_refuses_unmigrated_database, assert_serves_health_and_stops,
     spawn_service, stop_gracefully, wait_for_exit, wait_until_ok,
 };
-pub use sessions::open_session;
+pub use sessions::{give_second_factor, open_session};
 pub use sse::{SseEvent, SseReader};
 pub use tokens::{Tokens, audience};
 pub use users::{User, create_user};

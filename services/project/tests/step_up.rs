@@ -11,19 +11,6 @@ use serde_json::json;
 use sqlx::PgPool;
 use testkit::{Reply, User};
 
-/// A confirmed TOTP factor for `user`, as auth stores it (the secret's bytes do not matter
-/// here: only that a factor exists).
-async fn give_factor(app: &TestApp, user: &User) {
-    sqlx::query(
-        "INSERT INTO auth.totp_factors (user_id, secret_ciphertext, confirmed_at) VALUES ($1, $2, now())",
-    )
-    .bind(user.id)
-    .bind(vec![7u8; 48])
-    .execute(&app.pool)
-    .await
-    .expect("a factor");
-}
-
 /// `user` with their token signed again at `aal`, same session.
 fn at(app: &TestApp, user: &User, aal: Aal) -> User {
     User {
@@ -51,7 +38,7 @@ async fn an_owner_with_a_factor_deletes_and_transfers_only_at_aal2(pool: PgPool)
     let app = TestApp::new(pool).await;
     let owner = app.user("owner").await;
     let heir = app.user("heir").await;
-    give_factor(&app, &owner).await;
+    testkit::give_second_factor(&app.pool, owner.id).await;
     let doomed = app.project_id("Doomed", &owner).await;
     let legacy = app.project_id("Legacy", &owner).await;
     let path = format!("/api/projects/{legacy}/members/{}", heir.id);
@@ -106,7 +93,7 @@ async fn a_factor_enrolled_after_the_token_was_signed_counts_within_a_second(poo
         .get_as(&format!("/api/projects/{project}"), &owner)
         .await;
     assert_eq!(seen.status, StatusCode::OK, "the session is now remembered");
-    give_factor(&app, &owner).await;
+    testkit::give_second_factor(&app.pool, owner.id).await;
     tokio::time::sleep(authn::REMEMBER_FOR + std::time::Duration::from_millis(100)).await;
     assert_step_up_required(
         &app.delete_as(&format!("/api/projects/{project}"), &owner)
@@ -119,7 +106,7 @@ async fn others_are_refused_as_before_whatever_their_level(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let owner = app.user("owner").await;
     let maintainer = app.user("maintainer").await;
-    give_factor(&app, &maintainer).await;
+    testkit::give_second_factor(&app.pool, maintainer.id).await;
     let project = app.project_id("Shared", &owner).await;
     let path = format!("/api/projects/{project}/members/{}", maintainer.id);
     app.put_as(&path, json!({ "role": "maintainer" }), &owner)

@@ -91,8 +91,12 @@ fn parse(value: Value, user: &AuthUser, max_bytes: usize) -> Result<Checked, Api
     }
     let request: IngestRequest = serde_json::from_value(value)
         .map_err(|error| ApiError::validation("invalid_document", error.to_string()))?;
-    if request.shared && !user.role.is_admin() {
-        return Err(ApiError::Forbidden("only admins can add shared documents"));
+    if request.shared {
+        if !user.role.is_admin() {
+            return Err(ApiError::Forbidden("only admins can add shared documents"));
+        }
+        // Managing shared knowledge is an admin action: aal2 for an admin with a factor.
+        user.require_aal2()?;
     }
     let owner_id = (!request.shared).then_some(user.user_id);
     check(request, owner_id, max_bytes)

@@ -62,8 +62,12 @@ pub async fn ingest(
     user: &AuthUser,
     request: IngestRequest,
 ) -> Result<(Document, Outcome), ApiError> {
-    if request.shared && !user.role.is_admin() {
-        return Err(ApiError::Forbidden("only admins can add shared documents"));
+    if request.shared {
+        if !user.role.is_admin() {
+            return Err(ApiError::Forbidden("only admins can add shared documents"));
+        }
+        // Managing shared knowledge is an admin action: aal2 for an admin with a factor.
+        user.require_aal2()?;
     }
     let owner_id = (!request.shared).then_some(user.user_id);
     let Checked {

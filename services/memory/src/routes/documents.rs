@@ -203,7 +203,7 @@ pub async fn remove(
     let mut tx = state.pool.begin().await?;
     match db::memory::documents::owner_of(&mut *tx, id).await? {
         Some(Some(owner)) if owner == user.user_id => {}
-        Some(None) if user.role.is_admin() => {}
+        Some(None) if user.role.is_admin() => user.require_aal2()?,
         Some(None) => return Err(ApiError::Forbidden("only admins delete shared documents")),
         Some(Some(_)) | None => return Err(NOT_FOUND),
     }

@@ -69,7 +69,10 @@ pub struct TransferQuery {
 fn owner(user: &AuthUser, query: &TransferQuery) -> Result<Option<Uuid>, ApiError> {
     match query.scope.unwrap_or_default() {
         TransferScope::Mine => Ok(Some(user.user_id)),
-        TransferScope::Shared if user.role.is_admin() => Ok(None),
+        TransferScope::Shared if user.role.is_admin() => {
+            user.require_aal2()?;
+            Ok(None)
+        }
         TransferScope::Shared => Err(ApiError::Forbidden(
             "only admins export or import shared documents",
         )),
