@@ -118,8 +118,9 @@ pub struct EmbeddedConfig {
     pub wal_max_bytes: u64,
     /// The optimizer (HNSW build, merges, vacuum) runs once writes pause this long...
     pub optimize_idle: Duration,
-    /// ...or, under writes that never pause, after this many points. Writes wait while it
-    /// runs, so a bulk ingest should not pay for it repeatedly: keep this large.
+    /// ...or, under writes that never pause, after this many points. It runs beside writes
+    /// (which only wait with a zero `flush_interval`) but takes a core and defers flushes
+    /// while it runs, so a bulk ingest should not pay for it repeatedly: keep this large.
     pub optimize_every_points: usize,
     /// Segments above this many KiB of vectors get an HNSW index (engine default: unset).
     pub indexing_threshold_kb: Option<usize>,

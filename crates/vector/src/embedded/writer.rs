@@ -11,9 +11,9 @@
 //!   ([`super::EmbeddedIndex`]'s open marker) and the owner of the record reconciles. With a
 //!   zero interval, writes arriving together are flushed once (group commit) before they are
 //!   acknowledged: an `upsert` that returned Ok survives a crash.
-//! - **Optimizer**: HNSW builds, merges and vacuum run here once writes pause
-//!   (`optimize_idle`) or every `optimize_every_points`, never inside a request; searches
-//!   keep running meanwhile, writes queue behind it ([`optimizer`]).
+//! - **Optimizer**: HNSW builds, merges and vacuum start once writes pause
+//!   (`optimize_idle`) or every `optimize_every_points`, never inside a request, and run on
+//!   a thread of their own: searches and writes go on meanwhile, flushes wait ([`optimizer`]).
 //! - **WAL bound**: after each group, a WAL above `wal_max_bytes` is compacted by closing the
 //!   shard, pruning old segments and reopening it ([`super::shard::ShardPaths::load`]).
 
@@ -29,12 +29,13 @@ use qdrant_edge::{
 };
 use tokio::sync::oneshot;
 
-use super::shard::{
-    ShardPaths, ShardSlot, engine_error, guarded, guarded_close, guarded_flush, wal_bytes,
-};
+use super::shard::{ShardPaths, ShardSlot, engine_error, guarded, guarded_flush};
 use crate::{EmbeddedConfig, VectorError};
 
+mod compaction;
 mod optimizer;
+
+use optimizer::OptimizerState;
 
 /// Commands waiting beyond this make senders wait (backpressure).
 const QUEUE: usize = 64;
@@ -96,7 +97,7 @@ impl Writer {
             dirty: false,
             last_write: Instant::now(),
             flush_due: None,
-            optimize_waiters: Vec::new(),
+            optimizer: OptimizerState::default(),
         };
         let thread = std::thread::Builder::new()
             .name(format!("vector-writer-{collection}"))
@@ -193,8 +194,8 @@ struct WriterThread {
     /// When the writes not yet flushed must be: one flush interval after the oldest of
     /// them, later after a failed flush.
     flush_due: Option<Instant>,
-    /// Who waits for the next optimizer run.
-    optimize_waiters: Vec<oneshot::Sender<Result<bool, VectorError>>>,
+    /// The optimizer run in progress, and who waits for a run.
+    optimizer: OptimizerState,
 }
 
 impl WriterThread {
@@ -224,16 +225,22 @@ impl WriterThread {
             }
             self.run_group(group);
             if self.unoptimized_points >= self.config.optimize_every_points {
-                self.optimize_logged();
+                self.start_optimize();
             }
-            self.compact_wal_if_needed();
+            if !self.optimizer.is_running() {
+                self.compact_wal_if_needed();
+            }
         }
+        self.collect_optimize(true);
         // The final flush is the shard's close (`Collection::close` drops it).
     }
 
     /// The next moment something is due without a command: the deferred flush, or the
     /// optimizer once writes have paused.
     fn next_timer(&self) -> Option<Instant> {
+        if let Some(poll) = self.optimizer.next_poll() {
+            return Some(poll);
+        }
         let optimize = self
             .dirty
             .then(|| self.last_write + self.config.optimize_idle);
@@ -241,15 +248,16 @@ impl WriterThread {
     }
 
     fn on_timer(&mut self) {
+        if self.optimizer.is_running() {
+            self.collect_optimize(false);
+            return;
+        }
         let now = Instant::now();
-        if self.flush_due.is_some_and(|due| now >= due)
-            && let Err(error) = self.flush()
-        {
-            self.retry_flush_later();
-            tracing::error!(collection = %self.collection, %error, "vector flush failed");
+        if self.flush_due.is_some_and(|due| now >= due) {
+            self.flush_or_retry_later();
         }
         if self.dirty && now >= self.last_write + self.config.optimize_idle {
-            self.optimize_logged();
+            self.start_optimize();
         }
     }
 
@@ -266,7 +274,7 @@ impl WriterThread {
                     }
                     replies.push((reply, result));
                 }
-                Command::Optimize(reply) => self.optimize_waiters.push(reply),
+                Command::Optimize(reply) => self.optimizer.wait_for_next_run(reply),
             }
         }
         let applied = replies.iter().any(|(_, result)| result.is_ok());
@@ -291,9 +299,8 @@ impl WriterThread {
             // The caller may have gone away (request cancelled); the write stands.
             let _ = reply.send(result);
         }
-        if !self.optimize_waiters.is_empty() {
-            let result = self.optimize();
-            self.answer_optimize_waiters(&result);
+        if self.optimizer.has_waiters() {
+            self.start_optimize();
         }
     }
 
@@ -360,47 +367,16 @@ impl WriterThread {
         Ok(())
     }
 
+    fn flush_or_retry_later(&mut self) {
+        if let Err(error) = self.flush() {
+            self.retry_flush_later();
+            tracing::error!(collection = %self.collection, %error, "vector flush failed");
+        }
+    }
+
     /// After a failed flush: not before a second (or one interval) from now.
     fn retry_flush_later(&mut self) {
         let pause = self.config.flush_interval.max(Duration::from_secs(1));
         self.flush_due = Some(Instant::now() + pause);
-    }
-
-    fn compact_wal_if_needed(&mut self) {
-        if wal_bytes(&self.paths.wal) < self.config.wal_max_bytes {
-            return;
-        }
-        let mut slot = self.slot.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(shard) = slot.take() {
-            // Dropping the shard flushes it; nothing else can hold its locks now.
-            if guarded_close(shard).is_ok() {
-                self.flush_due = None;
-            } else {
-                tracing::error!(collection = %self.collection, "closing the shard for WAL compaction failed");
-            }
-        }
-        match self.paths.load() {
-            Ok(shard) => {
-                *slot = Some(shard);
-                self.stats.wal_compactions.fetch_add(1, Ordering::Relaxed);
-            }
-            // Left closed: the next command tries again and reports the error meanwhile.
-            Err(error) => {
-                tracing::error!(collection = %self.collection, %error, "reopening after WAL compaction failed");
-            }
-        }
-    }
-
-    fn reopen(&mut self) -> Result<(), VectorError> {
-        let mut slot = self.slot.write().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
-            *slot = Some(self.paths.load().map_err(|error| {
-                VectorError::Unavailable(format!(
-                    "collection `{}` is closed and could not be reopened: {error}",
-                    self.collection
-                ))
-            })?);
-        }
-        Ok(())
     }
 }

@@ -1,0 +1,95 @@
+//! The embedded optimizer runs beside writes (issue 16: "writes never stall behind the
+//! embedded index's optimizer"): while an HNSW build runs, upserts are applied and answered,
+//! searches see them, and everything written meanwhile is flushed once the run ends.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{embedded_config, point, points, spec, vector};
+use tempfile::TempDir;
+use vector::{EmbeddedConfig, EmbeddedIndex, SearchRequest, VectorIndex};
+
+const COLLECTION: &str = "beside";
+/// Enough points that the HNSW build takes seconds (debug build), the writes below milliseconds.
+const INDEXED: u64 = 3_000;
+const WRITES_DURING_RUN: u64 = 20;
+
+fn config(dir: &TempDir) -> EmbeddedConfig {
+    let mut config = embedded_config(dir);
+    config.write_batch = 4_096;
+    // Only the explicit optimize below runs.
+    config.optimize_idle = Duration::from_secs(3_600);
+    config.indexing_threshold_kb = Some(1);
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_are_answered_while_the_optimizer_runs() {
+    let dir = TempDir::new().expect("temp dir");
+    let index = EmbeddedIndex::open(config(&dir)).await.expect("opens");
+    index
+        .ensure_collection(&spec(COLLECTION))
+        .await
+        .expect("ensure");
+    for start in (0..INDEXED).step_by(1_000) {
+        index
+            .upsert(COLLECTION, points(start..start + 1_000))
+            .await
+            .expect("bulk upsert");
+    }
+
+    let optimizer = {
+        let index = index.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let changed = index.optimize(COLLECTION).await.expect("optimize");
+            (changed, started.elapsed())
+        })
+    };
+    // The optimize command is queued before the first write below.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let mut answered_during_run = 0;
+    let writes_started = Instant::now();
+    for i in INDEXED..INDEXED + WRITES_DURING_RUN {
+        index
+            .upsert(COLLECTION, vec![point(i)])
+            .await
+            .expect("upsert during the run");
+        if !optimizer.is_finished() {
+            answered_during_run += 1;
+        }
+    }
+    let writes_took = writes_started.elapsed();
+    let (changed, optimize_took) = optimizer.await.expect("optimizer task");
+    assert!(changed, "the run built an index");
+    assert_eq!(
+        answered_during_run, WRITES_DURING_RUN,
+        "every write was answered while the optimizer ran ({optimize_took:?}); \
+         the writes took {writes_took:?} in all"
+    );
+
+    let last = INDEXED + WRITES_DURING_RUN - 1;
+    let hits = index
+        .search(COLLECTION, &SearchRequest::new(vector(last), 1))
+        .await
+        .expect("search");
+    assert_eq!(
+        hits[0].id,
+        common::id(last),
+        "a write made during the run is found"
+    );
+    let stats = index.stats(COLLECTION).await.expect("stats");
+    assert!(stats.indexed_vectors >= INDEXED as usize, "{stats:?}");
+
+    // A clean close flushes what was written during the run; all of it is there on reopen.
+    index.close().await;
+    let reopened = EmbeddedIndex::open(config(&dir)).await.expect("reopens");
+    assert!(!reopened.may_have_lost_writes(), "the close was clean");
+    assert_eq!(
+        reopened.count(COLLECTION, None).await.expect("count"),
+        INDEXED + WRITES_DURING_RUN
+    );
+    reopened.close().await;
+}
