@@ -189,3 +189,51 @@ async fn each_client_has_its_own_login_limit_and_cannot_forge_another(pool: PgPo
     let (status, _) = wrong_login(&client_b, &gateway.base_url, None).await;
     assert_eq!(status, 401);
 }
+
+/// Passwordless ceremonies one client address may start per minute (auth's rule).
+const PASSKEY_STARTS_PER_MINUTE: usize = 30;
+
+async fn passkey_start(client: &reqwest::Client, base: &str, forged: &str) -> (u16, String) {
+    let response = client
+        .post(format!("{base}/api/auth/passkeys/login/start"))
+        .header("x-forwarded-for", forged)
+        .send()
+        .await
+        .expect("passkey start answers");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("json body");
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+/// The passkey ceremony limit keys on the same client address as logins: through the
+/// gateway each client has its own bucket, and a forged `X-Forwarded-For` (a new one on every
+/// request) neither escapes it through the gateway nor straight to auth.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn passkey_ceremony_starts_are_limited_per_client_and_not_forgeable(pool: PgPool) {
+    let auth = start_auth(&pool).await;
+    let gateway = start_gateway(&auth.base_url).await;
+    let through_gateway = from_address("127.0.0.6");
+    let straight_to_auth = from_address("127.0.0.7");
+    for (client, base) in [
+        (&through_gateway, &gateway.base_url),
+        (&straight_to_auth, &auth.base_url),
+    ] {
+        for attempt in 0..PASSKEY_STARTS_PER_MINUTE {
+            let forged = format!("9.9.{}.{attempt}, 127.0.0.{}", attempt / 200, 100 + attempt);
+            let (status, _) = passkey_start(client, base, &forged).await;
+            assert_eq!(status, 200, "{base}: start {attempt} is within the limit");
+        }
+        let (status, code) = passkey_start(client, base, "9.9.9.250, 127.0.0.250").await;
+        assert_eq!(
+            (status, code.as_str()),
+            (429, "rate_limited"),
+            "{base}: a forged X-Forwarded-For must not reset the limit"
+        );
+    }
+    // Another client behind the gateway still has its whole allowance.
+    let (status, _) = passkey_start(&from_address("127.0.0.8"), &gateway.base_url, "1.1.1.1").await;
+    assert_eq!(status, 200, "a client pays only for its own starts");
+}
