@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use authn::Role;
 use axum::http::StatusCode;
-use common::{TestApp, flaky::app_with_flaky_index, hit_documents};
+use common::{TOPICS, TestApp, flaky::app_with_flaky_index, hit_documents};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use testkit::{Reply, User};
@@ -48,24 +48,10 @@ fn failed(code: &str) -> (String, Option<String>) {
 
 /// Text of about `words` words, different for each `seed`.
 fn text(seed: usize, words: usize) -> String {
-    const VOCABULARY: [&str; 8] = [
-        "ownership",
-        "borrowing",
-        "lifetimes",
-        "traits",
-        "closures",
-        "iterators",
-        "channels",
-        "futures",
-    ];
     (0..words)
-        .map(|i| VOCABULARY[(seed * 7 + i * (seed % 5 + 1)) % VOCABULARY.len()])
+        .map(|i| TOPICS[(seed * 7 + i * (seed % 5 + 1)) % TOPICS.len()])
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -110,10 +96,7 @@ async fn each_item_is_answered_and_a_bad_one_sinks_nothing(pool: PgPool) {
     assert_eq!(document["tags"], json!(["rust"]));
     assert_eq!(document["pending_chunks"], 0, "indexed before answering");
     assert!(items[1].get("document").is_none());
-    assert_eq!(
-        count(&app.pool, "SELECT count(*) FROM memory.documents").await,
-        2
-    );
+    assert_eq!(app.documents().await, 2);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -135,8 +118,7 @@ async fn re_ingesting_a_batch_answers_unchanged_and_updated_as_the_single_path(p
         [ok("created"), ok("created"), failed("duplicate_in_batch")]
     );
     let b_id = first.body["items"][1]["document"]["id"].clone();
-    let old_chunks = count(&app.pool, "SELECT count(*) FROM memory.chunks").await;
-    assert_eq!(app.vectors().await, old_chunks as u64);
+    app.assert_a_vector_per_chunk().await;
 
     // The single path sees the batch's documents as its own.
     let single = app
@@ -164,16 +146,9 @@ async fn re_ingesting_a_batch_answers_unchanged_and_updated_as_the_single_path(p
     let updated = &again.body["items"][1]["document"];
     assert_eq!(updated["id"], b_id, "updated in place");
     assert_eq!(updated["chunk_count"], 1);
-    let chunks = count(&app.pool, "SELECT count(*) FROM memory.chunks").await;
-    assert_eq!(
-        app.vectors().await,
-        chunks as u64,
-        "the replaced chunks' vectors are gone"
-    );
-    assert_eq!(
-        count(&app.pool, "SELECT count(*) FROM memory.documents").await,
-        3
-    );
+    // The replaced chunks' vectors are gone.
+    app.assert_a_vector_per_chunk().await;
+    assert_eq!(app.documents().await, 3);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -208,10 +183,7 @@ async fn batches_over_the_limits_are_refused_whole(pool: PgPool) {
         .post_as(BATCH, json!({"documents": [], "x": 1}), &alice)
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        count(&app.pool, "SELECT count(*) FROM memory.documents").await,
-        0
-    );
+    assert_eq!(app.documents().await, 0);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -242,11 +214,9 @@ async fn batch_vectors_are_stored_under_their_chunk_ids_and_found(pool: PgPool) 
             .unwrap()
             .into_iter()
             .collect();
-    let pending = count(
-        &app.pool,
-        "SELECT count(*) FROM memory.chunks WHERE qdrant_point_id IS NULL",
-    )
-    .await;
+    let pending = app
+        .count("SELECT count(*) FROM memory.chunks WHERE qdrant_point_id IS NULL")
+        .await;
     assert_eq!(pending, 0);
     let indexer = &app.state.indexer;
     let page = indexer
@@ -327,13 +297,13 @@ async fn a_large_batch_leaves_fresh_statistics_behind(pool: PgPool) {
             .iter()
             .all(|(status, _)| status == "created")
     );
-    let chunks = count(&app.pool, "SELECT count(*) FROM memory.chunks").await;
+    let chunks = app.count("SELECT count(*) FROM memory.chunks").await;
     assert!(chunks >= 500, "{chunks} chunks");
 
     let analyzed = "SELECT count(*) FROM pg_stat_user_tables
                     WHERE schemaname = 'memory' AND last_analyze IS NOT NULL";
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    while count(&app.pool, analyzed).await < 2 {
+    while app.count(analyzed).await < 2 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the memory tables were never analyzed"

@@ -8,17 +8,13 @@ use std::collections::HashSet;
 
 use authn::Role;
 use axum::http::StatusCode;
-use common::TestApp;
+use common::{TestApp, replies};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use testkit::{AppClient, Reply};
+use testkit::Reply;
 
 const DOCUMENTS: &str = "/api/memory/documents";
 const TEXT: &str = "A borrowed reference must not outlive the value it points to.";
-
-async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
-}
 
 fn outcome(reply: &Reply) -> (StatusCode, Value, Value) {
     (
@@ -51,12 +47,8 @@ async fn the_same_text_again_answers_the_stored_document_unchanged(pool: PgPool)
     assert_eq!(outcome(&again), (StatusCode::OK, json!("unchanged"), id));
     assert_eq!(again.body["document"]["title"], "First");
     assert_eq!(again.body["document"]["pending_chunks"], 0);
-    assert_eq!(
-        count(&app.pool, "SELECT count(*) FROM memory.documents").await,
-        1
-    );
-    let chunks = count(&app.pool, "SELECT count(*) FROM memory.chunks").await;
-    assert_eq!(app.vectors().await, chunks as u64);
+    assert_eq!(app.documents().await, 1);
+    app.assert_a_vector_per_chunk().await;
 
     // A trailing space is another text.
     let other = app
@@ -105,34 +97,23 @@ async fn each_owner_and_each_external_id_keeps_its_own_copy(pool: PgPool) {
         .await;
     assert_eq!(shared_again.body["status"], "unchanged");
     assert_eq!(shared_again.body["document"]["shared"], true);
-    assert_eq!(
-        count(&app.pool, "SELECT count(*) FROM memory.documents").await,
-        6
-    );
+    assert_eq!(app.documents().await, 6);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn eight_identical_requests_at_once_store_one_document(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user(Role::User).await;
-    let requests: Vec<_> = (0..8)
+    let requests = (0..8)
         .map(|_| {
-            let (client, alice) = (AppClient::clone(&app), alice.clone());
-            tokio::spawn(async move {
-                client
-                    .post_as(
-                        DOCUMENTS,
-                        json!({"source": "notes", "content": TEXT}),
-                        &alice,
-                    )
-                    .await
-            })
+            app.spawn_post(
+                DOCUMENTS,
+                json!({"source": "notes", "content": TEXT}),
+                &alice,
+            )
         })
         .collect();
-    let mut replies = Vec::new();
-    for request in requests {
-        replies.push(request.await.unwrap());
-    }
+    let replies = replies(requests).await;
     let ids: HashSet<String> = replies
         .iter()
         .map(|reply| reply.body["document"]["id"].as_str().unwrap().to_owned())
@@ -152,16 +133,9 @@ async fn eight_identical_requests_at_once_store_one_document(pool: PgPool) {
         .iter()
         .find(|reply| reply.status == StatusCode::CREATED);
     assert_eq!(created.unwrap().body["document"]["pending_chunks"], 0);
-    assert_eq!(
-        count(&app.pool, "SELECT count(*) FROM memory.documents").await,
-        1
-    );
-    let chunks = count(&app.pool, "SELECT count(*) FROM memory.chunks").await;
-    assert_eq!(
-        app.vectors().await,
-        chunks as u64,
-        "no vectors of lost copies"
-    );
+    assert_eq!(app.documents().await, 1);
+    // No vectors of lost copies.
+    app.assert_a_vector_per_chunk().await;
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -197,12 +171,8 @@ async fn a_batch_stores_a_text_once_within_itself_and_against_what_is_stored(poo
     assert_eq!(items[2]["document"]["id"], items[0]["document"]["id"]);
     assert_eq!(items[2]["document"]["source"], "notes", "the first copy's");
     assert_ne!(items[3]["document"]["id"], items[0]["document"]["id"]);
-    assert_eq!(
-        count(&app.pool, "SELECT count(*) FROM memory.documents").await,
-        3
-    );
-    let chunks = count(&app.pool, "SELECT count(*) FROM memory.chunks").await;
-    assert_eq!(app.vectors().await, chunks as u64);
+    assert_eq!(app.documents().await, 3);
+    app.assert_a_vector_per_chunk().await;
 
     // Sent again, every item is answered without work.
     let again = app

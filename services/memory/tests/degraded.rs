@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use authn::Role;
 use axum::http::StatusCode;
@@ -13,13 +13,13 @@ use common::{
     TestApp,
     flaky::{app_with_flaky_embedder, app_with_flaky_index},
     hit_documents,
+    qdrant::{self, app_on_qdrant_server},
+    wait_until_indexed,
 };
 use qdrant_edge_server::RunningServer;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tempfile::TempDir;
 use testkit::{User, metrics::sample};
-use vector::{EmbeddedConfig, EmbeddedIndex, VectorConfig};
 
 async fn ingest(app: &TestApp, user: &User, content: &str) -> Value {
     let reply = app
@@ -106,26 +106,6 @@ async fn searches_answer_lexically_while_the_embedder_is_down(pool: PgPool) {
     );
 }
 
-/// Polls until no chunk waits for its vector.
-async fn wait_until_indexed(pool: &PgPool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let pending: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM memory.chunks WHERE qdrant_point_id IS NULL")
-                .fetch_one(pool)
-                .await
-                .unwrap();
-        if pending == 0 {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the indexer never caught up ({pending} pending)"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn ingestion_goes_on_while_the_index_is_down_and_the_indexer_catches_up(pool: PgPool) {
     let (app, flaky) = app_with_flaky_index(pool).await;
@@ -137,12 +117,7 @@ async fn ingestion_goes_on_while_the_index_is_down_and_the_indexer_catches_up(po
     // Not in the index yet, and still found: PostgreSQL has every chunk.
     assert_degraded(&app, &alice, "backpressure queue", &[id]).await;
 
-    let worker = tokio::spawn(
-        app.state
-            .indexer
-            .clone()
-            .run(app.state.indexer_wakeup.clone(), Duration::from_millis(50)),
-    );
+    let worker = app.spawn_indexer(Duration::from_millis(50));
     flaky.set_down(false);
     app.state.indexer_wakeup.notify_one();
     wait_until_indexed(&app.pool).await;
@@ -160,30 +135,11 @@ async fn ingestion_goes_on_while_the_index_is_down_and_the_indexer_catches_up(po
     assert_eq!(hit_documents(&whole), [id]);
 }
 
-/// The embedded engine over `dir`, as a Qdrant server would keep it.
-async fn engine(dir: &TempDir) -> EmbeddedIndex {
-    EmbeddedIndex::open(EmbeddedConfig::new(dir.path().to_path_buf()))
-        .await
-        .expect("engine")
-}
-
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn a_stopped_qdrant_server_degrades_search_until_it_is_back(pool: PgPool) {
-    let data = TempDir::new().unwrap();
-    let mut server = RunningServer::start(engine(&data).await, None)
-        .await
-        .expect("serves");
+    // The test's handle on the engine goes at once: the server holds the only one.
+    let (app, mut server, _) = app_on_qdrant_server(pool).await;
     let addr = server.addr;
-    let dir = Arc::new(TempDir::new().unwrap());
-    let mut settings = common::settings(&dir, 64);
-    settings.vector = VectorConfig {
-        qdrant_url: Some(server.url()),
-        // Fail fast while the server is down: one try, short timeouts.
-        qdrant_max_retries: Some(0),
-        qdrant_timeout_secs: Some(2),
-        ..VectorConfig::default()
-    };
-    let app = TestApp::with_settings(pool, settings, dir).await;
     let alice = app.user(Role::User).await;
     let first = ingest(&app, &alice, "Raft elects a leader by majority vote.").await;
     assert_eq!(first["pending_chunks"], 0);
@@ -203,15 +159,10 @@ async fn a_stopped_qdrant_server_degrades_search_until_it_is_back(pool: PgPool) 
     );
 
     // The same data directory behind the same address, as after a restart.
-    server = RunningServer::start_on(addr, engine(&data).await, None)
+    server = RunningServer::start_on(addr, qdrant::engine(app.dir.path()).await, None)
         .await
         .expect("serves again");
-    let worker = tokio::spawn(
-        app.state
-            .indexer
-            .clone()
-            .run(app.state.indexer_wakeup.clone(), Duration::from_millis(50)),
-    );
+    let worker = app.spawn_indexer(Duration::from_millis(50));
     wait_until_indexed(&app.pool).await;
     worker.abort();
     let whole = search(

@@ -332,10 +332,6 @@ async fn bad_requests_get_clear_errors_and_store_nothing(pool: PgPool) {
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.code(), "missing_token");
-    let documents: i64 = sqlx::query_scalar("SELECT count(*) FROM memory.documents")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(documents, 0);
+    assert_eq!(app.documents().await, 0);
     assert_eq!(app.vectors().await, 0);
 }

@@ -4,6 +4,8 @@
 //! lacks its row, and nothing was stored twice. The same again with the vector index (a
 //! Qdrant gRPC server) down for part of the run.
 
+mod common;
+
 use std::{
     collections::BTreeSet,
     net::SocketAddr,
@@ -11,10 +13,14 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use axum::http::StatusCode;
+use common::{
+    process::{self, start, vector_ids},
+    wait_until_indexed,
+};
 use futures::StreamExt;
 use qdrant_edge_server::RunningServer;
 use serde_json::{Value, json};
@@ -22,9 +28,8 @@ use sqlx::PgPool;
 use tempfile::TempDir;
 use testkit::{ServiceProcess, SigningKeyFile};
 use uuid::Uuid;
-use vector::{EmbeddedConfig, EmbeddedIndex, ScrollRequest, VectorIndex};
+use vector::{EmbeddedConfig, EmbeddedIndex};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_memory");
 const DOCUMENTS: usize = 2_000;
 const CONNECTIONS: usize = 16;
 const COLLECTION: &str = "crash_chunks";
@@ -38,31 +43,15 @@ fn content(index: usize) -> String {
     )
 }
 
-/// The service's settings for this test: its token key, a small chunk size, a fast indexer
-/// and a vector index of its own (`index_env`).
+/// The service's settings for this test, with a vector index of its own (`index_env`) and
+/// room for the concurrent ingests.
 fn service_env(
     key: &SigningKeyFile,
     index_env: &[(&'static str, String)],
 ) -> Vec<(&'static str, String)> {
-    let mut env = vec![
-        ("JWT_PRIVATE_KEY_FILE", key.path().to_owned()),
-        ("EMBEDDING_DIM", "32".to_owned()),
-        ("MEMORY_COLLECTION", COLLECTION.to_owned()),
-        ("MEMORY_CHUNK_SIZE", "120".to_owned()),
-        ("MEMORY_CHUNK_OVERLAP", "0".to_owned()),
-        ("MEMORY_INDEXER_INTERVAL_SECS", "1".to_owned()),
-        ("DB_POOL_SIZE", "8".to_owned()),
-    ];
-    env.extend(index_env.iter().cloned());
+    let mut env = process::service_env(key, COLLECTION, index_env);
+    env.push(("DB_POOL_SIZE", "8".to_owned()));
     env
-}
-
-async fn start(pool: &PgPool, env: &[(&'static str, String)]) -> ServiceProcess {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut service = testkit::spawn_service(BINARY, "MEMORY_", pool, &env);
-    let live = format!("{}/health/live", service.base_url);
-    testkit::wait_until_ok(&live, &mut service.child).await;
-    service
 }
 
 /// Sends the 2,000 ingests, `CONNECTIONS` at a time, and counts the answered ones in
@@ -124,23 +113,6 @@ async fn wait_for(
     }
 }
 
-/// Polls PostgreSQL until no chunk waits for its vector (the restarted indexer's work).
-async fn wait_until_indexed(pool: &PgPool) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let pending: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM memory.chunks WHERE qdrant_point_id IS NULL")
-                .fetch_one(pool)
-                .await
-                .expect("count pending");
-        if pending == 0 {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{pending} chunks still pending");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// Kills the service with SIGKILL, collects the answered ingests, starts it again with the
 /// same settings (same index) and waits until its indexer has caught up; then stops it.
 async fn kill_and_recover(
@@ -160,30 +132,6 @@ async fn kill_and_recover(
     wait_until_indexed(pool).await;
     testkit::stop_gracefully(service.child).await;
     acknowledged
-}
-
-/// Every point id in the collection.
-async fn vector_ids(index: &dyn VectorIndex) -> BTreeSet<Uuid> {
-    let mut ids = BTreeSet::new();
-    let mut offset = None;
-    loop {
-        let page = index
-            .scroll_ids(
-                COLLECTION,
-                &ScrollRequest {
-                    filter: None,
-                    offset,
-                    limit: 1_000,
-                },
-            )
-            .await
-            .expect("scroll");
-        ids.extend(page.ids);
-        match page.next_offset {
-            Some(next) => offset = Some(next),
-            None => return ids,
-        }
-    }
 }
 
 /// The counts the issue asks for, after recovery.
@@ -266,7 +214,7 @@ async fn a_kill_9_during_ingest_loses_no_answered_document_and_leaves_index_and_
     let engine = EmbeddedIndex::open(EmbeddedConfig::new(data.path()))
         .await
         .expect("open the index the service left");
-    let vectors = vector_ids(&engine).await;
+    let vectors = vector_ids(&engine, COLLECTION).await;
     engine.close().await;
     assert_consistent(&pool, &acknowledged, &vectors).await;
 }
@@ -306,7 +254,7 @@ async fn with_the_index_down_for_part_of_the_run_a_kill_9_still_loses_nothing(po
     wait_for(&answered, 800, &ingest).await;
     let acknowledged = kill_and_recover(&pool, &env, service, ingest).await;
 
-    let vectors = vector_ids(&engine).await;
+    let vectors = vector_ids(&engine, COLLECTION).await;
     assert_consistent(&pool, &acknowledged, &vectors).await;
     server.stop().await.expect("stops");
     engine.close().await;

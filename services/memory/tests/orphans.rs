@@ -111,12 +111,7 @@ async fn the_indexer_sweeps_orphans_periodically(pool: PgPool) {
     app.state.indexer.orphan_sweep_interval = Some(Duration::from_millis(200));
     // The sweep at start deletes the first orphans; only a later sweep can find the next.
     orphan(&app, &ids[..3]).await;
-    let worker = tokio::spawn(
-        app.state
-            .indexer
-            .clone()
-            .run(app.state.indexer_wakeup.clone(), Duration::from_secs(60)),
-    );
+    let worker = app.spawn_indexer(Duration::from_secs(60));
     wait_for_vectors(&app, 9).await;
     orphan(&app, &ids[3..5]).await;
     wait_for_vectors(&app, 7).await;

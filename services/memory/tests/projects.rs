@@ -131,11 +131,7 @@ async fn only_projects_the_writer_can_see_are_accepted_all_others_alike(pool: Pg
         refusals.iter().all(|message| *message == refusals[0]),
         "{refusals:?}"
     );
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM memory.documents")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(count, 0, "nothing stored");
+    assert_eq!(app.documents().await, 0, "nothing stored");
 
     let as_member = app
         .ingest(&alice, note("Filed by a member.", Some(shared_with_alice)))

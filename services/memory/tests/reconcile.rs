@@ -4,43 +4,33 @@
 //! unclean stop, puts those chunks back to pending before it answers, and its indexer
 //! brings every vector back. A one-hour interval makes the loss certain, not a race.
 
-use std::{
-    collections::BTreeSet,
-    time::{Duration, Instant},
-};
+mod common;
+
+use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
+use common::{
+    process::{self, start, vector_ids},
+    wait_until_indexed,
+};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tempfile::TempDir;
 use testkit::{ServiceProcess, SigningKeyFile};
 use uuid::Uuid;
-use vector::{EmbeddedConfig, EmbeddedIndex, ScrollRequest, VectorIndex};
+use vector::{EmbeddedConfig, EmbeddedIndex};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_memory");
 const COLLECTION: &str = "reconcile_chunks";
 const DOCUMENTS: usize = 30;
 
+/// The embedded index in `data`, flushing only once an hour.
 fn service_env(key: &SigningKeyFile, data: &TempDir) -> Vec<(&'static str, String)> {
-    vec![
-        ("JWT_PRIVATE_KEY_FILE", key.path().to_owned()),
-        ("EMBEDDING_DIM", "32".to_owned()),
-        ("MEMORY_COLLECTION", COLLECTION.to_owned()),
-        ("MEMORY_CHUNK_SIZE", "120".to_owned()),
-        ("MEMORY_CHUNK_OVERLAP", "0".to_owned()),
-        ("MEMORY_INDEXER_INTERVAL_SECS", "1".to_owned()),
+    let index = [
         ("VECTOR_BACKEND", "embedded".to_owned()),
         ("VECTOR_DATA_DIR", data.path().display().to_string()),
         ("VECTOR_FLUSH_INTERVAL_MS", "3600000".to_owned()),
-    ]
-}
-
-async fn start(pool: &PgPool, env: &[(&'static str, String)]) -> ServiceProcess {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let mut service = testkit::spawn_service(BINARY, "MEMORY_", pool, &env);
-    let live = format!("{}/health/live", service.base_url);
-    testkit::wait_until_ok(&live, &mut service.child).await;
-    service
+    ];
+    process::service_env(key, COLLECTION, &index)
 }
 
 /// Ingests the documents one after another; each is answered with all its chunks indexed.
@@ -82,30 +72,6 @@ async fn chunk_ids(pool: &PgPool, indexed: bool) -> BTreeSet<Uuid> {
         .collect()
 }
 
-async fn vector_ids(index: &EmbeddedIndex) -> BTreeSet<Uuid> {
-    let page = index
-        .scroll_ids(
-            COLLECTION,
-            &ScrollRequest {
-                filter: None,
-                offset: None,
-                limit: 10_000,
-            },
-        )
-        .await
-        .expect("scroll");
-    assert!(page.next_offset.is_none(), "one page holds them all");
-    page.ids.into_iter().collect()
-}
-
-async fn wait_until_indexed(pool: &PgPool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !chunk_ids(pool, false).await.is_empty() {
-        assert!(Instant::now() < deadline, "chunks still pending");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn vectors_lost_by_a_kill_inside_the_flush_interval_are_restored_at_restart(pool: PgPool) {
     let key = SigningKeyFile::new();
@@ -126,7 +92,9 @@ async fn vectors_lost_by_a_kill_inside_the_flush_interval_are_restored_at_restar
         .await
         .expect("open the index the service left");
     assert!(engine.may_have_lost_writes());
-    let lost = indexed.difference(&vector_ids(&engine).await).count();
+    let lost = indexed
+        .difference(&vector_ids(&engine, COLLECTION).await)
+        .count();
     assert!(lost > 0, "the kill lost acknowledged vectors");
     // Opening and closing it without reconciling leaves the report for the service.
     engine.close().await;
@@ -142,7 +110,7 @@ async fn vectors_lost_by_a_kill_inside_the_flush_interval_are_restored_at_restar
         !engine.may_have_lost_writes(),
         "reconciled, then closed cleanly"
     );
-    let vectors = vector_ids(&engine).await;
+    let vectors = vector_ids(&engine, COLLECTION).await;
     engine.close().await;
     assert_eq!(
         vectors, indexed,
@@ -166,7 +134,7 @@ async fn a_graceful_stop_inside_the_flush_interval_loses_nothing(pool: PgPool) {
         .await
         .expect("reopen");
     assert!(!engine.may_have_lost_writes(), "a clean stop");
-    let vectors = vector_ids(&engine).await;
+    let vectors = vector_ids(&engine, COLLECTION).await;
     engine.close().await;
     assert_eq!(vectors, chunk_ids(&pool, true).await);
 }

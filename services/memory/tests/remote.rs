@@ -3,42 +3,15 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use authn::Role;
 use axum::http::StatusCode;
-use common::{TestApp, hit_documents};
-use qdrant_edge_server::RunningServer;
+use common::{hit_documents, qdrant::app_on_qdrant_server};
 use serde_json::json;
 use sqlx::PgPool;
-use tempfile::TempDir;
-use vector::{EmbeddedIndex, VectorConfig};
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn ingest_search_and_delete_work_through_qdrant_grpc(pool: PgPool) {
-    let dir = Arc::new(TempDir::new().unwrap());
-    let mut settings = common::settings(&dir, 64);
-    let engine = EmbeddedIndex::open(
-        settings
-            .vector
-            .backend()
-            .ok()
-            .and_then(|backend| match backend {
-                vector::Backend::Embedded(config) => Some(config),
-                vector::Backend::Qdrant(_) => None,
-            })
-            .expect("embedded config"),
-    )
-    .await
-    .expect("engine");
-    let server = RunningServer::start(engine.clone(), None)
-        .await
-        .expect("serves");
-    settings.vector = VectorConfig {
-        qdrant_url: Some(server.url()),
-        ..VectorConfig::default()
-    };
-    let app = TestApp::with_settings(pool, settings, dir).await;
+    let (app, server, engine) = app_on_qdrant_server(pool).await;
     assert_eq!(app.state.indexer.index.backend(), "qdrant");
 
     let alice = app.user(Role::User).await;

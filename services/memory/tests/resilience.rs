@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use common::{
     TestApp,
     flaky::{FlakyIndex, app_with_flaky_index},
-    hit_documents,
+    hit_documents, wait_until_indexed,
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -81,26 +81,8 @@ async fn the_background_indexer_picks_up_pending_chunks_when_woken(pool: PgPool)
     ingest_while_the_index_is_down(&app, &flaky, "Channels move values between tasks.").await;
     flaky.set_down(false);
 
-    let worker = tokio::spawn(app.state.indexer.clone().run(
-        app.state.indexer_wakeup.clone(),
-        std::time::Duration::from_millis(50),
-    ));
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let (pending,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM memory.chunks WHERE qdrant_point_id IS NULL")
-                .fetch_one(&app.pool)
-                .await
-                .unwrap();
-        if pending == 0 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "indexer never caught up"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let worker = app.spawn_indexer(std::time::Duration::from_millis(50));
+    wait_until_indexed(&app.pool).await;
     worker.abort();
     assert_eq!(app.vectors().await, 1);
 }
@@ -126,11 +108,7 @@ async fn an_unavailable_embedder_stores_nothing_and_says_so(pool: PgPool) {
         refused.body
     );
     assert_eq!(refused.code(), "embedding_unavailable");
-    let documents: i64 = sqlx::query_scalar("SELECT count(*) FROM memory.documents")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(documents, 0);
+    assert_eq!(app.documents().await, 0);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]

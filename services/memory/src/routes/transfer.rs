@@ -5,8 +5,8 @@ use authn::AuthUser;
 use axum::{
     Router,
     body::Body,
-    extract::{DefaultBodyLimit, State},
-    http::{HeaderMap, HeaderValue, header},
+    extract::{DefaultBodyLimit, FromRequestParts, State},
+    http::{HeaderMap, HeaderValue, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -65,7 +65,30 @@ pub struct TransferQuery {
     scope: Option<TransferScope>,
 }
 
-/// The owner the request acts for: the caller, or nobody (shared) for an admin.
+/// The caller of an export or import, and whose documents it moves: the caller's own, or for
+/// an admin asking `?scope=shared`, the shared ones (`owner_id` `None`). Extracted in the
+/// order a handler would take them: the token first, then the query.
+pub struct Transfer {
+    user: AuthUser,
+    owner_id: Option<Uuid>,
+}
+
+impl FromRequestParts<AppState> for Transfer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let user = AuthUser::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Query(query) = Query::<TransferQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let owner_id = owner(&user, &query).map_err(IntoResponse::into_response)?;
+        Ok(Self { user, owner_id })
+    }
+}
+
+/// Whose documents `user` may move with `query`: their own, or nobody's (shared) for an admin.
 fn owner(user: &AuthUser, query: &TransferQuery) -> Result<Option<Uuid>, ApiError> {
     match query.scope.unwrap_or_default() {
         TransferScope::Mine => Ok(Some(user.user_id)),
@@ -89,10 +112,8 @@ fn owner(user: &AuthUser, query: &TransferQuery) -> Result<Option<Uuid>, ApiErro
         Unauthenticated, AdminsOnly))]
 pub async fn export(
     State(state): State<AppState>,
-    user: AuthUser,
-    Query(query): Query<TransferQuery>,
+    Transfer { owner_id, .. }: Transfer,
 ) -> Result<Response, ApiError> {
-    let owner_id = owner(&user, &query)?;
     let body = crate::transfer::export::export(&state.pool, owner_id).await?;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(NDJSON)),
@@ -119,12 +140,10 @@ pub async fn export(
         Unauthenticated, AdminsOnly))]
 pub async fn import(
     State(state): State<AppState>,
-    user: AuthUser,
-    Query(query): Query<TransferQuery>,
+    Transfer { user, owner_id }: Transfer,
     headers: HeaderMap,
     body: Body,
 ) -> Result<axum::Json<ImportReport>, ImportError> {
-    let owner_id = owner(&user, &query)?;
     if !is_ndjson(&headers) {
         return Err(ImportError::UnsupportedMediaType);
     }

@@ -51,34 +51,58 @@ pub struct ChunkRecord {
     pub embedding_model: Option<String>,
 }
 
+/// Taken apart whole, so that a field added to the export's query cannot be left out of the
+/// records without the compiler saying so.
 impl From<ExportedDocument> for DocumentRecord {
     fn from(document: ExportedDocument) -> Self {
+        let ExportedDocument {
+            id,
+            source,
+            external_id,
+            kind,
+            path,
+            title,
+            tags,
+            metadata,
+            project_id,
+            content_hash,
+            created_at,
+            updated_at,
+            chunks,
+        } = document;
         Self {
-            id: document.id,
-            source: document.source,
-            external_id: document.external_id,
-            kind: Some(document.kind),
-            path: document.path,
-            title: document.title,
-            tags: document.tags,
-            metadata: Some(document.metadata),
-            project_id: document.project_id,
-            content_hash: document.content_hash,
-            created_at: Some(document.created_at),
-            updated_at: Some(document.updated_at),
-            chunks: document.chunks.0.into_iter().map(Into::into).collect(),
+            id,
+            source,
+            external_id,
+            kind: Some(kind),
+            path,
+            title,
+            tags,
+            metadata: Some(metadata),
+            project_id,
+            content_hash,
+            created_at: Some(created_at),
+            updated_at: Some(updated_at),
+            chunks: chunks.0.into_iter().map(Into::into).collect(),
         }
     }
 }
 
 impl From<ExportedChunk> for ChunkRecord {
     fn from(chunk: ExportedChunk) -> Self {
+        let ExportedChunk {
+            id,
+            index,
+            content,
+            metadata,
+            embedding_model,
+        } = chunk;
         Self {
-            id: chunk.id,
-            index: chunk.index,
-            content: chunk.content,
-            metadata: Some(chunk.metadata),
-            embedding_model: chunk.embedding_model,
+            id,
+            index,
+            content,
+            metadata: Some(metadata),
+            embedding_model,
         }
     }
 }

@@ -5,8 +5,10 @@
 #![allow(dead_code)]
 
 pub mod flaky;
+pub mod process;
+pub mod qdrant;
 
-use std::{ops::Deref, sync::Arc};
+use std::{ops::Deref, sync::Arc, time::Duration};
 
 use authn::Role;
 use memory::{AppState, config::Settings};
@@ -14,6 +16,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tempfile::TempDir;
 use testkit::{AppClient, Reply, Tokens, User};
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 use vector::{BackendKind, VectorConfig};
 
@@ -126,7 +129,85 @@ impl TestApp {
             .await
             .expect("count")
     }
+
+    /// The single number a `SELECT count(*) ...` answers.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
+    }
+
+    /// Documents stored, of every owner.
+    pub async fn documents(&self) -> i64 {
+        self.count("SELECT count(*) FROM memory.documents").await
+    }
+
+    /// Asserts that the index holds as many vectors as PostgreSQL holds chunks: every chunk
+    /// indexed, and no vector left behind by a replaced or lost copy.
+    pub async fn assert_a_vector_per_chunk(&self) {
+        let chunks = self.count("SELECT count(*) FROM memory.chunks").await;
+        assert_eq!(
+            self.vectors().await,
+            chunks as u64,
+            "vectors in the index, chunks in PostgreSQL"
+        );
+    }
+
+    /// Sends `body` to `path` as `user` on a task of its own, as one of many concurrent
+    /// clients would; [`replies`] collects the answers.
+    pub fn spawn_post(&self, path: &str, body: Value, user: &User) -> JoinHandle<Reply> {
+        let (client, path, user) = (self.client.clone(), path.to_owned(), user.clone());
+        tokio::spawn(async move { client.post_as(&path, body, &user).await })
+    }
+
+    /// Runs the background indexer (as the service does) until the handle is aborted.
+    pub fn spawn_indexer(&self, interval: Duration) -> JoinHandle<()> {
+        let indexer = self.state.indexer.clone();
+        tokio::spawn(indexer.run(self.state.indexer_wakeup.clone(), interval))
+    }
 }
+
+/// The replies of requests sent with [`TestApp::spawn_post`], in the order they were sent.
+pub async fn replies(requests: Vec<JoinHandle<Reply>>) -> Vec<Reply> {
+    let mut replies = Vec::with_capacity(requests.len());
+    for request in requests {
+        replies.push(request.await.expect("request task"));
+    }
+    replies
+}
+
+/// Polls PostgreSQL until no chunk waits for its vector: the indexer has caught up.
+pub async fn wait_until_indexed(pool: &PgPool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let pending: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM memory.chunks WHERE qdrant_point_id IS NULL")
+                .fetch_one(pool)
+                .await
+                .expect("count pending");
+        if pending == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the indexer never caught up ({pending} chunks pending)"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Eight Rust topics, words to build texts of their own from.
+pub const TOPICS: [&str; 8] = [
+    "ownership",
+    "borrowing",
+    "lifetimes",
+    "traits",
+    "closures",
+    "iterators",
+    "channels",
+    "futures",
+];
 
 /// The scores of a search answer, in order, checked to never rise.
 pub fn descending_scores(answer: &Value) -> Vec<f64> {

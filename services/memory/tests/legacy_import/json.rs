@@ -8,12 +8,10 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::{
-    common::{TestApp, hit_documents},
-    support::{
-        CRAB_ID, account, assert_index_matches_chunks, at, chunks, import, import_file, imported,
-        vector_ids,
-    },
+use crate::common::{TestApp, hit_documents};
+use crate::support::{
+    CRAB_ID, account, assert_index_matches_chunks, at, chunks, import, import_file, imported,
+    vector_ids,
 };
 
 #[sqlx::test(migrator = "db::MIGRATOR")]

@@ -1,8 +1,6 @@
 //! A Qdrant collection: payloads read page by page, UUID point ids kept as chunk ids,
 //! numeric ones re-keyed; into the embedded index and into a Qdrant server.
 
-use std::sync::Arc;
-
 use authn::Role;
 use memory::legacy::{
     ImportError, Location, PointId, RawRecord,
@@ -13,15 +11,12 @@ use qdrant_client::{
     Payload, Qdrant,
     qdrant::{PointStruct, UpsertPointsBuilder},
 };
-use qdrant_edge_server::RunningServer;
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tempfile::TempDir;
 use uuid::Uuid;
-use vector::{EmbeddedIndex, VectorConfig};
 
 use crate::{
-    common::{self, TestApp, hit_documents},
+    common::{TestApp, hit_documents, qdrant::app_on_qdrant_server},
     stand_in::LegacyQdrant,
     support::{
         account, assert_index_matches_chunks, at, chunks, import, import_file, imported, vector_ids,
@@ -149,7 +144,7 @@ async fn qdrant_points_keep_uuid_ids_and_numeric_ids_are_rekeyed(pool: PgPool) {
 async fn qdrant_points_import_into_the_remote_backend(pool: PgPool) {
     let legacy = LegacyQdrant::start(Some("old-key")).await;
     let (closures, _) = fill_legacy_collection(&legacy.url(), Some("old-key")).await;
-    let (app, server, engine) = on_qdrant_server(pool.clone()).await;
+    let (app, server, engine) = app_on_qdrant_server(pool.clone()).await;
     assert_eq!(app.state.indexer.index.backend(), "qdrant");
     let user = app.user(Role::User).await;
 
@@ -178,7 +173,7 @@ async fn qdrant_points_import_into_the_remote_backend(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn records_stay_pending_when_the_index_is_down_and_the_import_says_so(pool: PgPool) {
-    let (app, server, engine) = on_qdrant_server(pool.clone()).await;
+    let (app, server, engine) = app_on_qdrant_server(pool.clone()).await;
     let alice = account(app.user(Role::User).await.id);
     server.stop().await.expect("stops");
 
@@ -201,29 +196,6 @@ async fn records_stay_pending_when_the_index_is_down_and_the_import_says_so(pool
     assert_eq!(pending, 2, "kept for the service's indexer");
     drop(app);
     engine.close().await;
-}
-
-/// The app on the repo's Qdrant test server (over an embedded engine), asked once per call.
-async fn on_qdrant_server(pool: PgPool) -> (TestApp, RunningServer, EmbeddedIndex) {
-    let dir = Arc::new(TempDir::new().unwrap());
-    let mut settings = common::settings(&dir, 64);
-    let engine = EmbeddedIndex::open(match settings.vector.backend().expect("backend") {
-        vector::Backend::Embedded(config) => config,
-        vector::Backend::Qdrant(_) => unreachable!("embedded settings"),
-    })
-    .await
-    .expect("engine");
-    let server = RunningServer::start(engine.clone(), None)
-        .await
-        .expect("serves");
-    settings.vector = VectorConfig {
-        qdrant_url: Some(server.url()),
-        qdrant_max_retries: Some(0),
-        qdrant_timeout_secs: Some(2),
-        ..VectorConfig::default()
-    };
-    let app = TestApp::with_settings(pool, settings, dir).await;
-    (app, server, engine)
 }
 
 #[tokio::test]

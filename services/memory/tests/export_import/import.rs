@@ -1,0 +1,228 @@
+//! Importing lines: each bad one reported with its line number while the rest import, shared
+//! imports for admins only, and the limits on bodies and lines.
+
+use authn::Role;
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    common::{self, TestApp},
+    support::{NDJSON, import, ndjson, project, record},
+};
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn each_bad_line_is_reported_and_the_others_import(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let bob = app.user(Role::User).await;
+    let bobs_document = app
+        .ingest(
+            &bob,
+            json!({"source": "notes", "content": "Bob's own words."}),
+        )
+        .await;
+    let shown = app
+        .get_as(
+            &format!(
+                "/api/memory/documents/{}",
+                bobs_document.body["document"]["id"].as_str().unwrap()
+            ),
+            &bob,
+        )
+        .await;
+    let bobs_project = Uuid::now_v7();
+    project(&app.pool, bobs_project, &bob).await;
+    app.ingest(
+        &alice,
+        json!({"source": "notes", "external_id": "kept", "content": "Stored first."}),
+    )
+    .await;
+
+    let first = record(1, "The first line imports.");
+    let mut with_nul = record(3, "Text.");
+    with_nul["title"] = json!("a\u{0}b");
+    let mut without_chunks = record(4, "x");
+    without_chunks["chunks"] = json!([]);
+    let mut same_index = record(5, "One.");
+    same_index["chunks"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": Uuid::now_v7(), "index": 0, "content": "Two."}));
+    let mut bobs_id = record(6, "Taking Bob's id.");
+    bobs_id["id"] = bobs_document.body["document"]["id"].clone();
+    let mut bad_type = record(7, "Typed.");
+    bad_type["type"] = json!("Code!");
+    let mut in_bobs_project = record(9, "Filed under Bob's project.");
+    in_bobs_project["project_id"] = json!(bobs_project);
+    let mut unknown_field = record(10, "Extra.");
+    unknown_field["owner_id"] = json!(bob.id);
+    let mut bobs_chunk = record(11, "Taking Bob's chunk id.");
+    bobs_chunk["chunks"][0]["id"] = shown.body["chunks"][0]["id"].clone();
+    let mut copy = record(12, "The first line imports.");
+    copy["content_hash"] = json!(memory::ingest::sha256_hex("The first line imports."));
+    let mut first_hashed = first.clone();
+    first_hashed["content_hash"] = copy["content_hash"].clone();
+    let mut bad_hash = record(13, "Hashed.");
+    bad_hash["content_hash"] = json!("ABC");
+    let mut taken_key = record(14, "Another text under a stored key.");
+    taken_key["source"] = json!("notes");
+    taken_key["external_id"] = json!("kept");
+    let mut ancient = record(17, "Before the calendar.");
+    ancient["created_at"] = json!("0000-12-31T23:00:00Z");
+
+    let body = [
+        first_hashed.to_string(), // 1
+        "{not json".into(),       // 2
+        "  ".into(),              // 3: blank, skipped
+        with_nul.to_string(),     // 4
+        without_chunks.to_string(),
+        same_index.to_string(),
+        bobs_id.to_string(),
+        bad_type.to_string(),
+        "[1, 2]".into(),                 // 9
+        in_bobs_project.to_string(),     // 10
+        unknown_field.to_string(),       // 11
+        bobs_chunk.to_string(),          // 12
+        copy.to_string(),                // 13
+        bad_hash.to_string(),            // 14
+        taken_key.to_string(),           // 15
+        ancient.to_string(),             // 16
+        record(16, "Last.").to_string(), // 17, no newline after it
+    ]
+    .join("\r\n");
+    let reply = import(&app, &alice, "", body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let report = &reply.body;
+    assert_eq!(report["imported"], 3, "{report}");
+    assert_eq!(report["unchanged"], 1);
+    assert_eq!(report["failed"], 12);
+    assert_eq!(report["projects_dropped"], 1);
+    let problems = |list: &str| -> Vec<(u64, String)> {
+        report[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["line"].as_u64().unwrap(),
+                    p["code"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let expected: Vec<(u64, String)> = [
+        (2, "malformed_line"),
+        (4, "invalid_text"),
+        (5, "empty_content"),
+        (6, "invalid_chunks"),
+        (7, "document_id_taken"),
+        (8, "invalid_type"),
+        (9, "invalid_document"),
+        (11, "invalid_document"),
+        (12, "chunk_id_taken"),
+        (14, "invalid_content_hash"),
+        (15, "external_id_taken"),
+        (16, "invalid_timestamp"),
+    ]
+    .into_iter()
+    .map(|(line, code)| (line, code.to_owned()))
+    .collect();
+    assert_eq!(problems("errors"), expected);
+    assert_eq!(
+        problems("notices"),
+        [
+            (10, "project_dropped".to_owned()),
+            (13, "duplicate_content".to_owned())
+        ]
+    );
+    // Bob's document is untouched, and the answer says nothing about it.
+    let taken = &report["errors"][4];
+    assert!(
+        !taken["message"]
+            .as_str()
+            .unwrap()
+            .contains(&bob.id.to_string())
+    );
+    let bobs_now = app
+        .get_as(
+            &format!("/api/memory/documents/{}", bobs_id["id"].as_str().unwrap()),
+            &bob,
+        )
+        .await;
+    assert_eq!(bobs_now.body["owner_id"], bob.id.to_string());
+
+    let listed = app
+        .get_as("/api/memory/documents?source=import", &alice)
+        .await;
+    let mut ids: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let mut wanted = [1, 9, 16].map(|n| Uuid::from_u128(0xd0c0_0000 + n).to_string());
+    wanted.sort_unstable();
+    assert_eq!(ids, wanted);
+    let filed = &listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == in_bobs_project["id"])
+        .unwrap()["project_id"];
+    assert_eq!(*filed, Value::Null, "dropped, not Bob's project");
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn shared_imports_are_for_admins_and_bodies_must_be_ndjson_within_limits(pool: PgPool) {
+    let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());
+    let mut settings = common::settings(&dir, 128);
+    settings.memory.memory_max_document_bytes = 100;
+    let app = TestApp::with_settings(pool, settings, dir).await;
+    let alice = app.user(Role::User).await;
+    let admin = app.user(Role::Admin).await;
+    let body = ndjson(&[record(1, "Shared knowledge.")]);
+
+    let refused = import(&app, &alice, "?scope=shared", body.clone()).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let shared = import(&app, &admin, "?scope=shared", body).await;
+    assert_eq!(shared.body["imported"], 1, "{}", shared.body);
+    let listed = app
+        .get_as("/api/memory/documents?scope=shared", &alice)
+        .await;
+    assert_eq!(listed.body["items"][0]["shared"], true);
+
+    let as_json = app
+        .request(Method::POST, "/api/memory/import")
+        .bearer(&alice)
+        .header("content-type", "application/json")
+        .body(ndjson(&[record(2, "x")]))
+        .send()
+        .await;
+    assert_eq!(as_json.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(as_json.code(), "unsupported_media_type");
+    let declared_too_large = app
+        .request(Method::POST, "/api/memory/import")
+        .bearer(&alice)
+        .header("content-type", NDJSON)
+        .header("content-length", &(300u64 << 20).to_string())
+        .body("")
+        .send()
+        .await;
+    assert_eq!(declared_too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(declared_too_large.code(), "payload_too_large");
+
+    // A line past what a document under the limit takes is skipped without being held.
+    let huge = record(3, &"a".repeat(2 << 20));
+    let text_over = record(4, &"word ".repeat(50));
+    let body = ndjson(&[huge, text_over, record(5, "Fits.")]);
+    let reply = import(&app, &alice, "", body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["imported"], 1);
+    assert_eq!(reply.body["errors"][0]["line"], 1);
+    assert_eq!(reply.body["errors"][0]["code"], "document_too_large");
+    assert_eq!(reply.body["errors"][1]["line"], 2);
+    assert_eq!(reply.body["errors"][1]["code"], "document_too_large");
+}

@@ -1,0 +1,11 @@
+//! Export (`GET /api/memory/export`) and import (`POST /api/memory/import`) as NDJSON: whose
+//! documents go out, a round trip into a fresh database (same ids, fields and texts, then
+//! searchable), idempotence, and each bad line reported on its own while the rest import.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod export;
+mod import;
+mod round_trip;
+mod support;

@@ -1,0 +1,88 @@
+//! Failures inside a group: a refused document fails alone, and an unavailable index leaves
+//! the group stored and pending.
+
+use authn::Role;
+use axum::http::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+use testkit::Reply;
+use tokio::task::JoinHandle;
+
+use crate::{
+    common::{TestApp, flaky::app_with_flaky_index, hit_documents, replies},
+    support::{Gate, first_group_at_the_gate, note, send, until},
+};
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_document_refused_inside_a_group_fails_alone(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let bob = app.user(Role::User).await;
+    let mut gate = Gate::close(&app.pool).await;
+    let first = first_group_at_the_gate(&app, &alice).await;
+    let mut requests: Vec<JoinHandle<Reply>> = (0..3)
+        .map(|i| send(&app, &alice, json!({"source": "notes", "content": note(i)})))
+        .collect();
+    requests.push(send(
+        &app,
+        &bob,
+        json!({"source": "notes", "content": note(9)}),
+    ));
+    until(&app, 1, 4).await;
+    // Invalid: refused before it could join a group.
+    let invalid = app
+        .ingest(&alice, json!({"source": "notes", "content": "   "}))
+        .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Bob's account goes while his document waits: the group's insert breaks its key.
+    sqlx::query("DELETE FROM auth.users WHERE id = $1")
+        .bind(bob.id)
+        .execute(&mut *gate.0)
+        .await
+        .unwrap();
+    gate.open().await;
+    assert_eq!(first.await.unwrap().status, StatusCode::CREATED);
+
+    let replies = replies(requests).await;
+    for reply in &replies[..3] {
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert_eq!(reply.body["document"]["pending_chunks"], 0);
+    }
+    assert_eq!(replies[3].status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(replies[3].code(), "internal");
+    assert_eq!(app.documents().await, 4, "the first and Alice's three");
+    app.assert_a_vector_per_chunk().await;
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn an_unavailable_index_leaves_a_group_stored_and_pending(pool: PgPool) {
+    let (app, flaky) = app_with_flaky_index(pool).await;
+    let alice = app.user(Role::User).await;
+    let gate = Gate::close(&app.pool).await;
+    let first = first_group_at_the_gate(&app, &alice).await;
+    let queued: Vec<JoinHandle<Reply>> = (0..6)
+        .map(|i| send(&app, &alice, json!({"source": "notes", "content": note(i)})))
+        .collect();
+    until(&app, 1, 6).await;
+    flaky.set_down(true);
+    gate.open().await;
+
+    let mut all = replies(vec![first]).await;
+    all.extend(replies(queued).await);
+    for reply in &all {
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert_eq!(reply.body["document"]["chunk_count"], 1);
+        assert_eq!(
+            reply.body["document"]["pending_chunks"], 1,
+            "kept, to be indexed later"
+        );
+    }
+    assert_eq!(app.vectors().await, 0);
+
+    flaky.set_down(false);
+    assert_eq!(app.state.indexer.drain_pending(|_| {}).await.unwrap(), 7);
+    let found = app
+        .search(&alice, json!({"query": note(4), "limit": 1}))
+        .await;
+    assert_eq!(hit_documents(&found.body).len(), 1);
+}

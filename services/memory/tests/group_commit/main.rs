@@ -1,0 +1,12 @@
+//! Group commit of single ingestions (`POST /api/memory/documents`): concurrent requests are
+//! written together, each answered as if alone. Requests are held in a group deterministically
+//! by a gate: a table lock on `memory.chunks` that stops the first group's transaction while
+//! the requests behind it queue up.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod copies;
+mod failures;
+mod groups;
+mod support;

@@ -1,0 +1,67 @@
+//! Holding requests in a group: the gate, waiting for the group commit to reach a state,
+//! and texts of their own to send.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::{PgPool, Postgres, Transaction};
+use testkit::{Reply, User};
+use tokio::task::JoinHandle;
+
+use crate::common::{TOPICS, TestApp};
+
+pub const DOCUMENTS: &str = "/api/memory/documents";
+
+/// Sends an ingestion on its own task, as a concurrent client would.
+pub fn send(app: &TestApp, user: &User, body: Value) -> JoinHandle<Reply> {
+    app.spawn_post(DOCUMENTS, body, user)
+}
+
+/// Every write of chunks waits while this is open.
+pub struct Gate(pub Transaction<'static, Postgres>);
+
+impl Gate {
+    pub async fn close(pool: &PgPool) -> Self {
+        let mut tx = pool.begin().await.expect("begin");
+        sqlx::query("LOCK TABLE memory.chunks IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .expect("lock");
+        Self(tx)
+    }
+
+    pub async fn open(self) {
+        self.0.commit().await.expect("commit");
+    }
+}
+
+/// Waits until the group commit has taken `groups` groups and `queued` documents wait.
+pub async fn until(app: &TestApp, groups: u64, queued: usize) {
+    let commit = &app.state.ingest_groups;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while commit.stats().groups != groups || commit.queued() != queued {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?} and {} queued, not {groups} groups and {queued} queued",
+            commit.stats(),
+            commit.queued()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A request written alone in the first group, which then waits at the closed gate.
+pub async fn first_group_at_the_gate(app: &TestApp, user: &User) -> JoinHandle<Reply> {
+    let first = send(
+        app,
+        user,
+        json!({"source": "notes", "content": "The first group waits at the gate."}),
+    );
+    until(app, 1, 0).await;
+    first
+}
+
+/// A short text of its own for each `n` (one chunk): searching for it finds that document.
+pub fn note(n: usize) -> String {
+    format!("Note {n} on {} and {}.", TOPICS[n % 8], TOPICS[(n / 8) % 8])
+}
