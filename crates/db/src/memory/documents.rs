@@ -1,6 +1,7 @@
 //! `memory.documents`: what was ingested, by whom, in which project, and under which
 //! re-ingestion key.
 
+mod columns;
 mod lookup;
 
 use chrono::{DateTime, Utc};
@@ -8,6 +9,7 @@ use serde_json::Value;
 use sqlx::{PgExecutor, PgTransaction};
 use uuid::Uuid;
 
+pub(crate) use columns::DocumentColumns;
 pub use lookup::{
     ContentKey, DocumentKey, find_by_contents, find_by_external_id, find_by_keys, visible_projects,
 };
@@ -49,6 +51,21 @@ pub struct NewDocument {
     pub metadata: Value,
     pub project_id: Option<Uuid>,
     pub content_hash: String,
+}
+
+impl NewDocument {
+    /// What describes it besides its owner, project and text.
+    pub(crate) fn fields(&self) -> DocumentFields {
+        DocumentFields {
+            source: self.source.clone(),
+            external_id: self.external_id.clone(),
+            kind: self.kind.clone(),
+            path: self.path.clone(),
+            title: self.title.clone(),
+            tags: self.tags.clone(),
+            metadata: self.metadata.clone(),
+        }
+    }
 }
 
 /// What describes a document besides its owner, project and text: the fields an ingestion
@@ -93,47 +110,47 @@ pub async fn insert_many(
     executor: impl PgExecutor<'_>,
     documents: &[(Uuid, &NewDocument)],
 ) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx::Error> {
-    let column = |field: fn(&NewDocument) -> Option<String>| -> Vec<Option<String>> {
-        documents.iter().map(|(_, d)| field(d)).collect()
-    };
-    let ids: Vec<Uuid> = documents.iter().map(|(id, _)| *id).collect();
-    let owners: Vec<Option<Uuid>> = documents.iter().map(|(_, d)| d.owner_id).collect();
-    let sources = column(|d| Some(d.source.clone()));
-    let external_ids = column(|d| d.external_id.clone());
-    let kinds = column(|d| Some(d.kind.clone()));
-    let paths = column(|d| d.path.clone());
-    let titles = column(|d| d.title.clone());
-    let hashes = column(|d| Some(d.content_hash.clone()));
-    let projects: Vec<Option<Uuid>> = documents.iter().map(|(_, d)| d.project_id).collect();
-    let (tags, metadata) = tags_and_metadata(documents.iter().map(|(_, d)| *d));
+    insert_columns(executor, &columns_of(documents)).await
+}
+
+/// The one INSERT into `memory.documents`, for ingestions and imports alike: the rows of
+/// `columns` in order, each skipped when its id, its re-ingestion key or (without one) its
+/// content is stored already. Returns the ids and creation times of those inserted.
+pub(crate) async fn insert_columns(
+    executor: impl PgExecutor<'_>,
+    columns: &DocumentColumns,
+) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx::Error> {
     // No conflict target: both keys (`documents_owner_source_external_id_key`,
     // `documents_owner_content_hash_key`) are arbiters; the caller tells them apart.
     let rows = sqlx::query!(
         r#"INSERT INTO memory.documents
                (id, owner_id, source, external_id, type, path, title, tags, metadata,
-                content_hash, project_id)
+                project_id, content_hash, created_at, updated_at)
            SELECT id, owner_id, source, external_id, type, path, title,
-                  ARRAY(SELECT jsonb_array_elements_text(tags)), metadata, content_hash,
-                  project_id
+                  ARRAY(SELECT jsonb_array_elements_text(tags)), metadata, project_id,
+                  content_hash, COALESCE(created_at, now()), COALESCE(updated_at, now())
            FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::text[], $8::jsonb[], $9::jsonb[], $10::text[], $11::uuid[])
+                       $7::text[], $8::jsonb[], $9::jsonb[], $10::uuid[], $11::text[],
+                       $12::timestamptz[], $13::timestamptz[])
                 WITH ORDINALITY
                 AS t(id, owner_id, source, external_id, type, path, title, tags, metadata,
-                     content_hash, project_id, rank)
+                     project_id, content_hash, created_at, updated_at, rank)
            ORDER BY rank
            ON CONFLICT DO NOTHING
            RETURNING id, COALESCE(created_at, 'epoch') AS "created_at!""#,
-        &ids,
-        &owners as &[Option<Uuid>],
-        &sources as &[Option<String>],
-        &external_ids as &[Option<String>],
-        &kinds as &[Option<String>],
-        &paths as &[Option<String>],
-        &titles as &[Option<String>],
-        &tags,
-        &metadata,
-        &hashes as &[Option<String>],
-        &projects as &[Option<Uuid>],
+        &columns.ids,
+        &columns.owners as &[Option<Uuid>],
+        &columns.sources,
+        &columns.external_ids as &[Option<String>],
+        &columns.kinds,
+        &columns.paths as &[Option<String>],
+        &columns.titles as &[Option<String>],
+        &columns.tags,
+        &columns.metadata,
+        &columns.projects as &[Option<Uuid>],
+        &columns.hashes as &[Option<String>],
+        &columns.created as &[Option<DateTime<Utc>>],
+        &columns.updated as &[Option<DateTime<Utc>>],
     )
     .fetch_all(executor)
     .await?;
@@ -148,16 +165,7 @@ pub async fn replace_many(
     executor: impl PgExecutor<'_>,
     documents: &[(Uuid, &NewDocument)],
 ) -> Result<(), sqlx::Error> {
-    let ids: Vec<Uuid> = documents.iter().map(|(id, _)| *id).collect();
-    let kinds: Vec<String> = documents.iter().map(|(_, d)| d.kind.clone()).collect();
-    let paths: Vec<Option<String>> = documents.iter().map(|(_, d)| d.path.clone()).collect();
-    let titles: Vec<Option<String>> = documents.iter().map(|(_, d)| d.title.clone()).collect();
-    let hashes: Vec<String> = documents
-        .iter()
-        .map(|(_, d)| d.content_hash.clone())
-        .collect();
-    let projects: Vec<Option<Uuid>> = documents.iter().map(|(_, d)| d.project_id).collect();
-    let (tags, metadata) = tags_and_metadata(documents.iter().map(|(_, d)| *d));
+    let columns = columns_of(documents);
     sqlx::query!(
         r#"UPDATE memory.documents d
            SET type = u.type, path = u.path, title = u.title,
@@ -167,27 +175,34 @@ pub async fn replace_many(
                        $6::jsonb[], $7::text[], $8::uuid[])
                 AS u(id, type, path, title, tags, metadata, content_hash, project_id)
            WHERE d.id = u.id"#,
-        &ids,
-        &kinds,
-        &paths as &[Option<String>],
-        &titles as &[Option<String>],
-        &tags,
-        &metadata,
-        &hashes,
-        &projects as &[Option<Uuid>],
+        &columns.ids,
+        &columns.kinds,
+        &columns.paths as &[Option<String>],
+        &columns.titles as &[Option<String>],
+        &columns.tags,
+        &columns.metadata,
+        &columns.hashes as &[Option<String>],
+        &columns.projects as &[Option<Uuid>],
     )
     .execute(executor)
     .await?;
     Ok(())
 }
 
-/// Tags travel as one JSON array per document (PostgreSQL arrays cannot be ragged).
-fn tags_and_metadata<'a>(
-    documents: impl Iterator<Item = &'a NewDocument>,
-) -> (Vec<Value>, Vec<Value>) {
-    documents
-        .map(|d| (Value::from(d.tags.clone()), d.metadata.clone()))
-        .unzip()
+fn columns_of(documents: &[(Uuid, &NewDocument)]) -> DocumentColumns {
+    let mut columns = DocumentColumns::default();
+    for (id, document) in documents {
+        let hash = Some(document.content_hash.clone());
+        columns.push(
+            *id,
+            document.owner_id,
+            document.fields(),
+            document.project_id,
+            hash,
+            None,
+        );
+    }
+    columns
 }
 
 /// The documents `viewer` may read among `ids`, with their chunk counts, in the order of

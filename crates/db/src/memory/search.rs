@@ -1,6 +1,9 @@
 //! The PostgreSQL side of memory search: full-text matching over `memory.chunks`
-//! (`search_vector`, migration 0015) and the join that turns vector hits into rows. Both apply
-//! the same [`SearchFilter`], so a lexical hit and a vector hit obey the same rules.
+//! (`search_vector`, migration 0015) and the join that turns hits, vector or lexical, into
+//! rows. Both apply the same [`SearchFilter`], so a lexical hit and a vector hit obey the same
+//! rules.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::{Acquire, PgExecutor, Postgres};
@@ -64,7 +67,7 @@ pub struct LexicalHit {
 /// `"quoted phrase"`, `or`, `-excluded`), best first; ties in chunk id order. The query is
 /// parsed with the text-search configuration `language`.
 ///
-/// Both statements run in a transaction of their own (a savepoint inside the caller's) that
+/// Its statements run in a transaction of their own (a savepoint inside the caller's) that
 /// plans the search for the values at hand, never with a cached generic plan: a prepared
 /// statement switches to one after five runs, and a generic plan cannot see that an empty
 /// filter list means "no condition", takes the documents for one row and reads every
@@ -95,15 +98,8 @@ pub async fn lexical<'c>(
         // Only stop words or operators: nothing can match (and `@@` would warn).
         return Ok(Vec::new());
     }
-    let rows = sqlx::query!(
-        r#"SELECT c.id, c.chunk_index, c.content, c.embedding_model,
-                  COALESCE(c.metadata, '{}') AS "chunk_metadata!",
-                  d.id AS document_id, d.owner_id, d.source, d.external_id,
-                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
-                  COALESCE(d.tags, '{}') AS "tags!",
-                  COALESCE(d.metadata, '{}') AS "document_metadata!",
-                  COALESCE(d.created_at, 'epoch') AS "created_at!",
-                  ts_rank_cd(c.search_vector, $1::text::tsquery, 32) AS "rank!"
+    let ranked = sqlx::query!(
+        r#"SELECT c.id, ts_rank_cd(c.search_vector, $1::text::tsquery, 32) AS "rank!"
            FROM memory.chunks c
            JOIN memory.documents d ON d.id = c.document_id
            WHERE c.search_vector @@ $1::text::tsquery
@@ -132,28 +128,18 @@ pub async fn lexical<'c>(
     )
     .fetch_all(&mut *tx)
     .await?;
+    // The rows are read as a vector search reads its hits, so both kinds are built alike. In
+    // the same transaction a chunk can still vanish in between (its document deleted): it is
+    // absent then, as it would have been a moment later.
+    let ids: Vec<Uuid> = ranked.iter().map(|row| row.id).collect();
+    let rows = hits(&mut *tx, &ids, filter).await?;
     tx.commit().await?;
+    let ranks: HashMap<Uuid, f32> = ranked.into_iter().map(|row| (row.id, row.rank)).collect();
     Ok(rows
         .into_iter()
-        .map(|row| LexicalHit {
-            rank: row.rank,
-            hit: ChunkHit {
-                id: row.id,
-                chunk_index: row.chunk_index,
-                content: row.content,
-                embedding_model: row.embedding_model,
-                chunk_metadata: row.chunk_metadata,
-                document_id: row.document_id,
-                owner_id: row.owner_id,
-                source: row.source,
-                external_id: row.external_id,
-                kind: row.kind,
-                path: row.path,
-                title: row.title,
-                tags: row.tags,
-                document_metadata: row.document_metadata,
-                created_at: row.created_at,
-            },
+        .map(|hit| LexicalHit {
+            rank: ranks[&hit.id],
+            hit,
         })
         .collect())
 }

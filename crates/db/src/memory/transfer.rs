@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction, types::Json};
 use uuid::Uuid;
 
-use super::documents::DocumentFields;
+use super::documents::{DocumentColumns, DocumentFields, insert_columns};
 
 /// A document with everything needed to recreate it elsewhere (its text is its chunks).
 #[derive(Debug, Clone, PartialEq)]
@@ -111,51 +111,18 @@ pub async fn insert_documents(
     executor: impl PgExecutor<'_>,
     documents: &[ImportedDocument],
 ) -> Result<Vec<Uuid>, sqlx::Error> {
-    let ids: Vec<Uuid> = documents.iter().map(|d| d.id).collect();
-    let owners: Vec<Option<Uuid>> = documents.iter().map(|d| d.owner_id).collect();
-    let fields: Vec<&DocumentFields> = documents.iter().map(|d| &d.fields).collect();
-    let sources: Vec<String> = fields.iter().map(|f| f.source.clone()).collect();
-    let external_ids: Vec<Option<String>> = fields.iter().map(|f| f.external_id.clone()).collect();
-    let kinds: Vec<String> = fields.iter().map(|f| f.kind.clone()).collect();
-    let paths: Vec<Option<String>> = fields.iter().map(|f| f.path.clone()).collect();
-    let titles: Vec<Option<String>> = fields.iter().map(|f| f.title.clone()).collect();
-    // Tags travel as one JSON array per document (PostgreSQL arrays cannot be ragged).
-    let tags: Vec<Value> = fields.iter().map(|f| Value::from(f.tags.clone())).collect();
-    let metadata: Vec<Value> = fields.iter().map(|f| f.metadata.clone()).collect();
-    let projects: Vec<Option<Uuid>> = documents.iter().map(|d| d.project_id).collect();
-    let hashes: Vec<Option<String>> = documents.iter().map(|d| d.content_hash.clone()).collect();
-    let created: Vec<DateTime<Utc>> = documents.iter().map(|d| d.created_at).collect();
-    let updated: Vec<DateTime<Utc>> = documents.iter().map(|d| d.updated_at).collect();
-    sqlx::query_scalar!(
-        r#"INSERT INTO memory.documents
-               (id, owner_id, source, external_id, type, path, title, tags, metadata,
-                project_id, content_hash, created_at, updated_at)
-           SELECT id, owner_id, source, external_id, type, path, title,
-                  ARRAY(SELECT jsonb_array_elements_text(tags)), metadata, project_id,
-                  content_hash, created_at, updated_at
-           FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
-                       $7::text[], $8::jsonb[], $9::jsonb[], $10::uuid[], $11::text[],
-                       $12::timestamptz[], $13::timestamptz[])
-                WITH ORDINALITY
-                AS t(id, owner_id, source, external_id, type, path, title, tags, metadata,
-                     project_id, content_hash, created_at, updated_at, rank)
-           ORDER BY rank
-           ON CONFLICT DO NOTHING
-           RETURNING id"#,
-        &ids,
-        &owners as &[Option<Uuid>],
-        &sources,
-        &external_ids as &[Option<String>],
-        &kinds,
-        &paths as &[Option<String>],
-        &titles as &[Option<String>],
-        &tags,
-        &metadata,
-        &projects as &[Option<Uuid>],
-        &hashes as &[Option<String>],
-        &created,
-        &updated,
-    )
-    .fetch_all(executor)
-    .await
+    let mut columns = DocumentColumns::default();
+    for d in documents {
+        let (hash, stamps) = (d.content_hash.clone(), Some((d.created_at, d.updated_at)));
+        columns.push(
+            d.id,
+            d.owner_id,
+            d.fields.clone(),
+            d.project_id,
+            hash,
+            stamps,
+        );
+    }
+    let inserted = insert_columns(executor, &columns).await?;
+    Ok(inserted.into_iter().map(|(id, _)| id).collect())
 }

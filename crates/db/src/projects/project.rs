@@ -139,23 +139,17 @@ pub async fn list_visible(
 }
 
 /// Hands the project to `new_owner`, bumping its version; a slug the new owner already
-/// uses fails on `projects_owner_id_slug_key`.
+/// uses fails on `projects_owner_id_slug_key`. Call it holding the project lock
+/// ([`lock_live`]): the project is live and no other write comes in between.
 pub async fn set_owner(
     connection: &mut PgConnection,
     id: ProjectId,
     new_owner: UserId,
 ) -> Result<Project, sqlx::Error> {
-    sqlx::query_as!(
-        Project,
-        r#"UPDATE projects.projects SET owner_id = $2, version = version + 1
-           WHERE id = $1
-           RETURNING id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
-                     description, status, task_counter, version, created_at, updated_at"#,
-        id as ProjectId,
-        new_owner as UserId,
-    )
-    .fetch_one(connection)
-    .await
+    let nothing_else = ProjectChanges::default();
+    update_live(connection, id, None, Some(new_owner), &nothing_else)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Fields a PATCH may change; `None` keeps the current value.
@@ -175,6 +169,18 @@ pub async fn update(
     expected_version: i32,
     changes: &ProjectChanges<'_>,
 ) -> Result<Option<Project>, sqlx::Error> {
+    update_live(executor, id, Some(expected_version), None, changes).await
+}
+
+/// The one UPDATE of a live project's fields: at `expected_version` unless that is `None`,
+/// and handed to `new_owner` when given. `None` when no such row is live.
+async fn update_live(
+    executor: impl PgExecutor<'_>,
+    id: ProjectId,
+    expected_version: Option<i32>,
+    new_owner: Option<UserId>,
+    changes: &ProjectChanges<'_>,
+) -> Result<Option<Project>, sqlx::Error> {
     sqlx::query_as!(
         Project,
         r#"UPDATE projects.projects
@@ -182,8 +188,9 @@ pub async fn update(
                slug = coalesce($4, slug),
                description = coalesce($5, description),
                status = coalesce($6, status),
+               owner_id = coalesce($7, owner_id),
                version = version + 1
-           WHERE id = $1 AND version = $2 AND deleted_at IS NULL
+           WHERE id = $1 AND ($2::int IS NULL OR version = $2) AND deleted_at IS NULL
            RETURNING id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
                      description, status, task_counter, version, created_at, updated_at"#,
         id as ProjectId,
@@ -192,6 +199,7 @@ pub async fn update(
         changes.slug,
         changes.description,
         changes.status,
+        new_owner as Option<UserId>,
     )
     .fetch_optional(executor)
     .await

@@ -8,8 +8,8 @@
 
 use sqlx::{PgConnection, PgExecutor};
 
-use super::tasks::{Task, TaskFilter};
-use crate::ids::{EpicId, ProjectId, TaskId, UserId};
+use super::tasks::{self, ListOrder, Task, TaskChanges, TaskFilter};
+use crate::ids::ProjectId;
 
 /// Distance between neighbours after a renumbering, and past the last task for a new one.
 pub const POSITION_STEP: f64 = 1024.0;
@@ -35,34 +35,8 @@ pub async fn list(
     after: Option<BoardKeyset>,
     limit: i64,
 ) -> Result<Vec<Task>, sqlx::Error> {
-    sqlx::query_as!(
-        Task,
-        r#"SELECT id AS "id: TaskId", project_id AS "project_id: ProjectId",
-                  epic_id AS "epic_id: EpicId", number, title, description, status, priority,
-                  assignee_id AS "assignee_id: UserId", reporter_id AS "reporter_id: UserId",
-                  position, due_date, estimate, labels, completed_at, version,
-                  created_at, updated_at
-           FROM projects.tasks
-           WHERE project_id = $1 AND deleted_at IS NULL
-             AND ($2::text IS NULL OR status = $2)
-             AND ($3::uuid IS NULL OR epic_id = $3)
-             AND ($4::uuid IS NULL OR assignee_id = $4)
-             AND ($5::text IS NULL
-                  OR search_vector @@ websearch_to_tsquery('english'::regconfig, $5))
-             AND ($6::float8 IS NULL OR (position, number) > ($6, $7::int))
-           ORDER BY position, number
-           LIMIT $8"#,
-        project_id as ProjectId,
-        filter.status,
-        filter.epic_id.map(|id| id.0),
-        filter.assignee_id.map(|id| id.0),
-        matching,
-        after.map(|k| k.position),
-        after.map(|k| k.number),
-        limit,
-    )
-    .fetch_all(executor)
-    .await
+    let order = ListOrder::Board(after);
+    tasks::select_live(executor, project_id, None, filter, matching, order, limit).await
 }
 
 /// Which side of the anchor task a moved task lands on.
@@ -198,21 +172,11 @@ async fn set_position(
     number: i32,
     position: f64,
 ) -> Result<Option<Task>, sqlx::Error> {
-    sqlx::query_as!(
-        Task,
-        r#"UPDATE projects.tasks SET position = $3, version = version + 1
-           WHERE project_id = $1 AND number = $2 AND deleted_at IS NULL
-           RETURNING id AS "id: TaskId", project_id AS "project_id: ProjectId",
-                     epic_id AS "epic_id: EpicId", number, title, description, status, priority,
-                     assignee_id AS "assignee_id: UserId", reporter_id AS "reporter_id: UserId",
-                     position, due_date, estimate, labels, completed_at, version,
-                     created_at, updated_at"#,
-        project_id as ProjectId,
-        number,
-        position,
-    )
-    .fetch_optional(executor)
-    .await
+    let changes = TaskChanges {
+        position: Some(position),
+        ..TaskChanges::default()
+    };
+    tasks::update_live(executor, project_id, number, None, &changes).await
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgExecutor;
 
-use super::{Keyset, Patch, patch_parts, task_order::POSITION_STEP};
+use super::task_order::{BoardKeyset, POSITION_STEP};
+use super::{Keyset, Patch, patch_parts};
 use crate::ids::{EpicId, ProjectId, TaskId, UserId};
 
 #[derive(Debug, Clone)]
@@ -98,7 +99,8 @@ pub async fn find_live(
     number: i32,
 ) -> Result<Option<Task>, sqlx::Error> {
     let any = TaskFilter::default();
-    let mut found = select_live(executor, project_id, Some(number), &any, None, None, 1).await?;
+    let order = ListOrder::Created(None);
+    let mut found = select_live(executor, project_id, Some(number), &any, None, order, 1).await?;
     Ok(found.pop())
 }
 
@@ -120,20 +122,37 @@ pub async fn list(
     after: Option<Keyset>,
     limit: i64,
 ) -> Result<Vec<Task>, sqlx::Error> {
-    select_live(executor, project_id, None, filter, matching, after, limit).await
+    let order = ListOrder::Created(after);
+    select_live(executor, project_id, None, filter, matching, order, limit).await
 }
 
-/// The project's live tasks in creation order, at most `limit`: a page of a listing, or
-/// the one task `#number`.
-async fn select_live(
+/// The order of a listing of live tasks, with where the previous page ended.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum ListOrder {
+    /// Creation order (which is number order), after this `(created_at, id)`.
+    Created(Option<Keyset>),
+    /// Board order (see [`super::task_order`]), after this `(position, number)`.
+    Board(Option<BoardKeyset>),
+}
+
+/// The project's live tasks in `order`, at most `limit`: a page of a listing, or the one
+/// task `#number`.
+pub(super) async fn select_live(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
     number: Option<i32>,
     filter: &TaskFilter<'_>,
     matching: Option<&str>,
-    after: Option<Keyset>,
+    order: ListOrder,
     limit: i64,
 ) -> Result<Vec<Task>, sqlx::Error> {
+    let (board, created_after, board_after) = match order {
+        ListOrder::Created(after) => (false, after, None),
+        ListOrder::Board(after) => (true, None, after),
+    };
+    // In board order `(position, number)` decides (numbers are unique in a project); in
+    // creation order those two keys are NULL, so `(created_at, id)` does. Planned with the
+    // values at hand, the NULL keys fold away and each order is read through its own index.
     sqlx::query_as!(
         Task,
         r#"SELECT id AS "id: TaskId", project_id AS "project_id: ProjectId",
@@ -147,20 +166,25 @@ async fn select_live(
              AND ($3::text IS NULL OR status = $3)
              AND ($4::uuid IS NULL OR epic_id = $4)
              AND ($5::uuid IS NULL OR assignee_id = $5)
-             AND ($6::timestamptz IS NULL OR (created_at, id) > ($6, $7::uuid))
-             AND ($9::text IS NULL
-                  OR search_vector @@ websearch_to_tsquery('english'::regconfig, $9))
-           ORDER BY created_at, id
-           LIMIT $8"#,
+             AND ($6::text IS NULL
+                  OR search_vector @@ websearch_to_tsquery('english'::regconfig, $6))
+             AND ($7::timestamptz IS NULL OR (created_at, id) > ($7, $8::uuid))
+             AND ($9::float8 IS NULL OR (position, number) > ($9, $10::int))
+           ORDER BY CASE WHEN $11 THEN position END, CASE WHEN $11 THEN number END,
+                    created_at, id
+           LIMIT $12"#,
         project_id as ProjectId,
         number,
         filter.status,
         filter.epic_id.map(|id| id.0),
         filter.assignee_id.map(|id| id.0),
-        after.map(|k| k.created_at),
-        after.map(|k| k.id),
-        limit,
         matching,
+        created_after.map(|k| k.created_at),
+        created_after.map(|k| k.id),
+        board_after.map(|k| k.position),
+        board_after.map(|k| k.number),
+        board,
+        limit,
     )
     .fetch_all(executor)
     .await
@@ -274,6 +298,25 @@ pub async fn update(
     expected_version: i32,
     changes: &TaskChanges<'_>,
 ) -> Result<Option<Task>, sqlx::Error> {
+    update_live(
+        executor,
+        project_id,
+        number,
+        Some(expected_version),
+        changes,
+    )
+    .await
+}
+
+/// [`update`], at whatever version the task is when `expected_version` is `None` (for
+/// writers that hold the project lock and read the task themselves, like a move).
+pub(super) async fn update_live(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    number: i32,
+    expected_version: Option<i32>,
+    changes: &TaskChanges<'_>,
+) -> Result<Option<Task>, sqlx::Error> {
     let (set_epic, epic_id) = patch_parts(&changes.epic_id);
     let (set_assignee, assignee_id) = patch_parts(&changes.assignee_id);
     let (set_due, due_date) = patch_parts(&changes.due_date);
@@ -294,7 +337,8 @@ pub async fn update(
                completed_at = CASE WHEN coalesce($6, status) IN ('done', 'cancelled')
                                    THEN coalesce(completed_at, now()) END,
                version = version + 1
-           WHERE project_id = $1 AND number = $2 AND version = $3 AND deleted_at IS NULL
+           WHERE project_id = $1 AND number = $2 AND deleted_at IS NULL
+             AND ($3::int IS NULL OR version = $3)
            RETURNING id AS "id: TaskId", project_id AS "project_id: ProjectId",
                      epic_id AS "epic_id: EpicId", number, title, description, status, priority,
                      assignee_id AS "assignee_id: UserId", reporter_id AS "reporter_id: UserId",

@@ -53,10 +53,7 @@ pub async fn find_by_keys(
     executor: impl PgExecutor<'_>,
     keys: &[DocumentKey],
 ) -> Result<Vec<Document>, sqlx::Error> {
-    let owners: Vec<Uuid> = keys
-        .iter()
-        .map(|key| key.owner_id.unwrap_or(SHARED_OWNER_KEY))
-        .collect();
+    let owners = owner_keys(keys.iter().map(|key| key.owner_id));
     let sources: Vec<String> = keys.iter().map(|key| key.source.clone()).collect();
     let external_ids: Vec<String> = keys.iter().map(|key| key.external_id.clone()).collect();
     sqlx::query_as!(
@@ -101,10 +98,7 @@ pub async fn find_by_contents(
     executor: impl PgExecutor<'_>,
     keys: &[ContentKey],
 ) -> Result<Vec<Document>, sqlx::Error> {
-    let owners: Vec<Uuid> = keys
-        .iter()
-        .map(|key| key.owner_id.unwrap_or(SHARED_OWNER_KEY))
-        .collect();
+    let owners = owner_keys(keys.iter().map(|key| key.owner_id));
     let hashes: Vec<String> = keys.iter().map(|key| key.content_hash.clone()).collect();
     sqlx::query_as!(
         Document,
@@ -128,6 +122,13 @@ pub async fn find_by_contents(
     )
     .fetch_all(executor)
     .await
+}
+
+/// Owners as the unique keys spell them: shared documents under [`SHARED_OWNER_KEY`].
+fn owner_keys(owners: impl Iterator<Item = Option<Uuid>>) -> Vec<Uuid> {
+    owners
+        .map(|owner| owner.unwrap_or(SHARED_OWNER_KEY))
+        .collect()
 }
 
 /// Which of `project_ids` `viewer` may file documents under: live projects they own or are
