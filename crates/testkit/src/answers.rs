@@ -20,3 +20,15 @@ pub fn assert_invalid_text(reply: &Reply, field: &str) {
         format!(r"{field} cannot contain NUL (\u0000) characters")
     );
 }
+
+/// The answer to a sensitive action taken at `aal1` by someone who has a second factor: 403
+/// `step_up_required` (they step up at `POST /api/auth/step-up` and try again).
+#[track_caller]
+pub fn assert_step_up_required(reply: &Reply) {
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::FORBIDDEN, "step_up_required"),
+        "{}",
+        reply.body
+    );
+}

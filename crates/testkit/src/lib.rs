@@ -27,7 +27,7 @@ mod sse;
 mod tokens;
 mod users;
 
-pub use answers::assert_invalid_text;
+pub use answers::{assert_invalid_text, assert_step_up_required};
 pub use app::{AppClient, Bearer, Reply, RequestBuilder};
 pub use binary::{BinaryRun, run_binary, workspace_binary};
 pub use keys::SigningKeyFile;

@@ -6,6 +6,8 @@ use std::time::Duration;
 use authn::{Aal, Audience, Role, SigningKey, TokenIssuer, TokenVerifier};
 use uuid::Uuid;
 
+use crate::User;
+
 /// The issuer and audience every service expects by default (`JWT_ISSUER`, `JWT_AUDIENCE`).
 pub fn audience() -> Audience {
     Audience {
@@ -53,6 +55,15 @@ impl Tokens {
     pub fn at_aal(&self, token: &str, aal: Aal) -> String {
         let claims = self.verifier.verify(token).expect("a token of these keys");
         self.issue_at(claims.sub, claims.sid, claims.role, aal)
+    }
+
+    /// `user` with their token signed again at `aal`: the same account and session, as after
+    /// a step-up.
+    pub fn user_at(&self, user: &User, aal: Aal) -> User {
+        User {
+            id: user.id,
+            token: self.at_aal(&user.token, aal),
+        }
     }
 }
 

@@ -5,12 +5,14 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{embedded_config, points, spec, vector};
+use common::{
+    embedded_config, open_in_child, open_with_collection, points, reopen, run_aborting_child,
+    vector,
+};
 use tempfile::TempDir;
-use vector::{EmbeddedConfig, EmbeddedIndex, SearchRequest, VectorIndex};
+use vector::{EmbeddedIndex, SearchRequest, VectorIndex};
 
 const CRASH_DIR: &str = "VECTOR_DEFERRED_CRASH_DIR";
 
@@ -19,16 +21,10 @@ const CRASH_DIR: &str = "VECTOR_DEFERRED_CRASH_DIR";
 #[tokio::test]
 #[ignore = "helper: the child process of a_crash_inside_the_flush_interval_is_reported_until_reconciled"]
 async fn deferred_crash_child() {
-    let Ok(dir) = std::env::var(CRASH_DIR) else {
+    let hour = Duration::from_secs(3600);
+    let Some(index) = open_in_child(CRASH_DIR, hour, "crash").await else {
         return;
     };
-    let mut config = EmbeddedConfig::new(dir);
-    config.flush_interval = Duration::from_secs(3600);
-    let index = EmbeddedIndex::open(config).await.expect("opens");
-    index
-        .ensure_collection(&spec("crash"))
-        .await
-        .expect("ensure");
     index.upsert("crash", points(0..500)).await.expect("upsert");
     println!("acknowledged 500");
     std::process::abort();
@@ -37,26 +33,12 @@ async fn deferred_crash_child() {
 #[test]
 fn a_crash_inside_the_flush_interval_is_reported_until_reconciled() {
     let dir = TempDir::new().expect("temp dir");
-    let output = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "deferred_crash_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CRASH_DIR, dir.path())
-        .output()
-        .expect("child runs");
-    assert!(!output.status.success(), "the child must die by abort");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = run_aborting_child("deferred_crash_child", CRASH_DIR, &dir);
     assert!(stdout.contains("acknowledged 500"), "{stdout}");
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let index = EmbeddedIndex::open(EmbeddedConfig::new(dir.path()))
-            .await
-            .expect("reopens");
+        let index = reopen(dir.path()).await;
         assert!(index.may_have_lost_writes(), "the crash is reported");
         // The bad case this reporting exists for: acknowledged, yet gone.
         assert!(
@@ -65,16 +47,12 @@ fn a_crash_inside_the_flush_interval_is_reported_until_reconciled() {
         );
         // A clean close without reconciling keeps the report for the next owner.
         index.close().await;
-        let index = EmbeddedIndex::open(EmbeddedConfig::new(dir.path()))
-            .await
-            .expect("reopens");
+        let index = reopen(dir.path()).await;
         assert!(index.may_have_lost_writes(), "still reported");
         index.mark_reconciled();
         assert!(!index.may_have_lost_writes());
         index.close().await;
-        let index = EmbeddedIndex::open(EmbeddedConfig::new(dir.path()))
-            .await
-            .expect("reopens");
+        let index = reopen(dir.path()).await;
         assert!(
             !index.may_have_lost_writes(),
             "reconciled and closed cleanly"
@@ -88,11 +66,7 @@ async fn writes_are_searchable_at_once_and_flushed_within_the_interval() {
     let dir = TempDir::new().expect("temp dir");
     let mut config = embedded_config(&dir);
     config.flush_interval = Duration::from_millis(300);
-    let index = EmbeddedIndex::open(config.clone()).await.expect("opens");
-    index
-        .ensure_collection(&spec("soon"))
-        .await
-        .expect("ensure");
+    let index = open_with_collection(config.clone(), "soon").await;
     let before = index.stats("soon").await.expect("stats").flushes;
 
     for batch in 0..20 {
@@ -131,11 +105,7 @@ async fn a_clean_close_flushes_what_the_interval_had_not() {
     let dir = TempDir::new().expect("temp dir");
     let mut config = embedded_config(&dir);
     config.flush_interval = Duration::from_secs(3600);
-    let index = EmbeddedIndex::open(config.clone()).await.expect("opens");
-    index
-        .ensure_collection(&spec("late"))
-        .await
-        .expect("ensure");
+    let index = open_with_collection(config.clone(), "late").await;
     index.upsert("late", points(0..300)).await.expect("upsert");
     index.close().await;
 
@@ -150,8 +120,7 @@ async fn a_zero_interval_flushes_every_write_before_answering() {
     let dir = TempDir::new().expect("temp dir");
     let mut config = embedded_config(&dir);
     config.flush_interval = Duration::ZERO;
-    let index = EmbeddedIndex::open(config).await.expect("opens");
-    index.ensure_collection(&spec("now")).await.expect("ensure");
+    let index = open_with_collection(config, "now").await;
     let before = index.stats("now").await.expect("stats").flushes;
     for batch in 0..5 {
         index

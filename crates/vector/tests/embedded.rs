@@ -3,15 +3,17 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{embedded_config, point, points, spec, vector};
+use common::{
+    embedded_config, open_in_child, open_with_collection, point, points, reopen,
+    run_aborting_child, spec, vector,
+};
 use serde_json::json;
 use tempfile::TempDir;
 use vector::{
-    Condition, EmbeddedConfig, EmbeddedIndex, Filter, Point, SearchRequest, VectorError,
-    VectorIndex, payload_from_json,
+    Condition, EmbeddedIndex, Filter, Point, SearchRequest, VectorError, VectorIndex,
+    payload_from_json,
 };
 
 const CRASH_DIR: &str = "VECTOR_CRASH_TEST_DIR";
@@ -22,16 +24,9 @@ const CRASH_DIR: &str = "VECTOR_CRASH_TEST_DIR";
 #[tokio::test]
 #[ignore = "helper: the child process of acknowledged_upserts_survive_a_crash"]
 async fn crash_child() {
-    let Ok(dir) = std::env::var(CRASH_DIR) else {
+    let Some(index) = open_in_child(CRASH_DIR, Duration::ZERO, "crash").await else {
         return;
     };
-    let mut config = EmbeddedConfig::new(dir);
-    config.flush_interval = Duration::ZERO;
-    let index = EmbeddedIndex::open(config).await.expect("opens");
-    index
-        .ensure_collection(&spec("crash"))
-        .await
-        .expect("ensure");
     for batch in 0..10 {
         index
             .upsert("crash", points(batch * 100..(batch + 1) * 100))
@@ -45,19 +40,7 @@ async fn crash_child() {
 #[test]
 fn acknowledged_upserts_survive_a_crash() {
     let dir = TempDir::new().expect("temp dir");
-    let output = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "crash_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CRASH_DIR, dir.path())
-        .output()
-        .expect("child runs");
-    assert!(!output.status.success(), "the child must die by abort");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = run_aborting_child("crash_child", CRASH_DIR, &dir);
     let acknowledged: u64 = stdout
         .lines()
         .filter_map(|line| line.strip_prefix("acknowledged "))
@@ -68,9 +51,7 @@ fn acknowledged_upserts_survive_a_crash() {
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let index = EmbeddedIndex::open(EmbeddedConfig::new(dir.path()))
-            .await
-            .expect("reopens");
+        let index = reopen(dir.path()).await;
         assert_eq!(
             index.count("crash", None).await.expect("count"),
             acknowledged
@@ -144,8 +125,7 @@ async fn optimizer_builds_the_index_after_writes_pause() {
     let mut config = embedded_config(&dir);
     config.optimize_idle = Duration::from_millis(100);
     config.indexing_threshold_kb = Some(1);
-    let index = EmbeddedIndex::open(config).await.expect("opens");
-    index.ensure_collection(&spec("opt")).await.expect("ensure");
+    let index = open_with_collection(config, "opt").await;
     index.upsert("opt", points(0..500)).await.expect("upsert");
 
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -175,11 +155,7 @@ async fn concurrent_writes_searches_and_optimizations_do_not_panic() {
     let mut config = embedded_config(&dir);
     config.optimize_idle = Duration::from_millis(20);
     config.indexing_threshold_kb = Some(1);
-    let index = EmbeddedIndex::open(config).await.expect("opens");
-    index
-        .ensure_collection(&spec("busy"))
-        .await
-        .expect("ensure");
+    let index = open_with_collection(config, "busy").await;
     index.upsert("busy", points(0..50)).await.expect("seed");
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -232,13 +208,7 @@ async fn concurrent_writes_searches_and_optimizations_do_not_panic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collections_reopen_with_their_data_and_identity() {
     let dir = TempDir::new().expect("temp dir");
-    let index = EmbeddedIndex::open(embedded_config(&dir))
-        .await
-        .expect("opens");
-    index
-        .ensure_collection(&spec("keep"))
-        .await
-        .expect("ensure");
+    let index = open_with_collection(embedded_config(&dir), "keep").await;
     index.upsert("keep", points(0..120)).await.expect("upsert");
     index.close().await;
 

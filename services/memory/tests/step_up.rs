@@ -9,16 +9,7 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::json;
 use sqlx::PgPool;
-use testkit::{Reply, User};
-
-fn assert_step_up_required(reply: &Reply) {
-    assert_eq!(
-        (reply.status, reply.code()),
-        (StatusCode::FORBIDDEN, "step_up_required"),
-        "{}",
-        reply.body
-    );
-}
+use testkit::assert_step_up_required;
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn an_admin_with_a_factor_manages_shared_documents_only_at_aal2(pool: PgPool) {
@@ -33,10 +24,7 @@ async fn an_admin_with_a_factor_manages_shared_documents_only_at_aal2(pool: PgPo
     let admin = app.user(Role::Admin).await;
     testkit::give_second_factor(&app.pool, admin.id).await;
     let weak = &admin;
-    let strong = User {
-        id: admin.id,
-        token: app.tokens.at_aal(&admin.token, Aal::Aal2),
-    };
+    let strong = app.tokens.user_at(&admin, Aal::Aal2);
     let other = json!({"source": "docs", "content": "More shared notes.", "shared": true});
     assert_step_up_required(&app.ingest(weak, other.clone()).await);
     let batch = json!({"documents": [other.clone()]});

@@ -15,39 +15,24 @@ use db::{
     ids::{ProjectId, UserId},
     projects::{NewActivity, Project},
 };
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+use crate::{error::ApiError, validate::text_enum};
 
 pub fn caller(user: &AuthUser) -> UserId {
     UserId(user.user_id)
 }
 
-/// What someone may do in a project, weakest first (the order is the powers' order).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize, ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ProjectRole {
-    Viewer,
-    Editor,
-    Maintainer,
-    Owner,
+text_enum! {
+    /// What someone may do in a project, weakest first (the order is the powers' order).
+    #[derive(PartialOrd, Ord, Hash)]
+    pub enum ProjectRole {
+        Viewer = "viewer", Editor = "editor", Maintainer = "maintainer", Owner = "owner",
+    }
 }
 
 impl ProjectRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProjectRole::Viewer => "viewer",
-            ProjectRole::Editor => "editor",
-            ProjectRole::Maintainer => "maintainer",
-            ProjectRole::Owner => "owner",
-        }
-    }
-
     /// A membership row's role; `None` for a value no migration allows.
     pub fn of_member(role: &str) -> Option<Self> {
         match role {

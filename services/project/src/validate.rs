@@ -65,6 +65,43 @@ pub fn slug(value: &str) -> Result<String, ApiError> {
     Ok(value.to_owned())
 }
 
+/// Declares an enum for a closed set of values a text column holds (a status, a priority, a
+/// role), spelling each value once: serde reads and writes it, the OpenAPI schema lists it,
+/// and `as_str` gives it to SQL. Attributes before `enum` (docs, more derives) are kept.
+/// (Each value is a `tt`, not a `literal`: utoipa's derive sees a `literal` fragment's
+/// invisible group instead of a string and would document the variant's Rust name.)
+macro_rules! text_enum {
+    (
+        $(#[$attribute:meta])*
+        pub enum $name:ident { $($(#[$doc:meta])* $variant:ident = $text:tt),+ $(,)? }
+    ) => {
+        $(#[$attribute])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            serde::Deserialize,
+            serde::Serialize,
+            utoipa::ToSchema,
+        )]
+        pub enum $name {
+            $($(#[$doc])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// The value as its column stores it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+    };
+}
+pub(crate) use text_enum;
+
 /// Distinguishes a JSON field sent as `null` (`Some(None)`: clear it) from one not sent
 /// (`None`: keep it), for the nullable fields of a PATCH body.
 pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>

@@ -1,17 +1,17 @@
-//! `project verify-files [--fix]` and the service's orphan sweep, run as the real binary
-//! against files uploaded through the app: missing and corrupt bytes are reported and never
-//! "fixed"; orphans (strays, old temporaries, old bytes without a row) are reported and
-//! removed; anything an upload in flight could still own is left alone.
+//! `project verify-files [--fix]`, run as the real binary against files uploaded through the
+//! app: missing and corrupt bytes are reported and never "fixed"; orphans (strays, old
+//! temporaries, old bytes without a row) are reported and removed; anything an upload in
+//! flight could still own is left alone. The service's own periodic sweep: `file_sweep.rs`.
 
 mod common;
 
-use std::{
-    path::{Path, PathBuf},
-    time::{Duration, Instant, SystemTime},
-};
+use std::{path::PathBuf, time::Duration};
 
 use axum::http::StatusCode;
-use common::TestApp;
+use common::{
+    TestApp,
+    disk::{TWO_HOURS, plant, project_with_kept_file, sorted, storage_key},
+};
 use db::ids::ProjectId;
 use serde_json::json;
 use sqlx::PgPool;
@@ -19,7 +19,6 @@ use testkit::BinaryRun;
 use uuid::Uuid;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_project");
-const TWO_HOURS: Duration = Duration::from_secs(2 * 60 * 60);
 
 async fn verify(app: &TestApp, args: &[&str]) -> BinaryRun {
     let url = testkit::database_url(&app.pool);
@@ -39,52 +38,6 @@ fn report(run: &BinaryRun) -> (Vec<String>, String) {
     let summary = lines.pop().unwrap_or_default();
     lines.sort();
     (lines, summary)
-}
-
-fn sorted(lines: &[String]) -> Vec<String> {
-    let mut lines = lines.to_vec();
-    lines.sort();
-    lines
-}
-
-/// Writes `bytes` at `relative` under `root`, last modified `age` ago.
-fn plant(root: &Path, relative: &str, bytes: &[u8], age: Duration) -> PathBuf {
-    let path = root.join(relative);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
-    std::fs::write(&path, bytes).expect("write");
-    backdate(&path, age);
-    path
-}
-
-fn backdate(path: &Path, age: Duration) {
-    let file = std::fs::File::options()
-        .write(true)
-        .open(path)
-        .expect("open");
-    file.set_modified(SystemTime::now() - age)
-        .expect("set mtime");
-}
-
-async fn storage_key(app: &TestApp, project: &str, path: &str) -> String {
-    let project = ProjectId(project.parse().expect("uuid"));
-    db::projects::files::find(&app.pool, project, path, None)
-        .await
-        .expect("query")
-        .expect("row")
-        .storage_key
-}
-
-/// alice's project "Files" with `kept.txt` uploaded: the project's id and the file's
-/// storage key.
-async fn project_with_kept_file(app: &TestApp) -> (String, String) {
-    let alice = app.user("alice").await;
-    let project = app.project_id("Files", &alice).await;
-    let reply = app
-        .upload(&project, "kept.txt", "text/plain", "kept", &alice)
-        .await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    let kept = storage_key(app, &project, "kept.txt").await;
-    (project, kept)
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -303,57 +256,6 @@ fn tempfile_dir() -> PathBuf {
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
-async fn the_service_sweeps_old_orphans_and_keeps_referenced_and_young_files(pool: PgPool) {
-    let app = TestApp::new(pool.clone()).await;
-    let (project, kept) = project_with_kept_file(&app).await;
-    let root = app.files_dir.clone();
-    // Old, but referenced: never an orphan.
-    backdate(&root.join(&kept), TWO_HOURS);
-    let fresh_temp = format!("{project}/.{}.partial", Uuid::new_v4());
-    plant(&root, &fresh_temp, b"half", Duration::ZERO);
-    let fresh_blob = format!("{project}/{}", Uuid::new_v4());
-    plant(&root, &fresh_blob, b"soon", Duration::ZERO);
-    plant(&root, "stray.txt", b"?", Duration::ZERO);
-    plant(
-        &root,
-        &format!("{project}/.{}.partial", Uuid::new_v4()),
-        b"h",
-        TWO_HOURS,
-    );
-    plant(
-        &root,
-        &format!("{project}/{}", Uuid::new_v4()),
-        b"gone",
-        TWO_HOURS,
-    );
-
-    let key = testkit::SigningKeyFile::new();
-    let dir = root.to_string_lossy();
-    let env = [
-        ("JWT_PRIVATE_KEY_FILE", key.path()),
-        ("PROJECTS_DIR", &dir),
-        ("PROJECT_SWEEP_INTERVAL_SECS", "1"),
-    ];
-    let mut service = testkit::spawn_service(BINARY, "PROJECT_", &pool, &env);
-    let ready = format!("{}/health/ready", service.base_url);
-    testkit::wait_until_ok(&ready, &mut service.child).await;
-    let expected = sorted(&[kept, fresh_temp, fresh_blob]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while app.stored_files() != expected {
-        assert!(
-            Instant::now() < deadline,
-            "swept to {expected:?}, found {:?}",
-            app.stored_files()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // Still so after more sweeps.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(app.stored_files(), expected);
-    testkit::stop_gracefully(service.child).await;
-}
-
-#[sqlx::test(migrator = "db::MIGRATOR")]
 async fn rows_are_paged_by_storage_key_each_once(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
@@ -384,39 +286,4 @@ async fn rows_are_paged_by_storage_key_each_once(pool: PgPool) {
         seen.windows(2).all(|pair| pair[0] < pair[1]),
         "ordered once each: {seen:?}"
     );
-}
-
-#[sqlx::test(migrator = "db::MIGRATOR")]
-async fn two_sweeps_at_once_both_finish_and_remove_only_orphans(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let project = app.project_id("Files", &alice).await;
-    let mut referenced = Vec::new();
-    for index in 0..10 {
-        let path = format!("kept-{index}.txt");
-        let reply = app
-            .upload(&project, &path, "text/plain", "kept", &alice)
-            .await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-        let key = storage_key(&app, &project, &path).await;
-        backdate(&app.files_dir.join(&key), TWO_HOURS);
-        referenced.push(key);
-    }
-    for _ in 0..200 {
-        plant(
-            &app.files_dir,
-            &format!("{project}/{}", Uuid::new_v4()),
-            b"x",
-            TWO_HOURS,
-        );
-    }
-    let store = project::storage::FileStore::new(&app.files_dir);
-    let grace = project::cleanup::ORPHAN_GRACE;
-    let (first, second) = tokio::join!(
-        project::cleanup::sweep::sweep_once(&app.pool, &store, grace),
-        project::cleanup::sweep::sweep_once(&app.pool, &store, grace),
-    );
-    let removed = first.expect("first sweep") + second.expect("second sweep");
-    assert!(removed >= 200, "{removed}");
-    assert_eq!(app.stored_files(), sorted(&referenced));
 }

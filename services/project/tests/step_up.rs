@@ -9,24 +9,7 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::json;
 use sqlx::PgPool;
-use testkit::{Reply, User};
-
-/// `user` with their token signed again at `aal`, same session.
-fn at(app: &TestApp, user: &User, aal: Aal) -> User {
-    User {
-        id: user.id,
-        token: app.tokens.at_aal(&user.token, aal),
-    }
-}
-
-fn assert_step_up_required(reply: &Reply) {
-    assert_eq!(
-        (reply.status, reply.code()),
-        (StatusCode::FORBIDDEN, "step_up_required"),
-        "{}",
-        reply.body
-    );
-}
+use testkit::{Reply, User, assert_step_up_required};
 
 async fn transfer(app: &TestApp, project: &str, to: &User, by: &User) -> Reply {
     let path = format!("/api/projects/{project}/transfer");
@@ -64,7 +47,7 @@ async fn an_owner_with_a_factor_deletes_and_transfers_only_at_aal2(pool: PgPool)
         "{actions:?}"
     );
 
-    let stepped_up = at(&app, &owner, Aal::Aal2);
+    let stepped_up = app.tokens.user_at(&owner, Aal::Aal2);
     let moved = transfer(&app, &legacy, &heir, &stepped_up).await;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
     let deleted = app
@@ -111,7 +94,7 @@ async fn others_are_refused_as_before_whatever_their_level(pool: PgPool) {
     let path = format!("/api/projects/{project}/members/{}", maintainer.id);
     app.put_as(&path, json!({ "role": "maintainer" }), &owner)
         .await;
-    for token in [maintainer.clone(), at(&app, &maintainer, Aal::Aal2)] {
+    for token in [maintainer.clone(), app.tokens.user_at(&maintainer, Aal::Aal2)] {
         let reply = app
             .delete_as(&format!("/api/projects/{project}"), &token)
             .await;

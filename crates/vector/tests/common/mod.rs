@@ -2,7 +2,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different part of this module.
 
-use std::sync::Arc;
+use std::{path::Path, process::Command, sync::Arc};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use qdrant_edge_server::RunningServer;
@@ -29,6 +29,54 @@ pub fn embedded_config(dir: &TempDir) -> EmbeddedConfig {
     // Small engine batches so multi-batch writes happen at test sizes.
     config.write_batch = 64;
     config
+}
+
+/// An embedded index opened with `config`, holding the collection `spec(name)`.
+pub async fn open_with_collection(config: EmbeddedConfig, name: &str) -> EmbeddedIndex {
+    let index = EmbeddedIndex::open(config).await.expect("opens");
+    index.ensure_collection(&spec(name)).await.expect("ensure");
+    index
+}
+
+/// The embedded index in `dir` opened again with the default settings, as the next owner of
+/// the directory would.
+pub async fn reopen(dir: &Path) -> EmbeddedIndex {
+    EmbeddedIndex::open(EmbeddedConfig::new(dir))
+        .await
+        .expect("reopens")
+}
+
+/// Runs the ignored test `child` of this test binary in a child process, with `env_var`
+/// naming `dir`, and returns what it printed. The child must die by abort: a stand-in for
+/// `kill -9` that runs no destructor.
+pub fn run_aborting_child(child: &str, env_var: &str, dir: &TempDir) -> String {
+    let output = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            child,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(env_var, dir.path())
+        .output()
+        .expect("child runs");
+    assert!(!output.status.success(), "the child must die by abort");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// In a child of [`run_aborting_child`]: the index in the directory `env_var` names, flushing
+/// every `flush_interval`, holding the collection `spec(name)`. `None` when the test runs on
+/// its own (no directory is named): it then has nothing to do.
+pub async fn open_in_child(
+    env_var: &str,
+    flush_interval: std::time::Duration,
+    name: &str,
+) -> Option<EmbeddedIndex> {
+    let dir = std::env::var(env_var).ok()?;
+    let mut config = EmbeddedConfig::new(dir);
+    config.flush_interval = flush_interval;
+    Some(open_with_collection(config, name).await)
 }
 
 impl Harness {

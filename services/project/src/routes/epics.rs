@@ -20,7 +20,7 @@ use crate::{
     access::{self, Change, readable},
     error::ApiError,
     state::AppState,
-    validate::{self, present},
+    validate::{self, present, text_enum},
 };
 
 pub fn router() -> Router<AppState> {
@@ -40,23 +40,9 @@ pub fn router() -> Router<AppState> {
 )]
 pub struct Api;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EpicStatus {
-    Planned,
-    InProgress,
-    Done,
-    Cancelled,
-}
-
-impl EpicStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            EpicStatus::Planned => "planned",
-            EpicStatus::InProgress => "in_progress",
-            EpicStatus::Done => "done",
-            EpicStatus::Cancelled => "cancelled",
-        }
+text_enum! {
+    pub enum EpicStatus {
+        Planned = "planned", InProgress = "in_progress", Done = "done", Cancelled = "cancelled",
     }
 }
 

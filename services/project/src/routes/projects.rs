@@ -18,7 +18,7 @@ use crate::{
     error::ApiError,
     pagination::{self, Page, PageRequest},
     state::AppState,
-    validate,
+    validate::{self, text_enum},
 };
 
 pub fn router() -> Router<AppState> {
@@ -38,20 +38,8 @@ pub fn router() -> Router<AppState> {
 )]
 pub struct Api;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ProjectStatus {
-    Active,
-    Archived,
-}
-
-impl ProjectStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            ProjectStatus::Active => "active",
-            ProjectStatus::Archived => "archived",
-        }
-    }
+text_enum! {
+    pub enum ProjectStatus { Active = "active", Archived = "archived" }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

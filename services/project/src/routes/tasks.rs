@@ -28,7 +28,7 @@ use crate::{
     access::{self, Change, caller, readable},
     error::ApiError,
     state::AppState,
-    validate::{self, present},
+    validate::{self, present, text_enum},
 };
 
 pub fn router() -> Router<AppState> {
@@ -63,49 +63,16 @@ pub fn router() -> Router<AppState> {
 )]
 pub struct Api;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskStatus {
-    Backlog,
-    Todo,
-    InProgress,
-    InReview,
-    Done,
-    Cancelled,
-}
-
-impl TaskStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Backlog => "backlog",
-            TaskStatus::Todo => "todo",
-            TaskStatus::InProgress => "in_progress",
-            TaskStatus::InReview => "in_review",
-            TaskStatus::Done => "done",
-            TaskStatus::Cancelled => "cancelled",
-        }
+text_enum! {
+    pub enum TaskStatus {
+        Backlog = "backlog", Todo = "todo", InProgress = "in_progress", InReview = "in_review",
+        Done = "done", Cancelled = "cancelled",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskPriority {
-    None,
-    Low,
-    Medium,
-    High,
-    Urgent,
-}
-
-impl TaskPriority {
-    fn as_str(self) -> &'static str {
-        match self {
-            TaskPriority::None => "none",
-            TaskPriority::Low => "low",
-            TaskPriority::Medium => "medium",
-            TaskPriority::High => "high",
-            TaskPriority::Urgent => "urgent",
-        }
+text_enum! {
+    pub enum TaskPriority {
+        None = "none", Low = "low", Medium = "medium", High = "high", Urgent = "urgent",
     }
 }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod disk;
+
 use std::{
     ops::Deref,
     path::{Path, PathBuf},

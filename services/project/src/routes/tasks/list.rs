@@ -90,28 +90,15 @@ pub async fn list(
     let page = match (order, search.as_deref()) {
         (TaskOrder::Number, search) => {
             let page = PageRequest::parse(limit, cursor)?;
-            let rows = tasks::list(
-                pool,
-                project_id,
-                &filter,
-                search,
-                page.after,
-                page.fetch_limit(),
-            )
-            .await?;
+            let fetch = page.fetch_limit();
+            let rows = tasks::list(pool, project_id, &filter, search, page.after, fetch).await?;
             pagination::page(rows, &page, TaskView::from)
         }
         (TaskOrder::Position, search) => {
             let page = KeyedPageRequest::parse(limit, cursor, pagination::decode_board_cursor)?;
-            let rows = task_order::list(
-                pool,
-                project_id,
-                &filter,
-                search,
-                page.after,
-                page.fetch_limit(),
-            )
-            .await?;
+            let fetch = page.fetch_limit();
+            let rows =
+                task_order::list(pool, project_id, &filter, search, page.after, fetch).await?;
             let cursor = |task: &db::projects::Task| {
                 pagination::board_cursor(BoardKeyset {
                     position: task.position,
@@ -123,15 +110,8 @@ pub async fn list(
         (TaskOrder::Rank, Some(search)) => {
             let decode = |cursor: &str| pagination::decode_rank_cursor(cursor, search);
             let page = KeyedPageRequest::parse(limit, cursor, decode)?;
-            let rows = tasks::search(
-                pool,
-                project_id,
-                search,
-                &filter,
-                page.after,
-                page.fetch_limit(),
-            )
-            .await?;
+            let fetch = page.fetch_limit();
+            let rows = tasks::search(pool, project_id, search, &filter, page.after, fetch).await?;
             let cursor = |hit: &db::projects::RankedTask| {
                 let key = RankKeyset {
                     rank: hit.rank,
