@@ -13,6 +13,7 @@ pub mod projects;
 pub mod rollout;
 pub mod schema;
 pub mod seeds;
+pub mod service;
 mod violation;
 
 pub use pool::{DbConfig, SslMode, connect};

@@ -1,8 +1,12 @@
 //! The one error shape every endpoint returns: `{"error": {"code": "...", "message": "..."}}`.
 
+mod declare;
+
+/// For the services' [`service_error!`](crate::service_error) and their `status_and_code`.
+pub use axum::http::StatusCode;
 use axum::{
     Json,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -35,8 +39,10 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
 /// optional extras. The enum's `Display` is the message people see, so it must never carry
 /// internals: [`ServiceError::detail`] is where those go (logged, never sent).
 ///
-/// Each service implements this once and forwards `IntoResponse` to [`render`], so the JSON
-/// shape, `WWW-Authenticate` on 401 and `Retry-After` are the same everywhere.
+/// A service's `ApiError` gets this from [`service_error!`](crate::service_error); another
+/// error type implements it and says [`respond_with_render!`](crate::respond_with_render).
+/// Either way it answers through [`render`], so the JSON shape, `WWW-Authenticate` on 401
+/// and `Retry-After` are the same everywhere.
 pub trait ServiceError: std::fmt::Display {
     fn status_and_code(&self) -> (StatusCode, &'static str);
 

@@ -21,8 +21,7 @@ pub mod validate;
 use axum::Router;
 use platform::{
     config::CommonConfig,
-    health::{CheckProbe, Probe},
-    metrics::PoolUsage,
+    health::Probe,
     service::{ServiceSpec, StartError},
 };
 
@@ -34,10 +33,7 @@ pub const SPEC: ServiceSpec = ServiceSpec::new("auth", "AUTH_", 3002);
 /// Start-up: reads the settings, opens the database (at this build's schema), loads the
 /// keys, starts the mail worker and returns the app.
 pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
-    let database: db::DbConfig = platform::config::from_env().map_err(StartError::new)?;
-    let pool = db::schema::open_verified(&database)
-        .await
-        .map_err(StartError::new)?;
+    let pool = db::service::open_from_env().await?;
     let config: config::AuthConfig = platform::config::from_env().map_err(StartError::new)?;
     let state = AppState::new(pool, config, common).await?;
     tokio::spawn(state.outbox_worker().run_forever());
@@ -47,16 +43,11 @@ pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
 /// The whole service — routes, health and the standard middleware — for `main`, the tests
 /// and the benchmarks alike.
 pub fn app(state: AppState) -> Router {
-    let pool = state.pool.clone();
     let probes: Vec<Box<dyn Probe>> = vec![
-        CheckProbe::boxed("postgres", move || db::schema::readiness(pool.clone())),
+        db::service::readiness_probe(&state.pool),
         Box::new(RedisProbe(state.limiter.clone())),
     ];
-    let gauged = state.pool.clone();
-    platform::metrics::pool_gauges(SPEC.name, move || PoolUsage {
-        open: gauged.size(),
-        idle: gauged.num_idle(),
-    });
+    db::service::gauge_pool(SPEC.name, &state.pool);
     metrics::describe();
     let common = state.common.clone();
     platform::service::assemble(SPEC.name, routes::router(state), probes, &common)

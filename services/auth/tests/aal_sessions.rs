@@ -136,14 +136,7 @@ async fn a_pending_mfa_token_dies_when_the_password_is_reset(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ann = app.enroll_totp("ann").await;
     let pending = app.mfa_token("ann").await;
-    let asked = app
-        .post(
-            "/api/auth/forgot-password",
-            json!({ "email": "ann@example.com" }),
-        )
-        .await;
-    assert_eq!(asked.status, StatusCode::ACCEPTED);
-    app.deliver_mail().await;
+    app.ask_password_reset("ann@example.com").await;
     let body = json!({ "token": app.mail.last_token(), "new_password": NEW_PASSWORD });
     let reset = app.post("/api/auth/reset-password", body).await;
     assert_eq!(reset.status, StatusCode::NO_CONTENT, "{}", reset.body);

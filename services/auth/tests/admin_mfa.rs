@@ -54,21 +54,7 @@ async fn an_admin_resets_a_users_factor_audited_and_mailed(pool: PgPool) {
     let done = reset(&app, &root, &ann.user_id).await;
     assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
 
-    let me = app.get_as("/api/auth/me", &ann.token).await;
-    assert_eq!(me.status, StatusCode::OK, "her sessions stay");
-    assert_eq!(
-        me.body["mfa"],
-        json!({ "totp": false, "recovery_codes_left": 0, "passkeys": 0 })
-    );
-    let rows: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM auth.totp_factors) + (SELECT count(*) FROM auth.recovery_codes)",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .expect("count");
-    assert_eq!(rows, 0);
-    let login = app.login("ann", PASSWORD).await;
-    assert!(login.body["access_token"].is_string(), "{}", login.body);
+    app.assert_no_second_factor(&ann).await;
     let challenge = app
         .login_mfa(json!({ "mfa_token": pending, "recovery_code": ann.recovery_codes[0] }))
         .await;

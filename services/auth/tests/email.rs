@@ -129,12 +129,7 @@ async fn a_reset_link_sets_the_password_unlocks_and_ends_every_session(pool: PgP
         "invalid_credentials",
         "locked: refused like a wrong password"
     );
-    app.post(
-        "/api/auth/forgot-password",
-        json!({ "email": "alice@example.com" }),
-    )
-    .await;
-    app.deliver_mail().await;
+    app.ask_password_reset("alice@example.com").await;
     let token = app.mail.last_token();
 
     let short = app

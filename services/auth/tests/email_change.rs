@@ -41,14 +41,7 @@ async fn the_address_changes_unverified_and_both_addresses_hear_of_it(pool: PgPo
         .execute(&app.pool)
         .await
         .expect("verified");
-    let asked = app
-        .post(
-            "/api/auth/forgot-password",
-            json!({ "email": "ann@example.com" }),
-        )
-        .await;
-    assert_eq!(asked.status, StatusCode::ACCEPTED);
-    app.deliver_mail().await;
+    app.ask_password_reset("ann@example.com").await;
     let old_reset_link = link_token(&app, "ann@example.com", "Reset your password");
 
     let changed = change_email(&app, token, "  Ann.New@Example.com ", PASSWORD).await;
@@ -103,16 +96,7 @@ async fn a_wrong_password_counts_and_changes_nothing(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let token = app.register_for_token("ann").await;
     let wrong = change_email(&app, &token, "x@example.com", "not the password").await;
-    assert_eq!(
-        (wrong.status, wrong.code()),
-        (StatusCode::UNAUTHORIZED, "invalid_credentials")
-    );
-    let attempts: i32 =
-        sqlx::query_scalar("SELECT failed_login_attempts FROM auth.users WHERE username = 'ann'")
-            .fetch_one(&app.pool)
-            .await
-            .expect("user");
-    assert_eq!(attempts, 1, "a wrong password counts toward the lockout");
+    app.assert_wrong_password_counted(&wrong, "ann").await;
     let me = app.get_as("/api/auth/me", &token).await;
     assert_eq!(me.body["email"], "ann@example.com");
 }

@@ -342,16 +342,7 @@ async fn disabling_with_the_password_removes_the_factor_and_a_wrong_one_counts(p
     let wrong = app
         .disable_totp(&aal2, json!({ "password": "not the password" }))
         .await;
-    assert_eq!(
-        (wrong.status, wrong.code()),
-        (StatusCode::UNAUTHORIZED, "invalid_credentials")
-    );
-    let attempts: i32 =
-        sqlx::query_scalar("SELECT failed_login_attempts FROM auth.users WHERE username = 'ann'")
-            .fetch_one(&app.pool)
-            .await
-            .expect("user");
-    assert_eq!(attempts, 1, "a wrong password counts toward the lockout");
+    app.assert_wrong_password_counted(&wrong, &ann.name).await;
     let done = app
         .disable_totp(&aal2, json!({ "password": PASSWORD }))
         .await;
@@ -360,24 +351,7 @@ async fn disabling_with_the_password_removes_the_factor_and_a_wrong_one_counts(p
 }
 
 async fn assert_removed(app: &TestApp, ann: &common::mfa::Enrolled) {
-    let me = app.get_as("/api/auth/me", &ann.token).await;
-    assert_eq!(
-        me.body["mfa"],
-        json!({ "totp": false, "recovery_codes_left": 0, "passkeys": 0 })
-    );
-    let rows: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM auth.totp_factors) + (SELECT count(*) FROM auth.recovery_codes)",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .expect("count");
-    assert_eq!(rows, 0);
-    let login = app.login(&ann.name, PASSWORD).await;
-    assert!(
-        login.body["access_token"].is_string(),
-        "the password alone signs in: {}",
-        login.body
-    );
+    app.assert_no_second_factor(ann).await;
     let trail = app.audit_trail(&ann.user_id).await;
     assert!(
         trail.contains(&"mfa_totp_disabled:true".to_owned()),

@@ -98,3 +98,17 @@ async fn every_endpoint_is_documented_and_every_documented_path_is_routed(pool: 
     );
     assert!(spec.body["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+/// The fuzzer generates names from these: they state the limits `passkeys::parse_name`
+/// enforces, so that every name the schema allows is accepted, and every other refused.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_passkey_name_states_the_limits_the_handler_enforces(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let spec = app.get("/openapi.json").await;
+    for body in ["RenameRequest", "RegistrationFinish"] {
+        let name = &spec.body["components"]["schemas"][body]["properties"]["name"];
+        assert_eq!(name["minLength"], 1, "{body}: {name}");
+        assert_eq!(name["maxLength"], auth::passkeys::NAME_MAX_CHARS, "{body}");
+        assert_eq!(name["pattern"], auth::passkeys::NAME_PATTERN, "{body}");
+    }
+}

@@ -114,18 +114,12 @@ async fn passkey_proof_with_foreign_key(
     mfa_token: &str,
     key: &mut SoftPasskey,
 ) -> Value {
-    let started = app
-        .post(
-            "/api/auth/login/mfa/passkey",
-            json!({ "mfa_token": mfa_token }),
-        )
-        .await;
-    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
-    let mut options = started.body["options"].clone();
+    let started = passkey::start_second_factor(app, mfa_token).await;
+    let mut options = started["options"].clone();
     options["publicKey"]["allowCredentials"] =
         json!([{ "type": "public-key", "id": key.credential_id.clone().expect("registered") }]);
     let credential = key.get_at(ORIGIN, &options);
-    json!({ "ceremony_id": started.body["ceremony_id"], "credential": credential })
+    json!({ "ceremony_id": started["ceremony_id"], "credential": credential })
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]

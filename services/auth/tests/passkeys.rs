@@ -8,9 +8,7 @@ use axum::http::StatusCode;
 use common::{
     PASSWORD, TestApp,
     mfa::{assert_step_up_required, claims},
-    passkey::{
-        self, ORIGIN, assert_refused, failed_attempts, passkey_proof, token_of, with_passkey,
-    },
+    passkey::{self, ORIGIN, assert_refused, passkey_proof, token_of, with_passkey},
 };
 use serde_json::json;
 use sqlx::PgPool;
@@ -182,11 +180,7 @@ async fn a_cloned_authenticator_replaying_the_counter_is_refused(pool: PgPool) {
     // The clone signs with the counter the original already used.
     let cloned = passkey::passwordless_login(&app, &mut clone).await;
     assert_refused(&cloned, StatusCode::UNAUTHORIZED, "invalid_passkey");
-    assert_eq!(
-        failed_attempts(&app, &user_id).await,
-        1,
-        "counted as a failure"
-    );
+    assert_eq!(app.failed_attempts("ann").await, 1, "counted as a failure");
     let reasons: Vec<String> = sqlx::query_scalar(
         "SELECT details->>'reason' FROM auth.audit_log WHERE user_id = $1::uuid AND NOT success",
     )

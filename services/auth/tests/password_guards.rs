@@ -115,14 +115,7 @@ async fn password_changes_are_rate_limited_per_account(pool: PgPool) {
 async fn a_password_change_voids_reset_links_mailed_before(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.register("alice").await;
-    let forgot = app
-        .post(
-            "/api/auth/forgot-password",
-            json!({ "email": "alice@example.com" }),
-        )
-        .await;
-    assert_eq!(forgot.status, StatusCode::ACCEPTED);
-    app.deliver_mail().await;
+    app.ask_password_reset("alice@example.com").await;
     let link = app.mail.last_token();
     let changed = app
         .post_as(

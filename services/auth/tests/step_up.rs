@@ -32,14 +32,6 @@ async fn make_admin(app: &TestApp, user_id: &str) {
         .expect("set role");
 }
 
-async fn failed_attempts(app: &TestApp, user_id: &str) -> i32 {
-    sqlx::query_scalar("SELECT failed_login_attempts FROM auth.users WHERE id = $1::uuid")
-        .bind(user_id)
-        .fetch_one(&app.pool)
-        .await
-        .expect("user")
-}
-
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn aal1_tokens_of_a_user_with_a_factor_are_refused_every_sensitive_action(pool: PgPool) {
     let app = TestApp::new(pool).await;
@@ -67,7 +59,7 @@ async fn aal1_tokens_of_a_user_with_a_factor_are_refused_every_sensitive_action(
         assert_step_up_required(reply, what);
     }
     assert_eq!(
-        failed_attempts(&app, &ann.user_id).await,
+        app.failed_attempts(&ann.name).await,
         0,
         "refused before any password was checked"
     );
@@ -276,5 +268,5 @@ async fn bad_step_up_requests_get_clear_errors(pool: PgPool) {
         (anonymous.status, anonymous.code()),
         (StatusCode::UNAUTHORIZED, "missing_token")
     );
-    assert_eq!(failed_attempts(&app, &ann.user_id).await, 0);
+    assert_eq!(app.failed_attempts(&ann.name).await, 0);
 }

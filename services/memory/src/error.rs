@@ -2,74 +2,30 @@
 //! declared here once (`platform::error::render` draws the shared JSON shape from them), and
 //! so is how each failure is documented in the OpenAPI spec ([`documented`]).
 
-use axum::http::StatusCode;
 use embed::EmbedError;
-use platform::error::ServiceError;
+use platform::error::StatusCode;
 use vector::VectorError;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{message}")]
-    Validation { code: &'static str, message: String },
-    /// A query parameter that cannot be used (bad `limit` or `cursor`): 400, as everywhere.
-    #[error("{message}")]
-    BadQuery { code: &'static str, message: String },
-    #[error("{0}")]
-    TooLarge(String),
-    #[error(transparent)]
-    Unauthenticated(#[from] authn::AuthError),
-    #[error("{0}")]
-    Forbidden(&'static str),
-    #[error("{0}")]
-    NotFound(&'static str),
-    #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: &'static str,
-    },
-    /// The embedding provider failed, refused or answered nonsense; nothing was stored. The
-    /// detail (the provider's URL, status, error text) is logged, never shown: it describes
-    /// our infrastructure, and a provider's error text can echo request data.
-    #[error("the embedding service is unavailable; nothing was stored: try again later")]
-    EmbeddingUnavailable(String),
-    /// The vector index cannot answer a search right now; the detail is logged, never shown.
-    #[error("the search index is unavailable: try again later")]
-    IndexUnavailable(String),
-    #[error("an internal error occurred")]
-    Internal(String),
-}
-
-/// What a 503 asks clients to wait: long enough for a provider or index restart to be
-/// noticed, short enough for someone waiting on an answer.
-const RETRY_AFTER_SECS: u64 = 5;
-
-impl ApiError {
-    pub fn validation(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Validation {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl ServiceError for ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            ApiError::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
-            ApiError::BadQuery { code, .. } => (StatusCode::BAD_REQUEST, code),
-            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "document_too_large"),
-            ApiError::Unauthenticated(error) => (error.status(), error.code()),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
-            ApiError::EmbeddingUnavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "embedding_unavailable")
-            }
-            ApiError::IndexUnavailable(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "vector_index_unavailable")
-            }
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        }
+platform::service_error! {
+    /// Besides these, `Validation`, `BadRequest` (a query parameter that cannot be used, such
+    /// as a bad `limit` or `cursor`), `Forbidden`, `Conflict` and `Internal`, as in every
+    /// service (`platform::service_error!`).
+    #[derive(Debug, thiserror::Error)]
+    pub enum ApiError {
+        #[error("{0}")]
+        TooLarge(String) => (PAYLOAD_TOO_LARGE, "document_too_large"),
+        #[error(transparent)]
+        Unauthenticated(#[from] authn::AuthError) => |error| (error.status(), error.code()),
+        #[error("{0}")]
+        NotFound(&'static str) => (NOT_FOUND, "not_found"),
+        /// The embedding provider failed, refused or answered nonsense; nothing was stored. The
+        /// detail (the provider's URL, status, error text) is logged, never shown: it describes
+        /// our infrastructure, and a provider's error text can echo request data.
+        #[error("the embedding service is unavailable; nothing was stored: try again later")]
+        EmbeddingUnavailable(String) => (SERVICE_UNAVAILABLE, "embedding_unavailable") logged,
+        /// The vector index cannot answer a search right now; the detail is logged, never shown.
+        #[error("the search index is unavailable: try again later")]
+        IndexUnavailable(String) => (SERVICE_UNAVAILABLE, "vector_index_unavailable") logged,
     }
 
     /// Every 503 is a dependency that is down for now (the embedder, the index, the session
@@ -77,18 +33,11 @@ impl ServiceError for ApiError {
     fn retry_after_secs(&self) -> Option<u64> {
         (self.status_and_code().0 == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS)
     }
-
-    fn detail(&self) -> Option<&str> {
-        match self {
-            ApiError::EmbeddingUnavailable(detail)
-            | ApiError::IndexUnavailable(detail)
-            | ApiError::Internal(detail) => Some(detail),
-            _ => None,
-        }
-    }
 }
 
-platform::respond_with_render!(ApiError);
+/// What a 503 asks clients to wait: long enough for a provider or index restart to be
+/// noticed, short enough for someone waiting on an answer.
+const RETRY_AFTER_SECS: u64 = 5;
 
 /// Violations a caller causes become their answer; anything else is our bug (500).
 impl From<sqlx::Error> for ApiError {
@@ -99,15 +48,6 @@ impl From<sqlx::Error> for ApiError {
                 message: "this document is being ingested by another request: retry",
             },
             _ => ApiError::Internal(error.to_string()),
-        }
-    }
-}
-
-impl From<platform::pagination::PageError> for ApiError {
-    fn from(error: platform::pagination::PageError) -> Self {
-        ApiError::BadQuery {
-            code: error.code(),
-            message: error.to_string(),
         }
     }
 }

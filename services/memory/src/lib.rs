@@ -22,8 +22,7 @@ use std::time::Duration;
 use axum::Router;
 use platform::{
     config::CommonConfig,
-    health::{CheckProbe, Probe},
-    metrics::PoolUsage,
+    health::Probe,
     service::{ServiceSpec, StartError},
 };
 
@@ -37,10 +36,7 @@ pub const SPEC: ServiceSpec = ServiceSpec::new("memory", "MEMORY_", 3003);
 /// lost back to pending (before anything is answered); then starts the background indexer
 /// and returns the app.
 pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
-    let database: db::DbConfig = platform::config::from_env().map_err(StartError::new)?;
-    let pool = db::schema::open_verified(&database)
-        .await
-        .map_err(StartError::new)?;
+    let pool = db::service::open_from_env().await?;
     let settings = config::Settings::from_env().map_err(StartError::new)?;
     let verifier: authn::VerifierConfig = platform::config::from_env().map_err(StartError::new)?;
     let verifier = verifier.verifier().map_err(StartError::new)?;
@@ -63,16 +59,11 @@ pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
 /// The whole service — routes, health and the standard middleware — for `main`, the tests
 /// and the benchmarks alike.
 pub fn app(state: AppState) -> Router {
-    let pool = state.pool.clone();
     let probes: Vec<Box<dyn Probe>> = vec![
-        CheckProbe::boxed("postgres", move || db::schema::readiness(pool.clone())),
+        db::service::readiness_probe(&state.pool),
         Box::new(VectorProbe(state.indexer.index.clone())),
     ];
-    let gauged = state.pool.clone();
-    platform::metrics::pool_gauges(SPEC.name, move || PoolUsage {
-        open: gauged.size(),
-        idle: gauged.num_idle(),
-    });
+    db::service::gauge_pool(SPEC.name, &state.pool);
     metrics::describe();
     let common = state.common.clone();
     platform::service::assemble(SPEC.name, routes::router(state), probes, &common)

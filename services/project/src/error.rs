@@ -2,88 +2,29 @@
 //! (typed constraint violations from `db`, file storage errors) become HTTP answers. The
 //! shared JSON shape and headers come from `platform::error::render`.
 
-use axum::http::StatusCode;
-use platform::error::ServiceError;
-
 use crate::storage::{MAX_FILE_BYTES, WriteError};
 
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// Well-formed input that breaks a rule (bad slug, unknown epic, ...): 422.
-    #[error("{message}")]
-    Validation { code: &'static str, message: String },
-    /// Malformed request parameters (bad cursor, ...): 400.
-    #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
-    /// Someone else's project that the caller may see but not change (admins reading).
-    #[error("{0}")]
-    Forbidden(&'static str),
-    /// Missing, deleted, or someone else's: the three are indistinguishable on purpose.
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    #[error(
-        "this {entity} was changed by someone else (now at version {current}): reload and retry"
-    )]
-    VersionConflict { entity: &'static str, current: i32 },
-    #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: &'static str,
-    },
-    #[error("files are limited to {MAX_FILE_BYTES} bytes")]
-    PayloadTooLarge,
-    /// A token too weak for the action (`AuthUser::require_aal2`: 403 `step_up_required`).
-    #[error(transparent)]
-    Auth(#[from] authn::AuthError),
-    /// Our bug or our infrastructure; the detail is logged, never shown.
-    #[error("an internal error occurred")]
-    Internal(String),
-}
-
-impl ApiError {
-    pub fn validation(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Validation {
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::BadRequest {
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub fn internal(error: impl std::fmt::Display) -> Self {
-        Self::Internal(error.to_string())
+platform::service_error! {
+    /// Besides these, `Validation` (bad slug, unknown epic, ...), `BadRequest` (bad cursor,
+    /// broken upload, ...), `Forbidden` (someone else's project that the caller may see but
+    /// not change: admins reading), `Conflict` and `Internal`, as in every service
+    /// (`platform::service_error!`).
+    #[derive(Debug, thiserror::Error)]
+    pub enum ApiError {
+        /// Missing, deleted, or someone else's: the three are indistinguishable on purpose.
+        #[error("{0} not found")]
+        NotFound(&'static str) => (NOT_FOUND, "not_found"),
+        #[error(
+            "this {entity} was changed by someone else (now at version {current}): reload and retry"
+        )]
+        VersionConflict { entity: &'static str, current: i32 } => (CONFLICT, "version_conflict"),
+        #[error("files are limited to {MAX_FILE_BYTES} bytes")]
+        PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large"),
+        /// A token too weak for the action (`AuthUser::require_aal2`: 403 `step_up_required`).
+        #[error(transparent)]
+        Auth(#[from] authn::AuthError) => |error| (error.status(), error.code()),
     }
 }
-
-impl ServiceError for ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            ApiError::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
-            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::VersionConflict { .. } => (StatusCode::CONFLICT, "version_conflict"),
-            ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
-            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::Auth(error) => (error.status(), error.code()),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        }
-    }
-
-    fn detail(&self) -> Option<&str> {
-        match self {
-            ApiError::Internal(detail) => Some(detail),
-            _ => None,
-        }
-    }
-}
-
-platform::respond_with_render!(ApiError);
 
 /// Maps constraint violations to what the caller did wrong; anything else is our bug (500).
 /// Most rules are also checked before the query; these are the backstop (and the race
@@ -138,12 +79,6 @@ pub const SLUG_RULE: &str = "slug must be lower-case letters and digits separate
 /// What a file path must look like: `routes::files` checks it before SQL, the migration's
 /// path check after, and both answer with this.
 pub const FILE_PATH_RULE: &str = "file paths are relative, without '.', '..' or empty segments, backslashes or control characters";
-
-impl From<platform::pagination::PageError> for ApiError {
-    fn from(error: platform::pagination::PageError) -> Self {
-        ApiError::bad_request(error.code(), error.to_string())
-    }
-}
 
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {

@@ -1,6 +1,7 @@
 //! Outgoing mail: a `Mailer` seam (SMTP via lettre; without SMTP, the log) and the outbox
 //! worker that delivers what handlers queued in `auth.mail_outbox`.
 
+pub mod notice;
 pub mod worker;
 
 use std::sync::Arc;
@@ -12,6 +13,8 @@ use lettre::{
 };
 use platform::config::AppEnv;
 use uuid::Uuid;
+
+pub use notice::SecurityNotice;
 
 /// One mail to deliver. `id` is the outbox row: it becomes the `Message-ID`, so a mail that
 /// is sent twice (a crash between sending and recording it) is recognisable as one.

@@ -8,13 +8,9 @@ pub mod proof;
 pub mod recovery;
 pub mod totp;
 
-use db::{
-    PgConnection,
-    auth::{User, outbox::NewMail},
-    ids::UserId,
-};
+use db::{PgConnection, auth::User, ids::UserId};
 
-use crate::{error::ApiError, state::AppState};
+use crate::{error::ApiError, mail::SecurityNotice, state::AppState};
 
 /// How checking a TOTP code ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,8 +129,6 @@ pub async fn queue_notice(
     user: &User,
     notice: Notice,
 ) -> Result<(), sqlx::Error> {
-    let name = &user.full_name;
-    let not_you = "If this wasn't you, change your password now and review your sessions.";
     let (subject, what, kind) = match notice {
         Notice::Enabled => (
             "Two-factor sign-in is on",
@@ -174,13 +168,12 @@ pub async fn queue_notice(
             "mfa_reset_by_admin",
         ),
     };
-    let body = format!("Hi {name},\n\n{what}\n\n{not_you}\n");
-    let mail = NewMail {
-        recipient: &user.email,
-        subject,
-        body_text: &body,
+    SecurityNotice {
         kind,
-    };
-    db::auth::outbox::enqueue(conn, &mail).await?;
-    Ok(())
+        subject,
+        what: &what,
+        if_not_you: "If this wasn't you, change your password now and review your sessions.",
+    }
+    .queue(conn, user)
+    .await
 }

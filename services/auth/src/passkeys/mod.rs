@@ -10,7 +10,6 @@ use db::{
     PgConnection,
     auth::{
         User,
-        outbox::NewMail,
         passkeys::{CeremonyKind, StoredPasskey},
     },
     ids::UserId,
@@ -22,7 +21,7 @@ use webauthn_rs::{
     prelude::{Passkey, Url},
 };
 
-use crate::{config::AuthConfig, error::ApiError, state::AppState};
+use crate::{config::AuthConfig, error::ApiError, mail::SecurityNotice, state::AppState};
 
 /// How long a ceremony may take from `start` to `finish` (what the browser is told too).
 pub const CEREMONY_TTL_SECS: u64 = 5 * 60;
@@ -106,11 +105,27 @@ pub fn credential(stored: &StoredPasskey) -> Result<Passkey, ApiError> {
         .map_err(|error| ApiError::Internal(format!("passkey {}: {error}", stored.id)))
 }
 
+/// The most characters a passkey's name may have, blanks around it included.
+pub const NAME_MAX_CHARS: usize = 64;
+
+/// [`parse_name`]'s rule as a JSON Schema (ECMA-262) pattern, for the API's schemas.
+pub const NAME_PATTERN: &str = concat!(
+    // Blanks before the name: `str::trim`'s white space, control characters among it.
+    "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*",
+    // Its first character: neither a control character nor a blank.
+    "[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+    // Then no control characters, the last one no blank either.
+    "(?:[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?",
+    // Blanks after it.
+    "[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$",
+);
+
 /// A passkey's name from the request: trimmed, 1 to 64 characters, no control characters.
 pub fn parse_name(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
-    let count = name.chars().count();
-    if count == 0 || count > 64 || name.chars().any(char::is_control) {
+    // The blanks around it count too: then the limit is one a schema can state (`maxLength`).
+    let too_long = raw.chars().count() > NAME_MAX_CHARS;
+    if name.is_empty() || too_long || name.chars().any(char::is_control) {
         return Err(ApiError::validation(
             "invalid_passkey_name",
             "name must be 1 to 64 characters, without control characters",
@@ -150,19 +165,15 @@ pub async fn queue_notice(
             "passkey_removed",
         ),
     };
-    let body = format!(
-        "Hi {},\n\n{what}\n\nIf this wasn't you, change your password now and review your \
-         sessions and passkeys.\n",
-        user.full_name
-    );
-    let mail = NewMail {
-        recipient: &user.email,
-        subject,
-        body_text: &body,
+    SecurityNotice {
         kind,
-    };
-    db::auth::outbox::enqueue(conn, &mail).await?;
-    Ok(())
+        subject,
+        what: &what,
+        if_not_you: "If this wasn't you, change your password now and review your sessions and \
+                     passkeys.",
+    }
+    .queue(conn, user)
+    .await
 }
 
 #[cfg(test)]
@@ -196,6 +207,22 @@ mod tests {
                 panic!("{settings} was accepted");
             };
             assert!(error.contains("WEBAUTHN_RP_"), "{settings}: {error}");
+        }
+    }
+
+    /// The blanks around a name count toward its 64 characters (so the schema's `maxLength`
+    /// is the handler's limit), and control characters among them are dropped with them.
+    #[test]
+    fn a_name_is_1_to_64_characters_blanks_included_without_control_characters() {
+        let longest = "x".repeat(NAME_MAX_CHARS);
+        for (raw, name) in [("  Work laptop ", "Work laptop"), ("\tKey\n", "Key")] {
+            assert_eq!(parse_name(raw).expect(raw), name);
+        }
+        assert_eq!(parse_name(&longest).expect("64"), longest);
+        let padded = format!(" {longest}");
+        let too_long = format!("{longest}x");
+        for raw in ["", "   ", "a\u{7}b", "a\u{85}b", &padded, &too_long] {
+            assert!(parse_name(raw).is_err(), "{raw:?}");
         }
     }
 }

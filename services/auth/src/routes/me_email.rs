@@ -4,7 +4,7 @@
 
 use axum::{Router, extract::State, routing::post};
 use chrono::Utc;
-use db::auth::{one_time_tokens::Purpose, outbox::NewMail};
+use db::auth::one_time_tokens::Purpose;
 use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
 use serde::Deserialize;
 use serde_json::json;
@@ -16,6 +16,7 @@ use crate::{
     credentials,
     error::ApiError,
     links::{self, LinkMail},
+    mail::SecurityNotice,
     password::Verified,
     sessions::CurrentSession,
     state::AppState,
@@ -83,19 +84,19 @@ pub async fn change_email(
     // Links mailed to the old address must not act on the account any more.
     db::auth::one_time_tokens::void_outstanding(&mut *tx, user.id, Purpose::ResetPassword).await?;
     links::queue(&mut tx, &state.config, &updated, LinkMail::VerifyEmail).await?;
-    let body = format!(
-        "Hi {},\n\nthe email address of your DevMentor account was changed to {email}; mail \
-         about the account now goes there.\n\nIf this wasn't you, contact support at once: \
-         someone who knows your password may have taken over the account.\n",
-        user.full_name
+    let what = format!(
+        "the email address of your DevMentor account was changed to {email}; mail about the \
+         account now goes there."
     );
-    let notice = NewMail {
-        recipient: &user.email,
-        subject: "Your email address was changed",
-        body_text: &body,
+    SecurityNotice {
         kind: "email_changed",
-    };
-    db::auth::outbox::enqueue(&mut *tx, &notice).await?;
+        subject: "Your email address was changed",
+        what: &what,
+        if_not_you: "If this wasn't you, contact support at once: someone who knows your \
+                     password may have taken over the account.",
+    }
+    .queue(&mut tx, &user)
+    .await?;
     let details = json!({ "from": user.email, "to": email });
     let event = audit.event(Some(user.id), "email_changed", true, details);
     db::auth::audit::record(&mut *tx, &event).await?;

@@ -161,13 +161,28 @@ pub async fn confirm(
         // Enrolled again (or confirmed) meanwhile: this code was for a secret that is gone.
         return Err(not_enrolled());
     }
-    let recovery_codes = mfa::new_recovery_codes(&mut tx, user.id).await?;
     // The first code proved the factor in this session: its next refresh carries `aal2`
     // (the token in hand stays `aal1`, and sensitive actions now ask for `aal2`).
     db::auth::sessions::record_second_factor(&mut *tx, user.id, session.session_id).await?;
-    mfa::queue_notice(&mut tx, &user, Notice::Enabled).await?;
+    let (action, notice) = ("mfa_totp_enabled", Notice::Enabled);
+    hand_out_recovery_codes(&state, tx, &audit, &user, action, notice).await
+}
+
+/// Ends a change that hands out new recovery codes (every older one stops working): the
+/// codes, the owner's `notice` and the audit row of `action` are written in `tx`, which
+/// commits; the mail worker is woken; the codes are the answer, shown this once.
+async fn hand_out_recovery_codes(
+    state: &AppState,
+    mut tx: db::Transaction<'static, db::Postgres>,
+    audit: &Audit<'_>,
+    user: &User,
+    action: &str,
+    notice: Notice,
+) -> Result<axum::Json<RecoveryCodes>, ApiError> {
+    let recovery_codes = mfa::new_recovery_codes(&mut tx, user.id).await?;
+    mfa::queue_notice(&mut tx, user, notice).await?;
     let details = json!({ "recovery_codes": recovery_codes.len() });
-    let event = audit.event(Some(user.id), "mfa_totp_enabled", true, details);
+    let event = audit.event(Some(user.id), action, true, details);
     db::auth::audit::record(&mut *tx, &event).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
@@ -279,27 +294,16 @@ pub async fn regenerate(
     if user.locked_at(Utc::now()).is_some() {
         return Err(ApiError::InvalidCode);
     }
+    let action = "mfa_recovery_codes_regenerated";
     let mut tx = state.pool.begin().await?;
     let check = mfa::check_totp(&mut tx, &state, user.id, &code).await?;
     if check != CodeCheck::Accepted {
         drop(tx);
-        let action = "mfa_recovery_codes_regenerated";
         return Err(credentials::wrong_code(&state, &user, &client, action, check.reason()).await);
     }
-    let recovery_codes = mfa::new_recovery_codes(&mut tx, user.id).await?;
-    mfa::queue_notice(&mut tx, &user, Notice::RecoveryCodesRegenerated).await?;
-    let details = json!({ "recovery_codes": recovery_codes.len() });
     let audit = Audit::new(&state.pool, &client);
-    let event = audit.event(
-        Some(user.id),
-        "mfa_recovery_codes_regenerated",
-        true,
-        details,
-    );
-    db::auth::audit::record(&mut *tx, &event).await?;
-    tx.commit().await?;
-    state.mail_wakeup.notify_one();
-    Ok(axum::Json(RecoveryCodes { recovery_codes }))
+    let notice = Notice::RecoveryCodesRegenerated;
+    hand_out_recovery_codes(&state, tx, &audit, &user, action, notice).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -19,7 +19,10 @@ use platform::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::OpenApi;
+use utoipa::{
+    OpenApi,
+    openapi::{Object, ObjectBuilder, schema::Type},
+};
 use uuid::Uuid;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, PasskeyRegistration, RegisterPublicKeyCredential,
@@ -94,8 +97,7 @@ pub struct RegistrationStarted {
 #[serde(deny_unknown_fields)]
 pub struct RegistrationFinish {
     pub ceremony_id: Uuid,
-    /// What the owner calls it ("MacBook Touch ID"): 1 to 64 characters.
-    #[schema(example = "MacBook Touch ID")]
+    #[schema(schema_with = name_schema)]
     pub name: String,
     /// The `PublicKeyCredential` that `navigator.credentials.create()` returned, as JSON.
     #[schema(value_type = Object)]
@@ -105,8 +107,25 @@ pub struct RegistrationFinish {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameRequest {
-    #[schema(example = "Work laptop")]
+    #[schema(schema_with = name_schema)]
     pub name: String,
+}
+
+/// A passkey's name in a request: the limits `passkeys::parse_name` enforces.
+fn name_schema() -> Object {
+    let rule = format!(
+        "What the owner calls it: 1 to {} characters (blanks around it count, and are dropped), \
+         not only blanks, without control characters.",
+        passkeys::NAME_MAX_CHARS
+    );
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(rule))
+        .min_length(Some(1))
+        .max_length(Some(passkeys::NAME_MAX_CHARS))
+        .pattern(Some(passkeys::NAME_PATTERN))
+        .examples(["MacBook Touch ID"])
+        .build()
 }
 
 async fn current_user(state: &AppState, session: &CurrentSession) -> Result<User, ApiError> {

@@ -183,4 +183,28 @@ impl TestApp {
         .await
         .expect("outbox")
     }
+
+    /// `enrolled` has no second factor left (none listed, no TOTP or recovery-code rows) and
+    /// signs in with the password alone; the sessions it had stay.
+    pub async fn assert_no_second_factor(&self, enrolled: &Enrolled) {
+        let me = self.get_as("/api/auth/me", &enrolled.token).await;
+        assert_eq!(me.status, StatusCode::OK, "the sessions stay: {}", me.body);
+        assert_eq!(
+            me.body["mfa"],
+            json!({ "totp": false, "recovery_codes_left": 0, "passkeys": 0 })
+        );
+        let rows: i64 = sqlx::query_scalar(
+            "SELECT (SELECT count(*) FROM auth.totp_factors) + (SELECT count(*) FROM auth.recovery_codes)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .expect("count");
+        assert_eq!(rows, 0);
+        let login = self.login(&enrolled.name, PASSWORD).await;
+        assert!(
+            login.body["access_token"].is_string(),
+            "the password alone signs in: {}",
+            login.body
+        );
+    }
 }

@@ -180,6 +180,37 @@ impl TestApp {
         assert_eq!(new.status, StatusCode::OK, "the new password: {}", new.body);
     }
 
+    /// Asks for a password reset of `email` and delivers the mail with its link.
+    pub async fn ask_password_reset(&self, email: &str) {
+        let asked = self
+            .post("/api/auth/forgot-password", json!({ "email": email }))
+            .await;
+        assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+        self.deliver_mail().await;
+    }
+
+    /// Failed sign-ins in a row of `username`'s account: at the limit, it locks.
+    pub async fn failed_attempts(&self, username: &str) -> i32 {
+        sqlx::query_scalar("SELECT failed_login_attempts FROM auth.users WHERE username = $1")
+            .bind(username)
+            .fetch_one(&self.pool)
+            .await
+            .expect("user")
+    }
+
+    /// `reply` refused a wrong password, and it was the first failure `username`'s lockout
+    /// counted.
+    pub async fn assert_wrong_password_counted(&self, reply: &Reply, username: &str) {
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            "{}",
+            reply.body
+        );
+        let attempts = self.failed_attempts(username).await;
+        assert_eq!(attempts, 1, "a wrong password counts toward the lockout");
+    }
+
     /// Audit actions recorded for a user, oldest first, as `action:success`.
     pub async fn audit_trail(&self, user_id: &str) -> Vec<String> {
         let id = db::ids::UserId(user_id.parse().expect("uuid"));

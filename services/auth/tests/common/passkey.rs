@@ -153,25 +153,19 @@ pub async fn with_passkey(app: &TestApp, name: &str) -> (String, String, SoftPas
     (user_id, token, key)
 }
 
-/// Starts the second-factor ceremony of `mfa_token` and answers it with `key`.
-pub async fn passkey_proof(app: &TestApp, mfa_token: &str, key: &mut SoftPasskey) -> Value {
-    let started = app
-        .post(
-            "/api/auth/login/mfa/passkey",
-            json!({ "mfa_token": mfa_token }),
-        )
-        .await;
+/// Starts the second-factor ceremony of `mfa_token`; returns its `ceremony_id` and `options`.
+pub async fn start_second_factor(app: &TestApp, mfa_token: &str) -> Value {
+    let body = json!({ "mfa_token": mfa_token });
+    let started = app.post("/api/auth/login/mfa/passkey", body).await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);
-    let credential = key.get_at(ORIGIN, &started.body["options"]);
-    json!({ "ceremony_id": started.body["ceremony_id"], "credential": credential })
+    started.body
 }
 
-pub async fn failed_attempts(app: &TestApp, user_id: &str) -> i32 {
-    sqlx::query_scalar("SELECT failed_login_attempts FROM auth.users WHERE id = $1::uuid")
-        .bind(user_id)
-        .fetch_one(&app.pool)
-        .await
-        .expect("user")
+/// Starts the second-factor ceremony of `mfa_token` and answers it with `key`.
+pub async fn passkey_proof(app: &TestApp, mfa_token: &str, key: &mut SoftPasskey) -> Value {
+    let started = start_second_factor(app, mfa_token).await;
+    let credential = key.get_at(ORIGIN, &started["options"]);
+    json!({ "ceremony_id": started["ceremony_id"], "credential": credential })
 }
 
 pub fn assert_refused(reply: &Reply, status: StatusCode, code: &str) {

@@ -174,9 +174,11 @@ fn project_ids(list: &str) -> Result<Vec<Uuid>, ApiError> {
         .map(str::trim)
         .filter(|id| !id.is_empty())
         .map(|id| {
-            id.parse().map_err(|_| ApiError::BadQuery {
-                code: "invalid_query",
-                message: "project_ids must be project ids separated by commas".into(),
+            id.parse().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    "project_ids must be project ids separated by commas",
+                )
             })
         })
         .collect::<Result<Vec<Uuid>, _>>()?;
