@@ -1,11 +1,15 @@
 //! The middleware stack every service router is wrapped in.
 
+mod deadline;
+
+pub use deadline::{AllowUpTo, AllowUpToService, Deadline, allow_up_to};
+
 use std::{any::Any, time::Duration};
 
 use axum::{
     Router,
     extract::{DefaultBodyLimit, MatchedPath, Request},
-    http::{HeaderName, StatusCode},
+    http::HeaderName,
     middleware::{self, Next},
     response::Response,
 };
@@ -25,7 +29,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Adds, outermost first: draining request bodies a handler left unread
 /// ([`crate::unread_body`]), sensitive-header redaction, request ids (kept from the client or
 /// generated, echoed in the response), a trace span per request, panic-to-500, the request
-/// timeout and the body limit. Unknown paths and methods get the JSON error shape.
+/// timeout (a [`Deadline`] a route may move later with [`allow_up_to`]) and the body limit. Unknown paths and methods get the JSON error shape.
 pub fn with_standard_layers(router: Router, config: &CommonConfig) -> Router {
     let timeout = config.request_timeout();
     router
@@ -33,7 +37,7 @@ pub fn with_standard_layers(router: Router, config: &CommonConfig) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
-            enforce_timeout(timeout, request, next)
+            deadline::enforce(timeout, request, next)
         }))
         .layer(
             ServiceBuilder::new()
@@ -77,20 +81,6 @@ fn record_status<B>(response: &axum::http::Response<B>, latency: Duration, span:
     tracing::info!(latency_ms = latency.as_millis() as u64, "finished");
 }
 
-async fn enforce_timeout(timeout: Duration, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(?timeout, "request timed out");
-            error::error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
-                "the request took too long and was cancelled",
-            )
-        }
-    }
-}
-
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     let detail = panic
         .downcast_ref::<String>()
@@ -103,7 +93,7 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use axum::{body::Body, routing::get};
+    use axum::{body::Body, http::StatusCode, routing::get};
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 

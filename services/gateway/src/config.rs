@@ -23,6 +23,10 @@ pub struct GatewayEnv {
     /// Seconds an upstream gets to start answering (and to send each next chunk).
     #[serde(default = "default_upstream_timeout_secs")]
     pub upstream_timeout_secs: u64,
+    /// Seconds a forwarded import (`POST /api/memory/import`) may take in all; no per-read
+    /// limit applies to it.
+    #[serde(default = "default_import_timeout_secs")]
+    pub gateway_import_timeout_secs: u64,
     /// Seconds to open a TCP connection to an upstream.
     #[serde(default = "default_upstream_connect_timeout_secs")]
     pub upstream_connect_timeout_secs: u64,
@@ -64,6 +68,12 @@ fn default_upstream_timeout_secs() -> u64 {
     25
 }
 
+/// A little above the memory service's own `MEMORY_IMPORT_TIMEOUT_SECS` (600), so that its
+/// answer, the import report or its 503, is what the client gets.
+fn default_import_timeout_secs() -> u64 {
+    610
+}
+
 fn default_upstream_connect_timeout_secs() -> u64 {
     2
 }
@@ -76,6 +86,8 @@ pub struct Settings {
     pub memory_url: Url,
     pub cors_allowed_origins: Vec<HeaderValue>,
     pub upstream_timeout: Duration,
+    /// The whole of a forwarded import, from sending its head to the end of the answer.
+    pub import_timeout: Duration,
     pub connect_timeout: Duration,
     /// How long a readiness check or an OpenAPI fetch may take, per service.
     pub probe_timeout: Duration,
@@ -102,6 +114,7 @@ impl Settings {
             cors_allowed_origins: parse_origins(&default_cors_origins())
                 .expect("default origins are valid"),
             upstream_timeout: Duration::from_secs(default_upstream_timeout_secs()),
+            import_timeout: Duration::from_secs(default_import_timeout_secs()),
             connect_timeout: Duration::from_secs(default_upstream_connect_timeout_secs()),
             probe_timeout: Duration::from_secs(2),
             openapi_cache_ttl: Duration::from_secs(30),
@@ -119,6 +132,10 @@ impl Settings {
         settings.cors_allowed_origins = parse_origins(&env.cors_allowed_origins)?;
         settings.upstream_timeout =
             positive_secs("UPSTREAM_TIMEOUT_SECS", env.upstream_timeout_secs)?;
+        settings.import_timeout = positive_secs(
+            "GATEWAY_IMPORT_TIMEOUT_SECS",
+            env.gateway_import_timeout_secs,
+        )?;
         settings.connect_timeout = positive_secs(
             "UPSTREAM_CONNECT_TIMEOUT_SECS",
             env.upstream_connect_timeout_secs,
@@ -271,6 +288,19 @@ mod tests {
         let error = metrics("9464".into()).unwrap_err();
         assert!(
             error.to_string().contains("GATEWAY_METRICS_ADDR \"9464\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn imports_get_their_own_timeout_which_must_be_positive() {
+        let default = Settings::from_env_vars(&env(serde_json::json!({}))).expect("defaults");
+        assert_eq!(default.import_timeout, Duration::from_secs(610));
+        let error =
+            Settings::from_env_vars(&env(serde_json::json!({"gateway_import_timeout_secs": 0})))
+                .unwrap_err();
+        assert!(
+            error.to_string().contains("GATEWAY_IMPORT_TIMEOUT_SECS"),
             "{error}"
         );
     }

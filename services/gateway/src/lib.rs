@@ -48,8 +48,12 @@ pub fn app(settings: &Settings, common: &CommonConfig) -> Result<Router, StartEr
         settings.probe_timeout,
         settings.openapi_cache_ttl,
     );
+    let import_client = upstream::import_client(settings)
+        .map_err(|error| StartError::new(format!("cannot build the HTTP client: {error}")))?;
     let proxy_options = proxy::ProxyOptions {
         client,
+        import_client,
+        import_timeout: settings.import_timeout,
         trusted_proxies: settings.trusted_proxies.clone(),
     };
     let routes = proxy::router(&upstreams, &proxy_options)

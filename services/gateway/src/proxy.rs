@@ -1,7 +1,11 @@
 //! The reverse proxy: each API prefix goes to its service, bodies stream through in both
 //! directions, and only a missing answer becomes a gateway error.
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     Router,
@@ -9,7 +13,7 @@ use axum::{
     extract::{ConnectInfo, DefaultBodyLimit, Request, State},
     http::{header, uri::PathAndQuery},
     response::Response,
-    routing::{MethodRouter, any},
+    routing::{MethodRouter, any, post, post_service},
 };
 use platform::{ServiceError as _, client::TrustedProxies};
 
@@ -35,6 +39,10 @@ struct Target {
 pub struct ProxyOptions {
     /// Built by [`crate::upstream::client`], whose read timeout is the upstream timeout.
     pub client: reqwest::Client,
+    /// Built by [`crate::upstream::import_client`]: no read timeout, `import_timeout` in all.
+    pub import_client: reqwest::Client,
+    /// How long a forwarded import may take (`GATEWAY_IMPORT_TIMEOUT_SECS`).
+    pub import_timeout: Duration,
     /// Peers whose `X-Forwarded-*` headers are extended rather than replaced.
     pub trusted_proxies: TrustedProxies,
 }
@@ -42,13 +50,14 @@ pub struct ProxyOptions {
 /// The routes each service owns. A prefix matches itself and everything below it, never a
 /// longer word (`/api/projectsX` is the platform's 404).
 pub fn router(upstreams: &Upstreams, options: &ProxyOptions) -> Router {
+    let target = |upstream: &Upstream, prefix: &'static str, client: &reqwest::Client| Target {
+        upstream: Arc::new(upstream.clone()),
+        prefix,
+        client: client.clone(),
+        trusted_proxies: options.trusted_proxies.clone(),
+    };
     let to = |upstream: &Upstream, prefix: &'static str| -> MethodRouter {
-        any(forward).with_state(Target {
-            upstream: Arc::new(upstream.clone()),
-            prefix,
-            client: options.client.clone(),
-            trusted_proxies: options.trusted_proxies.clone(),
-        })
+        any(forward).with_state(target(upstream, prefix, &options.client))
     };
     let (auth, project, memory) = (
         to(&upstreams.auth, "/api/auth"),
@@ -65,11 +74,35 @@ pub fn router(upstreams: &Upstreams, options: &ProxyOptions) -> Router {
         .route("/api/projects", project.clone())
         .route("/api/projects/{*rest}", project)
         .route("/api/memory", memory.clone())
+        .route(
+            IMPORT,
+            import(
+                target(&upstreams.memory, "/api/memory", &options.import_client),
+                options.import_timeout,
+                memory.clone(),
+            ),
+        )
         .route("/api/memory/{*rest}", memory)
         // Bodies are streamed, never collected, and each service enforces its own limit
         // (project uploads: 10 MiB); the platform's JSON limit must not apply here.
         .layer(DefaultBodyLimit::disable())
 }
+
+/// The memory service's import: its answer comes only once the whole body is imported.
+const IMPORT: &str = "/api/memory/import";
+
+/// `POST` [`IMPORT`] forwarded with the import client and allowed `import_timeout` (plus a
+/// margin, so the client's 504 comes before the platform's 503) instead of the gateway's
+/// request timeout; any other method is forwarded as `others` are.
+fn import(target: Target, import_timeout: Duration, others: MethodRouter) -> MethodRouter {
+    let long = post(forward)
+        .with_state(target)
+        .layer(platform::http::allow_up_to(import_timeout + IMPORT_MARGIN));
+    post_service(long).fallback_service(others)
+}
+
+/// What the gateway's own deadline for an import adds to `import_timeout`.
+const IMPORT_MARGIN: Duration = Duration::from_secs(5);
 
 async fn forward(State(target): State<Target>, request: Request) -> Result<Response, GatewayError> {
     let service = target.upstream.name;

@@ -77,14 +77,25 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// each wait for the next body chunk, so a stalled download ends instead of holding a
 /// connection forever.
 pub fn client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
+    builder(settings)
+        .read_timeout(settings.upstream_timeout)
+        .build()
+}
+
+/// The client for imports ([`crate::proxy`]): the upstream answers only once the whole body
+/// is imported, minutes for a large one, so no per-read limit; the whole exchange is bounded
+/// by `import_timeout` instead.
+pub fn import_client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
+    builder(settings).timeout(settings.import_timeout).build()
+}
+
+fn builder(settings: &Settings) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .connect_timeout(settings.connect_timeout)
-        .read_timeout(settings.upstream_timeout)
         .pool_max_idle_per_host(MAX_IDLE_PER_UPSTREAM)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .build()
 }
 
 #[cfg(test)]

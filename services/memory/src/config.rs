@@ -33,6 +33,10 @@ pub struct MemoryConfig {
     /// new chunks' full-text vectors are derived with and lexical queries are parsed with.
     #[serde(default = "defaults::search_language")]
     pub memory_search_language: String,
+    /// Seconds `POST /api/memory/import` may run, instead of `REQUEST_TIMEOUT_SECS`: a
+    /// 256 MiB body takes minutes at ~1,000-2,000 documents a second.
+    #[serde(default = "defaults::import_timeout_secs")]
+    pub memory_import_timeout_secs: u64,
 }
 
 mod defaults {
@@ -60,6 +64,9 @@ mod defaults {
     pub fn search_language() -> String {
         "english".into()
     }
+    pub fn import_timeout_secs() -> u64 {
+        600
+    }
 }
 
 impl MemoryConfig {
@@ -85,6 +92,9 @@ impl MemoryConfig {
         if self.memory_max_document_bytes == 0 {
             return Err("MEMORY_MAX_DOCUMENT_BYTES must be above 0".into());
         }
+        if self.memory_import_timeout_secs == 0 {
+            return Err("MEMORY_IMPORT_TIMEOUT_SECS must be above 0".into());
+        }
         if !is_configuration_name(&self.memory_search_language) {
             return Err(format!(
                 "MEMORY_SEARCH_LANGUAGE must name a PostgreSQL text-search configuration \
@@ -99,6 +109,11 @@ impl MemoryConfig {
     pub fn orphan_sweep_interval(&self) -> Option<std::time::Duration> {
         (self.memory_orphan_sweep_interval_secs > 0)
             .then(|| std::time::Duration::from_secs(self.memory_orphan_sweep_interval_secs))
+    }
+
+    /// How long an import may run (`MEMORY_IMPORT_TIMEOUT_SECS`).
+    pub fn import_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.memory_import_timeout_secs)
     }
 }
 
@@ -123,6 +138,7 @@ impl Default for MemoryConfig {
             memory_indexer_interval_secs: defaults::indexer_interval_secs(),
             memory_orphan_sweep_interval_secs: defaults::orphan_sweep_interval_secs(),
             memory_search_language: defaults::search_language(),
+            memory_import_timeout_secs: defaults::import_timeout_secs(),
         }
     }
 }
@@ -144,5 +160,26 @@ impl Settings {
         };
         settings.memory.validate()?;
         Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_may_run_ten_minutes_unless_set_and_never_zero() {
+        let defaults = MemoryConfig::default();
+        assert_eq!(
+            defaults.import_timeout(),
+            std::time::Duration::from_secs(600)
+        );
+        assert_eq!(defaults.validate(), Ok(()));
+        let never = MemoryConfig {
+            memory_import_timeout_secs: 0,
+            ..MemoryConfig::default()
+        };
+        let error = never.validate().unwrap_err();
+        assert!(error.contains("MEMORY_IMPORT_TIMEOUT_SECS"), "{error}");
     }
 }

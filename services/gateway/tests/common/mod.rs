@@ -113,7 +113,8 @@ async fn ready_check(State(state): State<Arc<Upstream>>) -> Response {
 /// - `download=N`: N bytes of [`pattern`], streamed in chunks of unknown total length;
 /// - `hop=1`: the echo plus hop-by-hop response headers;
 /// - `wait=1`: a first chunk, then the rest once the test calls `release.notify_one()`;
-/// - `hang=1`: never answers.
+/// - `hang=1`: never answers;
+/// - `delay=MS`: as the default, once the body is read and then MS milliseconds passed.
 async fn echo(State(state): State<Arc<Upstream>>, request: Request) -> Response {
     state.requests.fetch_add(1, Ordering::SeqCst);
     let query = request.uri().query().unwrap_or("").to_owned();
@@ -147,6 +148,7 @@ async fn echo(State(state): State<Arc<Upstream>>, request: Request) -> Response 
         return Response::new(Body::from_stream(chunks));
     }
 
+    let delay = param("delay").map(|ms| Duration::from_millis(ms.parse().expect("number")));
     let (parts, body) = request.into_parts();
     let mut hasher = Sha256::new();
     let mut body_len = 0usize;
@@ -155,6 +157,9 @@ async fn echo(State(state): State<Arc<Upstream>>, request: Request) -> Response 
         let chunk = chunk.expect("request body chunk");
         body_len += chunk.len();
         hasher.update(&chunk);
+    }
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
     }
     let report = json!({
         "service": state.name,
@@ -237,7 +242,12 @@ pub fn common_config() -> CommonConfig {
 
 /// Serves the gateway's router on an ephemeral port; returns its base URL.
 pub async fn gateway(settings: &Settings) -> String {
-    let router = gateway::app(settings, &common_config()).expect("gateway builds");
+    gateway_with(settings, &common_config()).await
+}
+
+/// [`gateway`] with its own platform settings (e.g. a shorter request timeout).
+pub async fn gateway_with(settings: &Settings, common: &CommonConfig) -> String {
+    let router = gateway::app(settings, common).expect("gateway builds");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     tokio::spawn(platform::service::serve(

@@ -18,7 +18,7 @@ pub fn router(state: AppState) -> Router {
         .merge(documents::router(&state.config))
         .merge(search::router())
         .merge(batch::router())
-        .merge(transfer::router())
+        .merge(transfer::router(&state.config))
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .with_state(state)
 }

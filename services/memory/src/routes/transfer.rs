@@ -16,6 +16,7 @@ use utoipa::OpenApi;
 use uuid::Uuid;
 
 use crate::{
+    config::MemoryConfig,
     error::{
         ApiError,
         documented::{AdminsOnly, Unauthenticated},
@@ -28,14 +29,18 @@ use crate::{
     },
 };
 
-pub fn router() -> Router<AppState> {
+pub fn router(config: &MemoryConfig) -> Router<AppState> {
     Router::new()
         .route("/api/memory/export", get(export))
         .route(
             "/api/memory/import",
             // The body is read as a stream, against MAX_IMPORT_BYTES; this lifts the
-            // service-wide limit for extractors that would buffer it.
-            post(import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+            // service-wide limit for extractors that would buffer it. Its work grows with
+            // the body, so it gets a deadline of its own instead of REQUEST_TIMEOUT_SECS.
+            post(import).layer((
+                DefaultBodyLimit::max(MAX_IMPORT_BYTES),
+                platform::http::allow_up_to(config.import_timeout()),
+            )),
         )
 }
 

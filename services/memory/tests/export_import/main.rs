@@ -8,4 +8,5 @@ mod common;
 mod export;
 mod import;
 mod round_trip;
+mod slow_body;
 mod support;
