@@ -6,9 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{embedded_config, point, points, spec, vector};
+use common::{embedded_config, open_with_collection, point, points, reopen, vector};
 use tempfile::TempDir;
-use vector::{EmbeddedConfig, EmbeddedIndex, SearchRequest, VectorIndex};
+use vector::{EmbeddedConfig, SearchRequest, VectorIndex};
 
 const COLLECTION: &str = "beside";
 /// Enough points that the HNSW build takes seconds (debug build), the writes below milliseconds.
@@ -27,11 +27,7 @@ fn config(dir: &TempDir) -> EmbeddedConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn writes_are_answered_while_the_optimizer_runs() {
     let dir = TempDir::new().expect("temp dir");
-    let index = EmbeddedIndex::open(config(&dir)).await.expect("opens");
-    index
-        .ensure_collection(&spec(COLLECTION))
-        .await
-        .expect("ensure");
+    let index = open_with_collection(config(&dir), COLLECTION).await;
     for start in (0..INDEXED).step_by(1_000) {
         index
             .upsert(COLLECTION, points(start..start + 1_000))
@@ -85,7 +81,7 @@ async fn writes_are_answered_while_the_optimizer_runs() {
 
     // A clean close flushes what was written during the run; all of it is there on reopen.
     index.close().await;
-    let reopened = EmbeddedIndex::open(config(&dir)).await.expect("reopens");
+    let reopened = reopen(dir.path()).await;
     assert!(!reopened.may_have_lost_writes(), "the close was clean");
     assert_eq!(
         reopened.count(COLLECTION, None).await.expect("count"),

@@ -94,7 +94,10 @@ async fn others_are_refused_as_before_whatever_their_level(pool: PgPool) {
     let path = format!("/api/projects/{project}/members/{}", maintainer.id);
     app.put_as(&path, json!({ "role": "maintainer" }), &owner)
         .await;
-    for token in [maintainer.clone(), app.tokens.user_at(&maintainer, Aal::Aal2)] {
+    for token in [
+        maintainer.clone(),
+        app.tokens.user_at(&maintainer, Aal::Aal2),
+    ] {
         let reply = app
             .delete_as(&format!("/api/projects/{project}"), &token)
             .await;

@@ -178,3 +178,13 @@ pub fn datetime_from(stamp: &prost_types::Timestamp) -> Result<DateTime<Utc>, Ve
         .and_then(|nanos| DateTime::from_timestamp(stamp.seconds, nanos))
         .ok_or_else(|| VectorError::InvalidRequest(format!("invalid timestamp {stamp:?}")))
 }
+
+/// `wait=true` writes report `Completed`; anything else did not finish in time.
+pub(crate) fn completed(result: Option<qdrant::UpdateResult>) -> Result<(), VectorError> {
+    match result.map(|result| qdrant::UpdateStatus::try_from(result.status)) {
+        Some(Ok(qdrant::UpdateStatus::Completed)) => Ok(()),
+        other => Err(VectorError::Unavailable(format!(
+            "Qdrant did not confirm the write: {other:?}"
+        ))),
+    }
+}

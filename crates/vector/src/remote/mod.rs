@@ -128,17 +128,7 @@ impl RemoteIndex {
             .run(|| self.client.delete_points(request.clone()))
             .await
             .map_err(|error| self.fail(collection, error))?;
-        completed(response.result)
-    }
-}
-
-/// `wait=true` writes report `Completed`; anything else did not finish in time.
-fn completed(result: Option<qdrant::UpdateResult>) -> Result<(), VectorError> {
-    match result.map(|result| qdrant::UpdateStatus::try_from(result.status)) {
-        Some(Ok(qdrant::UpdateStatus::Completed)) => Ok(()),
-        other => Err(VectorError::Unavailable(format!(
-            "Qdrant did not confirm the write: {other:?}"
-        ))),
+        convert::completed(response.result)
     }
 }
 
@@ -217,7 +207,7 @@ impl VectorIndex for RemoteIndex {
             .run(|| self.client.create_field_index(request.clone()))
             .await
             .map_err(|error| self.fail(collection, error))?;
-        completed(response.result)
+        convert::completed(response.result)
     }
 
     async fn delete_collection(&self, name: &str) -> Result<bool, VectorError> {
@@ -279,7 +269,7 @@ impl VectorIndex for RemoteIndex {
                     .run(|| self.client.upsert_points(request.clone()))
                     .await
                     .map_err(|error| self.fail(collection, error))?;
-                completed(response.result)
+                convert::completed(response.result)
             })
             .buffer_unordered(in_flight)
             .try_collect::<()>()
