@@ -14,6 +14,8 @@ enum Goal {
     RatioAtLeast(f64),
     P95AtMostMs(f64),
     RatioAndP95(f64, f64),
+    RatioAndAtLeast(f64, f64),
+    P99AtMostMs(f64),
     AtLeast(f64),
 }
 
@@ -23,8 +25,12 @@ fn goal(name: &str) -> Option<Goal> {
         "reads_c64" | "reads_tasks_c64" => Goal::RatioAtLeast(0.80),
         "reads_c1" | "reads_tasks_c1" => Goal::P95AtMostMs(1.0),
         "search_c100" => Goal::RatioAndP95(0.70, 100.0),
-        "ingest_batch" => Goal::RatioAtLeast(0.50),
+        // Gateway overhead at most 10 % of the direct figure of the same run.
+        "search_c100_gateway" => Goal::RatioAndP95(0.90, 100.0),
+        // 10,000 documents in at most 5 s.
+        "ingest_batch" => Goal::RatioAndAtLeast(0.50, 2_000.0),
         "ingest_single_c16" => Goal::AtLeast(1_000.0),
+        "ingest_single_during_optimize_c16" => Goal::P99AtMostMs(1_000.0),
         // 1,000 projects in at most 2 s.
         "projects_with_files" => Goal::AtLeast(500.0),
         _ => return None,
@@ -37,6 +43,8 @@ impl Goal {
             Goal::RatioAtLeast(ratio) => format!("ratio ≥ {ratio:.2}"),
             Goal::P95AtMostMs(p95) => format!("p95 ≤ {p95} ms"),
             Goal::RatioAndP95(ratio, p95) => format!("ratio ≥ {ratio:.2}, p95 < {p95} ms"),
+            Goal::RatioAndAtLeast(ratio, value) => format!("ratio ≥ {ratio:.2}, ≥ {value} {unit}"),
+            Goal::P99AtMostMs(p99) => format!("p99 ≤ {p99} ms"),
             Goal::AtLeast(value) => format!("≥ {value} {unit}"),
         }
     }
@@ -48,6 +56,10 @@ impl Goal {
             Goal::RatioAtLeast(least) => ratio_at_least(least),
             Goal::P95AtMostMs(most) => p95_at_most(most),
             Goal::RatioAndP95(least, most) => Some(ratio_at_least(least)? && figure.p95_ms? < most),
+            Goal::RatioAndAtLeast(least, rate) => {
+                Some(ratio_at_least(least)? && figure.value >= rate)
+            }
+            Goal::P99AtMostMs(most) => figure.p99_ms.map(|p99| p99 <= most),
             Goal::AtLeast(least) => Some(if is_rate(&figure.unit) {
                 figure.value >= least
             } else {
@@ -222,6 +234,19 @@ mod tests {
         assert_eq!(goal("search_c100").unwrap().met(&search), Some(false));
         let files = figure("projects_with_files", 600.0, "projects/s", None, None);
         assert_eq!(goal("projects_with_files").unwrap().met(&files), Some(true));
+        let batch = figure("ingest_batch", 1_900.0, "docs/s", Some(0.9), None);
+        assert_eq!(
+            goal("ingest_batch").unwrap().met(&batch),
+            Some(false),
+            "10k in over 5 s"
+        );
+        let batch = figure("ingest_batch", 2_100.0, "docs/s", Some(0.9), None);
+        assert_eq!(goal("ingest_batch").unwrap().met(&batch), Some(true));
+        let stall = "ingest_single_during_optimize_c16";
+        let during = figure(stall, 300.0, "docs/s", None, Some(1_200.0));
+        assert_eq!(goal(stall).unwrap().met(&during), Some(false));
+        let during = figure(stall, 300.0, "docs/s", None, Some(900.0));
+        assert_eq!(goal(stall).unwrap().met(&during), Some(true));
         let no_floor = figure("logins", 100.0, "logins/s", None, None);
         assert_eq!(goal("logins").unwrap().met(&no_floor), None);
     }

@@ -44,6 +44,20 @@ pub struct Run {
 }
 
 impl Run {
+    /// The fastest of `runs` for the rate, with every run's latencies: on a machine whose
+    /// speed drifts, a figure set beside a best-of floor must be a best-of too.
+    pub fn best_of(runs: Vec<Run>) -> Option<Run> {
+        let best = runs
+            .iter()
+            .max_by(|a, b| a.per_second().total_cmp(&b.per_second()))?;
+        let (count, elapsed) = (best.count, best.elapsed);
+        Some(Run {
+            count,
+            elapsed,
+            latencies: Latencies::merged(runs.into_iter().map(|run| run.latencies)),
+        })
+    }
+
     pub fn per_second(&self) -> f64 {
         self.count as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }

@@ -33,6 +33,7 @@ use crate::report::{figure, heading, line, ms};
 use crate::scratch::{ScratchDatabase, Served, Tokens, common_config, peak_rss_mib};
 
 mod floors;
+mod gateway;
 mod stall;
 
 /// Documents per `/documents/batch` request (and per transaction of the insert floor).
@@ -202,31 +203,16 @@ async fn measure(
         );
     }
 
-    let singles: Vec<(usize, String)> = documents
+    let singles: Vec<(String, String)> = documents
         .iter()
         .take(documents.len() / SINGLE_SHARE)
-        .cloned()
         .enumerate()
+        .map(|(n, content)| (format!("single-{n}"), content.clone()))
         .collect();
     let single_count = singles.len();
-    let url = Arc::new(served.url("/api/memory/documents"));
     let (groups_before, index_before) = (groups.stats(), engine.stats(&collection).await?);
-    let ingested = timed(args.ingest_concurrency, singles, |_, (n, content)| {
-        let (client, url, token) = (client.clone(), url.clone(), token.clone());
-        async move {
-            let body = json!({"source": "bench", "external_id": format!("single-{n}"), "content": content});
-            post_json(
-                &client,
-                &url,
-                Some(token.as_str()),
-                &body,
-                StatusCode::CREATED,
-            )
-            .await?;
-            Ok(())
-        }
-    })
-    .await?;
+    let ingested =
+        ingest_singly(&client, &served, &token, args.ingest_concurrency, singles).await?;
     let chunk_embed_rate = documents.len() as f64 / stages.chunk_embed.as_secs_f64();
     figure(
         &format!("ingest_single_c{}", args.ingest_concurrency),
@@ -301,7 +287,8 @@ async fn measure(
         alone.summary("queries"),
     );
 
-    let searched = search_over_http(&client, &served, &token, args.concurrency, queries).await?;
+    let searched =
+        search_over_http(&client, &served, &token, args.concurrency, queries.clone()).await?;
     figure(
         "search_c100",
         &format!(
@@ -313,6 +300,15 @@ async fn measure(
         Some(alone.per_second()),
         Some(searched.latencies.percentiles()),
     );
+    gateway::search_through_gateway(
+        &client,
+        &served,
+        &token,
+        args.concurrency,
+        queries,
+        &searched,
+    )
+    .await?;
     line("peak RSS", format!("{} MiB", peak_rss_mib()));
     served.stop().await
 }
@@ -341,6 +337,27 @@ async fn search_over_http(
                     .is_some_and(|hits| !hits.is_empty()),
                 "no hits"
             );
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// `documents` (external id, content) ingested one per request at `concurrency`.
+async fn ingest_singly(
+    client: &reqwest::Client,
+    served: &Served,
+    token: &Arc<String>,
+    concurrency: usize,
+    documents: Vec<(String, String)>,
+) -> anyhow::Result<Run> {
+    let url = Arc::new(served.url("/api/memory/documents"));
+    timed(concurrency, documents, |_, (external_id, content)| {
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        async move {
+            let body = json!({"source": "bench", "external_id": external_id, "content": content});
+            let created = StatusCode::CREATED;
+            post_json(&client, &url, Some(token.as_str()), &body, created).await?;
             Ok(())
         }
     })

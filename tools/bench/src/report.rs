@@ -15,6 +15,11 @@ impl Latencies {
         Self(samples)
     }
 
+    /// Every sample of `all`, as one set.
+    pub fn merged(all: impl IntoIterator<Item = Latencies>) -> Self {
+        Self::new(all.into_iter().flat_map(|latencies| latencies.0).collect())
+    }
+
     fn percentile(&self, p: f64) -> Duration {
         if self.0.is_empty() {
             return Duration::ZERO;

@@ -7,11 +7,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
-use serde_json::json;
 use vector::EmbeddedIndex;
 
-use crate::load::{post_json, timed};
+use super::ingest_singly;
 use crate::report::{figure, line, ms};
 use crate::scratch::Served;
 
@@ -37,35 +35,15 @@ pub async fn ingest_during_optimize(
     };
     // The optimize command reaches the writer before the first ingest does.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let items: Vec<(usize, String)> = documents
+    let items: Vec<(String, String)> = documents
         .iter()
         .rev()
         .take(DOCUMENTS)
-        .cloned()
         .enumerate()
+        .map(|(n, content)| (format!("during-optimize-{n}"), content.clone()))
         .collect();
     let count = items.len();
-    let url = Arc::new(served.url("/api/memory/documents"));
-    let ingested = timed(concurrency, items, |_, (n, content)| {
-        let (client, url, token) = (client.clone(), url.clone(), token.clone());
-        async move {
-            let body = json!({
-                "source": "bench",
-                "external_id": format!("during-optimize-{n}"),
-                "content": content,
-            });
-            post_json(
-                &client,
-                &url,
-                Some(token.as_str()),
-                &body,
-                StatusCode::CREATED,
-            )
-            .await?;
-            Ok(())
-        }
-    })
-    .await?;
+    let ingested = ingest_singly(client, served, token, concurrency, items).await?;
     let (optimized_in, changed) = optimizer.await?;
     let changed = changed?;
     line(
