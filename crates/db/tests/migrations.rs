@@ -382,20 +382,3 @@ async fn concurrent_migrators_apply_each_migration_exactly_once(pool: PgPool) {
     let mut conn = conn(&pool).await;
     assert_eq!(schema::verify(&mut conn).await.expect("verified"), newest());
 }
-
-#[sqlx::test(migrations = false)]
-async fn development_seeds_load_and_reload_without_duplicates(pool: PgPool) {
-    let mut conn = conn(&pool).await;
-    up(&mut conn, None).await;
-    db::seeds::load_development(&mut conn)
-        .await
-        .expect("first load");
-    db::seeds::load_development(&mut conn)
-        .await
-        .expect("second load is a no-op");
-    let users = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM auth.users"#)
-        .fetch_one(&mut *conn)
-        .await
-        .expect("count");
-    assert_eq!(users, 3);
-}

@@ -1,54 +1,13 @@
-//! Members and roles: adding, changing and removing members, who may do which, leaving,
-//! transferring ownership, and what membership changes do to tasks and the activity feed.
+//! Members and roles: adding, changing and removing members, who may do which, leaving, and
+//! what membership changes do to tasks and the activity feed (ownership: `transfer.rs`).
 
 mod common;
 
 use axum::http::StatusCode;
 use common::TestApp;
+use common::members::{pairs, put_member, remove_member, roster};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use testkit::User;
-
-/// `PUT .../members/{user}` with `role`, as `by`.
-async fn put_member(
-    app: &TestApp,
-    project: &str,
-    member: &User,
-    role: &str,
-    by: &User,
-) -> testkit::Reply {
-    let path = format!("/api/projects/{project}/members/{}", member.id);
-    app.put_as(&path, json!({ "role": role }), by).await
-}
-
-async fn remove_member(app: &TestApp, project: &str, member: &User, by: &User) -> testkit::Reply {
-    let path = format!("/api/projects/{project}/members/{}", member.id);
-    app.delete_as(&path, by).await
-}
-
-/// `(username, role)` of every member, as the members list shows them.
-async fn roster(app: &TestApp, project: &str, who: &User) -> Vec<(String, String)> {
-    let reply = app
-        .get_as(&format!("/api/projects/{project}/members"), who)
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    reply.body["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|member| {
-            let name = member["username"].as_str().expect("username").to_owned();
-            (name, member["role"].as_str().expect("role").to_owned())
-        })
-        .collect()
-}
-
-fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
-    expected
-        .iter()
-        .map(|(name, role)| (name.to_string(), role.to_string()))
-        .collect()
-}
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn the_owner_adds_and_changes_members_and_each_change_is_recorded_once(pool: PgPool) {
@@ -248,81 +207,6 @@ async fn a_member_may_leave_and_their_tasks_are_unassigned_in_the_same_change(po
     assert_eq!(removal["action"], "member.removed");
     assert_eq!(removal["details"]["tasks_unassigned"], 1);
     assert_eq!(removal["details"]["left"], true);
-}
-
-#[sqlx::test(migrator = "db::MIGRATOR")]
-async fn ownership_goes_only_to_a_maintainer_who_then_owns_everything(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let owner = app.user("owner").await;
-    let heir = app.user("heir").await;
-    let project = app.project_id("Legacy", &owner).await;
-    let transfer = format!("/api/projects/{project}/transfer");
-    put_member(&app, &project, &heir, "editor", &owner).await;
-
-    let early = app
-        .post_as(&transfer, json!({ "user_id": heir.id }), &owner)
-        .await;
-    assert_eq!(
-        early.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "{}",
-        early.body
-    );
-    assert_eq!(early.code(), "not_a_maintainer");
-    put_member(&app, &project, &heir, "maintainer", &owner).await;
-    let by_heir = app
-        .post_as(&transfer, json!({ "user_id": heir.id }), &heir)
-        .await;
-    assert_eq!(
-        by_heir.status,
-        StatusCode::FORBIDDEN,
-        "only the owner transfers"
-    );
-
-    let done = app
-        .post_as(&transfer, json!({ "user_id": heir.id }), &owner)
-        .await;
-    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
-    assert_eq!(done.body["owner_id"], json!(heir.id));
-    assert_eq!(done.body["role"], "maintainer", "the caller's role now");
-    assert_eq!(
-        roster(&app, &project, &heir).await,
-        pairs(&[("heir", "owner"), ("owner", "maintainer")])
-    );
-    let path = format!("/api/projects/{project}");
-    assert_eq!(
-        app.delete_as(&path, &owner).await.status,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        app.delete_as(&path, &heir).await.status,
-        StatusCode::NO_CONTENT
-    );
-}
-
-#[sqlx::test(migrator = "db::MIGRATOR")]
-async fn a_transfer_to_someone_with_the_same_slug_is_refused_and_changes_nothing(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let owner = app.user("owner").await;
-    let heir = app.user("heir").await;
-    let project = app.project_id("Notes", &owner).await;
-    app.project_id("Notes", &heir).await;
-    put_member(&app, &project, &heir, "maintainer", &owner).await;
-
-    let refused = app
-        .post_as(
-            &format!("/api/projects/{project}/transfer"),
-            json!({ "user_id": heir.id }),
-            &owner,
-        )
-        .await;
-    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
-    assert_eq!(refused.code(), "slug_taken");
-    assert_eq!(
-        roster(&app, &project, &owner).await,
-        pairs(&[("owner", "owner"), ("heir", "maintainer")]),
-        "the refused transfer rolled back whole"
-    );
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]

@@ -20,8 +20,8 @@ pub use epics::{Epic, EpicChanges, NewEpic};
 pub use files::{FileVersion, NewFileVersion};
 pub use members::Member;
 pub use project::{NewProject, Project, ProjectChanges};
-pub use task_order::{BoardKeyset, Placed, Side};
-pub use tasks::{NewTask, Task, TaskChanges, TaskFilter};
+pub use task_order::{Placed, Side};
+pub use tasks::{BoardKeyset, NewTask, Task, TaskChanges, TaskFilter};
 pub use tasks::{RankKeyset, RankedTask};
 
 /// A keyset pagination position: the `(created_at, id)` of the last row already returned.

@@ -8,22 +8,12 @@
 
 use sqlx::{PgConnection, PgExecutor};
 
-use super::tasks::{self, ListOrder, Task, TaskChanges, TaskFilter};
+use super::tasks::{self, BoardKeyset, ListOrder, POSITION_STEP, Task, TaskChanges, TaskFilter};
 use crate::ids::ProjectId;
-
-/// Distance between neighbours after a renumbering, and past the last task for a new one.
-pub const POSITION_STEP: f64 = 1024.0;
 
 /// Gaps narrower than this are renumbered rather than split: long before f64 runs out of
 /// digits (at positions near 1024 it has about 1e-13 left), so positions stay readable.
 pub const MIN_GAP: f64 = 1e-9;
-
-/// Where a page in board order ended: the last task's position and number.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BoardKeyset {
-    pub position: f64,
-    pub number: i32,
-}
 
 /// One page of the project's live tasks in board order, narrowed by `filter` and, with
 /// `matching`, by the search text (websearch syntax).

@@ -4,9 +4,18 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgExecutor;
 
-use super::task_order::{BoardKeyset, POSITION_STEP};
 use super::{Keyset, Patch, patch_parts};
 use crate::ids::{EpicId, ProjectId, TaskId, UserId};
+
+/// Distance between neighbours after a renumbering, and past the last task for a new one.
+pub const POSITION_STEP: f64 = 1024.0;
+
+/// Where a page in board order ended: the last task's position and number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoardKeyset {
+    pub position: f64,
+    pub number: i32,
+}
 
 #[derive(Debug, Clone)]
 pub struct Task {
