@@ -131,6 +131,10 @@ pub struct EmbeddedConfig {
     /// reports [`crate::VectorIndex::may_have_lost_writes`]. Zero: every write is flushed
     /// before it is acknowledged.
     pub flush_interval: Duration,
+    /// How long closing waits for an optimizer run in progress. The engine cannot stop a
+    /// run; one still going after this is left to the exiting process, and the shard stays
+    /// unflushed with the open marker set, so the next start reconciles (as after a crash).
+    pub shutdown_wait: Duration,
 }
 
 impl EmbeddedConfig {
@@ -143,6 +147,7 @@ impl EmbeddedConfig {
             indexing_threshold_kb: None,
             write_batch: 256,
             flush_interval: Duration::from_millis(200),
+            shutdown_wait: Duration::from_secs(10),
         }
     }
 }

@@ -89,3 +89,35 @@ async fn writes_are_answered_while_the_optimizer_runs() {
     );
     reopened.close().await;
 }
+
+/// Closing does not wait out a long run: after `shutdown_wait` the run is left to the
+/// exiting process and the open marker stays for the next start to reconcile (what was
+/// written before and during the run was not flushed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn closing_leaves_a_long_run_behind_after_the_shutdown_wait() {
+    let dir = TempDir::new().expect("temp dir");
+    let mut config = config(&dir);
+    config.shutdown_wait = Duration::from_millis(100);
+    // The writer starts the run itself once the last batch is in: no caller holds on to it.
+    config.optimize_every_points = INDEXED as usize;
+    let index = open_with_collection(config, COLLECTION).await;
+    for start in (0..INDEXED).step_by(1_000) {
+        index
+            .upsert(COLLECTION, points(start..start + 1_000))
+            .await
+            .expect("bulk upsert");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = Instant::now();
+    index.close().await;
+    let closed_in = started.elapsed();
+    assert!(
+        closed_in < Duration::from_secs(2),
+        "close waited {closed_in:?} for the run"
+    );
+    assert!(
+        dir.path().join("open.marker").exists(),
+        "the next start must reconcile"
+    );
+}

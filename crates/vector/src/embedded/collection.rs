@@ -146,9 +146,13 @@ impl Collection {
     }
 
     /// Stops the writer, then closes the shard (which flushes it); `false` when that flush
-    /// failed. Blocking; closing again is a no-op.
+    /// failed, or when the writer left an optimizer run holding the shard (the shard is then
+    /// left unflushed: a flush cannot meet the run). Blocking; closing again is a no-op.
     pub(crate) fn close(&self) -> bool {
         self.writer.stop();
+        if self.writer.left_a_run_behind() {
+            return false;
+        }
         let shard = self
             .slot
             .write()

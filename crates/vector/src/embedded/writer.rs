@@ -17,7 +17,7 @@
 //! - **WAL bound**: after each group, a WAL above `wal_max_bytes` is compacted by closing the
 //!   shard, pruning old segments and reopening it ([`super::shard::ShardPaths::load`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -69,6 +69,8 @@ pub(crate) struct WriterStats {
     pub(crate) flushes: AtomicU64,
     pub(crate) optimizations: AtomicU64,
     pub(crate) wal_compactions: AtomicU64,
+    /// Set when the writer stopped with an optimizer run still holding the shard.
+    pub(crate) left_a_run_behind: AtomicBool,
 }
 
 pub(crate) struct Writer {
@@ -145,6 +147,12 @@ impl Writer {
             }
             Err(TrySendError::Disconnected(_)) => Err(self.stopped()),
         }
+    }
+
+    /// Whether the writer stopped with an optimizer run still holding the shard: the shard
+    /// must then be left as it is (see [`EmbeddedConfig::shutdown_wait`]).
+    pub(crate) fn left_a_run_behind(&self) -> bool {
+        self.stats.left_a_run_behind.load(Ordering::SeqCst)
     }
 
     pub(crate) fn is_running(&self) -> bool {
@@ -231,7 +239,7 @@ impl WriterThread {
                 self.compact_wal_if_needed();
             }
         }
-        self.collect_optimize(true);
+        self.finish_optimize_before_shutdown();
         // The final flush is the shard's close (`Collection::close` drops it).
     }
 

@@ -90,14 +90,21 @@ impl WriterThread {
         let spawned = std::thread::Builder::new()
             .name(format!("vector-optimizer-{collection}"))
             .spawn(move || {
-                // Held for the run: the writer never takes the slot's write lock meanwhile
-                // (compaction waits for the run), so its own reads are not blocked.
-                let guard = slot.read().unwrap_or_else(PoisonError::into_inner);
-                let shard = guard
-                    .as_ref()
-                    .ok_or(VectorError::UnknownCollection(collection))?;
-                guarded(|| shard.optimize())?
-                    .map_err(|error| engine_error("optimize failed", error))
+                let result = {
+                    // Held for the run: the writer never takes the slot's write lock meanwhile
+                    // (compaction waits for the run), so its own reads are not blocked.
+                    let guard = slot.read().unwrap_or_else(PoisonError::into_inner);
+                    match guard.as_ref() {
+                        Some(shard) => guarded(|| shard.optimize()).and_then(|optimized| {
+                            optimized.map_err(|error| engine_error("optimize failed", error))
+                        }),
+                        None => Err(VectorError::UnknownCollection(collection)),
+                    }
+                };
+                // A run left behind at close may hold the shard's last reference: dropping
+                // it flushes, which must not take this thread down.
+                let _ = guarded(move || drop(slot));
+                result
             });
         let waiters = std::mem::take(&mut self.optimizer.waiting);
         match spawned {
@@ -142,6 +149,51 @@ impl WriterThread {
         if self.optimizer.has_waiters() && !wait {
             self.start_optimize();
         }
+    }
+
+    /// At shutdown: lets a run in progress end within [`crate::EmbeddedConfig::shutdown_wait`]
+    /// and collects it. A run still going then is left behind (the engine cannot stop it):
+    /// its waiters hear so, and the writer reports it so that the shard is not closed under it.
+    pub(super) fn finish_optimize_before_shutdown(&mut self) {
+        let deadline = Instant::now() + self.config.shutdown_wait;
+        while self
+            .optimizer
+            .running
+            .as_ref()
+            .is_some_and(|run| !run.thread.is_finished())
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(POLL);
+        }
+        let still_running = self
+            .optimizer
+            .running
+            .as_ref()
+            .is_some_and(|run| !run.thread.is_finished());
+        if !still_running {
+            self.collect_optimize(true);
+            return;
+        }
+        let Some(run) = self.optimizer.running.take() else {
+            return;
+        };
+        self.stats.left_a_run_behind.store(true, Ordering::SeqCst);
+        tracing::warn!(
+            collection = %self.collection,
+            running_for_ms = run.started.elapsed().as_millis() as u64,
+            "closing with an optimizer run in progress: left unflushed, the next start reconciles"
+        );
+        let stopped =
+            || VectorError::Unavailable("the index closed during the optimizer run".into());
+        for waiter in run
+            .waiters
+            .into_iter()
+            .chain(std::mem::take(&mut self.optimizer.waiting))
+        {
+            let _ = waiter.send(Err(stopped()));
+        }
+        // Dropping the handle detaches the thread; it ends with the process (or finishes first).
+        drop(run.thread);
     }
 
     /// Runs the optimizer on this thread (zero flush interval: writes wait for it).
