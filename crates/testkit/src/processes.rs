@@ -21,8 +21,10 @@ pub struct ServiceProcess {
 }
 
 /// Starts `binary` with `DATABASE_URL` pointing at `pool`'s database and a fresh port, from
-/// a directory with no `.env` in or above it: `scripts/dev` leaves one in the checkout, and
-/// its settings (a relative `JWT_PUBLIC_KEYS_FILE`, say) must not reach a test's service.
+/// a directory with no `.env` in or above it, and with none of the test's own environment
+/// but `PATH`: `scripts/dev` leaves a `.env` in the checkout, `#[sqlx::test]` loads it into
+/// the test process, and its settings (a relative `JWT_PUBLIC_KEYS_FILE`, say) must not
+/// reach a test's service.
 pub fn spawn_service(
     binary: &str,
     env_prefix: &str,
@@ -31,6 +33,8 @@ pub fn spawn_service(
 ) -> ServiceProcess {
     let port = free_port();
     let child = Command::new(binary)
+        .env_clear()
+        .envs(std::env::var_os("PATH").map(|path| ("PATH", path)))
         .current_dir(crate::binary::dir_without_dotenv())
         // Never production (which would demand SMTP and real keys): tests bring their own
         // keys (`SigningKeyFile`); the committed development key is refused here too.
@@ -189,5 +193,27 @@ mod tests {
         let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let checkout = crate_dir.ancestors().nth(2).expect("the workspace root");
         assert!(!dir.starts_with(checkout), "{}", dir.display());
+    }
+
+    /// What the test process holds (cargo's variables here; a `.env` that `#[sqlx::test]`
+    /// loaded, on a developer's machine) does not reach the service.
+    #[sqlx::test]
+    async fn a_service_sees_only_the_environment_it_is_given(pool: PgPool) {
+        assert!(
+            std::env::var_os("CARGO_PKG_NAME").is_some(),
+            "cargo sets it"
+        );
+        let service = spawn_service("/usr/bin/env", "SERVICE_", &pool, &[("GIVEN", "yes")]);
+        let output = service.child.wait_with_output().await.expect("env runs");
+        let env = String::from_utf8(output.stdout).expect("utf-8");
+        let names: Vec<&str> = env
+            .lines()
+            .filter_map(|line| line.split('=').next())
+            .collect();
+        assert!(
+            names.contains(&"GIVEN") && names.contains(&"APP_ENV"),
+            "{env}"
+        );
+        assert!(!names.contains(&"CARGO_PKG_NAME"), "inherited: {env}");
     }
 }
