@@ -168,16 +168,19 @@ pub(super) async fn write_batch(
 /// One transaction for `items`; an outcome for each, in order.
 async fn write(state: &AppState, items: &[Item]) -> Result<Vec<Outcome>, sqlx::Error> {
     let mut tx = state.pool.begin().await?;
-    let ids: Vec<Uuid> = items.iter().map(|item| item.checked.document.id).collect();
-    let owners: HashMap<Uuid, Option<Uuid>> = db::memory::transfer::owners(&mut *tx, &ids)
-        .await?
-        .into_iter()
-        .collect();
+    // Chunks first, documents second: each statement sees what has committed by then, so a
+    // concurrent import of the same lines that commits in between shows its documents
+    // (unchanged) rather than only its chunks (which would read as another document's).
     let chunk_ids: Vec<Uuid> = items
         .iter()
         .flat_map(|item| item.checked.chunks.iter().map(|chunk| chunk.id))
         .collect();
     let taken_chunks: HashSet<Uuid> = db::memory::chunks::existing_ids(&mut *tx, &chunk_ids)
+        .await?
+        .into_iter()
+        .collect();
+    let ids: Vec<Uuid> = items.iter().map(|item| item.checked.document.id).collect();
+    let owners: HashMap<Uuid, Option<Uuid>> = db::memory::transfer::owners(&mut *tx, &ids)
         .await?
         .into_iter()
         .collect();

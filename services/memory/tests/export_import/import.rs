@@ -226,3 +226,28 @@ async fn shared_imports_are_for_admins_and_bodies_must_be_ndjson_within_limits(p
     assert_eq!(reply.body["errors"][1]["line"], 2);
     assert_eq!(reply.body["errors"][1]["code"], "document_too_large");
 }
+
+/// The same lines imported twice at once: every document lands once, and neither answer
+/// calls a line failed (one imports it, the other finds it unchanged). Before, a batch that
+/// committed between the other's two reads made its chunks look like another document's.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn two_identical_imports_at_once_each_answer_every_line(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let user = app.user(Role::User).await;
+    let lines: Vec<Value> = (0..1_200)
+        .map(|n| record(n, &format!("race text {n}")))
+        .collect();
+    let body = ndjson(&lines);
+    let (first, second) = tokio::join!(
+        import(&app, &user, "", body.clone()),
+        import(&app, &user, "", body)
+    );
+    let mut imported = 0;
+    for reply in [&first, &second] {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.body["failed"], 0, "{}", reply.body["errors"]);
+        imported += reply.body["imported"].as_u64().expect("imported");
+    }
+    assert_eq!(imported, 1_200, "each line imported by one of the two");
+    assert_eq!(app.documents().await, 1_200);
+}
