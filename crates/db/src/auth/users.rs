@@ -257,18 +257,11 @@ pub async fn change_email(
     id: UserId,
     email: &str,
 ) -> Result<User, sqlx::Error> {
-    sqlx::query_as!(
-        User,
-        r#"UPDATE auth.users SET email = $2, is_verified = false
-           WHERE id = $1
-           RETURNING id AS "id: UserId", email, username, full_name, password_hash, role,
-                     is_active, is_verified, github_id, avatar_url, last_login_at,
-                     failed_login_attempts, locked_until, created_at, updated_at"#,
-        id as UserId,
-        email,
-    )
-    .fetch_one(executor)
-    .await
+    let changes = AccountChanges {
+        email: Some(email),
+        ..AccountChanges::default()
+    };
+    update_existing(executor, id, &changes).await
 }
 
 /// Sets a new password hash after a reset, and lifts any lockout: proving control of the
@@ -289,6 +282,8 @@ pub async fn reset_password(
 /// What [`update`] changes; the default changes nothing.
 #[derive(Debug, Default)]
 pub(crate) struct AccountChanges<'a> {
+    /// A new address, which is unverified (`verify` does not apply to it).
+    pub email: Option<&'a str>,
     pub username: Option<&'a str>,
     pub full_name: Option<&'a str>,
     pub avatar_url: Patch<&'a str>,
@@ -328,7 +323,9 @@ pub(crate) async fn update(
                password_hash = coalesce($8, password_hash),
                role = coalesce($9, role),
                is_active = coalesce($10, is_active),
-               is_verified = is_verified OR $11,
+               email = coalesce($14, email),
+               is_verified = CASE WHEN $14::text IS NOT NULL THEN false
+                                  ELSE is_verified OR $11 END,
                failed_login_attempts = CASE WHEN $12 THEN 0 ELSE failed_login_attempts END,
                locked_until = CASE WHEN $12 THEN NULL ELSE locked_until END,
                last_login_at = CASE WHEN $13 THEN now() ELSE last_login_at END
@@ -349,6 +346,7 @@ pub(crate) async fn update(
         changes.verify,
         changes.clear_lockout,
         changes.stamp_login,
+        changes.email,
     )
     .fetch_optional(executor)
     .await

@@ -110,19 +110,6 @@ pub async fn delete_of_documents(
     .await
 }
 
-/// Deletes a document's chunks, returning their ids (= the point ids to remove).
-pub async fn delete_of_document(
-    executor: impl PgExecutor<'_>,
-    document_id: Uuid,
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "DELETE FROM memory.chunks WHERE document_id = $1 RETURNING id",
-        document_id
-    )
-    .fetch_all(executor)
-    .await
-}
-
 /// A document's chunks in order.
 pub async fn of_document(
     executor: impl PgExecutor<'_>,

@@ -38,34 +38,13 @@ pub struct Document {
     pub pending_chunks: i64,
 }
 
-/// The fields an ingestion writes.
+/// What an ingestion writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewDocument {
     pub owner_id: Option<Uuid>,
-    pub source: String,
-    pub external_id: Option<String>,
-    pub kind: String,
-    pub path: Option<String>,
-    pub title: Option<String>,
-    pub tags: Vec<String>,
-    pub metadata: Value,
+    pub fields: DocumentFields,
     pub project_id: Option<Uuid>,
     pub content_hash: String,
-}
-
-impl NewDocument {
-    /// What describes it besides its owner, project and text.
-    pub(crate) fn fields(&self) -> DocumentFields {
-        DocumentFields {
-            source: self.source.clone(),
-            external_id: self.external_id.clone(),
-            kind: self.kind.clone(),
-            path: self.path.clone(),
-            title: self.title.clone(),
-            tags: self.tags.clone(),
-            metadata: self.metadata.clone(),
-        }
-    }
 }
 
 /// What describes a document besides its owner, project and text: the fields an ingestion
@@ -196,7 +175,7 @@ fn columns_of(documents: &[(Uuid, &NewDocument)]) -> DocumentColumns {
         columns.push(
             *id,
             document.owner_id,
-            document.fields(),
+            document.fields.clone(),
             document.project_id,
             hash,
             None,
@@ -273,29 +252,14 @@ pub async fn get_visible(
     id: Uuid,
     viewer: Uuid,
 ) -> Result<Option<Document>, sqlx::Error> {
-    let any = DocumentFilter::default();
-    let mut found = select_visible(executor, viewer, Some(id), &any, None, 1).await?;
-    Ok(found.pop())
+    Ok(visible_by_ids(executor, &[id], viewer).await?.pop())
 }
 
-/// Newest first, `limit` at a time, after the `(created_at, id)` of the previous page's
-/// last row.
+/// The documents `viewer` may read, with their chunk counts, newest first, `limit` at a
+/// time, after the `(created_at, id)` of the previous page's last row.
 pub async fn list_visible(
     executor: impl PgExecutor<'_>,
     viewer: Uuid,
-    filter: &DocumentFilter,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: i64,
-) -> Result<Vec<Document>, sqlx::Error> {
-    select_visible(executor, viewer, None, filter, after, limit).await
-}
-
-/// The documents `viewer` may read, with their chunk counts, newest first, at most `limit`:
-/// a page of a listing, or the one document `id`.
-async fn select_visible(
-    executor: impl PgExecutor<'_>,
-    viewer: Uuid,
-    id: Option<Uuid>,
     filter: &DocumentFilter,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
@@ -322,19 +286,17 @@ async fn select_visible(
                FROM memory.chunks WHERE document_id = d.id
            ) c
            WHERE ((d.owner_id = $1 AND $2) OR (d.owner_id IS NULL AND $3))
-             AND ($4::uuid IS NULL OR d.id = $4)
-             AND ($5::text IS NULL OR d.source = $5)
-             AND ($6::text IS NULL OR COALESCE(d.type, 'document') = $6)
-             AND ($7::text IS NULL OR d.tags @> ARRAY[$7])
-             AND ($8::uuid[] IS NULL OR d.project_id = ANY($8))
-             AND ($9::timestamptz IS NULL
-                  OR (COALESCE(d.created_at, 'epoch'), d.id) < ($9, $10))
+             AND ($4::text IS NULL OR d.source = $4)
+             AND ($5::text IS NULL OR COALESCE(d.type, 'document') = $5)
+             AND ($6::text IS NULL OR d.tags @> ARRAY[$6])
+             AND ($7::uuid[] IS NULL OR d.project_id = ANY($7))
+             AND ($8::timestamptz IS NULL
+                  OR (COALESCE(d.created_at, 'epoch'), d.id) < ($8, $9))
            ORDER BY COALESCE(d.created_at, 'epoch') DESC, d.id DESC
-           LIMIT $11"#,
+           LIMIT $10"#,
         viewer,
         mine,
         shared,
-        id,
         filter.source,
         filter.kind,
         filter.tag,
@@ -360,7 +322,7 @@ pub async fn owner_of(
 /// Deletes the document and (by cascade) its chunks; returns the chunk ids, whose vectors
 /// the caller then removes from the index.
 pub async fn delete(tx: &mut PgTransaction<'_>, id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
-    let chunk_ids = super::chunks::delete_of_document(&mut **tx, id).await?;
+    let chunk_ids = super::chunks::delete_of_documents(&mut **tx, &[id]).await?;
     sqlx::query!("DELETE FROM memory.documents WHERE id = $1", id)
         .execute(&mut **tx)
         .await?;

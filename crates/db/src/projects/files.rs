@@ -202,18 +202,6 @@ pub async fn delete_all(
     .await
 }
 
-/// What checking stored bytes needs of a row.
-#[derive(Debug, Clone)]
-pub struct StoredFileRow {
-    pub id: FileId,
-    pub project_id: ProjectId,
-    pub path: String,
-    pub version: i32,
-    pub size_bytes: i64,
-    pub sha256: String,
-    pub storage_key: String,
-}
-
 /// Every row (of every project), `limit` at a time, ordered by `(storage_key, id)`: pass the
 /// last row of a page to get the next. Rows sharing bytes come together, so a checker reads
 /// those bytes once.
@@ -221,12 +209,13 @@ pub async fn page_by_storage_key(
     executor: impl PgExecutor<'_>,
     after: Option<(&str, FileId)>,
     limit: i64,
-) -> Result<Vec<StoredFileRow>, sqlx::Error> {
+) -> Result<Vec<FileVersion>, sqlx::Error> {
     let (after_key, after_id) = after.unzip();
     sqlx::query_as!(
-        StoredFileRow,
+        FileVersion,
         r#"SELECT id AS "id: FileId", project_id AS "project_id: ProjectId", path, version,
-                  size_bytes, sha256, storage_key
+                  size_bytes, sha256, mime_type, storage_key,
+                  uploaded_by AS "uploaded_by: UserId", is_latest, created_at
            FROM projects.project_files
            WHERE $1::text IS NULL OR (storage_key, id) > ($1, $2)
            ORDER BY storage_key, id

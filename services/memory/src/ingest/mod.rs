@@ -113,7 +113,7 @@ async fn stored_version(
     pool: &db::PgPool,
     document: &NewDocument,
 ) -> Result<Option<Document>, ApiError> {
-    let Some(external_id) = &document.external_id else {
+    let Some(external_id) = &document.fields.external_id else {
         let key = content_key(document).into_iter().collect::<Vec<_>>();
         return Ok(db::memory::documents::find_by_contents(pool, &key)
             .await?
@@ -122,7 +122,7 @@ async fn stored_version(
     Ok(db::memory::documents::find_by_external_id(
         pool,
         document.owner_id,
-        &document.source,
+        &document.fields.source,
         external_id,
     )
     .await?)
@@ -132,22 +132,23 @@ async fn stored_version(
 /// `external_id` never changes the stored one: its fields are the first copy's.
 fn is_unchanged(stored: &Document, new: &NewDocument) -> bool {
     let same_text = stored.content_hash.as_deref() == Some(new.content_hash.as_str());
-    if new.external_id.is_none() {
+    let fields = &new.fields;
+    if fields.external_id.is_none() {
         return same_text && stored.external_id.is_none();
     }
     same_text
-        && stored.kind == new.kind
-        && stored.path == new.path
-        && stored.title == new.title
-        && stored.tags == new.tags
-        && stored.metadata == new.metadata
+        && stored.kind == fields.kind
+        && stored.path == fields.path
+        && stored.title == fields.title
+        && stored.tags == fields.tags
+        && stored.metadata == fields.metadata
         && stored.project_id == new.project_id
 }
 
 /// The key under which the owner keeps one copy of this text: for documents without a
 /// re-ingestion key only.
 fn content_key(document: &NewDocument) -> Option<ContentKey> {
-    document.external_id.is_none().then(|| ContentKey {
+    document.fields.external_id.is_none().then(|| ContentKey {
         owner_id: document.owner_id,
         content_hash: document.content_hash.clone(),
     })

@@ -151,13 +151,7 @@ pub fn check(
     };
     let document = NewDocument {
         owner_id,
-        source: fields.source,
-        external_id: fields.external_id,
-        kind: fields.kind,
-        path: fields.path,
-        title: fields.title,
-        tags: fields.tags,
-        metadata: fields.metadata,
+        fields,
         project_id: request.project_id,
         content_hash: sha256_hex(&request.content),
     };
@@ -297,11 +291,11 @@ mod tests {
         )
         .unwrap();
         let document = &checked.document;
-        assert_eq!(document.source, "notes");
-        assert_eq!(document.kind, "document");
-        assert_eq!(document.tags, ["a", "b"]);
-        assert_eq!(document.external_id, None);
-        assert_eq!(document.metadata, json!({}));
+        assert_eq!(document.fields.source, "notes");
+        assert_eq!(document.fields.kind, "document");
+        assert_eq!(document.fields.tags, ["a", "b"]);
+        assert_eq!(document.fields.external_id, None);
+        assert_eq!(document.fields.metadata, json!({}));
         assert_eq!(document.content_hash, sha256_hex("text"));
         assert_eq!(checked.format, TextFormat::Markdown);
     }

@@ -28,8 +28,8 @@ pub(super) struct Prepared {
 pub(super) fn key_of(document: &NewDocument) -> Option<DocumentKey> {
     Some(DocumentKey {
         owner_id: document.owner_id,
-        source: document.source.clone(),
-        external_id: document.external_id.clone()?,
+        source: document.fields.source.clone(),
+        external_id: document.fields.external_id.clone()?,
     })
 }
 
@@ -189,9 +189,9 @@ pub(super) async fn write(
                 // Not part of the vector's payload; the text is in `rows` already.
                 content: String::new(),
                 owner_id: item.document.owner_id,
-                source: item.document.source.clone(),
-                kind: item.document.kind.clone(),
-                tags: item.document.tags.clone(),
+                source: item.document.fields.source.clone(),
+                kind: item.document.fields.kind.clone(),
+                tags: item.document.fields.tags.clone(),
                 created_at,
                 project_id: item.document.project_id,
             }));

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use db::{PgPool, ids::FileId, projects::files::StoredFileRow};
+use db::{PgPool, ids::FileId, projects::FileVersion};
 use futures::TryStreamExt;
 
 use super::{Verdict, judge};
@@ -108,7 +108,7 @@ async fn read(store: &FileStore, key: &str) -> std::io::Result<Option<StoredBlob
     }
 }
 
-fn row_problem(row: &StoredFileRow, on_disk: Option<&StoredBlob>) -> Option<&'static str> {
+fn row_problem(row: &FileVersion, on_disk: Option<&StoredBlob>) -> Option<&'static str> {
     match on_disk {
         None => Some("missing"),
         Some(blob)

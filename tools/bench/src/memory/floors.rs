@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use db::memory::{IndexableChunk, NewChunk, NewDocument};
+use db::memory::{IndexableChunk, NewChunk, NewDocument, documents::DocumentFields};
 use embed::Embedder;
 use memory::{
     chunking::{Chunker, TextFormat},
@@ -76,8 +76,7 @@ pub async fn stage_floors(
         .iter()
         .enumerate()
         .map(|(n, content)| {
-            let document = NewDocument {
-                owner_id: None,
+            let fields = DocumentFields {
                 source: "bench".into(),
                 external_id: Some(format!("floor-{n}")),
                 kind: "document".into(),
@@ -85,6 +84,10 @@ pub async fn stage_floors(
                 title: None,
                 tags: Vec::new(),
                 metadata: json!({}),
+            };
+            let document = NewDocument {
+                owner_id: None,
+                fields,
                 project_id: None,
                 content_hash: memory::ingest::sha256_hex(content),
             };
