@@ -6,7 +6,7 @@ use authn::{Aal, AuthUser, Role};
 use axum::{extract::FromRequestParts, http::request::Parts};
 use chrono::{DateTime, Utc};
 use db::{
-    PgConnection, Postgres, Transaction,
+    PgConnection, PgExecutor, Postgres, Transaction,
     auth::User,
     ids::{SessionId, UserId},
 };
@@ -198,6 +198,14 @@ pub struct CurrentSession {
 }
 
 impl CurrentSession {
+    /// The session's account, read fresh on every call (roles and lockouts change); an
+    /// account that no longer exists is 401 `session_revoked`, as an ended session is.
+    pub async fn user(&self, executor: impl PgExecutor<'_>) -> Result<User, ApiError> {
+        db::auth::users::find(executor, self.user_id)
+            .await?
+            .ok_or(ApiError::SessionRevoked)
+    }
+
     /// `AuthUser::require_aal2`: 403 `step_up_required` for a user with a second factor whose
     /// token is not `aal2`.
     pub fn require_aal2(&self) -> Result<(), ApiError> {

@@ -62,9 +62,7 @@ impl FromRequestParts<AppState> for Admin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let session = CurrentSession::from_request_parts(parts, state).await?;
-        let user = db::auth::users::find(&state.pool, session.user_id)
-            .await?
-            .ok_or(ApiError::SessionRevoked)?;
+        let user = session.user(&state.pool).await?;
         let role = role_of(&user)?;
         if !role.is_admin() || !user.is_active {
             return Err(ApiError::Forbidden("this needs an admin account"));

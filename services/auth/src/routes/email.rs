@@ -2,7 +2,7 @@
 //! Each link's token is queued in the outbox within the transaction that creates it.
 
 use axum::{Router, extract::State, http::StatusCode, routing::post};
-use db::auth::one_time_tokens::Purpose;
+use db::auth::{User, one_time_tokens::Purpose};
 use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -45,9 +45,7 @@ pub async fn request_verification(
     client: ClientInfo,
     session: CurrentSession,
 ) -> Result<(StatusCode, axum::Json<Status>), ApiError> {
-    let user = db::auth::users::find(&state.pool, session.user_id)
-        .await?
-        .ok_or(ApiError::SessionRevoked)?;
+    let user = session.user(&state.pool).await?;
     if user.is_verified {
         return Ok((
             StatusCode::OK,
@@ -58,15 +56,28 @@ pub async fn request_verification(
     }
     let rule = Rule::per_hour("verify_email", 5);
     state.limiter.check(rule, &user.id.to_string()).await?;
+    let action = "verify_email_requested";
+    mail_link(&state, &client, &user, LinkMail::VerifyEmail, action).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(Status { status: "sent" })))
+}
+
+/// Queues `mail` for `user` in the outbox (its token in the same transaction), wakes the mail
+/// worker, and audits `action`.
+async fn mail_link(
+    state: &AppState,
+    client: &ClientInfo,
+    user: &User,
+    mail: LinkMail,
+    action: &str,
+) -> Result<(), ApiError> {
     let mut tx = state.pool.begin().await?;
-    links::queue(&mut tx, &state.config, &user, LinkMail::VerifyEmail).await?;
+    links::queue(&mut tx, &state.config, user, mail).await?;
     tx.commit().await?;
     state.mail_wakeup.notify_one();
-    let action = "verify_email_requested";
-    Audit::new(&state.pool, &client)
+    Audit::new(&state.pool, client)
         .done(Some(user.id), action, json!({}))
         .await;
-    Ok((StatusCode::ACCEPTED, axum::Json(Status { status: "sent" })))
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -130,14 +141,8 @@ pub async fn forgot_password(
     if !user.is_active {
         return Ok(answer);
     }
-    let mut tx = state.pool.begin().await?;
-    links::queue(&mut tx, &state.config, &user, LinkMail::ResetPassword).await?;
-    tx.commit().await?;
-    state.mail_wakeup.notify_one();
     let action = "password_reset_requested";
-    Audit::new(&state.pool, &client)
-        .done(Some(user.id), action, json!({}))
-        .await;
+    mail_link(&state, &client, &user, LinkMail::ResetPassword, action).await?;
     Ok(answer)
 }
 

@@ -83,9 +83,7 @@ pub async fn show(
     State(state): State<AppState>,
     session: CurrentSession,
 ) -> Result<axum::Json<MeView>, ApiError> {
-    let user = db::auth::users::find(&state.pool, session.user_id)
-        .await?
-        .ok_or(ApiError::SessionRevoked)?;
+    let user = session.user(&state.pool).await?;
     Ok(axum::Json(me_view(&state, user).await?))
 }
 
@@ -183,9 +181,7 @@ pub async fn change_password(
     let account = format!("password_change:{}", session.user_id);
     credentials::count_guess(&state, &client, &account).await?;
     validate::password(&change.new_password)?;
-    let user = db::auth::users::find(&state.pool, session.user_id)
-        .await?
-        .ok_or(ApiError::SessionRevoked)?;
+    let user = session.user(&state.pool).await?;
     let verified = state
         .passwords
         .verify(change.current_password, Some(user.password_hash.clone()))

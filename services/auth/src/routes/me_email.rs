@@ -56,9 +56,7 @@ pub async fn change_email(
     let account = format!("email_change:{}", session.user_id);
     credentials::count_guess(&state, &client, &account).await?;
     let email = validate::email(&change.email)?;
-    let user = db::auth::users::find(&state.pool, session.user_id)
-        .await?
-        .ok_or(ApiError::SessionRevoked)?;
+    let user = session.user(&state.pool).await?;
     let verified = state
         .passwords
         .verify(change.password, Some(user.password_hash.clone()))

@@ -68,12 +68,6 @@ pub struct RecoveryCodes {
     pub recovery_codes: Vec<String>,
 }
 
-async fn current_user(state: &AppState, session: &CurrentSession) -> Result<User, ApiError> {
-    db::auth::users::find(&state.pool, session.user_id)
-        .await?
-        .ok_or(ApiError::SessionRevoked)
-}
-
 /// The caller's account, once this guess (`action` names its rate-limit bucket) has been
 /// counted: every route here that checks a code or a password is a guess.
 async fn guessing_user(
@@ -84,7 +78,7 @@ async fn guessing_user(
 ) -> Result<User, ApiError> {
     let account = format!("{action}:{}", session.user_id);
     credentials::count_guess(state, client, &account).await?;
-    current_user(state, session).await
+    session.user(&state.pool).await
 }
 
 fn not_enrolled() -> ApiError {
@@ -101,7 +95,7 @@ pub async fn enroll(
     client: ClientInfo,
     session: CurrentSession,
 ) -> Result<axum::Json<TotpEnrollment>, ApiError> {
-    let user = current_user(&state, &session).await?;
+    let user = session.user(&state.pool).await?;
     let secret = totp::new_secret();
     let sealed = state
         .mfa_cipher

@@ -4,7 +4,7 @@
 
 use axum::{Router, extract::State, routing::post};
 use db::{
-    auth::{User, one_time_tokens::Purpose, passkeys::CeremonyKind},
+    auth::{one_time_tokens::Purpose, passkeys::CeremonyKind},
     ids::UserId,
 };
 use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
@@ -111,8 +111,6 @@ pub async fn step_up_challenge(
     client: ClientInfo,
     session: CurrentSession,
 ) -> Result<axum::Json<AssertionStarted>, ApiError> {
-    let user: User = db::auth::users::find(&state.pool, session.user_id)
-        .await?
-        .ok_or(ApiError::SessionRevoked)?;
+    let user = session.user(&state.pool).await?;
     Ok(axum::Json(start(&state, &client, user.id).await?))
 }

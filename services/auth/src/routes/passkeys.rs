@@ -8,10 +8,7 @@ use axum::{
     routing::{get, patch, post},
 };
 use chrono::{DateTime, Utc};
-use db::auth::{
-    User,
-    passkeys::{CeremonyKind, NewPasskey, StoredPasskey},
-};
+use db::auth::passkeys::{CeremonyKind, NewPasskey, StoredPasskey};
 use platform::{
     client::ClientInfo,
     extract::{Json, Path},
@@ -128,12 +125,6 @@ fn name_schema() -> Object {
         .build()
 }
 
-async fn current_user(state: &AppState, session: &CurrentSession) -> Result<User, ApiError> {
-    db::auth::users::find(&state.pool, session.user_id)
-        .await?
-        .ok_or(ApiError::SessionRevoked)
-}
-
 fn not_found() -> ApiError {
     ApiError::NotFound("no such passkey")
 }
@@ -151,7 +142,7 @@ pub async fn register_start(
         .limiter
         .check(rule, &format!("user:{}", session.user_id))
         .await?;
-    let user = current_user(&state, &session).await?;
+    let user = session.user(&state.pool).await?;
     let existing = db::auth::passkeys::list(&state.pool, user.id).await?;
     let exclude = existing
         .iter()
@@ -193,7 +184,7 @@ pub async fn register_finish(
 ) -> Result<(StatusCode, axum::Json<PasskeyView>), ApiError> {
     session.require_aal2()?;
     let name = passkeys::parse_name(&request.name)?;
-    let user = current_user(&state, &session).await?;
+    let user = session.user(&state.pool).await?;
     let registration: PasskeyRegistration = passkeys::take_ceremony(
         &state,
         request.ceremony_id,
@@ -293,7 +284,7 @@ pub async fn remove(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     session.require_aal2()?;
-    let user = current_user(&state, &session).await?;
+    let user = session.user(&state.pool).await?;
     let mut tx = state.pool.begin().await?;
     let name = db::auth::passkeys::delete(&mut *tx, user.id, id)
         .await?

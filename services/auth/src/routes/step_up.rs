@@ -77,9 +77,7 @@ pub async fn step_up(
         request.passkey,
     )?;
     credentials::count_client_guess(&state, &client).await?;
-    let user = db::auth::users::find(&state.pool, session.user_id)
-        .await?
-        .ok_or(ApiError::SessionRevoked)?;
+    let user = session.user(&state.pool).await?;
     // Not a guess: an account without a factor has nothing to prove (and needs no step-up).
     if !db::auth::mfa::status(&state.pool, user.id)
         .await?
