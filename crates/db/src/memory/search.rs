@@ -149,12 +149,11 @@ pub async fn lexical<'c>(
 /// because a payload can be stale (a deleted project leaves `project_id` in it) and a vector
 /// can be an orphan (its chunk is gone): such ids are simply absent.
 ///
-/// The shape is chosen so that the plan does not depend on the tables' statistics: each hit
-/// drives one primary-key lookup of its chunk and one of that chunk's document. A plain
-/// `c.id = ANY($1)` join let the planner, right after a bulk ingest (before ANALYZE), start
-/// from a sequential scan of `memory.documents` and probe the chunks once per document. The
-/// `LIMIT 1` keeps the lateral subquery from being flattened into a join the planner could
-/// reorder: the hits always come first.
+/// The join is the function `memory.search_hits` (migration 0018): its plan does not depend
+/// on the tables' statistics (each hit drives one primary-key lookup of its chunk and one of
+/// its document; a plain `c.id = ANY($1)` join let the planner, right after a bulk ingest
+/// and before ANALYZE, start from a sequential scan of `memory.documents`), and it is made
+/// once per connection instead of on every search.
 pub async fn hits(
     executor: impl PgExecutor<'_>,
     ids: &[Uuid],
@@ -163,34 +162,12 @@ pub async fn hits(
     let (mine, shared) = filter.owners();
     sqlx::query_as!(
         ChunkHit,
-        r#"SELECT h.id AS "id!", h.chunk_index AS "chunk_index!", h.content AS "content!",
-                  h.embedding_model, h.chunk_metadata AS "chunk_metadata!",
-                  h.document_id AS "document_id!", h.owner_id, h.source AS "source!",
-                  h.external_id, h.kind AS "kind!", h.path, h.title, h.tags AS "tags!",
-                  h.document_metadata AS "document_metadata!", h.created_at AS "created_at!"
-           FROM unnest($1::uuid[]) WITH ORDINALITY AS hit(id, rank)
-           CROSS JOIN LATERAL (
-               SELECT c.id, c.chunk_index, c.content, c.embedding_model,
-                      COALESCE(c.metadata, '{}') AS chunk_metadata,
-                      d.id AS document_id, d.owner_id, d.source, d.external_id,
-                      COALESCE(d.type, 'document') AS kind, d.path, d.title,
-                      COALESCE(d.tags, '{}') AS tags,
-                      COALESCE(d.metadata, '{}') AS document_metadata,
-                      COALESCE(d.created_at, 'epoch') AS created_at
-               FROM memory.chunks c
-               JOIN memory.documents d ON d.id = c.document_id
-               WHERE c.id = hit.id
-                 AND ((d.owner_id = $2 AND $3) OR (d.owner_id IS NULL AND $4))
-                 AND (cardinality($5::text[]) = 0 OR d.source = ANY($5))
-                 AND (cardinality($6::text[]) = 0 OR COALESCE(d.type, 'document') = ANY($6))
-                 AND (cardinality($7::text[]) = 0 OR d.tags && $7)
-                 AND (cardinality($8::uuid[]) = 0 OR d.id = ANY($8))
-                 AND (cardinality($9::uuid[]) = 0 OR d.project_id = ANY($9))
-                 AND ($10::timestamptz IS NULL OR COALESCE(d.created_at, 'epoch') >= $10)
-                 AND ($11::timestamptz IS NULL OR COALESCE(d.created_at, 'epoch') < $11)
-               LIMIT 1
-           ) h
-           ORDER BY hit.rank"#,
+        r#"SELECT id AS "id!", chunk_index AS "chunk_index!", content AS "content!",
+                  embedding_model, chunk_metadata AS "chunk_metadata!",
+                  document_id AS "document_id!", owner_id, source AS "source!", external_id,
+                  kind AS "kind!", path, title, tags AS "tags!",
+                  document_metadata AS "document_metadata!", created_at AS "created_at!"
+           FROM memory.search_hits($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
         ids,
         filter.viewer,
         mine,
