@@ -98,18 +98,40 @@ pub enum ImportError {
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error(
-        "the body is over {} MiB; lines 1 to {lines_read} were read ({imported} imported): \
-         send the rest in another request", MAX_IMPORT_BYTES / (1024 * 1024)
+        "the body is over {} MiB; {}",
+        MAX_IMPORT_BYTES / (1024 * 1024),
+        too_large_advice(*.lines_read, *.imported)
     )]
     TooLarge { lines_read: u64, imported: u64 },
     #[error("send the documents as application/x-ndjson, one per line")]
     UnsupportedMediaType,
-    #[error("the body broke off; lines 1 to {lines_read} were read ({imported} imported)")]
+    #[error("the body broke off; {}", read_so_far(*.lines_read, *.imported))]
     Interrupted {
         lines_read: u64,
         imported: u64,
         detail: String,
     },
+}
+
+/// What to do about a body over the limit, by how far it was read.
+fn too_large_advice(lines: u64, imported: u64) -> String {
+    if lines == 0 {
+        "nothing was read: send at most that much per request".to_owned()
+    } else {
+        format!(
+            "{}: send the rest in another request",
+            read_so_far(lines, imported)
+        )
+    }
+}
+
+/// "lines 1 to 7 were read (5 imported)", in words that also fit none or one line.
+fn read_so_far(lines: u64, imported: u64) -> String {
+    match lines {
+        0 => "no line was read".to_owned(),
+        1 => format!("line 1 was read ({imported} imported)"),
+        lines => format!("lines 1 to {lines} were read ({imported} imported)"),
+    }
 }
 
 impl ServiceError for ImportError {

@@ -213,6 +213,13 @@ async fn shared_imports_are_for_admins_and_bodies_must_be_ndjson_within_limits(p
         .await;
     assert_eq!(declared_too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(declared_too_large.code(), "payload_too_large");
+    let message = declared_too_large.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.ends_with("nothing was read: send at most that much per request"),
+        "{message}"
+    );
 
     // A line past what a document under the limit takes is skipped without being held.
     let huge = record(3, &"a".repeat(2 << 20));
