@@ -1,5 +1,8 @@
 //! The model/dimension guard: a collection remembers which embedding model and dimension
-//! filled it, and opening it with another refuses to start instead of mixing vectors.
+//! filled it, and opening it with another refuses to start instead of mixing vectors. It
+//! remembers its payload indexes too: a build that indexes a field another way (e.g. `owner`
+//! as a UUID instead of a keyword) may also write that field another way, so it refuses a
+//! collection laid out for another build rather than miss the points written the old way.
 //!
 //! The identity lives in the collection's own metadata (Qdrant ≥ 1.16 stores arbitrary JSON
 //! per collection; the embedded backend keeps it in `collection.json`), next to the vector
@@ -23,6 +26,8 @@ pub const REINDEX_COMMAND: &str = "just reindex";
 pub const METADATA_MODEL: &str = "embedding_model";
 pub const METADATA_DIMENSION: &str = "embedding_dimension";
 pub const METADATA_MANAGED_BY: &str = "managed_by";
+/// The payload indexes, as [`payload_layout`] writes them.
+pub const METADATA_PAYLOAD_INDEXES: &str = "payload_indexes";
 
 /// Creates the collection if it is missing, otherwise checks it was built from the same
 /// model, dimension and distance; then makes sure the payload indexes exist.
@@ -63,11 +68,24 @@ pub fn params_for(spec: &CollectionSpec) -> CollectionParams {
     metadata.insert(METADATA_MODEL.into(), spec.embedding_model.clone().into());
     metadata.insert(METADATA_DIMENSION.into(), spec.dimension.into());
     metadata.insert(METADATA_MANAGED_BY.into(), "devmentor".into());
+    metadata.insert(METADATA_PAYLOAD_INDEXES.into(), payload_layout(spec).into());
     CollectionParams {
         dimension: spec.dimension,
         distance: spec.distance,
         metadata,
     }
+}
+
+/// The payload indexes of `spec` in one comparable line, by field name, e.g.
+/// `owner:uuid,tags:keyword`.
+pub fn payload_layout(spec: &CollectionSpec) -> String {
+    let mut fields: Vec<String> = spec
+        .payload_indexes
+        .iter()
+        .map(|field| format!("{}:{}", field.name, field.kind.as_str()))
+        .collect();
+    fields.sort();
+    fields.join(",")
 }
 
 /// Compares a stored collection with what this process is configured for.
@@ -84,9 +102,16 @@ pub fn check(spec: &CollectionSpec, info: &CollectionInfo) -> Result<(), VectorE
         .and_then(Value::as_u64)
         .and_then(|dimension| usize::try_from(dimension).ok());
     let stored = stored_model.zip(stored_dimension);
+    let stored_payload_indexes = info
+        .params
+        .metadata
+        .get(METADATA_PAYLOAD_INDEXES)
+        .and_then(Value::as_str);
+    let configured_payload_indexes = payload_layout(spec);
     let same = stored == Some((spec.embedding_model.as_str(), spec.dimension))
         && info.params.dimension == spec.dimension
-        && info.params.distance == spec.distance;
+        && info.params.distance == spec.distance
+        && stored_payload_indexes == Some(configured_payload_indexes.as_str());
     if same {
         return Ok(());
     }
@@ -99,6 +124,8 @@ pub fn check(spec: &CollectionSpec, info: &CollectionInfo) -> Result<(), VectorE
             configured_model: spec.embedding_model.clone(),
             configured_dimension: spec.dimension,
             configured_distance: spec.distance,
+            stored_payload_indexes: stored_payload_indexes.map(str::to_owned),
+            configured_payload_indexes,
         },
     )))
 }
@@ -114,10 +141,35 @@ pub struct EmbeddingMismatch {
     pub configured_model: String,
     pub configured_dimension: usize,
     pub configured_distance: Distance,
+    /// `None` when the collection predates recorded payload layouts.
+    pub stored_payload_indexes: Option<String>,
+    pub configured_payload_indexes: String,
+}
+
+impl EmbeddingMismatch {
+    /// Same vectors (model, dimension, distance); only the payload indexes differ.
+    fn only_payload_differs(&self) -> bool {
+        self.stored_model.as_deref() == Some(self.configured_model.as_str())
+            && self.stored_dimension == self.configured_dimension
+            && self.stored_distance == self.configured_distance
+    }
 }
 
 impl fmt::Display for EmbeddingMismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.only_payload_differs() {
+            let stored = match &self.stored_payload_indexes {
+                Some(layout) => format!("indexes its payload as `{layout}`"),
+                None => "was created before collections recorded their payload indexes".into(),
+            };
+            return write!(
+                f,
+                "collection `{}` {stored}; this build indexes it as `{}` and writes its \
+                 payloads to match. Rebuild the collection with `{REINDEX_COMMAND}` (the chunks \
+                 in PostgreSQL are re-embedded and re-indexed)",
+                self.collection, self.configured_payload_indexes
+            );
+        }
         let stored = match &self.stored_model {
             Some(model) => format!(
                 "holds vectors from embedding model `{model}` ({} dimensions, {})",
@@ -149,6 +201,7 @@ impl std::error::Error for EmbeddingMismatch {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{FieldKind, PayloadField};
 
     fn spec(model: &str, dimension: usize) -> CollectionSpec {
         CollectionSpec {
@@ -198,6 +251,29 @@ mod tests {
         let mut info = stored(&spec);
         info.params.dimension = 768;
         assert!(check(&spec, &info).is_err());
+    }
+
+    #[test]
+    fn another_payload_layout_is_refused_with_the_reindex_command() {
+        let mut keyword = spec("m", 384);
+        keyword.payload_indexes = vec![PayloadField::new("owner", FieldKind::Keyword)];
+        let mut uuid = spec("m", 384);
+        uuid.payload_indexes = vec![PayloadField::new("owner", FieldKind::Uuid)];
+        let message = check(&uuid, &stored(&keyword))
+            .expect_err("owner indexed another way")
+            .to_string();
+        assert!(message.contains("`owner:keyword`"), "{message}");
+        assert!(message.contains("`owner:uuid`"), "{message}");
+        assert!(message.contains(REINDEX_COMMAND), "{message}");
+
+        // A collection from before payload layouts were recorded.
+        let mut before = stored(&uuid);
+        before.params.metadata.remove(METADATA_PAYLOAD_INDEXES);
+        let message = check(&uuid, &before)
+            .expect_err("unknown layout")
+            .to_string();
+        assert!(message.contains("before collections recorded"), "{message}");
+        assert!(check(&uuid, &stored(&uuid)).is_ok());
     }
 
     #[test]

@@ -38,6 +38,23 @@ pub enum FieldKind {
     Float,
     /// RFC 3339 strings, e.g. `"2025-05-01T12:00:00Z"`.
     Datetime,
+    /// UUID strings, matched as 128-bit numbers: a filter that checks every candidate (an
+    /// owner that matches most points) compares two integers instead of two 36-byte strings.
+    /// Store and filter with UUID values only: the index cannot answer for anything else.
+    Uuid,
+}
+
+impl FieldKind {
+    /// The kind's name as collections record it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldKind::Keyword => "keyword",
+            FieldKind::Integer => "integer",
+            FieldKind::Float => "float",
+            FieldKind::Datetime => "datetime",
+            FieldKind::Uuid => "uuid",
+        }
+    }
 }
 
 /// A payload field and the index it gets.

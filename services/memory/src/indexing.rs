@@ -19,8 +19,12 @@ use vector::{
     VectorIndex,
 };
 
-/// Payload value of `owner` for shared documents (which have no owner).
-pub const SHARED_OWNER: &str = "shared";
+/// Payload value of `owner` for shared documents (which have no owner): the nil UUID, so that
+/// `owner` can be indexed as a UUID (a search's owner check, run on every candidate point,
+/// then compares two integers instead of two strings). Builds before issue 16 wrote
+/// `"shared"`; the collection's recorded payload layout makes them refuse each other's
+/// collections until `just reindex`.
+pub const SHARED_OWNER: &str = "00000000-0000-0000-0000-000000000000";
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -41,13 +45,13 @@ pub fn collection_spec(name: &str, embedder: &dyn Embedder) -> CollectionSpec {
         dimension: embedder.dimension(),
         distance: Distance::Cosine,
         payload_indexes: vec![
-            PayloadField::new("owner", FieldKind::Keyword),
-            PayloadField::new("document_id", FieldKind::Keyword),
+            PayloadField::new("owner", FieldKind::Uuid),
+            PayloadField::new("document_id", FieldKind::Uuid),
             PayloadField::new("source", FieldKind::Keyword),
             PayloadField::new("type", FieldKind::Keyword),
             PayloadField::new("tags", FieldKind::Keyword),
             PayloadField::new("created_at", FieldKind::Datetime),
-            PayloadField::new("project_id", FieldKind::Keyword),
+            PayloadField::new("project_id", FieldKind::Uuid),
         ],
     }
 }

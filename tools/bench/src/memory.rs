@@ -271,7 +271,10 @@ async fn measure(
             let mut request = vector::SearchRequest::new(vector, 10);
             request.filter = Some(vector::Filter::must(vector::Condition::keyword_any(
                 "owner",
-                [user_id.to_string(), "shared".to_owned()],
+                [
+                    user_id.to_string(),
+                    memory::indexing::SHARED_OWNER.to_owned(),
+                ],
             )));
             request.with_payload = false;
             index.search(&collection, &request).await?;

@@ -53,6 +53,7 @@ pub(crate) fn field_kind(field_type: Option<i32>) -> Result<FieldKind, Status> {
         Some(Ok(qdrant::FieldType::Integer)) => Ok(FieldKind::Integer),
         Some(Ok(qdrant::FieldType::Float)) => Ok(FieldKind::Float),
         Some(Ok(qdrant::FieldType::Datetime)) => Ok(FieldKind::Datetime),
+        Some(Ok(qdrant::FieldType::Uuid)) => Ok(FieldKind::Uuid),
         Some(Ok(other)) => Err(unsupported(&format!("a {} index", other.as_str_name()))),
         Some(Err(_)) | None => Err(Status::invalid_argument("field index type is missing")),
     }

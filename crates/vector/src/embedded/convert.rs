@@ -26,6 +26,7 @@ pub(crate) fn field_schema(kind: FieldKind) -> PayloadFieldSchema {
         FieldKind::Integer => PayloadSchemaType::Integer,
         FieldKind::Float => PayloadSchemaType::Float,
         FieldKind::Datetime => PayloadSchemaType::Datetime,
+        FieldKind::Uuid => PayloadSchemaType::Uuid,
     })
 }
 

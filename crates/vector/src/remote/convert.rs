@@ -40,6 +40,7 @@ pub fn field_type(kind: FieldKind) -> qdrant::FieldType {
         FieldKind::Integer => qdrant::FieldType::Integer,
         FieldKind::Float => qdrant::FieldType::Float,
         FieldKind::Datetime => qdrant::FieldType::Datetime,
+        FieldKind::Uuid => qdrant::FieldType::Uuid,
     }
 }
 

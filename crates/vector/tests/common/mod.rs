@@ -165,6 +165,7 @@ pub fn spec(name: &str) -> CollectionSpec {
             PayloadField::new("tags", FieldKind::Keyword),
             PayloadField::new("chunk_index", FieldKind::Integer),
             PayloadField::new("created_at", FieldKind::Datetime),
+            PayloadField::new("owner", FieldKind::Uuid),
         ],
     }
 }
@@ -185,8 +186,17 @@ pub fn base_time() -> DateTime<Utc> {
         .expect("valid date")
 }
 
-/// Point `i`: document `doc-{i % 5}`, tags `t{i % 3}` and `all`, created `i` hours after
-/// [`base_time`].
+/// Owner `k` of the test points; owner 0 is the nil UUID (how memory marks shared chunks).
+pub fn owner(k: u64) -> Uuid {
+    if k == 0 {
+        Uuid::nil()
+    } else {
+        Uuid::from_u64_pair(0x00de_0000_0000_0e0e, k)
+    }
+}
+
+/// Point `i`: document `doc-{i % 5}`, tags `t{i % 3}` and `all`, owner `owner(i % 4)`,
+/// created `i` hours after [`base_time`].
 pub fn point(i: u64) -> Point {
     let created = base_time() + Duration::hours(i as i64);
     let payload = json!({
@@ -194,6 +204,7 @@ pub fn point(i: u64) -> Point {
         "tags": [format!("t{}", i % 3), "all"],
         "chunk_index": i,
         "created_at": created.to_rfc3339(),
+        "owner": owner(i % 4).to_string(),
     });
     Point::new(
         id(i),

@@ -8,7 +8,7 @@ mod refusals;
 use std::collections::HashSet;
 
 use chrono::Duration;
-use common::{DIM, base_time, id, nearest, point, ready, spec, unique, vector};
+use common::{DIM, base_time, id, nearest, owner, point, ready, spec, unique, vector};
 use serde_json::json;
 use vector::{
     Condition, DatetimeRange, Filter, NumberRange, ScrollRequest, VectorError, VectorIndex,
@@ -58,6 +58,7 @@ contract!(
     search_returns_nearest_first_with_payload,
     upsert_replaces_points_with_the_same_id,
     filters_match_keywords_integers_and_time_ranges,
+    uuid_fields_match_as_uuids,
     score_threshold_drops_weak_hits,
     delete_by_ids_and_by_filter,
     scroll_pages_through_every_id_once,
@@ -234,6 +235,32 @@ async fn filters_match_keywords_integers_and_time_ranges(index: &dyn VectorIndex
         let payload = hit.payload.as_ref().expect("payload");
         let chunk = payload["chunk_index"].as_u64().expect("number");
         assert!((100..150).contains(&chunk) && chunk % 5 != 0, "{payload:?}");
+    }
+    index.delete_collection(&name).await.expect("cleanup");
+}
+
+async fn uuid_fields_match_as_uuids(index: &dyn VectorIndex) {
+    let name = ready(index, "uuids", 300).await;
+    let mine_and_shared = [owner(1).to_string(), owner(0).to_string()];
+    let filter = Filter::must(Condition::keyword_any("owner", mine_and_shared));
+    assert_eq!(index.count(&name, Some(&filter)).await.expect("count"), 150);
+    // Upper case is the same UUID.
+    let upper = Filter::must(Condition::keyword(
+        "owner",
+        owner(2).to_string().to_uppercase(),
+    ));
+    assert_eq!(index.count(&name, Some(&upper)).await.expect("count"), 75);
+
+    // A search checks the filter point by point: only owners 1 and 0 come back.
+    let mut request = nearest(5, 300);
+    request.filter = Some(filter);
+    let hits = index.search(&name, &request).await.expect("search");
+    assert_eq!(hits.len(), 150);
+    let allowed = [owner(1).to_string(), owner(0).to_string()];
+    for hit in &hits {
+        let payload = hit.payload.as_ref().expect("payload");
+        let found = payload["owner"].as_str().expect("string");
+        assert!(allowed.iter().any(|owner| owner == found), "{found}");
     }
     index.delete_collection(&name).await.expect("cleanup");
 }
