@@ -5,6 +5,26 @@ use std::time::Duration;
 
 use serde::{Deserialize, de::DeserializeOwned};
 
+/// What distinguishes one service binary from another at start-up.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceSpec {
+    /// Shown in logs and health responses, e.g. `auth`.
+    pub name: &'static str,
+    /// Prefix of its listen variables, e.g. `AUTH_` for `AUTH_HOST` / `AUTH_PORT`.
+    pub env_prefix: &'static str,
+    pub default_port: u16,
+}
+
+impl ServiceSpec {
+    pub const fn new(name: &'static str, env_prefix: &'static str, default_port: u16) -> Self {
+        Self {
+            name,
+            env_prefix,
+            default_port,
+        }
+    }
+}
+
 /// Where the process runs. Destructive developer commands require `development`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]

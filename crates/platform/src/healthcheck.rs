@@ -6,10 +6,7 @@ use std::{ffi::OsString, net::IpAddr, process::ExitCode, time::Duration};
 
 use serde::Deserialize;
 
-use crate::{
-    config::{self, ListenConfig},
-    service::ServiceSpec,
-};
+use crate::config::{self, ListenConfig, ServiceSpec};
 
 /// The first argument that turns a service binary into its own health check.
 pub const SUBCOMMAND: &str = "healthcheck";

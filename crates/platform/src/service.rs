@@ -8,32 +8,13 @@ use std::{future::Future, process::ExitCode, time::Duration};
 use axum::Router;
 use tokio::net::TcpListener;
 
+pub use crate::config::ServiceSpec;
 use crate::{
     config::{self, CommonConfig, ListenConfig},
     docs,
     health::{self, Probe},
     healthcheck, http, metrics, shutdown, telemetry,
 };
-
-/// What distinguishes one service binary from another at start-up.
-#[derive(Debug, Clone, Copy)]
-pub struct ServiceSpec {
-    /// Shown in logs and health responses, e.g. `auth`.
-    pub name: &'static str,
-    /// Prefix of its listen variables, e.g. `AUTH_` for `AUTH_HOST` / `AUTH_PORT`.
-    pub env_prefix: &'static str,
-    pub default_port: u16,
-}
-
-impl ServiceSpec {
-    pub const fn new(name: &'static str, env_prefix: &'static str, default_port: u16) -> Self {
-        Self {
-            name,
-            env_prefix,
-            default_port,
-        }
-    }
-}
 
 /// A start-up failure: printed as one line on stderr, then the process exits non-zero.
 #[derive(Debug, thiserror::Error)]

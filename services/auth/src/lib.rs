@@ -12,6 +12,7 @@ pub mod oauth;
 pub mod passkeys;
 pub mod password;
 pub mod rate_limit;
+pub mod relying_party;
 pub mod routes;
 pub mod secrets;
 pub mod sessions;

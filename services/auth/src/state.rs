@@ -19,9 +19,9 @@ use crate::{
     mail::{LogMailer, Mailer, SmtpMailer, worker::OutboxWorker},
     mfa::cipher::SecretCipher,
     oauth::github::GitHub,
-    passkeys,
     password::Passwords,
     rate_limit::RateLimiter,
+    relying_party,
 };
 
 /// The committed development key, relative to the repository root (where `scripts/dev` runs).
@@ -103,7 +103,7 @@ impl AppState {
         };
         let mfa_cipher = SecretCipher::for_env(config.mfa_encryption_key.as_ref(), config.app_env)
             .map_err(StartError::new)?;
-        let webauthn = passkeys::relying_party(&config).map_err(StartError::new)?;
+        let webauthn = relying_party::build(&config).map_err(StartError::new)?;
         let github = GitHub::from_config(&config.github)
             .map_err(StartError::new)?
             .map(Arc::new);

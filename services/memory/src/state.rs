@@ -12,7 +12,7 @@ use crate::{
     chunking::Chunker,
     config::{MemoryConfig, Settings},
     indexing::{Indexer, collection_spec},
-    ingest::group::GroupCommit,
+    ingest::{group::GroupCommit, write::DocumentWriter},
     statistics::StatisticsRefresh,
 };
 
@@ -32,6 +32,8 @@ pub struct AppState {
     pub indexer_wakeup: Arc<Notify>,
     /// Analyzes the memory tables after bulk ingestions, one run at a time.
     pub statistics: Arc<StatisticsRefresh>,
+    /// Writes checked, chunked and embedded documents (the batch route's and the groups').
+    pub writer: DocumentWriter,
     /// Writes concurrent single-document ingestions together.
     pub ingest_groups: Arc<GroupCommit>,
 }
@@ -60,6 +62,12 @@ impl AppState {
         let chunker = Chunker::new(memory.memory_chunk_size, memory.memory_chunk_overlap)
             .map_err(StartError::new)?;
         let pool = indexer.pool.clone();
+        let indexer_wakeup = Arc::new(Notify::new());
+        let writer = DocumentWriter::new(
+            indexer.clone(),
+            &memory.memory_search_language,
+            indexer_wakeup.clone(),
+        );
         Ok(Self {
             pool: pool.clone(),
             config: Arc::new(memory.clone()),
@@ -68,9 +76,10 @@ impl AppState {
             verifier,
             sessions: LiveSessions::new(pool),
             common: Arc::new(common),
-            indexer_wakeup: Arc::new(Notify::new()),
+            indexer_wakeup,
             statistics: Arc::new(StatisticsRefresh::default()),
-            ingest_groups: Arc::new(GroupCommit::default()),
+            ingest_groups: Arc::new(GroupCommit::new(writer.clone())),
+            writer,
         })
     }
 }

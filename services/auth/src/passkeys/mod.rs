@@ -1,9 +1,11 @@
-//! Passkeys (WebAuthn, with `webauthn-rs`): the relying party built from the settings, the
-//! ceremonies kept between a `start` and its `finish`, checking an assertion against a stored
+//! Passkeys (WebAuthn, with `webauthn-rs`): the ceremonies kept between a `start` and its `finish`, checking an assertion against a stored
 //! passkey, and the owner's mails. A ceremony's state lives in `auth.passkey_ceremonies` (any
-//! replica can answer `finish`), is taken once, and lasts [`CEREMONY_TTL_SECS`].
+//! replica can answer `finish`), is taken once, and lasts [`CEREMONY_TTL_SECS`]. The relying party
+//! itself is built at start-up, in [`crate::relying_party`].
 
 pub mod assertion;
+
+pub use crate::relying_party::CEREMONY_TTL_SECS;
 
 use chrono::Utc;
 use db::{
@@ -16,58 +18,9 @@ use db::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
-use webauthn_rs::{
-    Webauthn, WebauthnBuilder,
-    prelude::{Passkey, Url},
-};
+use webauthn_rs::prelude::Passkey;
 
-use crate::{config::AuthConfig, error::ApiError, mail::SecurityNotice, state::AppState};
-
-/// How long a ceremony may take from `start` to `finish` (what the browser is told too).
-pub const CEREMONY_TTL_SECS: u64 = 5 * 60;
-
-/// The relying party of `WEBAUTHN_RP_ORIGIN` (default `PUBLIC_APP_URL`), `WEBAUTHN_RP_ID`
-/// (default the origin's host) and `WEBAUTHN_RP_NAME`; a message naming the setting when they
-/// do not fit together.
-pub fn relying_party(config: &AuthConfig) -> Result<Webauthn, String> {
-    let raw_origin = config
-        .webauthn_rp_origin
-        .as_deref()
-        .unwrap_or(&config.public_app_url);
-    let origin = Url::parse(raw_origin)
-        .map_err(|error| format!("WEBAUTHN_RP_ORIGIN {raw_origin:?}: {error}"))?;
-    let host = origin
-        .host_str()
-        .filter(|host| !host.is_empty())
-        .ok_or_else(|| format!("WEBAUTHN_RP_ORIGIN {raw_origin:?}: no host"))?;
-    // Browsers offer WebAuthn only in a secure context: https, or http on localhost.
-    let secure = origin.scheme() == "https" || (origin.scheme() == "http" && host == "localhost");
-    if !secure || origin.path() != "/" || origin.query().is_some() {
-        return Err(format!(
-            "WEBAUTHN_RP_ORIGIN {raw_origin:?}: must be an origin (scheme://host[:port]) with \
-             https, or http://localhost"
-        ));
-    }
-    let rp_id = config.webauthn_rp_id.as_deref().unwrap_or(host);
-    let name = config.webauthn_rp_name.trim();
-    if name.is_empty() || name.len() > 64 {
-        return Err("WEBAUTHN_RP_NAME: 1 to 64 characters".to_owned());
-    }
-    // The builder refuses an id that is not the origin's host or a parent domain of it.
-    WebauthnBuilder::new(rp_id, &origin)
-        .and_then(|builder| {
-            builder
-                .rp_name(name)
-                .timeout(std::time::Duration::from_secs(CEREMONY_TTL_SECS))
-                .build()
-        })
-        .map_err(|error| {
-            format!(
-                "WEBAUTHN_RP_ID {rp_id:?} does not fit WEBAUTHN_RP_ORIGIN {raw_origin:?} \
-                 (the id must be the origin's host or a parent domain of it): {error}"
-            )
-        })
-}
+use crate::{error::ApiError, mail::SecurityNotice, state::AppState};
 
 /// Keeps `state` for `user_id` as a ceremony of `kind`; returns its id for the client.
 pub async fn save_ceremony<T: Serialize>(
@@ -178,37 +131,7 @@ pub async fn queue_notice(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-
-    fn party(settings: serde_json::Value) -> Result<Webauthn, String> {
-        relying_party(&serde_json::from_value(settings).expect("config"))
-    }
-
-    #[test]
-    fn the_relying_party_defaults_to_the_app_url_and_takes_a_parent_domain() {
-        assert!(party(json!({})).is_ok(), "http://localhost:3000");
-        let parent = json!({ "webauthn_rp_origin": "https://app.example.com", "webauthn_rp_id": "example.com" });
-        assert!(party(parent).is_ok());
-    }
-
-    #[test]
-    fn settings_that_do_not_fit_together_are_refused_naming_the_setting() {
-        let refused = [
-            json!({ "webauthn_rp_origin": "https://app.example.com", "webauthn_rp_id": "evil.com" }),
-            json!({ "webauthn_rp_origin": "http://app.example.com" }),
-            json!({ "webauthn_rp_origin": "https://app.example.com/login" }),
-            json!({ "webauthn_rp_origin": "not a url" }),
-            json!({ "webauthn_rp_name": "  " }),
-        ];
-        for settings in refused {
-            let Err(error) = party(settings.clone()) else {
-                panic!("{settings} was accepted");
-            };
-            assert!(error.contains("WEBAUTHN_RP_"), "{settings}: {error}");
-        }
-    }
 
     /// The blanks around a name count toward its 64 characters (so the schema's `maxLength`
     /// is the handler's limit), and control characters among them are dropped with them.

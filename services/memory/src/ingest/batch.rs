@@ -16,12 +16,14 @@ use authn::AuthUser;
 use db::memory::{DocumentKey, NewChunk, NewDocument, documents::ContentKey};
 use embed::EmbedError;
 use serde_json::Value;
-use uuid::Uuid;
 
+pub use super::write::ItemResult;
 use super::{
-    Outcome, chunks_of, content_key, is_unchanged, project,
+    chunks_of,
+    existing::{content_key, is_unchanged, key_of, stored_copies, stored_versions},
+    project,
     validate::{Checked, IngestRequest, check},
-    write::{Prepared, key_of, store_vectors, stored_copies, stored_versions, write},
+    write::{Outcome, Prepared},
 };
 use crate::{chunking::TextFormat, error::ApiError, state::AppState};
 
@@ -31,9 +33,6 @@ pub const MAX_DOCUMENTS: usize = 1000;
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// A batch that wrote at least this many chunks refreshes the planner's statistics.
 pub const ANALYZE_AFTER_CHUNKS: usize = 500;
-
-/// What happened to one item of a batch: the document's id and outcome, or its error.
-pub type ItemResult = Result<(Uuid, Outcome), ApiError>;
 
 /// An item that passed its checks, on its way through the stages.
 struct Item {
@@ -69,9 +68,9 @@ pub async fn ingest_batch(
     let valid = without_repeated_keys(valid, &mut results);
     let valid = without_unchanged(state, valid, &mut results).await?;
     let mut prepared = embed(state, chunk(state, valid).await?, &mut results).await?;
-    let written = write(state, &mut prepared, &mut results).await?;
+    let written = state.writer.write(&mut prepared, &mut results).await?;
     let chunks_written = written.chunks();
-    store_vectors(state, written).await;
+    state.writer.store_vectors(written).await;
     if chunks_written >= ANALYZE_AFTER_CHUNKS {
         state.statistics.start(state.pool.clone());
     }

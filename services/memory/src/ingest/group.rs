@@ -32,11 +32,10 @@ use tokio::sync::{OwnedMutexGuard, oneshot};
 use uuid::Uuid;
 
 use super::{
-    Outcome,
-    batch::ItemResult,
-    write::{Prepared, Written, key_of, store_vectors, write},
+    existing::key_of,
+    write::{DocumentWriter, ItemResult, Outcome, Prepared, Written},
 };
-use crate::{error::ApiError, state::AppState};
+use crate::error::ApiError;
 
 /// A request's answer: its document as stored (with its chunk counts) and what happened.
 pub type Answer = Result<(Document, Outcome), ApiError>;
@@ -47,8 +46,8 @@ const MAX_GROUP_DOCUMENTS: usize = 256;
 const MAX_GROUP_CHUNKS: usize = 4096;
 
 /// The queue of documents waiting to be written, and the turn to write the next group.
-#[derive(Debug, Default)]
 pub struct GroupCommit {
+    writer: DocumentWriter,
     queue: Mutex<Queue>,
     /// Held from taking a group until its transaction ends.
     turn: Arc<tokio::sync::Mutex<()>>,
@@ -81,11 +80,20 @@ pub struct GroupStats {
 }
 
 impl GroupCommit {
+    pub fn new(writer: DocumentWriter) -> Self {
+        Self {
+            writer,
+            queue: Mutex::default(),
+            turn: Arc::default(),
+            groups: AtomicU64::default(),
+            documents: AtomicU64::default(),
+        }
+    }
+
     /// Writes `document` with its chunks and their vectors in the next group; returns once
     /// the group is committed and its vectors stored (or left pending).
     pub async fn submit(
         &self,
-        state: &AppState,
         document: NewDocument,
         chunks: Vec<NewChunk>,
         vectors: Vec<Vec<f32>>,
@@ -118,7 +126,7 @@ impl GroupCommit {
                     if !group.is_empty() {
                         self.groups.fetch_add(1, Ordering::Relaxed);
                         self.documents.fetch_add(group.len() as u64, Ordering::Relaxed);
-                        tokio::spawn(write_group(state.clone(), group, turn));
+                        tokio::spawn(write_group(self.writer.clone(), group, turn));
                     }
                     // Left queued (behind a copy of its key, or past the size limits): the
                     // next turn.
@@ -205,7 +213,7 @@ fn unanswered() -> ApiError {
 }
 
 /// Writes one group and answers each of its requests. The turn is released at commit.
-async fn write_group(state: AppState, group: Vec<Waiting>, turn: OwnedMutexGuard<()>) {
+async fn write_group(writer: DocumentWriter, group: Vec<Waiting>, turn: OwnedMutexGuard<()>) {
     let mut replies = Vec::with_capacity(group.len());
     let mut prepared = Vec::with_capacity(group.len());
     for (index, waiting) in group.into_iter().enumerate() {
@@ -218,7 +226,7 @@ async fn write_group(state: AppState, group: Vec<Waiting>, turn: OwnedMutexGuard
         });
     }
     let mut results: Vec<Option<ItemResult>> = replies.iter().map(|_| None).collect();
-    let written = match write(&state, &mut prepared, &mut results).await {
+    let written = match writer.write(&mut prepared, &mut results).await {
         Ok(written) => written,
         // The server refused a statement, maybe over one document's rows (e.g. its owner
         // was deleted meanwhile): alone, the others commit and that one gets its own error.
@@ -227,7 +235,7 @@ async fn write_group(state: AppState, group: Vec<Waiting>, turn: OwnedMutexGuard
                 "a group of ingestions was refused; writing its documents one by one");
             let mut all = Written::default();
             for item in prepared.chunks_mut(1) {
-                match write(&state, item, &mut results).await {
+                match writer.write(item, &mut results).await {
                     Ok(written) => all.append(written),
                     Err(error) => results[item[0].index] = Some(Err(error.into())),
                 }
@@ -248,15 +256,15 @@ async fn write_group(state: AppState, group: Vec<Waiting>, turn: OwnedMutexGuard
         }
     };
     drop(turn);
-    store_vectors(&state, written).await;
-    for (reply, answer) in replies.into_iter().zip(read_back(&state, results).await) {
+    writer.store_vectors(written).await;
+    for (reply, answer) in replies.into_iter().zip(read_back(&writer, results).await) {
         // The request may have gone away (client disconnected); its document stands.
         let _ = reply.send(answer);
     }
 }
 
 /// Each result with its document as stored now (one query for the group).
-async fn read_back(state: &AppState, results: Vec<Option<ItemResult>>) -> Vec<Answer> {
+async fn read_back(writer: &DocumentWriter, results: Vec<Option<ItemResult>>) -> Vec<Answer> {
     let ids: Vec<Uuid> = results
         .iter()
         .filter_map(|result| match result {
@@ -267,7 +275,7 @@ async fn read_back(state: &AppState, results: Vec<Option<ItemResult>>) -> Vec<An
     let stored: Result<HashMap<Uuid, Document>, sqlx::Error> = if ids.is_empty() {
         Ok(HashMap::new())
     } else {
-        db::memory::documents::by_ids(&state.pool, &ids)
+        db::memory::documents::by_ids(writer.pool(), &ids)
             .await
             .map(|documents| documents.into_iter().map(|d| (d.id, d)).collect())
     };

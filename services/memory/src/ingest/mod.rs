@@ -13,47 +13,30 @@
 //! `documents_owner_content_hash_key` decides between concurrent writers ([`write`]).
 
 pub mod batch;
+mod existing;
 pub mod group;
 pub mod project;
 mod validate;
-mod write;
+pub mod write;
 
 use authn::AuthUser;
-use db::memory::{Document, NewChunk, NewDocument, documents::ContentKey};
+use db::memory::{Document, NewChunk};
 use serde_json::json;
 use uuid::Uuid;
 
+pub(crate) use existing::stored_copies;
+use existing::{is_unchanged, stored_version};
 use validate::{Checked, check};
 pub use validate::{
     CheckedFields, Fields, Format, IngestRequest, check_fields, check_metadata, sha256_hex,
 };
-pub(crate) use write::stored_copies;
+pub use write::Outcome;
 
 use crate::{
     chunking::{Chunker, TextFormat},
     error::ApiError,
     state::AppState,
 };
-
-/// What an ingestion did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Created,
-    /// Same `source` + `external_id`, new content or fields: chunks were replaced.
-    Updated,
-    /// Same content and fields as stored: nothing was written.
-    Unchanged,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Created => "created",
-            Outcome::Updated => "updated",
-            Outcome::Unchanged => "unchanged",
-        }
-    }
-}
 
 /// Ingests one document for `user`; answers with the document as stored (and its chunk
 /// counts) and what happened.
@@ -101,57 +84,7 @@ pub async fn ingest(
     }
     let texts: Vec<String> = chunks.iter().map(|chunk| chunk.content.clone()).collect();
     let vectors = state.indexer.embedder.embed(&texts).await?;
-    state
-        .ingest_groups
-        .submit(state, document, chunks, vectors)
-        .await
-}
-
-/// The stored document `document` would replace or repeat: the one with the same
-/// re-ingestion key, or without one, the owner's copy of the same text.
-async fn stored_version(
-    pool: &db::PgPool,
-    document: &NewDocument,
-) -> Result<Option<Document>, ApiError> {
-    let Some(external_id) = &document.fields.external_id else {
-        let key = content_key(document).into_iter().collect::<Vec<_>>();
-        return Ok(db::memory::documents::find_by_contents(pool, &key)
-            .await?
-            .pop());
-    };
-    Ok(db::memory::documents::find_by_external_id(
-        pool,
-        document.owner_id,
-        &document.fields.source,
-        external_id,
-    )
-    .await?)
-}
-
-/// Whether writing `new` over `stored` would change nothing. A copy of a text without
-/// `external_id` never changes the stored one: its fields are the first copy's.
-fn is_unchanged(stored: &Document, new: &NewDocument) -> bool {
-    let same_text = stored.content_hash.as_deref() == Some(new.content_hash.as_str());
-    let fields = &new.fields;
-    if fields.external_id.is_none() {
-        return same_text && stored.external_id.is_none();
-    }
-    same_text
-        && stored.kind == fields.kind
-        && stored.path == fields.path
-        && stored.title == fields.title
-        && stored.tags == fields.tags
-        && stored.metadata == fields.metadata
-        && stored.project_id == new.project_id
-}
-
-/// The key under which the owner keeps one copy of this text: for documents without a
-/// re-ingestion key only.
-fn content_key(document: &NewDocument) -> Option<ContentKey> {
-    document.fields.external_id.is_none().then(|| ContentKey {
-        owner_id: document.owner_id,
-        content_hash: document.content_hash.clone(),
-    })
+    state.ingest_groups.submit(document, chunks, vectors).await
 }
 
 /// Chunking is CPU work proportional to the document (up to `MEMORY_MAX_DOCUMENT_BYTES`):

@@ -24,8 +24,9 @@ use crate::{
     state::AppState,
     transfer::{
         NDJSON,
-        import::{ImportError, ImportReport, MAX_IMPORT_BYTES},
+        import::{ImportError, MAX_IMPORT_BYTES},
         record::DocumentRecord,
+        report::ImportReport,
     },
 };
 

@@ -9,13 +9,12 @@
 use authn::AuthUser;
 use axum::{body::Body, http::StatusCode};
 use platform::ServiceError;
-use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
     check::{checked, line_too_long, max_line_bytes, read_line},
     lines::{BodyError, Line, Lines},
+    report::ImportReport,
     write::{Batch, write_batch},
 };
 use crate::{error::ApiError, state::AppState};
@@ -23,75 +22,6 @@ use crate::{error::ApiError, state::AppState};
 /// Largest import body: 256 MiB. Larger collections are imported in several bodies (any
 /// split at line ends works: lines are independent).
 pub const MAX_IMPORT_BYTES: usize = 256 * 1024 * 1024;
-/// Problems listed per kind in the answer; the counts cover them all.
-pub const MAX_REPORTED: usize = 100;
-
-/// What an import did.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct ImportReport {
-    /// Documents written (their chunks are indexed in the background).
-    pub imported: u64,
-    /// Lines whose document was there already: the same id (yours), or without
-    /// `external_id`, the same text under another id (see `notices`).
-    pub unchanged: u64,
-    /// Lines not imported (see `errors`).
-    pub failed: u64,
-    /// Documents imported without their `project_id`: no such project, or not one you can see.
-    pub projects_dropped: u64,
-    /// Why lines failed: the first 100.
-    pub errors: Vec<LineProblem>,
-    /// What was imported differently from the line: the first 100.
-    pub notices: Vec<LineProblem>,
-}
-
-/// One line's problem.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LineProblem {
-    /// The line's number in the body, from 1.
-    pub line: u64,
-    /// The document's id, when the line got as far as having one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<Uuid>,
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl ImportReport {
-    pub(super) fn fail(&mut self, line: u64, id: Option<Uuid>, error: &ApiError) {
-        self.failed += 1;
-        if let Some(detail) = error.detail() {
-            tracing::error!(line, detail, "import line failed");
-        }
-        let problem = LineProblem {
-            line,
-            id,
-            code: error.status_and_code().1,
-            message: error.to_string(),
-        };
-        keep_first_lines(&mut self.errors, problem);
-    }
-
-    pub(super) fn notice(&mut self, line: u64, id: Uuid, code: &'static str, message: String) {
-        let problem = LineProblem {
-            line,
-            id: Some(id),
-            code,
-            message,
-        };
-        keep_first_lines(&mut self.notices, problem);
-    }
-}
-
-/// Keeps the [`MAX_REPORTED`] problems of the lowest line numbers, in line order: a line is
-/// reported when it is read or when its batch is written, so not always in order.
-fn keep_first_lines(problems: &mut Vec<LineProblem>, problem: LineProblem) {
-    let at = problems.partition_point(|known| known.line <= problem.line);
-    if at < MAX_REPORTED {
-        problems.insert(at, problem);
-        problems.truncate(MAX_REPORTED);
-    }
-}
-
 /// Why an import stopped before the end of its body. Batches committed before stay.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {

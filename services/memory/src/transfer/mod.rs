@@ -8,6 +8,7 @@ pub mod export;
 pub mod import;
 mod lines;
 pub mod record;
+pub mod report;
 mod write;
 
 /// The media type of both directions.

@@ -13,7 +13,7 @@ use authn::AuthUser;
 use db::memory::documents::ContentKey;
 use uuid::Uuid;
 
-use super::{check::Checked, import::ImportReport};
+use super::{check::Checked, report::ImportReport};
 use crate::{
     error::ApiError,
     ingest::{batch::ANALYZE_AFTER_CHUNKS, project, stored_copies},

@@ -12,6 +12,7 @@ use std::{ops::Deref, sync::Arc, time::Duration};
 
 use authn::Role;
 use memory::{AppState, config::Settings};
+use platform::config::CommonConfig;
 use serde_json::Value;
 use sqlx::PgPool;
 use tempfile::TempDir;
@@ -101,8 +102,17 @@ impl TestApp {
         }
     }
 
-    /// Rebuilds the app after a test swapped a part of the state.
+    /// Rebuilds the state around its (maybe swapped) indexer, configuration and settings,
+    /// then the app: the parts built from them (the document writer among them) follow.
     pub fn rebuild(&mut self) {
+        let state = &self.state;
+        self.state = AppState::with_indexer(
+            state.indexer.clone(),
+            &state.config,
+            state.verifier.clone(),
+            CommonConfig::clone(&state.common),
+        )
+        .expect("memory state rebuilds");
         self.client = AppClient::new(memory::app(self.state.clone()));
     }
 
