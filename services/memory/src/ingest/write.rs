@@ -114,6 +114,7 @@ impl DocumentWriter {
     ) -> Result<Written, sqlx::Error> {
         prepared.sort_by_cached_key(|item| key_of(&item.document));
         let mut tx = self.pool.begin().await?;
+        db::memory::plan_generically(&mut *tx).await?;
         let documents: Vec<&NewDocument> = prepared.iter().map(|item| &item.document).collect();
         let stored = stored_versions(&mut *tx, &documents).await?;
 

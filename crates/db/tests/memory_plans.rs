@@ -1,9 +1,15 @@
-//! The search hit join (`db::memory::search::hits`): the viewer's and shared chunks
-//! in the index's order, found by primary key whatever PostgreSQL's statistics say.
+//! Memory queries that must stay on their indexes whatever PostgreSQL's statistics say: the
+//! search hit join (`db::memory::search::hits`: the viewer's and shared chunks in the
+//! index's order, found by primary key), and the lookups of an ingestion's write, planned
+//! generically (`db::memory::plan_generically`).
 
 mod common;
 
-use db::memory::search::SearchFilter;
+use db::memory::{
+    DocumentKey,
+    documents::{ContentKey, find_by_contents, find_by_keys},
+    search::SearchFilter,
+};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -108,4 +114,60 @@ async fn hits_keep_the_index_order_and_only_what_the_viewer_may_read(pool: PgPoo
     assert_eq!(rows[0].owner_id, Some(alice));
     assert_eq!(rows[1].owner_id, None, "shared documents are visible");
     assert_eq!(rows[1].kind, "document");
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn an_ingestions_lookups_planned_generically_stay_on_their_indexes(pool: PgPool) {
+    sqlx::raw_sql(
+        "ALTER TABLE memory.chunks SET (autovacuum_enabled = false);
+         ALTER TABLE memory.documents SET (autovacuum_enabled = false);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let alice = account(&pool, "alice").await;
+    bulk_documents(&pool, Some(alice), 1500).await;
+    let stored: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, external_id FROM memory.documents ORDER BY external_id LIMIT 3")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let keys: Vec<DocumentKey> = stored
+        .iter()
+        .map(|(_, external_id)| DocumentKey {
+            owner_id: Some(alice),
+            source: "bulk".into(),
+            external_id: external_id.clone(),
+        })
+        .collect();
+    let texts = [ContentKey {
+        owner_id: Some(alice),
+        content_hash: "not stored".into(),
+    }];
+    let ids: Vec<Uuid> = stored.iter().map(|(id, _)| *id).collect();
+
+    let mut tx = pool.begin().await.unwrap();
+    db::memory::plan_generically(&mut *tx).await.unwrap();
+    let before = sequential_scans(&mut tx).await;
+    // Past the five runs after which a prepared statement would pick its plan on its own.
+    for _ in 0..7 {
+        assert_eq!(find_by_keys(&mut *tx, &keys).await.unwrap().len(), 3);
+        assert!(find_by_contents(&mut *tx, &texts).await.unwrap().is_empty());
+    }
+    let replaced = db::memory::chunks::delete_of_documents(&mut *tx, &ids)
+        .await
+        .unwrap();
+    assert_eq!(replaced.len(), 6);
+    assert_eq!(
+        sequential_scans(&mut tx).await,
+        before,
+        "a lookup scanned a whole table"
+    );
+    tx.commit().await.unwrap();
+
+    let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "auto", "the setting ended with the transaction");
 }
