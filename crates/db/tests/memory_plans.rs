@@ -1,7 +1,7 @@
 //! Memory queries that must stay on their indexes whatever PostgreSQL's statistics say: the
 //! search hit join (`db::memory::search::hits`: the viewer's and shared chunks in the
 //! index's order, found by primary key), and the lookups of an ingestion's write, planned
-//! generically (`db::memory::plan_generically`).
+//! generically (`db::memory::start_ingest_write`).
 
 mod common;
 
@@ -147,7 +147,7 @@ async fn an_ingestions_lookups_planned_generically_stay_on_their_indexes(pool: P
     let ids: Vec<Uuid> = stored.iter().map(|(id, _)| *id).collect();
 
     let mut tx = pool.begin().await.unwrap();
-    db::memory::plan_generically(&mut *tx).await.unwrap();
+    db::memory::start_ingest_write(&mut *tx).await.unwrap();
     let before = sequential_scans(&mut tx).await;
     // Past the five runs after which a prepared statement would pick its plan on its own.
     for _ in 0..7 {

@@ -1,15 +1,20 @@
 //! Keeping the vector index in step with the chunks in PostgreSQL.
 //!
-//! PostgreSQL is the record; the index is derived from it. A chunk row is written first with
-//! `qdrant_point_id` NULL ("pending"), its vector is upserted under the chunk's own id, and
-//! only then is the row marked indexed. So a crash or an unavailable index at any point
-//! leaves pending rows that [`Indexer::run`] completes later, never a lost document; and a
-//! vector whose row is gone is at worst an orphan that searches skip (they join PostgreSQL)
-//! and that the indexer deletes when it notices.
+//! PostgreSQL is the record; the index is derived from it. A chunk is marked indexed
+//! (`qdrant_point_id` = its id) only once its vector is stored under the chunk's own id:
+//! ingestion stores the vectors inside its write transaction and writes the rows marked (or
+//! pending, `qdrant_point_id` NULL, when the index failed); the background indexer
+//! ([`Indexer::run`]) upserts the vectors of pending rows and marks them after. So a crash or
+//! an unavailable index at any point leaves pending rows, never a lost document; and a
+//! vector without a committed row is at worst an orphan that searches skip (they join
+//! PostgreSQL) and that [`Indexer::sweep_orphans`] deletes.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
-use db::{PgPool, memory::IndexableChunk};
+use db::{
+    PgPool,
+    memory::{IndexableChunk, IndexedWith},
+};
 use embed::{EmbedError, Embedder};
 use serde_json::json;
 use tokio::sync::Notify;
@@ -100,23 +105,40 @@ impl Indexer {
         chunks: &[IndexableChunk],
         vectors: Vec<Vec<f32>>,
     ) -> Result<usize, IndexError> {
-        let points: Vec<Point> = chunks
-            .iter()
-            .zip(vectors)
-            .map(|(chunk, vector)| Point::new(chunk.id, vector, payload(chunk)))
-            .collect();
-        let ids: Vec<Uuid> = points.iter().map(|point| point.id).collect();
-        self.index.upsert(&self.collection, points).await?;
-        let dimension = i32::try_from(self.embedder.dimension()).unwrap_or(i32::MAX);
+        self.upsert(chunks, vectors).await?;
+        let ids: Vec<Uuid> = chunks.iter().map(|chunk| chunk.id).collect();
+        let with = self.indexed_with();
         let marked =
-            db::memory::chunks::mark_indexed(&self.pool, &ids, self.embedder.model(), dimension)
-                .await?;
+            db::memory::chunks::mark_indexed(&self.pool, &ids, with.model, with.dimension).await?;
         if marked.len() < ids.len() {
             // Deleted while we embedded: their vectors would be orphans.
             let orphans: Vec<Uuid> = ids.into_iter().filter(|id| !marked.contains(id)).collect();
             self.remove(&orphans).await?;
         }
         Ok(marked.len())
+    }
+
+    /// Upserts the vectors of these chunks (`vectors[i]` belongs to `chunks[i]`), without
+    /// marking them: for a writer that marks them as it writes their rows.
+    pub async fn upsert(
+        &self,
+        chunks: &[IndexableChunk],
+        vectors: Vec<Vec<f32>>,
+    ) -> Result<(), VectorError> {
+        let points: Vec<Point> = chunks
+            .iter()
+            .zip(vectors)
+            .map(|(chunk, vector)| Point::new(chunk.id, vector, payload(chunk)))
+            .collect();
+        self.index.upsert(&self.collection, points).await
+    }
+
+    /// The model and dimension a chunk indexed now is recorded with.
+    pub fn indexed_with(&self) -> IndexedWith<'_> {
+        IndexedWith {
+            model: self.embedder.model(),
+            dimension: i32::try_from(self.embedder.dimension()).unwrap_or(i32::MAX),
+        }
     }
 
     /// Embeds and stores chunks, `batch` at a time.
@@ -157,9 +179,10 @@ impl Indexer {
         }
     }
 
-    /// Deletes vectors whose chunk row is gone (a delete that could not reach the index),
-    /// a page of ids at a time; returns how many. A vector is only written after its row
-    /// commits, so a vector without a row is always an orphan.
+    /// Deletes vectors whose chunk row is gone (a delete that could not reach the index, or a
+    /// write that stored its vectors but never committed), a page of ids at a time; returns
+    /// how many. Each page is decided while no ingestion is between storing its vectors and
+    /// committing its rows, so a vector without a committed row is always an orphan.
     pub async fn sweep_orphans(&self) -> Result<usize, IndexError> {
         let mut removed = 0;
         let mut request = ScrollRequest {
@@ -169,7 +192,10 @@ impl Indexer {
         };
         loop {
             let page = self.index.scroll_ids(&self.collection, &request).await?;
-            let existing: HashSet<Uuid> = db::memory::chunks::existing_ids(&self.pool, &page.ids)
+            // No ingestion is between storing a vector and committing its row meanwhile.
+            let mut tx = self.pool.begin().await?;
+            db::memory::hold_off_index_writes(&mut *tx).await?;
+            let existing: HashSet<Uuid> = db::memory::chunks::existing_ids(&mut *tx, &page.ids)
                 .await?
                 .into_iter()
                 .collect();
@@ -179,6 +205,7 @@ impl Indexer {
                 .filter(|id| !existing.contains(id))
                 .collect();
             self.remove(&orphans).await?;
+            tx.commit().await?;
             removed += orphans.len();
             match page.next_offset {
                 Some(next) => request.offset = Some(next),

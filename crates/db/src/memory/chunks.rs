@@ -65,13 +65,21 @@ pub struct ChunkHit {
     pub created_at: DateTime<Utc>,
 }
 
-/// Stores the chunks of many documents (`(document id, chunk)`) in one statement, all
-/// pending (no vector yet). `search_language` is the text-search configuration their
-/// full-text vectors are derived with (`MEMORY_SEARCH_LANGUAGE`, e.g. `english`).
+/// What a chunk's vector was stored with, when it was stored before its row is written.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexedWith<'a> {
+    pub model: &'a str,
+    pub dimension: i32,
+}
+
+/// Inserts chunks of several documents in one statement, with the text-search configuration
+/// their `search_vector` is derived with: indexed (`qdrant_point_id` = `id`) when their
+/// vectors are stored already (`indexed`), otherwise pending for the background indexer.
 pub async fn insert_many(
     executor: impl PgExecutor<'_>,
     chunks: &[(Uuid, &NewChunk)],
     search_language: &str,
+    indexed: Option<IndexedWith<'_>>,
 ) -> Result<(), sqlx::Error> {
     let documents: Vec<Uuid> = chunks.iter().map(|(document, _)| *document).collect();
     let ids: Vec<Uuid> = chunks.iter().map(|(_, c)| c.id).collect();
@@ -81,9 +89,11 @@ pub async fn insert_many(
     let metadata: Vec<Value> = chunks.iter().map(|(_, c)| c.metadata.clone()).collect();
     sqlx::query!(
         r#"INSERT INTO memory.chunks (id, document_id, chunk_index, content, content_hash, metadata,
-                                     search_language)
-           SELECT *, $7::text::regconfig
-           FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::jsonb[])"#,
+                                     search_language, qdrant_point_id, embedding_model,
+                                     embedding_dim)
+           SELECT u.*, $7::text::regconfig, CASE WHEN $8::text IS NOT NULL THEN u.id END, $8, $9
+           FROM UNNEST($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::jsonb[])
+                AS u(id, document_id, chunk_index, content, content_hash, metadata)"#,
         &ids,
         &documents,
         &indexes,
@@ -91,6 +101,8 @@ pub async fn insert_many(
         &hashes,
         &metadata,
         search_language,
+        indexed.map(|with| with.model),
+        indexed.map(|with| with.dimension),
     )
     .execute(executor)
     .await?;

@@ -5,10 +5,10 @@
 //! item is checked (its project in one query for all), those stored unchanged (or whose
 //! text is stored already) are answered without work, the rest are chunked
 //! on the blocking pool (one task per core) and embedded together. Then one transaction
-//! writes every document and chunk with multi-row statements (chunks pending), the vectors
-//! go to the index in one upsert (one flush), and one statement marks them indexed
-//! ([`super::write`], which the single path's group commit shares). If the index fails, the
-//! rows stay pending for the background indexer, as on the single path.
+//! writes every document with multi-row statements, stores the vectors with one index upsert
+//! (one flush) and writes every chunk in one statement, marked indexed ([`super::write`],
+//! which the single path's group commit shares). If the index fails, the chunks are written
+//! pending for the background indexer, as on the single path.
 
 use std::collections::HashMap;
 
@@ -70,7 +70,7 @@ pub async fn ingest_batch(
     let mut prepared = embed(state, chunk(state, valid).await?, &mut results).await?;
     let written = state.writer.write(&mut prepared, &mut results).await?;
     let chunks_written = written.chunks();
-    state.writer.store_vectors(written).await;
+    state.writer.finish(written).await;
     if chunks_written >= ANALYZE_AFTER_CHUNKS {
         state.statistics.start(state.pool.clone());
     }

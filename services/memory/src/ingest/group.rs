@@ -1,8 +1,8 @@
 //! Group commit of single-document ingestions. Each request checks, chunks and embeds its
 //! own document, then queues it here. The request that gets the turn takes everything queued
 //! and writes it as one group with the batch path's code ([`super::write`]): one transaction
-//! with multi-row statements, one index upsert (one flush), one statement marking the chunks
-//! indexed. Requests that arrive meanwhile queue for the next group, so a group is as large
+//! with multi-row statements and one index upsert (one flush) before its chunks are written,
+//! marked indexed. Requests that arrive meanwhile queue for the next group, so a group is as large
 //! as the load makes it and nobody waits on a timer (leader/follower group commit).
 //!
 //! - **Acknowledgement**: a request is answered after its group's commit and index upsert,
@@ -10,7 +10,7 @@
 //!   pending for the background indexer. The answers carry the stored documents, read in
 //!   one query for the whole group.
 //! - **Overlap**: the turn passes on at commit, so the next group's transaction runs while
-//!   this group's vectors are upserted (the index orders concurrent upserts itself).
+//!   this group deletes the vectors of replaced versions and reads its answers back.
 //! - **One document per key in a group**: a second copy of a re-ingestion key waits for the
 //!   next group and sees the first one committed (unchanged or updated), as if sent after it.
 //! - **Isolation**: when the database refuses a group, its documents are written one by one,
@@ -256,7 +256,7 @@ async fn write_group(writer: DocumentWriter, group: Vec<Waiting>, turn: OwnedMut
         }
     };
     drop(turn);
-    writer.store_vectors(written).await;
+    writer.finish(written).await;
     for (reply, answer) in replies.into_iter().zip(read_back(&writer, results).await) {
         // The request may have gone away (client disconnected); its document stands.
         let _ = reply.send(answer);

@@ -1,9 +1,9 @@
 //! Ingestion: text → chunks → vectors, stored so that nothing is lost if the index fails.
 //!
-//! Order matters. Embedding happens first, so an unavailable embedder stores nothing. The
-//! document and its chunks then commit in one transaction (chunks pending), the vectors are
-//! upserted, and the chunks are marked indexed. If the index fails after the commit, the
-//! document is kept with pending chunks and the background indexer finishes the job. Single
+//! Order matters. Embedding happens first, so an unavailable embedder stores nothing. Then
+//! one transaction writes the document, stores the vectors in the index, and writes the
+//! chunks marked indexed. If the index fails, the document is kept with its chunks pending
+//! and the background indexer finishes the job. Single
 //! documents are written together with those of concurrent requests ([`group`]), batches on
 //! their own ([`batch`]); both through [`write`].
 //!

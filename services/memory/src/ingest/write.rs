@@ -1,8 +1,10 @@
 //! Writing documents that are checked, chunked and embedded, for the batch route and the
-//! group commit of single ingestions alike: one transaction writes every document and chunk
-//! with multi-row statements (chunks pending), then one index upsert (one flush) stores the
-//! vectors and one statement marks their chunks indexed. If the index fails, the rows stay
-//! pending for the background indexer.
+//! group commit of single ingestions alike: one transaction writes every document with
+//! multi-row statements, stores the vectors with one index upsert (one flush), then writes
+//! every chunk in one statement, marked indexed, and commits. If the index fails, the chunks
+//! are written pending, for the background indexer. A write that stores vectors and then
+//! does not commit leaves orphan vectors, which searches skip (they join PostgreSQL) and the
+//! orphan sweep deletes (it never looks while a write is between the two).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -10,7 +12,7 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use db::memory::{IndexableChunk, NewChunk, NewDocument, documents::ContentKey};
+use db::memory::{IndexableChunk, IndexedWith, NewChunk, NewDocument, documents::ContentKey};
 use uuid::Uuid;
 
 use db::PgPool;
@@ -62,12 +64,12 @@ pub(super) struct Prepared {
     pub(super) vectors: Vec<Vec<f32>>,
 }
 
-/// What a transaction wrote: the chunks to index with their vectors, and the chunk ids
-/// (= vectors) of replaced versions.
+/// What a transaction wrote: its chunks (with the vectors' payload fields), whether they
+/// were left pending, and the chunk ids (= vectors) of replaced versions.
 #[derive(Default)]
 pub(super) struct Written {
     indexable: Vec<IndexableChunk>,
-    vectors: Vec<Vec<f32>>,
+    pending: bool,
     replaced: Vec<Uuid>,
 }
 
@@ -80,7 +82,7 @@ impl Written {
     /// Adds what another transaction wrote, to be stored with one upsert.
     pub(super) fn append(&mut self, mut other: Written) {
         self.indexable.append(&mut other.indexable);
-        self.vectors.append(&mut other.vectors);
+        self.pending |= other.pending;
         self.replaced.append(&mut other.replaced);
     }
 }
@@ -101,8 +103,8 @@ impl DocumentWriter {
     }
 
     /// Writes the documents in one transaction: stored versions are locked (in key order), then
-    /// replaced; new documents are inserted in key order; then all chunks in one statement,
-    /// pending. A new document whose text its owner holds already (stored meanwhile, or earlier
+    /// replaced; new documents are inserted in key order; the vectors are stored; then all
+    /// chunks are written in one statement, indexed (pending if the index failed). A new document whose text its owner holds already (stored meanwhile, or earlier
     /// in `prepared`) is answered with that copy, unchanged. Each document's result goes to
     /// `results` once the transaction has committed; on an error nothing was written and
     /// `results` and `prepared` keep what they held (the documents can be written again). No
@@ -114,7 +116,7 @@ impl DocumentWriter {
     ) -> Result<Written, sqlx::Error> {
         prepared.sort_by_cached_key(|item| key_of(&item.document));
         let mut tx = self.pool.begin().await?;
-        db::memory::plan_generically(&mut *tx).await?;
+        db::memory::start_ingest_write(&mut *tx).await?;
         let documents: Vec<&NewDocument> = prepared.iter().map(|item| &item.document).collect();
         let stored = stored_versions(&mut *tx, &documents).await?;
 
@@ -215,34 +217,49 @@ impl DocumentWriter {
                     project_id: item.document.project_id,
                 }));
         }
+        // In the order of `indexable`: both follow `prepared`. Copied: after an error the
+        // documents are written again (one by one), vectors included.
+        let vectors: Vec<Vec<f32>> = prepared
+            .iter()
+            .filter(|item| accepted.contains(&item.index))
+            .flat_map(|item| item.vectors.iter().cloned())
+            .collect();
         if !rows.is_empty() {
-            db::memory::chunks::insert_many(&mut *tx, &rows, &self.search_language).await?;
+            let indexed = self.store_vectors(&written.indexable, vectors).await;
+            written.pending = indexed.is_none();
+            db::memory::chunks::insert_many(&mut *tx, &rows, &self.search_language, indexed)
+                .await?;
         }
         tx.commit().await?;
         for (index, answer) in answers {
             results[index] = Some(answer);
         }
-        // In the order of `indexable`: both follow `prepared`.
-        for item in prepared.iter_mut() {
-            if accepted.contains(&item.index) {
-                written.vectors.append(&mut item.vectors);
-            }
-        }
         Ok(written)
     }
 
-    /// Upserts the vectors (one call: one flush) and marks the chunks indexed, then deletes the
-    /// vectors of replaced versions. A failure leaves the chunks pending for the background
-    /// indexer, which it wakes; the answer shows them pending.
-    pub(super) async fn store_vectors(&self, written: Written) {
-        if !written.indexable.is_empty()
-            && let Err(error) = self
-                .indexer
-                .store(&written.indexable, written.vectors)
-                .await
-        {
-            tracing::warn!(%error, chunks = written.indexable.len(),
-                "vectors not stored yet; the indexer will retry");
+    /// Upserts the vectors (one call: one flush) before their rows are written, so that the
+    /// rows are written indexed, with no second statement. When the index fails, returns
+    /// `None`: the rows are written pending, for the background indexer (woken after this
+    /// transaction, see [`Self::finish`]).
+    async fn store_vectors(
+        &self,
+        chunks: &[IndexableChunk],
+        vectors: Vec<Vec<f32>>,
+    ) -> Option<IndexedWith<'_>> {
+        match self.indexer.upsert(chunks, vectors).await {
+            Ok(()) => Some(self.indexer.indexed_with()),
+            Err(error) => {
+                tracing::warn!(%error, chunks = chunks.len(),
+                    "vectors not stored yet; the indexer will retry");
+                None
+            }
+        }
+    }
+
+    /// After the commit: wakes the background indexer for chunks written pending, and deletes
+    /// the vectors of replaced versions.
+    pub(super) async fn finish(&self, written: Written) {
+        if written.pending {
             self.indexer_wakeup.notify_one();
         }
         if let Err(error) = self.indexer.remove(&written.replaced).await {

@@ -236,7 +236,7 @@ async fn write(state: &AppState, items: &[Item]) -> Result<Vec<Outcome>, sqlx::E
         .collect();
     if !rows.is_empty() {
         let language = &state.config.memory_search_language;
-        db::memory::chunks::insert_many(&mut *tx, &rows, language).await?;
+        db::memory::chunks::insert_many(&mut *tx, &rows, language, None).await?;
     }
     tx.commit().await?;
     Ok(outcomes

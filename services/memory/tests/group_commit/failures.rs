@@ -1,6 +1,8 @@
 //! Failures inside a group: a refused document fails alone, and an unavailable index leaves
 //! the group stored and pending.
 
+use std::time::Duration;
+
 use authn::Role;
 use axum::http::StatusCode;
 use serde_json::json;
@@ -67,9 +69,11 @@ async fn an_unavailable_index_leaves_a_group_stored_and_pending(pool: PgPool) {
     flaky.set_down(true);
     gate.open().await;
 
-    let mut all = replies(vec![first]).await;
-    all.extend(replies(queued).await);
-    for reply in &all {
+    // The group at the gate stored its vectors before the index went down.
+    let first = first.await.unwrap();
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.body["document"]["pending_chunks"], 0);
+    for reply in replies(queued).await {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         assert_eq!(reply.body["document"]["chunk_count"], 1);
         assert_eq!(
@@ -77,12 +81,40 @@ async fn an_unavailable_index_leaves_a_group_stored_and_pending(pool: PgPool) {
             "kept, to be indexed later"
         );
     }
-    assert_eq!(app.vectors().await, 0);
+    assert_eq!(app.vectors().await, 1);
 
     flaky.set_down(false);
-    assert_eq!(app.state.indexer.drain_pending(|_| {}).await.unwrap(), 7);
+    assert_eq!(app.state.indexer.drain_pending(|_| {}).await.unwrap(), 6);
     let found = app
         .search(&alice, json!({"query": note(4), "limit": 1}))
         .await;
     assert_eq!(hit_documents(&found.body).len(), 1);
+}
+
+/// A group stores its vectors before its rows commit. The orphan sweep, which deletes
+/// vectors without a row, waits until the group has committed instead of taking its vectors
+/// for orphans (which would leave its chunks marked indexed with no vector).
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn the_orphan_sweep_waits_for_a_group_between_its_vectors_and_its_commit(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let gate = Gate::close(&app.pool).await;
+    let first = first_group_at_the_gate(&app, &alice).await;
+    // At the gate, the group has stored its vectors: its chunk rows wait to be written.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while app.vectors().await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no vector stored");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let indexer = app.state.indexer.clone();
+    let sweep = tokio::spawn(async move { indexer.sweep_orphans().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!sweep.is_finished(), "the sweep went ahead of the group");
+    gate.open().await;
+
+    assert_eq!(first.await.unwrap().status, StatusCode::CREATED);
+    assert_eq!(sweep.await.unwrap().unwrap(), 0, "nothing was an orphan");
+    app.assert_a_vector_per_chunk().await;
+    let indexed = "SELECT count(*) FROM memory.chunks WHERE qdrant_point_id = id";
+    assert_eq!(app.count(indexed).await, 1);
 }

@@ -111,7 +111,7 @@ pub async fn stage_floors(
             .collect();
         let mut tx = scratch.pool.begin().await?;
         db::memory::documents::insert_many(&mut *tx, &documents).await?;
-        db::memory::chunks::insert_many(&mut *tx, &chunk_rows, "english").await?;
+        db::memory::chunks::insert_many(&mut *tx, &chunk_rows, "english", None).await?;
         tx.commit().await?;
     }
     let insert = started.elapsed();
