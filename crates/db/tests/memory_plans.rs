@@ -42,6 +42,19 @@ async fn bulk_documents(pool: &PgPool, owner: Option<Uuid>, documents: i32) -> V
     .expect("chunks")
 }
 
+/// A bulk ingest of 1,500 documents of `owner` into fresh tables that nothing analyzes
+/// (autovacuum kept off so that it cannot while the test runs); returns the chunk ids.
+async fn unanalyzed_bulk(pool: &PgPool, owner: Uuid) -> Vec<Uuid> {
+    sqlx::raw_sql(
+        "ALTER TABLE memory.chunks SET (autovacuum_enabled = false);
+         ALTER TABLE memory.documents SET (autovacuum_enabled = false);",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    bulk_documents(pool, Some(owner), 1500).await
+}
+
 /// Sequential scans of the two memory tables in this transaction so far.
 async fn sequential_scans(tx: &mut Transaction<'_, Postgres>) -> (i64, i64) {
     sqlx::query_as(
@@ -56,17 +69,8 @@ async fn sequential_scans(tx: &mut Transaction<'_, Postgres>) -> (i64, i64) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn hits_are_found_by_primary_key_right_after_a_bulk_ingest(pool: PgPool) {
-    // A bulk ingest into fresh tables that nothing has analyzed yet (autovacuum kept off so
-    // that it cannot analyze them while the test runs).
-    sqlx::raw_sql(
-        "ALTER TABLE memory.chunks SET (autovacuum_enabled = false);
-         ALTER TABLE memory.documents SET (autovacuum_enabled = false);",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
     let alice = account(&pool, "alice").await;
-    let chunks = bulk_documents(&pool, Some(alice), 1500).await;
+    let chunks = unanalyzed_bulk(&pool, alice).await;
     let never_analyzed: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_stat_user_tables
          WHERE schemaname = 'memory' AND last_analyze IS NULL AND last_autoanalyze IS NULL",
@@ -118,15 +122,8 @@ async fn hits_keep_the_index_order_and_only_what_the_viewer_may_read(pool: PgPoo
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn an_ingestions_lookups_planned_generically_stay_on_their_indexes(pool: PgPool) {
-    sqlx::raw_sql(
-        "ALTER TABLE memory.chunks SET (autovacuum_enabled = false);
-         ALTER TABLE memory.documents SET (autovacuum_enabled = false);",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
     let alice = account(&pool, "alice").await;
-    bulk_documents(&pool, Some(alice), 1500).await;
+    unanalyzed_bulk(&pool, alice).await;
     let stored: Vec<(Uuid, String)> =
         sqlx::query_as("SELECT id, external_id FROM memory.documents ORDER BY external_id LIMIT 3")
             .fetch_all(&pool)
