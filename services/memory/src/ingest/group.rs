@@ -1,5 +1,5 @@
 //! Group commit of single-document ingestions. Each request checks, chunks and embeds its
-//! own document, then queues it here. The request that gets the turn takes everything queued
+//! own document, then queues it here. A request that gets a turn takes everything queued
 //! and writes it as one group with the batch path's code ([`super::write`]): one transaction
 //! with multi-row statements and one index upsert (one flush) before its chunks are written,
 //! marked indexed. Requests that arrive meanwhile queue for the next group, so a group is as large
@@ -9,10 +9,13 @@
 //!   as before: its rows are committed, and its vectors are flushed or its chunks are left
 //!   pending for the background indexer. The answers carry the stored documents, read in
 //!   one query for the whole group.
-//! - **Overlap**: the turn passes on at commit, so the next group's transaction runs while
-//!   this group deletes the vectors of replaced versions and reads its answers back.
-//! - **One document per key in a group**: a second copy of a re-ingestion key waits for the
-//!   next group and sees the first one committed (unchanged or updated), as if sent after it.
+//! - **Overlap**: [`MAX_GROUPS_IN_FLIGHT`] groups' transactions (each storing its vectors
+//!   before writing its chunks) run at once, and a turn ends at commit, so one group's
+//!   statements and upsert overlap another's (the index orders concurrent upserts itself).
+//! - **One document per key at a time**: a second copy of a re-ingestion key waits until
+//!   the group holding the first has committed and sees it (unchanged or updated), as if
+//!   sent after it. Copies of an owner's text without one may share a group (the first is
+//!   stored, the others answered with it) but never run in two groups at once.
 //! - **Isolation**: when the database refuses a group, its documents are written one by one,
 //!   so only the one at fault fails.
 //! - **Cancellation**: a spawned task writes the group, so a client that goes away cannot
@@ -27,12 +30,12 @@ use std::{
     },
 };
 
-use db::memory::{Document, NewChunk, NewDocument};
-use tokio::sync::{OwnedMutexGuard, oneshot};
+use db::memory::{Document, DocumentKey, NewChunk, NewDocument, documents::ContentKey};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot};
 use uuid::Uuid;
 
 use super::{
-    existing::key_of,
+    existing::{content_key, key_of},
     write::{DocumentWriter, ItemResult, Outcome, Prepared, Written},
 };
 use crate::error::ApiError;
@@ -44,13 +47,18 @@ pub type Answer = Result<(Document, Outcome), ApiError>;
 const MAX_GROUP_DOCUMENTS: usize = 256;
 /// Most chunks in one group (a group's first document is taken whatever its size).
 const MAX_GROUP_CHUNKS: usize = 4096;
+/// Groups whose transactions run at once: the next one's statements overlap this one's
+/// commit (its WAL flush), which would otherwise leave the cores idle.
+pub const MAX_GROUPS_IN_FLIGHT: usize = 2;
 
-/// The queue of documents waiting to be written, and the turn to write the next group.
+/// The queue of documents waiting to be written, and the turns to write the next groups.
 pub struct GroupCommit {
     writer: DocumentWriter,
-    queue: Mutex<Queue>,
-    /// Held from taking a group until its transaction ends.
-    turn: Arc<tokio::sync::Mutex<()>>,
+    queue: Arc<Mutex<Queue>>,
+    /// A permit is held from taking a group until its transaction ends.
+    turns: Arc<Semaphore>,
+    /// Wakes the requests whose documents wait behind a group in flight when it ends.
+    group_ended: Arc<Notify>,
     groups: AtomicU64,
     documents: AtomicU64,
 }
@@ -59,6 +67,25 @@ pub struct GroupCommit {
 struct Queue {
     waiting: VecDeque<Waiting>,
     next_ticket: u64,
+    /// The keys of the groups whose transactions run: a copy waits until that one ends.
+    in_flight: HashSet<Key>,
+}
+
+/// What two documents must not be written under by two transactions at once: the same
+/// re-ingestion key (the second must see the first committed), or the same text of one
+/// owner (the second would wait on the first's unique-index entry).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Reingestion(DocumentKey),
+    Content(ContentKey),
+}
+
+impl Key {
+    fn of(document: &NewDocument) -> Option<Key> {
+        key_of(document)
+            .map(Key::Reingestion)
+            .or_else(|| content_key(document).map(Key::Content))
+    }
 }
 
 #[derive(Debug)]
@@ -83,8 +110,9 @@ impl GroupCommit {
     pub fn new(writer: DocumentWriter) -> Self {
         Self {
             writer,
-            queue: Mutex::default(),
-            turn: Arc::default(),
+            queue: Arc::default(),
+            turns: Arc::new(Semaphore::new(MAX_GROUPS_IN_FLIGHT)),
+            group_ended: Arc::default(),
             groups: AtomicU64::default(),
             documents: AtomicU64::default(),
         }
@@ -118,20 +146,38 @@ impl GroupCommit {
         };
         loop {
             tokio::select! {
-                // An answer beats the turn: a group that took this document has ended.
+                // An answer beats a turn: a group that took this document has ended.
                 biased;
                 answered = &mut answer => return answered.unwrap_or_else(|_| Err(unanswered())),
-                turn = Arc::clone(&self.turn).lock_owned() => {
-                    let group = self.take_group();
-                    if !group.is_empty() {
+                permit = Arc::clone(&self.turns).acquire_owned() => {
+                    let permit = permit.expect("the group commit never closes its turns");
+                    // Registered before looking at the queue, so no ending is missed.
+                    let ended = self.group_ended.notified();
+                    tokio::pin!(ended);
+                    ended.as_mut().enable();
+                    let (group, keys) = self.take_group();
+                    let took = !group.is_empty();
+                    if took {
                         self.groups.fetch_add(1, Ordering::Relaxed);
                         self.documents.fetch_add(group.len() as u64, Ordering::Relaxed);
+                        let turn = Turn {
+                            permit: Some(permit),
+                            keys,
+                            queue: Arc::clone(&self.queue),
+                            ended: Arc::clone(&self.group_ended),
+                        };
                         tokio::spawn(write_group(self.writer.clone(), group, turn));
+                    } else {
+                        // Free for a document that can go while this one waits.
+                        drop(permit);
                     }
                     // Left queued (behind a copy of its key, or past the size limits): the
-                    // next turn.
+                    // next turn, once a group in flight has ended if nothing could be taken.
                     if !self.is_queued(ticket) {
                         break;
+                    }
+                    if !took {
+                        ended.await;
                     }
                 }
             }
@@ -152,8 +198,7 @@ impl GroupCommit {
     }
 
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
-        // Every critical section only moves entries: a panic cannot leave it half-done.
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.queue)
     }
 
     fn is_queued(&self, ticket: u64) -> bool {
@@ -163,9 +208,10 @@ impl GroupCommit {
             .any(|waiting| waiting.ticket == ticket)
     }
 
-    /// The next group, in arrival order: at most one document per re-ingestion key (later
-    /// copies stay queued, in order) and within the size limits.
-    fn take_group(&self) -> Vec<Waiting> {
+    /// The next group, in arrival order, with the keys it holds: at most one document per
+    /// re-ingestion key, none whose key a group in flight holds (later copies stay queued,
+    /// in order), and within the size limits.
+    fn take_group(&self) -> (Vec<Waiting>, Vec<Key>) {
         let mut queue = self.lock_queue();
         let mut group: Vec<Waiting> = Vec::new();
         let mut left = VecDeque::new();
@@ -180,15 +226,50 @@ impl GroupCommit {
                 left.append(&mut queue.waiting);
                 break;
             }
-            if key_of(&waiting.document).is_some_and(|key| !keys.insert(key)) {
-                left.push_back(waiting);
-                continue;
+            if let Some(key) = Key::of(&waiting.document) {
+                // Copies of a text may share a group: the transaction stores the first and
+                // answers the others with it.
+                let repeated = matches!(key, Key::Reingestion(_)) && keys.contains(&key);
+                if repeated || queue.in_flight.contains(&key) {
+                    left.push_back(waiting);
+                    continue;
+                }
+                keys.insert(key);
             }
             chunks += waiting.chunks.len();
             group.push(waiting);
         }
         queue.waiting = left;
-        group
+        let keys: Vec<Key> = keys.into_iter().collect();
+        queue.in_flight.extend(keys.iter().cloned());
+        (group, keys)
+    }
+}
+
+fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
+    // Every critical section only moves entries: a panic cannot leave it half-done.
+    queue.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A group's turn: while it lives, its transaction may run and its keys are held. Dropped
+/// when the transaction ends (or its task panics), it frees both and wakes the requests
+/// waiting behind them.
+struct Turn {
+    permit: Option<OwnedSemaphorePermit>,
+    keys: Vec<Key>,
+    queue: Arc<Mutex<Queue>>,
+    ended: Arc<Notify>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut queue = lock(&self.queue);
+        for key in &self.keys {
+            queue.in_flight.remove(key);
+        }
+        drop(queue);
+        drop(self.permit.take());
+        self.ended.notify_waiters();
     }
 }
 
@@ -212,8 +293,8 @@ fn unanswered() -> ApiError {
     ApiError::Internal("the task writing this document's group ended without an answer".into())
 }
 
-/// Writes one group and answers each of its requests. The turn is released at commit.
-async fn write_group(writer: DocumentWriter, group: Vec<Waiting>, turn: OwnedMutexGuard<()>) {
+/// Writes one group and answers each of its requests. The turn ends at commit.
+async fn write_group(writer: DocumentWriter, group: Vec<Waiting>, turn: Turn) {
     let mut replies = Vec::with_capacity(group.len());
     let mut prepared = Vec::with_capacity(group.len());
     for (index, waiting) in group.into_iter().enumerate() {

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::{
     common::{TestApp, flaky::app_with_flaky_index, hit_documents, replies},
-    support::{Gate, first_group_at_the_gate, note, send, until},
+    support::{AtTheGate, GATED, Gate, note, send, until},
 };
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -21,7 +21,7 @@ async fn a_document_refused_inside_a_group_fails_alone(pool: PgPool) {
     let alice = app.user(Role::User).await;
     let bob = app.user(Role::User).await;
     let mut gate = Gate::close(&app.pool).await;
-    let first = first_group_at_the_gate(&app, &alice).await;
+    let gated = AtTheGate::fill(&app, &alice).await;
     let mut requests: Vec<JoinHandle<Reply>> = (0..3)
         .map(|i| send(&app, &alice, json!({"source": "notes", "content": note(i)})))
         .collect();
@@ -30,7 +30,7 @@ async fn a_document_refused_inside_a_group_fails_alone(pool: PgPool) {
         &bob,
         json!({"source": "notes", "content": note(9)}),
     ));
-    until(&app, 1, 4).await;
+    until(&app, GATED, 4).await;
     // Invalid: refused before it could join a group.
     let invalid = app
         .ingest(&alice, json!({"source": "notes", "content": "   "}))
@@ -43,7 +43,7 @@ async fn a_document_refused_inside_a_group_fails_alone(pool: PgPool) {
         .await
         .unwrap();
     gate.open().await;
-    assert_eq!(first.await.unwrap().status, StatusCode::CREATED);
+    gated.created().await;
 
     let replies = replies(requests).await;
     for reply in &replies[..3] {
@@ -52,7 +52,11 @@ async fn a_document_refused_inside_a_group_fails_alone(pool: PgPool) {
     }
     assert_eq!(replies[3].status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(replies[3].code(), "internal");
-    assert_eq!(app.documents().await, 4, "the first and Alice's three");
+    assert_eq!(
+        app.documents().await as u64,
+        GATED + 3,
+        "those at the gate and Alice's three"
+    );
     app.assert_a_vector_per_chunk().await;
 }
 
@@ -61,18 +65,19 @@ async fn an_unavailable_index_leaves_a_group_stored_and_pending(pool: PgPool) {
     let (app, flaky) = app_with_flaky_index(pool).await;
     let alice = app.user(Role::User).await;
     let gate = Gate::close(&app.pool).await;
-    let first = first_group_at_the_gate(&app, &alice).await;
+    let gated = AtTheGate::fill(&app, &alice).await;
     let queued: Vec<JoinHandle<Reply>> = (0..6)
         .map(|i| send(&app, &alice, json!({"source": "notes", "content": note(i)})))
         .collect();
-    until(&app, 1, 6).await;
+    until(&app, GATED, 6).await;
     flaky.set_down(true);
     gate.open().await;
 
-    // The group at the gate stored its vectors before the index went down.
-    let first = first.await.unwrap();
-    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
-    assert_eq!(first.body["document"]["pending_chunks"], 0);
+    // The groups at the gate stored their vectors before the index went down.
+    for reply in replies(gated.0).await {
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        assert_eq!(reply.body["document"]["pending_chunks"], 0);
+    }
     for reply in replies(queued).await {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         assert_eq!(reply.body["document"]["chunk_count"], 1);
@@ -81,7 +86,7 @@ async fn an_unavailable_index_leaves_a_group_stored_and_pending(pool: PgPool) {
             "kept, to be indexed later"
         );
     }
-    assert_eq!(app.vectors().await, 1);
+    assert_eq!(app.vectors().await, GATED);
 
     flaky.set_down(false);
     assert_eq!(app.state.indexer.drain_pending(|_| {}).await.unwrap(), 6);
@@ -92,18 +97,18 @@ async fn an_unavailable_index_leaves_a_group_stored_and_pending(pool: PgPool) {
 }
 
 /// A group stores its vectors before its rows commit. The orphan sweep, which deletes
-/// vectors without a row, waits until the group has committed instead of taking its vectors
+/// vectors without a row, waits until the groups have committed instead of taking its vectors
 /// for orphans (which would leave its chunks marked indexed with no vector).
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn the_orphan_sweep_waits_for_a_group_between_its_vectors_and_its_commit(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user(Role::User).await;
     let gate = Gate::close(&app.pool).await;
-    let first = first_group_at_the_gate(&app, &alice).await;
-    // At the gate, the group has stored its vectors: its chunk rows wait to be written.
+    let gated = AtTheGate::fill(&app, &alice).await;
+    // At the gate, the groups have stored their vectors: their chunk rows wait to be written.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while app.vectors().await == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "no vector stored");
+    while app.vectors().await < GATED {
+        assert!(tokio::time::Instant::now() < deadline, "vectors not stored");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let indexer = app.state.indexer.clone();
@@ -112,9 +117,9 @@ async fn the_orphan_sweep_waits_for_a_group_between_its_vectors_and_its_commit(p
     assert!(!sweep.is_finished(), "the sweep went ahead of the group");
     gate.open().await;
 
-    assert_eq!(first.await.unwrap().status, StatusCode::CREATED);
+    gated.created().await;
     assert_eq!(sweep.await.unwrap().unwrap(), 0, "nothing was an orphan");
     app.assert_a_vector_per_chunk().await;
     let indexed = "SELECT count(*) FROM memory.chunks WHERE qdrant_point_id = id";
-    assert_eq!(app.count(indexed).await, 1);
+    assert_eq!(app.count(indexed).await as u64, GATED);
 }

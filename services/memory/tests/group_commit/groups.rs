@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::{
     common::{TestApp, hit_documents, replies},
-    support::{Gate, first_group_at_the_gate, note, send, until},
+    support::{AtTheGate, GATED, Gate, note, send, until},
 };
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -69,14 +69,14 @@ async fn requests_queued_behind_a_group_are_written_as_the_next_group(pool: PgPo
     let app = TestApp::new(pool).await;
     let alice = app.user(Role::User).await;
     let gate = Gate::close(&app.pool).await;
-    let first = first_group_at_the_gate(&app, &alice).await;
+    let gated = AtTheGate::fill(&app, &alice).await;
     let queued: Vec<JoinHandle<Reply>> = (0..8)
         .map(|i| send(&app, &alice, json!({"source": "notes", "content": note(i)})))
         .collect();
-    until(&app, 1, 8).await;
+    until(&app, GATED, 8).await;
     gate.open().await;
 
-    assert_eq!(first.await.unwrap().status, StatusCode::CREATED);
+    gated.created().await;
     for reply in replies(queued).await {
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         assert_eq!(reply.body["document"]["pending_chunks"], 0);
@@ -84,12 +84,12 @@ async fn requests_queued_behind_a_group_are_written_as_the_next_group(pool: PgPo
     assert_eq!(
         app.state.ingest_groups.stats(),
         GroupStats {
-            groups: 2,
-            documents: 9
+            groups: GATED + 1,
+            documents: GATED + 8
         },
         "eight requests, one group"
     );
-    assert_eq!(app.documents().await, 9);
+    assert_eq!(app.documents().await as u64, GATED + 8);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -97,19 +97,19 @@ async fn a_request_that_goes_away_while_queued_stores_nothing(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user(Role::User).await;
     let gate = Gate::close(&app.pool).await;
-    let first = first_group_at_the_gate(&app, &alice).await;
+    let gated = AtTheGate::fill(&app, &alice).await;
     let abandoned = send(
         &app,
         &alice,
         json!({"source": "notes", "content": "Nobody waits for this one."}),
     );
-    until(&app, 1, 1).await;
+    until(&app, GATED, 1).await;
     abandoned.abort();
     assert!(abandoned.await.unwrap_err().is_cancelled());
     assert_eq!(app.state.ingest_groups.queued(), 0);
     gate.open().await;
 
-    assert_eq!(first.await.unwrap().status, StatusCode::CREATED);
-    assert_eq!(app.documents().await, 1);
-    assert_eq!(app.state.ingest_groups.stats().groups, 1);
+    gated.created().await;
+    assert_eq!(app.documents().await as u64, GATED);
+    assert_eq!(app.state.ingest_groups.stats().groups, GATED);
 }

@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
+use axum::http::StatusCode;
+use memory::ingest::group::MAX_GROUPS_IN_FLIGHT;
 use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Transaction};
 use testkit::{Reply, User};
 use tokio::task::JoinHandle;
 
-use crate::common::{TOPICS, TestApp};
+use crate::common::{TOPICS, TestApp, replies};
 
 pub const DOCUMENTS: &str = "/api/memory/documents";
 
@@ -50,15 +52,38 @@ pub async fn until(app: &TestApp, groups: u64, queued: usize) {
     }
 }
 
-/// A request written alone in the first group, which then waits at the closed gate.
-pub async fn first_group_at_the_gate(app: &TestApp, user: &User) -> JoinHandle<Reply> {
-    let first = send(
-        app,
-        user,
-        json!({"source": "notes", "content": "The first group waits at the gate."}),
-    );
-    until(app, 1, 0).await;
-    first
+/// Groups whose transactions can run at once: as many as wait at the gate.
+pub const GATED: u64 = MAX_GROUPS_IN_FLIGHT as u64;
+
+/// The text of the `n`th request held at the gate.
+pub fn gated_text(n: u64) -> String {
+    format!("Group {n} waits at the gate.")
+}
+
+/// Requests written alone in the first groups, one per turn, all waiting at the closed
+/// gate: every turn is taken, so what is sent next queues.
+pub struct AtTheGate(pub Vec<JoinHandle<Reply>>);
+
+impl AtTheGate {
+    pub async fn fill(app: &TestApp, user: &User) -> Self {
+        let mut held = Vec::new();
+        for n in 0..GATED {
+            held.push(send(
+                app,
+                user,
+                json!({"source": "notes", "content": gated_text(n)}),
+            ));
+            until(app, n + 1, 0).await;
+        }
+        Self(held)
+    }
+
+    /// Waits for their answers: each was created.
+    pub async fn created(self) {
+        for reply in replies(self.0).await {
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        }
+    }
 }
 
 /// A short text of its own for each `n` (one chunk): searching for it finds that document.
