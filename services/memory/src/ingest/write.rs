@@ -12,11 +12,12 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use db::memory::{IndexableChunk, IndexedWith, NewChunk, NewDocument, documents::ContentKey};
-use uuid::Uuid;
-
-use db::PgPool;
+use db::{
+    PgPool,
+    memory::{IndexableChunk, IndexedWith, NewChunk, NewDocument, documents::ContentKey},
+};
 use tokio::sync::Notify;
+use uuid::Uuid;
 
 use super::existing::{content_key, is_unchanged, key_of, stored_copies, stored_versions};
 use crate::{error::ApiError, indexing::Indexer};
@@ -74,12 +75,12 @@ pub(super) struct Written {
 }
 
 impl Written {
-    /// Chunks written (each to be indexed).
+    /// Chunks written.
     pub(super) fn chunks(&self) -> usize {
         self.indexable.len()
     }
 
-    /// Adds what another transaction wrote, to be stored with one upsert.
+    /// Adds what another transaction wrote (the group's documents written one by one).
     pub(super) fn append(&mut self, mut other: Written) {
         self.indexable.append(&mut other.indexable);
         self.pending |= other.pending;
@@ -102,10 +103,11 @@ impl DocumentWriter {
         &self.pool
     }
 
-    /// Writes the documents in one transaction: stored versions are locked (in key order), then
-    /// replaced; new documents are inserted in key order; the vectors are stored; then all
-    /// chunks are written in one statement, indexed (pending if the index failed). A new document whose text its owner holds already (stored meanwhile, or earlier
-    /// in `prepared`) is answered with that copy, unchanged. Each document's result goes to
+    /// Writes the documents in one transaction: stored versions are locked (in key order),
+    /// then replaced; new documents are inserted in key order; the vectors are stored; then
+    /// all chunks are written in one statement, indexed (pending if the index failed). A new
+    /// document whose text its owner holds already (stored meanwhile, or earlier in
+    /// `prepared`) is answered with that copy, unchanged. Each document's result goes to
     /// `results` once the transaction has committed; on an error nothing was written and
     /// `results` and `prepared` keep what they held (the documents can be written again). No
     /// two documents may share a re-ingestion key.
@@ -227,8 +229,21 @@ impl DocumentWriter {
         if !rows.is_empty() {
             let indexed = self.store_vectors(&written.indexable, vectors).await;
             written.pending = indexed.is_none();
-            db::memory::chunks::insert_many(&mut *tx, &rows, &self.search_language, indexed)
-                .await?;
+            let inserted =
+                db::memory::chunks::insert_many(&mut *tx, &rows, &self.search_language, indexed)
+                    .await;
+            if let Err(error) = inserted {
+                // Certainly not committed: the vectors just stored would only be orphans.
+                // (After a failed commit they stay for the sweep: the commit may have
+                // happened all the same, and its chunks are marked indexed.)
+                if indexed.is_some() {
+                    let ids: Vec<Uuid> = rows.iter().map(|(_, chunk)| chunk.id).collect();
+                    if let Err(error) = self.indexer.remove(&ids).await {
+                        tracing::warn!(%error, "vectors of a refused write left for the sweep");
+                    }
+                }
+                return Err(error);
+            }
         }
         tx.commit().await?;
         for (index, answer) in answers {

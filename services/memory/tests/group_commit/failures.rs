@@ -123,3 +123,49 @@ async fn the_orphan_sweep_waits_for_a_group_between_its_vectors_and_its_commit(p
     let indexed = "SELECT count(*) FROM memory.chunks WHERE qdrant_point_id = id";
     assert_eq!(app.count(indexed).await as u64, GATED);
 }
+
+/// A write stores its vectors before its chunk rows. When the database refuses the rows, the
+/// transaction is rolled back and those vectors are deleted with it: nothing of the document
+/// is left, in PostgreSQL or in the index.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_refused_chunk_insert_leaves_no_vectors_behind(pool: PgPool) {
+    sqlx::raw_sql(
+        "CREATE FUNCTION memory.refuse_marked() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.content LIKE '%refuse me%' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse_marked BEFORE INSERT ON memory.chunks
+             FOR EACH ROW EXECUTE FUNCTION memory.refuse_marked();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+
+    let refused = app
+        .ingest(
+            &alice,
+            json!({"source": "notes", "content": "Please refuse me."}),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        refused.body
+    );
+    assert_eq!(app.documents().await, 0);
+    assert_eq!(
+        app.vectors().await,
+        0,
+        "the refused write's vectors were deleted"
+    );
+
+    let stored = app
+        .ingest(&alice, json!({"source": "notes", "content": note(1)}))
+        .await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
+    app.assert_a_vector_per_chunk().await;
+}
