@@ -1,6 +1,27 @@
 //! `memory.documents`: what was ingested, by whom, in which project, and under which
 //! re-ingestion key.
 
+/// `sqlx::query_as!` for [`Document`]s read from `memory.documents d`: every query that
+/// returns documents reads the same columns with the same defaults for the guide's nullable
+/// ones, so they are written here once. The query goes on with `$rest`: the two chunk counts
+/// (`chunk_count`, `pending_chunks`), then the `FROM` that binds `d`. `id` and `source` are
+/// marked NOT NULL because `d` is often a lateral subquery, whose columns sqlx cannot infer.
+macro_rules! query_documents {
+    ($rest:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            $crate::memory::Document,
+            r#"SELECT d.id AS "id!", d.owner_id, d.source AS "source!", d.external_id,
+                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
+                  COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
+                  d.project_id, d.content_hash,
+                  COALESCE(d.created_at, 'epoch') AS "created_at!",
+                  COALESCE(d.updated_at, 'epoch') AS "updated_at!",
+                  "# + $rest
+            $(, $arg)*
+        )
+    };
+}
+
 mod columns;
 mod lookup;
 
@@ -208,15 +229,8 @@ async fn select_by_ids(
     ids: &[Uuid],
     viewer: Option<Uuid>,
 ) -> Result<Vec<Document>, sqlx::Error> {
-    sqlx::query_as!(
-        Document,
-        r#"SELECT d.id AS "id!", d.owner_id, d.source AS "source!", d.external_id,
-                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
-                  COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
-                  d.project_id, d.content_hash,
-                  COALESCE(d.created_at, 'epoch') AS "created_at!",
-                  COALESCE(d.updated_at, 'epoch') AS "updated_at!",
-                  c.chunk_count AS "chunk_count!", c.pending_chunks AS "pending_chunks!"
+    query_documents!(
+        r#"c.chunk_count AS "chunk_count!", c.pending_chunks AS "pending_chunks!"
            FROM unnest($1::uuid[]) WITH ORDINALITY AS wanted(id, rank)
            CROSS JOIN LATERAL (
                SELECT * FROM memory.documents d
@@ -270,15 +284,8 @@ pub async fn list_visible(
         Scope::Mine => (true, false),
         Scope::Shared => (false, true),
     };
-    sqlx::query_as!(
-        Document,
-        r#"SELECT d.id, d.owner_id, d.source, d.external_id,
-                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
-                  COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
-                  d.project_id, d.content_hash,
-                  COALESCE(d.created_at, 'epoch') AS "created_at!",
-                  COALESCE(d.updated_at, 'epoch') AS "updated_at!",
-                  c.chunk_count AS "chunk_count!", c.pending_chunks AS "pending_chunks!"
+    query_documents!(
+        r#"c.chunk_count AS "chunk_count!", c.pending_chunks AS "pending_chunks!"
            FROM memory.documents d
            CROSS JOIN LATERAL (
                SELECT count(*) AS chunk_count,

@@ -16,15 +16,8 @@ pub async fn find_by_external_id(
     source: &str,
     external_id: &str,
 ) -> Result<Option<Document>, sqlx::Error> {
-    sqlx::query_as!(
-        Document,
-        r#"SELECT d.id, d.owner_id, d.source, d.external_id,
-                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
-                  COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
-                  d.project_id, d.content_hash,
-                  COALESCE(d.created_at, 'epoch') AS "created_at!",
-                  COALESCE(d.updated_at, 'epoch') AS "updated_at!",
-                  0::bigint AS "chunk_count!", 0::bigint AS "pending_chunks!"
+    query_documents!(
+        r#"0::bigint AS "chunk_count!", 0::bigint AS "pending_chunks!"
            FROM memory.documents d
            WHERE COALESCE(d.owner_id, '00000000-0000-0000-0000-000000000000'::uuid)
                  = COALESCE($1, '00000000-0000-0000-0000-000000000000'::uuid)
@@ -56,15 +49,8 @@ pub async fn find_by_keys(
     let owners = owner_keys(keys.iter().map(|key| key.owner_id));
     let sources: Vec<String> = keys.iter().map(|key| key.source.clone()).collect();
     let external_ids: Vec<String> = keys.iter().map(|key| key.external_id.clone()).collect();
-    sqlx::query_as!(
-        Document,
-        r#"SELECT d.id AS "id!", d.owner_id, d.source AS "source!", d.external_id,
-                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
-                  COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
-                  d.project_id, d.content_hash,
-                  COALESCE(d.created_at, 'epoch') AS "created_at!",
-                  COALESCE(d.updated_at, 'epoch') AS "updated_at!",
-                  0::bigint AS "chunk_count!", 0::bigint AS "pending_chunks!"
+    query_documents!(
+        r#"0::bigint AS "chunk_count!", 0::bigint AS "pending_chunks!"
            FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY
                 AS k(owner_key, source, external_id, rank)
            CROSS JOIN LATERAL (
@@ -100,15 +86,8 @@ pub async fn find_by_contents(
 ) -> Result<Vec<Document>, sqlx::Error> {
     let owners = owner_keys(keys.iter().map(|key| key.owner_id));
     let hashes: Vec<String> = keys.iter().map(|key| key.content_hash.clone()).collect();
-    sqlx::query_as!(
-        Document,
-        r#"SELECT d.id AS "id!", d.owner_id, d.source AS "source!", d.external_id,
-                  COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
-                  COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
-                  d.project_id, d.content_hash,
-                  COALESCE(d.created_at, 'epoch') AS "created_at!",
-                  COALESCE(d.updated_at, 'epoch') AS "updated_at!",
-                  0::bigint AS "chunk_count!", 0::bigint AS "pending_chunks!"
+    query_documents!(
+        r#"0::bigint AS "chunk_count!", 0::bigint AS "pending_chunks!"
            FROM unnest($1::uuid[], $2::text[]) AS k(owner_key, content_hash)
            CROSS JOIN LATERAL (
                SELECT * FROM memory.documents d
