@@ -6,6 +6,22 @@ use sqlx::{PgConnection, PgExecutor};
 use super::Keyset;
 use crate::ids::{ProjectId, UserId};
 
+/// `sqlx::query_as!` for [`Project`]s read from `projects.projects`: the columns and their
+/// typed ids, written once for every such SELECT. The query goes on with `$rest` (its
+/// `WHERE`, which keeps deleted projects out, and what follows it).
+macro_rules! query_projects {
+    ($rest:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Project,
+            r#"SELECT id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
+                  description, status, task_counter, version, created_at, updated_at
+           FROM projects.projects
+           "# + $rest
+            $(, $arg)*
+        )
+    };
+}
+
 #[derive(Debug, Clone)]
 pub struct Project {
     pub id: ProjectId,
@@ -73,15 +89,9 @@ pub async fn find_live(
 ) -> Result<Option<Project>, sqlx::Error> {
     // Its own statement, not `select_live` with an id: that one's optional filters give a
     // generic plan that scans live projects instead of looking up one key, on the hottest read.
-    sqlx::query_as!(
-        Project,
-        r#"SELECT id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
-                  description, status, task_counter, version, created_at, updated_at
-           FROM projects.projects WHERE id = $1 AND deleted_at IS NULL"#,
-        id as ProjectId,
-    )
-    .fetch_optional(executor)
-    .await
+    query_projects!(r#"WHERE id = $1 AND deleted_at IS NULL"#, id as ProjectId,)
+        .fetch_optional(executor)
+        .await
 }
 
 /// Like [`find_live`], and locks the row until the transaction ends. Every write in a
@@ -91,11 +101,8 @@ pub async fn lock_live(
     connection: &mut PgConnection,
     id: ProjectId,
 ) -> Result<Option<Project>, sqlx::Error> {
-    sqlx::query_as!(
-        Project,
-        r#"SELECT id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
-                  description, status, task_counter, version, created_at, updated_at
-           FROM projects.projects WHERE id = $1 AND deleted_at IS NULL
+    query_projects!(
+        r#"WHERE id = $1 AND deleted_at IS NULL
            FOR UPDATE"#,
         id as ProjectId,
     )
@@ -115,12 +122,8 @@ pub async fn list_visible(
     // The two id sources are unioned first, so each is read through its own index
     // (`projects_owner_id_created_at_id_idx`, `project_members_user_id_project_id_idx`)
     // instead of an OR that scans every live project.
-    sqlx::query_as!(
-        Project,
-        r#"SELECT id AS "id: ProjectId", owner_id AS "owner_id: UserId", name, slug,
-                  description, status, task_counter, version, created_at, updated_at
-           FROM projects.projects
-           WHERE id IN (SELECT id FROM projects.projects WHERE owner_id = $1
+    query_projects!(
+        r#"WHERE id IN (SELECT id FROM projects.projects WHERE owner_id = $1
                         UNION ALL
                         SELECT project_id FROM projects.project_members WHERE user_id = $1)
              AND deleted_at IS NULL
