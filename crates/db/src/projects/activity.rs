@@ -8,6 +8,22 @@ use uuid::Uuid;
 use super::Keyset;
 use crate::ids::{ProjectId, UserId};
 
+/// `sqlx::query_as!` for [`Activity`] rows read from `projects.project_activity`: the columns
+/// and their typed ids, written once for every read of the feed. The query goes on with
+/// `$rest` (its `WHERE`, order and limit).
+macro_rules! query_project_activity {
+    ($rest:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Activity,
+            r#"SELECT id, project_id AS "project_id: ProjectId", actor_id AS "actor_id: UserId",
+                  action, entity_type, entity_id, details, created_at, seq
+           FROM projects.project_activity
+           "# + $rest
+            $(, $arg)*
+        )
+    };
+}
+
 #[derive(Debug, Clone)]
 pub struct Activity {
     pub id: Uuid,
@@ -61,12 +77,8 @@ pub async fn list(
     before: Option<Keyset>,
     limit: i64,
 ) -> Result<Vec<Activity>, sqlx::Error> {
-    sqlx::query_as!(
-        Activity,
-        r#"SELECT id, project_id AS "project_id: ProjectId", actor_id AS "actor_id: UserId",
-                  action, entity_type, entity_id, details, created_at, seq
-           FROM projects.project_activity
-           WHERE project_id = $1
+    query_project_activity!(
+        r#"WHERE project_id = $1
              AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
            ORDER BY created_at DESC, id DESC
            LIMIT $4"#,
@@ -87,12 +99,8 @@ pub async fn since(
     after_seq: i64,
     limit: i64,
 ) -> Result<Vec<Activity>, sqlx::Error> {
-    sqlx::query_as!(
-        Activity,
-        r#"SELECT id, project_id AS "project_id: ProjectId", actor_id AS "actor_id: UserId",
-                  action, entity_type, entity_id, details, created_at, seq
-           FROM projects.project_activity
-           WHERE project_id = $1 AND seq > $2
+    query_project_activity!(
+        r#"WHERE project_id = $1 AND seq > $2
            ORDER BY seq
            LIMIT $3"#,
         project_id as ProjectId,

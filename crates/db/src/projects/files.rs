@@ -12,6 +12,23 @@ use sqlx::{PgConnection, PgExecutor};
 
 use crate::ids::{FileId, ProjectId, UserId};
 
+/// `sqlx::query_as!` for [`FileVersion`]s read from `projects.project_files`: the columns
+/// and their typed ids, written once for every such SELECT. The query goes on with `$rest`
+/// (its `WHERE` and `ORDER BY`).
+macro_rules! query_file_versions {
+    ($rest:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            FileVersion,
+            r#"SELECT id AS "id: FileId", project_id AS "project_id: ProjectId", path, version,
+                  size_bytes, sha256, mime_type, storage_key,
+                  uploaded_by AS "uploaded_by: UserId", is_latest, created_at
+           FROM projects.project_files
+           "# + $rest
+            $(, $arg)*
+        )
+    };
+}
+
 #[derive(Debug, Clone)]
 pub struct FileVersion {
     pub id: FileId,
@@ -117,13 +134,8 @@ async fn select(
     latest_only: bool,
     version: Option<i32>,
 ) -> Result<Vec<FileVersion>, sqlx::Error> {
-    sqlx::query_as!(
-        FileVersion,
-        r#"SELECT id AS "id: FileId", project_id AS "project_id: ProjectId", path, version,
-                  size_bytes, sha256, mime_type, storage_key,
-                  uploaded_by AS "uploaded_by: UserId", is_latest, created_at
-           FROM projects.project_files
-           WHERE project_id = $1 AND deleted_at IS NULL
+    query_file_versions!(
+        r#"WHERE project_id = $1 AND deleted_at IS NULL
              AND ($2::text IS NULL OR path = $2)
              AND (is_latest OR NOT $3)
              AND ($4::int IS NULL OR version = $4)
@@ -211,13 +223,8 @@ pub async fn page_by_storage_key(
     limit: i64,
 ) -> Result<Vec<FileVersion>, sqlx::Error> {
     let (after_key, after_id) = after.unzip();
-    sqlx::query_as!(
-        FileVersion,
-        r#"SELECT id AS "id: FileId", project_id AS "project_id: ProjectId", path, version,
-                  size_bytes, sha256, mime_type, storage_key,
-                  uploaded_by AS "uploaded_by: UserId", is_latest, created_at
-           FROM projects.project_files
-           WHERE $1::text IS NULL OR (storage_key, id) > ($1, $2)
+    query_file_versions!(
+        r#"WHERE $1::text IS NULL OR (storage_key, id) > ($1, $2)
            ORDER BY storage_key, id
            LIMIT $3"#,
         after_key,
