@@ -11,6 +11,33 @@ use uuid::Uuid;
 
 use super::{ChunkHit, Scope};
 
+/// `sqlx::query_as!` for a statement that takes `filter` as its parameters `$2` to `$11`, in
+/// the order of `memory.search_hits`' arguments, after `$first` (`$1`) and before `$rest`
+/// (`$12` on). Both search statements apply the filter, and its ten binds are written here
+/// once, so that the two cannot bind them in different orders.
+macro_rules! query_filtered {
+    ($out:path, $sql:literal, $first:expr, $filter:expr $(, $rest:expr)* $(,)?) => {{
+        let filter: &SearchFilter = $filter;
+        let (mine, shared) = filter.owners();
+        sqlx::query_as!(
+            $out,
+            $sql,
+            $first,
+            filter.viewer,
+            mine,
+            shared,
+            &filter.sources,
+            &filter.kinds,
+            &filter.tags,
+            &filter.document_ids,
+            &filter.project_ids,
+            filter.created_after,
+            filter.created_before,
+            $($rest,)*
+        )
+    }};
+}
+
 /// Which chunks a search may return: what `viewer` may read within `scope`, narrowed by
 /// the request. An empty list means "no restriction" on that field; several values mean
 /// "any of them" (for `tags`: the document carries at least one).
@@ -63,6 +90,12 @@ pub struct LexicalHit {
     pub hit: ChunkHit,
 }
 
+/// A chunk id with its `ts_rank_cd` score, as the lexical search ranks them.
+struct Ranked {
+    id: Uuid,
+    rank: f32,
+}
+
 /// The best `limit` chunks matching `query` (web search syntax: every word must appear,
 /// `"quoted phrase"`, `or`, `-excluded`), best first; ties in chunk id order. The query is
 /// parsed with the text-search configuration `language`.
@@ -83,7 +116,6 @@ pub async fn lexical<'c>(
     filter: &SearchFilter,
     limit: i64,
 ) -> Result<Vec<LexicalHit>, sqlx::Error> {
-    let (mine, shared) = filter.owners();
     let mut tx = connection.begin().await?;
     let parsed = sqlx::query!(
         r#"SELECT set_config('plan_cache_mode', 'force_custom_plan', true) AS "plans!",
@@ -98,7 +130,8 @@ pub async fn lexical<'c>(
         // Only stop words or operators: nothing can match (and `@@` would warn).
         return Ok(Vec::new());
     }
-    let ranked = sqlx::query!(
+    let ranked = query_filtered!(
+        Ranked,
         r#"SELECT c.id, ts_rank_cd(c.search_vector, $1::text::tsquery, 32) AS "rank!"
            FROM memory.chunks c
            JOIN memory.documents d ON d.id = c.document_id
@@ -114,16 +147,7 @@ pub async fn lexical<'c>(
            ORDER BY "rank!" DESC, c.id
            LIMIT $12"#,
         parsed,
-        filter.viewer,
-        mine,
-        shared,
-        &filter.sources,
-        &filter.kinds,
-        &filter.tags,
-        &filter.document_ids,
-        &filter.project_ids,
-        filter.created_after,
-        filter.created_before,
+        filter,
         limit,
     )
     .fetch_all(&mut *tx)
@@ -159,8 +183,7 @@ pub async fn hits(
     ids: &[Uuid],
     filter: &SearchFilter,
 ) -> Result<Vec<ChunkHit>, sqlx::Error> {
-    let (mine, shared) = filter.owners();
-    sqlx::query_as!(
+    query_filtered!(
         ChunkHit,
         r#"SELECT id AS "id!", chunk_index AS "chunk_index!", content AS "content!",
                   embedding_model, chunk_metadata AS "chunk_metadata!",
@@ -169,16 +192,7 @@ pub async fn hits(
                   document_metadata AS "document_metadata!", created_at AS "created_at!"
            FROM memory.search_hits($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"#,
         ids,
-        filter.viewer,
-        mine,
-        shared,
-        &filter.sources,
-        &filter.kinds,
-        &filter.tags,
-        &filter.document_ids,
-        &filter.project_ids,
-        filter.created_after,
-        filter.created_before,
+        filter,
     )
     .fetch_all(executor)
     .await
