@@ -91,6 +91,18 @@ pub enum Scope {
     Shared,
 }
 
+impl Scope {
+    /// `(own documents, shared documents)`: the two switches the listing and search queries
+    /// take for a scope.
+    pub(crate) fn owners(self) -> (bool, bool) {
+        match self {
+            Scope::All => (true, true),
+            Scope::Mine => (true, false),
+            Scope::Shared => (false, true),
+        }
+    }
+}
+
 /// Optional narrowing of a listing.
 #[derive(Debug, Clone, Default)]
 pub struct DocumentFilter {
@@ -279,11 +291,7 @@ pub async fn list_visible(
     limit: i64,
 ) -> Result<Vec<Document>, sqlx::Error> {
     let (after_at, after_id) = after.unzip();
-    let (mine, shared) = match filter.scope {
-        Scope::All => (true, true),
-        Scope::Mine => (true, false),
-        Scope::Shared => (false, true),
-    };
+    let (mine, shared) = filter.scope.owners();
     query_documents!(
         r#"c.chunk_count AS "chunk_count!", c.pending_chunks AS "pending_chunks!"
            FROM memory.documents d

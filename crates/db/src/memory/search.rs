@@ -18,7 +18,7 @@ use super::{ChunkHit, Scope};
 macro_rules! query_filtered {
     ($out:path, $sql:literal, $first:expr, $filter:expr $(, $rest:expr)* $(,)?) => {{
         let filter: &SearchFilter = $filter;
-        let (mine, shared) = filter.owners();
+        let (mine, shared) = filter.scope.owners();
         sqlx::query_as!(
             $out,
             $sql,
@@ -69,15 +69,6 @@ impl SearchFilter {
             project_ids: Vec::new(),
             created_after: None,
             created_before: None,
-        }
-    }
-
-    /// `(own documents, shared documents)` as the queries' two switches.
-    fn owners(&self) -> (bool, bool) {
-        match self.scope {
-            Scope::All => (true, true),
-            Scope::Mine => (true, false),
-            Scope::Shared => (false, true),
         }
     }
 }
