@@ -1,15 +1,52 @@
-//! OpenAPI pieces every service's spec shares: the error body, bearer authentication, and
-//! the answers the shared layers give before any handler runs ([`document_shared_answers`]).
+//! OpenAPI pieces every service's spec shares: the error body, bearer authentication, the
+//! answers the shared layers give before any handler runs ([`document_shared_answers`]),
+//! and the schema of text that must not be blank ([`non_blank_text`]).
 
 use utoipa::{
     Modify, ToSchema,
     openapi::{
-        OpenApi, Ref, RefOr,
+        Object, ObjectBuilder, OpenApi, Ref, RefOr, Type,
         path::{Operation, ParameterIn},
         response::{Response, ResponseBuilder},
+        schema::SchemaType,
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
+
+/// The characters `str::trim` drops (Unicode `White_Space`) as the inside of an ECMA-262
+/// character class, for the patterns that state a trimming rule. JSON Schema's `\s` is not
+/// the same set (it has U+FEFF and lacks U+0085), so they are spelled out. A macro rather
+/// than a const, so that `concat!` can build patterns from it.
+#[macro_export]
+macro_rules! trimmed_white_space {
+    () => {
+        "\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+    };
+}
+
+/// Something besides white space, somewhere: the pattern of text that must not be blank
+/// once trimmed.
+pub const NOT_BLANK: &str = concat!("[^", trimmed_white_space!(), "]");
+
+/// A string of 1 to `max_chars` characters as sent (`None`: no maximum), not only white
+/// space: the schema of the input the services trim and refuse when blank. Add the field's
+/// description and examples; a `#[schema(schema_with = ...)]` function builds it.
+pub fn non_blank_text(max_chars: Option<usize>) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(max_chars)
+        .pattern(Some(NOT_BLANK))
+}
+
+/// [`non_blank_text`] of at most `MAX_CHARS` for an optional field, one that may be `null`
+/// too (a PATCH body's), without a description: `#[schema(schema_with =
+/// platform::openapi::optional_non_blank_text::<200>)]`.
+pub fn optional_non_blank_text<const MAX_CHARS: usize>() -> Object {
+    non_blank_text(Some(MAX_CHARS))
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .build()
+}
 
 /// Every error: `{"error": {"code": "...", "message": "..."}}`. Branch on `code`.
 #[derive(ToSchema)]

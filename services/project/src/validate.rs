@@ -1,6 +1,8 @@
 //! Input rules, checked before SQL so callers get a precise 422 (the migration's CHECKs
 //! say the same and remain the backstop), and how a PATCH body tells `null` from absent.
 
+use utoipa::openapi::Object;
+
 use crate::error::{ApiError, SLUG_RULE};
 
 const SLUG_MAX: usize = 100;
@@ -16,6 +18,17 @@ pub fn text(value: &str, field: &str, code: &'static str, max: usize) -> Result<
         ));
     }
     Ok(trimmed.to_owned())
+}
+
+/// [`text`]'s rule for a field of at most `MAX` characters, as its schema says it:
+/// `#[schema(schema_with = validate::text_schema::<MAX>)]`. A PATCH's optional field takes
+/// `platform::openapi::optional_non_blank_text` instead.
+pub fn text_schema<const MAX: usize>() -> Object {
+    platform::openapi::non_blank_text(Some(MAX))
+        .description(Some(format!(
+            "1 to {MAX} characters, not only whitespace (trimmed)."
+        )))
+        .build()
 }
 
 /// A URL slug from a name: ASCII letters and digits, lower-cased, everything else collapsed

@@ -80,15 +80,13 @@ impl From<Epic> for EpicView {
     }
 }
 
+/// The most characters an epic's title may have.
+const TITLE_MAX: usize = 200;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEpicInput {
-    /// 1 to 200 characters, not only whitespace (trimmed).
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    )]
+    #[schema(schema_with = validate::text_schema::<TITLE_MAX>)]
     pub title: String,
     #[serde(default)]
     pub description: String,
@@ -100,7 +98,7 @@ pub struct NewEpicInput {
 }
 
 fn title(value: &str) -> Result<String, ApiError> {
-    validate::text(value, "title", "invalid_title", 200)
+    validate::text(value, "title", "invalid_title", TITLE_MAX)
 }
 
 #[utoipa::path(post, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = NewEpicInput, responses((status = 201, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
@@ -162,11 +160,7 @@ pub struct EpicUpdate {
     #[schema(minimum = 1)]
     #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    )]
+    #[schema(schema_with = platform::openapi::optional_non_blank_text::<TITLE_MAX>)]
     pub title: Option<String>,
     pub description: Option<String>,
     pub status: Option<EpicStatus>,

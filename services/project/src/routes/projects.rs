@@ -79,15 +79,13 @@ impl ProjectView {
     }
 }
 
+/// The most characters a project's name may have.
+const NAME_MAX: usize = 200;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProjectInput {
-    /// 1 to 200 characters, not only whitespace (trimmed).
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    )]
+    #[schema(schema_with = validate::text_schema::<NAME_MAX>)]
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -103,7 +101,7 @@ pub async fn create(
     user: AuthUser,
     Json(input): Json<NewProjectInput>,
 ) -> Result<(StatusCode, Json<ProjectView>), ApiError> {
-    let name = validate::text(&input.name, "name", "invalid_name", 200)?;
+    let name = validate::text(&input.name, "name", "invalid_name", NAME_MAX)?;
     let owner_id = caller(&user);
     let mut tx = state.pool.begin().await?;
     let slug = match &input.slug {
@@ -209,11 +207,7 @@ pub struct ProjectUpdate {
     #[schema(minimum = 1)]
     #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    )]
+    #[schema(schema_with = platform::openapi::optional_non_blank_text::<NAME_MAX>)]
     pub name: Option<String>,
     /// Changing the name keeps the slug (links stay valid); change it explicitly here.
     #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", min_length = 1, max_length = 100)]
@@ -232,7 +226,7 @@ pub async fn update(
     let name = input
         .name
         .as_deref()
-        .map(|name| validate::text(name, "name", "invalid_name", 200))
+        .map(|name| validate::text(name, "name", "invalid_name", NAME_MAX))
         .transpose()?;
     let slug = input.slug.as_deref().map(validate::slug).transpose()?;
     let description = input.description.as_deref().map(str::trim);

@@ -127,15 +127,13 @@ impl From<Task> for TaskView {
     }
 }
 
+/// The most characters a task's title may have.
+const TITLE_MAX: usize = 500;
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTaskInput {
-    /// 1 to 500 characters, not only whitespace (trimmed).
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    )]
+    #[schema(schema_with = validate::text_schema::<TITLE_MAX>)]
     pub title: String,
     #[serde(default)]
     pub description: String,
@@ -160,7 +158,7 @@ pub struct NewTaskInput {
 }
 
 fn title(value: &str) -> Result<String, ApiError> {
-    validate::text(value, "title", "invalid_title", 500)
+    validate::text(value, "title", "invalid_title", TITLE_MAX)
 }
 
 /// The epic must be live and in this project; the composite foreign key would accept a
@@ -236,11 +234,7 @@ pub struct TaskUpdate {
     #[schema(minimum = 1)]
     #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    )]
+    #[schema(schema_with = platform::openapi::optional_non_blank_text::<TITLE_MAX>)]
     pub title: Option<String>,
     pub description: Option<String>,
     pub status: Option<TaskStatus>,
