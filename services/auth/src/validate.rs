@@ -1,11 +1,35 @@
 //! Input rules for accounts: normalised emails, usernames, password lengths.
 
 use db::auth::username;
+use platform::trimmed_white_space;
 
 use crate::error::ApiError;
 
 pub const PASSWORD_MIN_CHARS: usize = 8;
 pub const PASSWORD_MAX_CHARS: usize = 128;
+pub const FULL_NAME_MAX_CHARS: usize = 255;
+pub const AVATAR_URL_MAX_CHARS: usize = 2048;
+
+/// [`username`]'s rule as a JSON Schema (ECMA-262) pattern, for the API's schemas: blanks
+/// around 3 to 50 of the characters [`db::auth::username`] allows.
+pub const USERNAME_PATTERN: &str = concat!(
+    "^[",
+    trimmed_white_space!(),
+    "]*[A-Za-z0-9][A-Za-z0-9_.-]{2,49}[",
+    trimmed_white_space!(),
+    "]*$"
+);
+
+/// [`avatar_url`]'s rule as a JSON Schema pattern: blanks around an http(s) URL without any.
+pub const AVATAR_URL_PATTERN: &str = concat!(
+    "^[",
+    trimmed_white_space!(),
+    "]*https?://[^",
+    trimmed_white_space!(),
+    "]*[",
+    trimmed_white_space!(),
+    "]*$"
+);
 
 /// Trimmed and lower-cased; syntax checked. Accounts are unique case-insensitively.
 pub fn email(raw: &str) -> Result<String, ApiError> {
@@ -39,7 +63,7 @@ pub fn username(raw: &str) -> Result<String, ApiError> {
 /// 1-255 characters as sent (the schema's maxLength), not only whitespace; trimmed.
 pub fn full_name(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
-    if name.is_empty() || raw.chars().count() > 255 {
+    if name.is_empty() || raw.chars().count() > FULL_NAME_MAX_CHARS {
         return Err(ApiError::validation(
             "invalid_full_name",
             "full_name must be 1-255 characters",
@@ -64,7 +88,8 @@ pub fn password(raw: &str) -> Result<(), ApiError> {
 pub fn avatar_url(raw: &str) -> Result<String, ApiError> {
     let url = raw.trim();
     let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-    if !scheme_ok || raw.chars().count() > 2048 || url.chars().any(char::is_whitespace) {
+    let too_long = raw.chars().count() > AVATAR_URL_MAX_CHARS;
+    if !scheme_ok || too_long || url.chars().any(char::is_whitespace) {
         return Err(ApiError::validation(
             "invalid_avatar_url",
             "avatar_url must be an http(s) URL",

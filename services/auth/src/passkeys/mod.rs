@@ -64,13 +64,17 @@ pub const NAME_MAX_CHARS: usize = 64;
 /// [`parse_name`]'s rule as a JSON Schema (ECMA-262) pattern, for the API's schemas.
 pub const NAME_PATTERN: &str = concat!(
     // Blanks before the name: `str::trim`'s white space, control characters among it.
-    "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*",
+    "^[",
+    platform::trimmed_white_space!(),
+    "]*",
     // Its first character: neither a control character nor a blank.
     "[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
     // Then no control characters, the last one no blank either.
     "(?:[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?",
     // Blanks after it.
-    "[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$",
+    "[",
+    platform::trimmed_white_space!(),
+    "]*$",
 );
 
 /// A passkey's name from the request: trimmed, 1 to 64 characters, no control characters.

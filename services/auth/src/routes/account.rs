@@ -8,7 +8,10 @@ use db::auth::NewUser;
 use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::OpenApi;
+use utoipa::{
+    OpenApi,
+    openapi::{Object, ObjectBuilder, Type},
+};
 
 use crate::{
     audit::Audit,
@@ -42,22 +45,35 @@ pub struct RegisterRequest {
     /// Compared case-insensitively; at most 255 characters.
     #[schema(format = Email, max_length = 255)]
     email: String,
-    /// 3-50 ASCII letters, digits, `_`, `.` or `-`, starting with a letter or digit
-    /// (surrounding whitespace is trimmed).
-    #[schema(
-        pattern = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[A-Za-z0-9][A-Za-z0-9_.-]{2,49}[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
-    )]
+    #[schema(schema_with = username_schema)]
     username: String,
-    /// 1-255 characters, not only whitespace (trimmed).
-    #[schema(
-        min_length = 1,
-        max_length = 255,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    )]
+    #[schema(schema_with = full_name_schema)]
     full_name: String,
     /// 8-128 characters.
     #[schema(min_length = 8, max_length = 128)]
     password: String,
+}
+
+/// `username` as [`validate::username`] reads it.
+fn username_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "3-50 ASCII letters, digits, `_`, `.` or `-`, starting with a letter or digit\n\
+             (surrounding whitespace is trimmed).",
+        ))
+        .pattern(Some(validate::USERNAME_PATTERN))
+        .build()
+}
+
+/// `full_name` as [`validate::full_name`] reads it.
+fn full_name_schema() -> Object {
+    let max = validate::FULL_NAME_MAX_CHARS;
+    platform::openapi::non_blank_text(Some(max))
+        .description(Some(format!(
+            "1-{max} characters, not only whitespace (trimmed)."
+        )))
+        .build()
 }
 
 #[utoipa::path(post, path = "/api/auth/register", tag = "account", request_body = RegisterRequest, responses((status = 201, description = "account created and signed in", body = SignedIn), (status = 409, description = "email_taken or username_taken", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]

@@ -19,7 +19,10 @@ use platform::{
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
-use utoipa::OpenApi;
+use utoipa::{
+    OpenApi,
+    openapi::{Object, ObjectBuilder, Type, schema::SchemaType},
+};
 use uuid::Uuid;
 
 use crate::{
@@ -29,7 +32,7 @@ use crate::{
     password::Verified,
     sessions::{CurrentSession, UserView},
     state::AppState,
-    validate,
+    validate::{self, AVATAR_URL_MAX_CHARS, FULL_NAME_MAX_CHARS},
 };
 
 pub fn router() -> Router<AppState> {
@@ -90,20 +93,37 @@ pub async fn show(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
-    #[schema(
-        pattern = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[A-Za-z0-9][A-Za-z0-9_.-]{2,49}[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$"
-    )]
+    #[schema(schema_with = username_schema)]
     username: Option<String>,
-    #[schema(
-        min_length = 1,
-        max_length = 255,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    )]
+    #[schema(schema_with = platform::openapi::optional_non_blank_text::<FULL_NAME_MAX_CHARS>)]
     full_name: Option<String>,
-    /// Absent: unchanged; `null`: removed; an http(s) URL: replaced.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, nullable, pattern = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*https?://[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$", max_length = 2048)]
+    #[schema(schema_with = avatar_url_schema)]
     avatar_url: Option<Option<String>>,
+}
+
+/// `username` as [`validate::username`] reads it; `null` and absent leave it unchanged.
+fn username_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(nullable_string())
+        .pattern(Some(validate::USERNAME_PATTERN))
+        .build()
+}
+
+/// `avatar_url` as [`validate::avatar_url`] reads it.
+fn avatar_url_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(nullable_string())
+        .description(Some(
+            "Absent: unchanged; `null`: removed; an http(s) URL: replaced.",
+        ))
+        .max_length(Some(AVATAR_URL_MAX_CHARS))
+        .pattern(Some(validate::AVATAR_URL_PATTERN))
+        .build()
+}
+
+fn nullable_string() -> SchemaType {
+    SchemaType::from_iter([Type::String, Type::Null])
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from one not sent (`None`).
