@@ -15,13 +15,7 @@ use crate::{chunking::TextFormat, error::ApiError};
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestRequest {
-    /// Where the document comes from, e.g. `github`, `notes`, `docs` (1-100 characters).
-    #[schema(
-        example = "notes",
-        min_length = 1,
-        max_length = 100,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    )]
+    #[schema(schema_with = source_schema)]
     pub source: String,
     /// The document's id in its source; makes re-ingestion an update (up to 255 characters).
     #[schema(max_length = 255)]
@@ -42,11 +36,7 @@ pub struct IngestRequest {
     /// ±1e300: beyond, PostgreSQL's decimal copy may not read back as a double.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
-    /// The full text: not only whitespace.
-    #[schema(
-        min_length = 1,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    )]
+    #[schema(schema_with = content_schema)]
     pub content: String,
     /// `text` or `markdown`; default: Markdown for `.md` paths, text otherwise.
     pub format: Option<Format>,
@@ -55,6 +45,25 @@ pub struct IngestRequest {
     pub shared: bool,
     /// The project the document belongs to: one you own or are a member of (admins: any).
     pub project_id: Option<Uuid>,
+}
+
+/// `source`: not blank, as [`check_fields`] requires.
+#[allow(deprecated)] // `example` (3.0's spelling): what the derive writes for the other fields
+fn source_schema() -> utoipa::openapi::Object {
+    platform::openapi::non_blank_text(Some(SOURCE_MAX_CHARS))
+        .description(Some(format!(
+            "Where the document comes from, e.g. `github`, `notes`, `docs` \
+             (1-{SOURCE_MAX_CHARS} characters)."
+        )))
+        .example(Some("notes".into()))
+        .build()
+}
+
+/// `content`: not blank, as [`check`] requires; its limit is in bytes, configured.
+fn content_schema() -> utoipa::openapi::Object {
+    platform::openapi::non_blank_text(None)
+        .description(Some("The full text: not only whitespace."))
+        .build()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -72,6 +81,7 @@ pub struct Checked {
     pub format: TextFormat,
 }
 
+const SOURCE_MAX_CHARS: usize = 100;
 const MAX_TAGS: usize = 32;
 const MAX_METADATA_BYTES: usize = 16 * 1024;
 
@@ -93,7 +103,7 @@ pub type CheckedFields = DocumentFields;
 
 /// Checks the fields of a document, each against its rule.
 pub fn check_fields(fields: Fields) -> Result<CheckedFields, ApiError> {
-    let source = required("source", &fields.source, 100)?;
+    let source = required("source", &fields.source, SOURCE_MAX_CHARS)?;
     let external_id = optional("external_id", fields.external_id, 255)?;
     let kind = match optional("type", fields.kind, 50)? {
         None => "document".to_owned(),

@@ -19,14 +19,7 @@ use crate::{
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
-    /// What to look for (1-2000 characters). Lexical ranking reads it as web search syntax:
-    /// every word must appear, `"quoted phrase"`, `or`, `-excluded`.
-    #[schema(
-        example = "how do lifetimes relate to borrowing?",
-        min_length = 1,
-        max_length = 2000,
-        pattern = "[^\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
-    )]
+    #[schema(schema_with = query_schema)]
     pub query: String,
     /// Results to return, 1-50 (default 10).
     #[schema(minimum = 1, maximum = 50)]
@@ -92,6 +85,18 @@ impl From<ScopeParam> for Scope {
 const MAX_QUERY_CHARS: usize = 2000;
 const MAX_LIMIT: usize = 50;
 const MAX_FILTER_VALUES: usize = 100;
+
+/// `query`: not blank, as [`SearchRequest::checked`] requires.
+#[allow(deprecated)] // `example` (3.0's spelling): what the derive writes for the other fields
+fn query_schema() -> utoipa::openapi::Object {
+    platform::openapi::non_blank_text(Some(MAX_QUERY_CHARS))
+        .description(Some(format!(
+            "What to look for (1-{MAX_QUERY_CHARS} characters). Lexical ranking reads it as web \
+             search syntax:\nevery word must appear, `\"quoted phrase\"`, `or`, `-excluded`."
+        )))
+        .example(Some("how do lifetimes relate to borrowing?".into()))
+        .build()
+}
 
 impl SearchRequest {
     /// The search this request asks for, once every field is in range.
