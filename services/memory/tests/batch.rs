@@ -4,11 +4,11 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::{collections::HashSet, time::Duration};
 
 use authn::Role;
 use axum::http::StatusCode;
-use common::{TOPICS, TestApp, flaky::app_with_flaky_index, hit_documents};
+use common::{TOPICS, TestApp, flaky::app_with_flaky_index, gate::Gate, hit_documents, replies};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use testkit::{Reply, User};
@@ -302,12 +302,82 @@ async fn a_large_batch_leaves_fresh_statistics_behind(pool: PgPool) {
 
     let analyzed = "SELECT count(*) FROM pg_stat_user_tables
                     WHERE schemaname = 'memory' AND last_analyze IS NOT NULL";
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while app.count(analyzed).await < 2 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the memory tables were never analyzed"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits until `n` statements of this database wait for a lock: transactions stopped at the
+/// gate, or inserts waiting for another transaction's uncommitted row.
+async fn until_waiting(app: &TestApp, n: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("waiting");
+        if waiting == n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{waiting} waiting, not {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A batch writing a re-ingestion key that a concurrent batch has just written (uncommitted
+/// when it looked) waits for that commit, then takes the committed row as the stored
+/// version: `unchanged` when it sends the same version, `updated` when another, instead of
+/// asking the client to retry.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_key_a_concurrent_batch_stored_meanwhile_is_unchanged_or_updated(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let item = |key: &str, seed: usize| json!({ "documents": [{ "source": "notes", "external_id": key, "content": text(seed, 300) }] });
+    for (key, again, outcome) in [("same", 1, "unchanged"), ("other", 2, "updated")] {
+        let gate = Gate::close(&app.pool).await;
+        let first = app.spawn_post(BATCH, item(key, 1), &alice);
+        until_waiting(&app, 1).await; // its document written, its chunks at the gate
+        let second = app.spawn_post(BATCH, item(key, again), &alice);
+        until_waiting(&app, 2).await; // its insert waits for the first's commit
+        gate.open().await;
+
+        let [first, second]: [Reply; 2] = replies(vec![first, second]).await.try_into().unwrap();
+        assert_eq!(statuses(&first), [ok("created")]);
+        assert_eq!(statuses(&second), [ok(outcome)], "{key}");
+        let document = &second.body["items"][0]["document"];
+        assert_eq!(document["id"], first.body["items"][0]["document"]["id"]);
+        let chunks: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM memory.chunks c JOIN memory.documents d ON d.id = c.document_id
+             WHERE d.external_id = $1 AND c.content_hash IS NOT NULL",
+        )
+        .bind(key)
+        .fetch_one(&app.pool)
+        .await
+        .expect("chunks");
+        assert_eq!(
+            document["chunk_count"], chunks,
+            "one version's chunks, not both"
+        );
+        assert_eq!(document["pending_chunks"], 0);
+    }
+    let chunks: i64 = sqlx::query_scalar("SELECT count(*) FROM memory.chunks")
+        .fetch_one(&app.pool)
+        .await
+        .expect("chunks");
+    assert_eq!(
+        app.vectors().await,
+        chunks as u64,
+        "replaced vectors deleted"
+    );
 }

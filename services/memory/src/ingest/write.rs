@@ -13,8 +13,11 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use db::{
-    PgPool,
-    memory::{IndexableChunk, IndexedWith, NewChunk, NewDocument, documents::ContentKey},
+    PgPool, Postgres, Transaction,
+    memory::{
+        Document, DocumentKey, IndexableChunk, IndexedWith, NewChunk, NewDocument,
+        documents::ContentKey,
+    },
 };
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -107,7 +110,9 @@ impl DocumentWriter {
     /// then replaced; new documents are inserted in key order; the vectors are stored; then
     /// all chunks are written in one statement, indexed (pending if the index failed). A new
     /// document whose text its owner holds already (stored meanwhile, or earlier in
-    /// `prepared`) is answered with that copy, unchanged. Each document's result goes to
+    /// `prepared`) is answered with that copy, unchanged; one whose re-ingestion key a
+    /// concurrent transaction stored since the lookup replaces (or is unchanged against)
+    /// that version once it has committed. Each document's result goes to
     /// `results` once the transaction has committed; on an error nothing was written and
     /// `results` and `prepared` keep what they held (the documents can be written again). No
     /// two documents may share a re-ingestion key.
@@ -144,12 +149,7 @@ impl DocumentWriter {
             };
             targets.push(target);
         }
-        let mut replaced = Vec::new();
-        if !updates.is_empty() {
-            db::memory::documents::replace_many(&mut *tx, &updates).await?;
-            let updated: Vec<Uuid> = updates.iter().map(|(id, _)| *id).collect();
-            replaced = db::memory::chunks::delete_of_documents(&mut *tx, &updated).await?;
-        }
+        let replaced = replace(&mut tx, &updates).await?;
         let created: HashMap<Uuid, DateTime<Utc>> = if inserts.is_empty() {
             HashMap::new()
         } else {
@@ -166,6 +166,15 @@ impl DocumentWriter {
             .filter_map(|(_, document)| content_key(document))
             .collect();
         let copies = stored_copies(&mut *tx, &skipped).await?;
+        // Likewise a document whose re-ingestion key another transaction stored since we
+        // looked: its row is committed now, so it is the stored version after all.
+        let raced: Vec<&NewDocument> = inserts
+            .iter()
+            .filter(|(id, document)| !created.contains_key(id) && key_of(document).is_some())
+            .map(|(_, document)| *document)
+            .collect();
+        let raced = stored_versions(&mut *tx, &raced).await?;
+        let mut late_updates = Vec::new();
 
         let mut written = Written {
             replaced,
@@ -175,29 +184,24 @@ impl DocumentWriter {
         let mut rows: Vec<(Uuid, &NewChunk)> = Vec::new();
         let mut accepted = HashSet::new();
         for (item, (id, created_at, outcome)) in prepared.iter().zip(targets) {
-            let created_at = match (outcome, created_at) {
+            let (id, created_at, outcome) = match (outcome, created_at) {
                 (Outcome::Unchanged, _) => {
                     answers.push((item.index, Ok((id, outcome))));
                     continue;
                 }
-                (_, Some(created_at)) => created_at,
+                (_, Some(created_at)) => (id, created_at, outcome),
                 (_, None) => match created.get(&id) {
-                    Some(created_at) => *created_at,
-                    None => {
-                        let copy = content_key(&item.document).and_then(|key| copies.get(&key));
-                        let answer = match copy {
-                            // Its text is stored already: that copy is the answer.
-                            Some(copy) => Ok((*copy, Outcome::Unchanged)),
-                            // Stored by a concurrent request since we looked (and, for a copy
-                            // of a text, deleted again): like the single path's 409.
-                            None => Err(ApiError::Conflict {
-                                code: "ingest_conflict",
-                                message: "this document is being ingested by another request: retry",
-                            }),
-                        };
-                        answers.push((item.index, answer));
-                        continue;
-                    }
+                    Some(created_at) => (id, *created_at, outcome),
+                    None => match skipped_insert(&item.document, &copies, &raced) {
+                        Ok(stored) => {
+                            late_updates.push((stored.id, &item.document));
+                            (stored.id, stored.created_at, Outcome::Updated)
+                        }
+                        Err(answer) => {
+                            answers.push((item.index, answer));
+                            continue;
+                        }
+                    },
                 },
             };
             accepted.insert(item.index);
@@ -219,6 +223,9 @@ impl DocumentWriter {
                     project_id: item.document.project_id,
                 }));
         }
+        written
+            .replaced
+            .extend(replace(&mut tx, &late_updates).await?);
         // In the order of `indexable`: both follow `prepared`. Copied: after an error the
         // documents are written again (one by one), vectors included.
         let vectors: Vec<Vec<f32>> = prepared
@@ -281,5 +288,42 @@ impl DocumentWriter {
             // Orphans are skipped by searches (they join PostgreSQL) and cost only space.
             tracing::warn!(%error, "old vectors of replaced documents not deleted");
         }
+    }
+}
+
+/// Replaces the stored documents `updates` (id, new version) and deletes their chunks;
+/// returns the deleted chunks' ids (their vectors go after the commit).
+async fn replace(
+    tx: &mut Transaction<'_, Postgres>,
+    updates: &[(Uuid, &NewDocument)],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    if updates.is_empty() {
+        return Ok(Vec::new());
+    }
+    db::memory::documents::replace_many(&mut **tx, updates).await?;
+    let ids: Vec<Uuid> = updates.iter().map(|(id, _)| *id).collect();
+    db::memory::chunks::delete_of_documents(&mut **tx, &ids).await
+}
+
+/// A new document whose insert was skipped because another transaction stored its text or
+/// its re-ingestion key since we looked (the insert waited for it to commit): the stored
+/// version it updates, or else its answer.
+fn skipped_insert<'a>(
+    document: &NewDocument,
+    copies: &HashMap<ContentKey, Uuid>,
+    raced: &'a HashMap<DocumentKey, Document>,
+) -> Result<&'a Document, ItemResult> {
+    if let Some(copy) = content_key(document).and_then(|key| copies.get(&key)) {
+        // Its text is stored already: that copy is the answer.
+        return Err(Ok((*copy, Outcome::Unchanged)));
+    }
+    match key_of(document).and_then(|key| raced.get(&key)) {
+        Some(stored) if is_unchanged(stored, document) => Err(Ok((stored.id, Outcome::Unchanged))),
+        Some(stored) => Ok(stored),
+        // Stored since we looked and deleted again: like the single path's 409.
+        None => Err(Err(ApiError::Conflict {
+            code: "ingest_conflict",
+            message: "this document is being ingested by another request: retry",
+        })),
     }
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod flaky;
+pub mod gate;
 pub mod process;
 pub mod qdrant;
 

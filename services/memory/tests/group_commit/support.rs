@@ -6,10 +6,10 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use memory::ingest::group::MAX_GROUPS_IN_FLIGHT;
 use serde_json::{Value, json};
-use sqlx::{PgPool, Postgres, Transaction};
 use testkit::{Reply, User};
 use tokio::task::JoinHandle;
 
+pub use crate::common::gate::Gate;
 use crate::common::{TOPICS, TestApp, replies};
 
 pub const DOCUMENTS: &str = "/api/memory/documents";
@@ -17,24 +17,6 @@ pub const DOCUMENTS: &str = "/api/memory/documents";
 /// Sends an ingestion on its own task, as a concurrent client would.
 pub fn send(app: &TestApp, user: &User, body: Value) -> JoinHandle<Reply> {
     app.spawn_post(DOCUMENTS, body, user)
-}
-
-/// Every write of chunks waits while this is open.
-pub struct Gate(pub Transaction<'static, Postgres>);
-
-impl Gate {
-    pub async fn close(pool: &PgPool) -> Self {
-        let mut tx = pool.begin().await.expect("begin");
-        sqlx::query("LOCK TABLE memory.chunks IN EXCLUSIVE MODE")
-            .execute(&mut *tx)
-            .await
-            .expect("lock");
-        Self(tx)
-    }
-
-    pub async fn open(self) {
-        self.0.commit().await.expect("commit");
-    }
 }
 
 /// Waits until the group commit has taken `groups` groups and `queued` documents wait.
