@@ -1,7 +1,8 @@
 //! Proving the second factor: what `POST login/mfa` and `POST step-up` share. A proof is a
 //! guess like a password: it is counted against the client's and the account's budgets
 //! (one `mfa:<user>` bucket for both routes, so switching routes buys no extra guesses), a
-//! locked account takes none, and a wrong one counts toward the lockout.
+//! locked account takes none, and a wrong one counts toward the lockout. The TOTP code that
+//! turns the factor off or buys new recovery codes is spent through [`spend`] too.
 
 use chrono::Utc;
 use db::{Postgres, Transaction, auth::User};

@@ -18,7 +18,7 @@ use crate::{
     audit::Audit,
     credentials,
     error::ApiError,
-    mfa::{self, CodeCheck, Notice, login::MfaChallenge, proof::Proof, totp},
+    mfa::{self, Notice, login::MfaChallenge, proof::Proof, totp},
     passkeys::assertion::PasskeyAssertion,
     password::Verified,
     sessions::{CurrentSession, SignedIn},
@@ -204,7 +204,7 @@ pub async fn disable(
     Json(request): Json<DisableRequest>,
 ) -> Result<StatusCode, ApiError> {
     let code = match (&request.code, &request.password) {
-        (Some(code), None) => Some(mfa::parse_code(code)?),
+        (Some(code), None) => Some(Proof::Totp(mfa::parse_code(code)?)),
         // A fresh code is itself a second-factor proof; the password is not, so it needs a
         // session that proved the factor recently (a stolen aal1 token plus the password
         // must not be enough to strip the factor).
@@ -244,25 +244,13 @@ pub async fn disable(
     }
     let mut tx = state.pool.begin().await?;
     if let Some(code) = &code {
-        let check = mfa::check_totp(&mut tx, &state, user.id, code).await?;
-        if check != CodeCheck::Accepted {
-            drop(tx);
-            let reason = check.reason();
-            return Err(credentials::wrong_code(
-                &state,
-                &user,
-                &client,
-                "mfa_totp_disabled",
-                reason,
-            )
-            .await);
-        }
+        tx = mfa::proof::spend(tx, &state, &client, &user, code, "mfa_totp_disabled").await?;
     }
     if !db::auth::mfa::remove(&mut tx, user.id).await? {
         return Err(mfa::not_enabled());
     }
     mfa::queue_notice(&mut tx, &user, Notice::Disabled).await?;
-    let method = if code.is_some() { "totp" } else { "password" };
+    let method = code.as_ref().map_or("password", Proof::method);
     let event = audit.event(
         Some(user.id),
         "mfa_totp_disabled",
@@ -283,18 +271,14 @@ pub async fn regenerate(
     session: CurrentSession,
     Json(request): Json<CodeRequest>,
 ) -> Result<axum::Json<RecoveryCodes>, ApiError> {
-    let code = mfa::parse_code(&request.code)?;
+    let code = Proof::Totp(mfa::parse_code(&request.code)?);
     let user = guessing_user(&state, &client, &session, "mfa_recovery").await?;
     if user.locked_at(Utc::now()).is_some() {
         return Err(ApiError::InvalidCode);
     }
     let action = "mfa_recovery_codes_regenerated";
-    let mut tx = state.pool.begin().await?;
-    let check = mfa::check_totp(&mut tx, &state, user.id, &code).await?;
-    if check != CodeCheck::Accepted {
-        drop(tx);
-        return Err(credentials::wrong_code(&state, &user, &client, action, check.reason()).await);
-    }
+    let tx = state.pool.begin().await?;
+    let tx = mfa::proof::spend(tx, &state, &client, &user, &code, action).await?;
     let audit = Audit::new(&state.pool, &client);
     let notice = Notice::RecoveryCodesRegenerated;
     hand_out_recovery_codes(&state, tx, &audit, &user, action, notice).await
