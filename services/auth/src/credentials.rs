@@ -1,9 +1,14 @@
 //! What guards a password against guessing: each guess counts against the client's and the
 //! account's budgets, and repeated wrong ones lock the account, telling its owner once.
 //! Login and `me/password` (which checks the current password) share these rules, and so do
-//! second-factor codes, which complete a password.
+//! second-factor codes, which complete a password. A new password, changed or reset, ends
+//! what the old one earned ([`void_old_password`]).
 
-use db::auth::{User, users::FailedLogin};
+use db::{
+    PgConnection,
+    auth::{User, one_time_tokens::Purpose, users::FailedLogin},
+    ids::{SessionId, UserId},
+};
 use platform::client::ClientInfo;
 use serde_json::json;
 
@@ -77,6 +82,22 @@ pub async fn wrong_code(
         }
         Err(error) => error,
     }
+}
+
+/// Ends what the password being replaced earned, in the transaction that stores the new
+/// one: outstanding reset links, second-factor logins begun with it (a challenge earned with
+/// the old password must not finish a login after the change), and every session but
+/// `keep`, revoked with `reason`. Returns how many sessions ended.
+pub async fn void_old_password(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    reason: &str,
+    keep: Option<SessionId>,
+) -> Result<u64, sqlx::Error> {
+    db::auth::one_time_tokens::void_outstanding(&mut *conn, user_id, Purpose::ResetPassword)
+        .await?;
+    db::auth::one_time_tokens::void_outstanding(&mut *conn, user_id, Purpose::MfaLogin).await?;
+    db::auth::sessions::revoke_all_for_user(&mut *conn, user_id, reason, keep).await
 }
 
 /// Counts the failure; the one that locks the account also tells its owner (a reset link)

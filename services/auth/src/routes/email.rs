@@ -10,6 +10,7 @@ use utoipa::OpenApi;
 
 use crate::{
     audit::Audit,
+    credentials,
     error::ApiError,
     links::{self, LinkMail},
     rate_limit::{Rule, client_key},
@@ -193,11 +194,7 @@ pub async fn reset_password(
         .filter(|spent_by| *spent_by == user_id)
         .ok_or(ApiError::InvalidLinkToken)?;
     db::auth::users::reset_password(&mut *tx, user_id, &hash).await?;
-    db::auth::one_time_tokens::void_outstanding(&mut *tx, user_id, Purpose::ResetPassword).await?;
-    // A second-factor login begun with the old password dies with it.
-    db::auth::one_time_tokens::void_outstanding(&mut *tx, user_id, Purpose::MfaLogin).await?;
-    let ended =
-        db::auth::sessions::revoke_all_for_user(&mut *tx, user_id, "password_reset", None).await?;
+    let ended = credentials::void_old_password(&mut tx, user_id, "password_reset", None).await?;
     tx.commit().await?;
     let details = json!({ "sessions_ended": ended });
     Audit::new(&state.pool, &client)

@@ -8,7 +8,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use db::{
-    auth::{ProfileChanges, SessionSummary, one_time_tokens::Purpose},
+    auth::{ProfileChanges, SessionSummary},
     ids::SessionId,
 };
 use platform::{
@@ -220,16 +220,8 @@ pub async fn change_password(
     let new_hash = state.passwords.hash(change.new_password).await?;
     let mut tx = state.pool.begin().await?;
     db::auth::users::update_password_hash(&mut *tx, user.id, &new_hash).await?;
-    db::auth::one_time_tokens::void_outstanding(&mut *tx, user.id, Purpose::ResetPassword).await?;
-    // A challenge earned with the old password must not finish a login after the change.
-    db::auth::one_time_tokens::void_outstanding(&mut *tx, user.id, Purpose::MfaLogin).await?;
-    let ended = db::auth::sessions::revoke_all_for_user(
-        &mut *tx,
-        user.id,
-        "password_changed",
-        Some(session.session_id),
-    )
-    .await?;
+    let keep = Some(session.session_id);
+    let ended = credentials::void_old_password(&mut tx, user.id, "password_changed", keep).await?;
     tx.commit().await?;
     let details = json!({ "other_sessions_ended": ended });
     Audit::new(&state.pool, &client)
