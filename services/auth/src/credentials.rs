@@ -2,7 +2,8 @@
 //! account's budgets, and repeated wrong ones lock the account, telling its owner once.
 //! Login and `me/password` (which checks the current password) share these rules, and so do
 //! second-factor codes, which complete a password. A new password, changed or reset, ends
-//! what the old one earned ([`void_old_password`]).
+//! what the old one earned ([`void_old_password`]); an unverified account taken over by the
+//! owner of its address ends everything its registrant held ([`void_pre_registration`]).
 
 use db::{
     PgConnection,
@@ -98,6 +99,48 @@ pub async fn void_old_password(
         .await?;
     db::auth::one_time_tokens::void_outstanding(&mut *conn, user_id, Purpose::MfaLogin).await?;
     db::auth::sessions::revoke_all_for_user(&mut *conn, user_id, reason, keep).await
+}
+
+/// What [`void_pre_registration`] ended, for the audit row.
+#[derive(Debug, Clone, Copy)]
+pub struct PreRegistrationVoided {
+    pub sessions_ended: u64,
+    /// One-time tokens of every purpose: mailed links, login challenges.
+    pub tokens_voided: u64,
+    pub totp_was_confirmed: bool,
+    pub recovery_codes_removed: i64,
+    pub passkeys_removed: u64,
+}
+
+/// Takes an unverified account from whoever registered it, in the transaction that links it
+/// to the identity that just proved its address (pre-registration takeover): the password
+/// becomes `unusable_hash`, and nothing the registrant may hold survives. Every outstanding
+/// one-time token whatever its purpose, the TOTP factor (pending or confirmed) and recovery
+/// codes, every passkey and unfinished ceremony, and every session (revoked as
+/// `oauth_link`). It ends what a new password ends too ([`void_old_password`]), so a grant
+/// added there is ended here as well.
+pub async fn void_pre_registration(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    unusable_hash: &str,
+) -> Result<PreRegistrationVoided, sqlx::Error> {
+    db::auth::users::update_password_hash(&mut *conn, user_id, unusable_hash).await?;
+    // Voided first, so that the count covers every purpose, including the ones the calls
+    // below void again.
+    let tokens_voided =
+        db::auth::one_time_tokens::void_all_outstanding(&mut *conn, user_id).await?;
+    let factor = db::auth::mfa::status(&mut *conn, user_id).await?;
+    db::auth::mfa::remove(&mut *conn, user_id).await?;
+    let passkeys_removed = db::auth::passkeys::delete_all(&mut *conn, user_id).await?;
+    db::auth::passkeys::delete_ceremonies(&mut *conn, user_id).await?;
+    let sessions_ended = void_old_password(&mut *conn, user_id, "oauth_link", None).await?;
+    Ok(PreRegistrationVoided {
+        sessions_ended,
+        tokens_voided,
+        totp_was_confirmed: factor.totp,
+        recovery_codes_removed: factor.recovery_codes_left,
+        passkeys_removed,
+    })
 }
 
 /// Counts the failure; the one that locks the account also tells its owner (a reset link)

@@ -96,3 +96,19 @@ pub async fn void_outstanding(
     .await?;
     Ok(result.rows_affected())
 }
+
+/// Voids every outstanding token of a user, whatever its purpose: for when the account
+/// changes hands and nothing issued before may act on it. Returns how many there were.
+pub async fn void_all_outstanding(
+    executor: impl PgExecutor<'_>,
+    user_id: UserId,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        r#"UPDATE auth.one_time_tokens SET used_at = now()
+           WHERE user_id = $1 AND used_at IS NULL"#,
+        user_id as UserId,
+    )
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected())
+}

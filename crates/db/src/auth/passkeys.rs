@@ -203,6 +203,21 @@ pub async fn start_ceremony(
     .await
 }
 
+/// Deletes the ceremonies the user started and has not finished (registrations, second-factor
+/// proofs); returns how many there were.
+pub async fn delete_ceremonies(
+    executor: impl PgExecutor<'_>,
+    user_id: UserId,
+) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query!(
+        "DELETE FROM auth.passkey_ceremonies WHERE user_id = $1",
+        user_id as UserId,
+    )
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected())
+}
+
 /// Takes (deletes and returns) the state of ceremony `id` when it is of `kind`, belongs to
 /// `user_id` and has not expired: a ceremony is finished once, by the user who started it. An
 /// expired one is deleted too, and answers `None`.

@@ -12,3 +12,4 @@ mod refusals;
 mod second_factor;
 mod start;
 mod state_and_pkce;
+mod takeover;

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::{
     audit::Audit,
+    credentials,
     error::ApiError,
     mfa::login::MfaChallenge,
     oauth::{
@@ -87,8 +88,8 @@ pub(super) async fn sign_in(
         )
         .await);
     }
-    // An unverified account with the same email is taken over below, factor and all (its
-    // registrant never proved the address); any other existing account keeps its factor.
+    // An unverified account with the same email is taken over below, factors and all (its
+    // registrant never proved the address); any other existing account keeps its factors.
     let guarded = match &found {
         Match::Linked(user) => Some(user),
         Match::SameEmail(user) if user.is_verified => Some(user),
@@ -129,18 +130,21 @@ pub(super) async fn sign_in(
                     .await?
                     .ok_or_else(github_conflict)?;
             // Nobody proved this address before GitHub did: whoever registered it may not own
-            // it (pre-registration takeover), so their password and sessions go.
-            let cleared = match &unusable_hash {
+            // it (pre-registration takeover), so nothing they hold may outlive the link.
+            let details = match &unusable_hash {
                 Some(hash) => {
-                    db::auth::users::update_password_hash(&mut *tx, user.id, hash).await?;
-                    db::auth::sessions::revoke_all_for_user(&mut *tx, user.id, "oauth_link", None)
-                        .await?;
-                    db::auth::mfa::remove(&mut tx, user.id).await?;
-                    true
+                    let voided = credentials::void_pre_registration(&mut tx, user.id, hash).await?;
+                    json!({
+                        "password_cleared": true,
+                        "sessions_ended": voided.sessions_ended,
+                        "tokens_voided": voided.tokens_voided,
+                        "totp_was_confirmed": voided.totp_was_confirmed,
+                        "recovery_codes_removed": voided.recovery_codes_removed,
+                        "passkeys_removed": voided.passkeys_removed,
+                    })
                 }
-                None => false,
+                None => json!({ "password_cleared": false }),
             };
-            let details = json!({ "password_cleared": cleared });
             (linked, &["oauth_link", "oauth_login"], details)
         }
         Match::New { email } => {
