@@ -218,14 +218,16 @@ fn tags(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
         if let Some(tag) = optional("a tag", Some(tag), 64)?
             && !tags.contains(&tag)
         {
+            // Refused as soon as one too many is kept: each tag is compared with those
+            // kept, so letting the list grow to what a body holds would take quadratic time.
+            if tags.len() == MAX_TAGS {
+                return Err(ApiError::validation(
+                    "too_many_tags",
+                    format!("at most {MAX_TAGS} tags"),
+                ));
+            }
             tags.push(tag);
         }
-    }
-    if tags.len() > MAX_TAGS {
-        return Err(ApiError::validation(
-            "too_many_tags",
-            format!("at most {MAX_TAGS} tags"),
-        ));
     }
     Ok(tags)
 }

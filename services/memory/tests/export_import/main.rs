@@ -6,6 +6,7 @@
 mod common;
 
 mod export;
+mod hostile;
 mod import;
 mod round_trip;
 mod slow_body;
