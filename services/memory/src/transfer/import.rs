@@ -94,6 +94,9 @@ impl ServiceError for ImportError {
 
 platform::respond_with_render!(ImportError);
 
+/// The UTF-8 byte-order mark, taken off the body's first line.
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
 /// Documents per transaction.
 const BATCH_DOCUMENTS: usize = 100;
 /// Chunk text per transaction, in bytes.
@@ -129,10 +132,16 @@ pub async fn import(
                 continue;
             }
         };
+        // Some editors open a UTF-8 file with a byte-order mark; JSON allows a parser to
+        // ignore it (RFC 8259, 8.1), and it cannot be anything else at the body's start.
+        let bytes = match bytes.strip_prefix(BYTE_ORDER_MARK) {
+            Some(rest) if number == 1 => rest,
+            _ => &bytes[..],
+        };
         if bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let record = match read_line(&bytes) {
+        let record = match read_line(bytes) {
             Ok(record) => record,
             Err(error) => {
                 report.fail(number, None, &error);

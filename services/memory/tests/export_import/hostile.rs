@@ -1,5 +1,5 @@
-//! Bodies an attacker (or an odd tool) sends: lines built to make the checks slow. Each is
-//! answered quickly and line by line.
+//! Bodies an attacker (or an odd tool) sends: a byte-order mark, lines built to make the
+//! checks slow. Each is answered quickly and line by line.
 
 use std::time::{Duration, Instant};
 
@@ -31,4 +31,32 @@ async fn a_line_of_countless_tags_is_refused_at_once(pool: PgPool) {
     assert_eq!(reply.body["imported"], 1, "{}", reply.body);
     assert_eq!(reply.body["errors"][0]["code"], "too_many_tags");
     assert!(took < Duration::from_secs(5), "answered in {took:?}");
+}
+
+/// A body that opens with a UTF-8 byte-order mark (as some Windows editors save files) has
+/// its first line imported like the others. Before, that line failed as `malformed_line`
+/// ("expected value at line 1 column 1").
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_byte_order_mark_before_the_first_line_is_ignored(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let mut body = "\u{feff}".to_owned();
+    body.push_str(&ndjson(&[
+        record(1, "After the mark."),
+        record(2, "Second."),
+    ]));
+    let reply = import(&app, &alice, "", body).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["imported"], 2, "{}", reply.body);
+    assert_eq!(reply.body["failed"], 0);
+    // Only the very start of the body: a mark opening a later line is not JSON.
+    let later = format!(
+        "{}\u{feff}{}",
+        ndjson(&[record(3, "Third.")]),
+        record(4, "x")
+    );
+    let reply = import(&app, &alice, "", later).await;
+    assert_eq!(reply.body["imported"], 1, "{}", reply.body);
+    assert_eq!(reply.body["errors"][0]["line"], 2);
+    assert_eq!(reply.body["errors"][0]["code"], "malformed_line");
 }
