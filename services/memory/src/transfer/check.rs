@@ -100,6 +100,12 @@ pub(super) fn checked(
         ));
     }
     let chunks = checked_chunks(record.chunks, max_document_bytes)?;
+    // Absent, the hash ingestion would give: a lone chunk is the whole text. Chunks are
+    // trimmed, so several cannot be joined back into the exact text that was hashed.
+    let content_hash = match (record.content_hash, &chunks[..]) {
+        (None, [only]) => Some(only.content_hash.clone()),
+        (given, _) => given,
+    };
     let now = Utc::now();
     let created_at = record.created_at.unwrap_or(now);
     Ok(Checked {
@@ -108,7 +114,7 @@ pub(super) fn checked(
             owner_id,
             fields,
             project_id: record.project_id,
-            content_hash: record.content_hash,
+            content_hash,
             created_at,
             updated_at: record.updated_at.unwrap_or(created_at),
         },

@@ -27,7 +27,9 @@ pub struct DocumentRecord {
     pub metadata: Option<Value>,
     /// Kept on import when that project exists and you can see it; dropped otherwise.
     pub project_id: Option<Uuid>,
-    /// SHA-256 of the document's text, lower-case hex.
+    /// SHA-256 of the document's text, lower-case hex: what finds a later ingestion of the
+    /// same text. Taken as given; absent, that of the chunk's text for a document of one
+    /// chunk, none for several (their text is trimmed, so it cannot be rebuilt exactly).
     pub content_hash: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,

@@ -258,3 +258,22 @@ async fn two_identical_imports_at_once_each_answer_every_line(pool: PgPool) {
     assert_eq!(imported, 1_200, "each line imported by one of the two");
     assert_eq!(app.documents().await, 1_200);
 }
+
+/// A record of one chunk without `content_hash` gets the hash ingestion gives the same text
+/// (its chunk is its text), so ingesting that text afterwards finds it instead of storing a
+/// second copy. Before, it was stored without a hash and the later ingestion created a
+/// duplicate.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_record_without_a_content_hash_is_found_by_a_later_ingestion_of_its_text(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let text = "Written by hand, without a hash.";
+    let reply = import(&app, &alice, "", ndjson(&[record(1, text)])).await;
+    assert_eq!(reply.body["imported"], 1, "{}", reply.body);
+    let again = app
+        .ingest(&alice, json!({"source": "import", "content": text}))
+        .await;
+    assert_eq!(again.body["status"], "unchanged", "{}", again.body);
+    assert_eq!(again.body["document"]["id"], record(1, text)["id"]);
+    assert_eq!(app.documents().await, 1);
+}

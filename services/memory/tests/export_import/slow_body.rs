@@ -50,7 +50,7 @@ async fn an_import_arriving_slower_than_the_request_timeout_is_answered_in_full(
     let app = impatient_app(pool).await;
     let alice = app.user(Role::User).await;
     let lines: Vec<String> = (1..=6)
-        .map(|n| format!("{}\n", record(100 + n, "A line that arrives late.")))
+        .map(|n| format!("{}\n", record(100 + n, &format!("Line {n} arrives late."))))
         .collect();
 
     let reply = app
