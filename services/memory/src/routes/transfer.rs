@@ -113,14 +113,16 @@ fn owner(user: &AuthUser, query: &TransferQuery) -> Result<Option<Uuid>, ApiErro
     responses(
         (status = 200, description = "your documents (or the shared ones), oldest first, one \
             DocumentRecord per line with its chunks; a body that breaks off before its end is \
-            an export that failed midway", content_type = "application/x-ndjson", body = DocumentRecord),
+            an export that failed midway, or that the client stopped reading for \
+            REQUEST_TIMEOUT_SECS", content_type = "application/x-ndjson", body = DocumentRecord),
         (status = 400, description = "invalid_query: scope is neither mine nor shared", body = ApiErrorBody),
         Unauthenticated, AdminsOnly))]
 pub async fn export(
     State(state): State<AppState>,
     Transfer { owner_id, .. }: Transfer,
 ) -> Result<Response, ApiError> {
-    let body = crate::transfer::export::export(&state.pool, owner_id).await?;
+    let stall_limit = state.common.request_timeout();
+    let body = crate::transfer::export::export(&state.pool, owner_id, stall_limit).await?;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(NDJSON)),
         (

@@ -3,6 +3,8 @@
 
 use authn::Role;
 use axum::http::StatusCode;
+use std::time::Duration;
+
 use futures::StreamExt;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -101,7 +103,7 @@ async fn an_export_is_streamed_from_one_snapshot(pool: PgPool) {
             .await;
         ids.push(reply.body["document"]["id"].as_str().unwrap().to_owned());
     }
-    let body = memory::transfer::export::export(&app.pool, Some(alice.id))
+    let body = memory::transfer::export::export(&app.pool, Some(alice.id), Duration::from_secs(30))
         .await
         .unwrap();
     let mut frames = body.into_data_stream();
@@ -120,4 +122,47 @@ async fn an_export_is_streamed_from_one_snapshot(pool: PgPool) {
         exported.push(record["id"].as_str().unwrap().to_owned());
     }
     assert_eq!(exported, ids);
+}
+
+/// A client that stops reading an export gives its snapshot back once it has taken no line
+/// for the stall limit (`REQUEST_TIMEOUT_SECS` in the service), and the body it has left
+/// ends in an error, never as if the export were complete. Before, the export's transaction
+/// (and its pooled connection) stayed open for as long as the client kept the connection:
+/// a few clients reading nothing could take every connection of the pool.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn an_export_nobody_reads_gives_its_connection_back(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    for n in 0..40 {
+        app.ingest(
+            &alice,
+            json!({"source": "notes", "content": format!("Note {n}.")}),
+        )
+        .await;
+    }
+    let in_transaction = "SELECT count(*) FROM pg_stat_activity \
+                          WHERE datname = current_database() AND state = 'idle in transaction'";
+    let body = memory::transfer::export::export(&app.pool, Some(alice.id), Duration::from_secs(1))
+        .await
+        .unwrap();
+    let mut frames = body.into_data_stream();
+    assert!(frames.next().await.unwrap().is_ok());
+    assert_eq!(app.count(in_transaction).await, 1, "the snapshot is open");
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        app.count(in_transaction).await,
+        0,
+        "the snapshot is given back"
+    );
+    let mut lines = 1;
+    let mut broken = false;
+    while let Some(frame) = frames.next().await {
+        match frame {
+            Ok(_) => lines += 1,
+            Err(_) => broken = true,
+        }
+    }
+    assert!(lines < 40, "{lines} lines");
+    assert!(broken, "the body ends in an error after {lines} lines");
 }
