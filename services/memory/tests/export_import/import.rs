@@ -277,3 +277,40 @@ async fn a_record_without_a_content_hash_is_found_by_a_later_ingestion_of_its_te
     assert_eq!(again.body["document"]["id"], record(1, text)["id"]);
     assert_eq!(app.documents().await, 1);
 }
+
+/// Re-ingestion keys belong to their owner: a line with the source and external_id of Bob's
+/// document (as a file of his would have) becomes Alice's own document, and Bob's keeps its
+/// text; importing it again is unchanged. Pins a guarantee that had no test (it held).
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_line_with_another_users_key_never_touches_their_document(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let bob = app.user(Role::User).await;
+    let bobs = app
+        .ingest(
+            &bob,
+            json!({"source": "notes", "external_id": "k", "content": "Bob's words."}),
+        )
+        .await;
+    let mut line = record(1, "Alice's words.");
+    line["source"] = json!("notes");
+    line["external_id"] = json!("k");
+    for imported in [1, 0] {
+        let reply = import(&app, &alice, "", ndjson(&[line.clone()])).await;
+        assert_eq!(reply.body["imported"], imported, "{}", reply.body);
+        assert_eq!(reply.body["failed"], 0, "{}", reply.body);
+    }
+    let id = bobs.body["document"]["id"].as_str().unwrap();
+    let shown = app
+        .get_as(&format!("/api/memory/documents/{id}"), &bob)
+        .await;
+    assert_eq!(shown.body["chunks"][0]["content"], "Bob's words.");
+    let alices = app
+        .get_as(
+            &format!("/api/memory/documents/{}", line["id"].as_str().unwrap()),
+            &alice,
+        )
+        .await;
+    assert_eq!(alices.body["owner_id"], alice.id.to_string());
+    assert_eq!(app.documents().await, 2);
+}
