@@ -38,10 +38,11 @@ const TRIGRAM: f32 = 0.25;
 
 /// Texts per `spawn_blocking` task.
 const CHUNK: usize = 64;
-/// Input of at most this many bytes in all (a search query, a title) is embedded on the
-/// calling task: that takes a few microseconds, less than the hand-off to the blocking pool
-/// and back, and well under the budget a task may run between awaits.
-const INLINE_BYTES: usize = 2 * 1024;
+/// Input of at most this many bytes in all (a search query) is embedded on the calling
+/// task: about 30 µs at most, less than the hand-off to the blocking pool and back, and
+/// within what a task may run between awaits. Documents (a chunk is up to 1,000
+/// characters) stay on the blocking pool.
+const INLINE_BYTES: usize = 512;
 
 #[derive(Debug, Clone)]
 pub struct HashingEmbedder {
