@@ -4,7 +4,7 @@
 use axum::{
     Router,
     body::{Body, Bytes},
-    http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, header},
 };
 use serde_json::Value;
 use tower::ServiceExt;
@@ -85,14 +85,8 @@ impl AppClient {
     }
 
     /// Sends a finished request through the router.
-    pub async fn send(&self, mut request: Request<Body>) -> Reply {
-        for (name, value) in &self.headers {
-            if !request.headers().contains_key(name) {
-                request.headers_mut().insert(name, value.clone());
-            }
-        }
-        let Ok(response) = self.router.clone().oneshot(request).await;
-        let (parts, body) = response.into_parts();
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let (parts, body) = self.open(request).await.into_parts();
         let bytes = axum::body::to_bytes(body, usize::MAX)
             .await
             .expect("the whole body");
@@ -102,6 +96,18 @@ impl AppClient {
             body: parse(&bytes),
             bytes,
         }
+    }
+
+    /// Sends a finished request and returns the response with its body not yet read: for
+    /// a test that holds a streamed answer open, as a client that stops reading would.
+    pub async fn open(&self, mut request: Request<Body>) -> Response<Body> {
+        for (name, value) in &self.headers {
+            if !request.headers().contains_key(name) {
+                request.headers_mut().insert(name, value.clone());
+            }
+        }
+        let Ok(response) = self.router.clone().oneshot(request).await;
+        response
     }
 
     /// `method path` with an optional JSON body, as `token`'s holder or anonymously.
@@ -198,6 +204,12 @@ impl RequestBuilder<'_> {
     pub async fn send(self) -> Reply {
         let request = self.request.body(self.body).expect("a valid request");
         self.client.send(request).await
+    }
+
+    /// Sends the request; the response's body is left unread ([`AppClient::open`]).
+    pub async fn open(self) -> Response<Body> {
+        let request = self.request.body(self.body).expect("a valid request");
+        self.client.open(request).await
     }
 }
 

@@ -26,17 +26,21 @@ platform::service_error! {
         /// The vector index cannot answer a search right now; the detail is logged, never shown.
         #[error("the search index is unavailable: try again later")]
         IndexUnavailable(String) => (SERVICE_UNAVAILABLE, "vector_index_unavailable") logged,
+        /// Every export place is taken ([`crate::transfer::export::ExportSlots`]): each
+        /// running export holds a pooled connection, and more would starve other requests.
+        #[error("too many exports are running: retry in a few seconds")]
+        ExportBusy => (SERVICE_UNAVAILABLE, "export_busy"),
     }
 
-    /// Every 503 is a dependency that is down for now (the embedder, the index, the session
-    /// store), so each one says when to come back.
+    /// Every 503 is for now: a dependency that is down (the embedder, the index, the session
+    /// store) or every export place taken, so each one says when to come back.
     fn retry_after_secs(&self) -> Option<u64> {
         (self.status_and_code().0 == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS)
     }
 }
 
 /// What a 503 asks clients to wait: long enough for a provider or index restart to be
-/// noticed, short enough for someone waiting on an answer.
+/// noticed (or a small export to finish), short enough for someone waiting on an answer.
 const RETRY_AFTER_SECS: u64 = 5;
 
 /// Violations a caller causes become their answer; anything else is our bug (500).

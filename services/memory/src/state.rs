@@ -14,6 +14,7 @@ use crate::{
     indexing::{Indexer, collection_spec},
     ingest::{group::GroupCommit, write::DocumentWriter},
     statistics::StatisticsRefresh,
+    transfer::export::ExportSlots,
 };
 
 /// `FromRef` gives extractors each field on its own: `authn::AuthUser` takes the verifier
@@ -36,6 +37,8 @@ pub struct AppState {
     pub writer: DocumentWriter,
     /// Writes concurrent single-document ingestions together.
     pub ingest_groups: Arc<GroupCommit>,
+    /// Bounds the exports running at once, each holding a pooled connection.
+    pub exports: ExportSlots,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
             &memory.memory_search_language,
             indexer_wakeup.clone(),
         );
+        let exports = ExportSlots::for_pool(&pool);
         Ok(Self {
             pool: pool.clone(),
             config: Arc::new(memory.clone()),
@@ -80,6 +84,7 @@ impl AppState {
             statistics: Arc::new(StatisticsRefresh::default()),
             ingest_groups: Arc::new(GroupCommit::new(writer.clone())),
             writer,
+            exports,
         })
     }
 }

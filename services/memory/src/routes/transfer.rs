@@ -116,13 +116,16 @@ fn owner(user: &AuthUser, query: &TransferQuery) -> Result<Option<Uuid>, ApiErro
             an export that failed midway, or that the client stopped reading for \
             REQUEST_TIMEOUT_SECS", content_type = "application/x-ndjson", body = DocumentRecord),
         (status = 400, description = "invalid_query: scope is neither mine nor shared", body = ApiErrorBody),
+        (status = 503, description = "export_busy: as many exports as the service runs at \
+            once (a quarter of DB_POOL_SIZE) are under way; see Retry-After", body = ApiErrorBody),
         Unauthenticated, AdminsOnly))]
 pub async fn export(
     State(state): State<AppState>,
     Transfer { owner_id, .. }: Transfer,
 ) -> Result<Response, ApiError> {
+    let slot = state.exports.try_take().ok_or(ApiError::ExportBusy)?;
     let stall_limit = state.common.request_timeout();
-    let body = crate::transfer::export::export(&state.pool, owner_id, stall_limit).await?;
+    let body = crate::transfer::export::export(&state.pool, owner_id, stall_limit, slot).await?;
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(NDJSON)),
         (

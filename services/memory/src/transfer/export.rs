@@ -7,6 +7,10 @@
 //! transaction) at the next line. A client that keeps the connection but stops reading ends
 //! it too, once a line has waited the stall limit: the request deadline covers only the
 //! response's head, and each stalled export would otherwise hold a pooled connection.
+//!
+//! Each export also holds one of a few [`ExportSlots`], taken before its transaction begins
+//! and given back when its task ends, however it ends: the number of connections exports
+//! hold at once is bounded, whoever asks for them and however slowly they read.
 
 use std::{
     sync::{
@@ -18,7 +22,10 @@ use std::{
 
 use axum::body::{Body, Bytes};
 use futures::TryStreamExt;
-use tokio::sync::mpsc::{self, error::SendTimeoutError};
+use tokio::sync::{
+    OwnedSemaphorePermit, Semaphore,
+    mpsc::{self, error::SendTimeoutError},
+};
 use uuid::Uuid;
 
 use super::record::DocumentRecord;
@@ -26,14 +33,48 @@ use super::record::DocumentRecord;
 /// Lines read ahead of the client.
 const LINES_AHEAD: usize = 8;
 
+/// The places for exports running at once in this process.
+#[derive(Clone)]
+pub struct ExportSlots(Arc<Semaphore>);
+
+/// One export's place, held by its task until the task ends.
+pub struct ExportSlot {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl ExportSlots {
+    /// A quarter of the pool's connections, at least one. An export holds its connection for
+    /// as long as its client reads (up to `REQUEST_TIMEOUT_SECS` per line), so unbounded
+    /// exports could take the whole pool; three quarters stay for what must answer quickly
+    /// (searches, ingestion, session checks, the background indexer). Exports are occasional
+    /// backups, so five at once with the default pool of 20 is plenty; derived from
+    /// `DB_POOL_SIZE`, there is no second setting to keep in step with it.
+    pub fn for_pool(pool: &db::PgPool) -> Self {
+        Self::new(slots_for(pool.options().get_max_connections()))
+    }
+
+    pub fn new(slots: usize) -> Self {
+        Self(Arc::new(Semaphore::new(slots)))
+    }
+
+    /// A place for one more export, or `None` when every place is taken: the caller is
+    /// answered at once rather than kept waiting behind exports that may take minutes.
+    pub fn try_take(&self) -> Option<ExportSlot> {
+        let _permit = self.0.clone().try_acquire_owned().ok()?;
+        Some(ExportSlot { _permit })
+    }
+}
+
 /// The documents of `owner_id` (`None`: the shared ones) as an NDJSON body. The transaction
 /// begins before this returns, so a database that cannot be reached is an error here, not a
 /// body cut short; its snapshot is taken by the export's one statement. A line the client
-/// has not taken within `stall_limit` ends the export, and the body breaks off.
+/// has not taken within `stall_limit` ends the export, and the body breaks off. `slot` is
+/// given back when the export ends (or here, if the transaction cannot begin).
 pub async fn export(
     pool: &db::PgPool,
     owner_id: Option<Uuid>,
     stall_limit: Duration,
+    slot: ExportSlot,
 ) -> Result<Body, sqlx::Error> {
     let snapshot = db::memory::transfer::begin_snapshot(pool).await?;
     let (lines, receiver) = mpsc::channel(LINES_AHEAD);
@@ -43,7 +84,7 @@ pub async fn export(
         stall_limit,
         completed: completed.clone(),
     };
-    tokio::spawn(send_documents(snapshot, owner_id, sender));
+    tokio::spawn(send_documents(snapshot, owner_id, sender, slot));
     // The channel closes both when every line was sent and when the task gave up (or
     // panicked) with lines still queued: only the flag tells a whole export from a cut one.
     let body = futures::stream::unfold(Some(receiver), move |receiver| {
@@ -74,10 +115,12 @@ fn cut_off() -> std::io::Error {
     std::io::Error::other("the export failed midway")
 }
 
+/// Owns `_slot` for as long as it holds the snapshot: dropped with the task, however it ends.
 async fn send_documents(
     mut snapshot: db::Transaction<'static, db::Postgres>,
     owner_id: Option<Uuid>,
     sender: Sender,
+    _slot: ExportSlot,
 ) {
     let mut documents = db::memory::transfer::export(&mut snapshot, owner_id);
     let mut sent: u64 = 0;
@@ -109,8 +152,35 @@ async fn send_documents(
     tracing::info!(documents = sent, "export sent");
 }
 
+/// A quarter of `max_connections`, at least one ([`ExportSlots::for_pool`] says why).
+fn slots_for(max_connections: u32) -> usize {
+    (max_connections / 4).max(1) as usize
+}
+
 fn line_of(record: DocumentRecord) -> Line {
     let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
     line.push(b'\n');
     Ok(Bytes::from(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_get_a_quarter_of_the_pool_and_always_one_place() {
+        assert_eq!(slots_for(20), 5);
+        assert_eq!(slots_for(8), 2);
+        assert_eq!(slots_for(3), 1);
+        assert_eq!(slots_for(1), 1);
+    }
+
+    #[test]
+    fn a_place_given_back_can_be_taken_again() {
+        let slots = ExportSlots::new(1);
+        let taken = slots.try_take().expect("a free place");
+        assert!(slots.try_take().is_none());
+        drop(taken);
+        assert!(slots.try_take().is_some());
+    }
 }

@@ -2,12 +2,15 @@
 //! field and chunk, read from one snapshot while it streams.
 
 use authn::Role;
-use axum::http::StatusCode;
-use std::time::Duration;
+use axum::http::{Method, StatusCode, header};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use sqlx::PgPool;
+use sqlx::{
+    PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
 
 use crate::{
     common::TestApp,
@@ -103,7 +106,9 @@ async fn an_export_is_streamed_from_one_snapshot(pool: PgPool) {
             .await;
         ids.push(reply.body["document"]["id"].as_str().unwrap().to_owned());
     }
-    let body = memory::transfer::export::export(&app.pool, Some(alice.id), Duration::from_secs(30))
+    let slot = app.state.exports.try_take().unwrap();
+    let stall_limit = Duration::from_secs(30);
+    let body = memory::transfer::export::export(&app.pool, Some(alice.id), stall_limit, slot)
         .await
         .unwrap();
     let mut frames = body.into_data_stream();
@@ -142,7 +147,9 @@ async fn an_export_nobody_reads_gives_its_connection_back(pool: PgPool) {
     }
     let in_transaction = "SELECT count(*) FROM pg_stat_activity \
                           WHERE datname = current_database() AND state = 'idle in transaction'";
-    let body = memory::transfer::export::export(&app.pool, Some(alice.id), Duration::from_secs(1))
+    let slot = app.state.exports.try_take().unwrap();
+    let stall_limit = Duration::from_secs(1);
+    let body = memory::transfer::export::export(&app.pool, Some(alice.id), stall_limit, slot)
         .await
         .unwrap();
     let mut frames = body.into_data_stream();
@@ -165,4 +172,87 @@ async fn an_export_nobody_reads_gives_its_connection_back(pool: PgPool) {
     }
     assert!(lines < 40, "{lines} lines");
     assert!(broken, "the body ends in an error after {lines} lines");
+}
+
+/// Exports run at once up to a quarter of the pool (two of eight connections here); one
+/// more is turned away at once with `503 export_busy` and `Retry-After`, while searches and
+/// reads still get a connection; an export given up frees its place. Before, nothing bounded
+/// them: a few exports nobody read took every connection, and every other request of the
+/// service waited for one until it timed out.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn exports_beyond_a_quarter_of_the_pool_are_turned_away_while_other_requests_answer(
+    _: PgPoolOptions,
+    options: PgConnectOptions,
+) {
+    let pool = db::pool::pool_options(8)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let mut first = None;
+    for n in 0..40 {
+        let reply = app
+            .ingest(
+                &alice,
+                json!({"source": "notes", "content": format!("Note {n} on borrowing.")}),
+            )
+            .await;
+        first.get_or_insert(reply.body["document"]["id"].as_str().unwrap().to_owned());
+    }
+    // More lines than the export reads ahead: each task waits on its reader, snapshot open.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let response = app
+            .request(Method::GET, "/api/memory/export")
+            .bearer(&alice)
+            .open()
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        held.push(response);
+    }
+
+    let busy = export(&app, &alice, "").await;
+    assert_eq!(
+        busy.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a third export while two are open"
+    );
+    assert_eq!(busy.code(), "export_busy");
+    assert!(
+        busy.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("retry"),
+        "{}",
+        busy.body
+    );
+    assert!(busy.headers.contains_key(header::RETRY_AFTER));
+
+    let started = Instant::now();
+    let found = app
+        .search(&alice, json!({"query": "borrowing", "scope": "mine"}))
+        .await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    let shown = app
+        .get_as(&format!("/api/memory/documents/{}", first.unwrap()), &alice)
+        .await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The reader that goes away ends its export, and with it the export's hold on a place.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let again = loop {
+        let reply = export(&app, &alice, "").await;
+        if reply.status != StatusCode::SERVICE_UNAVAILABLE || Instant::now() > deadline {
+            break reply;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(records(&again).len(), 40);
 }
