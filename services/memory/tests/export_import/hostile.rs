@@ -30,7 +30,9 @@ async fn a_line_of_countless_tags_is_refused_at_once(pool: PgPool) {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["imported"], 1, "{}", reply.body);
     assert_eq!(reply.body["errors"][0]["code"], "too_many_tags");
-    assert!(took < Duration::from_secs(5), "answered in {took:?}");
+    // Generous, so a slow CI machine never trips it: the quadratic check took 68 s here and
+    // the early refusal takes milliseconds; only a regression comes near the bound.
+    assert!(took < Duration::from_secs(30), "answered in {took:?}");
 }
 
 /// A body that opens with a UTF-8 byte-order mark (as some Windows editors save files) has
