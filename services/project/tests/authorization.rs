@@ -355,3 +355,36 @@ async fn refusals_to_members_say_why_and_to_strangers_say_nothing(pool: PgPool) 
     assert_eq!(stranger.code(), "not_found");
     assert_eq!(stranger.body["error"]["message"], "project not found");
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_removed_member_is_answered_at_once_as_for_a_project_that_does_not_exist(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let people = People::new(&app).await;
+    let values = fixture(&app, &people).await;
+    let missing: Vec<_> = values
+        .iter()
+        .map(|(key, value)| match *key {
+            "{p}" => (*key, uuid::Uuid::new_v4().to_string()),
+            _ => (*key, value.clone()),
+        })
+        .collect();
+    let gone = &people.maintainer;
+    let path = fill("/api/projects/{p}/members/", &values) + &gone.id.to_string();
+    let removed = app.delete_as(&path, &people.owner).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+
+    let mut wrong = Vec::new();
+    for route in routes() {
+        let reply = ask(&app, &route, &values, Some(gone)).await;
+        let nowhere = ask(&app, &route, &missing, Some(gone)).await;
+        if reply.status != StatusCode::NOT_FOUND || reply.body != nowhere.body {
+            let (method, path) = (&route.method, route.path);
+            wrong.push(format!("{method} {path}: {} {}", reply.status, reply.body));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "answered unlike a stranger:\n{}",
+        wrong.join("\n")
+    );
+}

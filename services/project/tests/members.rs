@@ -295,3 +295,50 @@ async fn tasks_are_assigned_only_to_the_owner_or_members(pool: PgPool) {
         "unassigning needs no member"
     );
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn racing_role_changes_removals_and_a_transfer_leave_one_owner_and_no_5xx(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let owner = app.user("owner").await;
+    let lead = app.user("lead").await;
+    let target = app.user("target").await;
+    for round in 0..10 {
+        let project = app.project_id(&format!("Race {round}"), &owner).await;
+        app.add_member(&project, &lead, "maintainer", &owner).await;
+        app.add_member(&project, &target, "maintainer", &owner)
+            .await;
+        let transfer = format!("/api/projects/{project}/transfer");
+        let (a, b, c, d, e, f) = tokio::join!(
+            put_member(&app, &project, &target, "editor", &owner),
+            put_member(&app, &project, &target, "viewer", &lead),
+            app.post_as(&transfer, json!({ "user_id": target.id }), &owner),
+            remove_member(&app, &project, &target, &lead),
+            remove_member(&app, &project, &target, &target),
+            remove_member(&app, &project, &owner, &target),
+        );
+        for reply in [a, b, c, d, e, f] {
+            assert!(
+                reply.status.as_u16() < 500,
+                "{}: {}",
+                reply.status,
+                reply.body
+            );
+        }
+        // The lead is the one nobody here may remove (the new owner may remove the old one).
+        let shown = app.get_as(&format!("/api/projects/{project}"), &lead).await;
+        let people = roster(&app, &project, &lead).await;
+        let owners: Vec<_> = people.iter().filter(|(_, role)| role == "owner").collect();
+        assert_eq!(owners.len(), 1, "round {round}: {people:?}");
+        let mut names: Vec<_> = people.iter().map(|(name, _)| name.clone()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), people.len(), "round {round}: {people:?}");
+        let owner_id = shown.body["owner_id"].as_str().map(str::to_owned);
+        let expected = if owners[0].0 == "owner" {
+            &owner
+        } else {
+            &target
+        };
+        assert_eq!(owner_id, Some(expected.id.to_string()), "round {round}");
+    }
+}
