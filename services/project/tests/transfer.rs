@@ -83,3 +83,35 @@ async fn a_transfer_to_someone_with_the_same_slug_is_refused_and_changes_nothing
         "the refused transfer rolled back whole"
     );
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn ownership_never_goes_to_a_deactivated_account(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let owner = app.user("owner").await;
+    let heir = app.user("heir").await;
+    let project = app.project_id("Handover", &owner).await;
+    put_member(&app, &project, &heir, "maintainer", &owner).await;
+    sqlx::query!(
+        "UPDATE auth.users SET is_active = false WHERE id = $1",
+        heir.id
+    )
+    .execute(&app.pool)
+    .await
+    .expect("deactivate");
+
+    let transfer = format!("/api/projects/{project}/transfer");
+    let refused = app
+        .post_as(&transfer, json!({ "user_id": heir.id }), &owner)
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a project handed to an account nobody can sign in to has no owner: {}",
+        refused.body
+    );
+    assert_eq!(refused.code(), "account_inactive");
+    assert_eq!(
+        roster(&app, &project, &owner).await,
+        pairs(&[("owner", "owner"), ("heir", "maintainer")])
+    );
+}

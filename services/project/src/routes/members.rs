@@ -212,7 +212,7 @@ pub struct TransferInput {
     pub user_id: Uuid,
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/transfer", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = TransferInput, responses((status = 200, body = ProjectView, description = "transferred; the former owner stays as a maintainer"), (status = 403, description = "forbidden: only the owner transfers; or step_up_required: an owner with a second factor needs an aal2 token (POST /api/auth/step-up)", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 409, description = "slug_taken: the new owner already has a project with this slug", body = platform::openapi::ApiErrorBody), (status = 422, description = "not_a_maintainer: ownership goes only to a maintainer", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/transfer", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = TransferInput, responses((status = 200, body = ProjectView, description = "transferred; the former owner stays as a maintainer"), (status = 403, description = "forbidden: only the owner transfers; or step_up_required: an owner with a second factor needs an aal2 token (POST /api/auth/step-up)", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 409, description = "slug_taken: the new owner already has a project with this slug", body = platform::openapi::ApiErrorBody), (status = 422, description = "not_a_maintainer: ownership goes only to a maintainer; account_inactive: nor to a deactivated account", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Hands the project to one of its maintainers; the former owner stays as a maintainer.
 pub async fn transfer(
     State(state): State<AppState>,
@@ -227,6 +227,16 @@ pub async fn transfer(
         return Err(ApiError::validation(
             "not_a_maintainer",
             "ownership can only be transferred to a maintainer of the project",
+        ));
+    }
+    // An owner nobody can sign in as could neither hand the project back nor delete it.
+    let active = db::auth::users::find(change.tx(), new_owner)
+        .await?
+        .is_some_and(|account| account.is_active);
+    if !active {
+        return Err(ApiError::validation(
+            "account_inactive",
+            "ownership can only be transferred to an active account",
         ));
     }
     let former = caller(&user);
