@@ -8,6 +8,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Other ways of naming the client's address (`X-Real-IP`, RFC 7239 `Forwarded`): no
+/// service reads them today, but from anyone but a trusted proxy they can only be forged.
+const OTHER_ADDRESS_HEADERS: [&str; 2] = ["x-real-ip", "forwarded"];
 
 /// Headers that describe one connection, not the message; `Proxy-*` is matched by prefix.
 const HOP_BY_HOP: [&str; 6] = [
@@ -73,6 +77,16 @@ pub fn to_upstream(incoming: &HeaderMap, arrival: Arrival<'_>) -> HeaderMap {
     // The gateway's server already answered `Expect: 100-continue` when it began reading
     // the body; the service would only announce a second, unwanted interim response.
     outgoing.remove(header::EXPECT);
+    // The gateway's own request id (kept from the client or generated) ties the service's
+    // logs to its own; naming it in `Connection` must not drop it.
+    if let Some(id) = incoming.get(&X_REQUEST_ID) {
+        outgoing.insert(X_REQUEST_ID.clone(), id.clone());
+    }
+    if !arrival.from_trusted_proxy {
+        for name in OTHER_ADDRESS_HEADERS {
+            outgoing.remove(name);
+        }
+    }
 
     let earlier_hops = if arrival.from_trusted_proxy {
         incoming
