@@ -6,7 +6,9 @@ mod common;
 use std::time::Duration;
 
 use axum::{Json, Router, routing::post};
-use common::{common_config, dead_url, gateway, raw_json_body, raw_request, settings, stack};
+use common::{
+    dead_url, gateway, raw_json_body, raw_request, service_with_standard_layers, settings, stack,
+};
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -144,11 +146,7 @@ async fn limited_service() -> url::Url {
                 },
             ),
         );
-    let router = platform::http::with_standard_layers(routes, &common_config());
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("serves") });
-    url::Url::parse(&format!("http://{address}")).expect("url")
+    service_with_standard_layers(routes).await
 }
 
 #[tokio::test]

@@ -4,8 +4,7 @@
 mod common;
 
 use axum::{Router, http::StatusCode, routing::post};
-use common::{common_config, dead_url, gateway, settings};
-use tokio::net::TcpListener;
+use common::{dead_url, gateway, service_with_standard_layers, settings};
 
 /// A service with the platform's standard layers whose one route refuses without reading.
 async fn refusing_service() -> url::Url {
@@ -13,11 +12,7 @@ async fn refusing_service() -> url::Url {
         "/api/projects/{*rest}",
         post(|| async { StatusCode::UNAUTHORIZED }),
     );
-    let router = platform::http::with_standard_layers(routes, &common_config());
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("serves") });
-    url::Url::parse(&format!("http://{address}")).expect("url")
+    service_with_standard_layers(routes).await
 }
 
 #[tokio::test]

@@ -240,6 +240,16 @@ pub fn common_config() -> CommonConfig {
     }
 }
 
+/// Serves `routes` as a service would (the platform's standard layers, `common_config`'s
+/// 1 MiB body limit) on an ephemeral port; returns its base URL.
+pub async fn service_with_standard_layers(routes: Router) -> Url {
+    let router = platform::http::with_standard_layers(routes, &common_config());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serves") });
+    Url::parse(&format!("http://{address}")).expect("url")
+}
+
 /// Serves the gateway's router on an ephemeral port; returns its base URL.
 pub async fn gateway(settings: &Settings) -> String {
     gateway_with(settings, &common_config()).await
