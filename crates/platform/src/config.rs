@@ -74,6 +74,13 @@ pub struct CommonConfig {
     /// `SHUTDOWN_GRACE_SECS`: how long in-flight requests get after SIGTERM.
     #[serde(default = "default_shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
+    /// `HEADER_READ_TIMEOUT_SECS`: how long a client has to send a whole request head, from
+    /// when its connection opens or goes idle after a response; then the connection closes.
+    #[serde(default = "default_header_read_timeout_secs")]
+    pub header_read_timeout_secs: u64,
+    /// `MAX_CONNECTIONS`: connections open at once; beyond it new ones wait to be accepted.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 /// Every variable unset (`APP_ENV` included, so production): what tests and benchmarks
@@ -86,6 +93,8 @@ impl Default for CommonConfig {
             request_timeout_secs: default_request_timeout_secs(),
             body_limit_bytes: default_body_limit_bytes(),
             shutdown_grace_secs: default_shutdown_grace_secs(),
+            header_read_timeout_secs: default_header_read_timeout_secs(),
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -102,6 +111,21 @@ fn default_shutdown_grace_secs() -> u64 {
     20
 }
 
+/// A real client sends its request head in one packet, and reuses a keep-alive connection
+/// within moments or not at all; 10 s leaves room for a slow mobile link while a slowloris
+/// client holds a connection for seconds rather than forever. It is also the idle
+/// keep-alive timeout (hyper has one timer for both): a proxy in front must close its idle
+/// connections sooner (the gateway's upstream pool does, `upstream.rs`).
+fn default_header_read_timeout_secs() -> u64 {
+    10
+}
+
+/// Well under a container's usual 1,048,576 open files, each connection costing a
+/// descriptor and a few KiB; far above what one replica of these services serves at once.
+fn default_max_connections() -> usize {
+    10_000
+}
+
 impl CommonConfig {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
@@ -109,6 +133,14 @@ impl CommonConfig {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    pub fn serve_options(&self) -> crate::server::ServeOptions {
+        crate::server::ServeOptions {
+            grace: self.shutdown_grace(),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            max_connections: self.max_connections,
+        }
     }
 }
 

@@ -106,6 +106,7 @@ mod tests {
             request_timeout_secs: timeout_secs,
             body_limit_bytes: 16,
             shutdown_grace_secs: 1,
+            ..CommonConfig::default()
         }
     }
 

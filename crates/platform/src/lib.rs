@@ -14,6 +14,7 @@ pub mod http;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
+pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

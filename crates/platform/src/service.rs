@@ -9,6 +9,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 pub use crate::config::ServiceSpec;
+pub use crate::server::{ServeOptions, serve_with};
 use crate::{
     config::{self, CommonConfig, ListenConfig},
     docs,
@@ -68,11 +69,11 @@ where
     let listener = TcpListener::bind(&address)
         .await
         .map_err(|error| StartError::new(format!("cannot listen on {address}: {error}")))?;
-    let grace = common.shutdown_grace();
+    let options = common.serve_options();
     let app = build(common).await?;
 
     tracing::info!(service = spec.name, %address, "listening");
-    serve(listener, app, shutdown::signal(), grace)
+    serve_with(listener, app, shutdown::signal(), options)
         .await
         .map_err(|error| StartError::new(format!("server failed: {error}")))?;
     tracing::info!("stopped");
@@ -96,28 +97,13 @@ pub fn assemble(
     metrics::record_requests(http::with_standard_layers(router, common), name)
 }
 
-/// Serves until `stop` resolves, then lets in-flight requests finish for at most `grace`.
+/// Serves until `stop` resolves, then lets in-flight requests finish for at most `grace`;
+/// the default connection limits apply (see [`serve_with`] to choose them).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     stop: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        stop.await;
-        let _ = stopping_tx.send(());
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        result = &mut server => result,
-        () = async {
-            let _ = stopping_rx.await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!(?grace, "in-flight requests did not finish in time; stopping anyway");
-            Ok(())
-        }
-    }
+    serve_with(listener, router, stop, ServeOptions::new(grace)).await
 }

@@ -237,6 +237,7 @@ pub fn common_config() -> CommonConfig {
         // As in production: far below the uploads that must pass through.
         body_limit_bytes: 1024 * 1024,
         shutdown_grace_secs: 1,
+        ..CommonConfig::default()
     }
 }
 
