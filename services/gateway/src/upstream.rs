@@ -69,7 +69,10 @@ impl Upstreams {
 
 /// Idle pooled connections kept per upstream; enough for a burst of frontend requests.
 const MAX_IDLE_PER_UPSTREAM: usize = 32;
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Below the services' `HEADER_READ_TIMEOUT_SECS` (10 s by default), after which a service
+/// closes an idle connection: the gateway drops it first, so it never sends a request down a
+/// connection the service is closing at that moment (a 502 for the caller).
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One pooled client for all upstreams. It must not follow redirects (the browser should
 /// see them), read proxy variables (upstreams are direct neighbours) or decompress (bodies
