@@ -1,7 +1,10 @@
 //! Typed configuration from environment variables (and a `.env` file when present).
 //! `.env.example` documents every variable.
 
-use std::time::Duration;
+use std::{
+    num::{NonZeroU64, NonZeroUsize},
+    time::Duration,
+};
 
 use serde::{Deserialize, de::DeserializeOwned};
 
@@ -76,11 +79,13 @@ pub struct CommonConfig {
     pub shutdown_grace_secs: u64,
     /// `HEADER_READ_TIMEOUT_SECS`: how long a client has to send a whole request head, from
     /// when its connection opens or goes idle after a response; then the connection closes.
+    /// Not zero: that would close every connection before its first request.
     #[serde(default = "default_header_read_timeout_secs")]
-    pub header_read_timeout_secs: u64,
+    pub header_read_timeout_secs: NonZeroU64,
     /// `MAX_CONNECTIONS`: connections open at once; beyond it new ones wait to be accepted.
+    /// Not zero: that would never accept one.
     #[serde(default = "default_max_connections")]
-    pub max_connections: usize,
+    pub max_connections: NonZeroUsize,
 }
 
 /// Every variable unset (`APP_ENV` included, so production): what tests and benchmarks
@@ -116,14 +121,14 @@ fn default_shutdown_grace_secs() -> u64 {
 /// client holds a connection for seconds rather than forever. It is also the idle
 /// keep-alive timeout (hyper has one timer for both): a proxy in front must close its idle
 /// connections sooner (the gateway's upstream pool does, `upstream.rs`).
-fn default_header_read_timeout_secs() -> u64 {
-    10
+fn default_header_read_timeout_secs() -> NonZeroU64 {
+    NonZeroU64::new(10).expect("not zero")
 }
 
 /// Well under a container's usual 1,048,576 open files, each connection costing a
 /// descriptor and a few KiB; far above what one replica of these services serves at once.
-fn default_max_connections() -> usize {
-    10_000
+fn default_max_connections() -> NonZeroUsize {
+    NonZeroUsize::new(10_000).expect("not zero")
 }
 
 impl CommonConfig {
@@ -138,8 +143,8 @@ impl CommonConfig {
     pub fn serve_options(&self) -> crate::server::ServeOptions {
         crate::server::ServeOptions {
             grace: self.shutdown_grace(),
-            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
-            max_connections: self.max_connections,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.get()),
+            max_connections: self.max_connections.get(),
         }
     }
 }
@@ -269,5 +274,16 @@ mod tests {
         let error =
             parse::<Sample>(&[("SECRET_LIKE", "x"), ("APP_ENV", "dev")]).expect_err("bad env");
         assert!(error.to_string().contains("dev"), "{error}");
+    }
+
+    #[test]
+    fn a_zero_header_timeout_or_connection_cap_is_refused() {
+        // Zero would close every connection before its first request, or accept none.
+        for name in ["HEADER_READ_TIMEOUT_SECS", "MAX_CONNECTIONS"] {
+            let error = parse::<CommonConfig>(&[(name, "0")]).expect_err(name);
+            assert!(error.to_string().contains("nonzero"), "{name}: {error}");
+        }
+        let config = parse::<CommonConfig>(&[("MAX_CONNECTIONS", "3")]).expect("parses");
+        assert_eq!(config.serve_options().max_connections, 3);
     }
 }

@@ -80,6 +80,12 @@ pub async fn serve_with(
                 }
             },
         };
+        // Responses go out as soon as they are written, not held back by Nagle's algorithm
+        // waiting for the ACK of a previous segment (a 40 ms stall against delayed ACKs when
+        // a response takes more than one write, as streamed bodies do).
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+        }
         let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(router.clone()));
         let connection = connections.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);

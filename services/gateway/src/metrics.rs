@@ -62,8 +62,14 @@ pub async fn serve(address: SocketAddr) -> Result<SocketAddr, StartError> {
     let bound = listener
         .local_addr()
         .map_err(|error| StartError::new(format!("metrics listener: {error}")))?;
+    // The same server loop as the public port (header timeout, connection cap): this port is
+    // not public, but anything that can reach it could otherwise hold connections forever.
+    let options = platform::service::ServeOptions::new(Duration::ZERO);
     tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, platform::metrics::router()).await {
+        let forever = std::future::pending();
+        let router = platform::metrics::router();
+        if let Err(error) = platform::service::serve_with(listener, router, forever, options).await
+        {
             tracing::error!(%error, "the metrics listener stopped");
         }
     });
