@@ -2,8 +2,8 @@
 
 mod common;
 
-use axum::http::StatusCode;
-use common::TestApp;
+use axum::http::{Method, StatusCode};
+use common::{FORM_BOUNDARY, FormPart, TestApp, form};
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -155,6 +155,60 @@ async fn uploads_over_ten_mib_are_refused_with_json_413(pool: PgPool) {
         .get_as(&format!("/api/projects/{id}/files"), &alice)
         .await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+}
+
+/// A content coding the service does not undo would be stored as the file and served back
+/// without it (a gzip member labelled `text/plain`): refused, and nothing is kept.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn uploads_with_a_content_coding_are_refused_with_json_415(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let id = app.project_id("Coded", &alice).await;
+    let gzip_member = vec![
+        0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let form_body = form(&[FormPart::file("notes.txt", "text/plain", "hello")]);
+    let form_type = format!("multipart/form-data; boundary={FORM_BOUNDARY}");
+    for coding in ["gzip", "br", "identity, gzip"] {
+        let raw = app
+            .request(Method::PUT, &format!("/api/projects/{id}/files/notes.txt"))
+            .bearer(&alice)
+            .header("content-type", "text/plain")
+            .header("content-encoding", coding)
+            .body(gzip_member.clone())
+            .send()
+            .await;
+        let form = app
+            .request(Method::POST, &format!("/api/projects/{id}/files"))
+            .bearer(&alice)
+            .header("content-type", &form_type)
+            .header("content-encoding", coding)
+            .body(form_body.clone())
+            .send()
+            .await;
+        for reply in [raw, form] {
+            assert_eq!(
+                reply.status,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{coding}: {}",
+                reply.body
+            );
+            assert_eq!(reply.code(), "unsupported_content_encoding", "{coding}");
+            assert_eq!(reply.headers["accept-encoding"], "identity", "{coding}");
+        }
+    }
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
+
+    // `identity` is no coding at all.
+    let plain = app
+        .request(Method::PUT, &format!("/api/projects/{id}/files/notes.txt"))
+        .bearer(&alice)
+        .header("content-type", "text/plain")
+        .header("content-encoding", "Identity")
+        .body("hello")
+        .send()
+        .await;
+    assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.body);
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]

@@ -9,7 +9,7 @@ use axum::{
     extract::{
         FromRequest, FromRequestParts, Multipart, Request, State, multipart::MultipartError,
     },
-    http::{HeaderMap, StatusCode, header, request::Parts},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::Response,
 };
 use db::{
@@ -46,7 +46,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-#[utoipa::path(put, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream", description = "The file (may be empty: a zero-byte file); its Content-Type is kept"), responses((status = 201, body = FileView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: over 10 MiB", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(put, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream", description = "The file (may be empty: a zero-byte file); its Content-Type is kept"), responses((status = 201, body = FileView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: over 10 MiB", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_content_encoding: a Content-Encoding other than identity", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Stores the bytes first (visible under their key only once whole and durable), then
 /// commits the row; if the database refuses, the bytes are removed again. A crash in between
 /// leaves unreferenced bytes, never a row without bytes.
@@ -54,6 +54,7 @@ pub async fn upload(
     State(state): State<AppState>,
     user: AuthUser,
     Path((project_id, path)): Path<(ProjectId, String)>,
+    _: IdentityCoding,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
@@ -100,7 +101,7 @@ pub struct FileForm {
     path: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body(content = FileForm, content_type = "multipart/form-data", description = "One `file` part, optionally a `path` field; other fields (a submit button's name, say) are read past"), responses((status = 201, body = FileView), (status = 400, description = "malformed_multipart, upload_interrupted", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: a file over 10 MiB (or a form over 10 MiB + 64 KiB)", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_media_type: not multipart/form-data", body = platform::openapi::ApiErrorBody), (status = 422, description = "missing_file, duplicate_field, invalid_file_path, invalid_content_type", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body(content = FileForm, content_type = "multipart/form-data", description = "One `file` part, optionally a `path` field; other fields (a submit button's name, say) are read past"), responses((status = 201, body = FileView), (status = 400, description = "malformed_multipart, upload_interrupted", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: a file over 10 MiB (or a form over 10 MiB + 64 KiB)", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_media_type: not multipart/form-data; unsupported_content_encoding: a Content-Encoding other than identity", body = platform::openapi::ApiErrorBody), (status = 422, description = "missing_file, duplicate_field, invalid_file_path, invalid_content_type", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// The form twin of `PUT .../files/{path}`, for browsers: the same limit, checks and
 /// answer. The file part streams to the store as it arrives; it is removed again if the rest of
 /// the form turns out wrong.
@@ -109,6 +110,7 @@ pub async fn upload_form(
     user: AuthUser,
     Path(project_id): Path<ProjectId>,
     _: FormContentType,
+    _: IdentityCoding,
     request: Request,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
     if declared_length(request.headers()).is_some_and(|length| length > FORM_LIMIT as u64) {
@@ -157,6 +159,38 @@ impl<S: Send + Sync> FromRequestParts<S> for FormContentType {
                 "expected a multipart/form-data body with a `file` part",
             ))
         }
+    }
+}
+
+/// Proof that the body carries no content coding (`Content-Encoding` absent or `identity`).
+/// Nothing here decodes one, so a gzip body would be stored, hashed and served back as if it
+/// were the file, and its coding lost: refused with 415 instead, as RFC 9110 §15.5.16 says.
+pub struct IdentityCoding;
+
+impl<S: Send + Sync> FromRequestParts<S> for IdentityCoding {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let identity = parts
+            .headers
+            .get_all(header::CONTENT_ENCODING)
+            .iter()
+            .flat_map(|value| value.to_str().unwrap_or("?").split(','))
+            .map(str::trim)
+            .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"));
+        if identity {
+            return Ok(Self);
+        }
+        let mut refusal = platform::error::error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_encoding",
+            "send the file as it is, without a Content-Encoding",
+        );
+        refusal.headers_mut().insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        Err(refusal)
     }
 }
 
