@@ -3,9 +3,10 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{CLIENT_IP, PASSWORD, TestApp, USER_AGENT};
+use common::{CLIENT_IP, PASSWORD, TestApp, USER_AGENT, config};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use std::time::Duration;
 
 fn field<'a>(body: &'a Value, name: &str) -> &'a str {
     body[name]
@@ -254,6 +255,48 @@ async fn changing_the_password_ends_the_other_sessions(pool: PgPool) {
             .await
             .contains(&"password_changed:true".to_owned())
     );
+}
+
+/// A login checks the password against the hash it read before queueing for a hashing
+/// thread; a reset may commit in between. Whoever knew the old password (the reason for the
+/// reset) must not keep a session from a login that was in flight.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_login_in_flight_with_the_old_password_keeps_no_session_after_a_reset(pool: PgPool) {
+    let settings = config(json!({ "password_hash_concurrency": 1 }));
+    let app = TestApp::with_config(pool, settings).await;
+    app.register("alice").await;
+    app.ask_password_reset("alice@example.com").await;
+    let token = app.mail.last_token();
+
+    // One hashing thread, kept busy: the reset's hash and then the login's check queue
+    // behind it in that order, so the login has read the old hash before the reset commits
+    // and finishes after it.
+    let busy = app.state.passwords.hash("keeps the thread busy".into());
+    let reset = app.post(
+        "/api/auth/reset-password",
+        json!({ "token": token, "new_password": "brand new secret" }),
+    );
+    let login = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        app.login("alice", PASSWORD).await
+    };
+    let (_, reset, login) = tokio::join!(busy, reset, login);
+    assert_eq!(reset.status, StatusCode::NO_CONTENT, "{}", reset.body);
+
+    if login.status == StatusCode::OK {
+        let me = app
+            .get_as("/api/auth/me", field(&login.body, "access_token"))
+            .await;
+        assert_eq!(
+            me.code(),
+            "session_revoked",
+            "the old password's session outlived the reset"
+        );
+    } else {
+        assert_eq!(login.code(), "invalid_credentials", "{}", login.body);
+    }
+    app.assert_password_changed("alice", "brand new secret")
+        .await;
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]

@@ -182,17 +182,19 @@ pub(crate) async fn select(
     .await
 }
 
-/// Clears the failure count and lock, and stamps the login time.
+/// Clears the failure count and lock, and stamps the login time. Answers with the account
+/// as it stands now (`None` if it is gone), its row locked until the caller's transaction
+/// ends, so a password sign-in can check that the hash it verified is still the account's.
 pub async fn record_successful_login(
     executor: impl PgExecutor<'_>,
     id: UserId,
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<User>, sqlx::Error> {
     let changes = AccountChanges {
         clear_lockout: true,
         stamp_login: true,
         ..AccountChanges::default()
     };
-    update(executor, id, &changes).await.map(drop)
+    update(executor, id, &changes).await
 }
 
 /// Stamps the login time only, for sign-ins that do not use the password (GitHub): they
