@@ -30,7 +30,8 @@ pub struct AuthConfig {
     pub login_max_failed_attempts: i32,
     #[serde(default = "defaults::login_lockout_secs")]
     pub login_lockout_secs: u64,
-    /// Login attempts per minute, per client IP and per account.
+    /// Login attempts per minute, per client IP and per account. Every "per client IP" limit
+    /// counts an IPv6 client by its /64 (`rate_limit::client_key`).
     #[serde(default = "defaults::login_attempts_per_minute")]
     pub rate_limit_login_per_minute: u32,
     /// Registrations per hour per client IP.

@@ -4,6 +4,7 @@
 
 use std::{
     collections::{HashMap, VecDeque},
+    net::IpAddr,
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -38,9 +39,19 @@ impl Rule {
     }
 }
 
-/// The key that counts a client: its IP, or one shared bucket when unknown.
+/// The key that counts a client: its IPv4 address, its IPv6 /64, or one shared bucket when
+/// unknown. A /64 is the least any IPv6 subscriber (a home, a phone, a cloud VM) is given,
+/// and any address in it can be picked at will: counted per address, one client would have
+/// 2^64 budgets.
 pub fn client_key(client: &ClientInfo) -> String {
-    client.ip_text().unwrap_or_else(|| "unknown".to_owned())
+    match client.ip.map(|ip| ip.to_canonical()) {
+        Some(IpAddr::V6(ip)) => {
+            let [a, b, c, d, ..] = ip.segments();
+            format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+        }
+        Some(ip) => ip.to_string(),
+        None => "unknown".to_owned(),
+    }
 }
 
 /// Refused: try again after this long.

@@ -116,6 +116,24 @@ async fn login_attempts_are_rate_limited_per_ip(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
+async fn an_ipv6_client_cannot_escape_the_per_ip_limit_by_changing_its_interface_id(pool: PgPool) {
+    let app = TestApp::with_config(pool, config(json!({ "rate_limit_login_per_minute": 3 }))).await;
+    // One home or VM gets a whole /64: every address in it is the same client.
+    for (ip, name) in [
+        ("2001:db8:1:2::1", "a1"),
+        ("2001:db8:1:2::2", "a2"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "a3"),
+    ] {
+        let reply = app.login_from(ip, name, "x").await;
+        assert_eq!(reply.code(), "invalid_credentials", "{ip}");
+    }
+    let reply = app.login_from("2001:db8:1:2:ffff::9", "a4", "x").await;
+    assert_eq!(reply.code(), "rate_limited");
+    let next_network = app.login_from("2001:db8:1:3::1", "a4", "x").await;
+    assert_eq!(next_network.code(), "invalid_credentials");
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
 async fn without_redis_limits_still_apply_and_logins_still_work(pool: PgPool) {
     let overrides = json!({ "rate_limit_login_per_minute": 2, "redis_url": "redis://127.0.0.1:1" });
     let app = TestApp::with_config(pool, config(overrides)).await;
