@@ -3,9 +3,10 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{PASSWORD, TestApp};
+use common::{PASSWORD, TestApp, config};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use std::time::Duration;
 use testkit::Reply;
 
 /// Registers `name` with `role` and returns (user id, access token).
@@ -194,6 +195,40 @@ async fn deactivation_ends_sessions_and_blocks_login_until_reactivated(pool: PgP
         (unknown.status, unknown.code()),
         (StatusCode::NOT_FOUND, "not_found")
     );
+}
+
+/// A login reads the account before queueing for a hashing thread; a deactivation may commit
+/// in between. The session it makes must not be one that reactivation brings back.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_login_in_flight_during_deactivation_keeps_no_session_after_reactivation(pool: PgPool) {
+    let settings = config(json!({ "password_hash_concurrency": 1 }));
+    let app = TestApp::with_config(pool, settings).await;
+    let (_, admin) = account(&app, "adam", "admin").await;
+    let (bob, _) = account(&app, "bob", "user").await;
+
+    // One hashing thread, kept busy: the login has read bob as active before the
+    // deactivation commits, and finishes after it.
+    let busy = app.state.passwords.hash("keeps the thread busy".into());
+    let login = app.login("bob", PASSWORD);
+    let deactivate = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        admin_post(&app, &admin, &format!("{bob}/deactivate"), json!({})).await
+    };
+    let (_, login, off) = tokio::join!(busy, login, deactivate);
+    assert_eq!(off.body["is_active"], false, "{}", off.body);
+    let on = admin_post(&app, &admin, &format!("{bob}/activate"), json!({})).await;
+    assert_eq!(on.body["is_active"], true, "{}", on.body);
+
+    if login.status == StatusCode::OK {
+        let token = login.body["access_token"].as_str().expect("token");
+        assert_eq!(
+            app.get_as("/api/auth/me", token).await.code(),
+            "session_revoked",
+            "a session made while deactivating outlived it"
+        );
+    } else {
+        assert_eq!(login.code(), "account_disabled", "{}", login.body);
+    }
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]

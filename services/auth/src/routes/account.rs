@@ -208,10 +208,10 @@ pub async fn login(
         return Ok(axum::Json(LoginReply::MfaRequired(challenge)));
     }
     let mut tx = state.pool.begin().await?;
-    // The password was checked against the hash read before the check queued for a hashing
-    // thread. A change or reset that committed since then ended every session, and must end
-    // this sign-in too: the old password is what it was meant to lock out. (One that commits
-    // later waits for this row, then ends the session made here.)
+    // The password was checked against the account as read before the check queued for a
+    // hashing thread. A password change or reset, or a deactivation, that committed since
+    // then ended every session, and must end this sign-in too (or reactivation would bring
+    // it back). One that commits later waits for this row, then ends the session made here.
     let current = db::auth::users::record_successful_login(&mut *tx, user.id).await?;
     let Some(user) = current.filter(|current| current.password_hash == user.password_hash) else {
         drop(tx);
@@ -219,6 +219,12 @@ pub async fn login(
         audit.refused(Some(user.id), "login", details).await;
         return Err(ApiError::InvalidCredentials);
     };
+    if !user.is_active {
+        drop(tx);
+        let details = json!({ "reason": "account_disabled" });
+        audit.refused(Some(user.id), "login", details).await;
+        return Err(ApiError::AccountDisabled);
+    }
     if let Some(hash) = &new_hash {
         db::auth::users::update_password_hash(&mut *tx, user.id, hash).await?;
     }
