@@ -3,6 +3,8 @@
 //! gracefully. `axum::serve` does none of the first three: it sets no timer, so hyper's
 //! header-read timeout never fires, and it accepts without limit, so a few hundred clients
 //! sending a header byte every few seconds (slowloris) exhausted the gateway's descriptors.
+//! Its closes linger ([`linger`]), so an answer given before a body was read is not lost to
+//! a reset.
 
 use std::{future::Future, io, pin::pin, sync::Arc, time::Duration};
 
@@ -17,6 +19,10 @@ use tokio::{net::TcpListener, sync::Semaphore};
 use tower::Layer;
 
 use crate::config::CommonConfig;
+
+mod linger;
+
+pub use linger::LINGER_TIME;
 
 /// How long to pause accepting after an error that is not one connection's (out of file
 /// descriptors or memory): retrying at once would spin; a second would leave others waiting.
@@ -87,7 +93,8 @@ pub async fn serve_with(
             tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
         }
         let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(router.clone()));
-        let connection = connections.serve_connection(TokioIo::new(stream), service);
+        let connection =
+            connections.serve_connection(TokioIo::new(linger::Lingering::new(stream)), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             // Clients that vanish or time out end here; they are not the server's errors.

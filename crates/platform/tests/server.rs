@@ -249,3 +249,37 @@ async fn stopping_gives_up_on_a_request_after_the_grace_period() {
         .expect("joins")
         .expect("serves");
 }
+
+/// A client still sending a large body when the server answers without reading it gets the
+/// answer, not a reset: the close lingers, discarding the rest of the body. Before, the
+/// close with unread bytes reset the connection, and the gateway (which streams bodies)
+/// answered 502 instead of the service's 413.
+#[tokio::test]
+async fn an_answer_given_before_a_large_body_was_read_reaches_the_client() {
+    const BODY: usize = 64 * 1024 * 1024;
+    let refuse = || async { axum::http::StatusCode::PAYLOAD_TOO_LARGE };
+    let router = Router::new().route("/upload", axum::routing::post(refuse));
+    let server = Server::start(router, options(Duration::from_secs(5), 16)).await;
+    let (mut reader, mut writer) = server.connect().await.into_split();
+    let sending = tokio::spawn(async move {
+        let head = format!("POST /upload HTTP/1.1\r\nhost: test\r\ncontent-length: {BODY}\r\n\r\n");
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..BODY / chunk.len() {
+            writer.write_all(&chunk).await?;
+        }
+        writer.shutdown().await
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(CLOSE_BOUND, reader.read_to_end(&mut answer))
+        .await
+        .expect("the connection ends in time");
+    let sent = sending.await.expect("sender task");
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 413"),
+        "answer: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(read.is_ok(), "reading the answer: {read:?}");
+    assert!(sent.is_ok(), "sending the body: {sent:?}");
+}
