@@ -1,8 +1,10 @@
 //! The middleware stack every service router is wrapped in.
 
 mod deadline;
+mod receiving;
 
 pub use deadline::{AllowUpTo, AllowUpToService, Deadline, allow_up_to};
+pub use receiving::{AllowWhileReceiving, AllowWhileReceivingService, allow_while_receiving};
 
 use std::{any::Any, time::Duration};
 
@@ -29,7 +31,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Adds, outermost first: draining request bodies a handler left unread
 /// ([`crate::unread_body`]), sensitive-header redaction, request ids (kept from the client or
 /// generated, echoed in the response), a trace span per request, panic-to-500, the request
-/// timeout (a [`Deadline`] a route may move later with [`allow_up_to`]) and the body limit. Unknown paths and methods get the JSON error shape.
+/// timeout (a [`Deadline`] a route may move later with [`allow_up_to`] or
+/// [`allow_while_receiving`]) and the body limit. Unknown paths and methods get the JSON error shape.
 pub fn with_standard_layers(router: Router, config: &CommonConfig) -> Router {
     let timeout = config.request_timeout();
     router

@@ -48,7 +48,9 @@ pub async fn drain_unread_body(request: Request, next: Next) -> Response {
         })
     });
     let mut response = next.run(request).await;
-    if read_to_end.load(Ordering::Acquire) {
+    // An answer that closes the connection anyway (a stalled upload's 408) has no use for
+    // the rest of the body, and waiting for it would only hold the answer back.
+    if read_to_end.load(Ordering::Acquire) || response.headers().contains_key(header::CONNECTION) {
         return response;
     }
     let rest = unread.lock().unwrap_or_else(PoisonError::into_inner).take();

@@ -37,6 +37,10 @@ pub struct ProjectConfig {
     /// `STORAGE_S3_ALLOW_HTTP`: allow a plain `http://` endpoint (default false).
     #[serde(default)]
     pub storage_s3_allow_http: bool,
+    /// `PROJECT_UPLOAD_TIMEOUT_SECS`: the most an upload may take in all. Until then an
+    /// upload is cut only when its body stops arriving for `REQUEST_TIMEOUT_SECS`.
+    #[serde(default = "default_upload_timeout_secs")]
+    pub project_upload_timeout_secs: u64,
 }
 
 impl ProjectConfig {
@@ -44,6 +48,15 @@ impl ProjectConfig {
     pub fn sweep_interval(&self) -> Option<Duration> {
         (self.project_sweep_interval_secs > 0)
             .then(|| Duration::from_secs(self.project_sweep_interval_secs))
+    }
+
+    /// How long an upload may take in all (`PROJECT_UPLOAD_TIMEOUT_SECS`); 0 is refused,
+    /// as it would refuse every upload.
+    pub fn upload_timeout(&self) -> Result<Duration, String> {
+        match self.project_upload_timeout_secs {
+            0 => Err("PROJECT_UPLOAD_TIMEOUT_SECS must be above 0".into()),
+            secs => Ok(Duration::from_secs(secs)),
+        }
     }
 
     /// Where file bytes live: `PROJECTS_DIR`, or the bucket `STORAGE_URL` names. A malformed
@@ -59,6 +72,14 @@ impl ProjectConfig {
         };
         StorageLocation::from_settings(self.projects_dir.clone(), settings)
     }
+}
+
+/// A 10 MiB upload (the limit) at 256 kbit/s, a slow mobile or ADSL uplink, takes about
+/// 330 s; 600 s leaves it room for a worse moment (it is ~140 kbit/s on average) and is the
+/// memory import's bound too. A stall is caught much sooner, by `REQUEST_TIMEOUT_SECS`
+/// without body bytes; this only limits how long a trickle can hold a connection.
+pub fn default_upload_timeout_secs() -> u64 {
+    600
 }
 
 fn default_sweep_interval_secs() -> u64 {

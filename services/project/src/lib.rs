@@ -47,7 +47,11 @@ pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
     if let Some(every) = config.sweep_interval() {
         cleanup::sweep::start(pool.clone(), files.clone(), every);
     }
-    Ok(app(AppState::with_files(pool, verifier, files, common)))
+    let upload_timeout = config.upload_timeout().map_err(StartError::new)?;
+    Ok(app(AppState {
+        upload_timeout,
+        ..AppState::with_files(pool, verifier, files, common)
+    }))
 }
 
 /// The whole service — routes, health, metrics and the standard middleware — for `main`,

@@ -1,6 +1,6 @@
 //! `AppState`: what every handler can reach.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use authn::{LiveSessions, TokenVerifier};
 use axum::extract::FromRef;
@@ -21,6 +21,8 @@ pub struct AppState {
     pub feed: ActivityFeed,
     /// Settings every service shares (timeouts, body limits, log format).
     pub common: CommonConfig,
+    /// How long an upload may take in all (`PROJECT_UPLOAD_TIMEOUT_SECS`).
+    pub upload_timeout: Duration,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             verifier,
             files,
             common,
+            upload_timeout: Duration::from_secs(crate::config::default_upload_timeout_secs()),
         }
     }
 }

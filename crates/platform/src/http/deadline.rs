@@ -1,9 +1,12 @@
 //! The request deadline: when the timeout middleware of [`super::with_standard_layers`]
-//! cancels a request, and how one route allows itself longer ([`allow_up_to`]) without
-//! giving up a deadline altogether.
+//! cancels a request, and how one route allows itself longer ([`allow_up_to`], or
+//! [`super::allow_while_receiving`] for uploads) without giving up a deadline altogether.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -20,7 +23,12 @@ use crate::error;
 #[derive(Debug, Clone)]
 pub struct Deadline {
     started: Instant,
+    /// The service-wide `REQUEST_TIMEOUT_SECS`.
+    timeout: Duration,
     at: Arc<Mutex<Instant>>,
+    /// Set while a route watching its body ([`super::allow_while_receiving`]) still waits
+    /// for the rest of it: cancelled then, the client is the slow side, and is told so.
+    awaiting_body: Arc<AtomicBool>,
 }
 
 impl Deadline {
@@ -28,8 +36,25 @@ impl Deadline {
         let started = Instant::now();
         Self {
             started,
+            timeout,
             at: Arc::new(Mutex::new(started + timeout)),
+            awaiting_body: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Something happened just now (body bytes arrived, or the body ended): the request
+    /// gets the service-wide timeout again from now, but never beyond `cap` after arrival.
+    pub(super) fn progressed(&self, cap: Duration) {
+        let now = Instant::now();
+        let mut at = self
+            .at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *at = (*at).max((now + self.timeout).min(self.started + cap));
+    }
+
+    pub(super) fn set_awaiting_body(&self, awaiting: bool) {
+        self.awaiting_body.store(awaiting, Ordering::Release);
     }
 
     /// The request may run until `limit` after it arrived, if that is later than its
@@ -73,6 +98,21 @@ pub(super) async fn enforce(
             Ok(response) => return response,
             // Moved while we waited: wait on until the new deadline.
             Err(_) if deadline.at() > at => continue,
+            Err(_) if deadline.awaiting_body.load(Ordering::Acquire) => {
+                tracing::warn!(allowed = ?deadline.allowed(), "request body stalled");
+                let mut response = error::error_response(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_body_timeout",
+                    "the request body stopped arriving (or came too slowly) and the request was cancelled",
+                );
+                // The rest of the body is not worth waiting for (the drain would only wait
+                // for it again); the connection goes.
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+                return response;
+            }
             Err(_) => {
                 tracing::warn!(allowed = ?deadline.allowed(), "request timed out");
                 return error::error_response(

@@ -24,7 +24,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(epics::router())
         .merge(tasks::router())
-        .merge(files::router())
+        .merge(files::router(state.upload_timeout))
         .route("/openapi.json", get(|| async { Json(openapi()) }))
         .with_state(state)
 }

@@ -7,6 +7,8 @@ mod download;
 mod restore;
 mod upload;
 
+use std::time::Duration;
+
 use authn::AuthUser;
 use axum::{
     Router,
@@ -19,6 +21,7 @@ use chrono::{DateTime, Utc};
 use db::{ids::ProjectId, projects::FileVersion};
 use platform::{
     extract::{Json, Path, Query},
+    http::allow_while_receiving,
     pagination::Page,
 };
 use serde::{Deserialize, Serialize};
@@ -32,16 +35,27 @@ use crate::{
     state::AppState,
 };
 
-pub fn router() -> Router<AppState> {
+/// `upload_timeout` (`PROJECT_UPLOAD_TIMEOUT_SECS`) bounds an upload in all.
+pub fn router(upload_timeout: Duration) -> Router<AppState> {
+    // A 10 MiB upload over a slow uplink takes minutes, far beyond `REQUEST_TIMEOUT_SECS`
+    // counted from arrival; counted from the last body bytes instead, it still cuts a
+    // stalled upload as soon, however slow a steady one is.
+    let receiving = allow_while_receiving(upload_timeout);
     Router::new()
         .route(
             "/api/projects/{project_id}/files",
             // The form's own limit replaces the platform's JSON-sized default for this route.
-            get(list).post(upload::upload_form.layer(DefaultBodyLimit::max(upload::FORM_LIMIT))),
+            get(list).post(
+                upload::upload_form
+                    .layer(DefaultBodyLimit::max(upload::FORM_LIMIT))
+                    .layer(receiving),
+            ),
         )
         .route(
             "/api/projects/{project_id}/files/{*path}",
-            get(download::download).put(upload::upload).delete(remove),
+            get(download::download)
+                .put(upload::upload.layer(receiving))
+                .delete(remove),
         )
         .route(
             "/api/projects/{project_id}/restore-file",
