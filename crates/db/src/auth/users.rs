@@ -266,6 +266,24 @@ pub async fn change_email(
     update_existing(executor, id, &changes).await
 }
 
+/// Replaces the hash a sign-in just verified with `rehashed`, the same password under the
+/// current parameters, and only if `verified` is still the account's hash: a change or reset
+/// that committed while the sign-in was hashing must not be undone with the old password.
+/// `false` when it was not (or the account is gone).
+pub async fn rehash_password(
+    executor: impl PgExecutor<'_>,
+    id: UserId,
+    verified: &str,
+    rehashed: &str,
+) -> Result<bool, sqlx::Error> {
+    let changes = AccountChanges {
+        password_hash: Some(rehashed),
+        only_if_password_hash: Some(verified),
+        ..AccountChanges::default()
+    };
+    Ok(update(executor, id, &changes).await?.is_some())
+}
+
 /// Sets a new password hash after a reset, and lifts any lockout: proving control of the
 /// mailbox is enough to get back in.
 pub async fn reset_password(
@@ -302,10 +320,13 @@ pub(crate) struct AccountChanges<'a> {
     pub clear_lockout: bool,
     /// Sets `last_login_at` to now.
     pub stamp_login: bool,
+    /// Changes nothing unless this is the account's password hash.
+    pub only_if_password_hash: Option<&'a str>,
 }
 
 /// The one UPDATE of `auth.users` outside the failed-login count. `None` when the account
-/// does not exist, or `link_github` is set and the account is already linked.
+/// does not exist, `link_github` is set and the account is already linked, or
+/// `only_if_password_hash` is set and is not the account's hash.
 pub(crate) async fn update(
     executor: impl PgExecutor<'_>,
     id: UserId,
@@ -332,6 +353,7 @@ pub(crate) async fn update(
                locked_until = CASE WHEN $12 THEN NULL ELSE locked_until END,
                last_login_at = CASE WHEN $13 THEN now() ELSE last_login_at END
            WHERE id = $1 AND ($6::text IS NULL OR github_id IS NULL)
+             AND ($15::text IS NULL OR password_hash = $15)
            RETURNING id AS "id: UserId", email, username, full_name, password_hash, role,
                      is_active, is_verified, github_id, avatar_url, last_login_at,
                      failed_login_attempts, locked_until, created_at, updated_at"#,
@@ -349,6 +371,7 @@ pub(crate) async fn update(
         changes.clear_lockout,
         changes.stamp_login,
         changes.email,
+        changes.only_if_password_hash,
     )
     .fetch_optional(executor)
     .await

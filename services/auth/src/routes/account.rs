@@ -201,8 +201,15 @@ pub async fn login(
     {
         // The failure count stays until the code is right too: a right password alone must
         // not refill the budget for guessing codes.
-        if let Some(hash) = &new_hash {
-            db::auth::users::update_password_hash(&state.pool, user.id, hash).await?;
+        // Only over the hash just verified: a reset that committed while this login was
+        // hashing would otherwise be undone, its new password replaced by the old one.
+        if let Some(hash) = &new_hash
+            && !db::auth::users::rehash_password(&state.pool, user.id, &user.password_hash, hash)
+                .await?
+        {
+            let details = json!({ "reason": "password_changed_meanwhile" });
+            audit.refused(Some(user.id), "login", details).await;
+            return Err(ApiError::InvalidCredentials);
         }
         let challenge = crate::mfa::login::challenge(&state, &user, &client).await?;
         return Ok(axum::Json(LoginReply::MfaRequired(challenge)));
