@@ -6,7 +6,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{PASSWORD, TestApp, config};
+use common::{PASSWORD, TestApp, config, mfa::code};
 use serde_json::json;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -31,6 +31,29 @@ async fn login_overtaken_by_a_reset(app: &TestApp, name: &str, new_password: &st
     let (_, reset, login) = tokio::join!(busy, reset, login);
     assert_eq!(reset.status, StatusCode::NO_CONTENT, "{}", reset.body);
     login
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_challenge_earned_with_the_old_password_during_a_reset_signs_nobody_in(pool: PgPool) {
+    let settings = config(json!({ "password_hash_concurrency": 1 }));
+    let app = TestApp::with_config(pool, settings).await;
+    let ann = app.enroll_totp("ann").await;
+
+    let login = login_overtaken_by_a_reset(&app, "ann", "brand new secret").await;
+    if login.status == StatusCode::OK {
+        let mfa_token = login.body["mfa_token"].as_str().expect("mfa_token");
+        let done = app
+            .login_mfa(json!({ "mfa_token": mfa_token, "code": code(&ann.secret, 0) }))
+            .await;
+        assert_eq!(
+            (done.status, done.code()),
+            (StatusCode::UNAUTHORIZED, "invalid_mfa_token"),
+            "the old password's challenge outlived the reset"
+        );
+    } else {
+        assert_eq!(login.code(), "invalid_credentials", "{}", login.body);
+    }
+    app.assert_password_changed("ann", "brand new secret").await;
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]

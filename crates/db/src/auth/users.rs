@@ -197,6 +197,27 @@ pub async fn record_successful_login(
     update(executor, id, &changes).await
 }
 
+/// [`record_successful_login`]'s answer and lock without clearing the failure count, for a
+/// password sign-in that still needs a second factor.
+pub async fn lock_for_sign_in(
+    executor: impl PgExecutor<'_>,
+    id: UserId,
+) -> Result<Option<User>, sqlx::Error> {
+    // NO KEY UPDATE, as an UPDATE takes: rows that refer to the account may still be added.
+    sqlx::query_as!(
+        User,
+        r#"SELECT id AS "id: UserId", email, username, full_name, password_hash, role,
+                  is_active, is_verified, github_id, avatar_url, last_login_at,
+                  failed_login_attempts, locked_until, created_at, updated_at
+           FROM auth.users
+           WHERE id = $1
+           FOR NO KEY UPDATE"#,
+        id as UserId,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
 /// Stamps the login time only, for sign-ins that do not use the password (GitHub): they
 /// prove nothing about whoever is guessing it, so its failure count and lock stay as they are.
 pub async fn record_passwordless_login(
@@ -266,10 +287,9 @@ pub async fn change_email(
     update_existing(executor, id, &changes).await
 }
 
-/// Replaces the hash a sign-in just verified with `rehashed`, the same password under the
-/// current parameters, and only if `verified` is still the account's hash: a change or reset
-/// that committed while the sign-in was hashing must not be undone with the old password.
-/// `false` when it was not (or the account is gone).
+/// Replaces the hash a sign-in verified with `rehashed` (same password, current parameters)
+/// only while `verified` is still the account's: a reset that committed while the sign-in
+/// was hashing must not be undone. `false` when it was not (or the account is gone).
 pub async fn rehash_password(
     executor: impl PgExecutor<'_>,
     id: UserId,

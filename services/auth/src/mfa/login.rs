@@ -11,6 +11,7 @@ use db::auth::{User, one_time_tokens::Purpose};
 use platform::client::ClientInfo;
 use serde::Serialize;
 use serde_json::json;
+use sqlx::{Postgres, Transaction};
 
 use super::proof::{self, Proof};
 use crate::{
@@ -39,17 +40,19 @@ pub struct MfaChallenge {
     pub expires_in: u64,
 }
 
-/// Issues the challenge for `user`, whose password was just verified.
+/// Issues the challenge for `user`, whose first factor was just verified, committing `tx`:
+/// a password login passes the transaction holding the account's row, so that a reset
+/// committing after the check waits for the challenge, then voids it.
 pub async fn challenge(
+    mut tx: Transaction<'_, Postgres>,
     state: &AppState,
     user: &User,
     client: &ClientInfo,
 ) -> Result<MfaChallenge, ApiError> {
-    let status = db::auth::mfa::status(&state.pool, user.id).await?;
+    let status = db::auth::mfa::status(&mut *tx, user.id).await?;
     let methods = methods(&status);
     let token = new_secret();
     let expires_at = Utc::now() + chrono::Duration::seconds(MFA_TOKEN_TTL_SECS as i64);
-    let mut tx = state.pool.begin().await?;
     db::auth::one_time_tokens::create(
         &mut *tx,
         user.id,

@@ -195,31 +195,20 @@ pub async fn login(
         true => Some(state.passwords.hash(request.password).await?),
         false => None,
     };
-    if db::auth::mfa::status(&state.pool, user.id)
+    let second_factor = db::auth::mfa::status(&state.pool, user.id)
         .await?
-        .has_second_factor()
-    {
-        // The failure count stays until the code is right too: a right password alone must
-        // not refill the budget for guessing codes.
-        // Only over the hash just verified: a reset that committed while this login was
-        // hashing would otherwise be undone, its new password replaced by the old one.
-        if let Some(hash) = &new_hash
-            && !db::auth::users::rehash_password(&state.pool, user.id, &user.password_hash, hash)
-                .await?
-        {
-            let details = json!({ "reason": "password_changed_meanwhile" });
-            audit.refused(Some(user.id), "login", details).await;
-            return Err(ApiError::InvalidCredentials);
-        }
-        let challenge = crate::mfa::login::challenge(&state, &user, &client).await?;
-        return Ok(axum::Json(LoginReply::MfaRequired(challenge)));
-    }
+        .has_second_factor();
     let mut tx = state.pool.begin().await?;
     // The password was checked against the account as read before the check queued for a
     // hashing thread. A password change or reset, or a deactivation, that committed since
-    // then ended every session, and must end this sign-in too (or reactivation would bring
-    // it back). One that commits later waits for this row, then ends the session made here.
-    let current = db::auth::users::record_successful_login(&mut *tx, user.id).await?;
+    // then ended every session and challenge, and must end this sign-in too (or reactivation
+    // would bring it back). One that commits later waits for this row, then ends the session
+    // or challenge made here. With a second factor the failure count stays until the code is
+    // right too: a right password alone must not refill the budget for guessing codes.
+    let current = match second_factor {
+        true => db::auth::users::lock_for_sign_in(&mut *tx, user.id).await?,
+        false => db::auth::users::record_successful_login(&mut *tx, user.id).await?,
+    };
     let Some(user) = current.filter(|current| current.password_hash == user.password_hash) else {
         drop(tx);
         let details = json!({ "reason": "password_changed_meanwhile" });
@@ -233,7 +222,13 @@ pub async fn login(
         return Err(ApiError::AccountDisabled);
     }
     if let Some(hash) = &new_hash {
-        db::auth::users::update_password_hash(&mut *tx, user.id, hash).await?;
+        // Conditional although the row is locked and checked: no rehash may ever write the
+        // old password over a newer one.
+        db::auth::users::rehash_password(&mut *tx, user.id, &user.password_hash, hash).await?;
+    }
+    if second_factor {
+        let challenge = crate::mfa::login::challenge(tx, &state, &user, &client).await?;
+        return Ok(axum::Json(LoginReply::MfaRequired(challenge)));
     }
     let details = json!({ "password_rehashed": new_hash.is_some() });
     let signed_in =

@@ -100,7 +100,8 @@ pub(super) async fn sign_in(
             .await?
             .has_second_factor()
     {
-        let challenge = crate::mfa::login::challenge(state, user, client).await?;
+        let tx = state.pool.begin().await?;
+        let challenge = crate::mfa::login::challenge(tx, state, user, client).await?;
         return Ok(Outcome::SecondFactor(challenge));
     }
     // New accounts, and unverified ones taken over below, get a password nobody knows: the
