@@ -6,6 +6,12 @@ use sqlx::PgExecutor;
 use crate::ids::UserId;
 use crate::projects::{Patch, patch_parts};
 
+mod sign_in;
+
+pub use sign_in::{
+    lock_for_sign_in, record_passwordless_login, record_successful_login, rehash_password,
+};
+
 pub use super::lockout::{FailedLogin, record_failed_login};
 
 /// A full account row. `password_hash` never leaves the auth service.
@@ -182,55 +188,6 @@ pub(crate) async fn select(
     .await
 }
 
-/// Clears the failure count and lock, and stamps the login time. Answers with the account
-/// as it stands now (`None` if it is gone), its row locked until the caller's transaction
-/// ends, so a password sign-in can check that the hash it verified is still the account's.
-pub async fn record_successful_login(
-    executor: impl PgExecutor<'_>,
-    id: UserId,
-) -> Result<Option<User>, sqlx::Error> {
-    let changes = AccountChanges {
-        clear_lockout: true,
-        stamp_login: true,
-        ..AccountChanges::default()
-    };
-    update(executor, id, &changes).await
-}
-
-/// [`record_successful_login`]'s answer and lock without clearing the failure count, for a
-/// password sign-in that still needs a second factor.
-pub async fn lock_for_sign_in(
-    executor: impl PgExecutor<'_>,
-    id: UserId,
-) -> Result<Option<User>, sqlx::Error> {
-    // NO KEY UPDATE, as an UPDATE takes: rows that refer to the account may still be added.
-    sqlx::query_as!(
-        User,
-        r#"SELECT id AS "id: UserId", email, username, full_name, password_hash, role,
-                  is_active, is_verified, github_id, avatar_url, last_login_at,
-                  failed_login_attempts, locked_until, created_at, updated_at
-           FROM auth.users
-           WHERE id = $1
-           FOR NO KEY UPDATE"#,
-        id as UserId,
-    )
-    .fetch_optional(executor)
-    .await
-}
-
-/// Stamps the login time only, for sign-ins that do not use the password (GitHub): they
-/// prove nothing about whoever is guessing it, so its failure count and lock stay as they are.
-pub async fn record_passwordless_login(
-    executor: impl PgExecutor<'_>,
-    id: UserId,
-) -> Result<(), sqlx::Error> {
-    let changes = AccountChanges {
-        stamp_login: true,
-        ..AccountChanges::default()
-    };
-    update(executor, id, &changes).await.map(drop)
-}
-
 /// Fields a user may change on their own profile; `None` keeps the current value.
 #[derive(Debug, Default)]
 pub struct ProfileChanges<'a> {
@@ -285,23 +242,6 @@ pub async fn change_email(
         ..AccountChanges::default()
     };
     update_existing(executor, id, &changes).await
-}
-
-/// Replaces the hash a sign-in verified with `rehashed` (same password, current parameters)
-/// only while `verified` is still the account's: a reset that committed while the sign-in
-/// was hashing must not be undone. `false` when it was not (or the account is gone).
-pub async fn rehash_password(
-    executor: impl PgExecutor<'_>,
-    id: UserId,
-    verified: &str,
-    rehashed: &str,
-) -> Result<bool, sqlx::Error> {
-    let changes = AccountChanges {
-        password_hash: Some(rehashed),
-        only_if_password_hash: Some(verified),
-        ..AccountChanges::default()
-    };
-    Ok(update(executor, id, &changes).await?.is_some())
 }
 
 /// Sets a new password hash after a reset, and lifts any lockout: proving control of the
