@@ -27,6 +27,10 @@ pub struct GatewayEnv {
     /// limit applies to it.
     #[serde(default = "default_import_timeout_secs")]
     pub gateway_import_timeout_secs: u64,
+    /// Seconds a forwarded project file upload may take in all; the upstream timeout counts
+    /// from the last body bytes passed on instead of from the start.
+    #[serde(default = "default_upload_timeout_secs")]
+    pub gateway_upload_timeout_secs: u64,
     /// Seconds to open a TCP connection to an upstream.
     #[serde(default = "default_upstream_connect_timeout_secs")]
     pub upstream_connect_timeout_secs: u64,
@@ -74,6 +78,12 @@ fn default_import_timeout_secs() -> u64 {
     610
 }
 
+/// A little above the project service's own `PROJECT_UPLOAD_TIMEOUT_SECS` (600), so that
+/// its answer, the new version or its 408, is what the client gets.
+fn default_upload_timeout_secs() -> u64 {
+    610
+}
+
 fn default_upstream_connect_timeout_secs() -> u64 {
     2
 }
@@ -88,6 +98,8 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// The whole of a forwarded import, from sending its head to the end of the answer.
     pub import_timeout: Duration,
+    /// The whole of a forwarded project file upload (see [`crate::proxy`]).
+    pub upload_timeout: Duration,
     pub connect_timeout: Duration,
     /// How long a readiness check or an OpenAPI fetch may take, per service.
     pub probe_timeout: Duration,
@@ -115,6 +127,7 @@ impl Settings {
                 .expect("default origins are valid"),
             upstream_timeout: Duration::from_secs(default_upstream_timeout_secs()),
             import_timeout: Duration::from_secs(default_import_timeout_secs()),
+            upload_timeout: Duration::from_secs(default_upload_timeout_secs()),
             connect_timeout: Duration::from_secs(default_upstream_connect_timeout_secs()),
             probe_timeout: Duration::from_secs(2),
             openapi_cache_ttl: Duration::from_secs(30),
@@ -135,6 +148,10 @@ impl Settings {
         settings.import_timeout = positive_secs(
             "GATEWAY_IMPORT_TIMEOUT_SECS",
             env.gateway_import_timeout_secs,
+        )?;
+        settings.upload_timeout = positive_secs(
+            "GATEWAY_UPLOAD_TIMEOUT_SECS",
+            env.gateway_upload_timeout_secs,
         )?;
         settings.connect_timeout = positive_secs(
             "UPSTREAM_CONNECT_TIMEOUT_SECS",

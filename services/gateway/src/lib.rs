@@ -11,6 +11,7 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod paths;
+mod progress;
 pub mod proxy;
 pub mod upstream;
 
@@ -50,10 +51,15 @@ pub fn app(settings: &Settings, common: &CommonConfig) -> Result<Router, StartEr
     );
     let import_client = upstream::import_client(settings)
         .map_err(|error| StartError::new(format!("cannot build the HTTP client: {error}")))?;
+    let upload_client = upstream::upload_client(settings)
+        .map_err(|error| StartError::new(format!("cannot build the HTTP client: {error}")))?;
     let proxy_options = proxy::ProxyOptions {
         client,
         import_client,
         import_timeout: settings.import_timeout,
+        upload_client,
+        upload_timeout: settings.upload_timeout,
+        upstream_timeout: settings.upstream_timeout,
         trusted_proxies: settings.trusted_proxies.clone(),
     };
     let routes = proxy::router(&upstreams, &proxy_options)

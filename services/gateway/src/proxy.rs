@@ -11,16 +11,18 @@ use axum::{
     Router,
     body::{Body, HttpBody},
     extract::{ConnectInfo, DefaultBodyLimit, Request, State},
-    http::{header, uri::PathAndQuery},
+    http::{Method, header, uri::PathAndQuery},
     response::Response,
     routing::{MethodRouter, any, post, post_service},
 };
 use platform::{ServiceError as _, client::TrustedProxies};
+use tower::ServiceExt as _;
 
 use crate::{
     error::GatewayError,
     headers::{self, Arrival},
     metrics,
+    progress::Progress,
     upstream::{Upstream, Upstreams},
 };
 
@@ -32,6 +34,9 @@ struct Target {
     prefix: &'static str,
     client: reqwest::Client,
     trusted_proxies: TrustedProxies,
+    /// For uploads: the upstream timeout, counted from the last body bytes the upstream
+    /// took ([`Progress`]) because `client` has no read timeout.
+    stall: Option<Duration>,
 }
 
 /// Options shared by every forwarding route.
@@ -43,6 +48,12 @@ pub struct ProxyOptions {
     pub import_client: reqwest::Client,
     /// How long a forwarded import may take (`GATEWAY_IMPORT_TIMEOUT_SECS`).
     pub import_timeout: Duration,
+    /// Built by [`crate::upstream::upload_client`]: no read timeout, `upload_timeout` in all.
+    pub upload_client: reqwest::Client,
+    /// How long a forwarded project file upload may take (`GATEWAY_UPLOAD_TIMEOUT_SECS`).
+    pub upload_timeout: Duration,
+    /// `UPSTREAM_TIMEOUT_SECS`; for uploads counted from the last body bytes sent.
+    pub upstream_timeout: Duration,
     /// Peers whose `X-Forwarded-*` headers are extended rather than replaced.
     pub trusted_proxies: TrustedProxies,
 }
@@ -55,6 +66,11 @@ pub fn router(upstreams: &Upstreams, options: &ProxyOptions) -> Router {
         prefix,
         client: client.clone(),
         trusted_proxies: options.trusted_proxies.clone(),
+        stall: None,
+    };
+    let uploads = Target {
+        stall: Some(options.upstream_timeout),
+        ..target(&upstreams.project, "/api/projects", &options.upload_client)
     };
     let to = |upstream: &Upstream, prefix: &'static str| -> MethodRouter {
         any(forward).with_state(target(upstream, prefix, &options.client))
@@ -72,7 +88,10 @@ pub fn router(upstreams: &Upstreams, options: &ProxyOptions) -> Router {
             to(&upstreams.auth, "/.well-known/jwks.json"),
         )
         .route("/api/projects", project.clone())
-        .route("/api/projects/{*rest}", project)
+        .route(
+            "/api/projects/{*rest}",
+            uploads_or(uploads, options, project),
+        )
         .route("/api/memory", memory.clone())
         .route(
             IMPORT,
@@ -103,6 +122,45 @@ fn import(target: Target, import_timeout: Duration, others: MethodRouter) -> Met
 
 /// What the gateway's own deadline for an import adds to `import_timeout`.
 const IMPORT_MARGIN: Duration = Duration::from_secs(5);
+
+/// The project service's routes, with its file uploads (`POST /api/projects/{id}/files`,
+/// `PUT /api/projects/{id}/files/{path}`) forwarded to `uploads`: a slow client's body takes
+/// minutes, so both the upstream timeout and the gateway's request timeout count from the
+/// last body bytes instead of from the start, within `upload_timeout` (plus the margin, so
+/// the upstream's answer or the client's 504 comes first). An upstream that stops taking the
+/// body, or does not answer once it has it, still gets the 504 after
+/// `UPSTREAM_TIMEOUT_SECS`. Everything else is forwarded as `others` are. One route with a
+/// choice inside, because the router cannot hold upload routes beside `/api/projects/{*rest}`.
+fn uploads_or(uploads: Target, options: &ProxyOptions, others: MethodRouter) -> MethodRouter {
+    let allowance = options.upload_timeout + IMPORT_MARGIN;
+    let upload: MethodRouter = any(forward)
+        .with_state(uploads)
+        .layer(platform::http::allow_while_receiving(allowance));
+    any(move |request: Request| {
+        let chosen = if is_upload(request.method(), request.uri().path()) {
+            upload.clone()
+        } else {
+            others.clone()
+        };
+        chosen.oneshot(request)
+    })
+}
+
+/// Whether `method` on `path` is a project file upload: `POST /api/projects/{id}/files` or
+/// `PUT /api/projects/{id}/files/{path}`.
+fn is_upload(method: &Method, path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/api/projects/") else {
+        return false;
+    };
+    let Some((_project, below)) = rest.split_once('/') else {
+        return false;
+    };
+    match below.strip_prefix("files") {
+        Some("") => method == Method::POST,
+        Some(file) => method == Method::PUT && file.len() > 1 && file.starts_with('/'),
+        None => false,
+    }
+}
 
 async fn forward(State(target): State<Target>, request: Request) -> Result<Response, GatewayError> {
     let service = target.upstream.name;
@@ -135,15 +193,27 @@ async fn forward(State(target): State<Target>, request: Request) -> Result<Respo
         .client
         .request(parts.method, url)
         .headers(headers::to_upstream(&parts.headers, arrival));
+    let progress = Progress::starting_now();
     // An empty body is sent as none at all, not as an empty chunked stream.
     if !body.is_end_stream() {
-        outgoing = outgoing.body(reqwest::Body::wrap_stream(body.into_data_stream()));
+        let stream = progress.watch(body.into_data_stream());
+        outgoing = outgoing.body(reqwest::Body::wrap_stream(stream));
     }
 
     // The client's read timeout bounds the wait for the response head (and later, for each
-    // body chunk); it surfaces as a timeout error, which becomes the 504.
+    // body chunk); it surfaces as a timeout error, which becomes the 504. An upload's client
+    // has none; `stall` does that job from the last body bytes sent.
     let started = Instant::now();
-    let answer = outgoing.send().await.map_err(|error| {
+    let sent = match target.stall {
+        Some(stall) => progress.unless_stalled(outgoing.send(), stall).await,
+        None => Some(outgoing.send().await),
+    };
+    let Some(sent) = sent else {
+        tracing::warn!(service, "upstream took no body and gave no answer in time");
+        metrics::failed(service, "upstream_timeout", started.elapsed());
+        return Err(GatewayError::Timeout { service });
+    };
+    let answer = sent.map_err(|error| {
         tracing::warn!(service, error = %error_chain(&error), "upstream request failed");
         let failure = GatewayError::from_client_error(service, &error);
         metrics::failed(service, failure.status_and_code().1, started.elapsed());
@@ -173,4 +243,35 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_file_uploads_get_the_upload_allowance() {
+        let upload = [
+            (Method::POST, "/api/projects/p1/files"),
+            (Method::PUT, "/api/projects/p1/files/a.txt"),
+            (Method::PUT, "/api/projects/p1/files/docs/a.txt"),
+        ];
+        for (method, path) in upload {
+            assert!(is_upload(&method, path), "{method} {path}");
+        }
+        let others = [
+            (Method::GET, "/api/projects/p1/files"),
+            (Method::PUT, "/api/projects/p1/files"),
+            (Method::PUT, "/api/projects/p1/files/"),
+            (Method::POST, "/api/projects/p1/files/a.txt"),
+            (Method::GET, "/api/projects/p1/files/a.txt"),
+            (Method::POST, "/api/projects/p1/filesx"),
+            (Method::PUT, "/api/projects/p1/tasks/1"),
+            (Method::POST, "/api/projects/files"),
+            (Method::POST, "/api/memory/p1/files"),
+        ];
+        for (method, path) in others {
+            assert!(!is_upload(&method, path), "{method} {path}");
+        }
+    }
 }

@@ -92,6 +92,14 @@ pub fn import_client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
     builder(settings).timeout(settings.import_timeout).build()
 }
 
+/// The client for project file uploads ([`crate::proxy`]): a slow client's body takes
+/// minutes to pass through, and a read timeout would count from its start, so none; the
+/// proxy applies the upstream timeout from the last body bytes sent instead, and
+/// `upload_timeout` bounds the whole exchange.
+pub fn upload_client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
+    builder(settings).timeout(settings.upload_timeout).build()
+}
+
 fn builder(settings: &Settings) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
