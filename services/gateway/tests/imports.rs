@@ -7,33 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Stack, gateway_with, upstream};
-use gateway::config::Settings;
-use platform::config::CommonConfig;
+use common::{Stack, impatient_stack};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-
-/// Stand-ins behind a gateway whose upstream timeout is 300 ms and whose own request
-/// timeout is 1 s; `adjust` changes the rest.
-async fn impatient_stack(adjust: impl FnOnce(&mut Settings)) -> Stack {
-    let auth = upstream("auth", None, true).await;
-    let project = upstream("project", None, true).await;
-    let memory = upstream("memory", None, true).await;
-    let mut settings = common::settings(&auth.url, &project.url, &memory.url);
-    settings.upstream_timeout = Duration::from_millis(300);
-    adjust(&mut settings);
-    let common = CommonConfig {
-        request_timeout_secs: 1,
-        ..common::common_config()
-    };
-    let gateway = gateway_with(&settings, &common).await;
-    Stack {
-        auth,
-        project,
-        memory,
-        gateway,
-    }
-}
 
 async fn post(stack: &Stack, path: &str) -> (StatusCode, Value) {
     let response = stack

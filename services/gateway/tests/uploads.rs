@@ -8,31 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Stack, gateway_with, upstream};
-use platform::config::CommonConfig;
+use common::{Stack, impatient_stack};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-
-/// Stand-ins behind a gateway whose upstream timeout is 300 ms and whose own request
-/// timeout is 1 s.
-async fn impatient_stack() -> Stack {
-    let auth = upstream("auth", None, true).await;
-    let project = upstream("project", None, true).await;
-    let memory = upstream("memory", None, true).await;
-    let mut settings = common::settings(&auth.url, &project.url, &memory.url);
-    settings.upstream_timeout = Duration::from_millis(300);
-    let common = CommonConfig {
-        request_timeout_secs: 1,
-        ..common::common_config()
-    };
-    let gateway = gateway_with(&settings, &common).await;
-    Stack {
-        auth,
-        project,
-        memory,
-        gateway,
-    }
-}
 
 /// 12 chunks of 1 KiB, one every 200 ms: 2.4 s, past both timeouts.
 fn trickle() -> reqwest::Body {
@@ -65,7 +43,7 @@ async fn send(
 
 #[tokio::test]
 async fn a_slow_but_steady_upload_gets_through() {
-    let stack = impatient_stack().await;
+    let stack = impatient_stack(|_| {}).await;
     for (method, path) in [
         (Method::PUT, "/api/projects/p1/files/docs/slow.bin"),
         (Method::POST, "/api/projects/p1/files"),
@@ -80,7 +58,7 @@ async fn a_slow_but_steady_upload_gets_through() {
 
 #[tokio::test]
 async fn an_upstream_silent_after_the_upload_still_times_out() {
-    let stack = impatient_stack().await;
+    let stack = impatient_stack(|_| {}).await;
     let (status, body) = send(
         &stack,
         Method::PUT,
@@ -94,7 +72,7 @@ async fn an_upstream_silent_after_the_upload_still_times_out() {
 
 #[tokio::test]
 async fn other_project_routes_keep_the_upstream_timeout() {
-    let stack = impatient_stack().await;
+    let stack = impatient_stack(|_| {}).await;
     let (status, body) = send(
         &stack,
         Method::PUT,

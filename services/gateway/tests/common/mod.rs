@@ -319,3 +319,25 @@ pub async fn stack_with(adjust: impl FnOnce(&mut Settings)) -> Stack {
 pub async fn stack() -> Stack {
     stack_with(|_| {}).await
 }
+
+/// Stand-ins behind a gateway whose upstream timeout is 300 ms and whose own request
+/// timeout is 1 s; `adjust` changes the rest.
+pub async fn impatient_stack(adjust: impl FnOnce(&mut Settings)) -> Stack {
+    let auth = upstream("auth", None, true).await;
+    let project = upstream("project", None, true).await;
+    let memory = upstream("memory", None, true).await;
+    let mut settings = settings(&auth.url, &project.url, &memory.url);
+    settings.upstream_timeout = Duration::from_millis(300);
+    adjust(&mut settings);
+    let common = CommonConfig {
+        request_timeout_secs: 1,
+        ..common_config()
+    };
+    let gateway = gateway_with(&settings, &common).await;
+    Stack {
+        auth,
+        project,
+        memory,
+        gateway,
+    }
+}
