@@ -7,20 +7,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Stack, impatient_stack};
+use common::{Stack, impatient_stack, status_and_json};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 async fn post(stack: &Stack, path: &str) -> (StatusCode, Value) {
-    let response = stack
+    let request = stack
         .request(Method::POST, path)
         .header("content-type", "application/x-ndjson")
-        .body("{}\n")
-        .send()
-        .await
-        .expect("gateway answers");
-    let status = response.status();
-    (status, response.json().await.expect("JSON"))
+        .body("{}\n");
+    status_and_json(request).await
 }
 
 #[tokio::test]

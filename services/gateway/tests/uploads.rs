@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Stack, impatient_stack};
+use common::{Stack, impatient_stack, status_and_json};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -30,15 +30,11 @@ async fn send(
     path: &str,
     body: reqwest::Body,
 ) -> (StatusCode, Value) {
-    let response = stack
+    let request = stack
         .request(method, path)
         .header("content-type", "application/octet-stream")
-        .body(body)
-        .send()
-        .await
-        .expect("gateway answers");
-    let status = response.status();
-    (status, response.json().await.expect("JSON"))
+        .body(body);
+    status_and_json(request).await
 }
 
 #[tokio::test]

@@ -45,11 +45,12 @@ pub async fn json_answer(request: reqwest::RequestBuilder) -> Value {
 
 /// `GET url` through a fresh client; the status and the JSON body.
 pub async fn get_json(url: &str) -> (StatusCode, Value) {
-    let response = http_client()
-        .get(url)
-        .send()
-        .await
-        .expect("gateway answers");
+    status_and_json(http_client().get(url)).await
+}
+
+/// Sends `request`; the status and the JSON body it is answered with.
+pub async fn status_and_json(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("gateway answers");
     let status = response.status();
     (status, response.json().await.expect("json body"))
 }

@@ -5,7 +5,7 @@
 
 mod calls;
 
-pub use calls::{get_json, json_answer, raw_get, raw_json_body, raw_request};
+pub use calls::{get_json, json_answer, raw_get, raw_json_body, raw_request, status_and_json};
 
 use std::{
     sync::{
