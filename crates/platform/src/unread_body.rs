@@ -50,7 +50,11 @@ pub async fn drain_unread_body(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     // An answer that closes the connection anyway (a stalled upload's 408) has no use for
     // the rest of the body, and waiting for it would only hold the answer back.
-    if read_to_end.load(Ordering::Acquire) || response.headers().contains_key(header::CONNECTION) {
+    let closes = response
+        .headers()
+        .get(header::CONNECTION)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
+    if read_to_end.load(Ordering::Acquire) || closes {
         return response;
     }
     let rest = unread.lock().unwrap_or_else(PoisonError::into_inner).take();
