@@ -12,7 +12,7 @@
 use authn::AuthUser;
 use db::{
     PgConnection, PgExecutor, PgPool, Postgres, Transaction,
-    ids::{ProjectId, UserId},
+    ids::{ProjectId, SessionId, UserId},
     projects::{NewActivity, Project},
 };
 use serde_json::Value;
@@ -175,6 +175,19 @@ impl<'a> Change<'a> {
     /// The change's transaction, for its own queries.
     pub fn tx(&mut self) -> &mut PgConnection {
         &mut self.tx
+    }
+
+    /// Refuses a caller whose email is not verified (403 `email_unverified`), for changes
+    /// that let others into the project. Read in the change's transaction, after the lock,
+    /// together with the caller's session: a takeover of the account by the address's owner
+    /// that commits in between leaves the registrant's session ended (401), not verified.
+    pub async fn require_verified_email(&mut self) -> Result<(), ApiError> {
+        let session = SessionId(self.user.session_id);
+        match db::auth::sessions::holder_is_verified(&mut *self.tx, session).await? {
+            Some(true) => Ok(()),
+            Some(false) => Err(ApiError::EmailUnverified),
+            None => Err(authn::AuthError::SessionEnded.into()),
+        }
     }
 
     /// Refuses an assignee who is neither the owner nor a member: a task must only be

@@ -20,6 +20,11 @@ platform::service_error! {
         VersionConflict { entity: &'static str, current: i32 } => (CONFLICT, "version_conflict"),
         #[error("files are limited to {MAX_FILE_BYTES} bytes")]
         PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large"),
+        /// Adding members and transferring a project need a verified email: whoever
+        /// registered an address they do not own must not leave members behind in projects
+        /// the address's owner takes over with the account.
+        #[error("verify your email address first: adding members and transferring projects need a verified email")]
+        EmailUnverified => (FORBIDDEN, "email_unverified"),
         /// A token too weak for the action (`AuthUser::require_aal2`: 403 `step_up_required`).
         #[error(transparent)]
         Auth(#[from] authn::AuthError) => |error| (error.status(), error.code()),

@@ -342,3 +342,34 @@ async fn racing_role_changes_removals_and_a_transfer_leave_one_owner_and_no_5xx(
         assert_eq!(owner_id, Some(expected.id.to_string()), "round {round}");
     }
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn an_owner_whose_email_is_unverified_adds_nobody_until_it_is_verified(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    // Registered with an address nobody proved: possibly someone else's, whose owner may
+    // take the account over later and must not find the registrant's friends inside.
+    let registrant = app.unverified_user("registrant").await;
+    let accomplice = app.user("accomplice").await;
+    let project = app.project_id("Bait", &registrant).await;
+
+    let refused = put_member(&app, &project, &accomplice, "viewer", &registrant).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(refused.code(), "email_unverified");
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("verify your email")),
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        roster(&app, &project, &registrant).await,
+        pairs(&[("registrant", "owner")])
+    );
+
+    db::auth::users::mark_verified(&app.pool, db::ids::UserId(registrant.id))
+        .await
+        .expect("verify");
+    let added = put_member(&app, &project, &accomplice, "viewer", &registrant).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+}

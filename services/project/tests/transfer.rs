@@ -115,3 +115,34 @@ async fn ownership_never_goes_to_a_deactivated_account(pool: PgPool) {
         pairs(&[("owner", "owner"), ("heir", "maintainer")])
     );
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn an_owner_whose_email_is_unverified_cannot_transfer(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let owner = app.user("owner").await;
+    let heir = app.user("heir").await;
+    let project = app.project_id("Handover", &owner).await;
+    put_member(&app, &project, &heir, "maintainer", &owner).await;
+    // An email change leaves the account unverified until the new address is proved.
+    sqlx::query!(
+        "UPDATE auth.users SET is_verified = false WHERE id = $1",
+        owner.id
+    )
+    .execute(&app.pool)
+    .await
+    .expect("unverify");
+
+    let refused = app
+        .post_as(
+            &format!("/api/projects/{project}/transfer"),
+            json!({ "user_id": heir.id }),
+            &owner,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(refused.code(), "email_unverified");
+    assert_eq!(
+        roster(&app, &project, &owner).await,
+        pairs(&[("owner", "owner"), ("heir", "maintainer")])
+    );
+}

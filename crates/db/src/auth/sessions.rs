@@ -287,6 +287,27 @@ pub async fn live_access(
     .await
 }
 
+/// Whether the email of the live session's (active) user is verified; `None` once the
+/// session is not live. One statement, so one snapshot: an unverified account taken over
+/// by the address's owner (verified, and the registrant's sessions ended, in one
+/// transaction) reads either as unverified or as no longer live, never as verified under
+/// the registrant's session.
+pub async fn holder_is_verified(
+    executor: impl PgExecutor<'_>,
+    id: SessionId,
+) -> Result<Option<bool>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT u.is_verified
+           FROM auth.user_sessions s
+           JOIN auth.users u ON u.id = s.user_id
+           WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+             AND u.is_active"#,
+        id as SessionId,
+    )
+    .fetch_optional(executor)
+    .await
+}
+
 /// A live session, as `GET me/sessions` lists it.
 #[derive(Debug, Clone)]
 pub struct SessionSummary {

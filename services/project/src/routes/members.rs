@@ -2,7 +2,10 @@
 //! which role (see `crate::access` for what each role may do).
 //!
 //! Maintainers manage viewers and editors; only the owner makes or unmakes maintainers and
-//! hands the project over. Anyone may leave. Every change is an activity entry.
+//! hands the project over. Anyone may leave. Every change is an activity entry. Adding a
+//! member and handing the project over need the caller's email verified: an account
+//! registered with someone else's address must not let anyone in before its owner takes
+//! it over.
 
 use authn::AuthUser;
 use axum::{
@@ -123,7 +126,7 @@ pub struct RoleInput {
     pub role: MemberRole,
 }
 
-#[utoipa::path(put, path = "/api/projects/{project_id}/members/{user_id}", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("user_id" = Uuid, Path, description = "The account to add or change")), request_body = RoleInput, responses((status = 201, body = MemberView, description = "added"), (status = 200, body = MemberView, description = "role changed (or already that role)"), (status = 403, description = "forbidden: maintainers manage viewers and editors, only the owner manages maintainers", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours), or no such account", body = platform::openapi::ApiErrorBody), (status = 422, description = "owner_is_implicit: the owner's role comes with ownership", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(put, path = "/api/projects/{project_id}/members/{user_id}", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("user_id" = Uuid, Path, description = "The account to add or change")), request_body = RoleInput, responses((status = 201, body = MemberView, description = "added"), (status = 200, body = MemberView, description = "role changed (or already that role)"), (status = 403, description = "forbidden: maintainers manage viewers and editors, only the owner manages maintainers; or email_unverified: adding a member needs a verified email", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours), or no such account", body = platform::openapi::ApiErrorBody), (status = 422, description = "owner_is_implicit: the owner's role comes with ownership", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Adds a member or changes a member's role.
 pub async fn set_role(
     State(state): State<AppState>,
@@ -136,6 +139,9 @@ pub async fn set_role(
         Change::begin_as(&state.pool, &user, project_id, ProjectRole::Maintainer).await?;
     let current = member_role(&mut change, member_id).await?;
     may_manage(&change, current.max(Some(wanted)))?;
+    if current.is_none() {
+        change.require_verified_email().await?;
+    }
     let account = db::auth::users::find(change.tx(), member_id)
         .await?
         .filter(|account| account.is_active)
@@ -212,7 +218,7 @@ pub struct TransferInput {
     pub user_id: Uuid,
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/transfer", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = TransferInput, responses((status = 200, body = ProjectView, description = "transferred; the former owner stays as a maintainer"), (status = 403, description = "forbidden: only the owner transfers; or step_up_required: an owner with a second factor needs an aal2 token (POST /api/auth/step-up)", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 409, description = "slug_taken: the new owner already has a project with this slug", body = platform::openapi::ApiErrorBody), (status = 422, description = "not_a_maintainer: ownership goes only to a maintainer; account_inactive: nor to a deactivated account", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/transfer", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = TransferInput, responses((status = 200, body = ProjectView, description = "transferred; the former owner stays as a maintainer"), (status = 403, description = "forbidden: only the owner transfers; step_up_required: an owner with a second factor needs an aal2 token (POST /api/auth/step-up); or email_unverified: the owner's email is not verified", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 409, description = "slug_taken: the new owner already has a project with this slug", body = platform::openapi::ApiErrorBody), (status = 422, description = "not_a_maintainer: ownership goes only to a maintainer; account_inactive: nor to a deactivated account", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Hands the project to one of its maintainers; the former owner stays as a maintainer.
 pub async fn transfer(
     State(state): State<AppState>,
@@ -223,6 +229,7 @@ pub async fn transfer(
     let new_owner = UserId(input.user_id);
     let mut change = Change::begin_as(&state.pool, &user, project_id, ProjectRole::Owner).await?;
     user.require_aal2()?;
+    change.require_verified_email().await?;
     if member_role(&mut change, new_owner).await? != Some(ProjectRole::Maintainer) {
         return Err(ApiError::validation(
             "not_a_maintainer",

@@ -72,7 +72,22 @@ impl TestApp {
         self.user_with_role(name, Role::User).await
     }
 
+    /// A user whose email is verified, as after the mailed link or a GitHub sign-up: what
+    /// most tests need, since adding members and transferring projects require it.
     pub async fn user_with_role(&self, name: &str, role: Role) -> User {
+        let user = self.unverified_user_with_role(name, role).await;
+        db::auth::users::mark_verified(&self.pool, db::ids::UserId(user.id))
+            .await
+            .expect("mark verified");
+        user
+    }
+
+    /// A user who registered with a password and never used the verification link.
+    pub async fn unverified_user(&self, name: &str) -> User {
+        self.unverified_user_with_role(name, Role::User).await
+    }
+
+    async fn unverified_user_with_role(&self, name: &str, role: Role) -> User {
         testkit::create_user(&self.pool, &self.tokens, name, role).await
     }
 
