@@ -8,7 +8,7 @@
 //! buys nothing for files of at most 10 MiB. A malformed `Range` is ignored (200), an
 //! unsatisfiable one is 416.
 
-use std::ops::RangeInclusive;
+use std::{io, ops::RangeInclusive};
 
 use authn::AuthUser;
 use axum::{
@@ -123,7 +123,13 @@ pub async fn download(
         Wanted::Unsatisfiable => return Ok(unsatisfiable(headers, size)),
     };
     let length = range.as_ref().map_or(size, |range| range.end - range.start);
-    let opened = state.files.open(&file.storage_key, range).await?;
+    let opened = match state.files.open(&file.storage_key, range).await {
+        Ok(opened) => opened,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Err(vanished(&state, &file.storage_key, error).await);
+        }
+        Err(error) => return Err(error.into()),
+    };
     if opened.size != size {
         return Err(ApiError::Internal(format!(
             "{} holds {} bytes, its row says {size}",
@@ -146,6 +152,17 @@ pub async fn download(
     // in memory, whichever store it comes from.
     let body = Body::from_stream(opened.body);
     Ok((status, headers, body).into_response())
+}
+
+/// Why the bytes a row named were not in the store. A delete that committed after the row
+/// was read removes its bytes right after: the file is gone, as it would be for a request
+/// a moment later (404). Bytes missing while a row still names them are the store's fault.
+async fn vanished(state: &AppState, storage_key: &str, error: io::Error) -> ApiError {
+    match db::projects::files::is_referenced(&state.pool, storage_key).await {
+        Ok(false) => ApiError::NotFound("file"),
+        Ok(true) => ApiError::Internal(format!("{storage_key} is referenced but missing: {error}")),
+        Err(error) => error.into(),
+    }
 }
 
 /// What of the file the request asks for.
