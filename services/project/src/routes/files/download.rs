@@ -1,6 +1,7 @@
 //! `GET` (and `HEAD`) `.../files/{path}`: the bytes streamed from the store, resumable and
-//! revalidatable. The `ETag` is the quoted SHA-256, a strong validator: stored bytes never
-//! change, so the hash names exactly one representation.
+//! revalidatable. The `ETag` is the quoted SHA-256 of the bytes and a digest of the
+//! `Content-Type` ([`entity_tag`]), a strong validator: stored bytes never change, so it
+//! names exactly one representation.
 //!
 //! Preconditions are evaluated in RFC 9110 §13.2.2 order: `If-None-Match` (weak comparison)
 //! first, then `If-Range` (strong), then `Range`. One satisfiable range is answered with
@@ -22,6 +23,7 @@ use headers::{ETag, HeaderMapExt, IfNoneMatch, IfRange};
 use http_range_header::RangeUnsatisfiableError;
 use platform::extract::{Path, Query};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use super::{DEFAULT_CONTENT_TYPE, FileAt, file_path};
 use crate::{access::readable, error::ApiError, state::AppState};
@@ -50,20 +52,20 @@ pub struct DownloadQuery {
     ),
     responses(
         (status = 200, description = "The whole file, as an attachment with `nosniff`", content_type = "application/octet-stream", headers(
-            ("ETag" = String, description = "The quoted SHA-256 of the bytes"),
+            ("ETag" = String, description = "The quoted SHA-256 of the bytes, a dash and 16 hex digits naming the Content-Type"),
             ("Accept-Ranges" = String, description = "`bytes`"),
             ("Content-Length" = u64, description = "The file's size"),
             ("X-File-Version" = i32, description = "The version served")
         )),
         (status = 206, description = "The requested range", content_type = "application/octet-stream", headers(
             ("Content-Range" = String, description = "`bytes first-last/size`"),
-            ("ETag" = String, description = "The quoted SHA-256 of the whole file"),
+            ("ETag" = String, description = "The whole file's ETag, as a 200 would carry"),
             ("Accept-Ranges" = String, description = "`bytes`"),
             ("Content-Length" = u64, description = "The range's length"),
             ("X-File-Version" = i32, description = "The version served")
         )),
         (status = 304, description = "Not modified: an `If-None-Match` ETag matches; no body", headers(
-            ("ETag" = String, description = "The quoted SHA-256 of the bytes")
+            ("ETag" = String, description = "The quoted SHA-256 of the bytes, a dash and 16 hex digits naming the Content-Type")
         )),
         (status = 404, description = "not_found: no such project (or not yours), file or version", body = platform::openapi::ApiErrorBody),
         (status = 416, description = "range_not_satisfiable: the range starts at or beyond the end", body = platform::openapi::ApiErrorBody, headers(
@@ -85,8 +87,10 @@ pub async fn download(
     let file = db::projects::files::find(&state.pool, project_id, &path, query.version)
         .await?
         .ok_or(ApiError::NotFound("file"))?;
-    let etag_value =
-        HeaderValue::from_str(&format!("\"{}\"", file.sha256)).map_err(ApiError::internal)?;
+    let content_type = HeaderValue::from_str(&file.mime_type)
+        .unwrap_or(HeaderValue::from_static(DEFAULT_CONTENT_TYPE));
+    let etag_value = HeaderValue::from_str(&entity_tag(&file.sha256, &content_type))
+        .map_err(ApiError::internal)?;
     let etag: ETag = etag_value
         .to_str()
         .map_err(ApiError::internal)?
@@ -136,8 +140,6 @@ pub async fn download(
             file.storage_key, opened.size
         )));
     }
-    let content_type = HeaderValue::from_str(&file.mime_type)
-        .unwrap_or(HeaderValue::from_static(DEFAULT_CONTENT_TYPE));
     headers.insert(header::CONTENT_TYPE, content_type);
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     headers.insert(
@@ -163,6 +165,16 @@ async fn vanished(state: &AppState, storage_key: &str, error: io::Error) -> ApiE
         Ok(true) => ApiError::Internal(format!("{storage_key} is referenced but missing: {error}")),
         Err(error) => error.into(),
     }
+}
+
+/// The entity tag of what a GET answers: the bytes' SHA-256, then the first 16 hex digits
+/// of the SHA-256 of the `Content-Type` served. Those two are all that differs between
+/// versions' answers, so the same bytes uploaded again under another type get another tag
+/// (a client revalidating must get the new type, not 304), and stored bytes never change,
+/// so the tag is strong.
+fn entity_tag(sha256: &str, content_type: &HeaderValue) -> String {
+    let type_digest = format!("{:x}", Sha256::digest(content_type.as_bytes()));
+    format!("\"{sha256}-{}\"", &type_digest[..16])
 }
 
 /// What of the file the request asks for.

@@ -134,7 +134,8 @@ pub struct FileView {
     /// 1 for the first upload of this path, then 2, 3, ...
     pub version: i32,
     pub size_bytes: i64,
-    /// Lower-case hex SHA-256 of the bytes; also the download's `ETag` (quoted).
+    /// Lower-case hex SHA-256 of the bytes; the download's `ETag` begins with it (then a
+    /// digest of the Content-Type, since the same bytes may be uploaded under another type).
     pub sha256: String,
     pub mime_type: String,
     /// Who uploaded (or restored) this version.
