@@ -62,10 +62,7 @@ impl From<sqlx::Error> for ApiError {
                 "completed_at needs status done or cancelled",
             ),
             V::InvalidFilePath => invalid("invalid_file_path", FILE_PATH_RULE),
-            V::InvalidFileMimeType => invalid(
-                "invalid_content_type",
-                "Content-Type must be a media type such as text/plain",
-            ),
+            V::InvalidFileMimeType => invalid("invalid_content_type", MEDIA_TYPE_RULE),
             V::FileTooLarge => ApiError::PayloadTooLarge,
             V::FileVersionTaken => ApiError::Conflict {
                 code: "upload_conflict",
@@ -80,6 +77,11 @@ impl From<sqlx::Error> for ApiError {
 /// What an explicit slug must look like: `validate::slug` checks it before SQL, the
 /// migration's `projects_slug_check` after, and both answer with this.
 pub const SLUG_RULE: &str = "slug must be lower-case letters and digits separated by single hyphens, at most 100 characters";
+
+/// What an upload's Content-Type must look like: `routes::files` checks it before reading
+/// the body, the migration's `project_files_mime_type_check` at INSERT, and both answer with
+/// this.
+pub const MEDIA_TYPE_RULE: &str = "Content-Type must be a media type such as text/plain";
 
 /// What a file path must look like: `routes::files` checks it before SQL, the migration's
 /// path check after, and both answer with this.

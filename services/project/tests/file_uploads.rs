@@ -1,9 +1,15 @@
 //! Form uploads (`POST .../files`, `multipart/form-data`): the same versions, limit and
-//! checks as the raw `PUT`, and a clear JSON 4xx for every malformed form.
+//! checks as the raw `PUT`, and a clear JSON 4xx for every malformed form; and what a raw
+//! `PUT` refuses from its head alone.
 
 mod common;
 
-use axum::http::{Method, StatusCode};
+use std::time::Duration;
+
+use axum::{
+    body::Body,
+    http::{Method, StatusCode},
+};
 use common::{FORM_BOUNDARY, FormPart, TestApp, form};
 use sqlx::PgPool;
 
@@ -317,4 +323,33 @@ async fn openapi_documents_the_form_upload_restore_and_ranges(pool: PgPool) {
         .map(|parameter| parameter["name"].as_str().expect("name"))
         .collect();
     assert_eq!(headers, ["Range", "If-None-Match", "If-Range"]);
+}
+
+/// A declared type the store would refuse is refused from the request's head: the client
+/// that announced 5 MiB and never sends them still gets its answer (after the service's
+/// few seconds of draining), not the request timeout's 408 half a minute later.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_refused_content_type_is_answered_before_the_body_is_read(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let id = app.project_id("Types", &alice).await;
+    let never_sent = futures::stream::pending::<Result<Vec<u8>, std::io::Error>>();
+    let upload = app
+        .request(Method::PUT, &format!("/api/projects/{id}/files/big.bin"))
+        .bearer(&alice)
+        .header("content-type", "not a media type")
+        .header("content-length", &(5 * 1024 * 1024).to_string())
+        .body(Body::from_stream(never_sent))
+        .send();
+    let reply = tokio::time::timeout(Duration::from_secs(15), upload)
+        .await
+        .expect("an answer without the body (the request timeout is 30 s)");
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.code(), "invalid_content_type");
+    assert!(app.stored_files().is_empty(), "{:?}", app.stored_files());
 }

@@ -256,7 +256,8 @@ async fn a_refused_row_removes_the_bytes_already_written(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
     let id = app.project_id("Clean", &alice).await;
-    // The CHECK on mime_type fails only at INSERT, after the bytes are on disk.
+    // Refused from the request's head now (the CHECK at INSERT is the backstop): either
+    // way nothing stays on disk.
     let reply = app
         .upload(&id, "x.txt", "not a media type", "data", &alice)
         .await;

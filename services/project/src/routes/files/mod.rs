@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use crate::{
     access::{Change, readable},
-    error::{ApiError, FILE_PATH_RULE},
+    error::{ApiError, FILE_PATH_RULE, MEDIA_TYPE_RULE},
     state::AppState,
 };
 
@@ -116,14 +116,40 @@ fn file_path(value: &str) -> Result<String, ApiError> {
 }
 
 /// The media type an upload declares (a request's or a form part's `Content-Type`), kept as
-/// sent; the database's CHECK judges its shape.
+/// sent. Judged before the body is read, so a refused type costs no upload; the migration's
+/// `project_files_mime_type_check` says the same and remains the backstop.
 fn mime_type(declared: Option<&HeaderValue>) -> Result<String, ApiError> {
-    match declared {
-        Some(value) => value.to_str().map(str::to_owned).map_err(|_| {
-            ApiError::validation("invalid_content_type", "Content-Type must be ASCII")
-        }),
-        None => Ok(DEFAULT_CONTENT_TYPE.to_owned()),
+    let Some(value) = declared else {
+        return Ok(DEFAULT_CONTENT_TYPE.to_owned());
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::validation("invalid_content_type", "Content-Type must be ASCII"))?;
+    if !is_media_type(value) {
+        return Err(ApiError::validation(
+            "invalid_content_type",
+            MEDIA_TYPE_RULE,
+        ));
     }
+    Ok(value.to_owned())
+}
+
+const MEDIA_TYPE_MAX: usize = 255;
+
+/// The CHECK's rule: at most 255 characters, `type/subtype` of letters, digits and
+/// `!#$&^_.+-` (each starting with a letter or digit), then nothing or `;` and parameters.
+fn is_media_type(value: &str) -> bool {
+    let token = |part: &str| {
+        part.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "!#$&^_.+-".contains(c))
+    };
+    let essence = value.split(';').next().unwrap_or_default();
+    value.chars().count() <= MEDIA_TYPE_MAX
+        && essence
+            .split_once('/')
+            .is_some_and(|(kind, subtype)| token(kind) && token(subtype))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -213,7 +239,34 @@ pub async fn remove(
 
 #[cfg(test)]
 mod tests {
-    use super::file_path;
+    use super::{file_path, is_media_type};
+
+    #[test]
+    fn media_types_follow_the_migrations_check() {
+        for good in [
+            "text/plain",
+            "application/vnd.api+json",
+            "text/plain; charset=utf-8",
+            "text/plain;",
+            "x-a/b.c",
+        ] {
+            assert!(is_media_type(good), "{good:?}");
+        }
+        let long = format!("text/{}", "a".repeat(251));
+        for bad in [
+            "",
+            "text",
+            "not a media type",
+            "text/",
+            "/plain",
+            "text/plain ; charset=utf-8",
+            "-text/plain",
+            "text/plain/x",
+            long.as_str(),
+        ] {
+            assert!(!is_media_type(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn traversal_and_aliasing_paths_are_refused() {
