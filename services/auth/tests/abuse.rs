@@ -103,6 +103,32 @@ async fn login_attempts_are_rate_limited_per_account_across_instances(pool: PgPo
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
+async fn an_account_has_one_login_budget_whichever_name_the_guesses_use(pool: PgPool) {
+    let app = TestApp::with_config(pool, config(json!({ "rate_limit_login_per_minute": 4 }))).await;
+    app.register("alice").await;
+    // Username and email, in any case: every spelling names the same account and budget.
+    let spellings = ["alice", "alice@example.com", "ALICE", "Alice@Example.com"];
+    for (attempt, login) in spellings.iter().enumerate() {
+        let ip = format!("198.51.100.{attempt}");
+        let reply = app.login_from(&ip, login, "wrong password").await;
+        assert_eq!(
+            reply.code(),
+            "invalid_credentials",
+            "attempt {attempt} as {login}"
+        );
+    }
+    let reply = app
+        .login_from("198.51.100.99", "alice@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        "{}",
+        reply.body
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
 async fn login_attempts_are_rate_limited_per_ip(pool: PgPool) {
     let app = TestApp::with_config(pool, config(json!({ "rate_limit_login_per_minute": 3 }))).await;
     for name in ["a1", "a2", "a3"] {

@@ -154,13 +154,20 @@ pub async fn login(
     Json(request): Json<LoginRequest>,
 ) -> Result<axum::Json<LoginReply>, ApiError> {
     let login = request.login.trim().to_lowercase();
-    credentials::count_guess(&state, &client, &format!("account:{login}")).await?;
+    credentials::count_client_guess(&state, &client).await?;
+    let user = db::auth::users::find_by_login(&state.pool, &login).await?;
+    // Counted by the account, not by how the request spells it: a username and an email
+    // naming one account must not give it two budgets.
+    let account = match &user {
+        Some(user) => format!("account:{}", user.id),
+        None => format!("account:{login}"),
+    };
+    credentials::count_account_guess(&state, &account).await?;
     if request.password.len() > validate::PASSWORD_MAX_CHARS * 4 {
         // Longer than any password we accept: refuse before spending a hash on it.
         return Err(ApiError::InvalidCredentials);
     }
 
-    let user = db::auth::users::find_by_login(&state.pool, &login).await?;
     // Every refusal below costs one verification, whichever it is: an early answer for
     // unknown or locked accounts would tell them apart by time.
     let stored = user.as_ref().map(|user| user.password_hash.clone());
