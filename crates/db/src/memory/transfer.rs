@@ -1,6 +1,7 @@
 //! Moving documents between databases: the export reads one owner's documents with their
 //! chunks as one consistent snapshot, a row at a time; the import writes documents under
-//! the ids they had, with multi-row statements.
+//! the ids they had (or, for copies of other owners' documents, the ids the caller derives),
+//! with multi-row statements.
 
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
@@ -97,6 +98,22 @@ pub async fn owners(
 ) -> Result<Vec<(Uuid, Option<Uuid>)>, sqlx::Error> {
     let rows = sqlx::query!(
         "SELECT id, owner_id FROM memory.documents WHERE id = ANY($1)",
+        ids
+    )
+    .fetch_all(executor)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row.owner_id)).collect())
+}
+
+/// Who owns the document of each of the chunks among `ids` that exist (`None`: shared).
+pub async fn chunk_owners(
+    executor: impl PgExecutor<'_>,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, Option<Uuid>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT c.id AS "id!", d.owner_id AS "owner_id?"
+           FROM memory.chunks c JOIN memory.documents d ON d.id = c.document_id
+           WHERE c.id = ANY($1)"#,
         ids
     )
     .fetch_all(executor)

@@ -142,7 +142,9 @@ pub async fn export(
         description = "One DocumentRecord per line, as the export writes them; up to 256 MiB"),
     responses(
         (status = 200, description = "what each line became: counts, and the first 100 \
-            errors and notices with their line numbers", body = ImportReport),
+            errors and notices with their line numbers (a line whose ids are another \
+            owner's documents' is stored as a copy: notice stored_under_new_id with its \
+            new_id)", body = ImportReport),
         (status = 400, description = "invalid_query: scope is neither mine nor shared; \
             upload_interrupted: the body broke off (the lines read before it are kept)", body = ApiErrorBody),
         (status = 413, description = "payload_too_large: the body is over 256 MiB (the lines \

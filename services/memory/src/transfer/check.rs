@@ -62,6 +62,7 @@ pub(super) fn read_line(bytes: &[u8]) -> Result<DocumentRecord, ApiError> {
 }
 
 /// A document checked as an ingestion is, ready to write.
+#[derive(Clone)]
 pub(super) struct Checked {
     pub(super) document: ImportedDocument,
     pub(super) chunks: Vec<NewChunk>,

@@ -1,5 +1,6 @@
 //! One line of an export or import: a document with its chunks. The document's text is its
-//! chunks; they keep their ids, so an imported chunk's vector has its exported point id.
+//! chunks; they keep their ids, so an imported chunk's vector has its exported point id
+//! (a copy's chunks have ids of their own, and so have their vectors).
 
 use chrono::{DateTime, Utc};
 use db::memory::transfer::{ExportedChunk, ExportedDocument};
@@ -13,7 +14,9 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentRecord {
-    /// Kept on import: importing the same id again changes nothing.
+    /// Kept on import: importing the same id again changes nothing. When it (or a chunk's
+    /// id) is another owner's document's, the import stores a copy under ids of its own (the
+    /// notice `stored_under_new_id` gives the new one).
     pub id: Uuid,
     pub source: String,
     pub external_id: Option<String>,
@@ -41,7 +44,8 @@ pub struct DocumentRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChunkRecord {
-    /// Kept on import: the id of the chunk's vector too.
+    /// Kept on import (but in a copy: see the document's `id`): the id of the chunk's vector
+    /// too.
     pub id: Uuid,
     /// The chunk's place in the document, from 0.
     pub index: i32,

@@ -15,8 +15,8 @@ pub const MAX_REPORTED: usize = 100;
 pub struct ImportReport {
     /// Documents written (their chunks are indexed in the background).
     pub imported: u64,
-    /// Lines whose document was there already: the same id (yours), or without
-    /// `external_id`, the same text under another id (see `notices`).
+    /// Lines whose document was there already: the same id (yours, or its copy's: see
+    /// `notices`), or without `external_id`, the same text under another id.
     pub unchanged: u64,
     /// Lines not imported (see `errors`).
     pub failed: u64,
@@ -24,7 +24,10 @@ pub struct ImportReport {
     pub projects_dropped: u64,
     /// Why lines failed: the first 100.
     pub errors: Vec<LineProblem>,
-    /// What was imported differently from the line: the first 100.
+    /// What was imported differently from the line: the first 100. `stored_under_new_id`:
+    /// the line's ids belong to another owner's documents, so it is a copy under ids of
+    /// your own (`new_id`; its chunks' ids are new too), the same each time the line is
+    /// imported into the same account.
     pub notices: Vec<LineProblem>,
 }
 
@@ -36,6 +39,12 @@ pub struct LineProblem {
     /// The document's id, when the line got as far as having one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
+    /// The id the line's document is stored under instead of `id` (`stored_under_new_id`):
+    /// a UUID v5 named by the 16 bytes of `id` in the namespace of your user id (for shared
+    /// documents, `094255f8-a9e8-4561-9fb4-2a3ccb737aa5`); each chunk's new id is made the same way
+    /// from its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_id: Option<Uuid>,
     pub code: &'static str,
     pub message: String,
 }
@@ -49,6 +58,7 @@ impl ImportReport {
         let problem = LineProblem {
             line,
             id,
+            new_id: None,
             code: error.status_and_code().1,
             message: error.to_string(),
         };
@@ -59,8 +69,25 @@ impl ImportReport {
         let problem = LineProblem {
             line,
             id: Some(id),
+            new_id: None,
             code,
             message,
+        };
+        keep_first_lines(&mut self.notices, problem);
+    }
+
+    /// Says that the document of `line` is stored as `new_id`: a copy, whatever of its ids
+    /// was another owner's (the message names none, so nothing is told about them).
+    pub(super) fn stored_under_new_id(&mut self, line: u64, id: Uuid, new_id: Uuid) {
+        let problem = LineProblem {
+            line,
+            id: Some(id),
+            new_id: Some(new_id),
+            code: "stored_under_new_id",
+            message: format!(
+                "stored as document {new_id}, its chunks under new ids too: this line's ids \
+                 belong to documents that are not yours"
+            ),
         };
         keep_first_lines(&mut self.notices, problem);
     }
@@ -84,6 +111,7 @@ mod tests {
         LineProblem {
             line,
             id: None,
+            new_id: None,
             code: "invalid",
             message: format!("line {line}"),
         }

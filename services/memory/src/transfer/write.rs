@@ -2,10 +2,12 @@
 //! ids with one multi-row insert, then their chunks with another, pending for the
 //! background indexer (woken once the batch commits).
 //!
-//! A document is `unchanged` when its id is stored for the same owner, or (without
-//! `external_id`) when its owner holds the same text under another id; it fails when its
-//! id, a chunk's id or its re-ingestion key belongs to another document. When the database
-//! refuses the batch, its documents are written one by one, so only the one at fault fails.
+//! A document is `unchanged` when its id (or its copy's, see [`super::copies`]) is stored
+//! for the same owner, or (without `external_id`) when its owner holds the same text under
+//! another id. One whose id or a chunk's belongs to another owner's document is written as
+//! a copy; it fails when a chunk's id is another of the owner's documents', or its
+//! re-ingestion key is. When the database refuses the batch, its documents are written one
+//! by one, so only the one at fault fails.
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,7 +15,11 @@ use authn::AuthUser;
 use db::memory::documents::ContentKey;
 use uuid::Uuid;
 
-use super::{check::Checked, report::ImportReport};
+use super::{
+    check::Checked,
+    copies::{self, Holders, Placement},
+    report::ImportReport,
+};
 use crate::{
     error::ApiError,
     ingest::{batch::ANALYZE_AFTER_CHUNKS, project, stored_copies},
@@ -24,8 +30,11 @@ use crate::{
 #[derive(Default)]
 pub(super) struct Batch {
     items: Vec<Item>,
+    /// The ids its documents may take: their own and their copies'.
     ids: HashSet<Uuid>,
+    /// The same for their chunks.
     chunk_ids: HashSet<Uuid>,
+    chunks: usize,
     text_bytes: usize,
 }
 
@@ -46,22 +55,22 @@ impl Batch {
     }
 
     pub(super) fn chunks(&self) -> usize {
-        self.chunk_ids.len()
+        self.chunks
     }
 
-    /// Whether `checked` repeats the id of a document, or of a chunk, in the batch.
+    /// Whether `checked` may take the id of a document, or of a chunk, that another line of
+    /// the batch may take (its own or its copy's).
     pub(super) fn overlaps(&self, checked: &Checked) -> bool {
-        self.ids.contains(&checked.document.id)
-            || checked
-                .chunks
-                .iter()
-                .any(|chunk| self.chunk_ids.contains(&chunk.id))
+        copies::document_ids(checked)
+            .iter()
+            .any(|id| self.ids.contains(id))
+            || copies::chunk_ids(checked).any(|id| self.chunk_ids.contains(&id))
     }
 
     pub(super) fn push(&mut self, line: u64, checked: Checked) {
-        self.ids.insert(checked.document.id);
-        self.chunk_ids
-            .extend(checked.chunks.iter().map(|chunk| chunk.id));
+        self.ids.extend(copies::document_ids(&checked));
+        self.chunk_ids.extend(copies::chunk_ids(&checked));
+        self.chunks += checked.chunks.len();
         self.text_bytes += checked
             .chunks
             .iter()
@@ -83,6 +92,12 @@ enum Outcome {
         copy_of: Option<Uuid>,
     },
     Failed(ApiError),
+}
+
+/// What became of one document, and the id of its copy when it is stored as one.
+struct Written {
+    outcome: Outcome,
+    copy: Option<Uuid>,
 }
 
 /// Writes `batch` and adds what became of each document to `report`. Fails only when the
@@ -117,17 +132,25 @@ pub(super) async fn write_batch(
             for item in batch.items.chunks(1) {
                 match write(state, item).await {
                     Ok(mut outcome) => outcomes.append(&mut outcome),
-                    Err(error) => outcomes.push(Outcome::Failed(error.into())),
+                    Err(error) => outcomes.push(failed(error.into())),
                 }
             }
             outcomes
         }
-        Err(error @ sqlx::Error::Database(_)) => vec![Outcome::Failed(error.into())],
+        Err(error @ sqlx::Error::Database(_)) => vec![failed(error.into())],
         Err(error) => return Err(error.into()),
     };
     let mut chunks_imported = 0;
-    for (item, outcome) in batch.items.iter().zip(outcomes) {
+    for (item, Written { outcome, copy }) in batch.items.iter().zip(outcomes) {
         let (line, id) = (item.line, item.checked.document.id);
+        // A copy whose text the importer holds under another id is not stored at all.
+        let stored = matches!(
+            outcome,
+            Outcome::Imported | Outcome::Unchanged { copy_of: None }
+        );
+        if let (Some(new_id), true) = (copy, stored) {
+            report.stored_under_new_id(line, id, new_id);
+        }
         match outcome {
             Outcome::Imported => {
                 report.imported += 1;
@@ -166,50 +189,45 @@ pub(super) async fn write_batch(
 }
 
 /// One transaction for `items`; an outcome for each, in order.
-async fn write(state: &AppState, items: &[Item]) -> Result<Vec<Outcome>, sqlx::Error> {
+async fn write(state: &AppState, items: &[Item]) -> Result<Vec<Written>, sqlx::Error> {
     let mut tx = state.pool.begin().await?;
-    // Chunks first, documents second: each statement sees what has committed by then, so a
-    // concurrent import of the same lines that commits in between shows its documents
-    // (unchanged) rather than only its chunks (which would read as another document's).
-    let chunk_ids: Vec<Uuid> = items
-        .iter()
-        .flat_map(|item| item.checked.chunks.iter().map(|chunk| chunk.id))
-        .collect();
-    let taken_chunks: HashSet<Uuid> = db::memory::chunks::existing_ids(&mut *tx, &chunk_ids)
-        .await?
-        .into_iter()
-        .collect();
-    let ids: Vec<Uuid> = items.iter().map(|item| item.checked.document.id).collect();
-    let owners: HashMap<Uuid, Option<Uuid>> = db::memory::transfer::owners(&mut *tx, &ids)
-        .await?
-        .into_iter()
-        .collect();
+    let holders = Holders::read(&mut tx, items.iter().map(|item| &item.checked)).await?;
     let mut outcomes: Vec<Option<Outcome>> = items.iter().map(|_| None).collect();
+    let mut copies: Vec<Option<Uuid>> = vec![None; items.len()];
+    // What each line is stored as: itself, or its copy (kept in `as_copies`).
+    let mut as_copies: HashMap<usize, Checked> = HashMap::new();
     let mut candidates = Vec::new();
     for (at, item) in items.iter().enumerate() {
-        let document = &item.checked.document;
-        outcomes[at] = match owners.get(&document.id) {
-            Some(owner) => Some(stored_under_id(*owner, document.owner_id)),
-            None if item
-                .checked
-                .chunks
-                .iter()
-                .any(|c| taken_chunks.contains(&c.id)) =>
-            {
-                Some(Outcome::Failed(ApiError::Conflict {
-                    code: "chunk_id_taken",
-                    message: "a chunk id of this document belongs to another document",
-                }))
+        outcomes[at] = match holders.place(&item.checked) {
+            Placement::Held { copy } => {
+                copies[at] = copy;
+                Some(Outcome::Unchanged { copy_of: None })
             }
-            None => {
+            Placement::IdTaken => Some(id_taken()),
+            Placement::ChunkTaken => Some(Outcome::Failed(ApiError::Conflict {
+                code: "chunk_id_taken",
+                message: "a chunk id of this document belongs to another document",
+            })),
+            Placement::AsIs => {
+                candidates.push(at);
+                None
+            }
+            Placement::Copy(copy) => {
+                copies[at] = Some(copy.document.id);
+                as_copies.insert(at, *copy);
                 candidates.push(at);
                 None
             }
         };
     }
+    let stored: Vec<&Checked> = items
+        .iter()
+        .enumerate()
+        .map(|(at, item)| as_copies.get(&at).unwrap_or(&item.checked))
+        .collect();
     let documents: Vec<_> = candidates
         .iter()
-        .map(|&at| items[at].checked.document.clone())
+        .map(|&at| stored[at].document.clone())
         .collect();
     let inserted: HashSet<Uuid> = if documents.is_empty() {
         HashSet::new()
@@ -221,17 +239,17 @@ async fn write(state: &AppState, items: &[Item]) -> Result<Vec<Outcome>, sqlx::E
     };
     let skipped: Vec<usize> = candidates
         .into_iter()
-        .filter(|&at| !inserted.contains(&ids[at]))
+        .filter(|&at| !inserted.contains(&stored[at].document.id))
         .collect();
-    for (at, outcome) in explain_skipped(&mut tx, items, &skipped).await? {
+    for (at, outcome) in explain_skipped(&mut tx, &stored, &skipped).await? {
         outcomes[at] = Some(outcome);
     }
-    let rows: Vec<(Uuid, &db::memory::NewChunk)> = items
+    let rows: Vec<(Uuid, &db::memory::NewChunk)> = stored
         .iter()
-        .filter(|item| inserted.contains(&item.checked.document.id))
-        .flat_map(|item| {
-            let id = item.checked.document.id;
-            item.checked.chunks.iter().map(move |chunk| (id, chunk))
+        .filter(|checked| inserted.contains(&checked.document.id))
+        .flat_map(|checked| {
+            let id = checked.document.id;
+            checked.chunks.iter().map(move |chunk| (id, chunk))
         })
         .collect();
     if !rows.is_empty() {
@@ -241,8 +259,27 @@ async fn write(state: &AppState, items: &[Item]) -> Result<Vec<Outcome>, sqlx::E
     tx.commit().await?;
     Ok(outcomes
         .into_iter()
-        .map(|outcome| outcome.unwrap_or(Outcome::Imported))
+        .zip(copies)
+        .map(|(outcome, copy)| Written {
+            outcome: outcome.unwrap_or(Outcome::Imported),
+            copy,
+        })
         .collect())
+}
+
+fn failed(error: ApiError) -> Written {
+    Written {
+        outcome: Outcome::Failed(error),
+        copy: None,
+    }
+}
+
+/// Said alike whether the id is another owner's or its copy's is: nothing more is told.
+fn id_taken() -> Outcome {
+    Outcome::Failed(ApiError::Conflict {
+        code: "document_id_taken",
+        message: "this id belongs to another document: it cannot be imported",
+    })
 }
 
 /// A document whose id is stored: the importer's own (unchanged) or someone else's, which
@@ -251,10 +288,7 @@ fn stored_under_id(stored_owner: Option<Uuid>, importer: Option<Uuid>) -> Outcom
     if stored_owner == importer {
         Outcome::Unchanged { copy_of: None }
     } else {
-        Outcome::Failed(ApiError::Conflict {
-            code: "document_id_taken",
-            message: "this id belongs to another document: it cannot be imported",
-        })
+        id_taken()
     }
 }
 
@@ -264,23 +298,20 @@ fn stored_under_id(stored_owner: Option<Uuid>, importer: Option<Uuid>) -> Outcom
 /// committed (or this transaction's own).
 async fn explain_skipped(
     tx: &mut sqlx::PgTransaction<'_>,
-    items: &[Item],
+    items: &[&Checked],
     skipped: &[usize],
 ) -> Result<Vec<(usize, Outcome)>, sqlx::Error> {
     if skipped.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<Uuid> = skipped
-        .iter()
-        .map(|&at| items[at].checked.document.id)
-        .collect();
+    let ids: Vec<Uuid> = skipped.iter().map(|&at| items[at].document.id).collect();
     let owners: HashMap<Uuid, Option<Uuid>> = db::memory::transfer::owners(&mut **tx, &ids)
         .await?
         .into_iter()
         .collect();
     let content_keys: Vec<ContentKey> = skipped
         .iter()
-        .map(|&at| &items[at].checked.document)
+        .map(|&at| &items[at].document)
         .filter(|document| document.fields.external_id.is_none())
         .filter_map(|document| {
             Some(ContentKey {
@@ -292,7 +323,7 @@ async fn explain_skipped(
     let copies = stored_copies(&mut **tx, &content_keys).await?;
     let mut explained = Vec::with_capacity(skipped.len());
     for &at in skipped {
-        let document = &items[at].checked.document;
+        let document = &items[at].document;
         let outcome = if let Some(owner) = owners.get(&document.id) {
             stored_under_id(*owner, document.owner_id)
         } else if let Some(external_id) = &document.fields.external_id {
