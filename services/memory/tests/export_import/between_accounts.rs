@@ -188,3 +188,31 @@ async fn lines_that_cannot_be_copied_fail_as_taken_ids_did(pool: PgPool) {
     assert_eq!(errors[1]["code"], "chunk_id_taken", "{errors}");
     assert_eq!(app.documents().await, 3);
 }
+
+/// A document's hash is that of its text as ingested, line break at the end included, while
+/// its lone chunk is trimmed: an import cannot recompute the hash from the chunk, so it
+/// keeps the one given, and a later ingestion of that text by the importer finds the copy.
+/// Pins why a supplied `content_hash` that differs from its lone chunk's is not refused
+/// (it held).
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_hash_that_differs_from_its_lone_chunks_is_kept(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (alice, bob) = (app.user(Role::User).await, app.user(Role::User).await);
+    let text = "A note that ends with a line break.\n";
+    let note = json!({"source": "notes", "content": text});
+    let reply = app.ingest(&alice, note.clone()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let lines = records(&export(&app, &alice, "").await);
+    let chunk = lines[0]["chunks"][0]["content"].as_str().unwrap();
+    assert_eq!(lines[0]["content_hash"], memory::ingest::sha256_hex(text));
+    assert_ne!(lines[0]["content_hash"], memory::ingest::sha256_hex(chunk));
+
+    let reply = import(&app, &bob, "", ndjson(&lines)).await;
+    assert_eq!(reply.body["imported"], 1, "{}", reply.body);
+    let again = app.ingest(&bob, note).await;
+    assert_eq!(again.body["status"], "unchanged", "{}", again.body);
+    assert_eq!(
+        again.body["document"]["id"],
+        reply.body["notices"][0]["new_id"]
+    );
+}
