@@ -216,3 +216,25 @@ async fn a_hash_that_differs_from_its_lone_chunks_is_kept(pool: PgPool) {
         reply.body["notices"][0]["new_id"]
     );
 }
+
+/// A line of another owner's whose text the importer holds already is not copied: the
+/// report names the importer's document and no new id (none was stored).
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn another_owners_line_with_text_the_importer_holds_is_not_copied(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (alice, bob) = (app.user(Role::User).await, app.user(Role::User).await);
+    let note = json!({"source": "notes", "content": "Both wrote this."});
+    app.ingest(&alice, note.clone()).await;
+    let bobs = app.ingest(&bob, note).await;
+    let lines = records(&export(&app, &alice, "").await);
+
+    let reply = import(&app, &bob, "", ndjson(&lines)).await;
+    assert_eq!(reply.body["unchanged"], 1, "{}", reply.body);
+    let notices = reply.body["notices"].as_array().unwrap();
+    assert_eq!(notices.len(), 1, "{}", reply.body);
+    assert_eq!(notices[0]["code"], "duplicate_content");
+    assert!(notices[0].get("new_id").is_none(), "{}", reply.body);
+    let id = bobs.body["document"]["id"].as_str().unwrap();
+    assert!(notices[0]["message"].as_str().unwrap().contains(id));
+    assert_eq!(app.documents().await, 2);
+}
