@@ -215,6 +215,8 @@ fn query_field(uri: &Uri) -> String {
     }
 }
 
+pub mod calendar;
+
 /// Serde `deserialize_with` helpers for integer fields, read as JSON Schema (and so the
 /// OpenAPI documents) defines an integer: a number without a fractional part, so `3` and
 /// `3.0` alike. serde alone refuses `3.0` for an `i32`, which would turn a schema-valid

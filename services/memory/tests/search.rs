@@ -232,6 +232,40 @@ async fn bad_searches_are_refused_with_a_code(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
+async fn time_filters_outside_the_years_0001_to_9999_are_refused_in_every_mode(pool: PgPool) {
+    // chrono reads signed years of any length; PostgreSQL refused these when bound (a 500).
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    ingest_topics(&app, &alice).await;
+    for mode in ["vector", "lexical", "hybrid"] {
+        for (field, at) in [
+            ("created_after", "-5000-01-01T00:00:00Z"),
+            ("created_before", "-5000-01-01T00:00:00Z"),
+            ("created_after", "+10000-01-01T00:00:00Z"),
+            ("created_before", "0001-01-01T00:00:00+01:00"),
+        ] {
+            let body = json!({"query": "borrow", "mode": mode, field: at});
+            let refused = app.search(&alice, body).await;
+            assert_eq!(
+                (refused.status, refused.code()),
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+                "{mode} {field} {at}: {}",
+                refused.body
+            );
+        }
+        let widest = json!({"query": "borrow", "mode": mode,
+            "created_after": "0001-01-01T00:00:00Z", "created_before": "9999-12-31T23:59:59Z"});
+        let found = app.search(&alice, widest).await;
+        assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+        assert!(
+            !hit_documents(&found.body).is_empty(),
+            "{mode}: {}",
+            found.body
+        );
+    }
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
 async fn the_postgres_join_checks_ownership_too(pool: PgPool) {
     // Defence in depth: even given another user's chunk ids, the join returns none of them.
     let app = TestApp::new(pool).await;

@@ -20,7 +20,7 @@ use crate::{
     access::{self, Change, readable},
     error::ApiError,
     state::AppState,
-    validate::{self, present, text_enum},
+    validate::{self, text_enum},
 };
 
 pub fn router() -> Router<AppState> {
@@ -93,7 +93,11 @@ pub struct NewEpicInput {
     pub status: Option<EpicStatus>,
     #[serde(default)]
     pub position: f64,
+    /// `YYYY-MM-DD`, years 0001 to 9999.
+    #[serde(default, deserialize_with = "platform::extract::calendar::optional")]
     pub start_date: Option<NaiveDate>,
+    /// `YYYY-MM-DD`, years 0001 to 9999.
+    #[serde(default, deserialize_with = "platform::extract::calendar::optional")]
     pub target_date: Option<NaiveDate>,
 }
 
@@ -165,12 +169,12 @@ pub struct EpicUpdate {
     pub description: Option<String>,
     pub status: Option<EpicStatus>,
     pub position: Option<f64>,
-    /// `null` clears it.
-    #[serde(default, deserialize_with = "present")]
+    /// `YYYY-MM-DD`, years 0001 to 9999; `null` clears it.
+    #[serde(default, deserialize_with = "platform::extract::calendar::patch")]
     #[schema(value_type = Option<NaiveDate>, nullable)]
     pub start_date: Option<Option<NaiveDate>>,
-    /// `null` clears it.
-    #[serde(default, deserialize_with = "present")]
+    /// `YYYY-MM-DD`, years 0001 to 9999; `null` clears it.
+    #[serde(default, deserialize_with = "platform::extract::calendar::patch")]
     #[schema(value_type = Option<NaiveDate>, nullable)]
     pub target_date: Option<Option<NaiveDate>>,
 }

@@ -146,6 +146,8 @@ pub struct NewTaskInput {
     /// project's highest position.
     #[serde(default)]
     pub position: Option<f64>,
+    /// `YYYY-MM-DD`, years 0001 to 9999.
+    #[serde(default, deserialize_with = "platform::extract::calendar::optional")]
     pub due_date: Option<NaiveDate>,
     #[schema(minimum = 0)]
     #[serde(
@@ -248,7 +250,8 @@ pub struct TaskUpdate {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Uuid>, nullable)]
     pub assignee_id: Option<Option<Uuid>>,
-    #[serde(default, deserialize_with = "present")]
+    /// `YYYY-MM-DD`, years 0001 to 9999; `null` clears it.
+    #[serde(default, deserialize_with = "platform::extract::calendar::patch")]
     #[schema(value_type = Option<NaiveDate>, nullable)]
     pub due_date: Option<Option<NaiveDate>>,
     #[serde(default, deserialize_with = "platform::extract::whole_number::patch")]

@@ -52,9 +52,11 @@ pub struct SearchRequest {
     #[serde(default)]
     #[schema(max_items = 100)]
     pub project_ids: Vec<Uuid>,
-    /// Only documents ingested at or after this time (RFC 3339).
+    /// Only documents ingested at or after this time (RFC 3339, years 0001 to 9999 in UTC).
+    #[serde(default, deserialize_with = "platform::extract::calendar::optional")]
     pub created_after: Option<DateTime<Utc>>,
-    /// Only documents ingested before this time (RFC 3339).
+    /// Only documents ingested before this time (RFC 3339, years 0001 to 9999 in UTC).
+    #[serde(default, deserialize_with = "platform::extract::calendar::optional")]
     pub created_before: Option<DateTime<Utc>>,
     /// Drop vector hits scoring below this cosine similarity (-1 to 1). Applies to the
     /// vector ranking (modes `vector` and `hybrid`); lexical ranking has no cosine.

@@ -1,0 +1,101 @@
+//! Values PostgreSQL would refuse when they are bound or indexed are refused at the edge with
+//! a 422, and nothing is written: dates outside the four-digit years `YYYY-MM-DD` writes,
+//! task labels too long for the labels index.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM projects.{table}"))
+        .fetch_one(&app.pool)
+        .await
+        .expect("count")
+}
+
+/// Dates chrono reads but `YYYY-MM-DD` does not write: signed, five-digit, or year 0.
+const OUTSIDE_YEARS: [&str; 4] = ["-5000-01-01", "0000-12-31", "+10000-01-01", "-0001-06-15"];
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn dates_outside_the_years_0001_to_9999_are_refused_and_nothing_is_written(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let base = app.project_path("Dates", &alice).await;
+    let task = app
+        .create_task(&base, json!({ "title": "t" }), &alice)
+        .await;
+    let epic = app
+        .post_as(&format!("{base}/epics"), json!({ "title": "e" }), &alice)
+        .await
+        .body;
+    let (tasks, epics) = (count(&app, "tasks").await, count(&app, "epics").await);
+    let task_path = format!("{base}/tasks/{}", task["number"]);
+    let epic_path = format!("{base}/epics/{}", epic["id"].as_str().expect("epic id"));
+
+    for date in OUTSIDE_YEARS {
+        let attempts: [(&str, &str, Value); 6] = [
+            (
+                "POST",
+                &*format!("{base}/tasks"),
+                json!({ "title": "t", "due_date": date }),
+            ),
+            (
+                "PATCH",
+                &task_path,
+                json!({ "version": 1, "due_date": date }),
+            ),
+            (
+                "POST",
+                &*format!("{base}/epics"),
+                json!({ "title": "e", "start_date": date }),
+            ),
+            (
+                "POST",
+                &*format!("{base}/epics"),
+                json!({ "title": "e", "target_date": date }),
+            ),
+            (
+                "PATCH",
+                &epic_path,
+                json!({ "version": 1, "start_date": date }),
+            ),
+            (
+                "PATCH",
+                &epic_path,
+                json!({ "version": 1, "target_date": date }),
+            ),
+        ];
+        for (method, path, body) in attempts {
+            let reply = match method {
+                "POST" => app.post_as(path, body.clone(), &alice).await,
+                _ => app.patch_as(path, body.clone(), &alice).await,
+            };
+            assert_eq!(
+                (reply.status, reply.code()),
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+                "{method} {path} {body}: {}",
+                reply.body
+            );
+            let message = reply.body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("a year from 0001 to 9999"), "{message}");
+        }
+    }
+    assert_eq!(count(&app, "tasks").await, tasks);
+    assert_eq!(count(&app, "epics").await, epics);
+    let unchanged = app.get_as(&task_path, &alice).await.body;
+    assert_eq!(
+        (unchanged["version"].clone(), unchanged["due_date"].clone()),
+        (json!(1), Value::Null)
+    );
+
+    // The ends of the range are dates like any other.
+    for date in ["0001-01-01", "9999-12-31"] {
+        let created = app
+            .create_task(&base, json!({ "title": "edge", "due_date": date }), &alice)
+            .await;
+        assert_eq!(created["due_date"], date);
+    }
+}
