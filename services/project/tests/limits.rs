@@ -99,3 +99,72 @@ async fn dates_outside_the_years_0001_to_9999_are_refused_and_nothing_is_written
         assert_eq!(created["due_date"], date);
     }
 }
+
+/// Text that does not compress, as a real label would not: the index limit counts the
+/// stored (possibly compressed) bytes.
+fn incompressible(chars: usize) -> String {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..chars)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect()
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn labels_over_100_characters_are_refused_and_nothing_is_written(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let base = app.project_path("Labels", &alice).await;
+    let task = app
+        .create_task(&base, json!({ "title": "t" }), &alice)
+        .await;
+    let task_path = format!("{base}/tasks/{}", task["number"]);
+    let tasks = count(&app, "tasks").await;
+
+    // 3,300 bytes is over what one entry of the GIN index on labels holds (2,712).
+    for label in [incompressible(3300), incompressible(101)] {
+        let labels = json!(["fine", label]);
+        for reply in [
+            app.post_as(
+                &format!("{base}/tasks"),
+                json!({ "title": "t", "labels": labels }),
+                &alice,
+            )
+            .await,
+            app.patch_as(
+                &task_path,
+                json!({ "version": 1, "labels": labels }),
+                &alice,
+            )
+            .await,
+        ] {
+            assert_eq!(
+                (reply.status, reply.code()),
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_labels"),
+                "{}",
+                reply.body
+            );
+        }
+    }
+    assert_eq!(count(&app, "tasks").await, tasks);
+    assert_eq!(app.get_as(&task_path, &alice).await.body["version"], 1);
+
+    // 100 characters of four bytes each are a label like any other.
+    let widest = "🦀".repeat(100);
+    let created = app
+        .create_task(&base, json!({ "title": "t", "labels": [widest] }), &alice)
+        .await;
+    assert_eq!(created["labels"], json!([widest]));
+    let edited = app
+        .patch_as(
+            &task_path,
+            json!({ "version": 1, "labels": [widest] }),
+            &alice,
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+}

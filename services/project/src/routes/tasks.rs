@@ -155,12 +155,28 @@ pub struct NewTaskInput {
         deserialize_with = "platform::extract::whole_number::optional"
     )]
     pub estimate: Option<i32>,
+    /// Each at most 100 characters (422 `invalid_labels`).
     #[serde(default)]
     pub labels: Vec<String>,
 }
 
 fn title(value: &str) -> Result<String, ApiError> {
     validate::text(value, "title", "invalid_title", TITLE_MAX)
+}
+
+/// The most characters one label may have.
+const LABEL_MAX: usize = 100;
+
+/// Each label within [`LABEL_MAX`]: every label is an entry of the GIN index on `labels`,
+/// and PostgreSQL refuses an entry over about 2.7 kB, which failed the write with a 500.
+fn check_labels(labels: &[String]) -> Result<(), ApiError> {
+    if labels.iter().any(|label| label.chars().count() > LABEL_MAX) {
+        return Err(ApiError::validation(
+            "invalid_labels",
+            format!("each label must be at most {LABEL_MAX} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// The epic must be live and in this project; the composite foreign key would accept a
@@ -184,6 +200,7 @@ pub async fn create(
     Json(input): Json<NewTaskInput>,
 ) -> Result<(StatusCode, Json<TaskView>), ApiError> {
     let title = title(&input.title)?;
+    check_labels(&input.labels)?;
     let epic_id = input.epic_id.map(EpicId);
     let mut change = Change::begin(&state.pool, &user, project_id).await?;
     if let Some(epic_id) = epic_id {
@@ -242,6 +259,7 @@ pub struct TaskUpdate {
     pub status: Option<TaskStatus>,
     pub priority: Option<TaskPriority>,
     pub position: Option<f64>,
+    /// Each at most 100 characters (422 `invalid_labels`).
     pub labels: Option<Vec<String>>,
     /// Moves the task to another epic of the same project; `null` takes it out of its epic.
     #[serde(default, deserialize_with = "present")]
@@ -267,6 +285,7 @@ pub async fn update(
     Json(input): Json<TaskUpdate>,
 ) -> Result<Json<TaskView>, ApiError> {
     let title = input.title.as_deref().map(title).transpose()?;
+    input.labels.as_deref().map(check_labels).transpose()?;
     let changes = TaskChanges {
         title: title.as_deref(),
         description: input.description.as_deref().map(str::trim),
