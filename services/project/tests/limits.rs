@@ -1,6 +1,7 @@
 //! Values PostgreSQL would refuse when they are bound or indexed are refused at the edge with
 //! a 422, and nothing is written: dates outside the four-digit years `YYYY-MM-DD` writes,
-//! task labels too long for the labels index.
+//! task labels too long for the labels index, task descriptions too long for the search
+//! index.
 
 mod common;
 
@@ -167,4 +168,75 @@ async fn labels_over_100_characters_are_refused_and_nothing_is_written(pool: PgP
         )
         .await;
     assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+}
+
+/// `words` distinct words of 16 letters, each letter 2 bytes that lower-case to 3 (`Ⱥ` to
+/// `ⱥ`, `Ⱦ` to `ⱦ`): the lexemes of the search index come out half as large again as the text.
+fn words_that_grow_when_indexed(words: u32) -> String {
+    (0..words)
+        .map(|n| {
+            (0..16)
+                .map(|bit| if n >> bit & 1 == 1 { 'Ⱦ' } else { 'Ⱥ' })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn descriptions_over_100_000_characters_are_refused_and_nothing_is_written(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let base = app.project_path("Descriptions", &alice).await;
+    let task = app
+        .create_task(&base, json!({ "title": "t" }), &alice)
+        .await;
+    let task_path = format!("{base}/tasks/{}", task["number"]);
+    let tasks = count(&app, "tasks").await;
+
+    // 792 kB of text, within the body limit, is 1.2 MB of lexemes: over the 1 MB a
+    // tsvector holds, so the generated search_vector column failed the write.
+    let swollen = words_that_grow_when_indexed(24_000);
+    for description in [swollen, "a".repeat(100_001)] {
+        for reply in [
+            app.post_as(
+                &format!("{base}/tasks"),
+                json!({ "title": "t", "description": description }),
+                &alice,
+            )
+            .await,
+            app.patch_as(
+                &task_path,
+                json!({ "version": 1, "description": description }),
+                &alice,
+            )
+            .await,
+        ] {
+            assert_eq!(
+                (reply.status, reply.code()),
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_description"),
+                "{}",
+                reply.body
+            );
+        }
+    }
+    assert_eq!(count(&app, "tasks").await, tasks);
+    assert_eq!(app.get_as(&task_path, &alice).await.body["version"], 1);
+
+    // The longest description that grows the most is still searchable.
+    let longest: String = words_that_grow_when_indexed(6_000)
+        .chars()
+        .take(100_000)
+        .collect();
+    let created = app
+        .create_task(
+            &base,
+            json!({ "title": "t", "description": longest }),
+            &alice,
+        )
+        .await;
+    assert_eq!(
+        created["description"].as_str().map(|d| d.chars().count()),
+        Some(100_000)
+    );
 }

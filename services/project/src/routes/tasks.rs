@@ -135,6 +135,7 @@ const TITLE_MAX: usize = 500;
 pub struct NewTaskInput {
     #[schema(schema_with = validate::text_schema::<TITLE_MAX>)]
     pub title: String,
+    /// At most 100,000 characters (422 `invalid_description`).
     #[serde(default)]
     pub description: String,
     pub status: Option<TaskStatus>,
@@ -162,6 +163,23 @@ pub struct NewTaskInput {
 
 fn title(value: &str) -> Result<String, ApiError> {
     validate::text(value, "title", "invalid_title", TITLE_MAX)
+}
+
+/// The most characters a task's description may have.
+const DESCRIPTION_MAX: usize = 100_000;
+
+/// The description trimmed, once within [`DESCRIPTION_MAX`] characters as sent. Title and
+/// description are indexed for search (`search_vector`), and a tsvector holds at most 1 MB of
+/// words: lower-casing can grow text by half (`Ⱥ`, 2 bytes, becomes `ⱥ`, 3), so some 700 kB
+/// of distinct words, within the body limit, failed the write with a 500.
+fn description(value: &str) -> Result<&str, ApiError> {
+    if value.chars().count() > DESCRIPTION_MAX {
+        return Err(ApiError::validation(
+            "invalid_description",
+            format!("description must be at most {DESCRIPTION_MAX} characters"),
+        ));
+    }
+    Ok(value.trim())
 }
 
 /// The most characters one label may have.
@@ -200,6 +218,7 @@ pub async fn create(
     Json(input): Json<NewTaskInput>,
 ) -> Result<(StatusCode, Json<TaskView>), ApiError> {
     let title = title(&input.title)?;
+    let description = description(&input.description)?;
     check_labels(&input.labels)?;
     let epic_id = input.epic_id.map(EpicId);
     let mut change = Change::begin(&state.pool, &user, project_id).await?;
@@ -216,7 +235,7 @@ pub async fn create(
             number,
             epic_id,
             title: &title,
-            description: input.description.trim(),
+            description,
             status: input.status.unwrap_or(TaskStatus::Backlog).as_str(),
             priority: input.priority.unwrap_or(TaskPriority::None).as_str(),
             assignee_id: input.assignee_id.map(UserId),
@@ -255,6 +274,7 @@ pub struct TaskUpdate {
     pub version: i32,
     #[schema(schema_with = platform::openapi::optional_non_blank_text::<TITLE_MAX>)]
     pub title: Option<String>,
+    /// At most 100,000 characters (422 `invalid_description`).
     pub description: Option<String>,
     pub status: Option<TaskStatus>,
     pub priority: Option<TaskPriority>,
@@ -288,7 +308,7 @@ pub async fn update(
     input.labels.as_deref().map(check_labels).transpose()?;
     let changes = TaskChanges {
         title: title.as_deref(),
-        description: input.description.as_deref().map(str::trim),
+        description: input.description.as_deref().map(description).transpose()?,
         status: input.status.map(TaskStatus::as_str),
         priority: input.priority.map(TaskPriority::as_str),
         position: input.position,
