@@ -85,7 +85,7 @@ pub const MEDIA_TYPE_RULE: &str = "Content-Type must be a media type such as tex
 
 /// What a file path must look like: `routes::files` checks it before SQL, the migration's
 /// path check after, and both answer with this.
-pub const FILE_PATH_RULE: &str = "file paths are relative, without '.', '..' or empty segments, backslashes or control characters";
+pub const FILE_PATH_RULE: &str = "file paths are relative, at most 1024 characters and 2048 bytes, without '.', '..' or empty segments, backslashes or control characters";
 
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {

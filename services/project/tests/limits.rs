@@ -1,7 +1,7 @@
 //! Values PostgreSQL would refuse when they are bound or indexed are refused at the edge with
 //! a 422, and nothing is written: dates outside the four-digit years `YYYY-MM-DD` writes,
 //! task labels too long for the labels index, task descriptions too long for the search
-//! index.
+//! index, file paths too long for the path indexes.
 
 mod common;
 
@@ -239,4 +239,47 @@ async fn descriptions_over_100_000_characters_are_refused_and_nothing_is_written
         created["description"].as_str().map(|d| d.chars().count()),
         Some(100_000)
     );
+}
+
+/// `chars` characters of 4 bytes each, from a range wide enough not to compress.
+fn four_byte_path(chars: usize) -> String {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..chars)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from_u32(0x20000 + (state % 0xA000) as u32).expect("a CJK character")
+        })
+        .collect()
+}
+
+fn percent_encoded(path: &str) -> String {
+    path.bytes().map(|byte| format!("%{byte:02X}")).collect()
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn file_paths_over_2048_bytes_are_refused_not_answered_as_a_conflict(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let project = app.project_id("Files", &alice).await;
+
+    // 1,024 characters of 4 bytes: within the character limit, over what one entry of the
+    // unique indexes on (project_id, path) holds (2,704 bytes), which PostgreSQL reports
+    // under the index's name, so it was read as a lost race (409 upload_conflict: "retry").
+    let long = percent_encoded(&four_byte_path(1024));
+    let refused = app.upload(&project, &long, "text/plain", "x", &alice).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_file_path"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(count(&app, "project_files").await, 0);
+
+    let widest = percent_encoded(&four_byte_path(512));
+    let stored = app
+        .upload(&project, &widest, "text/plain", "x", &alice)
+        .await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
 }

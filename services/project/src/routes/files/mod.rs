@@ -72,7 +72,8 @@ pub struct FileAt {
     /// Project id
     project_id: Uuid,
     /// Relative file path, e.g. `docs/readme.md`: segments separated by `/`, none empty,
-    /// `.` or `..`, no backslash or control character.
+    /// `.` or `..`, no backslash or control character; at most 1024 characters and 2048
+    /// bytes of UTF-8.
     #[param(
         pattern = "^(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+)(?:/(?:[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.[^./\\\\\\x00-\\x1f\\x7f-\\x9f][^/\\\\\\x00-\\x1f\\x7f-\\x9f]*|\\.\\.[^/\\\\\\x00-\\x1f\\x7f-\\x9f]+))*$",
         max_length = 1024
@@ -97,6 +98,10 @@ pub struct Api;
 
 const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 const FILE_PATH_MAX: usize = 1024;
+/// A path's limit in bytes too: it is a key of the unique btree indexes on `(project_id,
+/// path)`, whose entries PostgreSQL keeps under 2,704 bytes. Its error names the index, so a
+/// longer path was read as a lost race (409 `upload_conflict`, "retry") and never stored.
+const FILE_PATH_MAX_BYTES: usize = 2048;
 
 /// A project file path: relative, canonical (no `.`, `..` or empty segments, so `a/./b` and
 /// `a//b` cannot alias `a/b`), no backslashes or control characters. It only ever names a
@@ -104,6 +109,7 @@ const FILE_PATH_MAX: usize = 1024;
 fn file_path(value: &str) -> Result<String, ApiError> {
     let canonical = !value.is_empty()
         && value.chars().count() <= FILE_PATH_MAX
+        && value.len() <= FILE_PATH_MAX_BYTES
         && !value.contains('\\')
         && !value.chars().any(char::is_control)
         && value

@@ -34,7 +34,8 @@ use crate::{
 /// `path` field. The file's own bytes are counted separately, against [`MAX_FILE_BYTES`].
 pub const FORM_LIMIT: usize = MAX_FILE_BYTES as usize + FORM_OVERHEAD;
 const FORM_OVERHEAD: usize = 64 * 1024;
-/// The `path` field in bytes: [`super::FILE_PATH_MAX`] characters of up to 4 bytes each.
+/// The `path` field read, in bytes: [`super::FILE_PATH_MAX`] characters of up to 4 bytes
+/// each (a path over [`super::FILE_PATH_MAX_BYTES`] is refused after reading).
 const PATH_FIELD_MAX: usize = 4 * super::FILE_PATH_MAX;
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
@@ -92,7 +93,8 @@ pub struct FileForm {
     /// (default `application/octet-stream`).
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
-    /// Where to store it; the file part's filename when absent. Same rule as the `PUT` path.
+    /// Where to store it; the file part's filename when absent. Same rule as the `PUT` path
+    /// (at most 1024 characters and 2048 bytes of UTF-8).
     #[schema(
         min_length = 1,
         max_length = 1024,
