@@ -1,6 +1,6 @@
 //! Downloads browsers and tools can resume and revalidate: `Range` (206/416), `If-None-Match`
-//! (304), `If-Range`, `HEAD`, always `Accept-Ranges: bytes` and an `ETag` (what it names:
-//! `file_etags.rs`).
+//! (304), `If-Range`, `HEAD`, always `Accept-Ranges: bytes` and an `ETag` (what it names, and
+//! downloads racing changes: `file_changes.rs`).
 
 mod common;
 
@@ -375,34 +375,5 @@ async fn downloads_stream_in_bounded_chunks(pool: PgPool) {
         assert_eq!(total, expected, "{range:?}");
         assert!(largest <= 64 * 1024, "{range:?}: a {largest}-byte chunk");
         assert!(count >= expected / (64 * 1024), "{range:?}: {count} chunks");
-    }
-}
-
-/// A download racing the delete of its file gets the file or 404, never a 5xx: the row it
-/// reads first may name bytes the delete removes before the download opens them.
-#[sqlx::test(migrator = "db::MIGRATOR")]
-async fn a_download_racing_the_delete_of_its_file_gets_the_file_or_not_found(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let id = app.project_id("Races", &alice).await;
-    let path = format!("/api/projects/{id}/files/data.txt");
-    for round in 0..100 {
-        let uploaded = app
-            .upload(&id, "data.txt", "text/plain", DIGITS, &alice)
-            .await;
-        assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
-        let downloads = (0..4).map(|_| app.download(&id, "data.txt", &[], &alice));
-        let (downloads, deleted) = tokio::join!(
-            futures::future::join_all(downloads),
-            app.delete_as(&path, &alice)
-        );
-        assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
-        for reply in downloads {
-            match reply.status {
-                StatusCode::OK => assert_eq!(&reply.bytes[..], DIGITS.as_bytes()),
-                StatusCode::NOT_FOUND => assert_eq!(reply.code(), "not_found"),
-                status => panic!("round {round}: {status}: {}", reply.body),
-            }
-        }
     }
 }

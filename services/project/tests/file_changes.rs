@@ -1,5 +1,6 @@
-//! What a file download's `ETag` names: everything a GET answers with that can change
-//! between versions, so a client revalidating with `If-None-Match` never keeps a stale copy.
+//! Downloads of a file that changes: its `ETag` names everything a GET answers with that can
+//! change between versions, so a client revalidating with `If-None-Match` never keeps a stale
+//! copy; a download racing the file's delete gets the file or a 404, never a 5xx.
 
 mod common;
 
@@ -7,6 +8,8 @@ use axum::http::StatusCode;
 use common::TestApp;
 use sqlx::PgPool;
 use testkit::Reply;
+
+const DATA: &str = "0123456789";
 
 fn header(reply: &Reply, name: &str) -> String {
     let value = reply.headers.get(name);
@@ -64,4 +67,33 @@ async fn the_same_bytes_under_another_content_type_get_another_etag(pool: PgPool
         StatusCode::NOT_MODIFIED,
         "version 1 is still what it was"
     );
+}
+
+/// A download racing the delete of its file gets the file or 404, never a 5xx: the row it
+/// reads first may name bytes the delete removes before the download opens them.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_download_racing_the_delete_of_its_file_gets_the_file_or_not_found(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let id = app.project_id("Races", &alice).await;
+    let path = format!("/api/projects/{id}/files/data.txt");
+    for round in 0..100 {
+        let uploaded = app
+            .upload(&id, "data.txt", "text/plain", DATA, &alice)
+            .await;
+        assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
+        let downloads = (0..4).map(|_| app.download(&id, "data.txt", &[], &alice));
+        let (downloads, deleted) = tokio::join!(
+            futures::future::join_all(downloads),
+            app.delete_as(&path, &alice)
+        );
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+        for reply in downloads {
+            match reply.status {
+                StatusCode::OK => assert_eq!(&reply.bytes[..], DATA.as_bytes()),
+                StatusCode::NOT_FOUND => assert_eq!(reply.code(), "not_found"),
+                status => panic!("round {round}: {status}: {}", reply.body),
+            }
+        }
+    }
 }
