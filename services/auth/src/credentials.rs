@@ -85,6 +85,22 @@ pub async fn wrong_code(
     }
 }
 
+/// Refuses a change (`action`) whose current password was checked against a hash that a
+/// reset or another change has replaced since: that password is no longer the account's, and
+/// the reset (which ended this session) must win. Audited; not counted as a wrong guess.
+pub async fn password_changed_meanwhile(
+    state: &AppState,
+    client: &ClientInfo,
+    user: &User,
+    action: &str,
+) -> ApiError {
+    let details = json!({ "reason": "password_changed_meanwhile" });
+    Audit::new(&state.pool, client)
+        .refused(Some(user.id), action, details)
+        .await;
+    ApiError::InvalidCredentials
+}
+
 /// Ends what the password being replaced earned, in the transaction that stores the new
 /// one: outstanding reset links, second-factor logins begun with it (a challenge earned with
 /// the old password must not finish a login after the change), and every session but

@@ -222,6 +222,24 @@ pub async fn update_password_hash(
     update(executor, id, &changes).await.map(drop)
 }
 
+/// Replaces the password hash only while `verified` (the hash the current password was just
+/// checked against) is still the account's: a reset or another change that committed while
+/// this one was hashing must win, not be undone by a password its author no longer holds.
+/// False when the hash has changed since (or the account is gone).
+pub async fn change_password_hash(
+    executor: impl PgExecutor<'_>,
+    id: UserId,
+    verified: &str,
+    password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let changes = AccountChanges {
+        password_hash: Some(password_hash),
+        only_if_password_hash: Some(verified),
+        ..AccountChanges::default()
+    };
+    Ok(update(executor, id, &changes).await?.is_some())
+}
+
 pub async fn mark_verified(executor: impl PgExecutor<'_>, id: UserId) -> Result<(), sqlx::Error> {
     let changes = AccountChanges {
         verify: true,
@@ -230,18 +248,22 @@ pub async fn mark_verified(executor: impl PgExecutor<'_>, id: UserId) -> Result<
     update(executor, id, &changes).await.map(drop)
 }
 
-/// Moves the account to a new email address, unverified until a link mailed there is used.
+/// Moves the account to a new email address, unverified until a link mailed there is used,
+/// only while `verified` (the hash the password was just checked against) is still the
+/// account's: `None` when a reset or change replaced it meanwhile (or the account is gone).
 /// A taken address fails on `users_email_lower_key` (or `users_email_key`).
 pub async fn change_email(
     executor: impl PgExecutor<'_>,
     id: UserId,
     email: &str,
-) -> Result<User, sqlx::Error> {
+    verified: &str,
+) -> Result<Option<User>, sqlx::Error> {
     let changes = AccountChanges {
         email: Some(email),
+        only_if_password_hash: Some(verified),
         ..AccountChanges::default()
     };
-    update_existing(executor, id, &changes).await
+    update(executor, id, &changes).await
 }
 
 /// Sets a new password hash after a reset, and lifts any lockout: proving control of the

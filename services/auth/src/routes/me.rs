@@ -190,7 +190,7 @@ pub struct PasswordChange {
 /// before, is out. A user with a second factor needs an `aal2` token. The current password is
 /// a password guess like a login's: rate-limited the same way, and a wrong one counts toward
 /// the account's lockout (a stolen access token must not become an unlimited guessing oracle).
-#[utoipa::path(post, path = "/api/auth/me/password", tag = "me", security(("bearer" = [])), request_body = PasswordChange, responses((status = 204, description = "changed; every other session ended"), (status = 401, description = "missing, invalid or expired token, ended session, or invalid_credentials (wrong current password)", body = ApiErrorBody), (status = 403, description = "step_up_required: a user with a second factor needs an aal2 token (POST /api/auth/step-up)", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/me/password", tag = "me", security(("bearer" = [])), request_body = PasswordChange, responses((status = 204, description = "changed; every other session ended"), (status = 401, description = "missing, invalid or expired token, ended session, or invalid_credentials (wrong current password, or one a reset or another change replaced while this request was checked)", body = ApiErrorBody), (status = 403, description = "step_up_required: a user with a second factor needs an aal2 token (POST /api/auth/step-up)", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -219,7 +219,12 @@ pub async fn change_password(
     }
     let new_hash = state.passwords.hash(change.new_password).await?;
     let mut tx = state.pool.begin().await?;
-    db::auth::users::update_password_hash(&mut *tx, user.id, &new_hash).await?;
+    let current = &user.password_hash;
+    if !db::auth::users::change_password_hash(&mut *tx, user.id, current, &new_hash).await? {
+        drop(tx);
+        let action = "password_changed";
+        return Err(credentials::password_changed_meanwhile(&state, &client, &user, action).await);
+    }
     let keep = Some(session.session_id);
     let ended = credentials::void_old_password(&mut tx, user.id, "password_changed", keep).await?;
     tx.commit().await?;

@@ -45,7 +45,7 @@ pub struct EmailChange {
 /// Moves the account to a new address, unverified until the link mailed there is used; the
 /// old address is told. Reset and verification links mailed to the old address stop
 /// working. Sessions stay: the password did not change.
-#[utoipa::path(post, path = "/api/auth/me/email", tag = "me", security(("bearer" = [])), request_body = EmailChange, responses((status = 200, description = "changed; a verification link went to the new address and a notice to the old one", body = MeView), (status = 401, description = "invalid_credentials (wrong password, or the account is locked), or missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "step_up_required: a user with a second factor needs an aal2 token (POST /api/auth/step-up)", body = ApiErrorBody), (status = 409, description = "email_taken", body = ApiErrorBody), (status = 422, description = "invalid_email, or email_unchanged (the account already uses this address)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/me/email", tag = "me", security(("bearer" = [])), request_body = EmailChange, responses((status = 200, description = "changed; a verification link went to the new address and a notice to the old one", body = MeView), (status = 401, description = "invalid_credentials (wrong password, the account is locked, or a reset or password change replaced the password while this request was checked), or missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "step_up_required: a user with a second factor needs an aal2 token (POST /api/auth/step-up)", body = ApiErrorBody), (status = 409, description = "email_taken", body = ApiErrorBody), (status = 422, description = "invalid_email, or email_unchanged (the account already uses this address)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
 pub async fn change_email(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -78,7 +78,13 @@ pub async fn change_email(
     }
 
     let mut tx = state.pool.begin().await?;
-    let updated = db::auth::users::change_email(&mut *tx, user.id, &email).await?;
+    let current = &user.password_hash;
+    let Some(updated) = db::auth::users::change_email(&mut *tx, user.id, &email, current).await?
+    else {
+        drop(tx);
+        let action = "email_changed";
+        return Err(credentials::password_changed_meanwhile(&state, &client, &user, action).await);
+    };
     // Links mailed to the old address must not act on the account any more.
     db::auth::one_time_tokens::void_outstanding(&mut *tx, user.id, Purpose::ResetPassword).await?;
     links::queue(&mut tx, &state.config, &updated, LinkMail::VerifyEmail).await?;
