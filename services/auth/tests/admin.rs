@@ -3,7 +3,10 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{PASSWORD, TestApp, config};
+use common::{
+    PASSWORD, TestApp, config,
+    gate::{Gate, until_waiting},
+};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::time::Duration;
@@ -273,4 +276,51 @@ async fn a_demoted_admin_loses_access_at_once(pool: PgPool) {
         StatusCode::FORBIDDEN,
         "the token still says admin, the database does not"
     );
+}
+
+/// Two super admins demote or deactivate each other at once. Each has passed its checks
+/// before either writes; the one whose write comes second must find it is no longer a super
+/// admin, so one is always left (nobody acts on themselves, so nobody else could restore one).
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn super_admins_acting_on_each_other_at_once_leave_one(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    for (action, body) in [
+        ("role", json!({ "role": "user" })),
+        ("deactivate", json!({})),
+    ] {
+        let (sue, sue_token) = account(&app, &format!("sue-{action}"), "super_admin").await;
+        let (sam, sam_token) = account(&app, &format!("sam-{action}"), "super_admin").await;
+
+        let gate = Gate::lock(&app.pool, &[&sue, &sam]).await;
+        let (on_sam, on_sue) = (format!("{sam}/{action}"), format!("{sue}/{action}"));
+        let by_sue = admin_post(&app, &sue_token, &on_sam, body.clone());
+        let by_sam = async {
+            until_waiting(&app.pool, 1).await;
+            admin_post(&app, &sam_token, &on_sue, body.clone()).await
+        };
+        let release = async {
+            until_waiting(&app.pool, 2).await;
+            gate.open().await;
+        };
+        let (by_sue, by_sam, ()) = tokio::join!(by_sue, by_sam, release);
+
+        let mut answers = [by_sue.status, by_sam.status];
+        answers.sort();
+        assert_eq!(
+            answers,
+            [StatusCode::OK, StatusCode::FORBIDDEN],
+            "{action}: {} / {}",
+            by_sue.body,
+            by_sam.body
+        );
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM auth.users
+             WHERE role = 'super_admin' AND is_active AND username LIKE '%-' || $1",
+        )
+        .bind(action)
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+        assert_eq!(left, 1, "{action}: no super admin left");
+    }
 }

@@ -1,7 +1,7 @@
 //! Queries behind the admin API: listing and searching accounts, role and status changes.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor};
 
 use super::User;
 use super::users::{self, AccountChanges, Selection};
@@ -30,6 +30,30 @@ fn escape_like(term: &str) -> String {
     term.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+/// The acting admin's account and the one they act on, read afresh and locked until the
+/// transaction ends (as an update locks them: rows referring to them may still be added), in
+/// id order: two admins acting on each other at once queue instead of deadlocking, and the
+/// second reads what the first did. `None` for an account that does not exist.
+pub async fn lock_actor_and_subject(
+    conn: &mut PgConnection,
+    actor: UserId,
+    subject: UserId,
+) -> Result<(Option<User>, Option<User>), sqlx::Error> {
+    let (first, second) = match actor <= subject {
+        true => (actor, subject),
+        false => (subject, actor),
+    };
+    let first_row = users::lock_for_sign_in(&mut *conn, first).await?;
+    let second_row = match second == first {
+        true => first_row.clone(),
+        false => users::lock_for_sign_in(&mut *conn, second).await?,
+    };
+    Ok(match first == actor {
+        true => (first_row, second_row),
+        false => (second_row, first_row),
+    })
 }
 
 pub async fn set_role(

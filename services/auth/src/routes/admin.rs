@@ -11,7 +11,7 @@ use axum::{
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
-use db::{auth::User, ids::UserId};
+use db::{PgConnection, auth::User, ids::UserId};
 use platform::{
     client::ClientInfo,
     extract::{Json, Path, Query},
@@ -62,12 +62,19 @@ impl FromRequestParts<AppState> for Admin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let session = CurrentSession::from_request_parts(parts, state).await?;
-        let user = session.user(&state.pool).await?;
+        let admin = Admin::of(session.user(&state.pool).await?)?;
+        session.require_aal2()?;
+        Ok(admin)
+    }
+}
+
+impl Admin {
+    /// `user`, if their account is (still) an active admin or super admin.
+    fn of(user: User) -> Result<Self, ApiError> {
         let role = role_of(&user)?;
         if !role.is_admin() || !user.is_active {
             return Err(ApiError::Forbidden("this needs an admin account"));
         }
-        session.require_aal2()?;
         Ok(Self { user, role })
     }
 }
@@ -131,14 +138,32 @@ pub async fn get_user(
     Ok(axum::Json(target(&state, id).await?.into()))
 }
 
-pub(super) async fn target(state: &AppState, id: Uuid) -> Result<User, ApiError> {
+async fn target(state: &AppState, id: Uuid) -> Result<User, ApiError> {
     db::auth::users::find(&state.pool, UserId(id))
         .await?
         .ok_or(ApiError::NotFound("no such user"))
 }
 
+/// The admin and the account `id` they act on, read afresh with both rows locked until `tx`
+/// ends, then held to [`may_manage`]. Checked under the locks, so what another admin changed
+/// meanwhile counts: of two super admins demoting or deactivating each other at once, the
+/// second finds they no longer may (there is always one left), and an admin demoted while
+/// their request was on its way acts no more.
+pub(super) async fn lock_subject(
+    tx: &mut PgConnection,
+    admin: &Admin,
+    id: Uuid,
+) -> Result<(Admin, User), ApiError> {
+    let (actor, subject) =
+        db::auth::admin::lock_actor_and_subject(tx, admin.user.id, UserId(id)).await?;
+    let admin = Admin::of(actor.ok_or(ApiError::SessionRevoked)?)?;
+    let subject = subject.ok_or(ApiError::NotFound("no such user"))?;
+    may_manage(&admin, &subject)?;
+    Ok((admin, subject))
+}
+
 /// Admins manage plain users only; super admins manage everyone but themselves.
-pub(super) fn may_manage(admin: &Admin, subject: &User) -> Result<(), ApiError> {
+fn may_manage(admin: &Admin, subject: &User) -> Result<(), ApiError> {
     if admin.user.id == subject.id {
         return Err(ApiError::Forbidden(
             "admins cannot change their own role or status",
@@ -177,14 +202,15 @@ pub async fn change_role(
     Path(id): Path<Uuid>,
     Json(change): Json<RoleChange>,
 ) -> Result<axum::Json<AdminUserView>, ApiError> {
-    let subject = target(&state, id).await?;
-    may_manage(&admin, &subject)?;
+    let mut tx = state.pool.begin().await?;
+    let (admin, subject) = lock_subject(&mut tx, &admin, id).await?;
     if change.role != Role::User && admin.role != Role::SuperAdmin {
         return Err(ApiError::Forbidden(
             "only a super admin can grant admin roles",
         ));
     }
-    let updated = db::auth::admin::set_role(&state.pool, subject.id, change.role.as_str()).await?;
+    let updated = db::auth::admin::set_role(&mut *tx, subject.id, change.role.as_str()).await?;
+    tx.commit().await?;
     let details = json!({ "actor_id": admin.user.id, "from": subject.role, "to": change.role });
     Audit::new(&state.pool, &client)
         .done(Some(subject.id), "admin.role_changed", details)
@@ -220,9 +246,8 @@ async fn set_active(
     Path(id): Path<Uuid>,
     active: bool,
 ) -> Result<axum::Json<AdminUserView>, ApiError> {
-    let subject = target(&state, id).await?;
-    may_manage(&admin, &subject)?;
     let mut tx = state.pool.begin().await?;
+    let (admin, subject) = lock_subject(&mut tx, &admin, id).await?;
     let updated = db::auth::admin::set_active(&mut *tx, subject.id, active).await?;
     let ended = match active {
         true => 0,
@@ -251,9 +276,10 @@ pub async fn unlock(
     admin: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<AdminUserView>, ApiError> {
-    let subject = target(&state, id).await?;
-    may_manage(&admin, &subject)?;
-    let updated = db::auth::admin::unlock(&state.pool, subject.id).await?;
+    let mut tx = state.pool.begin().await?;
+    let (admin, subject) = lock_subject(&mut tx, &admin, id).await?;
+    let updated = db::auth::admin::unlock(&mut *tx, subject.id).await?;
+    tx.commit().await?;
     let details = json!({ "actor_id": admin.user.id, "was_locked_until": subject.locked_until });
     Audit::new(&state.pool, &client)
         .done(Some(subject.id), "admin.unlocked", details)

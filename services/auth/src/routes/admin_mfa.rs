@@ -14,7 +14,7 @@ use serde_json::json;
 use utoipa::OpenApi;
 use uuid::Uuid;
 
-use super::admin::{Admin, may_manage, target};
+use super::admin::{Admin, lock_subject};
 use crate::{
     audit::Audit,
     error::ApiError,
@@ -42,14 +42,13 @@ pub async fn reset_factor(
     admin: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let subject = target(&state, id).await?;
-    if admin.user.id == subject.id {
+    if admin.user.id.0 == id {
         return Err(ApiError::Forbidden(
             "turn off your own second factor at DELETE /api/auth/mfa/totp",
         ));
     }
-    may_manage(&admin, &subject)?;
     let mut tx = state.pool.begin().await?;
+    let (admin, subject) = lock_subject(&mut tx, &admin, id).await?;
     let had = db::auth::mfa::status(&mut *tx, subject.id).await?;
     let totp_removed = db::auth::mfa::remove(&mut tx, subject.id).await?;
     let passkeys_removed = db::auth::passkeys::delete_all(&mut *tx, subject.id).await?;
