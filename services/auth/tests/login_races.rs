@@ -1,14 +1,20 @@
 //! A password login that a reset overtakes: the login reads the account's hash, then waits
 //! for a hashing thread, and a reset can commit in that gap. Whatever the login does after
 //! its check (a second-factor challenge, a rehash of a legacy hash) must not outlive or undo
-//! the reset. One hashing thread, kept busy, forces that order.
+//! the reset. One hashing thread, kept busy, forces that order. Likewise a second-factor or
+//! passkey login that a deactivation overtakes, ordered by a row gate.
 
 mod common;
 
 use axum::http::StatusCode;
-use common::{PASSWORD, TestApp, config, mfa::code};
+use common::{
+    PASSWORD, TestApp, config,
+    gate::{Gate, until_waiting},
+    mfa::{code, settle},
+    passkey::with_passkey,
+};
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use std::time::Duration;
 use testkit::Reply;
 
@@ -76,4 +82,70 @@ async fn rehashing_a_legacy_hash_does_not_undo_a_reset(pool: PgPool) {
         login.body
     );
     app.assert_password_changed("ann", "brand new secret").await;
+}
+
+/// Deactivates `user_id` as the admin API does (ending every session), inside `conn`'s
+/// transaction.
+async fn deactivate(conn: &mut PgConnection, user_id: &str) {
+    let id = db::ids::UserId(user_id.parse().expect("uuid"));
+    db::auth::admin::set_active(&mut *conn, id, false)
+        .await
+        .expect("deactivate");
+    db::auth::sessions::revoke_all_for_user(&mut *conn, id, "deactivated", None)
+        .await
+        .expect("end sessions");
+}
+
+/// Sends `finish` (a sign-in that has already read `user_id` as active) while a deactivation
+/// holds the account's row, and commits the deactivation once the sign-in waits for the row.
+async fn overtaken_by_a_deactivation(
+    app: &TestApp,
+    user_id: &str,
+    finish: impl Future<Output = Reply>,
+) -> Reply {
+    let mut gate = Gate::lock(&app.pool, &[user_id]).await;
+    deactivate(gate.conn(), user_id).await;
+    let release = async {
+        until_waiting(&app.pool, 1).await;
+        gate.open().await;
+    };
+    let (finished, ()) = tokio::join!(finish, release);
+    finished
+}
+
+/// A second-factor login has read the account as active and checked the code when a
+/// deactivation commits: the session it would make must not exist (reactivation would bring
+/// it back, although deactivating ended every session).
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_second_factor_login_overtaken_by_a_deactivation_signs_nobody_in(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ann = app.enroll_totp("ann").await;
+    settle().await;
+    let mfa_token = app.mfa_token("ann").await;
+    let body = json!({ "mfa_token": mfa_token, "code": code(&ann.secret, 0) });
+    let login = overtaken_by_a_deactivation(&app, &ann.user_id, app.login_mfa(body)).await;
+    assert_eq!(
+        (login.status, login.code()),
+        (StatusCode::FORBIDDEN, "account_disabled"),
+        "a session made while deactivating: {}",
+        login.body
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_passkey_login_overtaken_by_a_deactivation_signs_nobody_in(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (user_id, _, mut key) = with_passkey(&app, "ann").await;
+    let started = app.post("/api/auth/passkeys/login/start", json!({})).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let credential = key.assert_discoverable(&started.body["options"]);
+    let body = json!({ "ceremony_id": started.body["ceremony_id"], "credential": credential });
+    let finish = app.post("/api/auth/passkeys/login/finish", body);
+    let login = overtaken_by_a_deactivation(&app, &user_id, finish).await;
+    assert_eq!(
+        (login.status, login.code()),
+        (StatusCode::FORBIDDEN, "account_disabled"),
+        "a session made while deactivating: {}",
+        login.body
+    );
 }

@@ -126,7 +126,13 @@ pub async fn complete(
     }
     // A refused proof rolls back the token's spend too: it stays usable for another try.
     let mut tx = proof::spend(tx, state, client, &user, &proof, "mfa_login").await?;
-    db::auth::users::record_successful_login(&mut *tx, user.id).await?;
+    let user = db::auth::users::record_successful_login(&mut *tx, user.id)
+        .await?
+        .ok_or(ApiError::InvalidMfaToken)?;
+    if !user.is_active {
+        drop(tx);
+        return Err(proof::account_disabled(state, client, &user, "mfa_login").await);
+    }
     let details = json!({ "mfa": proof.method() });
     let signed_in =
         sessions::sign_in(tx, state, user, client, &["login"], details, Aal::Aal2).await?;

@@ -122,7 +122,13 @@ pub async fn login_finish(
         drop(tx);
         return Err(refuse(&state, &client, Some(&user), refusal.reason()).await);
     }
-    db::auth::users::record_successful_login(&mut *tx, user.id).await?;
+    let user = db::auth::users::record_successful_login(&mut *tx, user.id)
+        .await?
+        .ok_or(ApiError::InvalidPasskey)?;
+    if !user.is_active {
+        drop(tx);
+        return Err(crate::mfa::proof::account_disabled(&state, &client, &user, "login").await);
+    }
     let details = json!({ "method": "passkey", "passkey_id": verified.passkey.id });
     let signed_in =
         sessions::sign_in(tx, &state, user, &client, &["login"], details, Aal::Aal2).await?;
