@@ -32,9 +32,13 @@ pub const AVATAR_URL_PATTERN: &str = concat!(
 );
 
 /// Trimmed and lower-cased; syntax checked. Accounts are unique case-insensitively.
+/// A bare address only: `email_address` also takes a display name around one by default
+/// (`Bob <bob@example.com>`), which mail reaches at bob's mailbox under a string that the
+/// one-account-per-address rule would not see as bob's.
 pub fn email(raw: &str) -> Result<String, ApiError> {
     let email = raw.trim().to_lowercase();
-    if email.len() > 255 || !email_address::EmailAddress::is_valid(&email) {
+    let bare = email_address::Options::default().without_display_text();
+    if email.len() > 255 || email_address::EmailAddress::parse_with_options(&email, bare).is_err() {
         return Err(ApiError::validation(
             "invalid_email",
             "email must be a valid address of at most 255 characters",
@@ -109,6 +113,7 @@ mod tests {
             "alice@example.com"
         );
         assert!(email("not-an-email").is_err());
+        assert!(email("Bob <bob@example.com>").is_err(), "a display name");
         assert!(email(&format!("{}@x.io", "a".repeat(260))).is_err());
     }
 

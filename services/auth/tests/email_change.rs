@@ -132,3 +132,30 @@ async fn taken_same_and_malformed_addresses_are_refused(pool: PgPool) {
             .expect("outbox");
     assert_eq!(notices, 0, "nothing was mailed");
 }
+
+/// An address is an address: a display name around one (`Bob <bob@example.com>`) reaches
+/// bob's mailbox under a string that the one-account-per-address rule does not see as bob's.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_display_name_around_someone_elses_address_is_refused(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let token = app.register_for_token("ann").await;
+    app.register("bob").await;
+    let disguised = "Bob <bob@example.com>";
+    let change = change_email(&app, &token, disguised, PASSWORD).await;
+    assert_eq!(
+        (change.status, change.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_email"),
+        "{}",
+        change.body
+    );
+    let body = json!({
+        "email": disguised, "username": "mallory", "full_name": "Mallory", "password": PASSWORD,
+    });
+    let registered = app.post("/api/auth/register", body).await;
+    assert_eq!(
+        (registered.status, registered.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_email"),
+        "{}",
+        registered.body
+    );
+}
