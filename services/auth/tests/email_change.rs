@@ -4,7 +4,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{PASSWORD, TestApp};
+use common::{PASSWORD, TestApp, gate::until_waiting};
 use serde_json::json;
 use sqlx::PgPool;
 use testkit::Reply;
@@ -157,5 +157,41 @@ async fn a_display_name_around_someone_elses_address_is_refused(pool: PgPool) {
         (StatusCode::UNPROCESSABLE_ENTITY, "invalid_email"),
         "{}",
         registered.body
+    );
+}
+
+/// The owner confirms the address while changing it again: the confirmation spends the link
+/// the change voids. Each used to take the two rows (the link's, the account's) in the
+/// opposite order, and the deadlock ended one request with a 500. The link's row is held until
+/// both wait, the confirmation first.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn confirming_the_address_while_changing_it_again_answers_both(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let token = app.register_for_token("ann").await;
+    app.deliver_mail().await;
+    let link = app.mail.last_token();
+
+    let mut gate = app.pool.begin().await.expect("begin");
+    sqlx::query("SELECT 1 FROM auth.one_time_tokens WHERE purpose = 'verify_email' FOR UPDATE")
+        .execute(&mut *gate)
+        .await
+        .expect("hold the link");
+    let confirm = app.post("/api/auth/verify-email/confirm", json!({ "token": link }));
+    let change = async {
+        until_waiting(&app.pool, 1).await;
+        change_email(&app, &token, "ann.new@example.com", PASSWORD).await
+    };
+    let release = async {
+        until_waiting(&app.pool, 2).await;
+        gate.commit().await.expect("commit");
+    };
+    let (confirm, change, ()) = tokio::join!(confirm, change, release);
+    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
+    assert_eq!(change.status, StatusCode::OK, "{}", change.body);
+    let me = app.get_as("/api/auth/me", &token).await;
+    assert_eq!(
+        (me.body["email"].clone(), me.body["is_verified"].clone()),
+        (json!("ann.new@example.com"), json!(false)),
+        "the new address is not confirmed by the old one's link"
     );
 }
