@@ -22,6 +22,7 @@ use platform::{
     config::CommonConfig,
     service::{ServiceSpec, StartError},
 };
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::{config::Settings, upstream::Upstreams};
 
@@ -67,11 +68,15 @@ pub fn app(settings: &Settings, common: &CommonConfig) -> Result<Router, StartEr
         .merge(platform::docs::router(platform::docs::SIBLING_OPENAPI))
         .merge(platform::health::router(SPEC.name, probes));
     // The path check wraps the router, fallback included, so a dot-segment probe is refused
-    // whatever it would match. CORS goes outermost so every answer carries it, 404s and
-    // timeouts included; otherwise the browser would hide the JSON error behind a CORS failure.
+    // whatever it would match; the request id goes around it so that refusal carries one
+    // too (the standard layers inside keep the id given here). CORS goes outermost so every
+    // answer carries it, 404s and timeouts included; otherwise the browser would hide the
+    // JSON error behind a CORS failure.
     metrics::describe();
     let layered = platform::http::with_standard_layers(routes, common)
         .layer(axum::middleware::from_fn(paths::refuse_unsafe))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(cors::layer(settings.cors_allowed_origins.clone()));
     Ok(platform::metrics::record_requests(layered, SPEC.name))
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{raw_get, stack};
+use common::{raw_get, raw_request, stack};
 use serde_json::Value;
 
 #[tokio::test]
@@ -53,4 +53,29 @@ async fn ordinary_paths_with_dots_and_escapes_are_forwarded_unchanged() {
     let (status, echo) = raw_get(&stack.gateway, "/api/projects/x/files/a.b%20c").await;
     assert_eq!(status, 200, "{echo}");
     assert_eq!(echo["path"], "/api/projects/x/files/a.b%20c");
+}
+
+#[tokio::test]
+async fn a_refused_path_still_carries_a_request_id() {
+    let stack = stack().await;
+    let answer = raw_request(
+        &stack.gateway,
+        "GET /api/memory/%2e%2e/x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("\r\nx-request-id: "),
+        "{answer}"
+    );
+    let kept = raw_request(
+        &stack.gateway,
+        "GET /api/memory/%2e%2e/x HTTP/1.1\r\nHost: gw\r\nX-Request-Id: probe-7\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        kept.to_ascii_lowercase()
+            .contains("\r\nx-request-id: probe-7\r\n"),
+        "{kept}"
+    );
 }
