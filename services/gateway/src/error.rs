@@ -2,8 +2,20 @@
 //! return are passed through untouched; these are for when no answer came back, or when a
 //! request was not fit to forward at all.
 
-use axum::http::StatusCode;
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use platform::ServiceError;
+
+/// Why forwarding a request failed, when the client rather than the service was the cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientFault {
+    /// The body could not be read: malformed chunked framing, or the connection broke.
+    BrokenBody,
+    /// The service was waiting for body bytes the client did not send.
+    StalledBody,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -22,11 +34,33 @@ pub enum GatewayError {
          slashes or backslashes, or NUL"
     )]
     InvalidPath,
+    /// The client's body could not be read while it was being forwarded (malformed chunked
+    /// framing, a connection that broke): the client's fault, not the service's.
+    #[error(
+        "the request body could not be read: malformed chunked encoding or a broken connection"
+    )]
+    UnreadableBody,
+    /// The service was waiting for body bytes the client stopped sending.
+    #[error("the request body stopped arriving (or came too slowly) and the request was cancelled")]
+    BodyTimeout,
 }
 
 impl GatewayError {
-    /// Sorts a client error into the three cases the frontend can tell apart.
-    pub fn from_client_error(service: &'static str, error: &reqwest::Error) -> Self {
+    /// Sorts a failed exchange into the cases the frontend can tell apart. `client_fault` is
+    /// what the request body's forwarding saw: a body that broke explains any failure, one
+    /// the service was still waiting for explains a timeout.
+    pub fn from_client_error(
+        service: &'static str,
+        error: &reqwest::Error,
+        client_fault: Option<ClientFault>,
+    ) -> Self {
+        match client_fault {
+            Some(ClientFault::BrokenBody) => return Self::UnreadableBody,
+            Some(ClientFault::StalledBody) if error.is_timeout() && !error.is_connect() => {
+                return Self::BodyTimeout;
+            }
+            _ => {}
+        }
         // Connect first: a connection attempt that timed out means unreachable, not slow.
         if error.is_connect() {
             Self::Unavailable { service }
@@ -45,11 +79,25 @@ impl ServiceError for GatewayError {
             Self::Timeout { .. } => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
             Self::BadResponse { .. } => (StatusCode::BAD_GATEWAY, "upstream_failed"),
             Self::InvalidPath => (StatusCode::BAD_REQUEST, "invalid_path"),
+            Self::UnreadableBody => (StatusCode::BAD_REQUEST, "unreadable_body"),
+            Self::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, "request_body_timeout"),
         }
     }
 }
 
-platform::respond_with_render!(GatewayError);
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let mut response = platform::error::render(&self);
+        // The rest of a broken or stalled body is not worth waiting for (the platform would
+        // otherwise try to drain it before answering): the connection goes.
+        if matches!(self, Self::UnreadableBody | Self::BodyTimeout) {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
+    }
+}
 
 #[cfg(test)]
 mod tests {

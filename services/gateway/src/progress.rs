@@ -1,6 +1,7 @@
-//! How far a forwarded upload has got: the upstream timeout for an upload counts from the
-//! last body bytes the upstream took, not from the start of forwarding, since a slow
-//! client's body takes minutes to pass through.
+//! How far a forwarded request body has got. The upstream timeout for an upload counts from
+//! the last body bytes the upstream took, not from the start of forwarding, since a slow
+//! client's body takes minutes to pass through; and when forwarding fails, whether the
+//! client's body was to blame tells a client fault (400, 408) from the service's (502, 504).
 
 use std::{
     pin::{Pin, pin},
@@ -12,6 +13,8 @@ use std::{
 use futures::{Stream, StreamExt as _};
 use tokio::time::Instant;
 
+use crate::error::ClientFault;
+
 /// Shared by the body stream handed to the upstream client and the wait for its answer.
 #[derive(Clone)]
 pub struct Progress(Arc<Mutex<State>>);
@@ -21,6 +24,8 @@ struct State {
     last: Instant,
     /// The upstream asked for the next chunk and the client has not sent it yet.
     waiting_on_client: bool,
+    /// The client's body broke off unreadable (malformed chunked framing, a reset).
+    client_failed: bool,
 }
 
 impl Progress {
@@ -28,6 +33,7 @@ impl Progress {
         Self(Arc::new(Mutex::new(State {
             last: Instant::now(),
             waiting_on_client: false,
+            client_failed: false,
         })))
     }
 
@@ -48,6 +54,19 @@ impl Progress {
             Instant::now() + stall
         } else {
             state.last + stall
+        }
+    }
+
+    /// Whether the client's body explains a failed exchange: it broke, or the service was
+    /// still waiting for it when the exchange ended.
+    pub fn client_fault(&self) -> Option<ClientFault> {
+        let state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.client_failed {
+            Some(ClientFault::BrokenBody)
+        } else if state.waiting_on_client {
+            Some(ClientFault::StalledBody)
+        } else {
+            None
         }
     }
 
@@ -76,7 +95,10 @@ pub struct Watched<S> {
     progress: Progress,
 }
 
-impl<S: Stream + Unpin> Stream for Watched<S> {
+impl<S, T, E> Stream for Watched<S>
+where
+    S: Stream<Item = Result<T, E>> + Unpin,
+{
     type Item = S::Item;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
@@ -89,6 +111,9 @@ impl<S: Stream + Unpin> Stream for Watched<S> {
         state.waiting_on_client = polled.is_pending();
         if polled.is_ready() {
             state.last = Instant::now();
+        }
+        if let Poll::Ready(Some(Err(_))) = polled {
+            state.client_failed = true;
         }
         drop(state);
         polled

@@ -214,9 +214,14 @@ async fn forward(State(target): State<Target>, request: Request) -> Result<Respo
         return Err(GatewayError::Timeout { service });
     };
     let answer = sent.map_err(|error| {
-        tracing::warn!(service, error = %error_chain(&error), "upstream request failed");
-        let failure = GatewayError::from_client_error(service, &error);
-        metrics::failed(service, failure.status_and_code().1, started.elapsed());
+        let failure = GatewayError::from_client_error(service, &error, progress.client_fault());
+        let (status, code) = failure.status_and_code();
+        if status.is_server_error() {
+            tracing::warn!(service, error = %error_chain(&error), "upstream request failed");
+        } else {
+            tracing::info!(service, code, error = %error_chain(&error), "the client's body failed");
+        }
+        metrics::failed(service, code, started.elapsed());
         failure
     })?;
     metrics::answered(service, answer.status(), started.elapsed());
