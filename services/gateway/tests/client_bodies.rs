@@ -3,13 +3,7 @@
 
 mod common;
 
-use common::{impatient_stack, raw_json_body, raw_request, stack};
-
-fn status_of(answer: &str) -> &str {
-    answer
-        .get(9..12)
-        .unwrap_or_else(|| panic!("no status line: {answer}"))
-}
+use common::{impatient_stack, raw_json_body, raw_request, raw_status, stack};
 
 #[tokio::test]
 async fn a_malformed_chunked_body_is_the_clients_400_not_a_502() {
@@ -26,7 +20,7 @@ async fn a_malformed_chunked_body_is_the_clients_400_not_a_502() {
     )
     .await;
     let body = raw_json_body(&answer);
-    assert_eq!(status_of(&answer), "400", "{answer}");
+    assert_eq!(raw_status(&answer), 400, "{answer}");
     assert_eq!(body["error"]["code"], "unreadable_body", "{answer}");
 }
 
@@ -49,7 +43,7 @@ async fn a_client_that_stops_sending_its_body_gets_408_not_504() {
     .await
     .expect("the gateway answers and closes the connection");
     let body = raw_json_body(&answer);
-    assert_eq!(status_of(&answer), "408", "{answer}");
+    assert_eq!(raw_status(&answer), 408, "{answer}");
     assert_eq!(body["error"]["code"], "request_body_timeout", "{answer}");
     assert!(
         answer.to_ascii_lowercase().contains("connection: close"),

@@ -24,11 +24,15 @@ pub async fn raw_request(gateway: &str, head: &str) -> String {
 pub async fn raw_get(gateway: &str, path: &str) -> (u16, Value) {
     let head = format!("GET {path} HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
     let answer = raw_request(gateway, &head).await;
-    let status = answer
+    (raw_status(&answer), raw_json_body(&answer))
+}
+
+/// The status code of a raw HTTP answer.
+pub fn raw_status(answer: &str) -> u16 {
+    answer
         .get(9..12)
         .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status line: {answer}"));
-    (status, raw_json_body(&answer))
+        .unwrap_or_else(|| panic!("no status line: {answer}"))
 }
 
 /// The body of a raw HTTP answer, parsed as JSON (`null` when it is not JSON).

@@ -5,7 +5,9 @@
 
 mod calls;
 
-pub use calls::{get_json, json_answer, raw_get, raw_json_body, raw_request, status_and_json};
+pub use calls::{
+    get_json, json_answer, raw_get, raw_json_body, raw_request, raw_status, status_and_json,
+};
 
 use std::{
     sync::{
