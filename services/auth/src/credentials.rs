@@ -6,7 +6,7 @@
 //! owner of its address ends everything its registrant held ([`void_pre_registration`]).
 
 use db::{
-    PgConnection,
+    PgConnection, Postgres, Transaction,
     auth::{User, one_time_tokens::Purpose, users::FailedLogin},
     ids::{SessionId, UserId},
 };
@@ -99,6 +99,22 @@ pub async fn password_changed_meanwhile(
         .refused(Some(user.id), action, details)
         .await;
     ApiError::InvalidCredentials
+}
+
+/// Begins a transaction that first locks `user_id`'s account row, for work on rows that hang
+/// off the account: one-time tokens (mailed links, `mfa_token`s), the second factor, passkeys,
+/// the sessions' proofs. A change of the account's credentials (password or email change,
+/// reset, factor reset, GitHub takeover) takes the account's row first and then voids or
+/// deletes those rows; a transaction that took one of them first and the account's row after
+/// (spending a link or an `mfa_token`, recording a passkey's use) deadlocked with it, and
+/// PostgreSQL failed one of the two with a 500. Taking the account's row first, they queue.
+pub async fn begin_on_account(
+    state: &AppState,
+    user_id: UserId,
+) -> Result<Transaction<'static, Postgres>, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    db::auth::users::lock_for_sign_in(&mut *tx, user_id).await?;
+    Ok(tx)
 }
 
 /// Ends what the password being replaced earned, in the transaction that stores the new

@@ -6,12 +6,12 @@
 
 mod common;
 
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use common::{
     PASSWORD, TestApp, config,
     gate::{Gate, until_waiting},
     mfa::{code, settle},
-    passkey::with_passkey,
+    passkey::{passwordless_assertion, passwordless_login, with_passkey},
 };
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
@@ -136,16 +136,136 @@ async fn a_second_factor_login_overtaken_by_a_deactivation_signs_nobody_in(pool:
 async fn a_passkey_login_overtaken_by_a_deactivation_signs_nobody_in(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (user_id, _, mut key) = with_passkey(&app, "ann").await;
-    let started = app.post("/api/auth/passkeys/login/start", json!({})).await;
-    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
-    let credential = key.assert_discoverable(&started.body["options"]);
-    let body = json!({ "ceremony_id": started.body["ceremony_id"], "credential": credential });
+    let body = passwordless_assertion(&app, &mut key).await;
     let finish = app.post("/api/auth/passkeys/login/finish", body);
     let login = overtaken_by_a_deactivation(&app, &user_id, finish).await;
     assert_eq!(
         (login.status, login.code()),
         (StatusCode::FORBIDDEN, "account_disabled"),
         "a session made while deactivating: {}",
+        login.body
+    );
+}
+
+/// Holds the rows `lock_sql` selects (`FOR UPDATE`) until `first` waits for them and `second`
+/// waits behind it, then lets both go. Returns both replies.
+async fn both_queued_behind(
+    app: &TestApp,
+    lock_sql: &str,
+    first: impl Future<Output = Reply>,
+    second: impl Future<Output = Reply>,
+) -> (Reply, Reply) {
+    let mut gate = app.pool.begin().await.expect("begin");
+    sqlx::query(lock_sql)
+        .execute(&mut *gate)
+        .await
+        .expect("hold the rows");
+    let second = async {
+        until_waiting(&app.pool, 1).await;
+        second.await
+    };
+    let release = async {
+        until_waiting(&app.pool, 2).await;
+        gate.commit().await.expect("commit");
+    };
+    let (first, second, ()) = tokio::join!(first, second, release);
+    (first, second)
+}
+
+/// A second-factor login spends its `mfa_token` while the owner changes the password, which
+/// voids pending `mfa_token`s. The login used to spend the token before taking the account's
+/// row, the change the other way round: the deadlock ended one of them with a 500. The
+/// token's row is held until both wait, the login first.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_second_factor_login_during_a_password_change_answers_both(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ann = app.enroll_totp("ann").await;
+    let aal2 = app.aal2_token(&ann).await;
+    let mfa_token = app.mfa_token("ann").await;
+    let body = json!({ "mfa_token": mfa_token, "recovery_code": ann.recovery_codes[0] });
+    let (login, change) = both_queued_behind(
+        &app,
+        "SELECT 1 FROM auth.one_time_tokens WHERE purpose = 'mfa_login' FOR UPDATE",
+        app.login_mfa(body),
+        app.change_password(&aal2, "brand new secret"),
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert_eq!(change.status, StatusCode::NO_CONTENT, "{}", change.body);
+    let access = login.body["access_token"].as_str().expect("access token");
+    let me = app.get_as("/api/auth/me", access).await;
+    assert_eq!(
+        me.status,
+        StatusCode::UNAUTHORIZED,
+        "the change that followed ends the old password's session: {}",
+        me.body
+    );
+}
+
+/// A passwordless login records its passkey's use while an admin resets the owner's factors
+/// (which deletes that passkey). The login used to take the passkey's row before the
+/// account's, the reset the other way round: the deadlock ended one of them with a 500.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_passkey_login_during_an_admin_factor_reset_answers_both(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (user_id, _, mut key) = with_passkey(&app, "ann").await;
+    let root = app.register("root").await;
+    let root_id = db::ids::UserId(
+        root["user"]["id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid"),
+    );
+    db::auth::admin::set_role(&app.pool, root_id, "admin")
+        .await
+        .expect("make root an admin");
+    let root_token = root["access_token"].as_str().expect("token");
+    let body = passwordless_assertion(&app, &mut key).await;
+    let reset_path = format!("/api/auth/admin/users/{user_id}/mfa");
+    let (login, reset) = both_queued_behind(
+        &app,
+        "SELECT 1 FROM auth.passkeys FOR UPDATE",
+        app.post("/api/auth/passkeys/login/finish", body),
+        app.request(Method::DELETE, &reset_path)
+            .bearer(root_token)
+            .send(),
+    )
+    .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert_eq!(reset.status, StatusCode::NO_CONTENT, "{}", reset.body);
+    let again = passwordless_login(&app, &mut key).await;
+    assert_eq!(
+        again.code(),
+        "invalid_passkey",
+        "the reset removed the passkey"
+    );
+}
+
+/// The owner turns TOTP off with a code while a second-factor login with the next code is in
+/// flight. Turning it off used to take the factor's row (spending the code) before voiding the
+/// `mfa_token`, the login the token's row before the factor's: the deadlock ended one of them
+/// with a 500. The factor's row is held until both wait, turning it off first.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_second_factor_login_while_the_factor_is_turned_off_answers_both(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ann = app.enroll_totp("ann").await;
+    app.forget_used_steps(&ann.user_id).await;
+    settle().await;
+    let mfa_token = app.mfa_token("ann").await;
+    let login = json!({ "mfa_token": mfa_token, "code": code(&ann.secret, 1) });
+    let (disabled, login) = both_queued_behind(
+        &app,
+        "SELECT 1 FROM auth.totp_factors FOR UPDATE",
+        app.disable_totp(&ann.token, json!({ "code": code(&ann.secret, 0) })),
+        app.login_mfa(login),
+    )
+    .await;
+    assert_eq!(disabled.status, StatusCode::NO_CONTENT, "{}", disabled.body);
+    assert_eq!(
+        (login.status, login.code()),
+        (StatusCode::UNAUTHORIZED, "invalid_mfa_token"),
+        "turning the factor off voided the challenge: {}",
         login.body
     );
 }

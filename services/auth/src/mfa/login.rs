@@ -115,7 +115,7 @@ pub async fn complete(
     };
     proof::admit(state, client, &user, &proof, "mfa_login").await?;
 
-    let mut tx = state.pool.begin().await?;
+    let mut tx = credentials::begin_on_account(state, user.id).await?;
     // Spent in the same transaction as the code: a wrong code rolls it back (the user may
     // retry until it expires or the account locks), and of two completions only one wins.
     if db::auth::one_time_tokens::consume(&mut *tx, Purpose::MfaLogin, &token_hash)

@@ -2,10 +2,7 @@
 //! Each link's token is queued in the outbox within the transaction that creates it.
 
 use axum::{Router, extract::State, http::StatusCode, routing::post};
-use db::{
-    auth::{User, one_time_tokens::Purpose},
-    ids::UserId,
-};
+use db::auth::{User, one_time_tokens::Purpose};
 use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -101,11 +98,12 @@ pub async fn confirm_verification(
         .check(links_rule(&state), &format!("ip:{}", client_key(&client)))
         .await?;
     let token_hash = digest(&body.token);
-    let mut tx = state.pool.begin().await?;
-    let owner = db::auth::one_time_tokens::find_usable(&mut *tx, Purpose::VerifyEmail, &token_hash)
-        .await?
-        .ok_or(ApiError::InvalidLinkToken)?;
-    lock_before_the_link(&mut tx, owner).await?;
+    let owner =
+        db::auth::one_time_tokens::find_usable(&state.pool, Purpose::VerifyEmail, &token_hash)
+            .await?
+            .ok_or(ApiError::InvalidLinkToken)?;
+    // The account's row before the link's, as an email or password change takes them.
+    let mut tx = credentials::begin_on_account(&state, owner).await?;
     let user_id = db::auth::one_time_tokens::consume(&mut *tx, Purpose::VerifyEmail, &token_hash)
         .await?
         .filter(|spent_by| *spent_by == owner)
@@ -116,15 +114,6 @@ pub async fn confirm_verification(
         .done(Some(user_id), "email_verified", json!({}))
         .await;
     Ok(axum::Json(Status { status: "verified" }))
-}
-
-/// Locks the link owner's account before the link's row is spent: an email or password
-/// change takes the account's row first and then voids the links (this one's row), so a
-/// link spent the other way round deadlocked with it (one of the two failed with a 500).
-/// Now they queue.
-async fn lock_before_the_link(conn: &mut db::PgConnection, owner: UserId) -> Result<(), ApiError> {
-    db::auth::users::lock_for_sign_in(conn, owner).await?;
-    Ok(())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -204,8 +193,7 @@ pub async fn reset_password(
         .check(rule, &format!("reset_account:{user_id}"))
         .await?;
     let hash = state.passwords.hash(body.new_password).await?;
-    let mut tx = state.pool.begin().await?;
-    lock_before_the_link(&mut tx, user_id).await?;
+    let mut tx = credentials::begin_on_account(&state, user_id).await?;
     // Spending the token is what counts: a concurrent use may have won since the lookup.
     let user_id = db::auth::one_time_tokens::consume(&mut *tx, Purpose::ResetPassword, &token_hash)
         .await?

@@ -150,7 +150,7 @@ pub async fn confirm(
             .await;
         return Err(ApiError::InvalidCode);
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = credentials::begin_on_account(&state, user.id).await?;
     if !db::auth::mfa::confirm_totp(&mut *tx, user.id, &factor.secret_ciphertext, step).await? {
         // Enrolled again (or confirmed) meanwhile: this code was for a secret that is gone.
         return Err(not_enrolled());
@@ -242,7 +242,7 @@ pub async fn disable(
     } else if locked {
         return Err(ApiError::InvalidCode);
     }
-    let mut tx = state.pool.begin().await?;
+    let mut tx = credentials::begin_on_account(&state, user.id).await?;
     if let Some(code) = &code {
         tx = mfa::proof::spend(tx, &state, &client, &user, code, "mfa_totp_disabled").await?;
     }
@@ -277,7 +277,7 @@ pub async fn regenerate(
         return Err(ApiError::InvalidCode);
     }
     let action = "mfa_recovery_codes_regenerated";
-    let tx = state.pool.begin().await?;
+    let tx = credentials::begin_on_account(&state, user.id).await?;
     let tx = mfa::proof::spend(tx, &state, &client, &user, &code, action).await?;
     let audit = Audit::new(&state.pool, &client);
     let notice = Notice::RecoveryCodesRegenerated;

@@ -117,7 +117,7 @@ pub async fn login_finish(
         audit.refused(Some(user.id), "login", details).await;
         return Err(ApiError::AccountDisabled);
     }
-    let mut tx = state.pool.begin().await?;
+    let mut tx = credentials::begin_on_account(&state, user.id).await?;
     if let Err(refusal) = assertion::record(&mut tx, &verified).await? {
         drop(tx);
         return Err(refuse(&state, &client, Some(&user), refusal.reason()).await);

@@ -28,6 +28,7 @@ use webauthn_rs_proto::ResidentKeyRequirement;
 
 use crate::{
     audit::Audit,
+    credentials,
     error::ApiError,
     passkeys::{self, CEREMONY_TTL_SECS, Notice},
     rate_limit::Rule,
@@ -217,7 +218,7 @@ pub async fn register_finish(
     };
     let serialized =
         serde_json::to_value(&passkey).map_err(|error| ApiError::Internal(error.to_string()))?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = credentials::begin_on_account(&state, user.id).await?;
     let new = NewPasskey {
         user_id: user.id,
         credential_id: passkey.cred_id().as_ref(),
@@ -285,7 +286,7 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     session.require_aal2()?;
     let user = session.user(&state.pool).await?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = credentials::begin_on_account(&state, user.id).await?;
     let name = db::auth::passkeys::delete(&mut *tx, user.id, id)
         .await?
         .ok_or_else(not_found)?;

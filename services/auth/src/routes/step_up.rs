@@ -86,7 +86,7 @@ pub async fn step_up(
         return Err(mfa::not_enabled());
     }
     proof::admit(&state, &client, &user, &proof, "step_up").await?;
-    let tx = state.pool.begin().await?;
+    let tx = credentials::begin_on_account(&state, user.id).await?;
     let mut tx = proof::spend(tx, &state, &client, &user, &proof, "step_up").await?;
     let proved_at = db::auth::sessions::record_second_factor(&mut *tx, user.id, session.session_id)
         .await?

@@ -126,14 +126,16 @@ pub async fn register(app: &TestApp, token: &str, key: &mut SoftPasskey, name: &
 
 /// A passwordless login with `key`: the reply of `login/finish`.
 pub async fn passwordless_login(app: &TestApp, key: &mut SoftPasskey) -> Reply {
+    let body = passwordless_assertion(app, key).await;
+    app.post("/api/auth/passkeys/login/finish", body).await
+}
+
+/// Starts a passwordless login and answers it with `key`: the body for `login/finish`.
+pub async fn passwordless_assertion(app: &TestApp, key: &mut SoftPasskey) -> Value {
     let started = app.post("/api/auth/passkeys/login/start", json!({})).await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     let credential = key.assert_discoverable(&started.body["options"]);
-    app.post(
-        "/api/auth/passkeys/login/finish",
-        json!({ "ceremony_id": started.body["ceremony_id"], "credential": credential }),
-    )
-    .await
+    json!({ "ceremony_id": started.body["ceremony_id"], "credential": credential })
 }
 
 pub fn token_of(body: &Value) -> String {
