@@ -1,4 +1,5 @@
-//! Input rules for accounts: normalised emails, usernames, password lengths.
+//! Input rules for accounts: normalised emails, usernames, password lengths, and the display
+//! text (names) that other people and mails show.
 
 use db::auth::username;
 use platform::trimmed_white_space;
@@ -64,13 +65,50 @@ pub fn username(raw: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
-/// 1-255 characters as sent (the schema's maxLength), not only whitespace; trimmed.
+/// The characters [`is_hidden_markup`] refuses, as the inside of a JSON Schema (ECMA-262)
+/// character class. A macro rather than a const, so that `concat!` can build patterns from it.
+#[macro_export]
+macro_rules! hidden_markup {
+    () => {
+        "\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069"
+    };
+}
+
+/// Characters that display text (a full name, a passkey's name) may not hold: control
+/// characters (Unicode Cc: NUL, TAB, CR, LF, ...), which forge lines and headers in the mails
+/// the text is written into, and the bidirectional overrides and isolates (U+202A-U+202E,
+/// U+2066-U+2069), which make it read differently from what it is ("Trojan Source").
+pub fn is_hidden_markup(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// [`full_name`]'s rule as a JSON Schema pattern: no [`is_hidden_markup`] character, and
+/// something besides white space.
+pub const FULL_NAME_PATTERN: &str = concat!(
+    "^[^",
+    hidden_markup!(),
+    "]*[^",
+    hidden_markup!(),
+    " \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^",
+    hidden_markup!(),
+    "]*$"
+);
+
+/// 1-255 characters as sent (the schema's maxLength), not only whitespace, without control
+/// characters or bidi overrides anywhere (not even around it); trimmed.
 pub fn full_name(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
     if name.is_empty() || raw.chars().count() > FULL_NAME_MAX_CHARS {
         return Err(ApiError::validation(
             "invalid_full_name",
             "full_name must be 1-255 characters",
+        ));
+    }
+    if raw.chars().any(is_hidden_markup) {
+        return Err(ApiError::validation(
+            "invalid_full_name",
+            "full_name must not contain control characters (such as line breaks or tabs) or \
+             bidirectional text overrides (U+202A-U+202E, U+2066-U+2069)",
         ));
     }
     Ok(name.to_owned())
@@ -122,6 +160,31 @@ mod tests {
         assert_eq!(username(" alice_01 ").expect("valid"), "alice_01");
         for bad in ["ab", "_alice", "al ice", "al/ice", &"a".repeat(51)] {
             assert!(username(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn full_names_refuse_control_characters_and_bidi_overrides() {
+        assert_eq!(full_name(" Zoë O'Brien ").expect("valid"), "Zoë O'Brien");
+        assert_eq!(full_name("محمد علي").expect("right-to-left"), "محمد علي");
+        for bad in [
+            "Ann\r\nBcc: x@example.com",
+            "Ann\n",
+            "\tAnn",
+            "A\0nn",
+            "A\u{7}nn",
+            "A\u{85}nn",
+            "Ann\u{202E}gnp.exe",
+            "Ann\u{2066}x\u{2069}",
+        ] {
+            let refused = full_name(bad).expect_err(bad);
+            assert!(matches!(
+                refused,
+                ApiError::Validation {
+                    code: "invalid_full_name",
+                    ..
+                }
+            ));
         }
     }
 

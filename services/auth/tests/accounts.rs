@@ -246,3 +246,56 @@ async fn a_failure_inside_registration_leaves_no_half_made_account(pool: PgPool)
         "the verification mail is rolled back with the account"
     );
 }
+
+/// A full name goes into mail bodies ("Hi {name},") and other people's screens: line breaks
+/// could forge lines of a mail, and bidi overrides make a name read as something else.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn full_names_with_control_characters_or_bidi_overrides_are_refused(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let token = app.register_for_token("alice").await;
+    let names = [
+        "Alice\r\n\r\nClick https://evil.example/reset",
+        "Alice\tLiddell",
+        "Alice\u{7}",
+        "Alice\u{85}",
+        "Alice \u{202E}gnp.exe",
+        "\u{2066}Alice\u{2069}",
+    ];
+    for (n, name) in names.into_iter().enumerate() {
+        let registered = app
+            .post(
+                "/api/auth/register",
+                json!({ "email": format!("bob{n}@example.com"), "username": format!("bob{n}"), "full_name": name, "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(
+            (registered.status, registered.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_full_name"),
+            "register {name:?}: {}",
+            registered.body
+        );
+        let patched = app
+            .patch_as("/api/auth/me", json!({ "full_name": name }), &token)
+            .await;
+        assert_eq!(
+            (patched.status, patched.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_full_name"),
+            "PATCH me {name:?}: {}",
+            patched.body
+        );
+    }
+    let me = app.get_as("/api/auth/me", &token).await;
+    assert_eq!(me.body["full_name"], "Test User");
+    let accented = app
+        .patch_as(
+            "/api/auth/me",
+            json!({ "full_name": " Zoë O'Brien-Ünal " }),
+            &token,
+        )
+        .await;
+    assert_eq!(
+        accented.body["full_name"], "Zoë O'Brien-Ünal",
+        "{}",
+        accented.body
+    );
+}

@@ -67,25 +67,34 @@ pub const NAME_PATTERN: &str = concat!(
     "^[",
     platform::trimmed_white_space!(),
     "]*",
-    // Its first character: neither a control character nor a blank.
-    "[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
-    // Then no control characters, the last one no blank either.
-    "(?:[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u001f\\u007f-\\u009f \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?",
+    // Its first character: neither hidden markup (control characters, bidi overrides) nor a
+    // blank.
+    "[^",
+    crate::hidden_markup!(),
+    " \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+    // Then no hidden markup, the last one no blank either.
+    "(?:[^",
+    crate::hidden_markup!(),
+    "]*[^",
+    crate::hidden_markup!(),
+    " \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?",
     // Blanks after it.
     "[",
     platform::trimmed_white_space!(),
     "]*$",
 );
 
-/// A passkey's name from the request: trimmed, 1 to 64 characters, no control characters.
+/// A passkey's name from the request: trimmed, 1 to 64 characters, no control characters or
+/// bidi overrides ([`crate::validate::is_hidden_markup`]): the name is written into mails.
 pub fn parse_name(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
     // The blanks around it count too: then the limit is one a schema can state (`maxLength`).
     let too_long = raw.chars().count() > NAME_MAX_CHARS;
-    if name.is_empty() || too_long || name.chars().any(char::is_control) {
+    if name.is_empty() || too_long || name.chars().any(crate::validate::is_hidden_markup) {
         return Err(ApiError::validation(
             "invalid_passkey_name",
-            "name must be 1 to 64 characters, without control characters",
+            "name must be 1 to 64 characters, without control characters or bidirectional \
+             text overrides (U+202A-U+202E, U+2066-U+2069)",
         ));
     }
     Ok(name.to_owned())
@@ -148,7 +157,16 @@ mod tests {
         assert_eq!(parse_name(&longest).expect("64"), longest);
         let padded = format!(" {longest}");
         let too_long = format!("{longest}x");
-        for raw in ["", "   ", "a\u{7}b", "a\u{85}b", &padded, &too_long] {
+        for raw in [
+            "",
+            "   ",
+            "a\u{7}b",
+            "a\u{85}b",
+            "a\u{202E}b",
+            "a\u{2067}b",
+            &padded,
+            &too_long,
+        ] {
             assert!(parse_name(raw).is_err(), "{raw:?}");
         }
     }

@@ -71,8 +71,10 @@ fn full_name_schema() -> Object {
     let max = validate::FULL_NAME_MAX_CHARS;
     platform::openapi::non_blank_text(Some(max))
         .description(Some(format!(
-            "1-{max} characters, not only whitespace (trimmed)."
+            "1-{max} characters, not only whitespace (trimmed), without control characters \
+             (line breaks, tabs) or bidirectional overrides (U+202A-U+202E, U+2066-U+2069)."
         )))
+        .pattern(Some(validate::FULL_NAME_PATTERN))
         .build()
 }
 

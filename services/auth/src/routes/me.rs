@@ -95,7 +95,7 @@ pub async fn show(
 pub struct ProfileUpdate {
     #[schema(schema_with = username_schema)]
     username: Option<String>,
-    #[schema(schema_with = platform::openapi::optional_non_blank_text::<FULL_NAME_MAX_CHARS>)]
+    #[schema(schema_with = full_name_schema)]
     full_name: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = avatar_url_schema)]
@@ -107,6 +107,14 @@ fn username_schema() -> Object {
     ObjectBuilder::new()
         .schema_type(nullable_string())
         .pattern(Some(validate::USERNAME_PATTERN))
+        .build()
+}
+
+/// `full_name` as [`validate::full_name`] reads it; `null` and absent leave it unchanged.
+fn full_name_schema() -> Object {
+    platform::openapi::non_blank_text(Some(FULL_NAME_MAX_CHARS))
+        .schema_type(nullable_string())
+        .pattern(Some(validate::FULL_NAME_PATTERN))
         .build()
 }
 

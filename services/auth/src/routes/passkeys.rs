@@ -113,7 +113,8 @@ pub struct RenameRequest {
 fn name_schema() -> Object {
     let rule = format!(
         "What the owner calls it: 1 to {} characters (blanks around it count, and are dropped), \
-         not only blanks, without control characters.",
+         not only blanks, without control characters or bidirectional overrides \
+         (U+202A-U+202E, U+2066-U+2069).",
         passkeys::NAME_MAX_CHARS
     );
     ObjectBuilder::new()

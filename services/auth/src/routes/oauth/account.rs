@@ -219,13 +219,22 @@ async fn free_username(conn: &mut db::PgConnection, login: &str) -> Result<Strin
     }))
 }
 
+/// The GitHub profile's name, or its login. The provider's text, not the client's, but it goes
+/// into mails all the same (and PostgreSQL refuses NUL): what a full name may not hold
+/// ([`validate::is_hidden_markup`]) is dropped.
 fn full_name(profile: &GitHubProfile) -> String {
-    let name = profile
+    let clean = |text: &str| {
+        let kept: String = text
+            .chars()
+            .filter(|c| !validate::is_hidden_markup(*c))
+            .take(255)
+            .collect();
+        kept.trim().to_owned()
+    };
+    profile
         .name
         .as_deref()
-        .map(str::trim)
+        .map(clean)
         .filter(|name| !name.is_empty())
-        .unwrap_or(&profile.login);
-    // The provider's text, not the client's, but PostgreSQL refuses NUL all the same.
-    name.chars().filter(|c| !c.is_control()).take(255).collect()
+        .unwrap_or_else(|| clean(&profile.login))
 }
