@@ -5,6 +5,7 @@
 //! what the old one earned ([`void_old_password`]); an unverified account taken over by the
 //! owner of its address ends everything its registrant held ([`void_pre_registration`]).
 
+use chrono::Utc;
 use db::{
     PgConnection, Postgres, Transaction,
     auth::{User, one_time_tokens::Purpose, users::FailedLogin},
@@ -17,6 +18,7 @@ use crate::{
     audit::Audit,
     error::ApiError,
     links::{self, LinkMail},
+    password::Verified,
     rate_limit::{Rule, client_key},
     state::AppState,
 };
@@ -61,6 +63,33 @@ pub async fn wrong_password(state: &AppState, user: &User, client: &ClientInfo) 
         }
         Err(error) => error,
     }
+}
+
+/// Checks `password`, sent as `user`'s current password to prove a change (`action`): a guess
+/// like a login's, which the caller has counted with [`count_guess`]. It costs one
+/// verification whatever the outcome (503 `busy` when every hashing slot is taken); a locked
+/// account takes no password, right or wrong; a wrong one is audited as a refused `action` and
+/// counts toward the lockout.
+pub async fn check_current_password(
+    state: &AppState,
+    client: &ClientInfo,
+    user: &User,
+    password: String,
+    action: &str,
+) -> Result<(), ApiError> {
+    let stored = Some(user.password_hash.clone());
+    let verified = state.passwords.verify(password, stored).await?;
+    if user.locked_at(Utc::now()).is_some() {
+        return Err(ApiError::InvalidCredentials);
+    }
+    if verified == Verified::No {
+        let details = json!({ "reason": "wrong_password" });
+        Audit::new(&state.pool, client)
+            .refused(Some(user.id), action, details)
+            .await;
+        return Err(wrong_password(state, user, client).await);
+    }
+    Ok(())
 }
 
 /// Counts a wrong second-factor code like a wrong password (a code is the rest of the

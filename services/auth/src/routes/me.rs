@@ -29,7 +29,6 @@ use crate::{
     audit::Audit,
     credentials,
     error::ApiError,
-    password::Verified,
     sessions::{CurrentSession, UserView},
     state::AppState,
     validate::{self, AVATAR_URL_MAX_CHARS, FULL_NAME_MAX_CHARS},
@@ -210,27 +209,14 @@ pub async fn change_password(
     credentials::count_guess(&state, &client, &account).await?;
     validate::password(&change.new_password)?;
     let user = session.user(&state.pool).await?;
-    let verified = state
-        .passwords
-        .verify(change.current_password, Some(user.password_hash.clone()))
+    let action = "password_changed";
+    credentials::check_current_password(&state, &client, &user, change.current_password, action)
         .await?;
-    // A locked account accepts no password, right or wrong, until the lock ends.
-    if user.locked_at(Utc::now()).is_some() {
-        return Err(ApiError::InvalidCredentials);
-    }
-    if verified == Verified::No {
-        let details = json!({ "reason": "wrong_password" });
-        Audit::new(&state.pool, &client)
-            .refused(Some(user.id), "password_changed", details)
-            .await;
-        return Err(credentials::wrong_password(&state, &user, &client).await);
-    }
     let new_hash = state.passwords.hash(change.new_password).await?;
     let mut tx = state.pool.begin().await?;
     let current = &user.password_hash;
     if !db::auth::users::change_password_hash(&mut *tx, user.id, current, &new_hash).await? {
         drop(tx);
-        let action = "password_changed";
         return Err(credentials::password_changed_meanwhile(&state, &client, &user, action).await);
     }
     let keep = Some(session.session_id);

@@ -3,7 +3,6 @@
 //! like a login's) and, for a user with a second factor, an `aal2` token.
 
 use axum::{Router, extract::State, routing::post};
-use chrono::Utc;
 use db::auth::one_time_tokens::Purpose;
 use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
 use serde::Deserialize;
@@ -17,7 +16,6 @@ use crate::{
     error::ApiError,
     links::{self, LinkMail},
     mail::SecurityNotice,
-    password::Verified,
     sessions::CurrentSession,
     state::AppState,
     validate,
@@ -57,19 +55,9 @@ pub async fn change_email(
     credentials::count_guess(&state, &client, &account).await?;
     let email = validate::email(&change.email)?;
     let user = session.user(&state.pool).await?;
-    let verified = state
-        .passwords
-        .verify(change.password, Some(user.password_hash.clone()))
-        .await?;
+    let action = "email_changed";
+    credentials::check_current_password(&state, &client, &user, change.password, action).await?;
     let audit = Audit::new(&state.pool, &client);
-    if user.locked_at(Utc::now()).is_some() {
-        return Err(ApiError::InvalidCredentials);
-    }
-    if verified == Verified::No {
-        let details = json!({ "reason": "wrong_password" });
-        audit.refused(Some(user.id), "email_changed", details).await;
-        return Err(credentials::wrong_password(&state, &user, &client).await);
-    }
     if email == user.email.to_lowercase() {
         return Err(ApiError::validation(
             "email_unchanged",
@@ -82,7 +70,6 @@ pub async fn change_email(
     let Some(updated) = db::auth::users::change_email(&mut *tx, user.id, &email, current).await?
     else {
         drop(tx);
-        let action = "email_changed";
         return Err(credentials::password_changed_meanwhile(&state, &client, &user, action).await);
     };
     // Links mailed to the old address must not act on the account any more.

@@ -20,7 +20,6 @@ use crate::{
     error::ApiError,
     mfa::{self, Notice, login::MfaChallenge, proof::Proof, totp},
     passkeys::assertion::PasskeyAssertion,
-    password::Verified,
     sessions::{CurrentSession, SignedIn},
     state::AppState,
 };
@@ -225,21 +224,10 @@ pub async fn disable(
         return Err(mfa::not_enabled());
     }
     let audit = Audit::new(&state.pool, &client);
-    let locked = user.locked_at(Utc::now()).is_some();
     if let Some(password) = request.password {
-        let stored = Some(user.password_hash.clone());
-        let verified = state.passwords.verify(password, stored).await?;
-        if locked {
-            return Err(ApiError::InvalidCredentials);
-        }
-        if verified == Verified::No {
-            let details = json!({ "reason": "wrong_password" });
-            audit
-                .refused(Some(user.id), "mfa_totp_disabled", details)
-                .await;
-            return Err(credentials::wrong_password(&state, &user, &client).await);
-        }
-    } else if locked {
+        let action = "mfa_totp_disabled";
+        credentials::check_current_password(&state, &client, &user, password, action).await?;
+    } else if user.locked_at(Utc::now()).is_some() {
         return Err(ApiError::InvalidCode);
     }
     let mut tx = credentials::begin_on_account(&state, user.id).await?;
