@@ -206,6 +206,11 @@ impl CurrentSession {
             .ok_or(ApiError::SessionRevoked)
     }
 
+    /// The access token's assurance level.
+    pub fn aal(&self) -> Aal {
+        self.access.aal
+    }
+
     /// `AuthUser::require_aal2`: 403 `step_up_required` for a user with a second factor whose
     /// token is not `aal2`.
     pub fn require_aal2(&self) -> Result<(), ApiError> {

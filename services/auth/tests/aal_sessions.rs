@@ -6,7 +6,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{
-    PASSWORD, TestApp,
+    PASSWORD, TestApp, enrolment_proof,
     mfa::{assert_step_up_required, claims, code, settle},
 };
 use serde_json::{Value, json};
@@ -91,7 +91,7 @@ async fn password_logins_are_aal1_and_confirming_a_factor_lifts_the_next_refresh
     assert_eq!(login.body["aal"], "aal1");
     let token = login.body["access_token"].as_str().expect("token");
     let enrolled = app
-        .post_as("/api/auth/mfa/totp/enroll", json!({}), token)
+        .post_as("/api/auth/mfa/totp/enroll", enrolment_proof(), token)
         .await;
     let secret = enrolled.body["secret"].as_str().expect("secret");
     settle().await;

@@ -5,7 +5,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{
-    PASSWORD, TestApp,
+    PASSWORD, TestApp, enrolment_proof,
     mfa::{code, settle},
 };
 use serde_json::json;
@@ -16,7 +16,7 @@ async fn enrolling_and_confirming_turns_totp_on_with_ten_recovery_codes(pool: Pg
     let app = TestApp::new(pool).await;
     let token = app.register_for_token("ann").await;
     let enrolled = app
-        .post_as("/api/auth/mfa/totp/enroll", json!({}), &token)
+        .post_as("/api/auth/mfa/totp/enroll", enrolment_proof(), &token)
         .await;
     assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.body);
     let secret = enrolled.body["secret"].as_str().expect("secret");
@@ -95,10 +95,10 @@ async fn enrolling_again_replaces_a_pending_secret_but_not_a_confirmed_one(pool:
     let app = TestApp::new(pool).await;
     let token = app.register_for_token("ann").await;
     let first = app
-        .post_as("/api/auth/mfa/totp/enroll", json!({}), &token)
+        .post_as("/api/auth/mfa/totp/enroll", enrolment_proof(), &token)
         .await;
     let second = app
-        .post_as("/api/auth/mfa/totp/enroll", json!({}), &token)
+        .post_as("/api/auth/mfa/totp/enroll", enrolment_proof(), &token)
         .await;
     let (first, second) = (
         first.body["secret"].as_str().unwrap(),
@@ -127,7 +127,7 @@ async fn enrolling_again_replaces_a_pending_secret_but_not_a_confirmed_one(pool:
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
 
     let again = app
-        .post_as("/api/auth/mfa/totp/enroll", json!({}), &token)
+        .post_as("/api/auth/mfa/totp/enroll", enrolment_proof(), &token)
         .await;
     assert_eq!(
         (again.status, again.code()),

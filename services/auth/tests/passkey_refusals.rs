@@ -5,7 +5,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{
-    TestApp,
+    TestApp, enrolment_proof,
     mfa::assert_step_up_required,
     passkey::{self, ORIGIN, SoftPasskey, assert_refused, passkey_proof, token_of, with_passkey},
 };
@@ -74,7 +74,7 @@ async fn another_users_passkey_and_ceremonies_are_refused(pool: PgPool) {
     let started = app
         .post_as(
             "/api/auth/passkeys/register/start",
-            json!({}),
+            enrolment_proof(),
             fresh.as_str(),
         )
         .await;
@@ -129,7 +129,7 @@ async fn a_ceremony_answered_at_another_origin_is_refused(pool: PgPool) {
     let started = app
         .post_as(
             "/api/auth/passkeys/register/start",
-            json!({}),
+            enrolment_proof(),
             token.as_str(),
         )
         .await;

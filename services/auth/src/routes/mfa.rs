@@ -17,6 +17,7 @@ use utoipa::OpenApi;
 use crate::{
     audit::Audit,
     credentials,
+    enrolment::{self, EnrolmentProof},
     error::ApiError,
     mfa::{self, Notice, login::MfaChallenge, proof::Proof, totp},
     passkeys::assertion::PasskeyAssertion,
@@ -87,14 +88,24 @@ fn not_enrolled() -> ApiError {
     }
 }
 
-/// Starts (or restarts) enrollment: a new secret replaces any pending one.
-#[utoipa::path(post, path = "/api/auth/mfa/totp/enroll", tag = "mfa", security(("bearer" = [])), responses((status = 200, description = "pending until confirmed", body = TotpEnrollment), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 409, description = "mfa_already_enabled", body = ApiErrorBody)))]
+/// Starts (or restarts) enrollment: a new secret replaces any pending one. Needs proof beyond
+/// the token (`crate::enrolment`): the current password; or, when the account has a second
+/// factor (a passkey), an `aal2` token; or, for an account linked to GitHub, a session that
+/// signed in within the last 10 minutes. The password is a guess like a login's.
+#[utoipa::path(post, path = "/api/auth/mfa/totp/enroll", tag = "mfa", security(("bearer" = [])), request_body = EnrolmentProof, responses((status = 200, description = "pending until confirmed", body = TotpEnrollment), (status = 401, description = "invalid_credentials (wrong password, or the account is locked), or missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "step_up_required: the account has a second factor, so an aal2 token is the proof (POST /api/auth/step-up)", body = ApiErrorBody), (status = 409, description = "mfa_already_enabled", body = ApiErrorBody), (status = 422, description = "proof_required: send password (or, for an account linked to GitHub, sign in again and retry within 10 minutes)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
 pub async fn enroll(
     State(state): State<AppState>,
     client: ClientInfo,
     session: CurrentSession,
+    Json(proof): Json<EnrolmentProof>,
 ) -> Result<axum::Json<TotpEnrollment>, ApiError> {
     let user = session.user(&state.pool).await?;
+    // Nothing to prove for what cannot happen.
+    if db::auth::mfa::status(&state.pool, user.id).await?.totp {
+        return Err(mfa::already_enabled());
+    }
+    let action = "mfa_totp_enrollment_started";
+    enrolment::require(&state, &client, &session, &user, proof, action).await?;
     let secret = totp::new_secret();
     let sealed = state
         .mfa_cipher

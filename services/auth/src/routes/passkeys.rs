@@ -29,6 +29,7 @@ use webauthn_rs_proto::ResidentKeyRequirement;
 use crate::{
     audit::Audit,
     credentials,
+    enrolment::{self, EnrolmentProof},
     error::ApiError,
     passkeys::{self, CEREMONY_TTL_SECS, Notice},
     rate_limit::Rule,
@@ -131,20 +132,25 @@ fn not_found() -> ApiError {
     ApiError::NotFound("no such passkey")
 }
 
-/// Starts registering a passkey for the caller. An account that already has a second factor
-/// needs an `aal2` token (step up first): a stolen `aal1` token must not add a way in.
-#[utoipa::path(post, path = "/api/auth/passkeys/register/start", tag = "passkeys", security(("bearer" = [])), responses((status = 200, description = "options for navigator.credentials.create()", body = RegistrationStarted), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "step_up_required", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
+/// Starts registering a passkey for the caller. A passkey signs in by itself, and outlives a
+/// password reset, so a stolen token must not add one: the caller proves more
+/// (`crate::enrolment`): the current password; or, when the account already has a second
+/// factor, an `aal2` token; or, for an account linked to GitHub, a session that signed in
+/// within the last 10 minutes. The password is a guess like a login's.
+#[utoipa::path(post, path = "/api/auth/passkeys/register/start", tag = "passkeys", security(("bearer" = [])), request_body = EnrolmentProof, responses((status = 200, description = "options for navigator.credentials.create()", body = RegistrationStarted), (status = 401, description = "invalid_credentials (wrong password, or the account is locked), or missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 403, description = "step_up_required: the account has a second factor, so an aal2 token is the proof (POST /api/auth/step-up)", body = ApiErrorBody), (status = 422, description = "proof_required: send password (or, for an account linked to GitHub, sign in again and retry within 10 minutes)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody), (status = 503, description = "busy: every password-hashing slot is taken; see Retry-After", body = ApiErrorBody)))]
 pub async fn register_start(
     State(state): State<AppState>,
+    client: ClientInfo,
     session: CurrentSession,
+    Json(proof): Json<EnrolmentProof>,
 ) -> Result<axum::Json<RegistrationStarted>, ApiError> {
-    session.require_aal2()?;
+    let user = session.user(&state.pool).await?;
+    enrolment::require(&state, &client, &session, &user, proof, "passkey_added").await?;
     let rule = Rule::per_minute("passkey_start", STARTS_PER_MINUTE);
     state
         .limiter
         .check(rule, &format!("user:{}", session.user_id))
         .await?;
-    let user = session.user(&state.pool).await?;
     let existing = db::auth::passkeys::list(&state.pool, user.id).await?;
     let exclude = existing
         .iter()

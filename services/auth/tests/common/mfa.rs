@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use testkit::Reply;
 use totp_rs::{Builder, Secret};
 
-use super::{PASSWORD, TestApp};
+use super::{PASSWORD, TestApp, enrolment_proof};
 
 /// An account with a confirmed TOTP factor.
 pub struct Enrolled {
@@ -72,7 +72,7 @@ impl TestApp {
             .to_owned();
         let user_id = signed_in["user"]["id"].as_str().expect("id").to_owned();
         let enrolled = self
-            .post_as("/api/auth/mfa/totp/enroll", json!({}), &token)
+            .post_as("/api/auth/mfa/totp/enroll", enrolment_proof(), &token)
             .await;
         assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.body);
         let secret = enrolled.body["secret"].as_str().expect("secret").to_owned();

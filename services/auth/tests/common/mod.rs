@@ -27,6 +27,13 @@ use sqlx::PgPool;
 use testkit::{AppClient, Reply};
 
 pub const PASSWORD: &str = "correct horse battery";
+/// What `mfa/totp/enroll` and `passkeys/register/start` take besides the token, from an
+/// account with [`PASSWORD`] and no second factor yet (one with a factor proves it with an
+/// `aal2` token, and the password does not matter).
+pub fn enrolment_proof() -> Value {
+    json!({ "password": PASSWORD })
+}
+
 /// The address every request comes from, unless a test sends its own `x-forwarded-for`.
 pub const CLIENT_IP: &str = "203.0.113.7";
 pub const USER_AGENT: &str = "auth-tests/1.0";

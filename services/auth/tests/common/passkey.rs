@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use webauthn_authenticator_rs::{AuthenticatorBackend, prelude::Url, softtoken::SoftToken};
 use webauthn_rs_proto::{AllowCredentials, CreationChallengeResponse, RequestChallengeResponse};
 
-use super::TestApp;
+use super::{TestApp, enrolment_proof};
 use testkit::Reply;
 
 /// The origin the test service expects (`PUBLIC_APP_URL`'s default).
@@ -109,7 +109,11 @@ impl SoftPasskey {
 /// answer (the passkey's view).
 pub async fn register(app: &TestApp, token: &str, key: &mut SoftPasskey, name: &str) -> Value {
     let started = app
-        .post_as("/api/auth/passkeys/register/start", json!({}), token)
+        .post_as(
+            "/api/auth/passkeys/register/start",
+            enrolment_proof(),
+            token,
+        )
         .await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     let credential = key.create_at(ORIGIN, &started.body["options"]);
