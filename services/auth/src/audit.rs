@@ -5,7 +5,7 @@
 
 use db::{PgPool, auth::AuditEvent, ids::UserId};
 use platform::client::ClientInfo;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The audit trail as one request writes to it: every row names the request's client.
 #[derive(Clone, Copy)]
@@ -48,6 +48,22 @@ impl<'a> Audit<'a> {
     /// Records an action that was refused.
     pub async fn refused(&self, user_id: Option<UserId>, action: &str, details: Value) {
         self.record(user_id, action, false, details).await;
+    }
+
+    /// Records that `action` was refused for `reason` and hands back `error`, the caller's
+    /// answer: `return Err(audit.refuse(Some(id), "login", "account_locked", error).await)`.
+    /// A refusal made in a transaction that locked the account is written after it ends: drop
+    /// the transaction first (the row refers to the account).
+    pub async fn refuse<E>(
+        &self,
+        user_id: Option<UserId>,
+        action: &str,
+        reason: &str,
+        error: E,
+    ) -> E {
+        self.refused(user_id, action, json!({ "reason": reason }))
+            .await;
+        error
     }
 
     /// Failures are logged, never shown to the caller: the action itself already happened

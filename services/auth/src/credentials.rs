@@ -114,22 +114,6 @@ pub async fn wrong_code(
     }
 }
 
-/// Refuses a change (`action`) whose current password was checked against a hash that a
-/// reset or another change has replaced since: that password is no longer the account's, and
-/// the reset (which ended this session) must win. Audited; not counted as a wrong guess.
-pub async fn password_changed_meanwhile(
-    state: &AppState,
-    client: &ClientInfo,
-    user: &User,
-    action: &str,
-) -> ApiError {
-    let details = json!({ "reason": "password_changed_meanwhile" });
-    Audit::new(&state.pool, client)
-        .refused(Some(user.id), action, details)
-        .await;
-    ApiError::InvalidCredentials
-}
-
 /// Begins a transaction that first locks `user_id`'s account row, for work on rows that hang
 /// off the account: one-time tokens (mailed links, `mfa_token`s), the second factor, passkeys,
 /// the sessions' proofs. A change of the account's credentials (password or email change,

@@ -107,11 +107,11 @@ pub async fn complete(
         None => None,
     };
     let Some(user) = user else {
-        let details = json!({ "reason": "invalid_mfa_token" });
-        Audit::new(&state.pool, client)
-            .refused(None, "mfa_login", details)
-            .await;
-        return Err(ApiError::InvalidMfaToken);
+        let audit = Audit::new(&state.pool, client);
+        let invalid = ApiError::InvalidMfaToken;
+        return Err(audit
+            .refuse(None, "mfa_login", "invalid_mfa_token", invalid)
+            .await);
     };
     proof::admit(state, client, &user, &proof, "mfa_login").await?;
 
@@ -130,8 +130,16 @@ pub async fn complete(
         .await?
         .ok_or(ApiError::InvalidMfaToken)?;
     if !user.is_active {
+        // Checked again on the locked row, after the proof: a deactivation that committed
+        // since the account was read ended every session and must end this sign-in too, or
+        // reactivation would bring back a session made meanwhile (one that commits later
+        // waits for the row, then ends the session made here).
         drop(tx);
-        return Err(proof::account_disabled(state, client, &user, "mfa_login").await);
+        let audit = Audit::new(&state.pool, client);
+        let disabled = ApiError::AccountDisabled;
+        return Err(audit
+            .refuse(Some(user.id), "mfa_login", "account_disabled", disabled)
+            .await);
     }
     let details = json!({ "mfa": proof.method() });
     let signed_in =

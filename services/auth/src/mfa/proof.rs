@@ -83,28 +83,12 @@ pub async fn admit(
         return Err(ApiError::InvalidCode);
     }
     if !user.is_active {
-        return Err(account_disabled(state, client, user, action).await);
+        let disabled = ApiError::AccountDisabled;
+        return Err(audit
+            .refuse(Some(user.id), action, "account_disabled", disabled)
+            .await);
     }
     Ok(())
-}
-
-/// Refuses a sign-in (`action`) to the deactivated account `user`, audited. A sign-in also
-/// checks the account as its transaction locks it, after the proof: a deactivation that
-/// committed since [`admit`] read it ended every session and must end this sign-in too, or
-/// reactivation would bring back a session made meanwhile (one that commits later waits for
-/// the row, then ends the session made here). Drop that transaction before calling this: the
-/// audit row refers to the locked account.
-pub async fn account_disabled(
-    state: &AppState,
-    client: &ClientInfo,
-    user: &User,
-    action: &str,
-) -> ApiError {
-    let details = json!({ "reason": "account_disabled" });
-    Audit::new(&state.pool, client)
-        .refused(Some(user.id), action, details)
-        .await;
-    ApiError::AccountDisabled
 }
 
 /// Checks `proof` inside `tx` and spends it (the TOTP step, or the recovery code, whose use

@@ -186,18 +186,20 @@ pub async fn login(
     if user.locked_at(Utc::now()).is_some() {
         // Refused even with the right password, and nothing is counted or reset: the lock
         // lapses on its own, or a mailed reset link lifts it.
-        let details = json!({ "reason": "account_locked" });
-        audit.refused(Some(user.id), "login", details).await;
-        return Err(ApiError::InvalidCredentials);
+        let refused = ApiError::InvalidCredentials;
+        return Err(audit
+            .refuse(Some(user.id), "login", "account_locked", refused)
+            .await);
     }
     let rehash = match verified {
         Verified::Yes { rehash } => rehash,
         Verified::No => return Err(credentials::wrong_password(&state, &user, &client).await),
     };
     if !user.is_active {
-        let details = json!({ "reason": "account_disabled" });
-        audit.refused(Some(user.id), "login", details).await;
-        return Err(ApiError::AccountDisabled);
+        let refused = ApiError::AccountDisabled;
+        return Err(audit
+            .refuse(Some(user.id), "login", "account_disabled", refused)
+            .await);
     }
 
     let new_hash = match rehash {
@@ -220,15 +222,22 @@ pub async fn login(
     };
     let Some(user) = current.filter(|current| current.password_hash == user.password_hash) else {
         drop(tx);
-        let details = json!({ "reason": "password_changed_meanwhile" });
-        audit.refused(Some(user.id), "login", details).await;
-        return Err(ApiError::InvalidCredentials);
+        let refused = ApiError::InvalidCredentials;
+        return Err(audit
+            .refuse(
+                Some(user.id),
+                "login",
+                "password_changed_meanwhile",
+                refused,
+            )
+            .await);
     };
     if !user.is_active {
         drop(tx);
-        let details = json!({ "reason": "account_disabled" });
-        audit.refused(Some(user.id), "login", details).await;
-        return Err(ApiError::AccountDisabled);
+        let refused = ApiError::AccountDisabled;
+        return Err(audit
+            .refuse(Some(user.id), "login", "account_disabled", refused)
+            .await);
     }
     if let Some(hash) = &new_hash {
         // Conditional although the row is locked and checked: no rehash may ever write the

@@ -216,8 +216,15 @@ pub async fn change_password(
     let mut tx = state.pool.begin().await?;
     let current = &user.password_hash;
     if !db::auth::users::change_password_hash(&mut *tx, user.id, current, &new_hash).await? {
+        // A reset or another change replaced the hash the password was checked against: that
+        // password is no longer the account's, and the reset (which ended this session) wins.
+        // Not counted as a wrong guess.
         drop(tx);
-        return Err(credentials::password_changed_meanwhile(&state, &client, &user, action).await);
+        let audit = Audit::new(&state.pool, &client);
+        let refused = ApiError::InvalidCredentials;
+        return Err(audit
+            .refuse(Some(user.id), action, "password_changed_meanwhile", refused)
+            .await);
     }
     let keep = Some(session.session_id);
     let ended = credentials::void_old_password(&mut tx, user.id, "password_changed", keep).await?;

@@ -69,8 +69,14 @@ pub async fn change_email(
     let current = &user.password_hash;
     let Some(updated) = db::auth::users::change_email(&mut *tx, user.id, &email, current).await?
     else {
+        // A reset or another change replaced the hash the password was checked against: that
+        // password is no longer the account's, and the reset (which ended this session) wins.
+        // Not counted as a wrong guess.
         drop(tx);
-        return Err(credentials::password_changed_meanwhile(&state, &client, &user, action).await);
+        let refused = ApiError::InvalidCredentials;
+        return Err(audit
+            .refuse(Some(user.id), action, "password_changed_meanwhile", refused)
+            .await);
     };
     // Links mailed to the old address must not act on the account any more.
     db::auth::one_time_tokens::void_outstanding(&mut *tx, user.id, Purpose::ResetPassword).await?;

@@ -154,11 +154,10 @@ pub async fn confirm(
     let Some(step) =
         totp::matching_step(&secret, &code, totp::now()).map_err(ApiError::Internal)?
     else {
-        let details = json!({ "reason": "wrong_code" });
-        audit
-            .refused(Some(user.id), "mfa_totp_enabled", details)
-            .await;
-        return Err(ApiError::InvalidCode);
+        let wrong = ApiError::InvalidCode;
+        return Err(audit
+            .refuse(Some(user.id), "mfa_totp_enabled", "wrong_code", wrong)
+            .await);
     };
     let mut tx = credentials::begin_on_account(&state, user.id).await?;
     if !db::auth::mfa::confirm_totp(&mut *tx, user.id, &factor.secret_ciphertext, step).await? {

@@ -126,8 +126,16 @@ pub async fn login_finish(
         .await?
         .ok_or(ApiError::InvalidPasskey)?;
     if !user.is_active {
+        // Checked again on the locked row, after the proof: a deactivation that committed
+        // since the account was read ended every session and must end this sign-in too, or
+        // reactivation would bring back a session made meanwhile (one that commits later
+        // waits for the row, then ends the session made here).
         drop(tx);
-        return Err(crate::mfa::proof::account_disabled(&state, &client, &user, "login").await);
+        let audit = Audit::new(&state.pool, &client);
+        let disabled = ApiError::AccountDisabled;
+        return Err(audit
+            .refuse(Some(user.id), "login", "account_disabled", disabled)
+            .await);
     }
     let details = json!({ "method": "passkey", "passkey_id": verified.passkey.id });
     let signed_in =
