@@ -1,6 +1,7 @@
 //! The one error shape every endpoint returns: `{"error": {"code": "...", "message": "..."}}`.
 
 mod declare;
+pub mod message;
 
 /// For the services' [`service_error!`](crate::service_error) and their `status_and_code`.
 pub use axum::http::StatusCode;
@@ -24,12 +25,18 @@ pub struct ErrorDetail<'a> {
     pub message: &'a str,
 }
 
-/// Renders the shared error shape with `status`.
+/// Renders the shared error shape with `status`. Every error answer is drawn here, so this
+/// is where the client input a message quotes is held to a short excerpt
+/// ([`message::bounded`]).
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let message = message::bounded(message);
     (
         status,
         Json(ErrorBody {
-            error: ErrorDetail { code, message },
+            error: ErrorDetail {
+                code,
+                message: &message,
+            },
         }),
     )
         .into_response()

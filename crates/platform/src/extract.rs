@@ -6,14 +6,17 @@ use axum::{
     body::Bytes,
     extract::{
         FromRequest, FromRequestParts, RawPathParams, Request,
-        rejection::{JsonRejection, MissingJsonContentType, PathRejection, QueryRejection},
+        rejection::{JsonRejection, MissingJsonContentType, PathRejection},
     },
     http::{HeaderMap, StatusCode, Uri, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
 
-use crate::{error::error_response, text};
+use crate::{
+    error::{error_response, message},
+    text,
+};
 
 /// A request the extractors refused, rendered as `{"error": {...}}`.
 #[derive(Debug)]
@@ -73,16 +76,6 @@ impl From<PathRejection> for Rejection {
     }
 }
 
-impl From<QueryRejection> for Rejection {
-    fn from(rejection: QueryRejection) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_query",
-            message: rejection.body_text(),
-        }
-    }
-}
-
 /// JSON body extractor and response.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
@@ -116,8 +109,58 @@ where
                 message: "the body must be a JSON object".to_owned(),
             });
         }
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
-        Ok(Self(value))
+        parse(&bytes).map(Self)
+    }
+}
+
+/// The typed parse. A body that is not JSON is 400 `malformed_json`; JSON of the wrong shape
+/// is 422 `invalid_body`, with the field's path. The typed parse stops at the first value it
+/// cannot use, before it has read the rest, and serde_json reports some wrong types as syntax
+/// errors (`null` or a number for an enum: "expected value"); so which of the two a failure
+/// is, a plain parse of the whole body decides (only failed bodies pay for it).
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Rejection> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let error = match serde_path_to_error::deserialize(&mut deserializer) {
+        // What follows the value must be whitespace only.
+        Ok(value) => return deserializer.end().map(|()| value).map_err(malformed),
+        Err(error) => error,
+    };
+    // A `Value`, not `IgnoredAny`: serde_json skips ignored values without its nesting
+    // limit, and a body nested past it is one we cannot read.
+    if let Err(syntax) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        return Err(malformed(syntax));
+    }
+    let inner = error.inner();
+    let problem = if inner.is_data() {
+        inner.to_string()
+    } else {
+        format!(
+            "a value of the wrong type at line {} column {}",
+            inner.line(),
+            inner.column()
+        )
+    };
+    Err(Rejection {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code: "invalid_body",
+        message: format!("{}{problem}", location(error.path())),
+    })
+}
+
+/// Where a typed parse failed, as a message's prefix (`metadata.tags[2]: `; none for the
+/// whole input). Keys are the client's: a long one, or deep nesting, is shown cut short.
+fn location(path: &serde_path_to_error::Path) -> String {
+    match path.to_string().as_str() {
+        "." => String::new(),
+        path => format!("{}: ", message::excerpt(path)),
+    }
+}
+
+fn malformed(syntax: serde_json::Error) -> Rejection {
+    Rejection {
+        status: StatusCode::BAD_REQUEST,
+        code: "malformed_json",
+        message: format!("the body is not JSON we can read: {syntax}"),
     }
 }
 
@@ -126,8 +169,8 @@ where
 fn refuse_nul<T: DeserializeOwned>(bytes: &[u8]) -> Rejection {
     match serde_json::from_slice::<serde_json::Value>(bytes) {
         Ok(document) => Rejection::nul(text::find_nul(&document).as_deref().unwrap_or("the body")),
-        Err(_) => match axum::Json::<T>::from_bytes(bytes) {
-            Err(rejection) => rejection.into(),
+        Err(_) => match parse::<T>(bytes) {
+            Err(rejection) => rejection,
             Ok(_) => Rejection::nul("the body"),
         },
     }
@@ -190,13 +233,21 @@ where
 {
     type Rejection = Rejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         if parts.uri.query().is_some_and(text::query_has_nul) {
             return Err(Rejection::nul(&query_field(&parts.uri)));
         }
-        let axum::extract::Query(value) =
-            axum::extract::Query::<T>::from_request_parts(parts, state).await?;
-        Ok(Self(value))
+        // axum's parse, with the parameter's name cut short: a name is the client's too.
+        let query = parts.uri.query().unwrap_or_default();
+        let parameters =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(parameters)
+            .map(Self)
+            .map_err(|error| Rejection {
+                status: StatusCode::BAD_REQUEST,
+                code: "invalid_query",
+                message: format!("query string: {}{}", location(error.path()), error.inner()),
+            })
     }
 }
 

@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::error::message::excerpt;
+
 /// The error code for text PostgreSQL cannot store.
 pub const INVALID_TEXT: &str = "invalid_text";
 
@@ -63,9 +65,6 @@ enum Found {
     Key,
 }
 
-/// Keys are echoed in messages; a client's megabyte-long key should not be.
-const MAX_KEY_CHARS: usize = 64;
-
 /// Depth-first; `path` is left pointing at the string (or the object whose key) holding NUL.
 /// Recursion is bounded by serde_json's parse depth limit (128).
 fn locate(value: &Value, path: &mut String) -> Option<Found> {
@@ -89,10 +88,8 @@ fn locate(value: &Value, path: &mut String) -> Option<Found> {
             if !path.is_empty() {
                 path.push('.');
             }
-            path.extend(key.chars().take(MAX_KEY_CHARS));
-            if key.chars().nth(MAX_KEY_CHARS).is_some() {
-                path.push('…');
-            }
+            // Keys are echoed in messages; a client's megabyte-long key should not be.
+            path.push_str(&excerpt(key));
             let found = locate(item, path);
             if found.is_none() {
                 path.truncate(parent);
@@ -177,7 +174,7 @@ mod tests {
     fn long_keys_are_shortened_in_the_location() {
         let key = "k".repeat(100);
         let found = find_nul(&json!({ key: "\0" })).expect("found");
-        assert_eq!(found, format!("{}…", "k".repeat(MAX_KEY_CHARS)));
+        assert_eq!(found, format!("{}…", "k".repeat(64)));
     }
 
     #[test]
