@@ -169,3 +169,36 @@ async fn a_wrong_type_for_an_enum_field_is_invalid_body(pool: PgPool) {
     .await;
     assert_eq!(reply.code(), "malformed_json", "{}", reply.body);
 }
+
+/// A batch answers each item in its own `error`: the same excerpt rule holds there.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn batch_item_errors_quote_a_huge_value_as_a_short_excerpt(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let huge = huge();
+    let documents = json!([
+        {"source": "notes", "content": "text", "format": huge},
+        {"source": "notes", "content": "text", huge.clone(): 1},
+    ]);
+    let reply = app
+        .post_as(
+            "/api/memory/documents/batch",
+            json!({"documents": documents}),
+            &alice,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(
+        reply.bytes.len() < 2 * MAX_ANSWER_BYTES,
+        "{} bytes",
+        reply.bytes.len()
+    );
+    for item in reply.body["items"].as_array().expect("items") {
+        assert_eq!(item["error"]["code"], "invalid_document", "{item}");
+        let message = item["error"]["message"].as_str().expect("a message");
+        assert!(
+            message.contains(&format!("{}…", "x".repeat(64))),
+            "{message}"
+        );
+    }
+}

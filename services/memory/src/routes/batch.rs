@@ -157,7 +157,8 @@ impl BatchItemView {
                     document: None,
                     error: Some(ItemError {
                         code: error.status_and_code().1,
-                        message: error.to_string(),
+                        // Held to an excerpt of what the item quoted, as a refusal's is.
+                        message: platform::error::message::bounded(&error.to_string()),
                     }),
                 }
             }

@@ -60,7 +60,8 @@ impl ImportReport {
             id,
             new_id: None,
             code: error.status_and_code().1,
-            message: error.to_string(),
+            // Held to an excerpt of what the line quoted, as a refusal's is.
+            message: platform::error::message::bounded(&error.to_string()),
         };
         keep_first_lines(&mut self.errors, problem);
     }

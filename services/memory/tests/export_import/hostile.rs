@@ -62,3 +62,24 @@ async fn a_byte_order_mark_before_the_first_line_is_ignored(pool: PgPool) {
     assert_eq!(reply.body["errors"][0]["line"], 2);
     assert_eq!(reply.body["errors"][0]["code"], "malformed_line");
 }
+
+/// An import line's error quotes what the line held as a short excerpt, as every refusal
+/// does: a line with a 60 KB unknown field is reported in a few hundred bytes.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_line_error_quotes_a_huge_value_as_a_short_excerpt(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let huge = "x".repeat(60_000);
+    let mut line = record(1, "Text.");
+    line[huge.as_str()] = json!(1);
+    let reply = import(&app, &alice, "", ndjson(&[line])).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(reply.bytes.len() < 2048, "{} bytes", reply.bytes.len());
+    let message = reply.body["errors"][0]["message"]
+        .as_str()
+        .expect("a message");
+    assert!(
+        message.contains(&format!("{}…", "x".repeat(64))),
+        "{message}"
+    );
+}
