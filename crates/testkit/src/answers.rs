@@ -4,6 +4,18 @@ use axum::http::StatusCode;
 
 use crate::Reply;
 
+/// An error answer: `status` with `code` in the shared `{"error": {"code", ...}}` body (the
+/// whole body printed when it is not).
+#[track_caller]
+pub fn assert_error(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(
+        (reply.status, reply.code()),
+        (status, code),
+        "{}",
+        reply.body
+    );
+}
+
 /// The answer every service gives to text PostgreSQL cannot store: 422 `invalid_text`, naming
 /// the field.
 #[track_caller]
@@ -25,10 +37,5 @@ pub fn assert_invalid_text(reply: &Reply, field: &str) {
 /// `step_up_required` (they step up at `POST /api/auth/step-up` and try again).
 #[track_caller]
 pub fn assert_step_up_required(reply: &Reply) {
-    assert_eq!(
-        (reply.status, reply.code()),
-        (StatusCode::FORBIDDEN, "step_up_required"),
-        "{}",
-        reply.body
-    );
+    assert_error(reply, StatusCode::FORBIDDEN, "step_up_required");
 }

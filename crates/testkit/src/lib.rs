@@ -17,6 +17,7 @@ mod app;
 mod binary;
 pub mod catalog;
 mod keys;
+pub mod locks;
 mod logs;
 mod loopback;
 pub mod metrics;
@@ -27,7 +28,7 @@ mod sse;
 mod tokens;
 mod users;
 
-pub use answers::{assert_invalid_text, assert_step_up_required};
+pub use answers::{assert_error, assert_invalid_text, assert_step_up_required};
 pub use app::{AppClient, Bearer, Reply, RequestBuilder};
 pub use binary::{BinaryRun, run_binary, workspace_binary};
 pub use keys::SigningKeyFile;

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use common::{TOPICS, TestApp, flaky::app_with_flaky_index, gate::Gate, hit_documents, replies};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use testkit::{Reply, User};
+use testkit::{Reply, User, locks::wait_for_lock_waiters};
 use uuid::Uuid;
 use vector::ScrollRequest;
 
@@ -312,29 +312,6 @@ async fn a_large_batch_leaves_fresh_statistics_behind(pool: PgPool) {
     }
 }
 
-/// Waits until `n` statements of this database wait for a lock: transactions stopped at the
-/// gate, or inserts waiting for another transaction's uncommitted row.
-async fn until_waiting(app: &TestApp, n: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .expect("waiting");
-        if waiting == n {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{waiting} waiting, not {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 /// A batch writing a re-ingestion key that a concurrent batch has just written (uncommitted
 /// when it looked) waits for that commit, then takes the committed row as the stored
 /// version: `unchanged` when it sends the same version, `updated` when another, instead of
@@ -347,9 +324,9 @@ async fn a_key_a_concurrent_batch_stored_meanwhile_is_unchanged_or_updated(pool:
     for (key, again, outcome) in [("same", 1, "unchanged"), ("other", 2, "updated")] {
         let gate = Gate::close(&app.pool).await;
         let first = app.spawn_post(BATCH, item(key, 1), &alice);
-        until_waiting(&app, 1).await; // its document written, its chunks at the gate
+        wait_for_lock_waiters(&app.pool, 1).await; // its document written, its chunks at the gate
         let second = app.spawn_post(BATCH, item(key, again), &alice);
-        until_waiting(&app, 2).await; // its insert waits for the first's commit
+        wait_for_lock_waiters(&app.pool, 2).await; // its insert waits for the first's commit
         gate.open().await;
 
         let [first, second]: [Reply; 2] = replies(vec![first, second]).await.try_into().unwrap();

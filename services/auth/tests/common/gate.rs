@@ -2,8 +2,6 @@
 //! a known order, then lets them go. Plain reads take no row locks, so each request has made
 //! its checks (read the account, verified a password) by the time it waits to write.
 
-use std::time::Duration;
-
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 pub struct Gate {
@@ -38,24 +36,8 @@ impl Gate {
     }
 }
 
-/// Waits until `n` statements of this test's database wait for a lock.
-pub async fn until_waiting(pool: &PgPool, n: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(pool)
-        .await
-        .expect("waiting");
-        if waiting == n {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{waiting} waiting, not {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
+/// Waits until `n` statements of this test's database wait for a lock (the gate's callers
+/// name it by this name).
+// Like the rest of `common`, unused by some test binaries (`dead_code` does not cover imports).
+#[allow(unused_imports)]
+pub use testkit::locks::wait_for_lock_waiters as until_waiting;
