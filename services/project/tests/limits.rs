@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use testkit::User;
 
 async fn count(app: &TestApp, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) FROM projects.{table}"))
@@ -17,23 +18,83 @@ async fn count(app: &TestApp, table: &str) -> i64 {
         .expect("count")
 }
 
+/// A project of alice's with one task (version 1), and how many tasks there were then: what
+/// the tests below try to write past the limits, and check unchanged afterwards.
+struct OneTask {
+    app: TestApp,
+    alice: User,
+    base: String,
+    task_path: String,
+    tasks: i64,
+}
+
+impl OneTask {
+    async fn new(pool: PgPool, project: &str) -> Self {
+        let app = TestApp::new(pool).await;
+        let alice = app.user("alice").await;
+        let base = app.project_path(project, &alice).await;
+        let task = app
+            .create_task(&base, json!({ "title": "t" }), &alice)
+            .await;
+        let task_path = format!("{base}/tasks/{}", task["number"]);
+        let tasks = count(&app, "tasks").await;
+        Self {
+            app,
+            alice,
+            base,
+            task_path,
+            tasks,
+        }
+    }
+
+    /// `value` in `field` is refused with 422 `code` both by a new task and by an edit of the
+    /// existing one.
+    async fn assert_refused_on_create_and_edit(&self, field: &str, value: &Value, code: &str) {
+        let (app, alice) = (&self.app, &self.alice);
+        for reply in [
+            app.post_as(
+                &format!("{}/tasks", self.base),
+                json!({ "title": "t", field: value }),
+                alice,
+            )
+            .await,
+            app.patch_as(
+                &self.task_path,
+                json!({ "version": 1, field: value }),
+                alice,
+            )
+            .await,
+        ] {
+            assert_eq!(
+                (reply.status, reply.code()),
+                (StatusCode::UNPROCESSABLE_ENTITY, code),
+                "{}",
+                reply.body
+            );
+        }
+    }
+
+    /// No task was added and the existing one is still at version 1.
+    async fn assert_nothing_written(&self) {
+        assert_eq!(count(&self.app, "tasks").await, self.tasks);
+        let task = self.app.get_as(&self.task_path, &self.alice).await;
+        assert_eq!(task.body["version"], 1);
+    }
+}
+
 /// Dates chrono reads but `YYYY-MM-DD` does not write: signed, five-digit, or year 0.
 const OUTSIDE_YEARS: [&str; 4] = ["-5000-01-01", "0000-12-31", "+10000-01-01", "-0001-06-15"];
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn dates_outside_the_years_0001_to_9999_are_refused_and_nothing_is_written(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let base = app.project_path("Dates", &alice).await;
-    let task = app
-        .create_task(&base, json!({ "title": "t" }), &alice)
-        .await;
+    let one = OneTask::new(pool, "Dates").await;
+    let (app, alice, base) = (&one.app, &one.alice, &one.base);
     let epic = app
-        .post_as(&format!("{base}/epics"), json!({ "title": "e" }), &alice)
+        .post_as(&format!("{base}/epics"), json!({ "title": "e" }), alice)
         .await
         .body;
-    let (tasks, epics) = (count(&app, "tasks").await, count(&app, "epics").await);
-    let task_path = format!("{base}/tasks/{}", task["number"]);
+    let (tasks, epics) = (one.tasks, count(app, "epics").await);
+    let task_path = &one.task_path;
     let epic_path = format!("{base}/epics/{}", epic["id"].as_str().expect("epic id"));
 
     for date in OUTSIDE_YEARS {
@@ -45,7 +106,7 @@ async fn dates_outside_the_years_0001_to_9999_are_refused_and_nothing_is_written
             ),
             (
                 "PATCH",
-                &task_path,
+                task_path,
                 json!({ "version": 1, "due_date": date }),
             ),
             (
@@ -71,8 +132,8 @@ async fn dates_outside_the_years_0001_to_9999_are_refused_and_nothing_is_written
         ];
         for (method, path, body) in attempts {
             let reply = match method {
-                "POST" => app.post_as(path, body.clone(), &alice).await,
-                _ => app.patch_as(path, body.clone(), &alice).await,
+                "POST" => app.post_as(path, body.clone(), alice).await,
+                _ => app.patch_as(path, body.clone(), alice).await,
             };
             assert_eq!(
                 (reply.status, reply.code()),
@@ -84,9 +145,9 @@ async fn dates_outside_the_years_0001_to_9999_are_refused_and_nothing_is_written
             assert!(message.contains("a year from 0001 to 9999"), "{message}");
         }
     }
-    assert_eq!(count(&app, "tasks").await, tasks);
-    assert_eq!(count(&app, "epics").await, epics);
-    let unchanged = app.get_as(&task_path, &alice).await.body;
+    assert_eq!(count(app, "tasks").await, tasks);
+    assert_eq!(count(app, "epics").await, epics);
+    let unchanged = app.get_as(task_path, alice).await.body;
     assert_eq!(
         (unchanged["version"].clone(), unchanged["due_date"].clone()),
         (json!(1), Value::Null)
@@ -95,7 +156,7 @@ async fn dates_outside_the_years_0001_to_9999_are_refused_and_nothing_is_written
     // The ends of the range are dates like any other.
     for date in ["0001-01-01", "9999-12-31"] {
         let created = app
-            .create_task(&base, json!({ "title": "edge", "due_date": date }), &alice)
+            .create_task(base, json!({ "title": "edge", "due_date": date }), alice)
             .await;
         assert_eq!(created["due_date"], date);
     }
@@ -117,54 +178,32 @@ fn incompressible(chars: usize) -> String {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn labels_over_100_characters_are_refused_and_nothing_is_written(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let base = app.project_path("Labels", &alice).await;
-    let task = app
-        .create_task(&base, json!({ "title": "t" }), &alice)
-        .await;
-    let task_path = format!("{base}/tasks/{}", task["number"]);
-    let tasks = count(&app, "tasks").await;
+    let one = OneTask::new(pool, "Labels").await;
 
     // 3,300 bytes is over what one entry of the GIN index on labels holds (2,712).
     for label in [incompressible(3300), incompressible(101)] {
         let labels = json!(["fine", label]);
-        for reply in [
-            app.post_as(
-                &format!("{base}/tasks"),
-                json!({ "title": "t", "labels": labels }),
-                &alice,
-            )
-            .await,
-            app.patch_as(
-                &task_path,
-                json!({ "version": 1, "labels": labels }),
-                &alice,
-            )
-            .await,
-        ] {
-            assert_eq!(
-                (reply.status, reply.code()),
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_labels"),
-                "{}",
-                reply.body
-            );
-        }
+        one.assert_refused_on_create_and_edit("labels", &labels, "invalid_labels")
+            .await;
     }
-    assert_eq!(count(&app, "tasks").await, tasks);
-    assert_eq!(app.get_as(&task_path, &alice).await.body["version"], 1);
+    one.assert_nothing_written().await;
 
     // 100 characters of four bytes each are a label like any other.
+    let (app, alice) = (&one.app, &one.alice);
     let widest = "🦀".repeat(100);
     let created = app
-        .create_task(&base, json!({ "title": "t", "labels": [widest] }), &alice)
+        .create_task(
+            &one.base,
+            json!({ "title": "t", "labels": [widest] }),
+            alice,
+        )
         .await;
     assert_eq!(created["labels"], json!([widest]));
     let edited = app
         .patch_as(
-            &task_path,
+            &one.task_path,
             json!({ "version": 1, "labels": [widest] }),
-            &alice,
+            alice,
         )
         .await;
     assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
@@ -185,54 +224,32 @@ fn words_that_grow_when_indexed(words: u32) -> String {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn descriptions_over_100_000_characters_are_refused_and_nothing_is_written(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let base = app.project_path("Descriptions", &alice).await;
-    let task = app
-        .create_task(&base, json!({ "title": "t" }), &alice)
-        .await;
-    let task_path = format!("{base}/tasks/{}", task["number"]);
-    let tasks = count(&app, "tasks").await;
+    let one = OneTask::new(pool, "Descriptions").await;
 
     // 792 kB of text, within the body limit, is 1.2 MB of lexemes: over the 1 MB a
     // tsvector holds, so the generated search_vector column failed the write.
     let swollen = words_that_grow_when_indexed(24_000);
     for description in [swollen, "a".repeat(100_001)] {
-        for reply in [
-            app.post_as(
-                &format!("{base}/tasks"),
-                json!({ "title": "t", "description": description }),
-                &alice,
-            )
-            .await,
-            app.patch_as(
-                &task_path,
-                json!({ "version": 1, "description": description }),
-                &alice,
-            )
-            .await,
-        ] {
-            assert_eq!(
-                (reply.status, reply.code()),
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_description"),
-                "{}",
-                reply.body
-            );
-        }
+        one.assert_refused_on_create_and_edit(
+            "description",
+            &json!(description),
+            "invalid_description",
+        )
+        .await;
     }
-    assert_eq!(count(&app, "tasks").await, tasks);
-    assert_eq!(app.get_as(&task_path, &alice).await.body["version"], 1);
+    one.assert_nothing_written().await;
 
     // The longest description that grows the most is still searchable.
     let longest: String = words_that_grow_when_indexed(6_000)
         .chars()
         .take(100_000)
         .collect();
-    let created = app
+    let created = one
+        .app
         .create_task(
-            &base,
+            &one.base,
             json!({ "title": "t", "description": longest }),
-            &alice,
+            &one.alice,
         )
         .await;
     assert_eq!(

@@ -8,19 +8,60 @@ use common::TestApp;
 use common::members::{pairs, put_member, roster};
 use serde_json::json;
 use sqlx::PgPool;
+use testkit::{Reply, User};
+
+/// `owner`'s project with `heir` a member: what every transfer here starts from.
+struct Handover {
+    app: TestApp,
+    owner: User,
+    heir: User,
+    project: String,
+}
+
+impl Handover {
+    /// The project `name`, with `heir` a member of `heir_role`.
+    async fn new(pool: PgPool, name: &str, heir_role: &str) -> Self {
+        let app = TestApp::new(pool).await;
+        let owner = app.user("owner").await;
+        let heir = app.user("heir").await;
+        let project = app.project_id(name, &owner).await;
+        put_member(&app, &project, &heir, heir_role, &owner).await;
+        Self {
+            app,
+            owner,
+            heir,
+            project,
+        }
+    }
+
+    /// `POST .../transfer` of the project to the heir, asked by `by`.
+    async fn transfer_to_heir(&self, by: &User) -> Reply {
+        let transfer = format!("/api/projects/{}/transfer", self.project);
+        self.app
+            .post_as(&transfer, json!({ "user_id": self.heir.id }), by)
+            .await
+    }
+
+    /// The owner still owns the project, and the heir is still a maintainer.
+    async fn assert_unchanged(&self) {
+        assert_eq!(
+            roster(&self.app, &self.project, &self.owner).await,
+            pairs(&[("owner", "owner"), ("heir", "maintainer")])
+        );
+    }
+}
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn ownership_goes_only_to_a_maintainer_who_then_owns_everything(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let owner = app.user("owner").await;
-    let heir = app.user("heir").await;
-    let project = app.project_id("Legacy", &owner).await;
-    let transfer = format!("/api/projects/{project}/transfer");
-    put_member(&app, &project, &heir, "editor", &owner).await;
+    let handover = Handover::new(pool, "Legacy", "editor").await;
+    let Handover {
+        app,
+        owner,
+        heir,
+        project,
+    } = &handover;
 
-    let early = app
-        .post_as(&transfer, json!({ "user_id": heir.id }), &owner)
-        .await;
+    let early = handover.transfer_to_heir(owner).await;
     assert_eq!(
         early.status,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -28,81 +69,57 @@ async fn ownership_goes_only_to_a_maintainer_who_then_owns_everything(pool: PgPo
         early.body
     );
     assert_eq!(early.code(), "not_a_maintainer");
-    put_member(&app, &project, &heir, "maintainer", &owner).await;
-    let by_heir = app
-        .post_as(&transfer, json!({ "user_id": heir.id }), &heir)
-        .await;
+    put_member(app, project, heir, "maintainer", owner).await;
+    let by_heir = handover.transfer_to_heir(heir).await;
     assert_eq!(
         by_heir.status,
         StatusCode::FORBIDDEN,
         "only the owner transfers"
     );
 
-    let done = app
-        .post_as(&transfer, json!({ "user_id": heir.id }), &owner)
-        .await;
+    let done = handover.transfer_to_heir(owner).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert_eq!(done.body["owner_id"], json!(heir.id));
     assert_eq!(done.body["role"], "maintainer", "the caller's role now");
     assert_eq!(
-        roster(&app, &project, &heir).await,
+        roster(app, project, heir).await,
         pairs(&[("heir", "owner"), ("owner", "maintainer")])
     );
     let path = format!("/api/projects/{project}");
     assert_eq!(
-        app.delete_as(&path, &owner).await.status,
+        app.delete_as(&path, owner).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        app.delete_as(&path, &heir).await.status,
+        app.delete_as(&path, heir).await.status,
         StatusCode::NO_CONTENT
     );
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn a_transfer_to_someone_with_the_same_slug_is_refused_and_changes_nothing(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let owner = app.user("owner").await;
-    let heir = app.user("heir").await;
-    let project = app.project_id("Notes", &owner).await;
-    app.project_id("Notes", &heir).await;
-    put_member(&app, &project, &heir, "maintainer", &owner).await;
+    let handover = Handover::new(pool, "Notes", "maintainer").await;
+    handover.app.project_id("Notes", &handover.heir).await;
 
-    let refused = app
-        .post_as(
-            &format!("/api/projects/{project}/transfer"),
-            json!({ "user_id": heir.id }),
-            &owner,
-        )
-        .await;
+    let refused = handover.transfer_to_heir(&handover.owner).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert_eq!(refused.code(), "slug_taken");
-    assert_eq!(
-        roster(&app, &project, &owner).await,
-        pairs(&[("owner", "owner"), ("heir", "maintainer")]),
-        "the refused transfer rolled back whole"
-    );
+    // The refused transfer rolled back whole.
+    handover.assert_unchanged().await;
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn ownership_never_goes_to_a_deactivated_account(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let owner = app.user("owner").await;
-    let heir = app.user("heir").await;
-    let project = app.project_id("Handover", &owner).await;
-    put_member(&app, &project, &heir, "maintainer", &owner).await;
+    let handover = Handover::new(pool, "Handover", "maintainer").await;
     sqlx::query!(
         "UPDATE auth.users SET is_active = false WHERE id = $1",
-        heir.id
+        handover.heir.id
     )
-    .execute(&app.pool)
+    .execute(&handover.app.pool)
     .await
     .expect("deactivate");
 
-    let transfer = format!("/api/projects/{project}/transfer");
-    let refused = app
-        .post_as(&transfer, json!({ "user_id": heir.id }), &owner)
-        .await;
+    let refused = handover.transfer_to_heir(&handover.owner).await;
     assert_eq!(
         refused.status,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -110,39 +127,23 @@ async fn ownership_never_goes_to_a_deactivated_account(pool: PgPool) {
         refused.body
     );
     assert_eq!(refused.code(), "account_inactive");
-    assert_eq!(
-        roster(&app, &project, &owner).await,
-        pairs(&[("owner", "owner"), ("heir", "maintainer")])
-    );
+    handover.assert_unchanged().await;
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn an_owner_whose_email_is_unverified_cannot_transfer(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let owner = app.user("owner").await;
-    let heir = app.user("heir").await;
-    let project = app.project_id("Handover", &owner).await;
-    put_member(&app, &project, &heir, "maintainer", &owner).await;
+    let handover = Handover::new(pool, "Handover", "maintainer").await;
     // An email change leaves the account unverified until the new address is proved.
     sqlx::query!(
         "UPDATE auth.users SET is_verified = false WHERE id = $1",
-        owner.id
+        handover.owner.id
     )
-    .execute(&app.pool)
+    .execute(&handover.app.pool)
     .await
     .expect("unverify");
 
-    let refused = app
-        .post_as(
-            &format!("/api/projects/{project}/transfer"),
-            json!({ "user_id": heir.id }),
-            &owner,
-        )
-        .await;
+    let refused = handover.transfer_to_heir(&handover.owner).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
     assert_eq!(refused.code(), "email_unverified");
-    assert_eq!(
-        roster(&app, &project, &owner).await,
-        pairs(&[("owner", "owner"), ("heir", "maintainer")])
-    );
+    handover.assert_unchanged().await;
 }
