@@ -31,6 +31,20 @@ pub fn text_schema<const MAX: usize>() -> Object {
         .build()
 }
 
+/// A `version` the client names (the one an edit is based on, the one a restore brings
+/// back): versions start at 1, so 0 or less is a mistake to point out (422
+/// `invalid_version`), not a stale copy (409 `version_conflict`, "reload and retry": a retry
+/// would send the same number) nor a missing version.
+pub fn version(version: i32) -> Result<i32, ApiError> {
+    if version < 1 {
+        return Err(ApiError::validation(
+            "invalid_version",
+            "version must be 1 or more",
+        ));
+    }
+    Ok(version)
+}
+
 /// A URL slug from a name: ASCII letters and digits, lower-cased, everything else collapsed
 /// into single hyphens, cut to leave room for a `-N` suffix. Never empty.
 pub fn slugify(name: &str) -> String {

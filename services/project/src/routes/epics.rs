@@ -160,7 +160,8 @@ pub async fn show(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EpicUpdate {
-    /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`.
+    /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`,
+    /// a version below 1 422 `invalid_version`.
     #[schema(minimum = 1)]
     #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
@@ -179,13 +180,14 @@ pub struct EpicUpdate {
     pub target_date: Option<Option<NaiveDate>>,
 }
 
-#[utoipa::path(patch, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), request_body = EpicUpdate, responses((status = 200, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(patch, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), request_body = EpicUpdate, responses((status = 200, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_version: a version below 1; invalid_body, invalid_text or a field's own code", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
     Path((project_id, epic_id)): Path<(ProjectId, EpicId)>,
     Json(input): Json<EpicUpdate>,
 ) -> Result<Json<EpicView>, ApiError> {
+    let version = validate::version(input.version)?;
     let title = input.title.as_deref().map(title).transpose()?;
     let changes = EpicChanges {
         title: title.as_deref(),
@@ -197,8 +199,7 @@ pub async fn update(
     };
     let mut change = Change::begin(&state.pool, &user, project_id).await?;
     let Some(epic) =
-        db::projects::epics::update(change.tx(), project_id, epic_id, input.version, &changes)
-            .await?
+        db::projects::epics::update(change.tx(), project_id, epic_id, version, &changes).await?
     else {
         let current = db::projects::epics::find_live(change.tx(), project_id, epic_id)
             .await?

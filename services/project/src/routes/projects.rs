@@ -203,7 +203,8 @@ pub async fn show(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectUpdate {
-    /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`.
+    /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`,
+    /// a version below 1 422 `invalid_version`.
     #[schema(minimum = 1)]
     #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
@@ -216,13 +217,14 @@ pub struct ProjectUpdate {
     pub status: Option<ProjectStatus>,
 }
 
-#[utoipa::path(patch, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = ProjectUpdate, responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "forbidden: settings need a maintainer or the owner (admins who are not members only read)", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(patch, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = ProjectUpdate, responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "forbidden: settings need a maintainer or the owner (admins who are not members only read)", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_version: a version below 1; invalid_body, invalid_text or a field's own code", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<ProjectId>,
     Json(input): Json<ProjectUpdate>,
 ) -> Result<Json<ProjectView>, ApiError> {
+    let version = validate::version(input.version)?;
     let name = input
         .name
         .as_deref()
@@ -237,7 +239,7 @@ pub async fn update(
         status: input.status.map(ProjectStatus::as_str),
     };
     let mut change = Change::begin_as(&state.pool, &user, id, ProjectRole::Maintainer).await?;
-    let updated = db::projects::project::update(change.tx(), id, input.version, &changes)
+    let updated = db::projects::project::update(change.tx(), id, version, &changes)
         .await?
         .ok_or(ApiError::VersionConflict {
             entity: "project",

@@ -268,7 +268,8 @@ pub async fn show(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskUpdate {
-    /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`.
+    /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`,
+    /// a version below 1 422 `invalid_version`.
     #[schema(minimum = 1)]
     #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
@@ -297,13 +298,14 @@ pub struct TaskUpdate {
     pub estimate: Option<Option<i32>>,
 }
 
-#[utoipa::path(patch, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), request_body = TaskUpdate, responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(patch, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), request_body = TaskUpdate, responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_version: a version below 1; invalid_body, invalid_text or a field's own code", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
     Path((project_id, number)): Path<(ProjectId, i32)>,
     Json(input): Json<TaskUpdate>,
 ) -> Result<Json<TaskView>, ApiError> {
+    let version = validate::version(input.version)?;
     let title = input.title.as_deref().map(title).transpose()?;
     input.labels.as_deref().map(check_labels).transpose()?;
     let changes = TaskChanges {
@@ -327,13 +329,12 @@ pub async fn update(
     }
     change.check_assignee(changes.assignee_id.flatten()).await?;
     // The project lock serialises writers, so a miss here is a stale version.
-    let task =
-        db::projects::tasks::update(change.tx(), project_id, number, input.version, &changes)
-            .await?
-            .ok_or(ApiError::VersionConflict {
-                entity: "task",
-                current: before.version,
-            })?;
+    let task = db::projects::tasks::update(change.tx(), project_id, number, version, &changes)
+        .await?
+        .ok_or(ApiError::VersionConflict {
+            entity: "task",
+            current: before.version,
+        })?;
     let details = change_details(&before, &task, &changes);
     change.commit("task.updated", task.id.0, details).await?;
     Ok(Json(task.into()))

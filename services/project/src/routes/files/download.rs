@@ -26,14 +26,14 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{DEFAULT_CONTENT_TYPE, FileAt, file_path};
-use crate::{access::readable, error::ApiError, state::AppState};
+use crate::{access::readable, error::ApiError, state::AppState, validate};
 
 const FILE_VERSION: HeaderName = HeaderName::from_static("x-file-version");
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
-    /// A specific version; the latest when absent.
+    /// A specific version; the latest when absent. Below 1 is 422 `invalid_version`.
     #[param(minimum = 1)]
     pub version: Option<i32>,
 }
@@ -68,6 +68,7 @@ pub struct DownloadQuery {
             ("ETag" = String, description = "The quoted SHA-256 of the bytes, a dash and 16 hex digits naming the Content-Type")
         )),
         (status = 404, description = "not_found: no such project (or not yours), file or version", body = platform::openapi::ApiErrorBody),
+        (status = 422, description = "invalid_version: a version below 1; invalid_file_path; invalid_text", body = platform::openapi::ApiErrorBody),
         (status = 416, description = "range_not_satisfiable: the range starts at or beyond the end", body = platform::openapi::ApiErrorBody, headers(
             ("Content-Range" = String, description = "`bytes */size`")
         )),
@@ -84,7 +85,8 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     readable(&state.pool, &user, project_id).await?;
     let path = file_path(&path)?;
-    let file = db::projects::files::find(&state.pool, project_id, &path, query.version)
+    let version = query.version.map(validate::version).transpose()?;
+    let file = db::projects::files::find(&state.pool, project_id, &path, version)
         .await?
         .ok_or(ApiError::NotFound("file"))?;
     let content_type = HeaderValue::from_str(&file.mime_type)

@@ -19,6 +19,7 @@ use crate::{
     access::{Change, caller},
     error::ApiError,
     state::AppState,
+    validate,
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -49,14 +50,9 @@ pub async fn restore(
     Json(input): Json<RestoreInput>,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
     let path = file_path(&input.path)?;
-    if input.version < 1 {
-        return Err(ApiError::validation(
-            "invalid_version",
-            "version must be 1 or more",
-        ));
-    }
+    let version = validate::version(input.version)?;
     let mut change = Change::begin(&state.pool, &user, project_id).await?;
-    let old = db::projects::files::find(change.tx(), project_id, &path, Some(input.version))
+    let old = db::projects::files::find(change.tx(), project_id, &path, Some(version))
         .await?
         .ok_or(ApiError::NotFound("file version"))?;
     let row = NewFileVersion {
