@@ -251,13 +251,15 @@ async fn traversal_paths_are_rejected_and_bytes_are_stored_by_key(pool: PgPool) 
     );
 }
 
+/// A row refused after its bytes were stored: `storage_suite::transfer::
+/// bytes_whose_row_is_refused_are_removed_before_the_answer`, on both backends.
 #[sqlx::test(migrator = "db::MIGRATOR")]
-async fn a_refused_row_removes_the_bytes_already_written(pool: PgPool) {
+async fn an_upload_refused_from_its_head_stores_no_bytes(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
     let id = app.project_id("Clean", &alice).await;
-    // Refused from the request's head now (the CHECK at INSERT is the backstop): either
-    // way nothing stays on disk.
+    // Refused from the request's head (the CHECK at INSERT is the backstop), so its bytes
+    // are never written.
     let reply = app
         .upload(&id, "x.txt", "not a media type", "data", &alice)
         .await;

@@ -28,6 +28,7 @@ macro_rules! suite {
             transfer::a_ten_mib_file_streams_in_and_out_in_bounded_chunks,
             transfer::uploads_over_ten_mib_are_refused_and_leave_nothing,
             transfer::an_upload_cut_off_mid_body_leaves_nothing,
+            transfer::bytes_whose_row_is_refused_are_removed_before_the_answer,
             transfer::restore_shares_bytes_and_deletes_remove_only_unreferenced,
             cleanup::verify_files_reports_missing_corrupt_and_orphans_and_fix_removes_only_orphans,
             cleanup::two_sweeps_at_once_remove_only_orphans_older_than_the_grace,

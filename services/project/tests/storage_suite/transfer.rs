@@ -1,5 +1,6 @@
 //! Bytes in and out: uploads (raw and form) and downloads (whole, ranges, revalidation,
-//! streamed in bounded chunks), the 10 MiB limit, cancelled uploads, restore and deletes.
+//! streamed in bounded chunks), the 10 MiB limit, cancelled uploads, uploads whose row is
+//! refused, restore and deletes.
 
 use std::time::Duration;
 
@@ -215,6 +216,58 @@ pub async fn an_upload_cut_off_mid_body_leaves_nothing(app: &StorageApp) {
     upload.abort();
     assert!(upload.await.expect_err("aborted").is_cancelled());
     app.wait_until_stored(&[]).await;
+}
+
+/// Bytes stored whole whose row the database then refuses leave nothing behind: removed
+/// before the answer, raw or form, one `put` or a completed multipart upload. The refusal is
+/// a trigger raising what a lost race on the path's next version raises (the project lock
+/// makes the real race rare; a refused CHECK would take the same path).
+pub async fn bytes_whose_row_is_refused_are_removed_before_the_answer(app: &StorageApp) {
+    sqlx::raw_sql(
+        "CREATE FUNCTION projects.refuse_raced() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF NEW.path LIKE 'raced/%' THEN
+                 RAISE EXCEPTION 'another upload took this version'
+                     USING ERRCODE = 'unique_violation',
+                           CONSTRAINT = 'project_files_project_id_path_version_key';
+             END IF;
+             RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse_raced BEFORE INSERT ON projects.project_files
+             FOR EACH ROW EXECUTE FUNCTION projects.refuse_raced();",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("refusing trigger");
+    let alice = app.user("alice").await;
+    let id = app.project_id("Raced", &alice).await;
+    let kept = app.upload(&id, "kept.txt", "kept", &alice).await;
+    assert_eq!(kept.status, StatusCode::CREATED, "{}", kept.body);
+    let kept = vec![key_of(&id, &kept)];
+
+    for bytes in [b"small".to_vec(), patterned(6 * MIB)] {
+        let raw = app
+            .upload(&id, "raced/raw.bin", bytes.clone(), &alice)
+            .await;
+        let body = form(&[
+            FormPart::text("path", "raced/form.bin"),
+            FormPart::file("form.bin", "application/octet-stream", bytes.clone()),
+        ]);
+        let formed = app.upload_form(&id, body, &alice).await;
+        for reply in [raw, formed] {
+            testkit::assert_error(&reply, StatusCode::CONFLICT, "upload_conflict");
+            assert_eq!(
+                (app.stored().await, app.pending_uploads().await),
+                (kept.clone(), 0),
+                "{} bytes left behind",
+                bytes.len()
+            );
+        }
+    }
+    let listed = app
+        .get_as(&format!("/api/projects/{id}/files"), &alice)
+        .await;
+    assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
 }
 
 pub async fn restore_shares_bytes_and_deletes_remove_only_unreferenced(app: &StorageApp) {
