@@ -1,9 +1,10 @@
 //! The project lists' side of `platform::pagination` (`?limit=&cursor=` in, `{ "items",
 //! "next_cursor" }` out): which `(created_at, id)` each listed row sits at, and the page
-//! position as `db` takes it; and the cursors of the task orders that are not creation
-//! order (board order, ranked search).
+//! position as `db` takes it; and the cursors of the orders that are not creation order
+//! (board order, ranked search, files by path).
 
-use db::projects::{Activity, BoardKeyset, Keyset, Project, RankKeyset, Task};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use db::projects::{Activity, BoardKeyset, FileKeyset, Keyset, Project, RankKeyset, Task};
 pub use platform::pagination::Page;
 use platform::pagination::PageError;
 use sha2::{Digest, Sha256};
@@ -115,6 +116,7 @@ pub fn keyed_page<R, K, T>(
 
 const BOARD_TAG: &str = "b1";
 const RANK_TAG: &str = "r1";
+const FILE_TAG: &str = "f1";
 
 /// The cursor continuing board order after the task at `key`.
 pub fn board_cursor(key: BoardKeyset) -> String {
@@ -151,6 +153,26 @@ pub fn decode_rank_cursor(cursor: &str, search: &str) -> Option<RankKeyset> {
         number: number.parse().ok()?,
     };
     (tag == RANK_TAG && rank.is_finite() && rank_cursor(key, search) == cursor).then_some(key)
+}
+
+/// The cursor continuing a file list (the latest of each file, or one path's versions)
+/// after the row at `key`. The path is base64: it may hold any character but NUL.
+pub fn file_cursor(key: &FileKeyset) -> String {
+    let path = URL_SAFE_NO_PAD.encode(&key.path);
+    format!("{FILE_TAG}.{path}.{}", key.version)
+}
+
+/// `None` unless [`file_cursor`] wrote `cursor`.
+pub fn decode_file_cursor(cursor: &str) -> Option<FileKeyset> {
+    let [tag, path, version] = fields(cursor)?;
+    let path = String::from_utf8(URL_SAFE_NO_PAD.decode(path).ok()?).ok()?;
+    let key = FileKeyset {
+        // No file has an empty path, and PostgreSQL text cannot hold NUL (such a path
+        // would fail the query rather than match nothing).
+        path: Some(path).filter(|path| !path.is_empty() && !path.contains('\0'))?,
+        version: version.parse().ok()?,
+    };
+    (tag == FILE_TAG && key.version >= 1 && file_cursor(&key) == cursor).then_some(key)
 }
 
 fn fields<const N: usize>(cursor: &str) -> Option<[&str; N]> {
@@ -192,6 +214,34 @@ mod tests {
         assert_eq!(decode_rank_cursor(&cursor, "login crash"), Some(key));
         assert_eq!(decode_rank_cursor(&cursor, "login"), None);
         assert_eq!(decode_board_cursor(&cursor), None);
+    }
+
+    #[test]
+    fn file_cursors_round_trip_any_path_and_refuse_other_spellings() {
+        for path in ["a.txt", "docs/v1.2/read me.md", "ü/日本.txt", "a+b/c=d"] {
+            let key = FileKeyset {
+                path: path.to_owned(),
+                version: 12,
+            };
+            let cursor = file_cursor(&key);
+            assert_eq!(decode_file_cursor(&cursor), Some(key), "{cursor}");
+            assert_eq!(decode_board_cursor(&cursor), None);
+        }
+        let nul = URL_SAFE_NO_PAD.encode("a\0b");
+        for bad in [
+            "f1.YS50eHQ.01".to_owned(),
+            "f1.YS50eHQ.0".to_owned(),
+            "f1.YS50eHQ=.1".to_owned(),
+            "f1..1".to_owned(),
+            "f2.YS50eHQ.1".to_owned(),
+            format!("f1.{nul}.1"),
+            board_cursor(BoardKeyset {
+                position: 1024.0,
+                number: 1,
+            }),
+        ] {
+            assert_eq!(decode_file_cursor(&bad), None, "{bad}");
+        }
     }
 
     #[test]

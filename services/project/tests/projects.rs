@@ -256,12 +256,14 @@ async fn every_list_answers_one_page_shape(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;
     let base = app.project_path("Shapes", &alice).await;
+    // Files come whole unless a page is asked for, so a made-up cursor is refused there too.
     let paged = [
         "/api/projects".to_owned(),
         format!("{base}/tasks"),
         format!("{base}/activity"),
+        format!("{base}/files"),
     ];
-    let whole = [format!("{base}/epics"), format!("{base}/files")];
+    let whole = [format!("{base}/epics")];
     for list in paged.iter().chain(&whole) {
         let reply = app.get_as(list, &alice).await;
         assert_eq!(reply.status, StatusCode::OK, "{list}");

@@ -107,8 +107,8 @@ pub async fn find(
     Ok(found.pop())
 }
 
-/// The latest version of every file in the project, by path. Unpaginated: bounded by what
-/// one project stores.
+/// The latest version of every file in the project, by path, all at once ([`page`] pages
+/// through the same rows).
 pub async fn list_latest(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
@@ -123,6 +123,42 @@ pub async fn versions(
     path: &str,
 ) -> Result<Vec<FileVersion>, sqlx::Error> {
     select(executor, project_id, Some(path), false, None).await
+}
+
+/// Where a page of a file list ended: its last row's path and version (file lists run by
+/// path, then newest version first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileKeyset {
+    pub path: String,
+    pub version: i32,
+}
+
+/// Up to `limit` rows of what [`list_latest`] lists (or, given `path`, [`versions`]), in the
+/// same order, after `after`.
+pub async fn page(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+    path: Option<&str>,
+    after: Option<&FileKeyset>,
+    limit: i64,
+) -> Result<Vec<FileVersion>, sqlx::Error> {
+    let latest_only = path.is_none();
+    query_file_versions!(
+        r#"WHERE project_id = $1 AND deleted_at IS NULL
+             AND ($2::text IS NULL OR path = $2)
+             AND (is_latest OR NOT $3)
+             AND ($4::text IS NULL OR path > $4 OR (path = $4 AND version < $5))
+           ORDER BY path, version DESC
+           LIMIT $6"#,
+        project_id as ProjectId,
+        path,
+        latest_only,
+        after.map(|key| key.path.as_str()),
+        after.map(|key| key.version),
+        limit,
+    )
+    .fetch_all(executor)
+    .await
 }
 
 /// The project's file versions by path, newest version first: of one `path` or all,

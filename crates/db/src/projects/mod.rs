@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 pub use activity::{Activity, NewActivity};
 pub use epics::{Epic, EpicChanges, NewEpic};
-pub use files::{FileVersion, NewFileVersion};
+pub use files::{FileKeyset, FileVersion, NewFileVersion};
 pub use members::Member;
 pub use project::{NewProject, Project, ProjectChanges};
 pub use task_order::{Placed, Side};

@@ -18,11 +18,13 @@ use axum::{
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
-use db::{ids::ProjectId, projects::FileVersion};
+use db::{
+    ids::ProjectId,
+    projects::{FileKeyset, FileVersion},
+};
 use platform::{
     extract::{Json, Path, Query},
     http::allow_while_receiving,
-    pagination::Page,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -32,6 +34,7 @@ use uuid::Uuid;
 use crate::{
     access::{Change, readable},
     error::{ApiError, FILE_PATH_RULE, MEDIA_TYPE_RULE},
+    pagination::{self, KeyedPageRequest, Page},
     state::AppState,
 };
 
@@ -201,9 +204,16 @@ pub struct ListQuery {
         max_length = 1024
     )]
     pub path: Option<String>,
+    /// 1..=100; 50 when only `cursor` is sent. Send `limit` or `cursor` to page: without
+    /// either, every file comes as one page, as before this list paged.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page (of either list: the order is the same); any other
+    /// is 400 `invalid_cursor`.
+    pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ListQuery), responses((status = 200, description = "the latest version of every file, or every version of `path`, as one page", body = Page<FileView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ListQuery), responses((status = 200, description = "the latest version of every file by path, or every version of `path` newest first: a page when `limit` or `cursor` is sent, else all as one page", body = Page<FileView>), (status = 400, description = "invalid_query, invalid_limit, invalid_cursor", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_file_path; invalid_text", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -211,14 +221,34 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Page<FileView>>, ApiError> {
     readable(&state.pool, &user, project_id).await?;
-    let files = match query.path {
-        Some(path) => {
-            let path = file_path(&path)?;
-            db::projects::files::versions(&state.pool, project_id, &path).await?
-        }
-        None => db::projects::files::list_latest(&state.pool, project_id).await?,
+    let path = query.path.as_deref().map(file_path).transpose()?;
+    let pool = &state.pool;
+    if query.limit.is_none() && query.cursor.is_none() {
+        // Clients from before this list paged read one page and stop: they get every file.
+        let files = match &path {
+            Some(path) => db::projects::files::versions(pool, project_id, path).await?,
+            None => db::projects::files::list_latest(pool, project_id).await?,
+        };
+        return Ok(Json(Page::whole(files.into_iter().map(FileView::from))));
+    }
+    let cursor = query.cursor.as_deref();
+    let page = KeyedPageRequest::parse(query.limit, cursor, pagination::decode_file_cursor)?;
+    let after = page.after.as_ref();
+    let rows =
+        db::projects::files::page(pool, project_id, path.as_deref(), after, page.fetch_limit())
+            .await?;
+    let cursor = |file: &FileVersion| {
+        pagination::file_cursor(&FileKeyset {
+            path: file.path.clone(),
+            version: file.version,
+        })
     };
-    Ok(Json(Page::whole(files.into_iter().map(FileView::from))))
+    Ok(Json(pagination::keyed_page(
+        rows,
+        &page,
+        cursor,
+        FileView::from,
+    )))
 }
 
 #[utoipa::path(delete, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), responses((status = 204, description = "every version removed, bytes included"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
