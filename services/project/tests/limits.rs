@@ -162,17 +162,23 @@ async fn dates_outside_the_years_0001_to_9999_are_refused_and_nothing_is_written
     }
 }
 
+/// The same pseudo-random numbers on every run (xorshift64), for text that does not compress.
+fn pseudo_random() -> impl Iterator<Item = u64> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    std::iter::repeat_with(move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    })
+}
+
 /// Text that does not compress, as a real label would not: the index limit counts the
 /// stored (possibly compressed) bytes.
 fn incompressible(chars: usize) -> String {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..chars)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from(b'a' + (state % 26) as u8)
-        })
+    pseudo_random()
+        .take(chars)
+        .map(|n| char::from(b'a' + (n % 26) as u8))
         .collect()
 }
 
@@ -260,14 +266,9 @@ async fn descriptions_over_100_000_characters_are_refused_and_nothing_is_written
 
 /// `chars` characters of 4 bytes each, from a range wide enough not to compress.
 fn four_byte_path(chars: usize) -> String {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    (0..chars)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from_u32(0x20000 + (state % 0xA000) as u32).expect("a CJK character")
-        })
+    pseudo_random()
+        .take(chars)
+        .map(|n| char::from_u32(0x20000 + (n % 0xA000) as u32).expect("a CJK character"))
         .collect()
 }
 

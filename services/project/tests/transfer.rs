@@ -8,7 +8,7 @@ use common::TestApp;
 use common::members::{pairs, put_member, roster};
 use serde_json::json;
 use sqlx::PgPool;
-use testkit::{Reply, User};
+use testkit::{Reply, User, assert_error};
 
 /// `owner`'s project with `heir` a member: what every transfer here starts from.
 struct Handover {
@@ -42,8 +42,24 @@ impl Handover {
             .await
     }
 
-    /// The owner still owns the project, and the heir is still a maintainer.
-    async fn assert_unchanged(&self) {
+    /// Sets `user`'s account flags behind the service's back (both start true).
+    async fn set_account(&self, user: &User, active: bool, verified: bool) {
+        sqlx::query!(
+            "UPDATE auth.users SET is_active = $2, is_verified = $3 WHERE id = $1",
+            user.id,
+            active,
+            verified
+        )
+        .execute(&self.app.pool)
+        .await
+        .expect("account flags");
+    }
+
+    /// The owner's transfer to the heir is refused with `status` and `code`, and changes
+    /// nothing: the owner still owns the project, and the heir is still a maintainer.
+    async fn assert_refused(&self, status: StatusCode, code: &str) {
+        let refused = self.transfer_to_heir(&self.owner).await;
+        assert_error(&refused, status, code);
         assert_eq!(
             roster(&self.app, &self.project, &self.owner).await,
             pairs(&[("owner", "owner"), ("heir", "maintainer")])
@@ -101,49 +117,30 @@ async fn a_transfer_to_someone_with_the_same_slug_is_refused_and_changes_nothing
     let handover = Handover::new(pool, "Notes", "maintainer").await;
     handover.app.project_id("Notes", &handover.heir).await;
 
-    let refused = handover.transfer_to_heir(&handover.owner).await;
-    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
-    assert_eq!(refused.code(), "slug_taken");
     // The refused transfer rolled back whole.
-    handover.assert_unchanged().await;
+    handover
+        .assert_refused(StatusCode::CONFLICT, "slug_taken")
+        .await;
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn ownership_never_goes_to_a_deactivated_account(pool: PgPool) {
     let handover = Handover::new(pool, "Handover", "maintainer").await;
-    sqlx::query!(
-        "UPDATE auth.users SET is_active = false WHERE id = $1",
-        handover.heir.id
-    )
-    .execute(&handover.app.pool)
-    .await
-    .expect("deactivate");
+    handover.set_account(&handover.heir, false, true).await;
 
-    let refused = handover.transfer_to_heir(&handover.owner).await;
-    assert_eq!(
-        refused.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "a project handed to an account nobody can sign in to has no owner: {}",
-        refused.body
-    );
-    assert_eq!(refused.code(), "account_inactive");
-    handover.assert_unchanged().await;
+    // A project handed to an account nobody can sign in to has no owner.
+    handover
+        .assert_refused(StatusCode::UNPROCESSABLE_ENTITY, "account_inactive")
+        .await;
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn an_owner_whose_email_is_unverified_cannot_transfer(pool: PgPool) {
     let handover = Handover::new(pool, "Handover", "maintainer").await;
     // An email change leaves the account unverified until the new address is proved.
-    sqlx::query!(
-        "UPDATE auth.users SET is_verified = false WHERE id = $1",
-        handover.owner.id
-    )
-    .execute(&handover.app.pool)
-    .await
-    .expect("unverify");
+    handover.set_account(&handover.owner, true, false).await;
 
-    let refused = handover.transfer_to_heir(&handover.owner).await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
-    assert_eq!(refused.code(), "email_unverified");
-    handover.assert_unchanged().await;
+    handover
+        .assert_refused(StatusCode::FORBIDDEN, "email_unverified")
+        .await;
 }
