@@ -3,6 +3,7 @@
 
 use db::auth::username;
 use platform::trimmed_white_space;
+use unicode_normalization::is_nfkc;
 
 use crate::error::ApiError;
 
@@ -36,8 +37,22 @@ pub const AVATAR_URL_PATTERN: &str = concat!(
 /// A bare address only: `email_address` also takes a display name around one by default
 /// (`Bob <bob@example.com>`), which mail reaches at bob's mailbox under a string that the
 /// one-account-per-address rule would not see as bob's.
+///
+/// In plain characters only (its own NFKC form): `ａｌｉｃｅ@example.com` (fullwidth), `oﬁce@`
+/// (a ligature) or `zoe\u{301}@` (a separate accent) read as `alice@`, `office@` and `zoé@`,
+/// and IDNA even delivers a fullwidth domain to the plain one, yet to the
+/// one-account-per-address rule they are other strings: a second account that passes for the
+/// first. Refused rather than folded, so the account keeps the address its owner typed.
 pub fn email(raw: &str) -> Result<String, ApiError> {
-    let email = raw.trim().to_lowercase();
+    let typed = raw.trim();
+    let email = typed.to_lowercase();
+    if !is_nfkc(typed) || !is_nfkc(&email) {
+        return Err(ApiError::validation(
+            "invalid_email",
+            "email must be typed in plain characters: it holds look-alike forms (such as \
+             fullwidth letters, ligatures or separate accents) that read as other characters",
+        ));
+    }
     let bare = email_address::Options::default().without_display_text();
     if email.len() > 255 || email_address::EmailAddress::parse_with_options(&email, bare).is_err() {
         return Err(ApiError::validation(
@@ -153,6 +168,14 @@ mod tests {
         assert!(email("not-an-email").is_err());
         assert!(email("Bob <bob@example.com>").is_err(), "a display name");
         assert!(email(&format!("{}@x.io", "a".repeat(260))).is_err());
+        assert_eq!(email("Zoë@Example.com").expect("plain"), "zoë@example.com");
+        for look_alike in [
+            "ａｌｉｃｅ@example.com",
+            "oﬁce@example.com",
+            "zoe\u{301}@x.io",
+        ] {
+            assert!(email(look_alike).is_err(), "{look_alike}");
+        }
     }
 
     #[test]

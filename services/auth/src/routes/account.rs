@@ -42,7 +42,9 @@ pub struct ApiDoc;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// Compared case-insensitively; at most 255 characters.
+    /// Compared case-insensitively; at most 255 characters; in plain characters
+    /// (its own NFKC form: no fullwidth letters, ligatures or separate accents, 422
+    /// `invalid_email`).
     #[schema(format = Email, max_length = 255)]
     email: String,
     #[schema(schema_with = username_schema)]

@@ -33,7 +33,9 @@ pub struct ApiDoc;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailChange {
-    /// The new address; compared case-insensitively; at most 255 characters.
+    /// The new address; compared case-insensitively; at most 255 characters; in plain characters
+    /// (its own NFKC form: no fullwidth letters, ligatures or separate accents, 422
+    /// `invalid_email`).
     #[schema(format = Email, max_length = 255)]
     email: String,
     /// The account's current password.

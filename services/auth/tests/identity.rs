@@ -1,0 +1,59 @@
+//! Who an account is: an address and a username that cannot pass for someone else's
+//! (look-alike characters, addresses that name no domain, names staff would use).
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{PASSWORD, TestApp};
+use serde_json::json;
+use sqlx::PgPool;
+use testkit::Reply;
+
+async fn register(app: &TestApp, email: &str, username: &str) -> Reply {
+    let body = json!({ "email": email, "username": username, "full_name": "Test User", "password": PASSWORD });
+    app.post("/api/auth/register", body).await
+}
+
+async fn change_email(app: &TestApp, token: &str, email: &str) -> Reply {
+    let body = json!({ "email": email, "password": PASSWORD });
+    app.post_as("/api/auth/me/email", body, token).await
+}
+
+fn assert_refused(reply: &Reply, code: &str, case: &str) {
+    assert_eq!(
+        (reply.status, reply.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, code),
+        "{case}: {}",
+        reply.body
+    );
+}
+
+/// Addresses that read as (and, through IDNA, may even deliver like) a plain one: fullwidth
+/// letters, a ligature, a decomposed accent.
+const LOOK_ALIKE_EMAILS: [&str; 5] = [
+    "ａｌｉｃｅ@example.com",
+    "alice@ｅｘａｍｐｌｅ.com",
+    "ａlice@example.com",
+    "oﬁce@example.com",
+    "zoe\u{0301}@example.com",
+];
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn look_alike_emails_are_refused_at_register_and_email_change(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let token = app.register_for_token("alice").await;
+    for (n, email) in LOOK_ALIKE_EMAILS.into_iter().enumerate() {
+        let registered = register(&app, email, &format!("mallory{n}")).await;
+        assert_refused(&registered, "invalid_email", email);
+        let message = registered.body["error"]["message"].as_str().expect("text");
+        assert!(message.contains("plain characters"), "{message}");
+        assert_refused(
+            &change_email(&app, &token, email).await,
+            "invalid_email",
+            email,
+        );
+    }
+    // Letters beyond ASCII are fine when they are already in their plain (NFKC) form.
+    let plain = register(&app, "zoë@example.com", "zoe").await;
+    assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.body);
+}
