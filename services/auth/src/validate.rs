@@ -43,6 +43,8 @@ pub const AVATAR_URL_PATTERN: &str = concat!(
 /// and IDNA even delivers a fullwidth domain to the plain one, yet to the
 /// one-account-per-address rule they are other strings: a second account that passes for the
 /// first. Refused rather than folded, so the account keeps the address its owner typed.
+///
+/// At a domain name, not an IP address (`bob@[127.0.0.1]`, `bob@127.0.0.1`): see [`at_an_ip`].
 pub fn email(raw: &str) -> Result<String, ApiError> {
     let typed = raw.trim();
     let email = typed.to_lowercase();
@@ -53,14 +55,44 @@ pub fn email(raw: &str) -> Result<String, ApiError> {
              fullwidth letters, ligatures or separate accents) that read as other characters",
         ));
     }
-    let bare = email_address::Options::default().without_display_text();
-    if email.len() > 255 || email_address::EmailAddress::parse_with_options(&email, bare).is_err() {
-        return Err(ApiError::validation(
+    let bare = email_address::Options::default()
+        .without_display_text()
+        .without_domain_literal();
+    let malformed = || {
+        ApiError::validation(
             "invalid_email",
             "email must be a valid address of at most 255 characters",
-        ));
+        )
+    };
+    if email.len() > 255 {
+        return Err(malformed());
     }
-    Ok(email)
+    match email_address::EmailAddress::parse_with_options(&email, bare) {
+        Ok(parsed) if ends_in_a_number(parsed.domain()) => Err(at_an_ip()),
+        Ok(_) => Ok(email),
+        Err(email_address::Error::UnsupportedDomainLiteral) => Err(at_an_ip()),
+        Err(_) => Err(malformed()),
+    }
+}
+
+/// Mail goes to a domain: an address at `[127.0.0.1]`, `[IPv6:::1]` or a bare IP names a
+/// host (often an internal one) that no domain's mail setup stands behind.
+fn at_an_ip() -> ApiError {
+    ApiError::validation(
+        "invalid_email",
+        "email must be at a domain name, not at an IP address",
+    )
+}
+
+/// Whether a resolver reads `domain` as an IPv4 address rather than a name: its last label is
+/// a number (the WHATWG URL rule: all digits, or `0x` and hex digits), as in `127.0.0.1`,
+/// `127.1` or `2130706433`. No top-level domain is all digits (RFC 3696, section 2).
+fn ends_in_a_number(domain: &str) -> bool {
+    let last = domain.rsplit('.').next().unwrap_or(domain);
+    match last.strip_prefix("0x") {
+        Some(hex) => hex.chars().all(|c| c.is_ascii_hexdigit()),
+        None => last.chars().all(|c| c.is_ascii_digit()),
+    }
 }
 
 /// Trimmed, then held to the one username rule, [`db::auth::username`].
@@ -176,6 +208,16 @@ mod tests {
         ] {
             assert!(email(look_alike).is_err(), "{look_alike}");
         }
+        for at_an_ip in [
+            "b@[127.0.0.1]",
+            "b@[IPv6:::1]",
+            "b@127.0.0.1",
+            "b@127.1",
+            "b@0x7f",
+        ] {
+            assert!(email(at_an_ip).is_err(), "{at_an_ip}");
+        }
+        assert!(email("b@123.example.com").is_ok(), "digits inside a name");
     }
 
     #[test]

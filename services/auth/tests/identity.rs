@@ -57,3 +57,45 @@ async fn look_alike_emails_are_refused_at_register_and_email_change(pool: PgPool
     let plain = register(&app, "zoë@example.com", "zoe").await;
     assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.body);
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn addresses_at_an_ip_rather_than_a_domain_are_refused(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let token = app.register_for_token("alice").await;
+    let at_ips = [
+        "bob@[127.0.0.1]",
+        "bob@[IPv6:::1]",
+        "bob@[ipv6:2001:db8::1]",
+        "bob@127.0.0.1",
+        "bob@10.0.0.1",
+        // What resolvers still read as IPv4 (WHATWG URL, inet_aton): a numeric last label.
+        "bob@127.1",
+        "bob@2130706433",
+        "bob@0x7f.0.0.1",
+    ];
+    for (n, email) in at_ips.into_iter().enumerate() {
+        assert_refused(
+            &register(&app, email, &format!("bob{n}")).await,
+            "invalid_email",
+            email,
+        );
+        assert_refused(
+            &change_email(&app, &token, email).await,
+            "invalid_email",
+            email,
+        );
+    }
+    // Digits are fine inside a domain name, and a name may start with them.
+    for (n, email) in ["bob@123.example.com", "bob@mail.1x.io"]
+        .into_iter()
+        .enumerate()
+    {
+        let registered = register(&app, email, &format!("carol{n}")).await;
+        assert_eq!(
+            registered.status,
+            StatusCode::CREATED,
+            "{email}: {}",
+            registered.body
+        );
+    }
+}

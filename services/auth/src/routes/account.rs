@@ -44,7 +44,7 @@ pub struct ApiDoc;
 pub struct RegisterRequest {
     /// Compared case-insensitively; at most 255 characters; in plain characters
     /// (its own NFKC form: no fullwidth letters, ligatures or separate accents, 422
-    /// `invalid_email`).
+    /// `invalid_email`), at a domain name (not `[127.0.0.1]` or another IP address).
     #[schema(format = Email, max_length = 255)]
     email: String,
     #[schema(schema_with = username_schema)]
