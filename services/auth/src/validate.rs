@@ -112,6 +112,65 @@ pub fn username(raw: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
+/// Names an account may not take (at register, rename or GitHub sign-up), compared
+/// case-insensitively after [`username`]'s trimming: names that would pass for the service
+/// itself, its staff or its mail roles, and the words clients print for a missing value.
+/// Whole names only (`admin-ann` is fine). Accounts that had one before the list keep it.
+/// The auth README lists them too.
+pub const RESERVED_USERNAMES: &[&str] = &[
+    "abuse",
+    "admin",
+    "administrator",
+    "api",
+    "auth",
+    "devmentor",
+    "help",
+    "helpdesk",
+    "hostmaster",
+    "login",
+    "mailer-daemon",
+    "me",
+    "moderator",
+    "no-reply",
+    "noreply",
+    "null",
+    "official",
+    "postmaster",
+    "root",
+    "security",
+    "staff",
+    "superuser",
+    "support",
+    "sysadmin",
+    "system",
+    "undefined",
+    "webmaster",
+];
+
+pub fn is_reserved_username(name: &str) -> bool {
+    RESERVED_USERNAMES
+        .iter()
+        .any(|reserved| reserved.eq_ignore_ascii_case(name))
+}
+
+/// [`username`] for a name an account is about to take: also not one of
+/// [`RESERVED_USERNAMES`].
+pub fn new_username(raw: &str) -> Result<String, ApiError> {
+    let name = username(raw)?;
+    if is_reserved_username(&name) {
+        return Err(username_reserved());
+    }
+    Ok(name)
+}
+
+pub fn username_reserved() -> ApiError {
+    ApiError::validation(
+        "username_reserved",
+        "this username is reserved (names such as admin, support or devmentor would pass for \
+         the service or its staff): choose another",
+    )
+}
+
 /// The characters [`is_hidden_markup`] refuses, as the inside of a JSON Schema (ECMA-262)
 /// character class. A macro rather than a const, so that `concat!` can build patterns from it.
 #[macro_export]
@@ -226,6 +285,11 @@ mod tests {
         for bad in ["ab", "_alice", "al ice", "al/ice", &"a".repeat(51)] {
             assert!(username(bad).is_err(), "{bad:?}");
         }
+        assert!(new_username(" Admin ").is_err(), "reserved in any case");
+        assert_eq!(
+            new_username("admin-ann").expect("whole names only"),
+            "admin-ann"
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ async fn reset(app: &TestApp, token: &str, user_id: &str) -> Reply {
 async fn an_admin_resets_a_users_factor_audited_and_mailed(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ann = app.enroll_totp("ann").await;
-    let (root_id, root) = account(&app, "root", "admin").await;
+    let (root_id, root) = account(&app, "chief", "admin").await;
     // Ann's second session is aal2, and she has a login challenge pending.
     app.forget_used_steps(&ann.user_id).await;
     settle().await;
@@ -107,7 +107,7 @@ async fn an_admin_with_a_factor_resets_only_at_aal2(pool: PgPool) {
     db::auth::mfa::save_pending_totp(&app.pool, bob_factor, &[7u8; 40])
         .await
         .expect("a pending factor is a factor to reset");
-    let root = app.enroll_totp("root").await;
+    let root = app.enroll_totp("chief").await;
     set_role(&app, &root.user_id, "admin").await;
 
     let refused = reset(&app, &root.token, &bob_id).await;
@@ -126,7 +126,7 @@ async fn an_admin_with_a_factor_resets_only_at_aal2(pool: PgPool) {
 async fn resets_follow_the_admin_rules(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let ann = app.enroll_totp("ann").await;
-    let (admin_id, admin) = account(&app, "root", "admin").await;
+    let (admin_id, admin) = account(&app, "chief", "admin").await;
     let (_, super_admin) = account(&app, "boss", "super_admin").await;
     let other_admin = app.enroll_totp("deputy").await;
     set_role(&app, &other_admin.user_id, "admin").await;
@@ -163,7 +163,7 @@ async fn resets_follow_the_admin_rules(pool: PgPool) {
 async fn an_admin_reset_removes_passkeys_too(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (ann_id, _, mut key) = common::passkey::with_passkey(&app, "ann").await;
-    let (_, root) = account(&app, "root", "admin").await;
+    let (_, root) = account(&app, "chief", "admin").await;
     assert_eq!(app.login("ann", PASSWORD).await.body["mfa_required"], true);
 
     let done = reset(&app, &root, &ann_id).await;

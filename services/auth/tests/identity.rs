@@ -99,3 +99,67 @@ async fn addresses_at_an_ip_rather_than_a_domain_are_refused(pool: PgPool) {
         );
     }
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn names_staff_would_use_are_reserved_in_any_case(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let token = app.register_for_token("alice").await;
+    for (n, name) in [
+        "admin",
+        "Root",
+        " SUPPORT ",
+        "security",
+        "System",
+        "api",
+        "help",
+        "DevMentor",
+        "null",
+        "undefined",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let registered = register(&app, &format!("user{n}@example.com"), name).await;
+        assert_refused(&registered, "username_reserved", name);
+        let renamed = app
+            .patch_as("/api/auth/me", json!({ "username": name }), &token)
+            .await;
+        assert_refused(&renamed, "username_reserved", name);
+    }
+    // Only the whole name is reserved.
+    let registered = register(&app, "ann@example.com", "admin-ann").await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.body
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn an_account_that_already_has_a_reserved_name_keeps_it(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let signed_in = app.register("legacy").await;
+    let token = signed_in["access_token"].as_str().expect("token");
+    // As accounts made before the list existed (or imported) have them.
+    sqlx::query("UPDATE auth.users SET username = 'Support' WHERE id = $1::uuid")
+        .bind(signed_in["user"]["id"].as_str().expect("id"))
+        .execute(&app.pool)
+        .await
+        .expect("renamed");
+
+    assert_eq!(app.login("support", PASSWORD).await.status, StatusCode::OK);
+    let kept = app
+        .patch_as(
+            "/api/auth/me",
+            json!({ "username": "support", "full_name": "Help Desk" }),
+            token,
+        )
+        .await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+    assert_eq!(kept.body["username"], "support");
+    let other = app
+        .patch_as("/api/auth/me", json!({ "username": "admin" }), token)
+        .await;
+    assert_refused(&other, "username_reserved", "another reserved name");
+}

@@ -209,7 +209,7 @@ async fn a_second_factor_login_during_a_password_change_answers_both(pool: PgPoo
 async fn a_passkey_login_during_an_admin_factor_reset_answers_both(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (user_id, _, mut key) = with_passkey(&app, "ann").await;
-    let root = app.register("root").await;
+    let root = app.register("chief").await;
     let root_id = db::ids::UserId(
         root["user"]["id"]
             .as_str()

@@ -62,7 +62,8 @@ fn username_schema() -> Object {
         .schema_type(Type::String)
         .description(Some(
             "3-50 ASCII letters, digits, `_`, `.` or `-`, starting with a letter or digit\n\
-             (surrounding whitespace is trimmed).",
+             (surrounding whitespace is trimmed); not a reserved name such as `admin` or\n\
+             `support` (422 `username_reserved`, any case; the list is in the auth README).",
         ))
         .pattern(Some(validate::USERNAME_PATTERN))
         .build()
@@ -80,7 +81,7 @@ fn full_name_schema() -> Object {
         .build()
 }
 
-#[utoipa::path(post, path = "/api/auth/register", tag = "account", request_body = RegisterRequest, responses((status = 201, description = "account created and signed in", body = SignedIn), (status = 409, description = "email_taken or username_taken", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/register", tag = "account", request_body = RegisterRequest, responses((status = 201, description = "account created and signed in", body = SignedIn), (status = 409, description = "email_taken or username_taken", body = ApiErrorBody), (status = 422, description = "invalid input, or username_reserved (a name on the reserved list)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -89,7 +90,7 @@ pub async fn register(
     let rule = Rule::per_hour("register_ip", state.config.rate_limit_register_per_hour);
     state.limiter.check(rule, &client_key(&client)).await?;
     let email = validate::email(&request.email)?;
-    let username = validate::username(&request.username)?;
+    let username = validate::new_username(&request.username)?;
     let full_name = validate::full_name(&request.full_name)?;
     validate::password(&request.password)?;
 

@@ -105,6 +105,10 @@ pub struct ProfileUpdate {
 fn username_schema() -> Object {
     ObjectBuilder::new()
         .schema_type(nullable_string())
+        .description(Some(
+            "Not a reserved name such as `admin` (422 `username_reserved`), unless it is \
+             already the account's.",
+        ))
         .pattern(Some(validate::USERNAME_PATTERN))
         .build()
 }
@@ -140,7 +144,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[utoipa::path(patch, path = "/api/auth/me", tag = "me", security(("bearer" = [])), request_body = ProfileUpdate, responses((status = 200, body = MeView), (status = 409, description = "username_taken", body = ApiErrorBody), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 422, description = "invalid input", body = ApiErrorBody)))]
+#[utoipa::path(patch, path = "/api/auth/me", tag = "me", security(("bearer" = [])), request_body = ProfileUpdate, responses((status = 200, body = MeView), (status = 409, description = "username_taken", body = ApiErrorBody), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 422, description = "invalid input, or username_reserved (a name on the reserved list, unless it is already the account's)", body = ApiErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -152,6 +156,18 @@ pub async fn update(
         .as_deref()
         .map(validate::username)
         .transpose()?;
+    // A reserved name stays with an account that had it before the list (no migration), so
+    // only that account may send it back (a profile form resends every field).
+    if let Some(name) = &username
+        && validate::is_reserved_username(name)
+        && !session
+            .user(&state.pool)
+            .await?
+            .username
+            .eq_ignore_ascii_case(name)
+    {
+        return Err(validate::username_reserved());
+    }
     let full_name = update
         .full_name
         .as_deref()

@@ -148,3 +148,16 @@ async fn usernames_are_made_unique(pool: PgPool) {
         "the login stands in for a missing name"
     );
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_github_login_that_is_a_reserved_name_is_skipped_like_a_taken_one(pool: PgPool) {
+    let (app, github) = setup(pool).await;
+    let staff_like = GitHubUser {
+        id: 7,
+        login: "Admin".into(),
+        email: Some("admin@github.example".into()),
+        ..octocat()
+    };
+    let body = sign_in_json(&app, &github, staff_like).await;
+    assert_eq!(body["user"]["username"], "Admin-2");
+}

@@ -200,14 +200,15 @@ fn github_conflict() -> ApiError {
     }
 }
 
-/// The first free username made from the GitHub login (`octocat`, `octocat-2`, ...).
+/// The first free username made from the GitHub login (`octocat`, `octocat-2`, ...): neither
+/// taken nor reserved (a GitHub login `admin` becomes `admin-2`).
 async fn free_username(conn: &mut db::PgConnection, login: &str) -> Result<String, ApiError> {
     let base = username_base(login);
     let candidates = username_candidates(&base, 20);
     let taken = db::auth::oauth::usernames_taken(&mut *conn, &candidates).await?;
-    let free = candidates
-        .into_iter()
-        .find(|candidate| !taken.contains(&candidate.to_lowercase()));
+    let free = candidates.into_iter().find(|candidate| {
+        !taken.contains(&candidate.to_lowercase()) && !validate::is_reserved_username(candidate)
+    });
     Ok(free.unwrap_or_else(|| {
         // Twenty namesakes: a random suffix will do.
         let suffix: String = new_secret()
