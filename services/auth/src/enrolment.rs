@@ -13,7 +13,6 @@
 //!   discarded random bits, which nothing tells apart from a chosen one).
 
 use authn::{Aal, AuthError};
-use chrono::Utc;
 use db::auth::User;
 use platform::client::ClientInfo;
 use serde::Deserialize;
@@ -21,7 +20,7 @@ use serde::Deserialize;
 use crate::{credentials, error::ApiError, sessions::CurrentSession, state::AppState};
 
 /// How recently a GitHub-linked account's session must have signed in to add a credential
-/// without the password.
+/// without the password: the session's start, which refreshing does not move.
 pub const RECENT_SIGN_IN_SECS: i64 = 10 * 60;
 
 /// The body of `mfa/totp/enroll` and `passkeys/register/start`.
@@ -58,7 +57,14 @@ pub async fn require(
         credentials::count_guess(state, client, &account).await?;
         return credentials::check_current_password(state, client, user, password, action).await;
     }
-    if user.github_id.is_some() && signed_in_recently(state, session).await? {
+    if user.github_id.is_some()
+        && db::auth::sessions::signed_in_within(
+            &state.pool,
+            session.session_id,
+            RECENT_SIGN_IN_SECS,
+        )
+        .await?
+    {
         return Ok(());
     }
     Err(ApiError::validation(
@@ -73,14 +79,4 @@ pub async fn require(
             }
         },
     ))
-}
-
-/// Whether the caller's session signed in within [`RECENT_SIGN_IN_SECS`]: a session starts at
-/// its sign-in, and refreshing it does not make it younger.
-async fn signed_in_recently(state: &AppState, session: &CurrentSession) -> Result<bool, ApiError> {
-    let sessions = db::auth::sessions::list_active(&state.pool, session.user_id).await?;
-    let cutoff = Utc::now() - chrono::Duration::seconds(RECENT_SIGN_IN_SECS);
-    Ok(sessions
-        .iter()
-        .any(|live| live.id == session.session_id && live.created_at > cutoff))
 }

@@ -237,6 +237,26 @@ pub async fn is_active(executor: impl PgExecutor<'_>, id: SessionId) -> Result<b
     .await
 }
 
+/// Whether the session is live and signed in within the last `window_secs`: its start, which
+/// refreshing does not move. Compared on the database's clock, which stamped the start.
+pub async fn signed_in_within(
+    executor: impl PgExecutor<'_>,
+    id: SessionId,
+    window_secs: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT 1 FROM auth.user_sessions
+               WHERE id = $1 AND revoked_at IS NULL AND expires_at > now()
+                 AND created_at > now() - make_interval(secs => $2)
+           ) AS "recent!""#,
+        id as SessionId,
+        window_secs as f64,
+    )
+    .fetch_one(executor)
+    .await
+}
+
 /// What a resource service needs to know about a token's session, read fresh: the session is
 /// live (not revoked, not expired), its user is active, and this is the user's current role.
 #[derive(Debug, Clone, PartialEq, Eq)]
