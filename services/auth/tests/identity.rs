@@ -19,6 +19,10 @@ async fn change_email(app: &TestApp, token: &str, email: &str) -> Reply {
     app.post_as("/api/auth/me/email", body, token).await
 }
 
+fn assert_created(reply: &Reply, case: &str) {
+    assert_eq!(reply.status, StatusCode::CREATED, "{case}: {}", reply.body);
+}
+
 fn assert_refused(reply: &Reply, code: &str, case: &str) {
     assert_eq!(
         (reply.status, reply.code()),
@@ -54,8 +58,7 @@ async fn look_alike_emails_are_refused_at_register_and_email_change(pool: PgPool
         );
     }
     // Letters beyond ASCII are fine when they are already in their plain (NFKC) form.
-    let plain = register(&app, "zoë@example.com", "zoe").await;
-    assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.body);
+    assert_created(&register(&app, "zoë@example.com", "zoe").await, "zoë");
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -90,13 +93,7 @@ async fn addresses_at_an_ip_rather_than_a_domain_are_refused(pool: PgPool) {
         .into_iter()
         .enumerate()
     {
-        let registered = register(&app, email, &format!("carol{n}")).await;
-        assert_eq!(
-            registered.status,
-            StatusCode::CREATED,
-            "{email}: {}",
-            registered.body
-        );
+        assert_created(&register(&app, email, &format!("carol{n}")).await, email);
     }
 }
 
@@ -128,12 +125,7 @@ async fn names_staff_would_use_are_reserved_in_any_case(pool: PgPool) {
     }
     // Only the whole name is reserved.
     let registered = register(&app, "ann@example.com", "admin-ann").await;
-    assert_eq!(
-        registered.status,
-        StatusCode::CREATED,
-        "{}",
-        registered.body
-    );
+    assert_created(&registered, "admin-ann");
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
