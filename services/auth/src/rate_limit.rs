@@ -60,21 +60,31 @@ pub struct Limited {
     pub retry_after: Duration,
 }
 
-/// Atomically drops events older than the window, then admits the new one if there is room.
-/// Redis's own clock is used, so replicas with skewed clocks agree.
+/// Atomically drops events older than the window, then admits the new one if there is room
+/// (with `ARGV[4]` = `peek`, only says whether there is). Redis's own clock is used, so
+/// replicas with skewed clocks agree.
 const SLIDING_WINDOW: &str = r"
 local key, limit, window_ms, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window_ms)
 if redis.call('ZCARD', key) < limit then
-  redis.call('ZADD', key, now, member)
-  redis.call('PEXPIRE', key, window_ms)
+  if ARGV[4] ~= 'peek' then
+    redis.call('ZADD', key, now, member)
+    redis.call('PEXPIRE', key, window_ms)
+  end
   return 0
 end
 local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + window_ms - now)
 ";
+
+/// Whether a check takes a place in the window when there is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admit {
+    Count,
+    Peek,
+}
 
 const RECONNECT_EVERY: Duration = Duration::from_secs(10);
 
@@ -111,18 +121,28 @@ impl RateLimiter {
 
     /// Counts one event for `key` under `rule`; `Err` when over the limit.
     pub async fn check(&self, rule: Rule, key: &str) -> Result<(), Limited> {
-        let full_key = format!("{}:{}:{}", self.prefix, rule.name, key);
-        let outcome = match self.check_in_redis(rule, &full_key).await {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                tracing::warn!(%error, rule = rule.name, "Redis unavailable; using the in-process rate limit");
-                self.check_locally(rule, full_key)
-            }
-        };
+        let outcome = self.window(rule, key, Admit::Count).await;
         if outcome.is_err() {
             crate::metrics::rate_limited(rule.name);
         }
         outcome
+    }
+
+    /// Whether `key` is over the limit under `rule`, counting nothing: for a budget that only
+    /// some outcomes spend (a device's wrong guesses), checked before the outcome is known.
+    pub async fn peek(&self, rule: Rule, key: &str) -> Result<(), Limited> {
+        self.window(rule, key, Admit::Peek).await
+    }
+
+    async fn window(&self, rule: Rule, key: &str, admit: Admit) -> Result<(), Limited> {
+        let full_key = format!("{}:{}:{}", self.prefix, rule.name, key);
+        match self.check_in_redis(rule, &full_key, admit).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::warn!(%error, rule = rule.name, "Redis unavailable; using the in-process rate limit");
+                self.check_locally(rule, full_key, admit)
+            }
+        }
     }
 
     /// Whether Redis answers, for `/health/ready` detail.
@@ -136,6 +156,7 @@ impl RateLimiter {
         &self,
         rule: Rule,
         key: &str,
+        admit: Admit,
     ) -> Result<Result<(), Limited>, redis::RedisError> {
         let mut manager = self.manager().await?;
         let retry_after_ms: u64 = self
@@ -144,6 +165,10 @@ impl RateLimiter {
             .arg(rule.limit)
             .arg(rule.window.as_millis() as u64)
             .arg(uuid::Uuid::new_v4().to_string())
+            .arg(match admit {
+                Admit::Count => "count",
+                Admit::Peek => "peek",
+            })
             .invoke_async(&mut manager)
             .await?;
         Ok(match retry_after_ms {
@@ -178,7 +203,7 @@ impl RateLimiter {
         Ok(manager)
     }
 
-    fn check_locally(&self, rule: Rule, key: String) -> Result<(), Limited> {
+    fn check_locally(&self, rule: Rule, key: String, admit: Admit) -> Result<(), Limited> {
         let now = Instant::now();
         let mut windows = self
             .local
@@ -199,7 +224,9 @@ impl RateLimiter {
             events.pop_front();
         }
         if events.len() < rule.limit as usize {
-            events.push_back(now);
+            if admit == Admit::Count {
+                events.push_back(now);
+            }
             return Ok(());
         }
         let oldest = events.front().copied().unwrap_or(now);
@@ -244,6 +271,19 @@ mod tests {
             Ok(()),
             "keys are independent"
         );
+    }
+
+    #[tokio::test]
+    async fn peeking_counts_nothing_in_redis_or_locally() {
+        for url in ["redis://127.0.0.1:6379", "redis://127.0.0.1:1"] {
+            let limiter = RateLimiter::new(url, unique_prefix());
+            for _ in 0..5 {
+                assert_eq!(limiter.peek(rule(2), "k").await, Ok(()), "{url}");
+            }
+            assert_eq!(limiter.check(rule(2), "k").await, Ok(()));
+            assert_eq!(limiter.check(rule(2), "k").await, Ok(()));
+            assert!(limiter.peek(rule(2), "k").await.is_err(), "{url}: spent");
+        }
     }
 
     #[tokio::test]
