@@ -81,6 +81,10 @@ pub struct AuthConfig {
     /// `MFA_ENCRYPTION_KEY`: base64 of 32 random bytes that encrypt TOTP secrets at rest;
     /// required in staging and production, a committed development key otherwise.
     pub mfa_encryption_key: Option<secrecy::SecretString>,
+    /// `DEVICE_TOKEN_SECRET`: base64 of at least 32 random bytes that sign device tokens
+    /// (`crate::device`); required in staging and production, a committed development
+    /// secret otherwise.
+    pub device_token_secret: Option<secrecy::SecretString>,
     /// `WEBAUTHN_RP_ORIGIN`: the origin the frontend runs at, which browsers put in every
     /// passkey ceremony (`https://app.example.com`; plain http only for localhost); default
     /// `PUBLIC_APP_URL`.

@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::{
     audit::Audit,
+    device::Budget,
     error::ApiError,
     links::{self, LinkMail},
     password::Verified,
@@ -51,11 +52,16 @@ pub async fn count_account_guess(state: &AppState, account: &str) -> Result<(), 
     Ok(())
 }
 
-/// Counts a wrong password and answers like one, also when this failure locks the account.
-pub async fn wrong_password(state: &AppState, user: &User, client: &ClientInfo) -> ApiError {
-    match record_failure(state, user, client).await {
-        Ok(failed) => {
-            let details = json!({ "reason": "wrong_password", "failed_attempts": failed.attempts });
+/// Counts a wrong password against `budget` and answers like one, also when this failure
+/// locks the account (or spends the device's budget).
+pub async fn wrong_password(
+    state: &AppState,
+    user: &User,
+    client: &ClientInfo,
+    budget: Budget,
+) -> ApiError {
+    match count_failure(state, user, client, budget, "wrong_password").await {
+        Ok(details) => {
             Audit::new(&state.pool, client)
                 .refused(Some(user.id), "login", details)
                 .await;
@@ -87,24 +93,25 @@ pub async fn check_current_password(
         Audit::new(&state.pool, client)
             .refused(Some(user.id), action, details)
             .await;
-        return Err(wrong_password(state, user, client).await);
+        return Err(wrong_password(state, user, client, Budget::Account).await);
     }
     Ok(())
 }
 
 /// Counts a wrong second-factor code like a wrong password (a code is the rest of the
-/// credential: guessing it must cost what guessing a password costs) and answers `invalid_code`.
-/// `action` and `reason` name the audit row (`mfa_login`/`wrong_code`, ...).
+/// credential: guessing it must cost what guessing a password costs), against `budget`, and
+/// answers `invalid_code`. `action` and `reason` name the audit row (`mfa_login`/`wrong_code`,
+/// ...).
 pub async fn wrong_code(
     state: &AppState,
     user: &User,
     client: &ClientInfo,
     action: &str,
     reason: &str,
+    budget: Budget,
 ) -> ApiError {
-    match record_failure(state, user, client).await {
-        Ok(failed) => {
-            let details = json!({ "reason": reason, "failed_attempts": failed.attempts });
+    match count_failure(state, user, client, budget, reason).await {
+        Ok(details) => {
             Audit::new(&state.pool, client)
                 .refused(Some(user.id), action, details)
                 .await;
@@ -185,6 +192,27 @@ pub async fn void_pre_registration(
         totp_was_confirmed: factor.totp,
         recovery_codes_removed: factor.recovery_codes_left,
         passkeys_removed,
+    })
+}
+
+/// Counts a wrong guess against `budget`; answers the audit row's details, which say why
+/// (`reason`) and what was counted.
+async fn count_failure(
+    state: &AppState,
+    user: &User,
+    client: &ClientInfo,
+    budget: Budget,
+    reason: &str,
+) -> Result<serde_json::Value, ApiError> {
+    Ok(match budget {
+        Budget::Account => {
+            let failed = record_failure(state, user, client).await?;
+            json!({ "reason": reason, "failed_attempts": failed.attempts })
+        }
+        Budget::Device(device) => {
+            crate::device::count_failure(state, device).await;
+            json!({ "reason": reason, "device_id": device.0 })
+        }
     })
 }
 

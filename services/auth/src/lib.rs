@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod config;
 pub mod credentials;
+pub mod device;
 pub mod enrolment;
 pub mod error;
 pub mod links;

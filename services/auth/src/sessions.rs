@@ -84,6 +84,11 @@ pub struct SignedIn {
     #[serde(flatten)]
     #[schema(inline)]
     pub tokens: Tokens,
+    /// Names this device to the account: keep it, and send it with later
+    /// `POST /api/auth/login` and `POST /api/auth/login/mfa` requests, so that other people's
+    /// wrong guesses do not lock this device out. A new password voids it.
+    #[schema(example = "d1.6f1c2f8e-3b0a-4c55-9d2e-0f6a1b2c3d4e.<43 base64url characters>")]
+    pub device_token: String,
 }
 
 /// Finishes a sign-in inside `tx`: starts a session at assurance level `aal` (`aal2` when a
@@ -112,9 +117,12 @@ pub async fn sign_in(
     let user = db::auth::users::find(&state.pool, user.id)
         .await?
         .unwrap_or(user);
+    // Signed with the account as it now stands: a password rehashed at this sign-in is in.
+    let device_token = state.device_tokens.issue(&user);
     Ok(SignedIn {
         user: user.into(),
         tokens,
+        device_token,
     })
 }
 

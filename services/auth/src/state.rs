@@ -16,6 +16,7 @@ use webauthn_rs::Webauthn;
 
 use crate::{
     config::AuthConfig,
+    device::DeviceTokens,
     mail::{LogMailer, Mailer, SmtpMailer, worker::OutboxWorker},
     mfa::cipher::SecretCipher,
     oauth::github::GitHub,
@@ -48,6 +49,8 @@ pub struct AppState {
     pub github: Option<Arc<GitHub>>,
     /// Seals and opens TOTP secrets (`MFA_ENCRYPTION_KEY`).
     pub mfa_cipher: Arc<SecretCipher>,
+    /// Signs and verifies device tokens (`DEVICE_TOKEN_SECRET`).
+    pub device_tokens: Arc<DeviceTokens>,
     /// The passkey relying party (`WEBAUTHN_RP_ID`, `WEBAUTHN_RP_ORIGIN`, `WEBAUTHN_RP_NAME`).
     pub webauthn: Arc<Webauthn>,
 }
@@ -103,6 +106,9 @@ impl AppState {
         };
         let mfa_cipher = SecretCipher::for_env(config.mfa_encryption_key.as_ref(), config.app_env)
             .map_err(StartError::new)?;
+        let device_tokens =
+            DeviceTokens::for_env(config.device_token_secret.as_ref(), config.app_env)
+                .map_err(StartError::new)?;
         let webauthn = relying_party::build(&config).map_err(StartError::new)?;
         let github = GitHub::from_config(&config.github)
             .map_err(StartError::new)?
@@ -120,6 +126,7 @@ impl AppState {
             mail_wakeup: Arc::new(Notify::new()),
             github,
             mfa_cipher: Arc::new(mfa_cipher),
+            device_tokens: Arc::new(device_tokens),
             webauthn: Arc::new(webauthn),
         })
     }

@@ -112,3 +112,24 @@ async fn a_passkey_name_states_the_limits_the_handler_enforces(pool: PgPool) {
         assert_eq!(name["pattern"], auth::passkeys::NAME_PATTERN, "{body}");
     }
 }
+
+/// Clients learn of device tokens from the spec: answered by every sign-in, accepted by both
+/// password-login steps.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn device_tokens_are_described_where_they_are_answered_and_accepted(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let spec = app.get("/openapi.json").await;
+    let schemas = &spec.body["components"]["schemas"];
+    // The tokens are flattened in, so the answer is an `allOf` of the tokens and the rest.
+    let answered = &schemas["SignedIn"];
+    let parts = answered["allOf"].as_array().expect("allOf");
+    let required = parts.iter().any(|part| {
+        let required = part["required"].as_array();
+        required.is_some_and(|fields| fields.contains(&"device_token".into()))
+    });
+    assert!(required, "{answered}");
+    for request in ["LoginRequest", "LoginMfaRequest"] {
+        let field = &schemas[request]["properties"]["device_token"];
+        assert!(field["description"].is_string(), "{request}: {field}");
+    }
+}

@@ -17,6 +17,7 @@ use super::proof::{self, Proof};
 use crate::{
     audit::Audit,
     credentials,
+    device::Budget,
     error::ApiError,
     secrets::{digest, new_secret},
     sessions::{self, SignedIn},
@@ -91,12 +92,14 @@ fn methods(status: &db::auth::mfa::MfaStatus) -> Vec<&'static str> {
 }
 
 /// Finishes the login of `mfa_token` with `proof`: the same answer as a password login, with
-/// an `aal2` session.
+/// an `aal2` session. A `device_token` that verifies for the account makes the proof the
+/// device's ([`Budget`]).
 pub async fn complete(
     state: &AppState,
     client: &ClientInfo,
     mfa_token: &str,
     proof: Proof,
+    device_token: Option<&str>,
 ) -> Result<SignedIn, ApiError> {
     credentials::count_client_guess(state, client).await?;
     let token_hash = digest(mfa_token);
@@ -113,7 +116,8 @@ pub async fn complete(
             .refuse(None, "mfa_login", "invalid_mfa_token", invalid)
             .await);
     };
-    proof::admit(state, client, &user, &proof, "mfa_login").await?;
+    let budget = Budget::of(state, &user, device_token);
+    proof::admit(state, client, &user, &proof, "mfa_login", budget).await?;
 
     let mut tx = credentials::begin_on_account(state, user.id).await?;
     // Spent in the same transaction as the code: a wrong code rolls it back (the user may
@@ -125,7 +129,7 @@ pub async fn complete(
         return Err(ApiError::InvalidMfaToken);
     }
     // A refused proof rolls back the token's spend too: it stays usable for another try.
-    let mut tx = proof::spend(tx, state, client, &user, &proof, "mfa_login").await?;
+    let mut tx = proof::spend(tx, state, client, &user, &proof, "mfa_login", budget).await?;
     let user = db::auth::users::record_successful_login(&mut *tx, user.id)
         .await?
         .ok_or(ApiError::InvalidMfaToken)?;

@@ -4,7 +4,6 @@
 //! locked account takes none, and a wrong one counts toward the lockout. The TOTP code that
 //! turns the factor off or buys new recovery codes is spent through [`spend`] too.
 
-use chrono::Utc;
 use db::{Postgres, Transaction, auth::User};
 use platform::client::ClientInfo;
 use serde_json::json;
@@ -13,6 +12,7 @@ use super::{CodeCheck, Notice};
 use crate::{
     audit::Audit,
     credentials,
+    device::Budget,
     error::ApiError,
     passkeys::assertion::{self, PasskeyAssertion},
     state::AppState,
@@ -63,22 +63,23 @@ impl Proof {
     }
 }
 
-/// Counts this guess against `user`'s budget and refuses a proof from a locked or
-/// deactivated account (audited as a refused `action`). The client's budget is the caller's
-/// to count, as early as it can.
+/// Counts this guess against `user`'s rate limit and refuses a proof from a locked or
+/// deactivated account, or from a device whose `budget` is spent (audited as a refused
+/// `action`). The client's budget is the caller's to count, as early as it can.
 pub async fn admit(
     state: &AppState,
     client: &ClientInfo,
     user: &User,
     proof: &Proof,
     action: &str,
+    budget: Budget,
 ) -> Result<(), ApiError> {
     credentials::count_account_guess(state, &format!("mfa:{}", user.id)).await?;
     let audit = Audit::new(&state.pool, client);
-    if user.locked_at(Utc::now()).is_some() {
-        // As with passwords: a locked account takes no code, right or wrong, until the lock
-        // ends (or a reset lifts it), and nothing more is counted.
-        let details = json!({ "reason": "account_locked", "method": proof.method() });
+    if let Some(reason) = budget.refusal(state, user).await {
+        // As with passwords: a locked account (or spent device) takes no code, right or
+        // wrong, until the lock ends (or a reset lifts it), and nothing more is counted.
+        let details = json!({ "reason": reason, "method": proof.method() });
         audit.refused(Some(user.id), action, details).await;
         return Err(ApiError::InvalidCode);
     }
@@ -93,7 +94,8 @@ pub async fn admit(
 
 /// Checks `proof` inside `tx` and spends it (the TOTP step, or the recovery code, whose use
 /// is audited and mailed in `tx`). A refused proof rolls `tx` back, undoing whatever the
-/// caller did in it, and counts like a wrong password (audited as a refused `action`).
+/// caller did in it, and counts like a wrong password against `budget` (audited as a refused
+/// `action`).
 pub async fn spend<'c>(
     mut tx: Transaction<'c, Postgres>,
     state: &AppState,
@@ -101,6 +103,7 @@ pub async fn spend<'c>(
     user: &User,
     proof: &Proof,
     action: &str,
+    budget: Budget,
 ) -> Result<Transaction<'c, Postgres>, ApiError> {
     let refused = match proof {
         Proof::Totp(code) => {
@@ -137,7 +140,7 @@ pub async fn spend<'c>(
         None => Ok(tx),
         Some(reason) => {
             drop(tx);
-            let error = credentials::wrong_code(state, user, client, action, reason).await;
+            let error = credentials::wrong_code(state, user, client, action, reason, budget).await;
             Err(match (proof, error) {
                 (Proof::Passkey(_), ApiError::InvalidCode) => ApiError::InvalidPasskey,
                 (_, error) => error,

@@ -3,7 +3,6 @@
 
 use authn::Aal;
 use axum::{Router, extract::State, http::StatusCode, routing::post};
-use chrono::Utc;
 use db::auth::NewUser;
 use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
 use serde::{Deserialize, Serialize};
@@ -16,6 +15,7 @@ use utoipa::{
 use crate::{
     audit::Audit,
     credentials,
+    device::Budget,
     error::ApiError,
     links::{self, LinkMail},
     mfa::login::MfaChallenge,
@@ -138,6 +138,11 @@ pub struct LoginRequest {
     #[serde(alias = "email", alias = "username")]
     login: String,
     password: String,
+    /// The `device_token` an earlier sign-in on this device answered. While it is valid for
+    /// this account (it is void after a password change or reset), the account's lock does not
+    /// refuse this sign-in and a wrong password counts against this device alone (5 per
+    /// lockout period, then refused like a lock). Any other value is ignored.
+    device_token: Option<String>,
 }
 
 /// A password login's answer: signed in, or (the account has a second factor) a challenge to
@@ -151,8 +156,9 @@ pub enum LoginReply {
 
 /// A lock answers exactly like a wrong password (same status, body and cost), so neither
 /// the lock nor the existence of an account shows from outside; the owner learns of a lock
-/// by mail.
-#[utoipa::path(post, path = "/api/auth/login", tag = "account", request_body = LoginRequest, responses((status = 200, description = "signed in, or (the account has a second factor) `mfa_required` with an `mfa_token` and no tokens", body = LoginReply), (status = 401, description = "invalid_credentials: unknown account, wrong password, or an account locked after repeated failures (the owner is mailed a reset link)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
+/// by mail. A `device_token` from an earlier sign-in to the account gets past the lock
+/// ([`Budget`]).
+#[utoipa::path(post, path = "/api/auth/login", tag = "account", request_body = LoginRequest, responses((status = 200, description = "signed in (with a new `device_token`), or (the account has a second factor) `mfa_required` with an `mfa_token` and no tokens", body = LoginReply), (status = 401, description = "invalid_credentials: unknown account, wrong password, or an account locked after repeated failures (the owner is mailed a reset link) unless `device_token` is valid for it, or a device token whose own budget of wrong guesses is spent", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -161,13 +167,19 @@ pub async fn login(
     let login = request.login.trim().to_lowercase();
     credentials::count_client_guess(&state, &client).await?;
     let user = db::auth::users::find_by_login(&state.pool, &login).await?;
-    // Counted by the account, not by how the request spells it: a username and an email
-    // naming one account must not give it two budgets.
-    let account = match &user {
-        Some(user) => format!("account:{}", user.id),
-        None => format!("account:{login}"),
+    let budget = match &user {
+        Some(user) => Budget::of(&state, user, request.device_token.as_deref()),
+        None => Budget::Account,
     };
-    credentials::count_account_guess(&state, &account).await?;
+    // Counted by the account, not by how the request spells it: a username and an email
+    // naming one account must not give it two budgets. A known device counts on its own, or
+    // strangers filling the account's bucket would keep it out just as a lock would.
+    let bucket = match (&user, budget) {
+        (_, Budget::Device(device)) => format!("device:{}", device.0),
+        (Some(user), Budget::Account) => format!("account:{}", user.id),
+        (None, Budget::Account) => format!("account:{login}"),
+    };
+    credentials::count_account_guess(&state, &bucket).await?;
     if request.password.len() > validate::PASSWORD_MAX_CHARS * 4 {
         // Longer than any password we accept: refuse before spending a hash on it.
         return Err(ApiError::InvalidCredentials);
@@ -186,17 +198,18 @@ pub async fn login(
         audit.refused(None, "login", details).await;
         return Err(ApiError::InvalidCredentials);
     };
-    if user.locked_at(Utc::now()).is_some() {
+    if let Some(reason) = budget.refusal(&state, &user).await {
         // Refused even with the right password, and nothing is counted or reset: the lock
-        // lapses on its own, or a mailed reset link lifts it.
+        // lapses on its own, or a mailed reset link lifts it. A device that signed in before
+        // is refused only once its own budget is spent.
         let refused = ApiError::InvalidCredentials;
-        return Err(audit
-            .refuse(Some(user.id), "login", "account_locked", refused)
-            .await);
+        return Err(audit.refuse(Some(user.id), "login", reason, refused).await);
     }
     let rehash = match verified {
         Verified::Yes { rehash } => rehash,
-        Verified::No => return Err(credentials::wrong_password(&state, &user, &client).await),
+        Verified::No => {
+            return Err(credentials::wrong_password(&state, &user, &client, budget).await);
+        }
     };
     if !user.is_active {
         let refused = ApiError::AccountDisabled;

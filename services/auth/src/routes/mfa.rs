@@ -17,6 +17,7 @@ use utoipa::OpenApi;
 use crate::{
     audit::Audit,
     credentials,
+    device::Budget,
     enrolment::{self, EnrolmentProof},
     error::ApiError,
     mfa::{self, Notice, login::MfaChallenge, proof::Proof, totp},
@@ -242,7 +243,16 @@ pub async fn disable(
     }
     let mut tx = credentials::begin_on_account(&state, user.id).await?;
     if let Some(code) = &code {
-        tx = mfa::proof::spend(tx, &state, &client, &user, code, "mfa_totp_disabled").await?;
+        tx = mfa::proof::spend(
+            tx,
+            &state,
+            &client,
+            &user,
+            code,
+            "mfa_totp_disabled",
+            Budget::Account,
+        )
+        .await?;
     }
     if !db::auth::mfa::remove(&mut tx, user.id).await? {
         return Err(mfa::not_enabled());
@@ -276,7 +286,7 @@ pub async fn regenerate(
     }
     let action = "mfa_recovery_codes_regenerated";
     let tx = credentials::begin_on_account(&state, user.id).await?;
-    let tx = mfa::proof::spend(tx, &state, &client, &user, &code, action).await?;
+    let tx = mfa::proof::spend(tx, &state, &client, &user, &code, action, Budget::Account).await?;
     let audit = Audit::new(&state.pool, &client);
     let notice = Notice::RecoveryCodesRegenerated;
     hand_out_recovery_codes(&state, tx, &audit, &user, action, notice).await
@@ -297,11 +307,15 @@ pub struct LoginMfaRequest {
     /// A passkey's answer to the ceremony of `POST /api/auth/login/mfa/passkey`; or send
     /// `code` or `recovery_code`.
     passkey: Option<PasskeyAssertion>,
+    /// The `device_token` of an earlier sign-in on this device, as sent to `POST
+    /// /api/auth/login`: while it is valid for the account, the account's lock does not
+    /// refuse this code and a wrong one counts against this device alone.
+    device_token: Option<String>,
 }
 
 /// Finishes a login that needs a second factor. A wrong code counts toward the account's
 /// lockout like a wrong password and leaves the `mfa_token` usable until it expires.
-#[utoipa::path(post, path = "/api/auth/login/mfa", tag = "mfa", request_body = LoginMfaRequest, responses((status = 200, description = "signed in", body = SignedIn), (status = 400, description = "invalid_passkey_ceremony (unknown, used, expired or another login's: start again)", body = ApiErrorBody), (status = 401, description = "invalid_mfa_token (unknown, used or expired: log in again), invalid_code (wrong or already used code, or the account is locked), or invalid_passkey (refused assertion, or the account is locked)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 422, description = "invalid_code_format, invalid_recovery_code_format, or proof_required (send exactly one of code, recovery_code and passkey)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/login/mfa", tag = "mfa", request_body = LoginMfaRequest, responses((status = 200, description = "signed in (with a new `device_token`)", body = SignedIn), (status = 400, description = "invalid_passkey_ceremony (unknown, used, expired or another login's: start again)", body = ApiErrorBody), (status = 401, description = "invalid_mfa_token (unknown, used or expired: log in again), invalid_code (wrong or already used code, or the account is locked and `device_token` is not valid for it, or the device's own budget of wrong guesses is spent), or invalid_passkey (refused assertion, or the account is locked)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 422, description = "invalid_code_format, invalid_recovery_code_format, or proof_required (send exactly one of code, recovery_code and passkey)", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn login_mfa(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -312,6 +326,8 @@ pub async fn login_mfa(
         request.recovery_code.as_deref(),
         request.passkey,
     )?;
-    let signed_in = mfa::login::complete(&state, &client, &request.mfa_token, proof).await?;
+    let device_token = request.device_token.as_deref();
+    let signed_in =
+        mfa::login::complete(&state, &client, &request.mfa_token, proof, device_token).await?;
     Ok(axum::Json(signed_in))
 }

@@ -20,6 +20,7 @@ use webauthn_rs::prelude::RequestChallengeResponse;
 use crate::{
     audit::Audit,
     credentials,
+    device::Budget,
     error::ApiError,
     passkeys::{
         self, CEREMONY_TTL_SECS,
@@ -158,7 +159,7 @@ async fn refuse(
             .await;
         return ApiError::InvalidPasskey;
     };
-    match credentials::wrong_code(state, user, client, "login", reason).await {
+    match credentials::wrong_code(state, user, client, "login", reason, Budget::Account).await {
         ApiError::InvalidCode => ApiError::InvalidPasskey,
         other => other,
     }

@@ -12,6 +12,7 @@ use utoipa::OpenApi;
 use crate::{
     audit::Audit,
     credentials,
+    device::Budget,
     error::ApiError,
     mfa::{self, proof},
     passkeys::assertion::PasskeyAssertion,
@@ -85,9 +86,18 @@ pub async fn step_up(
     {
         return Err(mfa::not_enabled());
     }
-    proof::admit(&state, &client, &user, &proof, "step_up").await?;
+    proof::admit(&state, &client, &user, &proof, "step_up", Budget::Account).await?;
     let tx = credentials::begin_on_account(&state, user.id).await?;
-    let mut tx = proof::spend(tx, &state, &client, &user, &proof, "step_up").await?;
+    let mut tx = proof::spend(
+        tx,
+        &state,
+        &client,
+        &user,
+        &proof,
+        "step_up",
+        Budget::Account,
+    )
+    .await?;
     let proved_at = db::auth::sessions::record_second_factor(&mut *tx, user.id, session.session_id)
         .await?
         .ok_or(ApiError::SessionRevoked)?;

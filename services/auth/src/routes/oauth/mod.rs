@@ -126,7 +126,7 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/auth/oauth/github/callback", tag = "account", params(CallbackQuery), responses((status = 302, description = "signed in: to `<redirect_to or PUBLIC_APP_URL>#access_token=...&token_type=Bearer&expires_in=...&refresh_token=...&refresh_expires_in=...&session_id=...`; an account with a second factor instead gets `#mfa_required=true&mfa_token=...&methods=totp,recovery_code&expires_in=300`, to finish at `POST /api/auth/login/mfa`"), (status = 200, description = "signed in, or `mfa_required` with an `mfa_token` (with `Accept: application/json`)", body = crate::routes::account::LoginReply), (status = 400, description = "invalid_oauth_state: unknown, used, expired, or started in another browser", body = platform::openapi::ApiErrorBody), (status = 403, description = "account_disabled, or oauth_denied (cancelled at GitHub)", body = platform::openapi::ApiErrorBody), (status = 404, description = "oauth_not_configured", body = platform::openapi::ApiErrorBody), (status = 409, description = "github_account_conflict: the email's account is linked to another GitHub account", body = platform::openapi::ApiErrorBody), (status = 422, description = "github_email_unverified: no verified primary email at GitHub", body = platform::openapi::ApiErrorBody), (status = 502, description = "oauth_provider_error: GitHub refused the code or failed", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/auth/oauth/github/callback", tag = "account", params(CallbackQuery), responses((status = 302, description = "signed in: to `<redirect_to or PUBLIC_APP_URL>#access_token=...&token_type=Bearer&expires_in=...&refresh_token=...&refresh_expires_in=...&session_id=...&aal=aal1&device_token=...`; an account with a second factor instead gets `#mfa_required=true&mfa_token=...&methods=totp,recovery_code&expires_in=300`, to finish at `POST /api/auth/login/mfa`"), (status = 200, description = "signed in, or `mfa_required` with an `mfa_token` (with `Accept: application/json`)", body = crate::routes::account::LoginReply), (status = 400, description = "invalid_oauth_state: unknown, used, expired, or started in another browser", body = platform::openapi::ApiErrorBody), (status = 403, description = "account_disabled, or oauth_denied (cancelled at GitHub)", body = platform::openapi::ApiErrorBody), (status = 404, description = "oauth_not_configured", body = platform::openapi::ApiErrorBody), (status = 409, description = "github_account_conflict: the email's account is linked to another GitHub account", body = platform::openapi::ApiErrorBody), (status = 422, description = "github_email_unverified: no verified primary email at GitHub", body = platform::openapi::ApiErrorBody), (status = 502, description = "oauth_provider_error: GitHub refused the code or failed", body = platform::openapi::ApiErrorBody)))]
 pub async fn github_callback(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -143,7 +143,7 @@ pub async fn github_callback(
             axum::Json(challenge).into_response()
         }
         Ok((Outcome::SignedIn(signed_in), target)) => {
-            found(&with_tokens(&target, &signed_in.tokens)).unwrap_or_else(|e| e.into_response())
+            found(&with_tokens(&target, &signed_in)).unwrap_or_else(|e| e.into_response())
         }
         Ok((Outcome::SecondFactor(challenge), target)) => {
             found(&with_challenge(&target, &challenge)).unwrap_or_else(|e| e.into_response())

@@ -52,7 +52,8 @@ pub fn redirect_target(public_app_url: &str, raw: &str) -> Result<String, ApiErr
 }
 
 /// `target` with the tokens in its fragment.
-pub(super) fn with_tokens(target: &str, tokens: &sessions::Tokens) -> String {
+pub(super) fn with_tokens(target: &str, signed_in: &sessions::SignedIn) -> String {
+    let tokens = &signed_in.tokens;
     let fragment = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("access_token", &tokens.access_token)
         .append_pair("token_type", tokens.token_type)
@@ -61,6 +62,7 @@ pub(super) fn with_tokens(target: &str, tokens: &sessions::Tokens) -> String {
         .append_pair("refresh_expires_in", &tokens.refresh_expires_in.to_string())
         .append_pair("session_id", &tokens.session_id.to_string())
         .append_pair("aal", tokens.aal.as_str())
+        .append_pair("device_token", &signed_in.device_token)
         .finish();
     format!("{target}#{fragment}")
 }
