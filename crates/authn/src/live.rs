@@ -13,14 +13,16 @@ use std::{
 use db::{PgPool, ids::SessionId};
 use uuid::Uuid;
 
-use crate::{AccessClaims, AuthError, AuthUser, Role};
+use crate::{Aal, AccessClaims, AuthError, AuthUser, Role};
 
-/// A live session's owner, their current role and whether they have a second factor now.
+/// A live session's owner, their current role, whether they have a second factor now and
+/// whether the session still holds a second-factor proof.
 #[derive(Debug, Clone, Copy)]
 struct Live {
     owner: Uuid,
     role: Role,
     has_second_factor: bool,
+    proved_second_factor: bool,
 }
 
 /// How long one answer is reused. The promise is "revocation everywhere within a second".
@@ -65,7 +67,10 @@ impl LiveSessions {
     }
 
     /// The token's bearer with the role the user has now. Refuses tokens of ended sessions
-    /// and tokens whose subject is not the session's owner.
+    /// and tokens whose subject is not the session's owner. An `aal2` claim counts only while
+    /// the session still holds its proof: removing a factor forgets every session's proof,
+    /// and a token signed before that must not keep `aal2` until it expires (the claim is
+    /// lowered to `aal1`, as a demotion lowers the role).
     pub async fn check(&self, claims: AccessClaims) -> Result<AuthUser, AuthError> {
         let live = match self.remembered(claims.sid) {
             Some(live) => live,
@@ -79,7 +84,11 @@ impl LiveSessions {
             user_id: claims.sub,
             session_id: claims.sid,
             role: live.role,
-            aal: claims.aal,
+            aal: if live.proved_second_factor {
+                claims.aal
+            } else {
+                Aal::Aal1
+            },
             has_second_factor: live.has_second_factor,
         })
     }
@@ -107,6 +116,7 @@ impl LiveSessions {
                     AuthError::Unavailable
                 })?,
                 has_second_factor: row.has_second_factor,
+                proved_second_factor: row.session_proved_second_factor,
             }),
             None => None,
         };

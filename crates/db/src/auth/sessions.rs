@@ -277,15 +277,18 @@ pub async fn live(
 }
 
 /// [`LiveSession`] plus what sensitive actions need: whether the user has a confirmed second
-/// factor right now (so a factor enrolled a moment ago counts at once, in every service).
+/// factor right now (so a factor enrolled a moment ago counts at once, in every service), and
+/// whether the session still holds a second-factor proof (forgotten when a factor is removed,
+/// so an `aal2` token signed before the removal stops counting as `aal2`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveAccess {
     pub user_id: UserId,
     pub role: String,
     pub has_second_factor: bool,
+    pub session_proved_second_factor: bool,
 }
 
-/// [`live`] and the user's second factor, in one primary-key lookup each.
+/// [`live`], the user's second factor and the session's proof, in one primary-key lookup each.
 pub async fn live_access(
     executor: impl PgExecutor<'_>,
     id: SessionId,
@@ -296,7 +299,8 @@ pub async fn live_access(
                   (EXISTS (SELECT 1 FROM auth.totp_factors f
                            WHERE f.user_id = u.id AND f.confirmed_at IS NOT NULL)
                    OR EXISTS (SELECT 1 FROM auth.passkeys p WHERE p.user_id = u.id))
-                      AS "has_second_factor!"
+                      AS "has_second_factor!",
+                  s.second_factor_at IS NOT NULL AS "session_proved_second_factor!"
            FROM auth.user_sessions s
            JOIN auth.users u ON u.id = s.user_id
            WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > now()

@@ -71,8 +71,22 @@ impl TestApp {
             .expect("token")
             .to_owned();
         let user_id = signed_in["user"]["id"].as_str().expect("id").to_owned();
+        let (secret, recovery_codes) = self.turn_totp_on(&token).await;
+        Enrolled {
+            name: name.to_owned(),
+            user_id,
+            token,
+            secret,
+            recovery_codes,
+        }
+    }
+
+    /// Turns TOTP on for the holder of `token` (proving with the password, so for an account
+    /// without a factor yet) with the code of the previous step; returns the secret and the
+    /// recovery codes.
+    pub async fn turn_totp_on(&self, token: &str) -> (String, Vec<String>) {
         let enrolled = self
-            .post_as("/api/auth/mfa/totp/enroll", enrolment_proof(), &token)
+            .post_as("/api/auth/mfa/totp/enroll", enrolment_proof(), token)
             .await;
         assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.body);
         let secret = enrolled.body["secret"].as_str().expect("secret").to_owned();
@@ -81,7 +95,7 @@ impl TestApp {
             .post_as(
                 "/api/auth/mfa/totp/confirm",
                 json!({ "code": code(&secret, -1) }),
-                &token,
+                token,
             )
             .await;
         assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
@@ -91,13 +105,7 @@ impl TestApp {
             .iter()
             .map(|code| code.as_str().expect("code").to_owned())
             .collect();
-        Enrolled {
-            name: name.to_owned(),
-            user_id,
-            token,
-            secret,
-            recovery_codes,
-        }
+        (secret, recovery_codes)
     }
 
     /// The `mfa_token` of a password login that asks for a second factor.
