@@ -320,3 +320,31 @@ async fn a_locked_account_can_still_sign_in_with_github(pool: PgPool) {
         "the lock still guards the password"
     );
 }
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_locked_account_can_still_sign_in_with_a_passkey_but_not_once_deactivated(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (user_id, _, mut key) = common::passkey::with_passkey(&app, "ann").await;
+    lock(&app, "ann").await;
+
+    let login = common::passkey::passwordless_login(&app, &mut key).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert_eq!(login.body["aal"], "aal2");
+    assert_eq!(
+        lockout_state(&app, "ann").await,
+        (5, true),
+        "the lock still guards the password"
+    );
+
+    let id = db::ids::UserId(user_id.parse().expect("uuid"));
+    db::auth::admin::set_active(&app.pool, id, false)
+        .await
+        .expect("deactivate");
+    let refused = common::passkey::passwordless_login(&app, &mut key).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::FORBIDDEN, "account_disabled"),
+        "{}",
+        refused.body
+    );
+}

@@ -4,11 +4,14 @@
 //! or biometric, checked by webauthn-rs, which refuses an assertion without the UV flag), so
 //! the passkey is a multi-factor authenticator by itself: something held (the device key)
 //! unlocked by something known or inherent. Refusals count toward the account's lockout and
-//! the guess rate limits like wrong passwords, and a locked account takes no passkey either.
+//! the guess rate limits like wrong passwords. The lock itself does not refuse a passkey: it
+//! stops password guessing, and an assertion is not a guessable secret, so a stranger's wrong
+//! passwords must not shut the owner out of passkey sign-in (as with GitHub sign-in). A
+//! successful passkey sign-in leaves the lock and the failure count alone: it proves nothing
+//! about whoever is guessing the password. A deactivated account is refused.
 
 use authn::Aal;
 use axum::{Router, extract::State, routing::post};
-use chrono::Utc;
 use db::auth::passkeys::CeremonyKind;
 use platform::{client::ClientInfo, extract::Json, openapi::ApiErrorBody};
 use serde::Serialize;
@@ -86,7 +89,7 @@ pub async fn login_start(
 }
 
 /// Finishes a passwordless login: the same answer as a password login, at `aal2`.
-#[utoipa::path(post, path = "/api/auth/passkeys/login/finish", tag = "passkeys", request_body = PasskeyAssertion, responses((status = 200, description = "signed in (aal2)", body = SignedIn), (status = 400, description = "invalid_passkey_ceremony (unknown, used or expired: start again)", body = ApiErrorBody), (status = 401, description = "invalid_passkey (unknown passkey, wrong origin or signature, no user verification, a counter that went backwards, or the account is locked)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/passkeys/login/finish", tag = "passkeys", request_body = PasskeyAssertion, responses((status = 200, description = "signed in (aal2)", body = SignedIn), (status = 400, description = "invalid_passkey_ceremony (unknown, used or expired: start again)", body = ApiErrorBody), (status = 401, description = "invalid_passkey (unknown passkey, wrong origin or signature, no user verification, or a counter that went backwards)", body = ApiErrorBody), (status = 403, description = "account_disabled", body = ApiErrorBody), (status = 429, description = "rate limited; see Retry-After", body = ApiErrorBody)))]
 pub async fn login_finish(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -108,11 +111,7 @@ pub async fn login_finish(
         .await?
         .ok_or(ApiError::InvalidPasskey)?;
     credentials::count_account_guess(&state, &format!("mfa:{}", user.id)).await?;
-    if user.locked_at(Utc::now()).is_some() {
-        let details = json!({ "reason": "account_locked", "method": "passkey" });
-        audit.refused(Some(user.id), "login", details).await;
-        return Err(ApiError::InvalidPasskey);
-    }
+    // No lock check: the password lock does not apply to a passkey (see the module's doc).
     if !user.is_active {
         let details = json!({ "reason": "account_disabled", "method": "passkey" });
         audit.refused(Some(user.id), "login", details).await;
@@ -123,7 +122,7 @@ pub async fn login_finish(
         drop(tx);
         return Err(refuse(&state, &client, Some(&user), refusal.reason()).await);
     }
-    let user = db::auth::users::record_successful_login(&mut *tx, user.id)
+    let user = db::auth::users::record_passwordless_login(&mut *tx, user.id)
         .await?
         .ok_or(ApiError::InvalidPasskey)?;
     if !user.is_active {

@@ -43,17 +43,19 @@ pub async fn lock_for_sign_in(
     .await
 }
 
-/// Stamps the login time only, for sign-ins that do not use the password (GitHub): they
-/// prove nothing about whoever is guessing it, so its failure count and lock stay as they are.
+/// Stamps the login time only, for sign-ins that do not use the password (GitHub, a
+/// passkey): they prove nothing about whoever is guessing it, so its failure count and lock
+/// stay as they are. Answers with the account as it stands now (`None` if it is gone), its
+/// row locked until the caller's transaction ends, as [`record_successful_login`] does.
 pub async fn record_passwordless_login(
     executor: impl PgExecutor<'_>,
     id: UserId,
-) -> Result<(), sqlx::Error> {
+) -> Result<Option<User>, sqlx::Error> {
     let changes = AccountChanges {
         stamp_login: true,
         ..AccountChanges::default()
     };
-    update(executor, id, &changes).await.map(drop)
+    update(executor, id, &changes).await
 }
 
 /// Replaces the hash a sign-in verified with `rehashed` (same password, current parameters)
