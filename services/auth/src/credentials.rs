@@ -195,7 +195,7 @@ pub async fn void_pre_registration(
     })
 }
 
-/// Counts a wrong guess against `budget`; answers the audit row's details, which say why
+/// Counts a wrong guess against the account's `budget`; answers the audit row's details, which say why
 /// (`reason`) and what was counted.
 async fn count_failure(
     state: &AppState,
@@ -209,10 +209,8 @@ async fn count_failure(
             let failed = record_failure(state, user, client).await?;
             json!({ "reason": reason, "failed_attempts": failed.attempts })
         }
-        Budget::Device(device) => {
-            crate::device::count_failure(state, device).await;
-            json!({ "reason": reason, "device_id": device.0 })
-        }
+        // Counted already: the guess took its place in the device's budget when admitted.
+        Budget::Device { device, .. } => json!({ "reason": reason, "device_id": device.0 }),
     })
 }
 

@@ -6,6 +6,12 @@
 //! (`LOGIN_MAX_FAILED_ATTEMPTS` per `LOGIN_LOCKOUT_SECS`, in Redis) instead of counting toward
 //! the account's lock. Strangers can still lock the account, but not for its devices.
 //!
+//! The budget is strict under concurrency: every attempt takes a place in it before its guess
+//! is checked (one atomic Redis step that also checks for room, [`Budget::admit`]), and a
+//! right guess gives its place back ([`Budget::give_back`]). Checking for room first and
+//! counting the wrong guess after would let any number of simultaneous guesses carrying one
+//! stolen token find the same last place free.
+//!
 //! A token is `d1.<device id>.<base64url HMAC-SHA256(DEVICE_TOKEN_SECRET, user id | device id
 //! | password hash)>`. Nothing is stored: the password hash in the MAC means a new password,
 //! changed or reset, voids every device token of the account.
@@ -125,8 +131,9 @@ pub enum Budget {
     /// The account's: a wrong guess counts toward its lock, and a lock refuses every guess.
     Account,
     /// A device that signed in to the account before: the account's lock does not refuse it,
-    /// and its wrong guesses spend a budget of its own.
-    Device(DeviceId),
+    /// and its wrong guesses spend a budget of its own. `attempt` names this guess's place in
+    /// that budget.
+    Device { device: DeviceId, attempt: Uuid },
 }
 
 impl Budget {
@@ -136,29 +143,38 @@ impl Budget {
     pub fn of(state: &AppState, user: &User, device_token: Option<&str>) -> Self {
         device_token
             .and_then(|token| state.device_tokens.verify(user, token))
-            .map_or(Budget::Account, Budget::Device)
+            .map_or(Budget::Account, |device| Budget::Device {
+                device,
+                attempt: Uuid::new_v4(),
+            })
     }
 
-    /// Why a guess at `user`'s credentials is refused before it is checked, for the audit
-    /// row: `account_locked`, or `device_locked` when a device's budget is spent.
-    pub async fn refusal(&self, state: &AppState, user: &User) -> Option<&'static str> {
+    /// Admits a guess at `user`'s credentials before it is checked, or says why not, for
+    /// the audit row: `account_locked`, or `device_locked` when a device's budget is spent.
+    /// A device's guess takes its place in the budget here, counted as wrong until
+    /// [`Budget::give_back`] says otherwise; the account's wrong guesses are counted once
+    /// known (PostgreSQL's failure count).
+    pub async fn admit(&self, state: &AppState, user: &User) -> Option<&'static str> {
         match self {
             Budget::Account => user.locked_at(Utc::now()).map(|_| "account_locked"),
-            Budget::Device(device) => {
-                let rule = failure_rule(state);
-                let spent = state.limiter.peek(rule, &device.0.to_string()).await;
-                spent.err().map(|_| "device_locked")
+            Budget::Device { device, attempt } => {
+                let (rule, key) = (failure_rule(state), device.0.to_string());
+                let taken = state.limiter.reserve(rule, &key, *attempt).await;
+                taken.err().map(|_| "device_locked")
             }
         }
     }
-}
 
-/// Counts a wrong guess from `device` against its budget.
-pub async fn count_failure(state: &AppState, device: DeviceId) {
-    let rule = failure_rule(state);
-    // Over the limit means only that this guess was the one that spent the budget: the next
-    // guess is refused by [`Budget::refusal`].
-    let _ = state.limiter.check(rule, &device.0.to_string()).await;
+    /// The admitted guess was right: a device's place in its budget is free again.
+    pub async fn give_back(&self, state: &AppState) {
+        if let Budget::Device { device, attempt } = self {
+            let rule = failure_rule(state);
+            state
+                .limiter
+                .give_back(rule, &device.0.to_string(), *attempt)
+                .await;
+        }
+    }
 }
 
 /// As many wrong guesses per device as lock an account, per lockout period.

@@ -12,6 +12,7 @@ use std::{
 use platform::client::ClientInfo;
 use redis::{AsyncCommands as _, Script, aio::ConnectionManager};
 use tokio::sync::Mutex as AsyncMutex;
+use uuid::Uuid;
 
 /// One limit: at most `limit` events per `window`, per key.
 #[derive(Debug, Clone, Copy)]
@@ -60,31 +61,21 @@ pub struct Limited {
     pub retry_after: Duration,
 }
 
-/// Atomically drops events older than the window, then admits the new one if there is room
-/// (with `ARGV[4]` = `peek`, only says whether there is). Redis's own clock is used, so
-/// replicas with skewed clocks agree.
+/// Atomically drops events older than the window, then admits the new one (named `ARGV[3]`)
+/// if there is room. Redis's own clock is used, so replicas with skewed clocks agree.
 const SLIDING_WINDOW: &str = r"
 local key, limit, window_ms, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window_ms)
 if redis.call('ZCARD', key) < limit then
-  if ARGV[4] ~= 'peek' then
-    redis.call('ZADD', key, now, member)
-    redis.call('PEXPIRE', key, window_ms)
-  end
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, window_ms)
   return 0
 end
 local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
 return math.max(1, tonumber(oldest[2]) + window_ms - now)
 ";
-
-/// Whether a check takes a place in the window when there is one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Admit {
-    Count,
-    Peek,
-}
 
 const RECONNECT_EVERY: Duration = Duration::from_secs(10);
 
@@ -93,7 +84,8 @@ pub struct RateLimiter {
     connection: AsyncMutex<Connection>,
     prefix: String,
     script: Script,
-    local: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// The fallback window: each event's time and name (see [`RateLimiter::reserve`]).
+    local: Mutex<HashMap<String, VecDeque<(Instant, Uuid)>>>,
 }
 
 struct Connection {
@@ -121,27 +113,50 @@ impl RateLimiter {
 
     /// Counts one event for `key` under `rule`; `Err` when over the limit.
     pub async fn check(&self, rule: Rule, key: &str) -> Result<(), Limited> {
-        let outcome = self.window(rule, key, Admit::Count).await;
+        let outcome = self.reserve(rule, key, Uuid::new_v4()).await;
         if outcome.is_err() {
             crate::metrics::rate_limited(rule.name);
         }
         outcome
     }
 
-    /// Whether `key` is over the limit under `rule`, counting nothing: for a budget that only
-    /// some outcomes spend (a device's wrong guesses), checked before the outcome is known.
-    pub async fn peek(&self, rule: Rule, key: &str) -> Result<(), Limited> {
-        self.window(rule, key, Admit::Peek).await
-    }
-
-    async fn window(&self, rule: Rule, key: &str, admit: Admit) -> Result<(), Limited> {
+    /// Counts one event named `event` for `key` under `rule` (`Err`, counting nothing, when
+    /// over the limit), which [`RateLimiter::give_back`] may uncount: for a budget that only
+    /// some outcomes spend (a device's wrong guesses). Taking the place before the outcome is
+    /// known, in the one atomic step that checks the room, is what keeps concurrent attempts
+    /// from all finding room that only one of them may have.
+    pub async fn reserve(&self, rule: Rule, key: &str, event: Uuid) -> Result<(), Limited> {
         let full_key = format!("{}:{}:{}", self.prefix, rule.name, key);
-        match self.check_in_redis(rule, &full_key, admit).await {
+        match self.check_in_redis(rule, &full_key, event).await {
             Ok(outcome) => outcome,
             Err(error) => {
                 tracing::warn!(%error, rule = rule.name, "Redis unavailable; using the in-process rate limit");
-                self.check_locally(rule, full_key, admit)
+                self.check_locally(rule, full_key, event)
             }
+        }
+    }
+
+    /// Uncounts the event `event` that [`RateLimiter::reserve`] counted for `key`: its place
+    /// is free again. Nothing happens for an event not (or no longer) in the window.
+    pub async fn give_back(&self, rule: Rule, key: &str, event: Uuid) {
+        let full_key = format!("{}:{}:{}", self.prefix, rule.name, key);
+        let removed = match self.manager().await {
+            Ok(mut manager) => manager
+                .zrem::<_, _, i64>(&full_key, event.to_string())
+                .await
+                .map(drop),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = removed {
+            tracing::warn!(%error, rule = rule.name, "Redis unavailable; giving back in the in-process rate limit");
+        }
+        // The event may have been counted locally while Redis was away: give it back there too.
+        let mut windows = self
+            .local
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(events) = windows.get_mut(&full_key) {
+            events.retain(|(_, name)| *name != event);
         }
     }
 
@@ -156,7 +171,7 @@ impl RateLimiter {
         &self,
         rule: Rule,
         key: &str,
-        admit: Admit,
+        event: Uuid,
     ) -> Result<Result<(), Limited>, redis::RedisError> {
         let mut manager = self.manager().await?;
         let retry_after_ms: u64 = self
@@ -164,11 +179,7 @@ impl RateLimiter {
             .key(key)
             .arg(rule.limit)
             .arg(rule.window.as_millis() as u64)
-            .arg(uuid::Uuid::new_v4().to_string())
-            .arg(match admit {
-                Admit::Count => "count",
-                Admit::Peek => "peek",
-            })
+            .arg(event.to_string())
             .invoke_async(&mut manager)
             .await?;
         Ok(match retry_after_ms {
@@ -203,7 +214,7 @@ impl RateLimiter {
         Ok(manager)
     }
 
-    fn check_locally(&self, rule: Rule, key: String, admit: Admit) -> Result<(), Limited> {
+    fn check_locally(&self, rule: Rule, key: String, event: Uuid) -> Result<(), Limited> {
         let now = Instant::now();
         let mut windows = self
             .local
@@ -213,23 +224,21 @@ impl RateLimiter {
             windows.retain(|_, events| {
                 events
                     .back()
-                    .is_some_and(|at| now.duration_since(*at) < rule.window)
+                    .is_some_and(|(at, _)| now.duration_since(*at) < rule.window)
             });
         }
         let events = windows.entry(key).or_default();
         while events
             .front()
-            .is_some_and(|at| now.duration_since(*at) >= rule.window)
+            .is_some_and(|(at, _)| now.duration_since(*at) >= rule.window)
         {
             events.pop_front();
         }
         if events.len() < rule.limit as usize {
-            if admit == Admit::Count {
-                events.push_back(now);
-            }
+            events.push_back((now, event));
             return Ok(());
         }
-        let oldest = events.front().copied().unwrap_or(now);
+        let oldest = events.front().map_or(now, |(at, _)| *at);
         Err(Limited {
             retry_after: rule
                 .window
@@ -248,7 +257,7 @@ mod tests {
     }
 
     fn unique_prefix() -> String {
-        format!("devmentor:test:{}", uuid::Uuid::new_v4())
+        format!("devmentor:test:{}", Uuid::new_v4())
     }
 
     #[tokio::test]
@@ -274,15 +283,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn peeking_counts_nothing_in_redis_or_locally() {
+    async fn a_reserved_place_given_back_is_free_again_in_redis_or_locally() {
         for url in ["redis://127.0.0.1:6379", "redis://127.0.0.1:1"] {
             let limiter = RateLimiter::new(url, unique_prefix());
-            for _ in 0..5 {
-                assert_eq!(limiter.peek(rule(2), "k").await, Ok(()), "{url}");
-            }
-            assert_eq!(limiter.check(rule(2), "k").await, Ok(()));
-            assert_eq!(limiter.check(rule(2), "k").await, Ok(()));
-            assert!(limiter.peek(rule(2), "k").await.is_err(), "{url}: spent");
+            let (kept, returned) = (Uuid::new_v4(), Uuid::new_v4());
+            assert_eq!(limiter.reserve(rule(2), "k", kept).await, Ok(()), "{url}");
+            assert_eq!(limiter.reserve(rule(2), "k", returned).await, Ok(()));
+            let full = limiter.reserve(rule(2), "k", Uuid::new_v4()).await;
+            assert!(full.is_err(), "{url}: both places taken");
+            limiter.give_back(rule(2), "k", returned).await;
+            assert_eq!(limiter.check(rule(2), "k").await, Ok(()), "{url}");
+            assert!(
+                limiter.check(rule(2), "k").await.is_err(),
+                "{url}: full again"
+            );
+            limiter.give_back(rule(2), "k", Uuid::new_v4()).await;
+            assert!(
+                limiter.check(rule(2), "k").await.is_err(),
+                "{url}: unknown event"
+            );
         }
     }
 

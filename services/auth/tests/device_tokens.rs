@@ -6,7 +6,11 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{PASSWORD, TestApp, mfa::code};
+use common::{
+    PASSWORD, TestApp,
+    gate::{Gate, until_waiting},
+    mfa::code,
+};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use testkit::Reply;
@@ -25,6 +29,21 @@ impl TestApp {
     async fn login_on_device(&self, login: &str, password: &str, device_token: &str) -> Reply {
         let body = json!({ "login": login, "password": password, "device_token": device_token });
         self.post("/api/auth/login", body).await
+    }
+
+    /// How many of `user_id`'s guesses were checked and found wrong (audited as a refused
+    /// `action` for `reason`); guesses refused by a spent budget are audited otherwise.
+    async fn weighed_guesses(&self, user_id: &str, action: &str, reason: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM auth.audit_log
+             WHERE user_id = $1::uuid AND action = $2 AND details->>'reason' = $3",
+        )
+        .bind(user_id)
+        .bind(action)
+        .bind(reason)
+        .fetch_one(&self.pool)
+        .await
+        .expect("count")
     }
 
     /// Signs `login` in with [`PASSWORD`] and answers the device token it was given.
@@ -216,4 +235,65 @@ async fn a_forged_or_foreign_device_token_is_no_device_token(pool: PgPool) {
     assert_refused_like_a_lock(&unknown, "invalid_credentials");
     let owner = app.login_on_device("alice", PASSWORD, &alices).await;
     assert_eq!(owner.status, StatusCode::OK, "{}", owner.body);
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn concurrent_wrong_passwords_from_one_device_get_no_more_than_its_budget(pool: PgPool) {
+    // As many hashing threads as guesses, so that they are all weighed at once.
+    let config = common::config(json!({ "password_hash_concurrency": 20 }));
+    let app = TestApp::with_config(pool, config).await;
+    let signed_in = app.register("alice").await;
+    let device_token = app.device_token("alice").await;
+
+    // Four wrong guesses first: the last place in the budget is then raced for by all twenty.
+    for _ in 0..4 {
+        let wrong = app.login_on_device("alice", "typo", &device_token).await;
+        assert_refused_like_a_lock(&wrong, "invalid_credentials");
+    }
+    let guesses = (0..20).map(|_| app.login_on_device("alice", "typo", &device_token));
+    for reply in futures::future::join_all(guesses).await {
+        assert_refused_like_a_lock(&reply, "invalid_credentials");
+    }
+    let user_id = signed_in["user"]["id"].as_str().expect("id");
+    let weighed = app
+        .weighed_guesses(user_id, "login", "wrong_password")
+        .await;
+    assert_eq!(weighed, 5, "4 + 20 guesses, and this many weighed");
+    let spent = app.login_on_device("alice", PASSWORD, &device_token).await;
+    assert_refused_like_a_lock(&spent, "invalid_credentials");
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn wrong_codes_racing_from_one_device_get_no_more_than_its_budget(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let carol = app.enroll_totp("carol").await;
+    let device_token = device_token_of(&app.sign_in_with_code(&carol).await);
+    let first = app.login_on_device("carol", PASSWORD, &device_token).await;
+    let mfa_token = first.body["mfa_token"].as_str().expect("mfa_token");
+
+    let body = json!({ "mfa_token": mfa_token, "code": "000000", "device_token": device_token });
+    for _ in 0..4 {
+        let wrong = app.login_mfa(body.clone()).await;
+        assert_refused_like_a_lock(&wrong, "invalid_code");
+    }
+    // Three wrong codes for the last place, while the account's row is held: each one the
+    // budget admits goes on to wait for the row, where its code is checked, so the budget
+    // must be taken on admission. (Three: each waiting request holds one of the test pool's
+    // five connections, the gate and the lock watch one each.)
+    let gate = Gate::lock(&app.pool, &[&carol.user_id]).await;
+    let guesses = (0..3).map(|_| app.login_mfa(body.clone()));
+    let release = async {
+        until_waiting(&app.pool, 1).await;
+        // Time for any guess admitted beyond the budget to queue too.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        gate.open().await;
+    };
+    let (replies, ()) = tokio::join!(futures::future::join_all(guesses), release);
+    for reply in replies {
+        assert_refused_like_a_lock(&reply, "invalid_code");
+    }
+    let weighed = app
+        .weighed_guesses(&carol.user_id, "mfa_login", "wrong_code")
+        .await;
+    assert_eq!(weighed, 5, "of 4 + 3 wrong codes, this many were checked");
 }

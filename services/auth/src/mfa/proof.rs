@@ -76,7 +76,7 @@ pub async fn admit(
 ) -> Result<(), ApiError> {
     credentials::count_account_guess(state, &format!("mfa:{}", user.id)).await?;
     let audit = Audit::new(&state.pool, client);
-    if let Some(reason) = budget.refusal(state, user).await {
+    if let Some(reason) = budget.admit(state, user).await {
         // As with passwords: a locked account (or spent device) takes no code, right or
         // wrong, until the lock ends (or a reset lifts it), and nothing more is counted.
         let details = json!({ "reason": reason, "method": proof.method() });
@@ -137,7 +137,10 @@ pub async fn spend<'c>(
         }
     };
     match refused {
-        None => Ok(tx),
+        None => {
+            budget.give_back(state).await;
+            Ok(tx)
+        }
         Some(reason) => {
             drop(tx);
             let error = credentials::wrong_code(state, user, client, action, reason, budget).await;

@@ -175,7 +175,7 @@ pub async fn login(
     // naming one account must not give it two budgets. A known device counts on its own, or
     // strangers filling the account's bucket would keep it out just as a lock would.
     let bucket = match (&user, budget) {
-        (_, Budget::Device(device)) => format!("device:{}", device.0),
+        (_, Budget::Device { device, .. }) => format!("device:{}", device.0),
         (Some(user), Budget::Account) => format!("account:{}", user.id),
         (None, Budget::Account) => format!("account:{login}"),
     };
@@ -198,7 +198,7 @@ pub async fn login(
         audit.refused(None, "login", details).await;
         return Err(ApiError::InvalidCredentials);
     };
-    if let Some(reason) = budget.refusal(&state, &user).await {
+    if let Some(reason) = budget.admit(&state, &user).await {
         // Refused even with the right password, and nothing is counted or reset: the lock
         // lapses on its own, or a mailed reset link lifts it. A device that signed in before
         // is refused only once its own budget is spent.
@@ -206,7 +206,10 @@ pub async fn login(
         return Err(audit.refuse(Some(user.id), "login", reason, refused).await);
     }
     let rehash = match verified {
-        Verified::Yes { rehash } => rehash,
+        Verified::Yes { rehash } => {
+            budget.give_back(&state).await;
+            rehash
+        }
         Verified::No => {
             return Err(credentials::wrong_password(&state, &user, &client, budget).await);
         }
