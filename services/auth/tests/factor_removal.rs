@@ -76,17 +76,7 @@ async fn an_admin_reset_ends_the_aal2_of_every_session_also_once_a_new_factor_is
     let app = TestApp::new(pool).await;
     let ann = app.enroll_totp("ann").await;
     let other = app.sign_in_with_code(&ann).await;
-    let chief = app.register("chief").await;
-    let chief_id = db::ids::UserId(
-        chief["user"]["id"]
-            .as_str()
-            .expect("id")
-            .parse()
-            .expect("uuid"),
-    );
-    db::auth::admin::set_role(&app.pool, chief_id, "admin")
-        .await
-        .expect("make chief an admin");
+    let chief = app.register_admin("chief").await;
 
     let path = format!("/api/auth/admin/users/{}/mfa", ann.user_id);
     let reset = app

@@ -209,17 +209,7 @@ async fn a_second_factor_login_during_a_password_change_answers_both(pool: PgPoo
 async fn a_passkey_login_during_an_admin_factor_reset_answers_both(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (user_id, _, mut key) = with_passkey(&app, "ann").await;
-    let root = app.register("chief").await;
-    let root_id = db::ids::UserId(
-        root["user"]["id"]
-            .as_str()
-            .expect("id")
-            .parse()
-            .expect("uuid"),
-    );
-    db::auth::admin::set_role(&app.pool, root_id, "admin")
-        .await
-        .expect("make root an admin");
+    let root = app.register_admin("chief").await;
     let root_token = root["access_token"].as_str().expect("token");
     let body = passwordless_assertion(&app, &mut key).await;
     let reset_path = format!("/api/auth/admin/users/{user_id}/mfa");

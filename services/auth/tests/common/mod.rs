@@ -154,6 +154,18 @@ impl TestApp {
         reply.body
     }
 
+    /// Registers `name` as an admin (set in the database); returns the reply body, whose
+    /// token is read with the role as it is now.
+    pub async fn register_admin(&self, name: &str) -> Value {
+        let signed_in = self.register(name).await;
+        let id = signed_in["user"]["id"].as_str().expect("id");
+        let id = db::ids::UserId(id.parse().expect("uuid"));
+        db::auth::admin::set_role(&self.pool, id, "admin")
+            .await
+            .expect("make an admin");
+        signed_in
+    }
+
     /// Registers `name` and returns the access token of its first session.
     pub async fn register_for_token(&self, name: &str) -> String {
         let signed_in = self.register(name).await;
