@@ -83,9 +83,10 @@ pub const SLUG_RULE: &str = "slug must be lower-case letters and digits separate
 /// this.
 pub const MEDIA_TYPE_RULE: &str = "Content-Type must be a media type such as text/plain";
 
-/// What a file path must look like: `routes::files` checks it before SQL, the migration's
-/// path check after, and both answer with this.
-pub const FILE_PATH_RULE: &str = "file paths are relative, at most 1024 characters and 2048 bytes, without '.', '..' or empty segments, backslashes or control characters";
+/// What a file path must look like: `routes::files` checks it before SQL (in NFC, and with a
+/// message of its own for look-alike names), the migration's path check after, and both
+/// answer with this.
+pub const FILE_PATH_RULE: &str = "file paths are relative, at most 1024 characters and 2048 bytes, without '.', '..' or empty segments, segments ending in a dot or space, backslashes, control or invisible formatting characters";
 
 impl From<WriteError> for ApiError {
     fn from(error: WriteError) -> Self {

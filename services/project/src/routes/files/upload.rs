@@ -21,7 +21,7 @@ use platform::extract::{Json, Path};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{FileAt, FileView, file_path, mime_type};
+use super::{FileAt, FileView, file_path, file_path::FILE_PATH_MAX_BYTES, mime_type};
 use crate::{
     access::{self, Change, caller},
     error::ApiError,
@@ -34,9 +34,10 @@ use crate::{
 /// `path` field. The file's own bytes are counted separately, against [`MAX_FILE_BYTES`].
 pub const FORM_LIMIT: usize = MAX_FILE_BYTES as usize + FORM_OVERHEAD;
 const FORM_OVERHEAD: usize = 64 * 1024;
-/// The `path` field read, in bytes: [`super::FILE_PATH_MAX`] characters of up to 4 bytes
-/// each (a path over [`super::FILE_PATH_MAX_BYTES`] is refused after reading).
-const PATH_FIELD_MAX: usize = 4 * super::FILE_PATH_MAX;
+/// The `path` field read, in bytes: room for a path at [`FILE_PATH_MAX_BYTES`] once in NFC
+/// sent decomposed (NFD Hangul takes three times the bytes); the limits are checked on the
+/// NFC spelling after reading.
+const PATH_FIELD_MAX: usize = 4 * FILE_PATH_MAX_BYTES;
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers
