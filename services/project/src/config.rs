@@ -41,6 +41,10 @@ pub struct ProjectConfig {
     /// upload is cut only when its body stops arriving for `REQUEST_TIMEOUT_SECS`.
     #[serde(default = "default_upload_timeout_secs")]
     pub project_upload_timeout_secs: u64,
+    /// `PROJECT_STORAGE_QUOTA_BYTES`: the most bytes one project's files may keep stored,
+    /// every version counted (bytes a restore shares count once).
+    #[serde(default = "default_storage_quota_bytes")]
+    pub project_storage_quota_bytes: u64,
 }
 
 impl ProjectConfig {
@@ -56,6 +60,15 @@ impl ProjectConfig {
         match self.project_upload_timeout_secs {
             0 => Err("PROJECT_UPLOAD_TIMEOUT_SECS must be above 0".into()),
             secs => Ok(Duration::from_secs(secs)),
+        }
+    }
+
+    /// The most bytes a project's files may keep stored (`PROJECT_STORAGE_QUOTA_BYTES`); 0
+    /// is refused, as it would refuse every upload but empty files.
+    pub fn storage_quota_bytes(&self) -> Result<u64, String> {
+        match self.project_storage_quota_bytes {
+            0 => Err("PROJECT_STORAGE_QUOTA_BYTES must be above 0".into()),
+            bytes => Ok(bytes),
         }
     }
 
@@ -82,10 +95,35 @@ pub fn default_upload_timeout_secs() -> u64 {
     600
 }
 
+/// 1 GiB: a hundred files at the 10 MiB limit, or many versions of a working project's
+/// documents, while a member filling the disk with uploads stops there.
+pub fn default_storage_quota_bytes() -> u64 {
+    1024 * 1024 * 1024
+}
+
 fn default_sweep_interval_secs() -> u64 {
     60 * 60
 }
 
 fn default_projects_dir() -> PathBuf {
     PathBuf::from("./data/projects")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProjectConfig;
+
+    fn config(quota: u64) -> ProjectConfig {
+        let json = serde_json::json!({ "project_storage_quota_bytes": quota });
+        serde_json::from_value(json).expect("settings")
+    }
+
+    #[test]
+    fn a_storage_quota_of_zero_is_refused() {
+        let error = config(0).storage_quota_bytes().unwrap_err();
+        assert!(error.contains("PROJECT_STORAGE_QUOTA_BYTES"), "{error}");
+        assert_eq!(config(5).storage_quota_bytes(), Ok(5));
+        let unset: ProjectConfig = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert_eq!(unset.project_storage_quota_bytes, 1 << 30);
+    }
 }

@@ -20,6 +20,12 @@ platform::service_error! {
         VersionConflict { entity: &'static str, current: i32 } => (CONFLICT, "version_conflict"),
         #[error("files are limited to {MAX_FILE_BYTES} bytes")]
         PayloadTooLarge => (PAYLOAD_TOO_LARGE, "payload_too_large"),
+        /// 413 rather than 507: the request is what does not fit (the project's
+        /// `PROJECT_STORAGE_QUOTA_BYTES`), not a server out of space; a smaller file may.
+        #[error(
+            "this project's files take {used} of its {limit} bytes of storage, too little room for {size} more: delete files to make room"
+        )]
+        StorageQuotaExceeded { used: u64, limit: u64, size: u64 } => (PAYLOAD_TOO_LARGE, "storage_quota_exceeded"),
         /// Adding members and transferring a project need a verified email: whoever
         /// registered an address they do not own must not leave members behind in projects
         /// the address's owner takes over with the account.

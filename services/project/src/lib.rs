@@ -48,8 +48,10 @@ pub async fn build(common: CommonConfig) -> Result<Router, StartError> {
         cleanup::sweep::start(pool.clone(), files.clone(), every);
     }
     let upload_timeout = config.upload_timeout().map_err(StartError::new)?;
+    let storage_quota_bytes = config.storage_quota_bytes().map_err(StartError::new)?;
     Ok(app(AppState {
         upload_timeout,
+        storage_quota_bytes,
         ..AppState::with_files(pool, verifier, files, common)
     }))
 }

@@ -7,6 +7,9 @@ pub const FILE_BYTES_STORED: &str = "project_file_bytes_stored_total";
 /// Counter: uploads refused for exceeding the 10 MiB limit, by their declared length or
 /// while streaming.
 pub const UPLOADS_TOO_LARGE: &str = "project_file_uploads_too_large_total";
+/// Counter: uploads refused because their project's files would exceed
+/// `PROJECT_STORAGE_QUOTA_BYTES`.
+pub const UPLOADS_OVER_QUOTA: &str = "project_file_uploads_over_quota_total";
 
 /// Gives the series their `# HELP` lines; needs the recorder, so installs it first.
 pub fn describe() {
@@ -20,6 +23,10 @@ pub fn describe() {
         UPLOADS_TOO_LARGE,
         "Uploads refused for exceeding the file size limit"
     );
+    ::metrics::describe_counter!(
+        UPLOADS_OVER_QUOTA,
+        "Uploads refused for exceeding the project's storage quota"
+    );
 }
 
 pub fn file_stored(size_bytes: u64) {
@@ -28,4 +35,8 @@ pub fn file_stored(size_bytes: u64) {
 
 pub fn upload_too_large() {
     ::metrics::counter!(UPLOADS_TOO_LARGE).increment(1);
+}
+
+pub fn upload_over_quota() {
+    ::metrics::counter!(UPLOADS_OVER_QUOTA).increment(1);
 }

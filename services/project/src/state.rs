@@ -23,6 +23,8 @@ pub struct AppState {
     pub common: CommonConfig,
     /// How long an upload may take in all (`PROJECT_UPLOAD_TIMEOUT_SECS`).
     pub upload_timeout: Duration,
+    /// The most bytes one project's files may keep stored (`PROJECT_STORAGE_QUOTA_BYTES`).
+    pub storage_quota_bytes: u64,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             files,
             common,
             upload_timeout: Duration::from_secs(crate::config::default_upload_timeout_secs()),
+            storage_quota_bytes: crate::config::default_storage_quota_bytes(),
         }
     }
 }

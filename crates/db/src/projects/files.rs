@@ -95,6 +95,25 @@ pub async fn insert_version(
     .await
 }
 
+/// The bytes the project's files keep stored: every version's, bytes several rows share (a
+/// restore's) counted once. Read it in the transaction holding the project's row lock before
+/// inserting a version, so two uploads cannot both take the last of the room.
+pub async fn stored_bytes(
+    executor: impl PgExecutor<'_>,
+    project_id: ProjectId,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT coalesce(sum(size_bytes), 0)::bigint AS "stored_bytes!"
+           FROM (SELECT DISTINCT ON (storage_key) size_bytes
+                 FROM projects.project_files
+                 WHERE project_id = $1
+                 ORDER BY storage_key) AS stored"#,
+        project_id as ProjectId,
+    )
+    .fetch_one(executor)
+    .await
+}
+
 /// The latest version of `path`, or version `version` when given.
 pub async fn find(
     executor: impl PgExecutor<'_>,

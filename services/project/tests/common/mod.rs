@@ -46,6 +46,11 @@ impl Drop for TestApp {
 
 impl TestApp {
     pub async fn new(pool: PgPool) -> Self {
+        Self::with_storage_quota(pool, project::config::default_storage_quota_bytes())
+    }
+
+    /// The app with `PROJECT_STORAGE_QUOTA_BYTES` at `quota_bytes`.
+    pub fn with_storage_quota(pool: PgPool, quota_bytes: u64) -> Self {
         let tokens = Tokens::new();
         let files_dir = std::env::temp_dir().join(format!("project-tests-{}", Uuid::new_v4()));
         let state = AppState::new(
@@ -54,6 +59,10 @@ impl TestApp {
             &files_dir,
             Default::default(),
         );
+        let state = AppState {
+            storage_quota_bytes: quota_bytes,
+            ..state
+        };
         Self::from_state(pool, tokens, state, files_dir)
     }
 

@@ -48,7 +48,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-#[utoipa::path(put, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream", description = "The file (may be empty: a zero-byte file); its Content-Type is kept"), responses((status = 201, body = FileView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: over 10 MiB", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_content_encoding: a Content-Encoding other than identity", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(put, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream", description = "The file (may be empty: a zero-byte file); its Content-Type is kept"), responses((status = 201, body = FileView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: over 10 MiB; storage_quota_exceeded: the project's stored files (every version) would pass PROJECT_STORAGE_QUOTA_BYTES", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_content_encoding: a Content-Encoding other than identity", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// Stores the bytes first (visible under their key only once whole and durable), then
 /// commits the row; if the database refuses, the bytes are removed again. A crash in between
 /// leaves unreferenced bytes, never a row without bytes.
@@ -104,7 +104,7 @@ pub struct FileForm {
     path: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body(content = FileForm, content_type = "multipart/form-data", description = "One `file` part, optionally a `path` field; other fields (a submit button's name, say) are read past"), responses((status = 201, body = FileView), (status = 400, description = "malformed_multipart, upload_interrupted", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: a file over 10 MiB (or a form over 10 MiB + 64 KiB)", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_media_type: not multipart/form-data; unsupported_content_encoding: a Content-Encoding other than identity", body = platform::openapi::ApiErrorBody), (status = 422, description = "missing_file, duplicate_field, invalid_file_path, invalid_content_type", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body(content = FileForm, content_type = "multipart/form-data", description = "One `file` part, optionally a `path` field; other fields (a submit button's name, say) are read past"), responses((status = 201, body = FileView), (status = 400, description = "malformed_multipart, upload_interrupted", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: a file over 10 MiB (or a form over 10 MiB + 64 KiB); storage_quota_exceeded: the project's stored files (every version) would pass PROJECT_STORAGE_QUOTA_BYTES", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_media_type: not multipart/form-data; unsupported_content_encoding: a Content-Encoding other than identity", body = platform::openapi::ApiErrorBody), (status = 422, description = "missing_file, duplicate_field, invalid_file_path, invalid_content_type", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
 /// The form twin of `PUT .../files/{path}`, for browsers: the same limit, checks and
 /// answer. The file part streams to the store as it arrives; it is removed again if the rest of
 /// the form turns out wrong.
@@ -344,8 +344,11 @@ async fn commit_upload(
     user: &AuthUser,
     row: &NewFileVersion<'_>,
 ) -> Result<FileVersion, ApiError> {
-    // Again, locked: the project may have been deleted while the bytes streamed in.
+    // Again, locked: the project may have been deleted while the bytes streamed in, and
+    // the room left is judged under the lock, so concurrent uploads take it in turn.
     let mut change = Change::begin(&state.pool, user, row.project_id).await?;
+    let used = db::projects::files::stored_bytes(change.tx(), row.project_id).await?;
+    ensure_room(used, row.size_bytes, state.storage_quota_bytes)?;
     let file = db::projects::files::insert_version(change.tx(), row).await?;
     let details = json!({
         "path": file.path,
@@ -355,4 +358,15 @@ async fn commit_upload(
     });
     change.commit("file.uploaded", file.id.0, details).await?;
     Ok(file)
+}
+
+/// Refuses `size` more bytes when the project's files already keep `used` stored and the
+/// quota is `limit`. A new version counts in full: old versions keep their bytes.
+fn ensure_room(used: i64, size: i64, limit: u64) -> Result<(), ApiError> {
+    let (used, size) = (used.max(0) as u64, size.max(0) as u64);
+    if used.saturating_add(size) > limit {
+        metrics::upload_over_quota();
+        return Err(ApiError::StorageQuotaExceeded { used, limit, size });
+    }
+    Ok(())
 }
