@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use common::{FormPart, TestApp, form};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use testkit::{Reply, User};
 
 /// `café` composed (`é` is U+00E9) and decomposed (`e` + U+0301).
 const CAFE_NFC: &str = "docs/caf\u{e9}.md";
@@ -23,6 +24,32 @@ fn url_path(path: &str) -> String {
         .collect()
 }
 
+/// A test app and alice's project `name`: who uploads, and where.
+async fn alices_project(pool: PgPool, name: &str) -> (TestApp, User, String) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let id = app.project_id(name, &alice).await;
+    (app, alice, id)
+}
+
+/// `PUT` of `bytes` at `path` (any characters: percent-encoded here).
+async fn put(app: &TestApp, id: &str, path: &str, bytes: &'static str, alice: &User) -> Reply {
+    app.upload(id, &url_path(path), "text/plain", bytes, alice)
+        .await
+}
+
+/// `path` (already NFC) is accepted and stored as sent.
+async fn assert_stored_as_sent(app: &TestApp, id: &str, path: &str, alice: &User) {
+    let reply = put(app, id, path, "x", alice).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{path:?}: {}",
+        reply.body
+    );
+    assert_eq!(reply.body["path"], path);
+}
+
 fn paths_of(list: &Value) -> Vec<&str> {
     list["items"]
         .as_array()
@@ -34,18 +61,12 @@ fn paths_of(list: &Value) -> Vec<&str> {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn nfc_and_nfd_spellings_are_one_file_stored_in_nfc(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let id = app.project_id("Menu", &alice).await;
+    let (app, alice, id) = alices_project(pool, "Menu").await;
 
-    let first = app
-        .upload(&id, &url_path(CAFE_NFD), "text/plain", "one", &alice)
-        .await;
+    let first = put(&app, &id, CAFE_NFD, "one", &alice).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     assert_eq!(first.body["path"], CAFE_NFC, "stored in NFC");
-    let second = app
-        .upload(&id, &url_path(CAFE_NFC), "text/plain", "two", &alice)
-        .await;
+    let second = put(&app, &id, CAFE_NFC, "two", &alice).await;
     assert_eq!(second.body["version"], 2, "{}", second.body);
 
     let listed = app
@@ -85,9 +106,7 @@ async fn nfc_and_nfd_spellings_are_one_file_stored_in_nfc(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn a_form_upload_stores_its_path_or_filename_in_nfc(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let id = app.project_id("Menu", &alice).await;
+    let (app, alice, id) = alices_project(pool, "Menu").await;
 
     // macOS hands browsers decomposed file names.
     let by_name = form(&[FormPart::file("cafe\u{301}.md", "text/plain", "a")]);
@@ -105,15 +124,11 @@ async fn a_form_upload_stores_its_path_or_filename_in_nfc(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn segments_ending_in_a_dot_or_space_are_refused(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let id = app.project_id("Trail", &alice).await;
+    let (app, alice, id) = alices_project(pool, "Trail").await;
 
     // Windows and many sync tools drop these, turning each into `a.md` or `dir/a.md`.
     for path in ["a.md.", "a.md ", "dir./a.md", "dir /a.md", "a.md\u{a0}"] {
-        let reply = app
-            .upload(&id, &url_path(path), "text/plain", "x", &alice)
-            .await;
+        let reply = put(&app, &id, path, "x", &alice).await;
         assert_eq!(
             reply.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -140,23 +155,13 @@ async fn segments_ending_in_a_dot_or_space_are_refused(pool: PgPool) {
     assert!(app.stored_files().is_empty());
     // Names that merely hold dots and spaces are fine.
     for path in ["a b.md", ".env", "v1.2/notes..md"] {
-        let reply = app
-            .upload(&id, &url_path(path), "text/plain", "x", &alice)
-            .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::CREATED,
-            "{path:?}: {}",
-            reply.body
-        );
+        assert_stored_as_sent(&app, &id, path, &alice).await;
     }
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn bidi_and_invisible_format_characters_are_refused(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let id = app.project_id("Bidi", &alice).await;
+    let (app, alice, id) = alices_project(pool, "Bidi").await;
 
     let format_characters = [
         '\u{202A}',
@@ -180,9 +185,7 @@ async fn bidi_and_invisible_format_characters_are_refused(pool: PgPool) {
     for character in format_characters {
         // `invoice{U+202E}fdp.exe` shows as `invoiceexe.pdf`.
         let path = format!("docs/invoice{character}fdp.exe");
-        let reply = app
-            .upload(&id, &url_path(&path), "text/plain", "x", &alice)
-            .await;
+        let reply = put(&app, &id, &path, "x", &alice).await;
         assert_eq!(
             reply.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -208,25 +211,14 @@ async fn bidi_and_invisible_format_characters_are_refused(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn joiners_some_scripts_and_emoji_need_are_kept(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let id = app.project_id("Joiners", &alice).await;
+    let (app, alice, id) = alices_project(pool, "Joiners").await;
 
     // Persian writes some words with a zero-width non-joiner; emoji sequences use the joiner.
     for path in [
         "\u{645}\u{6CC}\u{200C}\u{62E}\u{648}\u{627}\u{647}\u{645}.md",
         "\u{1F469}\u{200D}\u{1F4BB}.md",
     ] {
-        let reply = app
-            .upload(&id, &url_path(path), "text/plain", "x", &alice)
-            .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::CREATED,
-            "{path:?}: {}",
-            reply.body
-        );
-        assert_eq!(reply.body["path"], path);
+        assert_stored_as_sent(&app, &id, path, &alice).await;
     }
 }
 
@@ -235,9 +227,7 @@ async fn joiners_some_scripts_and_emoji_need_are_kept(pool: PgPool) {
 /// case-insensitive disk syncs both names as it does any such pair.)
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn case_twins_stay_two_files(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user("alice").await;
-    let id = app.project_id("Case", &alice).await;
+    let (app, alice, id) = alices_project(pool, "Case").await;
 
     for path in ["A.md", "a.md"] {
         let reply = app.upload(&id, path, "text/plain", path, &alice).await;

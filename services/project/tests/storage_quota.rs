@@ -24,6 +24,11 @@ async fn put(app: &TestApp, id: &str, path: &str, size: usize, alice: &User) -> 
         .await
 }
 
+async fn assert_stored(app: &TestApp, id: &str, path: &str, size: usize, alice: &User) {
+    let reply = put(app, id, path, size, alice).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{path}: {}", reply.body);
+}
+
 fn assert_over_quota(reply: &Reply, used: u64) {
     assert_eq!(
         reply.status,
@@ -41,10 +46,7 @@ fn assert_over_quota(reply: &Reply, used: u64) {
 async fn uploads_past_the_quota_are_413_and_leave_no_bytes(pool: PgPool) {
     let (app, alice, id) = quota_app(pool).await;
 
-    assert_eq!(
-        put(&app, &id, "a.bin", 60, &alice).await.status,
-        StatusCode::CREATED
-    );
+    assert_stored(&app, &id, "a.bin", 60, &alice).await;
     // An old version keeps its bytes, so a new version of the same path counts in full.
     assert_over_quota(&put(&app, &id, "a.bin", 41, &alice).await, 60);
     let form_body = form(&[FormPart::file("b.bin", "text/plain", vec![b'x'; 41])]);
@@ -56,10 +58,7 @@ async fn uploads_past_the_quota_are_413_and_leave_no_bytes(pool: PgPool) {
     );
 
     // Up to the quota exactly is allowed.
-    assert_eq!(
-        put(&app, &id, "a.bin", 40, &alice).await.status,
-        StatusCode::CREATED
-    );
+    assert_stored(&app, &id, "a.bin", 40, &alice).await;
     assert_over_quota(&put(&app, &id, "c.bin", 1, &alice).await, 100);
     // A restore shares the old version's bytes: it takes no room.
     let restored = app
@@ -73,27 +72,21 @@ async fn uploads_past_the_quota_are_413_and_leave_no_bytes(pool: PgPool) {
     assert_eq!(app.stored_files().len(), 2);
     // The quota is per project.
     let other = app.project_id("Other", &alice).await;
-    assert_eq!(
-        put(&app, &other, "a.bin", 100, &alice).await.status,
-        StatusCode::CREATED
-    );
+    assert_stored(&app, &other, "a.bin", 100, &alice).await;
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn deleting_a_file_frees_its_room(pool: PgPool) {
     let (app, alice, id) = quota_app(pool).await;
 
-    put(&app, &id, "old.bin", 50, &alice).await;
-    put(&app, &id, "old.bin", 50, &alice).await;
+    assert_stored(&app, &id, "old.bin", 50, &alice).await;
+    assert_stored(&app, &id, "old.bin", 50, &alice).await;
     assert_over_quota(&put(&app, &id, "new.bin", 10, &alice).await, 100);
     let deleted = app
         .delete_as(&format!("/api/projects/{id}/files/old.bin"), &alice)
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        put(&app, &id, "new.bin", 100, &alice).await.status,
-        StatusCode::CREATED
-    );
+    assert_stored(&app, &id, "new.bin", 100, &alice).await;
 }
 
 /// Each upload checks the room under the project's lock, in the transaction that inserts
