@@ -13,7 +13,7 @@ macro_rules! query_documents {
             r#"SELECT d.id AS "id!", d.owner_id, d.source AS "source!", d.external_id,
                   COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
                   COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
-                  d.project_id, d.content_hash,
+                  d.project_id, d.content_hash, d.version AS "version!",
                   COALESCE(d.created_at, 'epoch') AS "created_at!",
                   COALESCE(d.updated_at, 'epoch') AS "updated_at!",
                   "# + $rest
@@ -23,6 +23,7 @@ macro_rules! query_documents {
 }
 
 mod columns;
+pub mod edit;
 mod lookup;
 
 use chrono::{DateTime, Utc};
@@ -52,6 +53,8 @@ pub struct Document {
     /// The project it belongs to, if any.
     pub project_id: Option<Uuid>,
     pub content_hash: Option<String>,
+    /// 1 when stored; +1 on every edit and every re-ingestion that changed it.
+    pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub chunk_count: i64,
@@ -137,16 +140,17 @@ pub(crate) async fn insert_columns(
     let rows = sqlx::query!(
         r#"INSERT INTO memory.documents
                (id, owner_id, source, external_id, type, path, title, tags, metadata,
-                project_id, content_hash, created_at, updated_at)
+                project_id, content_hash, created_at, updated_at, version)
            SELECT id, owner_id, source, external_id, type, path, title,
                   ARRAY(SELECT jsonb_array_elements_text(tags)), metadata, project_id,
-                  content_hash, COALESCE(created_at, now()), COALESCE(updated_at, now())
+                  content_hash, COALESCE(created_at, now()), COALESCE(updated_at, now()),
+                  COALESCE(version, 1)
            FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[],
                        $7::text[], $8::jsonb[], $9::jsonb[], $10::uuid[], $11::text[],
-                       $12::timestamptz[], $13::timestamptz[])
+                       $12::timestamptz[], $13::timestamptz[], $14::int4[])
                 WITH ORDINALITY
                 AS t(id, owner_id, source, external_id, type, path, title, tags, metadata,
-                     project_id, content_hash, created_at, updated_at, rank)
+                     project_id, content_hash, created_at, updated_at, version, rank)
            ORDER BY rank
            ON CONFLICT DO NOTHING
            RETURNING id, COALESCE(created_at, 'epoch') AS "created_at!""#,
@@ -163,6 +167,7 @@ pub(crate) async fn insert_columns(
         &columns.hashes as &[Option<String>],
         &columns.created as &[Option<DateTime<Utc>>],
         &columns.updated as &[Option<DateTime<Utc>>],
+        &columns.versions as &[Option<i32>],
     )
     .fetch_all(executor)
     .await?;
@@ -172,7 +177,8 @@ pub(crate) async fn insert_columns(
         .collect())
 }
 
-/// Replaces every ingested field of existing documents (re-ingestion), in one statement.
+/// Replaces every ingested field of existing documents (re-ingestion), in one statement; each
+/// is a new version, as an edit is.
 pub async fn replace_many(
     executor: impl PgExecutor<'_>,
     documents: &[(Uuid, &NewDocument)],
@@ -182,7 +188,8 @@ pub async fn replace_many(
         r#"UPDATE memory.documents d
            SET type = u.type, path = u.path, title = u.title,
                tags = ARRAY(SELECT jsonb_array_elements_text(u.tags)),
-               metadata = u.metadata, content_hash = u.content_hash, project_id = u.project_id
+               metadata = u.metadata, content_hash = u.content_hash, project_id = u.project_id,
+               version = d.version + 1
            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[],
                        $6::jsonb[], $7::text[], $8::uuid[])
                 AS u(id, type, path, title, tags, metadata, content_hash, project_id)
@@ -211,6 +218,7 @@ fn columns_of(documents: &[(Uuid, &NewDocument)]) -> DocumentColumns {
             document.fields.clone(),
             document.project_id,
             hash,
+            None,
             None,
         );
     }

@@ -25,6 +25,7 @@ pub struct ExportedDocument {
     pub metadata: Value,
     pub project_id: Option<Uuid>,
     pub content_hash: Option<String>,
+    pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// In order of `index`.
@@ -59,7 +60,7 @@ pub fn export(
         r#"SELECT d.id, d.source, d.external_id,
                   COALESCE(d.type, 'document') AS "kind!", d.path, d.title,
                   COALESCE(d.tags, '{}') AS "tags!", COALESCE(d.metadata, '{}') AS "metadata!",
-                  d.project_id, d.content_hash,
+                  d.project_id, d.content_hash, d.version,
                   COALESCE(d.created_at, 'epoch') AS "created_at!",
                   COALESCE(d.updated_at, 'epoch') AS "updated_at!",
                   COALESCE((
@@ -87,6 +88,8 @@ pub struct ImportedDocument {
     pub fields: DocumentFields,
     pub project_id: Option<Uuid>,
     pub content_hash: Option<String>,
+    /// The version it had (an edit based on it then applies here too).
+    pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -138,6 +141,7 @@ pub async fn insert_documents(
             d.project_id,
             hash,
             stamps,
+            Some(d.version),
         );
     }
     let inserted = insert_columns(executor, &columns).await?;

@@ -230,6 +230,10 @@ pub struct DocumentView {
     pub project_id: Option<Uuid>,
     /// SHA-256 of the text, lower-case hex.
     pub content_hash: Option<String>,
+    /// 1 when stored, +1 on every edit and every re-ingestion that changed it: what an edit
+    /// (`PATCH`) names as the version it is based on.
+    #[schema(minimum = 1)]
+    pub version: i32,
     pub chunk_count: i64,
     /// Chunks whose vector is not in the index yet (searchable once 0).
     pub pending_chunks: i64,
@@ -254,6 +258,7 @@ impl From<Document> for DocumentView {
             },
             project_id: document.project_id,
             content_hash: document.content_hash,
+            version: document.version,
             chunk_count: document.chunk_count,
             pending_chunks: document.pending_chunks,
             created_at: document.created_at,

@@ -100,6 +100,12 @@ pub(super) fn checked(
             "created_at and updated_at must lie in the years 1 to 9999",
         ));
     }
+    if record.version.is_some_and(|version| version < 1) {
+        return Err(ApiError::validation(
+            "invalid_version",
+            "version must be 1 or more",
+        ));
+    }
     let chunks = checked_chunks(record.chunks, max_document_bytes)?;
     // Absent, the hash ingestion would give: a lone chunk is the whole text. Chunks are
     // trimmed, so several cannot be joined back into the exact text that was hashed.
@@ -116,6 +122,7 @@ pub(super) fn checked(
             fields,
             project_id: record.project_id,
             content_hash,
+            version: record.version.unwrap_or(1),
             created_at,
             updated_at: record.updated_at.unwrap_or(created_at),
         },

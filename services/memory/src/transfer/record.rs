@@ -34,6 +34,10 @@ pub struct DocumentRecord {
     /// same text. Taken as given; absent, that of the chunk's text for a document of one
     /// chunk, none for several (their text is trimmed, so it cannot be rebuilt exactly).
     pub content_hash: Option<String>,
+    /// Kept on import (absent: 1), so that an edit based on the exported version applies to
+    /// the imported document too.
+    #[schema(minimum = 1)]
+    pub version: Option<i32>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     /// The text, in pieces: at least one.
@@ -72,6 +76,7 @@ impl From<ExportedDocument> for DocumentRecord {
             metadata,
             project_id,
             content_hash,
+            version,
             created_at,
             updated_at,
             chunks,
@@ -87,6 +92,7 @@ impl From<ExportedDocument> for DocumentRecord {
             metadata: Some(metadata),
             project_id,
             content_hash,
+            version: Some(version),
             created_at: Some(created_at),
             updated_at: Some(updated_at),
             chunks: chunks.0.into_iter().map(Into::into).collect(),

@@ -13,3 +13,4 @@ mod import;
 mod round_trip;
 mod slow_body;
 mod support;
+mod versions;

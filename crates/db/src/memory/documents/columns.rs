@@ -25,11 +25,13 @@ pub(crate) struct DocumentColumns {
     /// `None`: now, as the columns' defaults would have it.
     pub created: Vec<Option<DateTime<Utc>>>,
     pub updated: Vec<Option<DateTime<Utc>>>,
+    /// `None`: 1, a new document's.
+    pub versions: Vec<Option<i32>>,
 }
 
 impl DocumentColumns {
     /// Appends document `id` of `owner_id` (`None`: shared). `stamps` are the
-    /// `(created_at, updated_at)` it keeps (an import's); without them it is new.
+    /// `(created_at, updated_at)` and `version` it keeps (an import's); without them it is new.
     pub(crate) fn push(
         &mut self,
         id: Uuid,
@@ -38,6 +40,7 @@ impl DocumentColumns {
         project_id: Option<Uuid>,
         content_hash: Option<String>,
         stamps: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        version: Option<i32>,
     ) {
         self.ids.push(id);
         self.owners.push(owner_id);
@@ -53,5 +56,6 @@ impl DocumentColumns {
         let (created, updated) = stamps.unzip();
         self.created.push(created);
         self.updated.push(updated);
+        self.versions.push(version);
     }
 }
