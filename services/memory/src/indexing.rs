@@ -152,6 +152,18 @@ impl Indexer {
         Ok(done)
     }
 
+    /// Upserts these indexed chunks' vectors again, embedded anew, `batch` at a time: for
+    /// an edit of the document fields their payloads carry (the index cannot change a
+    /// payload alone). The chunks stay marked: their ids, text and model are unchanged.
+    pub async fn refresh_payloads(&self, chunks: &[IndexableChunk]) -> Result<(), IndexError> {
+        for batch in chunks.chunks(self.batch) {
+            let texts: Vec<String> = batch.iter().map(|chunk| chunk.content.clone()).collect();
+            let vectors = self.embedder.embed(&texts).await?;
+            self.upsert(batch, vectors).await?;
+        }
+        Ok(())
+    }
+
     /// Deletes vectors by chunk id (missing ones are fine).
     pub async fn remove(&self, ids: &[Uuid]) -> Result<(), VectorError> {
         if ids.is_empty() {

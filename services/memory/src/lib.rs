@@ -5,6 +5,7 @@
 pub mod chunking;
 pub mod cli;
 pub mod config;
+pub mod edit;
 pub mod error;
 pub mod indexing;
 pub mod ingest;

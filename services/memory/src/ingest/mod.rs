@@ -28,7 +28,8 @@ pub(crate) use existing::stored_copies;
 use existing::{is_unchanged, stored_version};
 use validate::{Checked, check};
 pub use validate::{
-    CheckedFields, Fields, Format, IngestRequest, check_fields, check_metadata, sha256_hex,
+    CheckedFields, Fields, Format, IngestRequest, check_fields, check_kind, check_metadata,
+    check_path, check_tags, check_title, sha256_hex,
 };
 pub use write::Outcome;
 

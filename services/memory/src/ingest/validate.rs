@@ -105,25 +105,35 @@ pub type CheckedFields = DocumentFields;
 pub fn check_fields(fields: Fields) -> Result<CheckedFields, ApiError> {
     let source = required("source", &fields.source, SOURCE_MAX_CHARS)?;
     let external_id = optional("external_id", fields.external_id, 255)?;
-    let kind = match optional("type", fields.kind, 50)? {
-        None => "document".to_owned(),
-        Some(kind) if is_kind(&kind) => kind,
-        Some(_) => {
-            return Err(ApiError::validation(
-                "invalid_type",
-                "type must be lower-case letters, digits, `_` or `-`",
-            ));
-        }
-    };
     Ok(CheckedFields {
         source,
         external_id,
-        kind,
-        path: optional("path", fields.path, 1024)?,
-        title: optional("title", fields.title, 300)?,
-        tags: tags(fields.tags)?,
+        kind: check_kind(fields.kind)?,
+        path: check_path(fields.path)?,
+        title: check_title(fields.title)?,
+        tags: check_tags(fields.tags)?,
         metadata: check_metadata(fields.metadata)?,
     })
+}
+
+/// `type`: absent or blank, `document`.
+pub fn check_kind(kind: Option<String>) -> Result<String, ApiError> {
+    match optional("type", kind, 50)? {
+        None => Ok("document".to_owned()),
+        Some(kind) if is_kind(&kind) => Ok(kind),
+        Some(_) => Err(ApiError::validation(
+            "invalid_type",
+            "type must be lower-case letters, digits, `_` or `-`",
+        )),
+    }
+}
+
+pub fn check_path(path: Option<String>) -> Result<Option<String>, ApiError> {
+    optional("path", path, 1024)
+}
+
+pub fn check_title(title: Option<String>) -> Result<Option<String>, ApiError> {
+    optional("title", title, 300)
 }
 
 /// Checks `request`, to be stored for `owner_id` (`None`: shared).
@@ -212,7 +222,7 @@ fn is_kind(kind: &str) -> bool {
 }
 
 /// Trimmed, blank ones dropped, duplicates removed, order kept.
-fn tags(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
+pub fn check_tags(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
     let mut tags: Vec<String> = Vec::new();
     for tag in raw {
         if let Some(tag) = optional("a tag", Some(tag), 64)?

@@ -4,6 +4,7 @@
 
 mod batch;
 mod documents;
+mod edit;
 mod search;
 mod transfer;
 
@@ -16,6 +17,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(documents::router(&state.config))
+        .merge(edit::router())
         .merge(search::router())
         .merge(batch::router())
         .merge(transfer::router(&state.config))
@@ -28,6 +30,7 @@ pub fn router(state: AppState) -> Router {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = Service::openapi()
         .merge_from(documents::Api::openapi())
+        .merge_from(edit::Api::openapi())
         .merge_from(search::Api::openapi())
         .merge_from(batch::Api::openapi())
         .merge_from(transfer::Api::openapi());
