@@ -16,6 +16,7 @@ const ROUTED: &[(&str, &str)] = &[
     ("post", "/api/memory/documents/batch"),
     ("get", "/api/memory/documents/{id}"),
     ("delete", "/api/memory/documents/{id}"),
+    ("patch", "/api/memory/documents/{id}"),
     ("post", "/api/memory/search"),
     ("get", "/api/memory/status"),
     ("get", "/api/memory/export"),
