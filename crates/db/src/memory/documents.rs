@@ -31,7 +31,7 @@ use serde_json::Value;
 use sqlx::{PgExecutor, PgTransaction};
 use uuid::Uuid;
 
-pub(crate) use columns::DocumentColumns;
+pub(crate) use columns::{DocumentColumns, Kept};
 pub use lookup::{
     ContentKey, DocumentKey, find_by_contents, find_by_external_id, find_by_keys, visible_projects,
 };
@@ -218,7 +218,6 @@ fn columns_of(documents: &[(Uuid, &NewDocument)]) -> DocumentColumns {
             document.fields.clone(),
             document.project_id,
             hash,
-            None,
             None,
         );
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction, types::Json};
 use uuid::Uuid;
 
-use super::documents::{DocumentColumns, DocumentFields, insert_columns};
+use super::documents::{DocumentColumns, DocumentFields, Kept, insert_columns};
 
 /// A document with everything needed to recreate it elsewhere (its text is its chunks).
 #[derive(Debug, Clone, PartialEq)]
@@ -133,15 +133,18 @@ pub async fn insert_documents(
 ) -> Result<Vec<Uuid>, sqlx::Error> {
     let mut columns = DocumentColumns::default();
     for d in documents {
-        let (hash, stamps) = (d.content_hash.clone(), Some((d.created_at, d.updated_at)));
+        let kept = Kept {
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+            version: d.version,
+        };
         columns.push(
             d.id,
             d.owner_id,
             d.fields.clone(),
             d.project_id,
-            hash,
-            stamps,
-            Some(d.version),
+            d.content_hash.clone(),
+            Some(kept),
         );
     }
     let inserted = insert_columns(executor, &columns).await?;

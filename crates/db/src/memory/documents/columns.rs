@@ -7,6 +7,14 @@ use uuid::Uuid;
 
 use super::DocumentFields;
 
+/// What an imported document keeps from where it was exported.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Kept {
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
 /// Row `i` of every array is document `i`.
 #[derive(Debug, Default)]
 pub(crate) struct DocumentColumns {
@@ -30,8 +38,8 @@ pub(crate) struct DocumentColumns {
 }
 
 impl DocumentColumns {
-    /// Appends document `id` of `owner_id` (`None`: shared). `stamps` are the
-    /// `(created_at, updated_at)` and `version` it keeps (an import's); without them it is new.
+    /// Appends document `id` of `owner_id` (`None`: shared), with what it keeps from where it
+    /// was exported (an import's); without that it is new.
     pub(crate) fn push(
         &mut self,
         id: Uuid,
@@ -39,8 +47,7 @@ impl DocumentColumns {
         fields: DocumentFields,
         project_id: Option<Uuid>,
         content_hash: Option<String>,
-        stamps: Option<(DateTime<Utc>, DateTime<Utc>)>,
-        version: Option<i32>,
+        kept: Option<Kept>,
     ) {
         self.ids.push(id);
         self.owners.push(owner_id);
@@ -53,9 +60,8 @@ impl DocumentColumns {
         self.metadata.push(fields.metadata);
         self.projects.push(project_id);
         self.hashes.push(content_hash);
-        let (created, updated) = stamps.unzip();
-        self.created.push(created);
-        self.updated.push(updated);
-        self.versions.push(version);
+        self.created.push(kept.map(|kept| kept.created_at));
+        self.updated.push(kept.map(|kept| kept.updated_at));
+        self.versions.push(kept.map(|kept| kept.version));
     }
 }
