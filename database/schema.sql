@@ -464,9 +464,11 @@ CREATE TABLE memory.documents (
     title text,
     content_hash text,
     project_id uuid,
+    version integer DEFAULT 1 NOT NULL,
     CONSTRAINT documents_content_hash_check CHECK ((content_hash ~ '^[0-9a-f]{64}$'::text)),
     CONSTRAINT documents_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
-    CONSTRAINT documents_tags_check CHECK ((array_position(tags, NULL::text) IS NULL))
+    CONSTRAINT documents_tags_check CHECK ((array_position(tags, NULL::text) IS NULL)),
+    CONSTRAINT documents_version_positive CHECK ((version >= 1))
 );
 
 --
@@ -486,6 +488,12 @@ COMMENT ON COLUMN memory.documents.content_hash IS 'Lower-case hex SHA-256 of th
 --
 
 COMMENT ON COLUMN memory.documents.project_id IS 'The project the document belongs to, if any; a filter field of its vectors too.';
+
+--
+-- Name: COLUMN documents.version; Type: COMMENT; Schema: memory; Owner: -
+--
+
+COMMENT ON COLUMN memory.documents.version IS 'Starts at 1; +1 on every edit and every re-ingestion that changes the document.';
 
 --
 -- Name: epics; Type: TABLE; Schema: projects; Owner: -
