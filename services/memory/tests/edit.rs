@@ -6,11 +6,7 @@ mod common;
 
 use authn::Role;
 use axum::http::StatusCode;
-use common::{TestApp, hit_documents};
-use db::{
-    ids::{ProjectId, UserId},
-    projects::NewProject,
-};
+use common::{TestApp, hit_documents, project};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use testkit::{Reply, User};
@@ -322,19 +318,4 @@ async fn of_concurrent_edits_based_on_one_version_exactly_one_wins(pool: PgPool)
     assert_eq!((won, lost), (1, 7), "{statuses:?}");
     let shown = app.get_as(&path, &alice).await;
     assert_eq!(shown.body["version"], 2, "{}", shown.body);
-}
-
-/// A project `id` owned by `owner`.
-async fn project(pool: &PgPool, id: Uuid, owner: &User) {
-    let slug = format!("p{}", &id.simple().to_string()[20..]);
-    let project = NewProject {
-        id: ProjectId(id),
-        owner_id: UserId(owner.id),
-        name: "Edited project",
-        slug: &slug,
-        description: "",
-    };
-    db::projects::project::insert(pool, &project)
-        .await
-        .expect("insert project");
 }

@@ -244,3 +244,18 @@ pub fn hit_documents(answer: &Value) -> Vec<String> {
         .map(|hit| hit["document"]["id"].as_str().expect("id").to_owned())
         .collect()
 }
+
+/// A project `id` owned by `owner`, for documents to be filed under.
+pub async fn project(pool: &PgPool, id: Uuid, owner: &User) {
+    let slug = format!("p{}", &id.simple().to_string()[20..]);
+    let project = db::projects::NewProject {
+        id: db::ids::ProjectId(id),
+        owner_id: db::ids::UserId(owner.id),
+        name: "A project",
+        slug: &slug,
+        description: "",
+    };
+    db::projects::project::insert(pool, &project)
+        .await
+        .expect("insert project");
+}

@@ -1,16 +1,12 @@
 //! Requests to the two routes, their bodies, and the records and projects the tests use.
 
 use axum::http::{Method, StatusCode};
-use db::{
-    ids::{ProjectId, UserId},
-    projects::NewProject,
-};
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use testkit::{Reply, User};
 use uuid::Uuid;
 
 use crate::common::TestApp;
+pub use crate::common::project;
 
 pub const NDJSON: &str = "application/x-ndjson";
 
@@ -44,21 +40,6 @@ pub async fn import(app: &TestApp, user: &User, query: &str, body: String) -> Re
 /// `records` one per line, as an export writes them.
 pub fn ndjson(records: &[Value]) -> String {
     records.iter().map(|record| format!("{record}\n")).collect()
-}
-
-/// A project `id` owned by `owner`, for documents to be filed under.
-pub async fn project(pool: &PgPool, id: Uuid, owner: &User) {
-    let slug = format!("p{}", &id.simple().to_string()[20..]);
-    let project = NewProject {
-        id: ProjectId(id),
-        owner_id: UserId(owner.id),
-        name: "Exported project",
-        slug: &slug,
-        description: "",
-    };
-    db::projects::project::insert(pool, &project)
-        .await
-        .expect("insert project");
 }
 
 /// A text long enough for several chunks.
