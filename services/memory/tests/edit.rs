@@ -6,7 +6,7 @@ mod common;
 
 use authn::Role;
 use axum::http::StatusCode;
-use common::{TestApp, hit_documents, project};
+use common::{TestApp, flaky::app_with_flaky_index, hit_documents, project, wait_until_indexed};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use testkit::{Reply, User};
@@ -318,4 +318,37 @@ async fn of_concurrent_edits_based_on_one_version_exactly_one_wins(pool: PgPool)
     assert_eq!((won, lost), (1, 7), "{statuses:?}");
     let shown = app.get_as(&path, &alice).await;
     assert_eq!(shown.body["version"], 2, "{}", shown.body);
+}
+
+/// An index that is down does not refuse the edit: the document's chunks go back to pending,
+/// and the background indexer upserts them with the fields stored by then.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn an_edit_while_the_index_is_down_leaves_the_vectors_to_the_indexer(pool: PgPool) {
+    let (app, index) = app_with_flaky_index(pool).await;
+    let alice = app.user(Role::User).await;
+    let id = note(&app, &alice).await;
+    index.set_down(true);
+    let edited = edit(
+        &app,
+        &alice,
+        &id,
+        json!({"version": 1, "tags": ["ownership"]}),
+    )
+    .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    assert_eq!(edited.body["tags"], json!(["ownership"]));
+    assert_eq!(
+        edited.body["pending_chunks"], edited.body["chunk_count"],
+        "{}",
+        edited.body
+    );
+
+    index.set_down(false);
+    let indexer = app.spawn_indexer(std::time::Duration::from_millis(50));
+    wait_until_indexed(&app.pool).await;
+    indexer.abort();
+    let body = json!({"query": "borrow checker", "mode": "vector", "tags": ["ownership"]});
+    let found = app.search(&alice, body).await;
+    assert!(hit_documents(&found.body).contains(&id), "{}", found.body);
+    app.assert_a_vector_per_chunk().await;
 }
