@@ -30,6 +30,14 @@ async fn note(app: &TestApp, user: &User) -> String {
     reply.body["document"]["id"].as_str().unwrap().to_owned()
 }
 
+/// The app over `pool`, a user, and that user's note.
+async fn with_note(pool: PgPool) -> (TestApp, User, String) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user(Role::User).await;
+    let id = note(&app, &alice).await;
+    (app, alice, id)
+}
+
 async fn edit(app: &TestApp, user: &User, id: &str, body: Value) -> Reply {
     app.patch_as(&format!("/api/memory/documents/{id}"), body, user)
         .await
@@ -42,9 +50,7 @@ fn assert_refused(reply: &Reply, status: StatusCode, code: &str) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn an_edit_changes_the_fields_sent_and_is_a_new_version(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user(Role::User).await;
-    let id = note(&app, &alice).await;
+    let (app, alice, id) = with_note(pool).await;
 
     let edited = edit(
         &app,
@@ -97,9 +103,7 @@ async fn an_edit_changes_the_fields_sent_and_is_a_new_version(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn an_edit_based_on_a_stale_version_is_refused(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user(Role::User).await;
-    let id = note(&app, &alice).await;
+    let (app, alice, id) = with_note(pool).await;
     let first = edit(&app, &alice, &id, json!({"version": 1, "title": "A"})).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     let second = edit(&app, &alice, &id, json!({"version": 1, "title": "B"})).await;
@@ -167,9 +171,7 @@ async fn only_the_owner_edits_and_others_learn_nothing(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn each_field_obeys_the_rule_ingestion_applies(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user(Role::User).await;
-    let id = note(&app, &alice).await;
+    let (app, alice, id) = with_note(pool).await;
     let many: Vec<String> = (0..33).map(|i| format!("t{i}")).collect();
     let big_metadata = json!({"text": "m".repeat(17 * 1024)});
     for (body, code) in [
@@ -242,9 +244,7 @@ async fn a_document_moves_only_into_a_project_its_owner_can_see(pool: PgPool) {
 /// the document from a vector search for its new tag.
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn the_next_search_sees_edited_tags_and_type_in_every_mode(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user(Role::User).await;
-    let id = note(&app, &alice).await;
+    let (app, alice, id) = with_note(pool).await;
     let edited = edit(
         &app,
         &alice,
@@ -289,9 +289,7 @@ async fn the_next_search_sees_edited_tags_and_type_in_every_mode(pool: PgPool) {
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
 async fn of_concurrent_edits_based_on_one_version_exactly_one_wins(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let alice = app.user(Role::User).await;
-    let id = note(&app, &alice).await;
+    let (app, alice, id) = with_note(pool).await;
     let path = format!("/api/memory/documents/{id}");
     let edits: Vec<_> = (0..8)
         .map(|n| {
