@@ -16,7 +16,7 @@ use webauthn_rs::Webauthn;
 
 use crate::{
     config::AuthConfig,
-    device::DeviceTokens,
+    device::token::DeviceTokens,
     mail::{LogMailer, Mailer, SmtpMailer, worker::OutboxWorker},
     mfa::cipher::SecretCipher,
     oauth::github::GitHub,
