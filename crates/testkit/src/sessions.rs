@@ -29,13 +29,23 @@ pub async fn open_session(pool: &PgPool, user: Uuid) -> Uuid {
 
 /// A confirmed TOTP factor for `user`, as auth stores it (the secret's bytes do not matter to
 /// the other services: only that a factor exists, which makes sensitive actions need `aal2`).
+/// Every session `user` has now counts as having proved it, as after a step-up: services
+/// honour an `aal2` token (`Tokens::user_at`) only while its session holds that proof, and an
+/// `aal1` token stays `aal1`.
 pub async fn give_second_factor(pool: &PgPool, user: Uuid) {
+    let mut tx = pool.begin().await.expect("transaction");
     sqlx::query(
         "INSERT INTO auth.totp_factors (user_id, secret_ciphertext, confirmed_at) VALUES ($1, $2, now())",
     )
     .bind(user)
     .bind(vec![7u8; 48])
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .expect("a factor");
+    sqlx::query("UPDATE auth.user_sessions SET second_factor_at = now() WHERE user_id = $1")
+        .bind(user)
+        .execute(&mut *tx)
+        .await
+        .expect("the sessions' proof");
+    tx.commit().await.expect("commit");
 }
