@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::{Postgres, Transaction};
 
-use super::proof::{self, Proof};
+use super::proof::{Proof, ProofAttempt};
 use crate::{
     audit::Audit,
     credentials,
@@ -116,8 +116,15 @@ pub async fn complete(
             .refuse(None, "mfa_login", "invalid_mfa_token", invalid)
             .await);
     };
-    let budget = Budget::of(state, &user, device_token);
-    proof::admit(state, client, &user, &proof, "mfa_login", budget).await?;
+    let attempt = ProofAttempt {
+        state,
+        client,
+        user: &user,
+        proof: &proof,
+        action: "mfa_login",
+        budget: Budget::of(state, &user, device_token),
+    };
+    attempt.admit().await?;
 
     let mut tx = credentials::begin_on_account(state, user.id).await?;
     // Spent in the same transaction as the code: a wrong code rolls it back (the user may
@@ -129,7 +136,7 @@ pub async fn complete(
         return Err(ApiError::InvalidMfaToken);
     }
     // A refused proof rolls back the token's spend too: it stays usable for another try.
-    let mut tx = proof::spend(tx, state, client, &user, &proof, "mfa_login", budget).await?;
+    let mut tx = attempt.spend(tx).await?;
     let user = db::auth::users::record_successful_login(&mut *tx, user.id)
         .await?
         .ok_or(ApiError::InvalidMfaToken)?;

@@ -63,91 +63,95 @@ impl Proof {
     }
 }
 
-/// Counts this guess against `user`'s rate limit and refuses a proof from a locked or
-/// deactivated account, or from a device whose `budget` is spent (audited as a refused
-/// `action`). The client's budget is the caller's to count, as early as it can.
-pub async fn admit(
-    state: &AppState,
-    client: &ClientInfo,
-    user: &User,
-    proof: &Proof,
-    action: &str,
-    budget: Budget,
-) -> Result<(), ApiError> {
-    credentials::count_account_guess(state, &format!("mfa:{}", user.id)).await?;
-    let audit = Audit::new(&state.pool, client);
-    if let Some(reason) = budget.admit(state, user).await {
-        // As with passwords: a locked account (or spent device) takes no code, right or
-        // wrong, until the lock ends (or a reset lifts it), and nothing more is counted.
-        let details = json!({ "reason": reason, "method": proof.method() });
-        audit.refused(Some(user.id), action, details).await;
-        return Err(ApiError::InvalidCode);
-    }
-    if !user.is_active {
-        let disabled = ApiError::AccountDisabled;
-        return Err(audit
-            .refuse(Some(user.id), action, "account_disabled", disabled)
-            .await);
-    }
-    Ok(())
+/// One attempt to prove `user`'s second factor with `proof` as `action` (the name its
+/// refusals are audited under), counted against `budget`.
+pub struct ProofAttempt<'a> {
+    pub state: &'a AppState,
+    pub client: &'a ClientInfo,
+    pub user: &'a User,
+    pub proof: &'a Proof,
+    pub action: &'a str,
+    pub budget: Budget,
 }
 
-/// Checks `proof` inside `tx` and spends it (the TOTP step, or the recovery code, whose use
-/// is audited and mailed in `tx`). A refused proof rolls `tx` back, undoing whatever the
-/// caller did in it, and counts like a wrong password against `budget` (audited as a refused
-/// `action`).
-pub async fn spend<'c>(
-    mut tx: Transaction<'c, Postgres>,
-    state: &AppState,
-    client: &ClientInfo,
-    user: &User,
-    proof: &Proof,
-    action: &str,
-    budget: Budget,
-) -> Result<Transaction<'c, Postgres>, ApiError> {
-    let refused = match proof {
-        Proof::Totp(code) => {
-            let check = super::check_totp(&mut tx, state, user.id, code).await?;
-            (check != CodeCheck::Accepted).then_some(check.reason())
+impl ProofAttempt<'_> {
+    /// Counts this guess against the user's rate limit and refuses a proof from a locked
+    /// or deactivated account, or from a device whose budget is spent (audited as a
+    /// refused action). The client's budget is the caller's to count, as early as it can.
+    pub async fn admit(&self) -> Result<(), ApiError> {
+        let (state, client, user, action) = (self.state, self.client, self.user, self.action);
+        credentials::count_account_guess(state, &format!("mfa:{}", user.id)).await?;
+        let audit = Audit::new(&state.pool, client);
+        if let Some(reason) = self.budget.admit(state, user).await {
+            // As with passwords: a locked account (or spent device) takes no code, right or
+            // wrong, until the lock ends (or a reset lifts it), and nothing more is counted.
+            let details = json!({ "reason": reason, "method": self.proof.method() });
+            audit.refused(Some(user.id), action, details).await;
+            return Err(ApiError::InvalidCode);
         }
-        Proof::RecoveryCode(code) => {
-            let hash = super::recovery::hash(code);
-            let spent = db::auth::mfa::use_recovery_code(&mut *tx, user.id, &hash).await?;
-            if spent {
-                let left = db::auth::mfa::status(&mut *tx, user.id)
-                    .await?
-                    .recovery_codes_left;
-                super::queue_notice(&mut tx, user, Notice::RecoveryCodeUsed { left }).await?;
-                let details = json!({ "recovery_codes_left": left });
-                let audit = Audit::new(&state.pool, client);
-                let event = audit.event(Some(user.id), "mfa_recovery_code_used", true, details);
-                db::auth::audit::record(&mut *tx, &event).await?;
+        if !user.is_active {
+            let disabled = ApiError::AccountDisabled;
+            return Err(audit
+                .refuse(Some(user.id), action, "account_disabled", disabled)
+                .await);
+        }
+        Ok(())
+    }
+
+    /// Checks the proof inside `tx` and spends it (the TOTP step, or the recovery code,
+    /// whose use is audited and mailed in `tx`). A refused proof rolls `tx` back, undoing
+    /// whatever the caller did in it, and counts like a wrong password against the budget
+    /// (audited as a refused action).
+    pub async fn spend<'c>(
+        &self,
+        mut tx: Transaction<'c, Postgres>,
+    ) -> Result<Transaction<'c, Postgres>, ApiError> {
+        let (state, client, user, action) = (self.state, self.client, self.user, self.action);
+        let refused = match self.proof {
+            Proof::Totp(code) => {
+                let check = super::check_totp(&mut tx, state, user.id, code).await?;
+                (check != CodeCheck::Accepted).then_some(check.reason())
             }
-            (!spent).then_some("wrong_recovery_code")
-        }
-        Proof::Passkey(passkey) => {
-            // The ceremony is taken (spent) here whatever the outcome: it was single use.
-            match assertion::verify_for_user(state, user.id, passkey).await? {
-                Ok(verified) => assertion::record(&mut tx, &verified)
-                    .await?
-                    .err()
-                    .map(|refusal| refusal.reason()),
-                Err(refusal) => Some(refusal.reason()),
+            Proof::RecoveryCode(code) => {
+                let hash = super::recovery::hash(code);
+                let spent = db::auth::mfa::use_recovery_code(&mut *tx, user.id, &hash).await?;
+                if spent {
+                    let left = db::auth::mfa::status(&mut *tx, user.id)
+                        .await?
+                        .recovery_codes_left;
+                    super::queue_notice(&mut tx, user, Notice::RecoveryCodeUsed { left }).await?;
+                    let details = json!({ "recovery_codes_left": left });
+                    let audit = Audit::new(&state.pool, client);
+                    let event = audit.event(Some(user.id), "mfa_recovery_code_used", true, details);
+                    db::auth::audit::record(&mut *tx, &event).await?;
+                }
+                (!spent).then_some("wrong_recovery_code")
             }
-        }
-    };
-    match refused {
-        None => {
-            budget.give_back(state).await;
-            Ok(tx)
-        }
-        Some(reason) => {
-            drop(tx);
-            let error = credentials::wrong_code(state, user, client, action, reason, budget).await;
-            Err(match (proof, error) {
-                (Proof::Passkey(_), ApiError::InvalidCode) => ApiError::InvalidPasskey,
-                (_, error) => error,
-            })
+            Proof::Passkey(passkey) => {
+                // The ceremony is taken (spent) here whatever the outcome: it was single use.
+                match assertion::verify_for_user(state, user.id, passkey).await? {
+                    Ok(verified) => assertion::record(&mut tx, &verified)
+                        .await?
+                        .err()
+                        .map(|refusal| refusal.reason()),
+                    Err(refusal) => Some(refusal.reason()),
+                }
+            }
+        };
+        match refused {
+            None => {
+                self.budget.give_back(state).await;
+                Ok(tx)
+            }
+            Some(reason) => {
+                drop(tx);
+                let error =
+                    credentials::wrong_code(state, user, client, action, reason, self.budget).await;
+                Err(match (self.proof, error) {
+                    (Proof::Passkey(_), ApiError::InvalidCode) => ApiError::InvalidPasskey,
+                    (_, error) => error,
+                })
+            }
         }
     }
 }

@@ -20,7 +20,12 @@ use crate::{
     device::Budget,
     enrolment::{self, EnrolmentProof},
     error::ApiError,
-    mfa::{self, Notice, login::MfaChallenge, proof::Proof, totp},
+    mfa::{
+        self, Notice,
+        login::MfaChallenge,
+        proof::{Proof, ProofAttempt},
+        totp,
+    },
     passkeys::assertion::PasskeyAssertion,
     sessions::{CurrentSession, SignedIn},
     state::AppState,
@@ -243,16 +248,15 @@ pub async fn disable(
     }
     let mut tx = credentials::begin_on_account(&state, user.id).await?;
     if let Some(code) = &code {
-        tx = mfa::proof::spend(
-            tx,
-            &state,
-            &client,
-            &user,
-            code,
-            "mfa_totp_disabled",
-            Budget::Account,
-        )
-        .await?;
+        let attempt = ProofAttempt {
+            state: &state,
+            client: &client,
+            user: &user,
+            proof: code,
+            action: "mfa_totp_disabled",
+            budget: Budget::Account,
+        };
+        tx = attempt.spend(tx).await?;
     }
     if !db::auth::mfa::remove(&mut tx, user.id).await? {
         return Err(mfa::not_enabled());
@@ -285,8 +289,17 @@ pub async fn regenerate(
         return Err(ApiError::InvalidCode);
     }
     let action = "mfa_recovery_codes_regenerated";
-    let tx = credentials::begin_on_account(&state, user.id).await?;
-    let tx = mfa::proof::spend(tx, &state, &client, &user, &code, action, Budget::Account).await?;
+    let attempt = ProofAttempt {
+        state: &state,
+        client: &client,
+        user: &user,
+        proof: &code,
+        action,
+        budget: Budget::Account,
+    };
+    let tx = attempt
+        .spend(credentials::begin_on_account(&state, user.id).await?)
+        .await?;
     let audit = Audit::new(&state.pool, &client);
     let notice = Notice::RecoveryCodesRegenerated;
     hand_out_recovery_codes(&state, tx, &audit, &user, action, notice).await

@@ -14,7 +14,10 @@ use crate::{
     credentials,
     device::Budget,
     error::ApiError,
-    mfa::{self, proof},
+    mfa::{
+        self,
+        proof::{Proof, ProofAttempt},
+    },
     passkeys::assertion::PasskeyAssertion,
     sessions::{CurrentSession, UserView, role_of},
     state::AppState,
@@ -72,7 +75,7 @@ pub async fn step_up(
     session: CurrentSession,
     Json(request): Json<StepUpRequest>,
 ) -> Result<axum::Json<SteppedUp>, ApiError> {
-    let proof = proof::Proof::from_request(
+    let proof = Proof::from_request(
         request.code.as_deref(),
         request.recovery_code.as_deref(),
         request.passkey,
@@ -86,18 +89,17 @@ pub async fn step_up(
     {
         return Err(mfa::not_enabled());
     }
-    proof::admit(&state, &client, &user, &proof, "step_up", Budget::Account).await?;
+    let attempt = ProofAttempt {
+        state: &state,
+        client: &client,
+        user: &user,
+        proof: &proof,
+        action: "step_up",
+        budget: Budget::Account,
+    };
+    attempt.admit().await?;
     let tx = credentials::begin_on_account(&state, user.id).await?;
-    let mut tx = proof::spend(
-        tx,
-        &state,
-        &client,
-        &user,
-        &proof,
-        "step_up",
-        Budget::Account,
-    )
-    .await?;
+    let mut tx = attempt.spend(tx).await?;
     let proved_at = db::auth::sessions::record_second_factor(&mut *tx, user.id, session.session_id)
         .await?
         .ok_or(ApiError::SessionRevoked)?;
