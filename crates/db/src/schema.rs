@@ -24,7 +24,7 @@ pub struct AppliedMigration {
 /// Reads only: services must never create tables, not even sqlx's own.
 pub async fn applied_migrations(
     conn: &mut sqlx::PgConnection,
-) -> Result<Vec<AppliedMigration>, sqlx::Error> {
+) -> sqlx::Result<Vec<AppliedMigration>> {
     if !history_table_exists(&mut *conn).await? {
         return Ok(Vec::new());
     }
@@ -37,7 +37,7 @@ pub async fn applied_migrations(
     .await
 }
 
-async fn history_table_exists(executor: impl PgExecutor<'_>) -> Result<bool, sqlx::Error> {
+async fn history_table_exists(executor: impl PgExecutor<'_>) -> sqlx::Result<bool> {
     sqlx::query_scalar!(r#"SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS "exists!""#)
         .fetch_one(executor)
         .await

@@ -15,7 +15,7 @@ pub async fn list_users(
     search: Option<&str>,
     after: Option<(DateTime<Utc>, UserId)>,
     limit: i64,
-) -> Result<Vec<User>, sqlx::Error> {
+) -> sqlx::Result<Vec<User>> {
     let pattern = search.map(|term| format!("%{}%", escape_like(term)));
     let selection = Selection {
         pattern: pattern.as_deref(),
@@ -40,7 +40,7 @@ pub async fn lock_actor_and_subject(
     conn: &mut PgConnection,
     actor: UserId,
     subject: UserId,
-) -> Result<(Option<User>, Option<User>), sqlx::Error> {
+) -> sqlx::Result<(Option<User>, Option<User>)> {
     let (first, second) = match actor <= subject {
         true => (actor, subject),
         false => (subject, actor),
@@ -56,11 +56,7 @@ pub async fn lock_actor_and_subject(
     })
 }
 
-pub async fn set_role(
-    executor: impl PgExecutor<'_>,
-    id: UserId,
-    role: &str,
-) -> Result<User, sqlx::Error> {
+pub async fn set_role(executor: impl PgExecutor<'_>, id: UserId, role: &str) -> sqlx::Result<User> {
     let changes = AccountChanges {
         role: Some(role),
         ..AccountChanges::default()
@@ -72,7 +68,7 @@ pub async fn set_active(
     executor: impl PgExecutor<'_>,
     id: UserId,
     active: bool,
-) -> Result<User, sqlx::Error> {
+) -> sqlx::Result<User> {
     let changes = AccountChanges {
         is_active: Some(active),
         ..AccountChanges::default()
@@ -80,7 +76,7 @@ pub async fn set_active(
     users::update_existing(executor, id, &changes).await
 }
 
-pub async fn unlock(executor: impl PgExecutor<'_>, id: UserId) -> Result<User, sqlx::Error> {
+pub async fn unlock(executor: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<User> {
     let changes = AccountChanges {
         clear_lockout: true,
         ..AccountChanges::default()

@@ -16,10 +16,7 @@ pub struct AuditEvent<'a> {
     pub details: serde_json::Value,
 }
 
-pub async fn record(
-    executor: impl PgExecutor<'_>,
-    event: &AuditEvent<'_>,
-) -> Result<(), sqlx::Error> {
+pub async fn record(executor: impl PgExecutor<'_>, event: &AuditEvent<'_>) -> sqlx::Result<()> {
     sqlx::query!(
         // clock_timestamp, not now(): events written in one transaction keep their order.
         r#"INSERT INTO auth.audit_log (user_id, action, ip_address, user_agent, success, details, created_at)
@@ -53,7 +50,7 @@ pub async fn for_user(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
     limit: i64,
-) -> Result<Vec<AuditEntry>, sqlx::Error> {
+) -> sqlx::Result<Vec<AuditEntry>> {
     sqlx::query_as!(
         AuditEntry,
         r#"SELECT user_id AS "user_id: UserId", action, host(ip_address) AS ip, user_agent,

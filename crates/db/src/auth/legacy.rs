@@ -25,7 +25,7 @@ pub struct LegacyUser {
 }
 
 /// Whether the legacy table exists in this database.
-pub async fn legacy_table_exists(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+pub async fn legacy_table_exists(conn: &mut PgConnection) -> sqlx::Result<bool> {
     sqlx::query_scalar!(r#"SELECT to_regclass('public.users') IS NOT NULL AS "exists!""#)
         .fetch_one(conn)
         .await
@@ -33,7 +33,7 @@ pub async fn legacy_table_exists(conn: &mut PgConnection) -> Result<bool, sqlx::
 
 /// Makes concurrent imports queue: the second one starts after the first commits and then
 /// sees its rows as already imported. Registrations and logins are not blocked.
-pub async fn lock_for_import(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+pub async fn lock_for_import(conn: &mut PgConnection) -> sqlx::Result<()> {
     sqlx::query!("LOCK TABLE auth.legacy_user_map IN SHARE ROW EXCLUSIVE MODE")
         .execute(conn)
         .await?;
@@ -55,7 +55,7 @@ const LEGACY_USERS: &str = "
 pub async fn legacy_users(
     conn: &mut PgConnection,
     time_zone: &str,
-) -> Result<Vec<LegacyUser>, sqlx::Error> {
+) -> sqlx::Result<Vec<LegacyUser>> {
     sqlx::query_as::<_, LegacyUser>(LEGACY_USERS)
         .bind(time_zone)
         .fetch_all(conn)
@@ -69,7 +69,7 @@ pub struct ImportedLegacyUser {
     pub user_id: UserId,
 }
 
-pub async fn imported(conn: &mut PgConnection) -> Result<Vec<ImportedLegacyUser>, sqlx::Error> {
+pub async fn imported(conn: &mut PgConnection) -> sqlx::Result<Vec<ImportedLegacyUser>> {
     sqlx::query_as!(
         ImportedLegacyUser,
         r#"SELECT legacy_id, user_id AS "user_id: UserId"
@@ -88,7 +88,7 @@ pub struct AccountKeys {
 }
 
 /// Every account's keys, to find legacy rows that would collide before inserting any.
-pub async fn account_keys(conn: &mut PgConnection) -> Result<Vec<AccountKeys>, sqlx::Error> {
+pub async fn account_keys(conn: &mut PgConnection) -> sqlx::Result<Vec<AccountKeys>> {
     sqlx::query_as!(
         AccountKeys,
         r#"SELECT id AS "id: UserId", lower(email) AS "email_lower!",
@@ -117,7 +117,7 @@ pub struct ImportedUser<'a> {
 pub async fn insert_imported(
     conn: &mut PgConnection,
     user: &ImportedUser<'_>,
-) -> Result<UserId, sqlx::Error> {
+) -> sqlx::Result<UserId> {
     sqlx::query_scalar!(
         r#"WITH account AS (
                INSERT INTO auth.users (email, username, full_name, password_hash, role, created_at)

@@ -35,7 +35,7 @@ pub async fn record_failed_login(
     id: UserId,
     max_attempts: i32,
     window_seconds: f64,
-) -> Result<FailedLogin, sqlx::Error> {
+) -> sqlx::Result<FailedLogin> {
     let row = sqlx::query!(
         r#"WITH prior AS (
                SELECT id, failed_login_attempts, locked_until, updated_at

@@ -37,7 +37,7 @@ pub async fn save_pending_totp(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
     secret_ciphertext: &[u8],
-) -> Result<bool, sqlx::Error> {
+) -> sqlx::Result<bool> {
     let saved = sqlx::query_scalar!(
         r#"INSERT INTO auth.totp_factors (user_id, secret_ciphertext)
            VALUES ($1, $2)
@@ -58,7 +58,7 @@ pub async fn save_pending_totp(
 pub async fn find_totp(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
-) -> Result<Option<TotpFactor>, sqlx::Error> {
+) -> sqlx::Result<Option<TotpFactor>> {
     sqlx::query_as!(
         TotpFactor,
         r#"SELECT secret_ciphertext, confirmed_at, last_used_step
@@ -76,7 +76,7 @@ pub async fn confirm_totp(
     user_id: UserId,
     secret_ciphertext: &[u8],
     step: i64,
-) -> Result<bool, sqlx::Error> {
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         r#"UPDATE auth.totp_factors SET confirmed_at = now(), last_used_step = $3
            WHERE user_id = $1 AND secret_ciphertext = $2 AND confirmed_at IS NULL"#,
@@ -95,7 +95,7 @@ pub async fn accept_totp_step(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
     step: i64,
-) -> Result<bool, sqlx::Error> {
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         r#"UPDATE auth.totp_factors SET last_used_step = $2
            WHERE user_id = $1 AND confirmed_at IS NOT NULL
@@ -112,7 +112,7 @@ pub async fn accept_totp_step(
 /// the sessions' second-factor proofs (a proof made with this factor must not count for the
 /// next one) and pending login challenges (nothing could finish them now). Returns whether a
 /// factor was there.
-pub async fn remove(conn: &mut PgConnection, user_id: UserId) -> Result<bool, sqlx::Error> {
+pub async fn remove(conn: &mut PgConnection, user_id: UserId) -> sqlx::Result<bool> {
     super::sessions::forget_second_factor(&mut *conn, user_id).await?;
     super::one_time_tokens::void_outstanding(&mut *conn, user_id, Purpose::MfaLogin).await?;
     sqlx::query!(
@@ -135,7 +135,7 @@ pub async fn replace_recovery_codes(
     conn: &mut PgConnection,
     user_id: UserId,
     code_hashes: &[String],
-) -> Result<(), sqlx::Error> {
+) -> sqlx::Result<()> {
     sqlx::query!(
         "DELETE FROM auth.recovery_codes WHERE user_id = $1",
         user_id as UserId,
@@ -159,7 +159,7 @@ pub async fn use_recovery_code(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
     code_hash: &str,
-) -> Result<bool, sqlx::Error> {
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         r#"UPDATE auth.recovery_codes SET used_at = now()
            WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL"#,
@@ -173,10 +173,7 @@ pub async fn use_recovery_code(
 
 /// Whether a confirmed TOTP factor is on, how many recovery codes are unused, and how many
 /// passkeys are registered.
-pub async fn status(
-    executor: impl PgExecutor<'_>,
-    user_id: UserId,
-) -> Result<MfaStatus, sqlx::Error> {
+pub async fn status(executor: impl PgExecutor<'_>, user_id: UserId) -> sqlx::Result<MfaStatus> {
     let row = sqlx::query!(
         r#"SELECT
                EXISTS (SELECT 1 FROM auth.totp_factors

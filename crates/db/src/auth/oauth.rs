@@ -38,10 +38,7 @@ pub struct ConsumedState {
     pub redirect_to: Option<String>,
 }
 
-pub async fn create_state(
-    executor: impl PgExecutor<'_>,
-    state: &NewState<'_>,
-) -> Result<(), sqlx::Error> {
+pub async fn create_state(executor: impl PgExecutor<'_>, state: &NewState<'_>) -> sqlx::Result<()> {
     sqlx::query!(
         r#"INSERT INTO auth.oauth_states (state_hash, provider, pkce_verifier, redirect_to, expires_at)
            VALUES ($1, $2, $3, $4, $5)"#,
@@ -62,7 +59,7 @@ pub async fn consume_state(
     executor: impl PgExecutor<'_>,
     provider: Provider,
     state_hash: &str,
-) -> Result<Option<ConsumedState>, sqlx::Error> {
+) -> sqlx::Result<Option<ConsumedState>> {
     sqlx::query_as!(
         ConsumedState,
         r#"UPDATE auth.oauth_states SET used_at = now()
@@ -76,7 +73,7 @@ pub async fn consume_state(
 }
 
 /// Deletes states past their expiry (used or not); returns how many.
-pub async fn purge_expired_states(executor: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+pub async fn purge_expired_states(executor: impl PgExecutor<'_>) -> sqlx::Result<u64> {
     let result = sqlx::query!("DELETE FROM auth.oauth_states WHERE expires_at <= now()")
         .execute(executor)
         .await?;
@@ -86,7 +83,7 @@ pub async fn purge_expired_states(executor: impl PgExecutor<'_>) -> Result<u64, 
 pub async fn find_user_by_github_id(
     executor: impl PgExecutor<'_>,
     github_id: &str,
-) -> Result<Option<User>, sqlx::Error> {
+) -> sqlx::Result<Option<User>> {
     users::find_one(executor, Key::GitHub(github_id)).await
 }
 
@@ -98,7 +95,7 @@ pub async fn link_github(
     id: UserId,
     github_id: &str,
     avatar_url: Option<&str>,
-) -> Result<Option<User>, sqlx::Error> {
+) -> sqlx::Result<Option<User>> {
     let changes = AccountChanges {
         link_github: Some(github_id),
         github_avatar: avatar_url,
@@ -123,7 +120,7 @@ pub struct NewOAuthUser<'a> {
 pub async fn create_user(
     executor: impl PgExecutor<'_>,
     user: &NewOAuthUser<'_>,
-) -> Result<User, sqlx::Error> {
+) -> sqlx::Result<User> {
     let account = NewUser {
         email: user.email,
         username: user.username,
@@ -143,7 +140,7 @@ pub async fn create_user(
 pub async fn usernames_taken(
     executor: impl PgExecutor<'_>,
     candidates: &[String],
-) -> Result<Vec<String>, sqlx::Error> {
+) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!(
         r#"SELECT lower(username) AS "username!" FROM auth.users
            WHERE lower(username) = ANY (SELECT lower(candidate) FROM unnest($1::text[]) AS candidate)"#,

@@ -31,7 +31,7 @@ pub async fn create(
     purpose: Purpose,
     token_hash: &str,
     expires_at: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
+) -> sqlx::Result<()> {
     sqlx::query!(
         r#"INSERT INTO auth.one_time_tokens (user_id, purpose, token_hash, expires_at)
            VALUES ($1, $2, $3, $4)"#,
@@ -51,7 +51,7 @@ pub async fn find_usable(
     executor: impl PgExecutor<'_>,
     purpose: Purpose,
     token_hash: &str,
-) -> Result<Option<UserId>, sqlx::Error> {
+) -> sqlx::Result<Option<UserId>> {
     sqlx::query_scalar!(
         r#"SELECT user_id AS "user_id: UserId" FROM auth.one_time_tokens
            WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()"#,
@@ -68,7 +68,7 @@ pub async fn consume(
     executor: impl PgExecutor<'_>,
     purpose: Purpose,
     token_hash: &str,
-) -> Result<Option<UserId>, sqlx::Error> {
+) -> sqlx::Result<Option<UserId>> {
     sqlx::query_scalar!(
         r#"UPDATE auth.one_time_tokens SET used_at = now()
            WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
@@ -85,7 +85,7 @@ pub async fn void_outstanding(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
     purpose: Purpose,
-) -> Result<u64, sqlx::Error> {
+) -> sqlx::Result<u64> {
     let result = sqlx::query!(
         r#"UPDATE auth.one_time_tokens SET used_at = now()
            WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL"#,
@@ -102,7 +102,7 @@ pub async fn void_outstanding(
 pub async fn void_all_outstanding(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
-) -> Result<u64, sqlx::Error> {
+) -> sqlx::Result<u64> {
     let result = sqlx::query!(
         r#"UPDATE auth.one_time_tokens SET used_at = now()
            WHERE user_id = $1 AND used_at IS NULL"#,

@@ -11,10 +11,7 @@ pub struct NewMail<'a> {
     pub kind: &'a str,
 }
 
-pub async fn enqueue(
-    executor: impl PgExecutor<'_>,
-    mail: &NewMail<'_>,
-) -> Result<Uuid, sqlx::Error> {
+pub async fn enqueue(executor: impl PgExecutor<'_>, mail: &NewMail<'_>) -> sqlx::Result<Uuid> {
     sqlx::query_scalar!(
         r#"INSERT INTO auth.mail_outbox (recipient, subject, body_text, kind)
            VALUES ($1, $2, $3, $4) RETURNING id"#,
@@ -40,10 +37,7 @@ pub struct PendingMail {
 
 /// Locks up to `limit` due mails for this transaction; other workers skip them, so each
 /// mail is handled by one replica at a time.
-pub async fn claim_due(
-    conn: &mut PgConnection,
-    limit: i64,
-) -> Result<Vec<PendingMail>, sqlx::Error> {
+pub async fn claim_due(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<PendingMail>> {
     sqlx::query_as!(
         PendingMail,
         r#"SELECT id, recipient, subject, body_text, kind, attempts
@@ -59,7 +53,7 @@ pub async fn claim_due(
 }
 
 /// Sent: the body (which may carry a live token) is dropped.
-pub async fn mark_sent(executor: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+pub async fn mark_sent(executor: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
         r#"UPDATE auth.mail_outbox
            SET sent_at = now(), body_text = NULL, attempts = attempts + 1, last_error = NULL
@@ -77,7 +71,7 @@ pub async fn mark_failed(
     id: Uuid,
     error: &str,
     retry_at: Option<DateTime<Utc>>,
-) -> Result<(), sqlx::Error> {
+) -> sqlx::Result<()> {
     sqlx::query!(
         r#"UPDATE auth.mail_outbox
            SET attempts = attempts + 1, last_error = $2,
@@ -109,7 +103,7 @@ pub struct MailState {
 pub async fn list_for_recipient(
     executor: impl PgExecutor<'_>,
     recipient: &str,
-) -> Result<Vec<MailState>, sqlx::Error> {
+) -> sqlx::Result<Vec<MailState>> {
     sqlx::query_as!(
         MailState,
         r#"SELECT id, recipient, kind, attempts, sent_at, abandoned_at,

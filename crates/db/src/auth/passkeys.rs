@@ -35,7 +35,7 @@ pub struct NewPasskey<'a> {
 pub async fn insert(
     executor: impl PgExecutor<'_>,
     new: &NewPasskey<'_>,
-) -> Result<Option<StoredPasskey>, sqlx::Error> {
+) -> sqlx::Result<Option<StoredPasskey>> {
     sqlx::query_as!(
         StoredPasskey,
         r#"INSERT INTO auth.passkeys (user_id, credential_id, passkey, name, sign_count)
@@ -57,7 +57,7 @@ pub async fn insert(
 pub async fn list(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
-) -> Result<Vec<StoredPasskey>, sqlx::Error> {
+) -> sqlx::Result<Vec<StoredPasskey>> {
     sqlx::query_as!(
         StoredPasskey,
         r#"SELECT id, user_id AS "user_id: UserId", credential_id, passkey, name, sign_count,
@@ -74,7 +74,7 @@ pub async fn list(
 pub async fn find_by_credential(
     executor: impl PgExecutor<'_>,
     credential_id: &[u8],
-) -> Result<Option<StoredPasskey>, sqlx::Error> {
+) -> sqlx::Result<Option<StoredPasskey>> {
     sqlx::query_as!(
         StoredPasskey,
         r#"SELECT id, user_id AS "user_id: UserId", credential_id, passkey, name, sign_count,
@@ -92,7 +92,7 @@ pub async fn rename(
     user_id: UserId,
     id: Uuid,
     name: &str,
-) -> Result<Option<StoredPasskey>, sqlx::Error> {
+) -> sqlx::Result<Option<StoredPasskey>> {
     sqlx::query_as!(
         StoredPasskey,
         r#"UPDATE auth.passkeys SET name = $3
@@ -113,7 +113,7 @@ pub async fn delete(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
     id: Uuid,
-) -> Result<Option<String>, sqlx::Error> {
+) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar!(
         "DELETE FROM auth.passkeys WHERE id = $2 AND user_id = $1 RETURNING name",
         user_id as UserId,
@@ -124,10 +124,7 @@ pub async fn delete(
 }
 
 /// Deletes every passkey of the user (an admin's factor reset); returns how many there were.
-pub async fn delete_all(
-    executor: impl PgExecutor<'_>,
-    user_id: UserId,
-) -> Result<u64, sqlx::Error> {
+pub async fn delete_all(executor: impl PgExecutor<'_>, user_id: UserId) -> sqlx::Result<u64> {
     let result = sqlx::query!(
         "DELETE FROM auth.passkeys WHERE user_id = $1",
         user_id as UserId,
@@ -147,7 +144,7 @@ pub async fn record_use(
     id: Uuid,
     passkey: &Value,
     sign_count: i64,
-) -> Result<bool, sqlx::Error> {
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         r#"UPDATE auth.passkeys
            SET passkey = $2, sign_count = $3, last_used_at = now()
@@ -187,7 +184,7 @@ pub async fn start_ceremony(
     kind: CeremonyKind,
     state: &Value,
     expires_at: DateTime<Utc>,
-) -> Result<Uuid, sqlx::Error> {
+) -> sqlx::Result<Uuid> {
     sqlx::query!("DELETE FROM auth.passkey_ceremonies WHERE expires_at <= now()")
         .execute(&mut *conn)
         .await?;
@@ -208,7 +205,7 @@ pub async fn start_ceremony(
 pub async fn delete_ceremonies(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
-) -> Result<u64, sqlx::Error> {
+) -> sqlx::Result<u64> {
     let result = sqlx::query!(
         "DELETE FROM auth.passkey_ceremonies WHERE user_id = $1",
         user_id as UserId,
@@ -226,7 +223,7 @@ pub async fn take_ceremony(
     id: Uuid,
     user_id: Option<UserId>,
     kind: CeremonyKind,
-) -> Result<Option<Value>, sqlx::Error> {
+) -> sqlx::Result<Option<Value>> {
     let taken = sqlx::query!(
         r#"DELETE FROM auth.passkey_ceremonies
            WHERE id = $1 AND user_id IS NOT DISTINCT FROM $2 AND kind = $3

@@ -18,10 +18,7 @@ pub struct NewSession<'a> {
 }
 
 /// Creates the session and records its first refresh token. Run inside a transaction.
-pub async fn create(
-    conn: &mut PgConnection,
-    session: &NewSession<'_>,
-) -> Result<SessionId, sqlx::Error> {
+pub async fn create(conn: &mut PgConnection, session: &NewSession<'_>) -> sqlx::Result<SessionId> {
     let id = sqlx::query_scalar!(
         r#"INSERT INTO auth.user_sessions
                (user_id, session_token, refresh_token, ip_address, user_agent, expires_at)
@@ -66,7 +63,7 @@ pub struct RefreshTokenRecord {
 pub async fn find_refresh_token_for_update(
     conn: &mut PgConnection,
     token_hash: &str,
-) -> Result<Option<RefreshTokenRecord>, sqlx::Error> {
+) -> sqlx::Result<Option<RefreshTokenRecord>> {
     sqlx::query_as!(
         RefreshTokenRecord,
         r#"SELECT rt.id AS token_id, rt.rotated_at, s.id AS "session_id: SessionId",
@@ -101,7 +98,7 @@ pub async fn rotate_refresh_token(
     new_hash: &str,
     idle: chrono::Duration,
     max_lifetime: chrono::Duration,
-) -> Result<Rotation, sqlx::Error> {
+) -> sqlx::Result<Rotation> {
     let spent = sqlx::query!(
         "UPDATE auth.refresh_tokens SET rotated_at = now() WHERE id = $1 AND rotated_at IS NULL",
         record.token_id,
@@ -140,7 +137,7 @@ pub async fn revoke(
     executor: impl PgExecutor<'_>,
     id: SessionId,
     reason: &str,
-) -> Result<bool, sqlx::Error> {
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         r#"UPDATE auth.user_sessions SET revoked_at = now(), revoked_reason = $2
            WHERE id = $1 AND revoked_at IS NULL"#,
@@ -158,7 +155,7 @@ pub async fn revoke_owned(
     user_id: UserId,
     id: SessionId,
     reason: &str,
-) -> Result<bool, sqlx::Error> {
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         r#"UPDATE auth.user_sessions SET revoked_at = now(), revoked_reason = $3
            WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"#,
@@ -177,7 +174,7 @@ pub async fn revoke_all_for_user(
     user_id: UserId,
     reason: &str,
     keep: Option<SessionId>,
-) -> Result<u64, sqlx::Error> {
+) -> sqlx::Result<u64> {
     let result = sqlx::query!(
         r#"UPDATE auth.user_sessions SET revoked_at = now(), revoked_reason = $2
            WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $3"#,
@@ -196,7 +193,7 @@ pub async fn record_second_factor(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
     id: SessionId,
-) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+) -> sqlx::Result<Option<DateTime<Utc>>> {
     sqlx::query_scalar!(
         r#"UPDATE auth.user_sessions SET second_factor_at = now()
            WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
@@ -213,7 +210,7 @@ pub async fn record_second_factor(
 pub async fn forget_second_factor(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
-) -> Result<u64, sqlx::Error> {
+) -> sqlx::Result<u64> {
     let result = sqlx::query!(
         r#"UPDATE auth.user_sessions SET second_factor_at = NULL
            WHERE user_id = $1 AND second_factor_at IS NOT NULL"#,
@@ -225,7 +222,7 @@ pub async fn forget_second_factor(
 }
 
 /// Whether the session is neither revoked nor expired.
-pub async fn is_active(executor: impl PgExecutor<'_>, id: SessionId) -> Result<bool, sqlx::Error> {
+pub async fn is_active(executor: impl PgExecutor<'_>, id: SessionId) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (
                SELECT 1 FROM auth.user_sessions
@@ -243,7 +240,7 @@ pub async fn signed_in_within(
     executor: impl PgExecutor<'_>,
     id: SessionId,
     window_secs: i64,
-) -> Result<bool, sqlx::Error> {
+) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (
                SELECT 1 FROM auth.user_sessions
@@ -269,7 +266,7 @@ pub struct LiveSession {
 pub async fn live(
     executor: impl PgExecutor<'_>,
     id: SessionId,
-) -> Result<Option<LiveSession>, sqlx::Error> {
+) -> sqlx::Result<Option<LiveSession>> {
     Ok(live_access(executor, id).await?.map(|access| LiveSession {
         user_id: access.user_id,
         role: access.role,
@@ -292,7 +289,7 @@ pub struct LiveAccess {
 pub async fn live_access(
     executor: impl PgExecutor<'_>,
     id: SessionId,
-) -> Result<Option<LiveAccess>, sqlx::Error> {
+) -> sqlx::Result<Option<LiveAccess>> {
     sqlx::query_as!(
         LiveAccess,
         r#"SELECT u.id AS "user_id: UserId", u.role,
@@ -319,7 +316,7 @@ pub async fn live_access(
 pub async fn holder_is_verified(
     executor: impl PgExecutor<'_>,
     id: SessionId,
-) -> Result<Option<bool>, sqlx::Error> {
+) -> sqlx::Result<Option<bool>> {
     sqlx::query_scalar!(
         r#"SELECT u.is_verified
            FROM auth.user_sessions s
@@ -346,7 +343,7 @@ pub struct SessionSummary {
 pub async fn list_active(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
-) -> Result<Vec<SessionSummary>, sqlx::Error> {
+) -> sqlx::Result<Vec<SessionSummary>> {
     sqlx::query_as!(
         SessionSummary,
         r#"SELECT id AS "id: SessionId", host(ip_address) AS ip, user_agent, created_at,

@@ -6,11 +6,26 @@ use sqlx::PgExecutor;
 use crate::ids::UserId;
 use crate::projects::{Patch, patch_parts};
 
+/// `sqlx::query_as!` for [`User`]s: `$head` (`SELECT`, or a write up to its `RETURNING`),
+/// then the account's columns and typed id, written once for every query that answers a
+/// whole account, then `$tail`.
+macro_rules! query_users {
+    ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            User,
+            $head
+                + r#" id AS "id: UserId", email, username, full_name, password_hash, role,
+                      is_active, is_verified, github_id, avatar_url, last_login_at,
+                      failed_login_attempts, locked_until, created_at, updated_at "#
+                + $tail
+            $(, $arg)*
+        )
+    };
+}
+
 mod sign_in;
 
-pub use sign_in::{
-    lock_for_sign_in, record_passwordless_login, record_successful_login, rehash_password,
-};
+pub use sign_in::{lock_for_sign_in, record_passwordless_login, record_successful_login};
 
 pub use super::lockout::{FailedLogin, record_failed_login};
 
@@ -50,10 +65,7 @@ pub struct NewUser<'a> {
 
 /// Inserts an account; unique violations surface by constraint name
 /// (`users_email_lower_key`, `users_username_lower_key`, ...).
-pub async fn insert(
-    executor: impl PgExecutor<'_>,
-    user: &NewUser<'_>,
-) -> Result<User, sqlx::Error> {
+pub async fn insert(executor: impl PgExecutor<'_>, user: &NewUser<'_>) -> sqlx::Result<User> {
     insert_with(executor, user, &ProviderIdentity::default()).await
 }
 
@@ -72,15 +84,13 @@ pub(crate) async fn insert_with(
     executor: impl PgExecutor<'_>,
     user: &NewUser<'_>,
     identity: &ProviderIdentity<'_>,
-) -> Result<User, sqlx::Error> {
-    sqlx::query_as!(
-        User,
+) -> sqlx::Result<User> {
+    query_users!(
         r#"INSERT INTO auth.users
                (email, username, full_name, password_hash, github_id, avatar_url, is_verified)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
-           RETURNING id AS "id: UserId", email, username, full_name, password_hash, role,
-                     is_active, is_verified, github_id, avatar_url, last_login_at,
-                     failed_login_attempts, locked_until, created_at, updated_at"#,
+           RETURNING"#,
+        "",
         user.email,
         user.username,
         user.full_name,
@@ -93,7 +103,7 @@ pub(crate) async fn insert_with(
     .await
 }
 
-pub async fn find(executor: impl PgExecutor<'_>, id: UserId) -> Result<Option<User>, sqlx::Error> {
+pub async fn find(executor: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<Option<User>> {
     find_one(executor, Key::Id(id)).await
 }
 
@@ -101,14 +111,14 @@ pub async fn find(executor: impl PgExecutor<'_>, id: UserId) -> Result<Option<Us
 pub async fn find_by_login(
     executor: impl PgExecutor<'_>,
     login: &str,
-) -> Result<Option<User>, sqlx::Error> {
+) -> sqlx::Result<Option<User>> {
     find_one(executor, Key::Login(login)).await
 }
 
 pub async fn find_by_email(
     executor: impl PgExecutor<'_>,
     email: &str,
-) -> Result<Option<User>, sqlx::Error> {
+) -> sqlx::Result<Option<User>> {
     find_one(executor, Key::Email(email)).await
 }
 
@@ -127,7 +137,7 @@ pub(crate) enum Key<'a> {
 pub(crate) async fn find_one(
     executor: impl PgExecutor<'_>,
     key: Key<'_>,
-) -> Result<Option<User>, sqlx::Error> {
+) -> sqlx::Result<Option<User>> {
     let selection = Selection {
         key: Some(key),
         ..Selection::default()
@@ -151,7 +161,7 @@ pub(crate) async fn select(
     executor: impl PgExecutor<'_>,
     selection: &Selection<'_>,
     limit: i64,
-) -> Result<Vec<User>, sqlx::Error> {
+) -> sqlx::Result<Vec<User>> {
     let (mut id, mut login, mut email, mut github_id) = (None, None, None, None);
     match selection.key {
         Some(Key::Id(key)) => id = Some(key),
@@ -161,12 +171,9 @@ pub(crate) async fn select(
         None => {}
     }
     let (before_at, before_id) = selection.before.unzip();
-    sqlx::query_as!(
-        User,
-        r#"SELECT id AS "id: UserId", email, username, full_name, password_hash, role,
-                  is_active, is_verified, github_id, avatar_url, last_login_at,
-                  failed_login_attempts, locked_until, created_at, updated_at
-           FROM auth.users
+    query_users!(
+        "SELECT",
+        r#"FROM auth.users
            WHERE ($1::uuid IS NULL OR id = $1)
              AND ($2::text IS NULL OR lower(email) = lower($2) OR lower(username) = lower($2))
              AND ($3::text IS NULL OR lower(email) = lower($3))
@@ -200,7 +207,7 @@ pub async fn update_profile(
     executor: impl PgExecutor<'_>,
     id: UserId,
     changes: &ProfileChanges<'_>,
-) -> Result<User, sqlx::Error> {
+) -> sqlx::Result<User> {
     let changes = AccountChanges {
         username: changes.username,
         full_name: changes.full_name,
@@ -214,7 +221,7 @@ pub async fn update_password_hash(
     executor: impl PgExecutor<'_>,
     id: UserId,
     password_hash: &str,
-) -> Result<(), sqlx::Error> {
+) -> sqlx::Result<()> {
     let changes = AccountChanges {
         password_hash: Some(password_hash),
         ..AccountChanges::default()
@@ -225,13 +232,14 @@ pub async fn update_password_hash(
 /// Replaces the password hash only while `verified` (the hash the current password was just
 /// checked against) is still the account's: a reset or another change that committed while
 /// this one was hashing must win, not be undone by a password its author no longer holds.
-/// False when the hash has changed since (or the account is gone).
+/// A sign-in's rehash (same password, current parameters) goes through here too. False when
+/// the hash has changed since (or the account is gone).
 pub async fn change_password_hash(
     executor: impl PgExecutor<'_>,
     id: UserId,
     verified: &str,
     password_hash: &str,
-) -> Result<bool, sqlx::Error> {
+) -> sqlx::Result<bool> {
     let changes = AccountChanges {
         password_hash: Some(password_hash),
         only_if_password_hash: Some(verified),
@@ -240,7 +248,7 @@ pub async fn change_password_hash(
     Ok(update(executor, id, &changes).await?.is_some())
 }
 
-pub async fn mark_verified(executor: impl PgExecutor<'_>, id: UserId) -> Result<(), sqlx::Error> {
+pub async fn mark_verified(executor: impl PgExecutor<'_>, id: UserId) -> sqlx::Result<()> {
     let changes = AccountChanges {
         verify: true,
         ..AccountChanges::default()
@@ -257,7 +265,7 @@ pub async fn change_email(
     id: UserId,
     email: &str,
     verified: &str,
-) -> Result<Option<User>, sqlx::Error> {
+) -> sqlx::Result<Option<User>> {
     let changes = AccountChanges {
         email: Some(email),
         only_if_password_hash: Some(verified),
@@ -272,7 +280,7 @@ pub async fn reset_password(
     executor: impl PgExecutor<'_>,
     id: UserId,
     password_hash: &str,
-) -> Result<(), sqlx::Error> {
+) -> sqlx::Result<()> {
     let changes = AccountChanges {
         password_hash: Some(password_hash),
         clear_lockout: true,
@@ -313,10 +321,9 @@ pub(crate) async fn update(
     executor: impl PgExecutor<'_>,
     id: UserId,
     changes: &AccountChanges<'_>,
-) -> Result<Option<User>, sqlx::Error> {
+) -> sqlx::Result<Option<User>> {
     let (set_avatar, avatar_url) = patch_parts(&changes.avatar_url);
-    sqlx::query_as!(
-        User,
+    query_users!(
         r#"UPDATE auth.users
            SET username = coalesce($2, username),
                full_name = coalesce($3, full_name),
@@ -336,9 +343,8 @@ pub(crate) async fn update(
                last_login_at = CASE WHEN $13 THEN now() ELSE last_login_at END
            WHERE id = $1 AND ($6::text IS NULL OR github_id IS NULL)
              AND ($15::text IS NULL OR password_hash = $15)
-           RETURNING id AS "id: UserId", email, username, full_name, password_hash, role,
-                     is_active, is_verified, github_id, avatar_url, last_login_at,
-                     failed_login_attempts, locked_until, created_at, updated_at"#,
+           RETURNING"#,
+        "",
         id as UserId,
         changes.username,
         changes.full_name,
@@ -364,7 +370,7 @@ pub(crate) async fn update_existing(
     executor: impl PgExecutor<'_>,
     id: UserId,
     changes: &AccountChanges<'_>,
-) -> Result<User, sqlx::Error> {
+) -> sqlx::Result<User> {
     update(executor, id, changes)
         .await?
         .ok_or(sqlx::Error::RowNotFound)

@@ -80,7 +80,7 @@ pub async fn insert_many(
     chunks: &[(Uuid, &NewChunk)],
     search_language: &str,
     indexed: Option<IndexedWith<'_>>,
-) -> Result<(), sqlx::Error> {
+) -> sqlx::Result<()> {
     let documents: Vec<Uuid> = chunks.iter().map(|(document, _)| *document).collect();
     let ids: Vec<Uuid> = chunks.iter().map(|(_, c)| c.id).collect();
     let indexes: Vec<i32> = chunks.iter().map(|(_, c)| c.chunk_index).collect();
@@ -113,7 +113,7 @@ pub async fn insert_many(
 pub async fn delete_of_documents(
     executor: impl PgExecutor<'_>,
     document_ids: &[Uuid],
-) -> Result<Vec<Uuid>, sqlx::Error> {
+) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(
         "DELETE FROM memory.chunks WHERE document_id = ANY($1) RETURNING id",
         document_ids
@@ -126,7 +126,7 @@ pub async fn delete_of_documents(
 pub async fn of_document(
     executor: impl PgExecutor<'_>,
     document_id: Uuid,
-) -> Result<Vec<Chunk>, sqlx::Error> {
+) -> sqlx::Result<Vec<Chunk>> {
     sqlx::query_as!(
         Chunk,
         r#"SELECT id, document_id AS "document_id!", chunk_index, content, embedding_model,
@@ -144,7 +144,7 @@ pub async fn of_document(
 pub async fn pending(
     executor: impl PgExecutor<'_>,
     limit: i64,
-) -> Result<Vec<IndexableChunk>, sqlx::Error> {
+) -> sqlx::Result<Vec<IndexableChunk>> {
     select_indexable(executor, None, Some(limit)).await
 }
 
@@ -152,7 +152,7 @@ pub async fn pending(
 pub async fn indexable(
     executor: impl PgExecutor<'_>,
     ids: &[Uuid],
-) -> Result<Vec<IndexableChunk>, sqlx::Error> {
+) -> sqlx::Result<Vec<IndexableChunk>> {
     select_indexable(executor, Some(ids), None).await
 }
 
@@ -162,7 +162,7 @@ async fn select_indexable(
     executor: impl PgExecutor<'_>,
     ids: Option<&[Uuid]>,
     limit: Option<i64>,
-) -> Result<Vec<IndexableChunk>, sqlx::Error> {
+) -> sqlx::Result<Vec<IndexableChunk>> {
     sqlx::query_as!(
         IndexableChunk,
         r#"SELECT c.id, c.document_id AS "document_id!", c.chunk_index, c.content,
@@ -197,7 +197,7 @@ pub async fn mark_indexed(
     ids: &[Uuid],
     model: &str,
     dimension: i32,
-) -> Result<Vec<Uuid>, sqlx::Error> {
+) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(
         r#"WITH no_wait AS (SELECT set_config('synchronous_commit', 'off', true))
            UPDATE memory.chunks
@@ -214,7 +214,7 @@ pub async fn mark_indexed(
 }
 
 /// Marks every chunk pending, before the index is rebuilt from scratch; returns how many.
-pub async fn mark_all_pending(executor: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+pub async fn mark_all_pending(executor: impl PgExecutor<'_>) -> sqlx::Result<u64> {
     let result = sqlx::query!(
         "UPDATE memory.chunks SET qdrant_point_id = NULL WHERE qdrant_point_id IS NOT NULL"
     )
@@ -224,7 +224,7 @@ pub async fn mark_all_pending(executor: impl PgExecutor<'_>) -> Result<u64, sqlx
 }
 
 /// How many chunks exist, and how many of them still wait for their vector.
-pub async fn counts(executor: impl PgExecutor<'_>) -> Result<(i64, i64), sqlx::Error> {
+pub async fn counts(executor: impl PgExecutor<'_>) -> sqlx::Result<(i64, i64)> {
     let row = sqlx::query!(
         r#"SELECT count(*) AS "total!",
                   count(*) FILTER (WHERE qdrant_point_id IS NULL) AS "pending!"
@@ -240,7 +240,7 @@ pub async fn counts(executor: impl PgExecutor<'_>) -> Result<(i64, i64), sqlx::E
 pub async fn counts_of_owner(
     executor: impl PgExecutor<'_>,
     owner: Uuid,
-) -> Result<(i64, i64), sqlx::Error> {
+) -> sqlx::Result<(i64, i64)> {
     let row = sqlx::query!(
         r#"SELECT count(*) AS "total!",
                   count(*) FILTER (WHERE c.qdrant_point_id IS NULL) AS "pending!"
@@ -256,7 +256,7 @@ pub async fn counts_of_owner(
 
 /// The indexer's backlog: chunks waiting for their vector, and how long the oldest of them
 /// has waited (seconds; `None` when none waits). Reads the partial index of pending chunks.
-pub async fn backlog(executor: impl PgExecutor<'_>) -> Result<(i64, Option<f64>), sqlx::Error> {
+pub async fn backlog(executor: impl PgExecutor<'_>) -> sqlx::Result<(i64, Option<f64>)> {
     let row = sqlx::query!(
         r#"SELECT count(*) AS "pending!",
                   EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS "oldest_age_secs"
@@ -268,10 +268,7 @@ pub async fn backlog(executor: impl PgExecutor<'_>) -> Result<(i64, Option<f64>)
 }
 
 /// Which of `ids` still have a chunk row (the rest are orphaned vectors).
-pub async fn existing_ids(
-    executor: impl PgExecutor<'_>,
-    ids: &[Uuid],
-) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn existing_ids(executor: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!("SELECT id FROM memory.chunks WHERE id = ANY($1)", ids)
         .fetch_all(executor)
         .await
@@ -284,7 +281,7 @@ pub async fn indexed_ids_between(
     after: Option<Uuid>,
     upto: Option<Uuid>,
     limit: i64,
-) -> Result<Vec<Uuid>, sqlx::Error> {
+) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(
         r#"SELECT id FROM memory.chunks
            WHERE qdrant_point_id IS NOT NULL
@@ -302,7 +299,7 @@ pub async fn indexed_ids_between(
 
 /// Puts indexed chunks back to pending (their vectors are missing from the index), for the
 /// indexer to embed and upsert again; returns how many changed.
-pub async fn mark_pending(executor: impl PgExecutor<'_>, ids: &[Uuid]) -> Result<u64, sqlx::Error> {
+pub async fn mark_pending(executor: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<u64> {
     let result = sqlx::query!(
         "UPDATE memory.chunks SET qdrant_point_id = NULL
           WHERE id = ANY($1) AND qdrant_point_id IS NOT NULL",

@@ -124,7 +124,7 @@ pub struct DocumentFilter {
 pub async fn insert_many(
     executor: impl PgExecutor<'_>,
     documents: &[(Uuid, &NewDocument)],
-) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx::Error> {
+) -> sqlx::Result<Vec<(Uuid, DateTime<Utc>)>> {
     insert_columns(executor, &columns_of(documents)).await
 }
 
@@ -134,7 +134,7 @@ pub async fn insert_many(
 pub(crate) async fn insert_columns(
     executor: impl PgExecutor<'_>,
     columns: &DocumentColumns,
-) -> Result<Vec<(Uuid, DateTime<Utc>)>, sqlx::Error> {
+) -> sqlx::Result<Vec<(Uuid, DateTime<Utc>)>> {
     // No conflict target: both keys (`documents_owner_source_external_id_key`,
     // `documents_owner_content_hash_key`) are arbiters; the caller tells them apart.
     let rows = sqlx::query!(
@@ -182,7 +182,7 @@ pub(crate) async fn insert_columns(
 pub async fn replace_many(
     executor: impl PgExecutor<'_>,
     documents: &[(Uuid, &NewDocument)],
-) -> Result<(), sqlx::Error> {
+) -> sqlx::Result<()> {
     let columns = columns_of(documents);
     sqlx::query!(
         r#"UPDATE memory.documents d
@@ -230,16 +230,13 @@ pub async fn visible_by_ids(
     executor: impl PgExecutor<'_>,
     ids: &[Uuid],
     viewer: Uuid,
-) -> Result<Vec<Document>, sqlx::Error> {
+) -> sqlx::Result<Vec<Document>> {
     select_by_ids(executor, ids, Some(viewer)).await
 }
 
 /// The documents among `ids`, whoever owns them, with their chunk counts, in the order of
 /// `ids`: for answering each ingestion of a group with its own document.
-pub async fn by_ids(
-    executor: impl PgExecutor<'_>,
-    ids: &[Uuid],
-) -> Result<Vec<Document>, sqlx::Error> {
+pub async fn by_ids(executor: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<Document>> {
     select_by_ids(executor, ids, None).await
 }
 
@@ -247,7 +244,7 @@ async fn select_by_ids(
     executor: impl PgExecutor<'_>,
     ids: &[Uuid],
     viewer: Option<Uuid>,
-) -> Result<Vec<Document>, sqlx::Error> {
+) -> sqlx::Result<Vec<Document>> {
     query_documents!(
         r#"c.chunk_count AS "chunk_count!", c.pending_chunks AS "pending_chunks!"
            FROM unnest($1::uuid[]) WITH ORDINALITY AS wanted(id, rank)
@@ -272,7 +269,7 @@ async fn select_by_ids(
 
 /// Refreshes the planner's statistics of the memory tables (after a bulk ingest, so that
 /// the next queries are planned for the rows that are there).
-pub async fn analyze(executor: impl PgExecutor<'_>) -> Result<(), sqlx::Error> {
+pub async fn analyze(executor: impl PgExecutor<'_>) -> sqlx::Result<()> {
     sqlx::raw_sql("ANALYZE memory.chunks, memory.documents")
         .execute(executor)
         .await?;
@@ -284,7 +281,7 @@ pub async fn get_visible(
     executor: impl PgExecutor<'_>,
     id: Uuid,
     viewer: Uuid,
-) -> Result<Option<Document>, sqlx::Error> {
+) -> sqlx::Result<Option<Document>> {
     Ok(visible_by_ids(executor, &[id], viewer).await?.pop())
 }
 
@@ -296,7 +293,7 @@ pub async fn list_visible(
     filter: &DocumentFilter,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<Document>, sqlx::Error> {
+) -> sqlx::Result<Vec<Document>> {
     let (after_at, after_id) = after.unzip();
     let (mine, shared) = filter.scope.owners();
     query_documents!(
@@ -335,7 +332,7 @@ pub async fn list_visible(
 pub async fn owner_of(
     executor: impl PgExecutor<'_>,
     id: Uuid,
-) -> Result<Option<Option<Uuid>>, sqlx::Error> {
+) -> sqlx::Result<Option<Option<Uuid>>> {
     sqlx::query_scalar!("SELECT owner_id FROM memory.documents WHERE id = $1", id)
         .fetch_optional(executor)
         .await
@@ -343,7 +340,7 @@ pub async fn owner_of(
 
 /// Deletes the document and (by cascade) its chunks; returns the chunk ids, whose vectors
 /// the caller then removes from the index.
-pub async fn delete(tx: &mut PgTransaction<'_>, id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn delete(tx: &mut PgTransaction<'_>, id: Uuid) -> sqlx::Result<Vec<Uuid>> {
     let chunk_ids = super::chunks::delete_of_documents(&mut **tx, &[id]).await?;
     sqlx::query!("DELETE FROM memory.documents WHERE id = $1", id)
         .execute(&mut **tx)

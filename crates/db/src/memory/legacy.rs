@@ -11,7 +11,7 @@ use uuid::Uuid;
 pub async fn set_created_at(
     executor: impl PgExecutor<'_>,
     times: &[(Uuid, DateTime<Utc>)],
-) -> Result<u64, sqlx::Error> {
+) -> sqlx::Result<u64> {
     let ids: Vec<Uuid> = times.iter().map(|(id, _)| *id).collect();
     let at: Vec<DateTime<Utc>> = times.iter().map(|(_, at)| *at).collect();
     let result = sqlx::query!(
@@ -43,7 +43,7 @@ pub struct MovedChunk {
 pub async fn move_first_chunks(
     executor: impl PgExecutor<'_>,
     wanted: &[(Uuid, Uuid)],
-) -> Result<Vec<MovedChunk>, sqlx::Error> {
+) -> sqlx::Result<Vec<MovedChunk>> {
     let documents: Vec<Uuid> = wanted.iter().map(|(document, _)| *document).collect();
     let ids: Vec<Uuid> = wanted.iter().map(|(_, id)| *id).collect();
     let rows = sqlx::query!(
@@ -79,7 +79,7 @@ pub async fn move_first_chunks(
 pub async fn mark_pending(
     executor: impl PgExecutor<'_>,
     document_ids: &[Uuid],
-) -> Result<Vec<Uuid>, sqlx::Error> {
+) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(
         r#"UPDATE memory.chunks SET qdrant_point_id = NULL
            WHERE document_id = ANY($1)
@@ -94,7 +94,7 @@ pub async fn mark_pending(
 pub async fn first_chunks(
     executor: impl PgExecutor<'_>,
     document_ids: &[Uuid],
-) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+) -> sqlx::Result<Vec<(Uuid, Uuid)>> {
     let rows = sqlx::query!(
         r#"SELECT document_id AS "document_id!", id
            FROM memory.chunks

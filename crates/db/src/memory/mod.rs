@@ -26,7 +26,7 @@ const INDEX_WRITES_LOCK: i64 = 0x6d65_6d6f_7279_0001;
 /// the same whatever the arrays hold, yet PostgreSQL planned each run anew for its values:
 /// about a tenth of its CPU during concurrent single ingestions. Their generic plans stay on
 /// the indexes (a test pins it).
-pub async fn start_ingest_write(executor: impl sqlx::PgExecutor<'_>) -> Result<(), sqlx::Error> {
+pub async fn start_ingest_write(executor: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
     sqlx::query!(
         r#"SELECT set_config('plan_cache_mode', 'force_generic_plan', true) AS "mode!",
                   pg_advisory_xact_lock_shared($1) AS "locked!""#,
@@ -40,7 +40,7 @@ pub async fn start_ingest_write(executor: impl sqlx::PgExecutor<'_>) -> Result<(
 /// Waits until no ingestion write is between storing its vectors and committing its rows,
 /// and keeps new ones from starting until this transaction ends: what the orphan sweep holds
 /// while it decides which vectors have no row.
-pub async fn hold_off_index_writes(executor: impl sqlx::PgExecutor<'_>) -> Result<(), sqlx::Error> {
+pub async fn hold_off_index_writes(executor: impl sqlx::PgExecutor<'_>) -> sqlx::Result<()> {
     sqlx::query!(
         r#"SELECT pg_advisory_xact_lock($1) AS "locked!""#,
         INDEX_WRITES_LOCK

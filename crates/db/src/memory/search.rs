@@ -106,7 +106,7 @@ pub async fn lexical<'c>(
     query: &str,
     filter: &SearchFilter,
     limit: i64,
-) -> Result<Vec<LexicalHit>, sqlx::Error> {
+) -> sqlx::Result<Vec<LexicalHit>> {
     let mut tx = connection.begin().await?;
     let parsed = sqlx::query!(
         r#"SELECT set_config('plan_cache_mode', 'force_custom_plan', true) AS "plans!",
@@ -173,7 +173,7 @@ pub async fn hits(
     executor: impl PgExecutor<'_>,
     ids: &[Uuid],
     filter: &SearchFilter,
-) -> Result<Vec<ChunkHit>, sqlx::Error> {
+) -> sqlx::Result<Vec<ChunkHit>> {
     query_filtered!(
         ChunkHit,
         r#"SELECT id AS "id!", chunk_index AS "chunk_index!", content AS "content!",
@@ -191,10 +191,7 @@ pub async fn hits(
 
 /// Whether PostgreSQL has a text-search configuration `name` on the search path (what
 /// `name::regconfig` resolves), e.g. `english`, `german`, `simple`.
-pub async fn language_exists(
-    executor: impl PgExecutor<'_>,
-    name: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn language_exists(executor: impl PgExecutor<'_>, name: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (
                SELECT 1 FROM pg_catalog.pg_ts_config

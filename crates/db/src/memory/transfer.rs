@@ -44,7 +44,7 @@ pub struct ExportedChunk {
 
 /// A read-only transaction whose every statement sees the database as it was when it
 /// began: an export of any length is one consistent picture.
-pub async fn begin_snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+pub async fn begin_snapshot(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
     pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await
 }
@@ -54,7 +54,7 @@ pub async fn begin_snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgr
 pub fn export(
     connection: &mut PgConnection,
     owner_id: Option<Uuid>,
-) -> BoxStream<'_, Result<ExportedDocument, sqlx::Error>> {
+) -> BoxStream<'_, sqlx::Result<ExportedDocument>> {
     sqlx::query_as!(
         ExportedDocument,
         r#"SELECT d.id, d.source, d.external_id,
@@ -98,7 +98,7 @@ pub struct ImportedDocument {
 pub async fn owners(
     executor: impl PgExecutor<'_>,
     ids: &[Uuid],
-) -> Result<Vec<(Uuid, Option<Uuid>)>, sqlx::Error> {
+) -> sqlx::Result<Vec<(Uuid, Option<Uuid>)>> {
     let rows = sqlx::query!(
         "SELECT id, owner_id FROM memory.documents WHERE id = ANY($1)",
         ids
@@ -112,7 +112,7 @@ pub async fn owners(
 pub async fn chunk_owners(
     executor: impl PgExecutor<'_>,
     ids: &[Uuid],
-) -> Result<Vec<(Uuid, Option<Uuid>)>, sqlx::Error> {
+) -> sqlx::Result<Vec<(Uuid, Option<Uuid>)>> {
     let rows = sqlx::query!(
         r#"SELECT c.id AS "id!", d.owner_id AS "owner_id?"
            FROM memory.chunks c JOIN memory.documents d ON d.id = c.document_id
@@ -130,7 +130,7 @@ pub async fn chunk_owners(
 pub async fn insert_documents(
     executor: impl PgExecutor<'_>,
     documents: &[ImportedDocument],
-) -> Result<Vec<Uuid>, sqlx::Error> {
+) -> sqlx::Result<Vec<Uuid>> {
     let mut columns = DocumentColumns::default();
     for d in documents {
         let kept = Kept {

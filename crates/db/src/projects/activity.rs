@@ -49,10 +49,7 @@ pub struct NewActivity<'a> {
 }
 
 /// Appends one row; call it in the transaction of the change it describes.
-pub async fn record(
-    executor: impl PgExecutor<'_>,
-    activity: NewActivity<'_>,
-) -> Result<(), sqlx::Error> {
+pub async fn record(executor: impl PgExecutor<'_>, activity: NewActivity<'_>) -> sqlx::Result<()> {
     sqlx::query!(
         r#"INSERT INTO projects.project_activity
                (id, project_id, actor_id, action, entity_type, entity_id, details)
@@ -76,7 +73,7 @@ pub async fn list(
     project_id: ProjectId,
     before: Option<Keyset>,
     limit: i64,
-) -> Result<Vec<Activity>, sqlx::Error> {
+) -> sqlx::Result<Vec<Activity>> {
     query_project_activity!(
         r#"WHERE project_id = $1
              AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
@@ -98,7 +95,7 @@ pub async fn since(
     project_id: ProjectId,
     after_seq: i64,
     limit: i64,
-) -> Result<Vec<Activity>, sqlx::Error> {
+) -> sqlx::Result<Vec<Activity>> {
     query_project_activity!(
         r#"WHERE project_id = $1 AND seq > $2
            ORDER BY seq
@@ -116,7 +113,7 @@ pub async fn seq_of(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
     id: Uuid,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar!(
         r#"SELECT seq FROM projects.project_activity WHERE id = $1 AND project_id = $2"#,
         id,
@@ -127,10 +124,7 @@ pub async fn seq_of(
 }
 
 /// Where the project's newest row sits in its order (0 when it has none).
-pub async fn last_seq(
-    executor: impl PgExecutor<'_>,
-    project_id: ProjectId,
-) -> Result<i64, sqlx::Error> {
+pub async fn last_seq(executor: impl PgExecutor<'_>, project_id: ProjectId) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
         r#"SELECT coalesce(max(seq), 0) AS "seq!" FROM projects.project_activity
            WHERE project_id = $1"#,

@@ -32,10 +32,7 @@ pub struct NewEpic<'a> {
     pub target_date: Option<NaiveDate>,
 }
 
-pub async fn insert(
-    executor: impl PgExecutor<'_>,
-    epic: &NewEpic<'_>,
-) -> Result<Epic, sqlx::Error> {
+pub async fn insert(executor: impl PgExecutor<'_>, epic: &NewEpic<'_>) -> sqlx::Result<Epic> {
     sqlx::query_as!(
         Epic,
         r#"INSERT INTO projects.epics
@@ -62,15 +59,12 @@ pub async fn find_live(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
     id: EpicId,
-) -> Result<Option<Epic>, sqlx::Error> {
+) -> sqlx::Result<Option<Epic>> {
     Ok(select_live(executor, project_id, Some(id)).await?.pop())
 }
 
 /// Every live epic of the project in board order. Unpaginated: a project has few epics.
-pub async fn list(
-    executor: impl PgExecutor<'_>,
-    project_id: ProjectId,
-) -> Result<Vec<Epic>, sqlx::Error> {
+pub async fn list(executor: impl PgExecutor<'_>, project_id: ProjectId) -> sqlx::Result<Vec<Epic>> {
     select_live(executor, project_id, None).await
 }
 
@@ -79,7 +73,7 @@ async fn select_live(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
     id: Option<EpicId>,
-) -> Result<Vec<Epic>, sqlx::Error> {
+) -> sqlx::Result<Vec<Epic>> {
     sqlx::query_as!(
         Epic,
         r#"SELECT id AS "id: EpicId", project_id AS "project_id: ProjectId", title,
@@ -113,7 +107,7 @@ pub async fn update(
     id: EpicId,
     expected_version: i32,
     changes: &EpicChanges<'_>,
-) -> Result<Option<Epic>, sqlx::Error> {
+) -> sqlx::Result<Option<Epic>> {
     let (set_start, start_date) = patch_parts(&changes.start_date);
     let (set_target, target_date) = patch_parts(&changes.target_date);
     sqlx::query_as!(
@@ -152,7 +146,7 @@ pub async fn soft_delete(
     connection: &mut PgConnection,
     project_id: ProjectId,
     id: EpicId,
-) -> Result<Option<u64>, sqlx::Error> {
+) -> sqlx::Result<Option<u64>> {
     let deleted = sqlx::query!(
         r#"UPDATE projects.epics SET deleted_at = now(), version = version + 1
            WHERE project_id = $1 AND id = $2 AND deleted_at IS NULL"#,

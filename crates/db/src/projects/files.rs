@@ -61,7 +61,7 @@ pub struct NewFileVersion<'a> {
 pub async fn insert_version(
     connection: &mut PgConnection,
     file: &NewFileVersion<'_>,
-) -> Result<FileVersion, sqlx::Error> {
+) -> sqlx::Result<FileVersion> {
     sqlx::query!(
         r#"UPDATE projects.project_files SET is_latest = false
            WHERE project_id = $1 AND path = $2 AND is_latest"#,
@@ -101,7 +101,7 @@ pub async fn insert_version(
 pub async fn stored_bytes(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
-) -> Result<i64, sqlx::Error> {
+) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
         r#"SELECT coalesce(sum(size_bytes), 0)::bigint AS "stored_bytes!"
            FROM (SELECT DISTINCT ON (storage_key) size_bytes
@@ -120,7 +120,7 @@ pub async fn find(
     project_id: ProjectId,
     path: &str,
     version: Option<i32>,
-) -> Result<Option<FileVersion>, sqlx::Error> {
+) -> sqlx::Result<Option<FileVersion>> {
     let latest_only = version.is_none();
     let mut found = select(executor, project_id, Some(path), latest_only, version).await?;
     Ok(found.pop())
@@ -131,7 +131,7 @@ pub async fn find(
 pub async fn list_latest(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
-) -> Result<Vec<FileVersion>, sqlx::Error> {
+) -> sqlx::Result<Vec<FileVersion>> {
     select(executor, project_id, None, true, None).await
 }
 
@@ -140,7 +140,7 @@ pub async fn versions(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
     path: &str,
-) -> Result<Vec<FileVersion>, sqlx::Error> {
+) -> sqlx::Result<Vec<FileVersion>> {
     select(executor, project_id, Some(path), false, None).await
 }
 
@@ -160,7 +160,7 @@ pub async fn page(
     path: Option<&str>,
     after: Option<&FileKeyset>,
     limit: i64,
-) -> Result<Vec<FileVersion>, sqlx::Error> {
+) -> sqlx::Result<Vec<FileVersion>> {
     let latest_only = path.is_none();
     query_file_versions!(
         r#"WHERE project_id = $1 AND deleted_at IS NULL
@@ -188,7 +188,7 @@ async fn select(
     path: Option<&str>,
     latest_only: bool,
     version: Option<i32>,
-) -> Result<Vec<FileVersion>, sqlx::Error> {
+) -> sqlx::Result<Vec<FileVersion>> {
     query_file_versions!(
         r#"WHERE project_id = $1 AND deleted_at IS NULL
              AND ($2::text IS NULL OR path = $2)
@@ -220,7 +220,7 @@ pub async fn delete_path(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
     path: &str,
-) -> Result<DeletedPath, sqlx::Error> {
+) -> sqlx::Result<DeletedPath> {
     // The outer SELECT sees the table as it was before the DELETE (one snapshot for the
     // whole statement), hence `kept.id NOT IN gone` rather than a plain NOT EXISTS.
     let removed = sqlx::query!(
@@ -260,7 +260,7 @@ pub async fn delete_path(
 pub async fn delete_all(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!(
         r#"DELETE FROM projects.project_files WHERE project_id = $1 RETURNING storage_key"#,
         project_id as ProjectId,
@@ -276,7 +276,7 @@ pub async fn page_by_storage_key(
     executor: impl PgExecutor<'_>,
     after: Option<(&str, FileId)>,
     limit: i64,
-) -> Result<Vec<FileVersion>, sqlx::Error> {
+) -> sqlx::Result<Vec<FileVersion>> {
     let (after_key, after_id) = after.unzip();
     query_file_versions!(
         r#"WHERE $1::text IS NULL OR (storage_key, id) > ($1, $2)
@@ -291,10 +291,7 @@ pub async fn page_by_storage_key(
 }
 
 /// Whether any row (of any project, any version) still uses the bytes under `storage_key`.
-pub async fn is_referenced(
-    executor: impl PgExecutor<'_>,
-    storage_key: &str,
-) -> Result<bool, sqlx::Error> {
+pub async fn is_referenced(executor: impl PgExecutor<'_>, storage_key: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM projects.project_files WHERE storage_key = $1)
                AS "referenced!""#,

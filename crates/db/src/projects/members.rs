@@ -29,7 +29,7 @@ pub async fn role_of(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
     user_id: UserId,
-) -> Result<Option<String>, sqlx::Error> {
+) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar!(
         r#"SELECT role FROM projects.project_members WHERE project_id = $1 AND user_id = $2"#,
         project_id as ProjectId,
@@ -44,7 +44,7 @@ pub async fn roles_in(
     executor: impl PgExecutor<'_>,
     user_id: UserId,
     project_ids: &[ProjectId],
-) -> Result<HashMap<ProjectId, String>, sqlx::Error> {
+) -> sqlx::Result<HashMap<ProjectId, String>> {
     let ids: Vec<uuid::Uuid> = project_ids.iter().map(|id| id.0).collect();
     let rows = sqlx::query!(
         r#"SELECT project_id AS "project_id: ProjectId", role FROM projects.project_members
@@ -64,7 +64,7 @@ pub async fn roles_in(
 pub async fn list(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
-) -> Result<Vec<Member>, sqlx::Error> {
+) -> sqlx::Result<Vec<Member>> {
     sqlx::query_as!(
         Member,
         r#"SELECT m.user_id AS "user_id: UserId", u.username, u.full_name, m.role,
@@ -87,7 +87,7 @@ pub async fn put(
     user_id: UserId,
     role: &str,
     added_by: UserId,
-) -> Result<(DateTime<Utc>, Option<UserId>), sqlx::Error> {
+) -> sqlx::Result<(DateTime<Utc>, Option<UserId>)> {
     let row = sqlx::query!(
         r#"INSERT INTO projects.project_members AS m (project_id, user_id, role, added_by)
            VALUES ($1, $2, $3, $4)
@@ -113,7 +113,7 @@ pub async fn remove(
     connection: &mut PgConnection,
     project_id: ProjectId,
     user_id: UserId,
-) -> Result<(bool, u64), sqlx::Error> {
+) -> sqlx::Result<(bool, u64)> {
     let removed = sqlx::query!(
         r#"DELETE FROM projects.project_members WHERE project_id = $1 AND user_id = $2"#,
         project_id as ProjectId,

@@ -21,7 +21,7 @@ pub use files::{FileKeyset, FileVersion, NewFileVersion};
 pub use members::Member;
 pub use project::{NewProject, Project, ProjectChanges};
 pub use task_order::{Placed, Side};
-pub use tasks::{BoardKeyset, NewTask, Task, TaskChanges, TaskFilter};
+pub use tasks::{BoardKeyset, ListOrder, NewTask, Task, TaskChanges, TaskFilter};
 pub use tasks::{RankKeyset, RankedTask};
 
 /// A keyset pagination position: the `(created_at, id)` of the last row already returned.

@@ -48,7 +48,7 @@ pub struct NewProject<'a> {
 pub async fn insert(
     executor: impl PgExecutor<'_>,
     project: &NewProject<'_>,
-) -> Result<Project, sqlx::Error> {
+) -> sqlx::Result<Project> {
     sqlx::query_as!(
         Project,
         r#"INSERT INTO projects.projects (id, owner_id, name, slug, description)
@@ -70,7 +70,7 @@ pub async fn slugs_like(
     executor: impl PgExecutor<'_>,
     owner_id: UserId,
     base: &str,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar!(
         r#"SELECT slug FROM projects.projects
            WHERE owner_id = $1 AND deleted_at IS NULL
@@ -86,7 +86,7 @@ pub async fn slugs_like(
 pub async fn find_live(
     executor: impl PgExecutor<'_>,
     id: ProjectId,
-) -> Result<Option<Project>, sqlx::Error> {
+) -> sqlx::Result<Option<Project>> {
     // Its own statement, not `select_live` with an id: that one's optional filters give a
     // generic plan that scans live projects instead of looking up one key, on the hottest read.
     query_projects!(r#"WHERE id = $1 AND deleted_at IS NULL"#, id as ProjectId,)
@@ -100,7 +100,7 @@ pub async fn find_live(
 pub async fn lock_live(
     connection: &mut PgConnection,
     id: ProjectId,
-) -> Result<Option<Project>, sqlx::Error> {
+) -> sqlx::Result<Option<Project>> {
     query_projects!(
         r#"WHERE id = $1 AND deleted_at IS NULL
            FOR UPDATE"#,
@@ -118,7 +118,7 @@ pub async fn list_visible(
     status: Option<&str>,
     before: Option<Keyset>,
     limit: i64,
-) -> Result<Vec<Project>, sqlx::Error> {
+) -> sqlx::Result<Vec<Project>> {
     // The two id sources are unioned first, so each is read through its own index
     // (`projects_owner_id_created_at_id_idx`, `project_members_user_id_project_id_idx`)
     // instead of an OR that scans every live project.
@@ -148,7 +148,7 @@ pub async fn set_owner(
     connection: &mut PgConnection,
     id: ProjectId,
     new_owner: UserId,
-) -> Result<Project, sqlx::Error> {
+) -> sqlx::Result<Project> {
     let nothing_else = ProjectChanges::default();
     update_live(connection, id, None, Some(new_owner), &nothing_else)
         .await?
@@ -171,7 +171,7 @@ pub async fn update(
     id: ProjectId,
     expected_version: i32,
     changes: &ProjectChanges<'_>,
-) -> Result<Option<Project>, sqlx::Error> {
+) -> sqlx::Result<Option<Project>> {
     update_live(executor, id, Some(expected_version), None, changes).await
 }
 
@@ -183,7 +183,7 @@ async fn update_live(
     expected_version: Option<i32>,
     new_owner: Option<UserId>,
     changes: &ProjectChanges<'_>,
-) -> Result<Option<Project>, sqlx::Error> {
+) -> sqlx::Result<Option<Project>> {
     sqlx::query_as!(
         Project,
         r#"UPDATE projects.projects
@@ -210,10 +210,7 @@ async fn update_live(
 
 /// Hands out the project's next task number. The row lock it takes is held to commit, so
 /// numbers are unique and gap-free among committed tasks.
-pub async fn next_task_number(
-    connection: &mut PgConnection,
-    id: ProjectId,
-) -> Result<i32, sqlx::Error> {
+pub async fn next_task_number(connection: &mut PgConnection, id: ProjectId) -> sqlx::Result<i32> {
     sqlx::query_scalar!(
         r#"UPDATE projects.projects SET task_counter = task_counter + 1
            WHERE id = $1 RETURNING task_counter"#,
@@ -225,10 +222,7 @@ pub async fn next_task_number(
 
 /// Marks the project deleted, which also frees its slug. Epics, tasks and activity stay
 /// (hidden with the project); file rows are removed separately with their bytes.
-pub async fn soft_delete(
-    executor: impl PgExecutor<'_>,
-    id: ProjectId,
-) -> Result<bool, sqlx::Error> {
+pub async fn soft_delete(executor: impl PgExecutor<'_>, id: ProjectId) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         r#"UPDATE projects.projects SET deleted_at = now(), version = version + 1
            WHERE id = $1 AND deleted_at IS NULL"#,

@@ -8,26 +8,12 @@
 
 use sqlx::{PgConnection, PgExecutor};
 
-use super::tasks::{self, BoardKeyset, ListOrder, POSITION_STEP, Task, TaskChanges, TaskFilter};
+use super::tasks::{self, POSITION_STEP, Task, TaskChanges};
 use crate::ids::ProjectId;
 
 /// Gaps narrower than this are renumbered rather than split: long before f64 runs out of
 /// digits (at positions near 1024 it has about 1e-13 left), so positions stay readable.
 pub const MIN_GAP: f64 = 1e-9;
-
-/// One page of the project's live tasks in board order, narrowed by `filter` and, with
-/// `matching`, by the search text (websearch syntax).
-pub async fn list(
-    executor: impl PgExecutor<'_>,
-    project_id: ProjectId,
-    filter: &TaskFilter<'_>,
-    matching: Option<&str>,
-    after: Option<BoardKeyset>,
-    limit: i64,
-) -> Result<Vec<Task>, sqlx::Error> {
-    let order = ListOrder::Board(after);
-    tasks::select_live(executor, project_id, None, filter, matching, order, limit).await
-}
 
 /// Which side of the anchor task a moved task lands on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +39,7 @@ pub async fn place(
     number: i32,
     anchor: i32,
     side: Side,
-) -> Result<Option<Placed>, sqlx::Error> {
+) -> sqlx::Result<Option<Placed>> {
     let Some(gap) = find_gap(&mut *connection, project_id, number, anchor, side).await? else {
         return Ok(None);
     };
@@ -87,7 +73,7 @@ async fn find_gap(
     moving: i32,
     anchor: i32,
     side: Side,
-) -> Result<Option<Gap>, sqlx::Error> {
+) -> sqlx::Result<Option<Gap>> {
     let row = sqlx::query!(
         r#"SELECT anchor.position AS "anchor!",
                   (SELECT t.position FROM projects.tasks t
@@ -134,10 +120,7 @@ pub fn between((lower, upper): Gap) -> Option<f64> {
 /// Renumbers the project's live tasks POSITION_STEP, 2 × POSITION_STEP, ... in their board
 /// order; tasks whose position changes get a new version, as for any other edit. Returns how
 /// many changed.
-pub async fn rebalance(
-    executor: impl PgExecutor<'_>,
-    project_id: ProjectId,
-) -> Result<u64, sqlx::Error> {
+pub async fn rebalance(executor: impl PgExecutor<'_>, project_id: ProjectId) -> sqlx::Result<u64> {
     let result = sqlx::query!(
         r#"UPDATE projects.tasks t
            SET position = renumbered.position, version = t.version + 1
@@ -161,7 +144,7 @@ async fn set_position(
     project_id: ProjectId,
     number: i32,
     position: f64,
-) -> Result<Option<Task>, sqlx::Error> {
+) -> sqlx::Result<Option<Task>> {
     let changes = TaskChanges {
         position: Some(position),
         ..TaskChanges::default()

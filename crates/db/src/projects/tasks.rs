@@ -62,10 +62,7 @@ pub struct NewTask<'a> {
 /// Without a position the task goes last on the board: one [`POSITION_STEP`] past the
 /// project's highest live position. Callers hold the project lock (every task write does), so
 /// two creates cannot read the same maximum.
-pub async fn insert(
-    executor: impl PgExecutor<'_>,
-    task: &NewTask<'_>,
-) -> Result<Task, sqlx::Error> {
+pub async fn insert(executor: impl PgExecutor<'_>, task: &NewTask<'_>) -> sqlx::Result<Task> {
     sqlx::query_as!(
         Task,
         r#"INSERT INTO projects.tasks
@@ -106,7 +103,7 @@ pub async fn find_live(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
     number: i32,
-) -> Result<Option<Task>, sqlx::Error> {
+) -> sqlx::Result<Option<Task>> {
     let any = TaskFilter::default();
     let order = ListOrder::Created(None);
     let mut found = select_live(executor, project_id, Some(number), &any, None, order, 1).await?;
@@ -121,23 +118,22 @@ pub struct TaskFilter<'a> {
     pub assignee_id: Option<UserId>,
 }
 
-/// One page of the project's live tasks in creation order (which is number order); with
-/// `matching`, only those the search text (websearch syntax) matches.
+/// One page of the project's live tasks in `order`, narrowed by `filter` and, with
+/// `matching`, by the search text (websearch syntax).
 pub async fn list(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
     filter: &TaskFilter<'_>,
     matching: Option<&str>,
-    after: Option<Keyset>,
+    order: ListOrder,
     limit: i64,
-) -> Result<Vec<Task>, sqlx::Error> {
-    let order = ListOrder::Created(after);
+) -> sqlx::Result<Vec<Task>> {
     select_live(executor, project_id, None, filter, matching, order, limit).await
 }
 
 /// The order of a listing of live tasks, with where the previous page ended.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum ListOrder {
+pub enum ListOrder {
     /// Creation order (which is number order), after this `(created_at, id)`.
     Created(Option<Keyset>),
     /// Board order (see [`super::task_order`]), after this `(position, number)`.
@@ -154,7 +150,7 @@ pub(super) async fn select_live(
     matching: Option<&str>,
     order: ListOrder,
     limit: i64,
-) -> Result<Vec<Task>, sqlx::Error> {
+) -> sqlx::Result<Vec<Task>> {
     let (board, created_after, board_after) = match order {
         ListOrder::Created(after) => (false, after, None),
         ListOrder::Board(after) => (true, None, after),
@@ -225,7 +221,7 @@ pub async fn search(
     filter: &TaskFilter<'_>,
     after: Option<RankKeyset>,
     limit: i64,
-) -> Result<Vec<RankedTask>, sqlx::Error> {
+) -> sqlx::Result<Vec<RankedTask>> {
     let rows = sqlx::query!(
         r#"SELECT id AS "id: TaskId", project_id AS "project_id: ProjectId",
                   epic_id AS "epic_id: EpicId", number, title, description, status, priority,
@@ -306,7 +302,7 @@ pub async fn update(
     number: i32,
     expected_version: i32,
     changes: &TaskChanges<'_>,
-) -> Result<Option<Task>, sqlx::Error> {
+) -> sqlx::Result<Option<Task>> {
     update_live(
         executor,
         project_id,
@@ -325,7 +321,7 @@ pub(super) async fn update_live(
     number: i32,
     expected_version: Option<i32>,
     changes: &TaskChanges<'_>,
-) -> Result<Option<Task>, sqlx::Error> {
+) -> sqlx::Result<Option<Task>> {
     let (set_epic, epic_id) = patch_parts(&changes.epic_id);
     let (set_assignee, assignee_id) = patch_parts(&changes.assignee_id);
     let (set_due, due_date) = patch_parts(&changes.due_date);
@@ -380,7 +376,7 @@ pub async fn soft_delete(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
     number: i32,
-) -> Result<bool, sqlx::Error> {
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         r#"UPDATE projects.tasks SET deleted_at = now(), version = version + 1
            WHERE project_id = $1 AND number = $2 AND deleted_at IS NULL"#,

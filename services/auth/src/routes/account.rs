@@ -261,7 +261,7 @@ pub async fn login(
     if let Some(hash) = &new_hash {
         // Conditional although the row is locked and checked: no rehash may ever write the
         // old password over a newer one.
-        db::auth::users::rehash_password(&mut *tx, user.id, &user.password_hash, hash).await?;
+        db::auth::users::change_password_hash(&mut *tx, user.id, &user.password_hash, hash).await?;
     }
     if second_factor {
         let challenge = crate::mfa::login::challenge(tx, &state, &user, &client).await?;

@@ -13,7 +13,7 @@ use crate::ids::UserId;
 pub async fn record_successful_login(
     executor: impl PgExecutor<'_>,
     id: UserId,
-) -> Result<Option<User>, sqlx::Error> {
+) -> sqlx::Result<Option<User>> {
     let changes = AccountChanges {
         clear_lockout: true,
         stamp_login: true,
@@ -27,14 +27,11 @@ pub async fn record_successful_login(
 pub async fn lock_for_sign_in(
     executor: impl PgExecutor<'_>,
     id: UserId,
-) -> Result<Option<User>, sqlx::Error> {
+) -> sqlx::Result<Option<User>> {
     // NO KEY UPDATE, as an UPDATE takes: rows that refer to the account may still be added.
-    sqlx::query_as!(
-        User,
-        r#"SELECT id AS "id: UserId", email, username, full_name, password_hash, role,
-                  is_active, is_verified, github_id, avatar_url, last_login_at,
-                  failed_login_attempts, locked_until, created_at, updated_at
-           FROM auth.users
+    query_users!(
+        "SELECT",
+        r#"FROM auth.users
            WHERE id = $1
            FOR NO KEY UPDATE"#,
         id as UserId,
@@ -50,27 +47,10 @@ pub async fn lock_for_sign_in(
 pub async fn record_passwordless_login(
     executor: impl PgExecutor<'_>,
     id: UserId,
-) -> Result<Option<User>, sqlx::Error> {
+) -> sqlx::Result<Option<User>> {
     let changes = AccountChanges {
         stamp_login: true,
         ..AccountChanges::default()
     };
     update(executor, id, &changes).await
-}
-
-/// Replaces the hash a sign-in verified with `rehashed` (same password, current parameters)
-/// only while `verified` is still the account's: a reset that committed while the sign-in
-/// was hashing must not be undone. `false` when it was not (or the account is gone).
-pub async fn rehash_password(
-    executor: impl PgExecutor<'_>,
-    id: UserId,
-    verified: &str,
-    rehashed: &str,
-) -> Result<bool, sqlx::Error> {
-    let changes = AccountChanges {
-        password_hash: Some(rehashed),
-        only_if_password_hash: Some(verified),
-        ..AccountChanges::default()
-    };
-    Ok(update(executor, id, &changes).await?.is_some())
 }

@@ -22,10 +22,7 @@ pub struct DocumentEdit {
 /// The document (without chunk counts), locked until the transaction ends: the edit that
 /// holds it decides against the version it read, and a concurrent edit, re-ingestion or
 /// delete waits for it.
-pub async fn lock(
-    executor: impl PgExecutor<'_>,
-    id: Uuid,
-) -> Result<Option<Document>, sqlx::Error> {
+pub async fn lock(executor: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Document>> {
     query_documents!(
         r#"0::bigint AS "chunk_count!", 0::bigint AS "pending_chunks!"
            FROM memory.documents d
@@ -43,7 +40,7 @@ pub async fn apply(
     executor: impl PgExecutor<'_>,
     id: Uuid,
     edit: &DocumentEdit,
-) -> Result<i32, sqlx::Error> {
+) -> sqlx::Result<i32> {
     sqlx::query_scalar!(
         r#"UPDATE memory.documents
            SET type = $2, path = $3, title = $4, tags = $5, metadata = $6, project_id = $7,

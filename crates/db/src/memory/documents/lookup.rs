@@ -15,7 +15,7 @@ pub async fn find_by_external_id(
     owner_id: Option<Uuid>,
     source: &str,
     external_id: &str,
-) -> Result<Option<Document>, sqlx::Error> {
+) -> sqlx::Result<Option<Document>> {
     query_documents!(
         r#"0::bigint AS "chunk_count!", 0::bigint AS "pending_chunks!"
            FROM memory.documents d
@@ -45,7 +45,7 @@ pub struct DocumentKey {
 pub async fn find_by_keys(
     executor: impl PgExecutor<'_>,
     keys: &[DocumentKey],
-) -> Result<Vec<Document>, sqlx::Error> {
+) -> sqlx::Result<Vec<Document>> {
     let owners = owner_keys(keys.iter().map(|key| key.owner_id));
     let sources: Vec<String> = keys.iter().map(|key| key.source.clone()).collect();
     let external_ids: Vec<String> = keys.iter().map(|key| key.external_id.clone()).collect();
@@ -83,7 +83,7 @@ pub struct ContentKey {
 pub async fn find_by_contents(
     executor: impl PgExecutor<'_>,
     keys: &[ContentKey],
-) -> Result<Vec<Document>, sqlx::Error> {
+) -> sqlx::Result<Vec<Document>> {
     let owners = owner_keys(keys.iter().map(|key| key.owner_id));
     let hashes: Vec<String> = keys.iter().map(|key| key.content_hash.clone()).collect();
     query_documents!(
@@ -118,7 +118,7 @@ pub async fn visible_projects(
     viewer: Uuid,
     viewer_is_admin: bool,
     project_ids: &[Uuid],
-) -> Result<Vec<Uuid>, sqlx::Error> {
+) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(
         r#"SELECT p.id FROM projects.projects p
            WHERE p.id = ANY($1) AND p.deleted_at IS NULL

@@ -6,7 +6,7 @@ use authn::AuthUser;
 use axum::extract::State;
 use db::{
     ids::{EpicId, ProjectId, UserId},
-    projects::{BoardKeyset, RankKeyset, TaskFilter, task_order, tasks},
+    projects::{BoardKeyset, ListOrder, RankKeyset, TaskFilter, tasks},
 };
 use platform::extract::{Json, Path, Query};
 use serde::Deserialize;
@@ -93,14 +93,15 @@ pub async fn list(
         (TaskOrder::Number, search) => {
             let page = PageRequest::parse(limit, cursor)?;
             let fetch = page.fetch_limit();
-            let rows = tasks::list(pool, project_id, &filter, search, page.after, fetch).await?;
+            let order = ListOrder::Created(page.after);
+            let rows = tasks::list(pool, project_id, &filter, search, order, fetch).await?;
             pagination::page(rows, &page, TaskView::from)
         }
         (TaskOrder::Position, search) => {
             let page = KeyedPageRequest::parse(limit, cursor, pagination::decode_board_cursor)?;
             let fetch = page.fetch_limit();
-            let rows =
-                task_order::list(pool, project_id, &filter, search, page.after, fetch).await?;
+            let order = ListOrder::Board(page.after);
+            let rows = tasks::list(pool, project_id, &filter, search, order, fetch).await?;
             let cursor = |task: &db::projects::Task| {
                 pagination::board_cursor(BoardKeyset {
                     position: task.position,
