@@ -135,6 +135,13 @@ pub struct MemoryArgs {
     /// Only the ingestion figures (floors, batch, single documents): no searches.
     #[arg(long)]
     pub ingest_only: bool,
+    /// Seconds each search figure over HTTP runs (the queries are sent in turn).
+    #[arg(long, default_value_t = 5)]
+    pub search_seconds: u64,
+    /// Load generator of the search figures: `wrk` when it is installed, else the built-in
+    /// client (reqwest, in this process, sharing the cores with the service).
+    #[arg(long, value_enum)]
+    pub client: Option<http_load::Client>,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -28,6 +28,7 @@ use vector::{BackendKind, EmbeddedConfig, EmbeddedIndex, VectorConfig};
 use self::floors::stage_floors;
 use crate::MemoryArgs;
 use crate::embed::text;
+use crate::http_load::{self, Client, Load, Requests};
 use crate::load::{Run, post_json, timed};
 use crate::report::{figure, heading, line, ms};
 use crate::scratch::{ScratchDatabase, Served, Tokens, common_config, peak_rss_mib};
@@ -190,16 +191,25 @@ async fn measure(
     // Right after the bulk ingest: PostgreSQL has not been analyzed by hand (the service
     // starts its own ANALYZE in the background) and the index has not been optimized.
     let queries: Vec<String> = (0..args.queries).map(|_| text(&mut rng, 8)).collect();
+    let searches = SearchLoad::new(args, token.clone(), &queries);
     if !args.ingest_only {
-        let fresh =
-            search_over_http(&client, &served, &token, args.concurrency, queries.clone()).await?;
+        line(
+            "search: load generator",
+            format!(
+                "{}, {} connections, {} s each",
+                searches.client.name(),
+                searches.concurrency,
+                searches.duration.as_secs()
+            ),
+        );
+        let fresh = searches.run(&served).await?;
         figure(
             "search_fresh_c100",
             &format!("search right after the bulk ingest, c={}", args.concurrency),
             fresh.per_second(),
             "queries/s",
             None,
-            Some(fresh.latencies.percentiles()),
+            Some(fresh.latencies),
         );
     }
 
@@ -290,8 +300,7 @@ async fn measure(
         alone.summary("queries"),
     );
 
-    let searched =
-        search_over_http(&client, &served, &token, args.concurrency, queries.clone()).await?;
+    let searched = searches.run(&served).await?;
     figure(
         "search_c100",
         &format!(
@@ -301,52 +310,51 @@ async fn measure(
         searched.per_second(),
         "queries/s",
         Some(alone.per_second()),
-        Some(searched.latencies.percentiles()),
+        Some(searched.latencies),
     );
-    gateway::search_through_gateway(
-        &client,
-        &served,
-        &token,
-        args.concurrency,
-        queries,
-        &searched,
-    )
-    .await?;
+    gateway::search_through_gateway(&served, &searches, &searched).await?;
     line("peak RSS", format!("{} MiB", peak_rss_mib()));
     served.stop().await
 }
 
-/// `queries` searched over HTTP at `concurrency`; each must find something.
-async fn search_over_http(
-    client: &reqwest::Client,
-    served: &Served,
-    token: &Arc<String>,
+/// How the search figures are driven: `queries` POSTed in turn for `duration` over
+/// `concurrency` connections, by `client`; each answer must have found something.
+struct SearchLoad {
+    client: Client,
+    token: Arc<String>,
+    /// Request bodies, one per query. Vector mode: its floor is the index alone (the
+    /// default, hybrid, also ranks by PostgreSQL full text, which that floor does not).
+    bodies: Vec<String>,
     concurrency: usize,
-    queries: Vec<String>,
-) -> anyhow::Result<Run> {
-    let url = Arc::new(served.url("/api/memory/search"));
-    timed(concurrency, queries, |_, query| {
-        let (client, url, token) = (client.clone(), url.clone(), token.clone());
-        async move {
-            // Vector mode: its floor is the index alone. (The default, hybrid, also ranks by
-            // PostgreSQL full text, which that floor does not include.)
-            let body = json!({"query": query, "limit": 10, "mode": "vector"});
-            let response =
-                post_json(&client, &url, Some(token.as_str()), &body, StatusCode::OK).await?;
-            // Read to the end and checked, but not built into a tree: the load generator
-            // shares the cores with the service and should cost as little as it can.
-            let answer: SearchAnswer = response.json().await?;
-            anyhow::ensure!(!answer.results.is_empty(), "no hits");
-            Ok(())
-        }
-    })
-    .await
+    duration: Duration,
 }
 
-/// What a search answer must hold: some results (each one skipped over, not decoded).
-#[derive(serde::Deserialize)]
-struct SearchAnswer {
-    results: Vec<serde::de::IgnoredAny>,
+impl SearchLoad {
+    fn new(args: &MemoryArgs, token: Arc<String>, queries: &[String]) -> Self {
+        let bodies = queries
+            .iter()
+            .map(|query| json!({"query": query, "limit": 10, "mode": "vector"}).to_string())
+            .collect();
+        Self {
+            client: args.client.unwrap_or_else(Client::available),
+            token,
+            bodies,
+            concurrency: args.concurrency,
+            duration: Duration::from_secs(args.search_seconds.max(1)),
+        }
+    }
+
+    /// The searches sent to `served`.
+    async fn run(&self, served: &Served) -> anyhow::Result<Load> {
+        let requests = Requests::PostJson {
+            bodies: &self.bodies,
+            // A hit's first field: at least one result came back.
+            expect: r#""results":[{"#,
+        };
+        let url = served.url("/api/memory/search");
+        let (token, c) = (self.token.as_str(), self.concurrency);
+        http_load::drive(self.client, &url, token, requests, c, self.duration).await
+    }
 }
 
 /// `documents` (external id, content) ingested one per request at `concurrency`.

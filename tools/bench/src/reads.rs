@@ -19,7 +19,7 @@ use sqlx::{PgPool, Row, postgres::PgRow};
 use uuid::Uuid;
 
 use crate::ProjectArgs;
-use crate::http_load::{self, Client, Load};
+use crate::http_load::{self, Client, Load, Requests};
 use crate::report::{figure, line};
 use crate::scratch::Served;
 
@@ -58,7 +58,7 @@ pub async fn measure(
     ] {
         let floor_path = format!("/floor{}", path.trim_start_matches("/api"));
         let run = |url: String, connections: usize, duration: Duration| async move {
-            http_load::get(client, &url, token, connections, duration).await
+            http_load::drive(client, &url, token, Requests::Get, connections, duration).await
         };
         let bare = run(floor.url(&floor_path), c, seconds).await?;
         let served = run(service.url(&path), c, seconds).await?;

@@ -2,22 +2,19 @@
 //! gateway, gateway overhead ≤ 10 %"): the gateway's own app, in this process as the service
 //! is, forwards the same searches; its floor is the direct figure of the same run.
 
-use std::sync::Arc;
-
 use url::Url;
 
-use super::search_over_http;
-use crate::load::Run;
+use super::SearchLoad;
+use crate::http_load::Load;
 use crate::report::figure;
 use crate::scratch::{Served, common_config};
 
-pub async fn search_through_gateway(
-    client: &reqwest::Client,
+/// `searches` sent through the gateway to `memory`, beside `direct`, the same searches sent
+/// straight to it.
+pub(super) async fn search_through_gateway(
     memory: &Served,
-    token: &Arc<String>,
-    concurrency: usize,
-    queries: Vec<String>,
-    direct: &Run,
+    searches: &SearchLoad,
+    direct: &Load,
 ) -> anyhow::Result<()> {
     let memory_url = Url::parse(&memory.url("/"))?;
     // Only memory is asked; the other upstreams are never reached.
@@ -26,14 +23,15 @@ pub async fn search_through_gateway(
     let app =
         gateway::app(&settings, &common_config()).map_err(|error| anyhow::anyhow!("{error}"))?;
     let gateway = Served::start(app).await?;
-    let through = search_over_http(client, &gateway, token, concurrency, queries).await?;
+    let through = searches.run(&gateway).await?;
+    let concurrency = searches.concurrency;
     figure(
         &format!("search_c{concurrency}_gateway"),
         &format!("the same searches through the gateway vs straight to memory, c={concurrency}"),
         through.per_second(),
         "queries/s",
         Some(direct.per_second()),
-        Some(through.latencies.percentiles()),
+        Some(through.latencies),
     );
     gateway.stop().await
 }
