@@ -161,9 +161,10 @@ fn render(figures: &[Figure], machine: &Machine) -> String {
         );
     }
     page.push_str(
-        "\nHTTP read figures (`reads_*`) are driven by `wrk` when it is installed (else by \
-         the built-in reqwest client; the `reads: load generator` line of `bench project` \
-         says which), and each floor by the same generator with the same connections.\n\n\
+        "\nHTTP read and search figures (`reads_*`, `search_*`) are driven by `wrk` when it \
+         is installed (else by the built-in reqwest client; the `load generator` lines of \
+         `bench project` and `bench memory` say which); a read floor by the same generator \
+         with the same connections.\n\n\
          ## Commands\n\n```sh\njust bench    # all of the below, then `bench report`\n",
     );
     let mut commands: Vec<&str> = Vec::new();
