@@ -127,6 +127,8 @@ unexpected = 0
 sent = 0
 request = function()
   sent = sent + 1
+  -- Threads start a prime apart in the list, so that they do not send the same bodies
+  -- in step.
   local body = bodies[((offset or 0) * 7919 + sent) % #bodies + 1]
   return wrk.format(nil, nil, nil, body)
 end

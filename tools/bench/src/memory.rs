@@ -348,7 +348,7 @@ impl SearchLoad {
     async fn run(&self, served: &Served) -> anyhow::Result<Load> {
         let requests = Requests::PostJson {
             bodies: &self.bodies,
-            // A hit's first field: at least one result came back.
+            // The results array opens with a hit: the search found something.
             expect: r#""results":[{"#,
         };
         let url = served.url("/api/memory/search");
