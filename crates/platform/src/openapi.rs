@@ -63,6 +63,11 @@ pub struct ApiErrorDetail {
     pub message: String,
 }
 
+/// The 401 every endpoint behind a bearer token can answer, described once for all services.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 401, description = "missing, invalid or expired token")]
+pub struct Unauthenticated(pub ApiErrorBody);
+
 /// Declares the `bearer` security scheme: EdDSA access tokens from the auth service.
 pub struct BearerAuth;
 

@@ -88,9 +88,7 @@ pub mod documented {
     use platform::openapi::ApiErrorBody;
     use utoipa::IntoResponses;
 
-    #[derive(IntoResponses)]
-    #[response(status = 401, description = "missing, invalid or expired token")]
-    pub struct Unauthenticated(pub ApiErrorBody);
+    pub use platform::openapi::Unauthenticated;
 
     #[derive(IntoResponses)]
     #[response(status = 403, description = "shared documents are managed by admins")]

@@ -109,3 +109,31 @@ impl From<std::io::Error> for ApiError {
         ApiError::Internal(format!("file storage: {error}"))
     }
 }
+
+/// The failures many endpoints document alike in the OpenAPI spec, one type per answer, so a
+/// handler's `#[utoipa::path(responses(...))]` names the ones it can give and each
+/// description is written once (an answer particular to one endpoint stays with it).
+pub mod documented {
+    use platform::openapi::ApiErrorBody;
+    pub use platform::openapi::Unauthenticated;
+    use utoipa::IntoResponses;
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 404,
+        description = "not_found: no such project (or not yours)"
+    )]
+    pub struct ProjectNotFound(pub ApiErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 403, description = "admins may not change others' projects")]
+    pub struct AdminsMayNotChange(pub ApiErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 409, description = "version_conflict")]
+    pub struct VersionConflict(pub ApiErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 422, description = "invalid input")]
+    pub struct InvalidInput(pub ApiErrorBody);
+}

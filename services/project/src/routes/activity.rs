@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::error::documented::{ProjectNotFound, Unauthenticated};
 use crate::{
     access::readable,
     error::ApiError,
@@ -66,7 +67,7 @@ pub struct ActivityQuery {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/activity", tag = "activity", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ActivityQuery), responses((status = 200, body = Page<ActivityView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/activity", tag = "activity", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ActivityQuery), responses((status = 200, body = Page<ActivityView>), ProjectNotFound, Unauthenticated))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,

@@ -16,6 +16,9 @@ use serde_json::json;
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::error::documented::{
+    AdminsMayNotChange, InvalidInput, ProjectNotFound, Unauthenticated, VersionConflict,
+};
 use crate::{
     access::{self, Change, readable},
     error::ApiError,
@@ -105,7 +108,7 @@ fn title(value: &str) -> Result<String, ApiError> {
     validate::text(value, "title", "invalid_title", TITLE_MAX)
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = NewEpicInput, responses((status = 201, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = NewEpicInput, responses((status = 201, body = EpicView), ProjectNotFound, AdminsMayNotChange, InvalidInput, Unauthenticated))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -133,7 +136,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(epic.into())))
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, description = "every live epic in board order, as one page", body = Page<EpicView>), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/epics", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, description = "every live epic in board order, as one page", body = Page<EpicView>), ProjectNotFound, Unauthenticated))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -144,7 +147,7 @@ pub async fn list(
     Ok(Json(Page::whole(epics.into_iter().map(EpicView::from))))
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), responses((status = 200, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), responses((status = 200, body = EpicView), ProjectNotFound, Unauthenticated))]
 pub async fn show(
     State(state): State<AppState>,
     user: AuthUser,
@@ -180,7 +183,7 @@ pub struct EpicUpdate {
     pub target_date: Option<Option<NaiveDate>>,
 }
 
-#[utoipa::path(patch, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), request_body = EpicUpdate, responses((status = 200, body = EpicView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_version: a version below 1; invalid_body, invalid_text or a field's own code", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(patch, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), request_body = EpicUpdate, responses((status = 200, body = EpicView), ProjectNotFound, AdminsMayNotChange, VersionConflict, (status = 422, description = "invalid_version: a version below 1; invalid_body, invalid_text or a field's own code", body = platform::openapi::ApiErrorBody), Unauthenticated))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -222,7 +225,7 @@ pub async fn update(
     Ok(Json(epic.into()))
 }
 
-#[utoipa::path(delete, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), responses((status = 204, description = "soft-deleted; its tasks lose their epic"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/projects/{project_id}/epics/{epic_id}", tag = "epics", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("epic_id" = Uuid, Path)), responses((status = 204, description = "soft-deleted; its tasks lose their epic"), ProjectNotFound, AdminsMayNotChange, Unauthenticated))]
 /// Soft-deletes the epic; its tasks stay in the project without an epic.
 pub async fn remove(
     State(state): State<AppState>,

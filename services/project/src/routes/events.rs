@@ -26,6 +26,7 @@ use utoipa::OpenApi;
 use uuid::Uuid;
 
 use super::activity::ActivityView;
+use crate::error::documented::{ProjectNotFound, Unauthenticated};
 use crate::{access::readable, error::ApiError, events::WakeUp, state::AppState};
 
 /// How often an idle stream sends a comment, so proxies keep the connection open.
@@ -46,7 +47,7 @@ pub fn router() -> Router<AppState> {
 )]
 pub struct Api;
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/events", tag = "events", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("Last-Event-ID" = Option<Uuid>, Header, description = "The id of the last event received: the stream resumes after it")), responses((status = 200, content_type = "text/event-stream", description = "One event per committed change: `event: <action>` (e.g. `task.created`), `id: <activity id>`, `data: <ActivityView JSON>`; a comment every 15 s keeps the connection open"), (status = 400, description = "invalid_last_event_id: not an event of this project", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/events", tag = "events", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("Last-Event-ID" = Option<Uuid>, Header, description = "The id of the last event received: the stream resumes after it")), responses((status = 200, content_type = "text/event-stream", description = "One event per committed change: `event: <action>` (e.g. `task.created`), `id: <activity id>`, `data: <ActivityView JSON>`; a comment every 15 s keeps the connection open"), (status = 400, description = "invalid_last_event_id: not an event of this project", body = platform::openapi::ApiErrorBody), ProjectNotFound, Unauthenticated))]
 pub async fn stream(
     State(state): State<AppState>,
     user: AuthUser,

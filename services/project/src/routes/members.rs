@@ -29,6 +29,7 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use super::projects::ProjectView;
+use crate::error::documented::{ProjectNotFound, Unauthenticated};
 use crate::{
     access::{Change, ProjectRole, caller, reading},
     error::ApiError,
@@ -97,7 +98,7 @@ impl From<Member> for MemberView {
     }
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/members", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = Page<MemberView>, description = "The owner first, then members in the order they joined; one page"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/members", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = Page<MemberView>, description = "The owner first, then members in the order they joined; one page"), ProjectNotFound, Unauthenticated))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -126,7 +127,7 @@ pub struct RoleInput {
     pub role: MemberRole,
 }
 
-#[utoipa::path(put, path = "/api/projects/{project_id}/members/{user_id}", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("user_id" = Uuid, Path, description = "The account to add or change")), request_body = RoleInput, responses((status = 201, body = MemberView, description = "added"), (status = 200, body = MemberView, description = "role changed (or already that role)"), (status = 403, description = "forbidden: maintainers manage viewers and editors, only the owner manages maintainers; or email_unverified: adding a member needs a verified email", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours), or no such account", body = platform::openapi::ApiErrorBody), (status = 422, description = "owner_is_implicit: the owner's role comes with ownership", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(put, path = "/api/projects/{project_id}/members/{user_id}", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("user_id" = Uuid, Path, description = "The account to add or change")), request_body = RoleInput, responses((status = 201, body = MemberView, description = "added"), (status = 200, body = MemberView, description = "role changed (or already that role)"), (status = 403, description = "forbidden: maintainers manage viewers and editors, only the owner manages maintainers; or email_unverified: adding a member needs a verified email", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours), or no such account", body = platform::openapi::ApiErrorBody), (status = 422, description = "owner_is_implicit: the owner's role comes with ownership", body = platform::openapi::ApiErrorBody), Unauthenticated))]
 /// Adds a member or changes a member's role.
 pub async fn set_role(
     State(state): State<AppState>,
@@ -181,7 +182,7 @@ pub async fn set_role(
     }
 }
 
-#[utoipa::path(delete, path = "/api/projects/{project_id}/members/{user_id}", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("user_id" = Uuid, Path, description = "The member; anyone may remove themself")), responses((status = 204, description = "removed; their tasks in the project are unassigned"), (status = 403, description = "forbidden: maintainers remove viewers and editors, only the owner removes maintainers", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours), or not a member", body = platform::openapi::ApiErrorBody), (status = 422, description = "owner_is_implicit: the owner cannot be removed; transfer the project first", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/projects/{project_id}/members/{user_id}", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("user_id" = Uuid, Path, description = "The member; anyone may remove themself")), responses((status = 204, description = "removed; their tasks in the project are unassigned"), (status = 403, description = "forbidden: maintainers remove viewers and editors, only the owner removes maintainers", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours), or not a member", body = platform::openapi::ApiErrorBody), (status = 422, description = "owner_is_implicit: the owner cannot be removed; transfer the project first", body = platform::openapi::ApiErrorBody), Unauthenticated))]
 /// Ends a membership and unassigns the member's tasks, in one transaction.
 pub async fn remove(
     State(state): State<AppState>,
@@ -218,7 +219,7 @@ pub struct TransferInput {
     pub user_id: Uuid,
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/transfer", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = TransferInput, responses((status = 200, body = ProjectView, description = "transferred; the former owner stays as a maintainer"), (status = 403, description = "forbidden: only the owner transfers; step_up_required: an owner with a second factor needs an aal2 token (POST /api/auth/step-up); or email_unverified: the owner's email is not verified", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 409, description = "slug_taken: the new owner already has a project with this slug", body = platform::openapi::ApiErrorBody), (status = 422, description = "not_a_maintainer: ownership goes only to a maintainer; account_inactive: nor to a deactivated account", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/transfer", tag = "members", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = TransferInput, responses((status = 200, body = ProjectView, description = "transferred; the former owner stays as a maintainer"), (status = 403, description = "forbidden: only the owner transfers; step_up_required: an owner with a second factor needs an aal2 token (POST /api/auth/step-up); or email_unverified: the owner's email is not verified", body = platform::openapi::ApiErrorBody), ProjectNotFound, (status = 409, description = "slug_taken: the new owner already has a project with this slug", body = platform::openapi::ApiErrorBody), (status = 422, description = "not_a_maintainer: ownership goes only to a maintainer; account_inactive: nor to a deactivated account", body = platform::openapi::ApiErrorBody), Unauthenticated))]
 /// Hands the project to one of its maintainers; the former owner stays as a maintainer.
 pub async fn transfer(
     State(state): State<AppState>,

@@ -13,6 +13,7 @@ use serde_json::json;
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::error::documented::{InvalidInput, ProjectNotFound, Unauthenticated, VersionConflict};
 use crate::{
     access::{self, Change, ProjectRole, caller, reading},
     error::ApiError,
@@ -95,7 +96,7 @@ pub struct NewProjectInput {
     pub slug: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/projects", tag = "projects", security(("bearer" = [])), request_body = NewProjectInput, responses((status = 201, body = ProjectView), (status = 409, description = "slug_taken", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects", tag = "projects", security(("bearer" = [])), request_body = NewProjectInput, responses((status = 201, body = ProjectView), (status = 409, description = "slug_taken", body = platform::openapi::ApiErrorBody), InvalidInput, Unauthenticated))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -150,7 +151,7 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/projects", tag = "projects", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page<ProjectView>), (status = 400, description = "invalid_cursor, invalid_limit", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects", tag = "projects", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page<ProjectView>), (status = 400, description = "invalid_cursor, invalid_limit", body = platform::openapi::ApiErrorBody), Unauthenticated))]
 /// The projects the caller owns or is a member of, newest first, each with the caller's
 /// role (admins too: they open others' by id).
 pub async fn list(
@@ -190,7 +191,7 @@ pub async fn list(
     })))
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 200, body = ProjectView), ProjectNotFound, Unauthenticated))]
 pub async fn show(
     State(state): State<AppState>,
     user: AuthUser,
@@ -217,7 +218,7 @@ pub struct ProjectUpdate {
     pub status: Option<ProjectStatus>,
 }
 
-#[utoipa::path(patch, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = ProjectUpdate, responses((status = 200, body = ProjectView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "forbidden: settings need a maintainer or the owner (admins who are not members only read)", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_version: a version below 1; invalid_body, invalid_text or a field's own code", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(patch, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = ProjectUpdate, responses((status = 200, body = ProjectView), ProjectNotFound, (status = 403, description = "forbidden: settings need a maintainer or the owner (admins who are not members only read)", body = platform::openapi::ApiErrorBody), VersionConflict, (status = 422, description = "invalid_version: a version below 1; invalid_body, invalid_text or a field's own code", body = platform::openapi::ApiErrorBody), Unauthenticated))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -260,7 +261,7 @@ pub async fn update(
     Ok(Json(ProjectView::new(updated, role)))
 }
 
-#[utoipa::path(delete, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 204, description = "soft-deleted; files removed"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "forbidden: only the owner deletes a project; or step_up_required: an owner with a second factor needs an aal2 token (POST /api/auth/step-up)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/projects/{project_id}", tag = "projects", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), responses((status = 204, description = "soft-deleted; files removed"), ProjectNotFound, (status = 403, description = "forbidden: only the owner deletes a project; or step_up_required: an owner with a second factor needs an aal2 token (POST /api/auth/step-up)", body = platform::openapi::ApiErrorBody), Unauthenticated))]
 /// Soft-deletes the project (its slug becomes free; epics, tasks and activity stay in the
 /// database, unreachable) and removes its files: rows in the transaction, bytes after commit.
 pub async fn remove(

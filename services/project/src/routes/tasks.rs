@@ -24,6 +24,9 @@ use serde_json::json;
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::error::documented::{
+    AdminsMayNotChange, InvalidInput, ProjectNotFound, Unauthenticated, VersionConflict,
+};
 use crate::{
     access::{self, Change, caller, readable},
     error::ApiError,
@@ -210,7 +213,7 @@ async fn check_epic(
         .ok_or_else(|| ApiError::validation("unknown_epic", "no such epic in this project"))
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/tasks", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = NewTaskInput, responses((status = 201, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/tasks", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = NewTaskInput, responses((status = 201, body = TaskView), ProjectNotFound, AdminsMayNotChange, InvalidInput, Unauthenticated))]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -252,7 +255,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(task.into())))
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 200, body = TaskView), ProjectNotFound, Unauthenticated))]
 pub async fn show(
     State(state): State<AppState>,
     user: AuthUser,
@@ -298,7 +301,7 @@ pub struct TaskUpdate {
     pub estimate: Option<Option<i32>>,
 }
 
-#[utoipa::path(patch, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), request_body = TaskUpdate, responses((status = 200, body = TaskView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 409, description = "version_conflict", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_version: a version below 1; invalid_body, invalid_text or a field's own code", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(patch, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), request_body = TaskUpdate, responses((status = 200, body = TaskView), ProjectNotFound, AdminsMayNotChange, VersionConflict, (status = 422, description = "invalid_version: a version below 1; invalid_body, invalid_text or a field's own code", body = platform::openapi::ApiErrorBody), Unauthenticated))]
 pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
@@ -367,7 +370,7 @@ fn change_details(before: &Task, after: &Task, changes: &TaskChanges<'_>) -> ser
     details
 }
 
-#[utoipa::path(delete, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 204, description = "soft-deleted; the number is not reused"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/projects/{project_id}/tasks/{number}", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path)), responses((status = 204, description = "soft-deleted; the number is not reused"), ProjectNotFound, AdminsMayNotChange, Unauthenticated))]
 /// Soft-deletes the task; its number is not handed out again.
 pub async fn remove(
     State(state): State<AppState>,

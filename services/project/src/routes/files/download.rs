@@ -26,6 +26,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::{DEFAULT_CONTENT_TYPE, FileAt, file_path};
+use crate::error::documented::Unauthenticated;
 use crate::{access::readable, error::ApiError, state::AppState, validate};
 
 const FILE_VERSION: HeaderName = HeaderName::from_static("x-file-version");
@@ -72,7 +73,7 @@ pub struct DownloadQuery {
         (status = 416, description = "range_not_satisfiable: the range starts at or beyond the end", body = platform::openapi::ApiErrorBody, headers(
             ("Content-Range" = String, description = "`bytes */size`")
         )),
-        (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)
+        Unauthenticated
     )
 )]
 /// The bytes, as an attachment with `nosniff`: uploaded HTML must not run as our origin.

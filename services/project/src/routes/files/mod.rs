@@ -33,6 +33,7 @@ use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use self::file_path::file_path;
+use crate::error::documented::{AdminsMayNotChange, ProjectNotFound, Unauthenticated};
 use crate::{
     access::{Change, readable},
     error::{ApiError, MEDIA_TYPE_RULE},
@@ -193,7 +194,7 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ListQuery), responses((status = 200, description = "the latest version of every file by path, or every version of `path` newest first: a page when `limit` or `cursor` is sent, else all as one page", body = Page<FileView>), (status = 400, description = "invalid_query, invalid_limit, invalid_cursor", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_file_path; invalid_text", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ListQuery), responses((status = 200, description = "the latest version of every file by path, or every version of `path` newest first: a page when `limit` or `cursor` is sent, else all as one page", body = Page<FileView>), (status = 400, description = "invalid_query, invalid_limit, invalid_cursor", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_file_path; invalid_text", body = platform::openapi::ApiErrorBody), ProjectNotFound, Unauthenticated))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -231,7 +232,7 @@ pub async fn list(
     )))
 }
 
-#[utoipa::path(delete, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), responses((status = 204, description = "every version removed, bytes included"), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), responses((status = 204, description = "every version removed, bytes included"), ProjectNotFound, AdminsMayNotChange, Unauthenticated))]
 /// Deletes every version of the path: rows in the transaction, bytes after commit (only
 /// bytes no other row still references).
 pub async fn remove(

@@ -15,6 +15,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{FileView, file_path};
+use crate::error::documented::{AdminsMayNotChange, Unauthenticated};
 use crate::{
     access::{Change, caller},
     error::ApiError,
@@ -40,7 +41,7 @@ pub struct RestoreInput {
     pub version: i32,
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/restore-file", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = RestoreInput, responses((status = 201, description = "the new latest version, with the restored version's bytes, size, SHA-256 and media type", body = FileView), (status = 404, description = "not_found: no such project (or not yours), path or version", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_file_path, invalid_version, invalid_body", body = platform::openapi::ApiErrorBody), (status = 400, description = "malformed_json", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/restore-file", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body = RestoreInput, responses((status = 201, description = "the new latest version, with the restored version's bytes, size, SHA-256 and media type", body = FileView), (status = 404, description = "not_found: no such project (or not yours), path or version", body = platform::openapi::ApiErrorBody), AdminsMayNotChange, (status = 422, description = "invalid_file_path, invalid_version, invalid_body", body = platform::openapi::ApiErrorBody), (status = 400, description = "malformed_json", body = platform::openapi::ApiErrorBody), Unauthenticated))]
 /// One transaction under the project's lock: read the old version, add the new one, record
 /// `file.restored`. No bytes move, so there is nothing to clean up if it fails.
 pub async fn restore(

@@ -22,6 +22,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{FileAt, FileView, file_path, file_path::FILE_PATH_MAX_BYTES, mime_type};
+use crate::error::documented::{
+    AdminsMayNotChange, InvalidInput, ProjectNotFound, Unauthenticated,
+};
 use crate::{
     access::{self, Change, caller},
     error::ApiError,
@@ -48,7 +51,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
-#[utoipa::path(put, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream", description = "The file (may be empty: a zero-byte file); its Content-Type is kept"), responses((status = 201, body = FileView), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: over 10 MiB; storage_quota_exceeded: the project's stored files (every version) would pass PROJECT_STORAGE_QUOTA_BYTES", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_content_encoding: a Content-Encoding other than identity", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid input", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(put, path = "/api/projects/{project_id}/files/{path}", tag = "files", security(("bearer" = [])), params(FileAt), request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream", description = "The file (may be empty: a zero-byte file); its Content-Type is kept"), responses((status = 201, body = FileView), ProjectNotFound, AdminsMayNotChange, (status = 413, description = "payload_too_large: over 10 MiB; storage_quota_exceeded: the project's stored files (every version) would pass PROJECT_STORAGE_QUOTA_BYTES", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_content_encoding: a Content-Encoding other than identity", body = platform::openapi::ApiErrorBody), InvalidInput, Unauthenticated))]
 /// Stores the bytes first (visible under their key only once whole and durable), then
 /// commits the row; if the database refuses, the bytes are removed again. A crash in between
 /// leaves unreferenced bytes, never a row without bytes.
@@ -104,7 +107,7 @@ pub struct FileForm {
     path: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body(content = FileForm, content_type = "multipart/form-data", description = "One `file` part, optionally a `path` field; other fields (a submit button's name, say) are read past"), responses((status = 201, body = FileView), (status = 400, description = "malformed_multipart, upload_interrupted", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 413, description = "payload_too_large: a file over 10 MiB (or a form over 10 MiB + 64 KiB); storage_quota_exceeded: the project's stored files (every version) would pass PROJECT_STORAGE_QUOTA_BYTES", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_media_type: not multipart/form-data; unsupported_content_encoding: a Content-Encoding other than identity", body = platform::openapi::ApiErrorBody), (status = 422, description = "missing_file, duplicate_field, invalid_file_path, invalid_content_type", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/files", tag = "files", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id")), request_body(content = FileForm, content_type = "multipart/form-data", description = "One `file` part, optionally a `path` field; other fields (a submit button's name, say) are read past"), responses((status = 201, body = FileView), (status = 400, description = "malformed_multipart, upload_interrupted", body = platform::openapi::ApiErrorBody), ProjectNotFound, AdminsMayNotChange, (status = 413, description = "payload_too_large: a file over 10 MiB (or a form over 10 MiB + 64 KiB); storage_quota_exceeded: the project's stored files (every version) would pass PROJECT_STORAGE_QUOTA_BYTES", body = platform::openapi::ApiErrorBody), (status = 415, description = "unsupported_media_type: not multipart/form-data; unsupported_content_encoding: a Content-Encoding other than identity", body = platform::openapi::ApiErrorBody), (status = 422, description = "missing_file, duplicate_field, invalid_file_path, invalid_content_type", body = platform::openapi::ApiErrorBody), Unauthenticated))]
 /// The form twin of `PUT .../files/{path}`, for browsers: the same limit, checks and
 /// answer. The file part streams to the store as it arrives; it is removed again if the rest of
 /// the form turns out wrong.

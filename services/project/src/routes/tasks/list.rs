@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{TaskStatus, TaskView};
+use crate::error::documented::{ProjectNotFound, Unauthenticated};
 use crate::{
     access::readable,
     error::ApiError,
@@ -67,7 +68,7 @@ pub struct TaskQuery {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/projects/{project_id}/tasks", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), TaskQuery), responses((status = 200, body = Page<TaskView>), (status = 400, description = "invalid_query, invalid_limit, or invalid_cursor (also a cursor of another order or another q)", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_q: blank or over 200 characters; invalid_order: order=rank without q; invalid_text: a parameter holds a NUL character", body = platform::openapi::ApiErrorBody), (status = 404, description = "not_found: no such project (or not yours)", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/projects/{project_id}/tasks", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), TaskQuery), responses((status = 200, body = Page<TaskView>), (status = 400, description = "invalid_query, invalid_limit, or invalid_cursor (also a cursor of another order or another q)", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_q: blank or over 200 characters; invalid_order: order=rank without q; invalid_text: a parameter holds a NUL character", body = platform::openapi::ApiErrorBody), ProjectNotFound, Unauthenticated))]
 /// Live tasks in number order, board order or search rank, filtered by every parameter given.
 pub async fn list(
     State(state): State<AppState>,

@@ -18,6 +18,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::TaskView;
+use crate::error::documented::{AdminsMayNotChange, Unauthenticated};
 use crate::{access::Change, error::ApiError, state::AppState};
 
 /// Where to put the task: exactly one of `before` and `after`, naming another live task of
@@ -56,7 +57,7 @@ impl TaskMove {
     }
 }
 
-#[utoipa::path(post, path = "/api/projects/{project_id}/tasks/{number}/move", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path, description = "The task to move")), request_body = TaskMove, responses((status = 200, description = "the moved task, with its new position and version", body = TaskView), (status = 404, description = "not_found: no such project (or not yours), or no such task", body = platform::openapi::ApiErrorBody), (status = 403, description = "admins may not change others' projects", body = platform::openapi::ApiErrorBody), (status = 422, description = "invalid_move: not exactly one of before and after, or the task itself; unknown_task: no such live task in this project; invalid_body: another field, or not a whole number; invalid_text", body = platform::openapi::ApiErrorBody), (status = 401, description = "missing, invalid or expired token", body = platform::openapi::ApiErrorBody)))]
+#[utoipa::path(post, path = "/api/projects/{project_id}/tasks/{number}/move", tag = "tasks", security(("bearer" = [])), params(("project_id" = Uuid, Path, description = "Project id"), ("number" = i32, Path, description = "The task to move")), request_body = TaskMove, responses((status = 200, description = "the moved task, with its new position and version", body = TaskView), (status = 404, description = "not_found: no such project (or not yours), or no such task", body = platform::openapi::ApiErrorBody), AdminsMayNotChange, (status = 422, description = "invalid_move: not exactly one of before and after, or the task itself; unknown_task: no such live task in this project; invalid_body: another field, or not a whole number; invalid_text", body = platform::openapi::ApiErrorBody), Unauthenticated))]
 /// Moves the task right before or after another one in the board order; its version goes up
 /// and the feed gets a `task.moved` entry.
 pub async fn move_task(
