@@ -58,6 +58,13 @@ impl Load {
     pub fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
+
+    /// The fastest of `loads`, with its own percentiles (wrk keeps no samples to merge).
+    pub fn best_of(loads: Vec<Load>) -> Option<Load> {
+        loads
+            .into_iter()
+            .max_by(|a, b| a.per_second().total_cmp(&b.per_second()))
+    }
 }
 
 /// What every connection sends.

@@ -87,6 +87,47 @@ where
     })
 }
 
+/// A closed loop for `duration`: `concurrency` workers, each starting its next piece of
+/// `work` as soon as the last one is done, on `items` in turn (round and round). Time-bound
+/// like the HTTP figures it stands beside, so a floor is not a sub-second sample of a noisy
+/// machine.
+pub async fn for_duration<T, F, Fut>(
+    concurrency: usize,
+    items: &[T],
+    duration: Duration,
+    work: F,
+) -> anyhow::Result<Run>
+where
+    F: Fn(&T) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    anyhow::ensure!(!items.is_empty(), "nothing to work on");
+    let next = std::cell::Cell::new(0usize);
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers = (0..concurrency.max(1)).map(|_| async {
+        let mut latencies = Vec::new();
+        while Instant::now() < deadline {
+            let n = next.replace(next.get() + 1);
+            let sent = Instant::now();
+            work(&items[n % items.len()]).await?;
+            latencies.push(sent.elapsed());
+        }
+        anyhow::Ok(latencies)
+    });
+    let latencies: Vec<Duration> = futures::future::try_join_all(workers)
+        .await
+        .context("a request failed")?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(Run {
+        count: latencies.len(),
+        elapsed: started.elapsed(),
+        latencies: Latencies::new(latencies),
+    })
+}
+
 /// POSTs `body` as JSON, with `token` as bearer when given; an answer other than `expected`
 /// is an error naming the URL, the status and the answer's body.
 pub async fn post_json(

@@ -10,6 +10,8 @@
 //! - search right after the bulk ingest (no manual ANALYZE, index not optimized), and search
 //!   on the optimized index vs. the vector index alone answering the same (pre-embedded)
 //!   queries at the same concurrency (no HTTP, no query embedding, no PostgreSQL join).
+//!   The floor, the direct figure and the gateway's take turns for a few rounds and each
+//!   keeps its best, so that a slow stretch of the machine does not fall on one of them only.
 //!
 //! The service is built as `build` builds it, from its settings, and reaches the index the way
 //! it does in compose: over Qdrant's gRPC API, here served by `qdrant-edge-server` from an
@@ -18,6 +20,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use memory::{AppState, config::Settings};
 use qdrant_edge_server::RunningServer;
 use reqwest::StatusCode;
@@ -26,21 +29,25 @@ use tempfile::TempDir;
 use vector::{BackendKind, EmbeddedConfig, EmbeddedIndex, VectorConfig};
 
 use self::floors::stage_floors;
+use self::search::{IndexAlone, SearchLoad};
 use crate::MemoryArgs;
 use crate::embed::text;
-use crate::http_load::{self, Client, Load, Requests};
+use crate::http_load::Load;
 use crate::load::{Run, post_json, timed};
 use crate::report::{figure, heading, line, ms};
 use crate::scratch::{ScratchDatabase, Served, Tokens, common_config, peak_rss_mib};
 
 mod floors;
 mod gateway;
+mod search;
 mod stall;
 
 /// Documents per `/documents/batch` request (and per transaction of the insert floor).
 const BATCH_DOCUMENTS: usize = 500;
 /// Batch requests in flight.
 const BATCH_CONCURRENCY: usize = 2;
+/// Rounds of the search figures (each `--search-seconds` long, floor and figures in turn).
+const SEARCH_ROUNDS: usize = 3;
 /// The single-document figure ingests this fraction (1/n) of the documents.
 const SINGLE_SHARE: usize = 5;
 
@@ -196,7 +203,8 @@ async fn measure(
         line(
             "search: load generator",
             format!(
-                "{}, {} connections, {} s each",
+                "{}, {} connections, {} s a round, best of {SEARCH_ROUNDS} rounds (the fresh \
+                 search: one)",
                 searches.client.name(),
                 searches.concurrency,
                 searches.duration.as_secs()
@@ -273,88 +281,43 @@ async fn measure(
     );
 
     let vectors = embedder.embed(&queries).await?;
-    let collection = Arc::new(collection);
-    let alone = timed(args.concurrency, vectors, |_, vector| {
-        let (index, collection) = (index.clone(), collection.clone());
-        async move {
-            // The filter every search of the service carries: the user's and shared documents.
-            let mut request = vector::SearchRequest::new(vector, 10);
-            request.filter = Some(vector::Filter::must(vector::Condition::keyword_any(
-                "owner",
-                [
-                    user_id.to_string(),
-                    memory::indexing::SHARED_OWNER.to_owned(),
-                ],
-            )));
-            request.with_payload = false;
-            index.search(&collection, &request).await?;
-            Ok(())
-        }
-    })
-    .await?;
+    let alone = IndexAlone::new(index, collection, user_id, vectors);
+    let gateway = gateway::start(&served).await?;
+    // Rounds alternate the floor, the direct figure and the gateway's, and each keeps its
+    // best round: this machine's speed drifts (its neighbours take cores away for seconds at
+    // a time), and a floor measured in a fast stretch beside a figure measured in a slow one
+    // would say more about the neighbours than about the service.
+    let (mut floors, mut direct, mut through) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..SEARCH_ROUNDS {
+        floors.push(alone.run(searches.concurrency, searches.duration).await?);
+        direct.push(searches.run(&served).await?);
+        through.push(searches.run(&gateway).await?);
+    }
+    let floor = Run::best_of(floors).context("a round of the floor")?;
+    let direct = Load::best_of(direct).context("a round of searches")?;
+    let through = Load::best_of(through).context("a round of searches through the gateway")?;
     line(
         &format!(
             "floor: index search alone (owner filter), c={}",
             args.concurrency
         ),
-        alone.summary("queries"),
+        floor.summary("queries"),
     );
-
-    let searched = searches.run(&served).await?;
     figure(
         "search_c100",
         &format!(
             "search over HTTP (embed + index + join), c={}",
             args.concurrency
         ),
-        searched.per_second(),
+        direct.per_second(),
         "queries/s",
-        Some(alone.per_second()),
-        Some(searched.latencies),
+        Some(floor.per_second()),
+        Some(direct.latencies),
     );
-    gateway::search_through_gateway(&served, &searches, &searched).await?;
+    gateway::figure(&through, &direct, args.concurrency);
+    gateway.stop().await?;
     line("peak RSS", format!("{} MiB", peak_rss_mib()));
     served.stop().await
-}
-
-/// How the search figures are driven: `queries` POSTed in turn for `duration` over
-/// `concurrency` connections, by `client`; each answer must have found something.
-struct SearchLoad {
-    client: Client,
-    token: Arc<String>,
-    /// Request bodies, one per query. Vector mode: its floor is the index alone (the
-    /// default, hybrid, also ranks by PostgreSQL full text, which that floor does not).
-    bodies: Vec<String>,
-    concurrency: usize,
-    duration: Duration,
-}
-
-impl SearchLoad {
-    fn new(args: &MemoryArgs, token: Arc<String>, queries: &[String]) -> Self {
-        let bodies = queries
-            .iter()
-            .map(|query| json!({"query": query, "limit": 10, "mode": "vector"}).to_string())
-            .collect();
-        Self {
-            client: args.client.unwrap_or_else(Client::available),
-            token,
-            bodies,
-            concurrency: args.concurrency,
-            duration: Duration::from_secs(args.search_seconds.max(1)),
-        }
-    }
-
-    /// The searches sent to `served`.
-    async fn run(&self, served: &Served) -> anyhow::Result<Load> {
-        let requests = Requests::PostJson {
-            bodies: &self.bodies,
-            // The results array opens with a hit: the search found something.
-            expect: r#""results":[{"#,
-        };
-        let url = served.url("/api/memory/search");
-        let (token, c) = (self.token.as_str(), self.concurrency);
-        http_load::drive(self.client, &url, token, requests, c, self.duration).await
-    }
 }
 
 /// `documents` (external id, content) ingested one per request at `concurrency`.

@@ -4,28 +4,24 @@
 
 use url::Url;
 
-use super::SearchLoad;
 use crate::http_load::Load;
-use crate::report::figure;
 use crate::scratch::{Served, common_config};
 
-/// `searches` sent through the gateway to `memory`, beside `direct`, the same searches sent
-/// straight to it.
-pub(super) async fn search_through_gateway(
-    memory: &Served,
-    searches: &SearchLoad,
-    direct: &Load,
-) -> anyhow::Result<()> {
+/// The gateway's app in front of `memory` (only memory is asked; the other upstreams are
+/// never reached).
+pub(super) async fn start(memory: &Served) -> anyhow::Result<Served> {
     let memory_url = Url::parse(&memory.url("/"))?;
-    // Only memory is asked; the other upstreams are never reached.
     let settings =
         gateway::config::Settings::new(memory_url.clone(), memory_url.clone(), memory_url);
     let app =
         gateway::app(&settings, &common_config()).map_err(|error| anyhow::anyhow!("{error}"))?;
-    let gateway = Served::start(app).await?;
-    let through = searches.run(&gateway).await?;
-    let concurrency = searches.concurrency;
-    figure(
+    Served::start(app).await
+}
+
+/// The searches sent `through` the gateway, beside `direct`, the same searches sent straight
+/// to the service.
+pub(super) fn figure(through: &Load, direct: &Load, concurrency: usize) {
+    crate::report::figure(
         &format!("search_c{concurrency}_gateway"),
         &format!("the same searches through the gateway vs straight to memory, c={concurrency}"),
         through.per_second(),
@@ -33,5 +29,4 @@ pub(super) async fn search_through_gateway(
         Some(direct.per_second()),
         Some(through.latencies),
     );
-    gateway.stop().await
 }
