@@ -21,6 +21,10 @@ struct Args {
     api_key: Option<String>,
 }
 
+// The allocator every DevMentor process runs on (see the workspace Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
