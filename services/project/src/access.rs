@@ -257,6 +257,18 @@ pub async fn record(
     Ok(())
 }
 
+/// Whether an edit that sent nothing but `version` may answer with the entity as it is: such
+/// an edit changes nothing, so it makes no new version and no activity entry (the caller
+/// drops its [`Change`], which rolls back). A stale `version` is still a conflict, so that a
+/// client learns of the edit it missed as it would with any other PATCH.
+pub fn unchanged(entity: &'static str, current: i32, sent: i32) -> Result<(), ApiError> {
+    if current == sent {
+        Ok(())
+    } else {
+        Err(ApiError::VersionConflict { entity, current })
+    }
+}
+
 /// The names of the fields a PATCH body sent, for its activity entry.
 pub fn sent_fields<const N: usize>(fields: [(&'static str, bool); N]) -> Vec<&'static str> {
     fields

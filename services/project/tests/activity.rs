@@ -100,6 +100,40 @@ async fn refused_changes_leave_no_activity(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_patch_of_only_the_version_changes_nothing(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let alice = app.user("alice").await;
+    let id = app.project_id("Still", &alice).await;
+    let base = format!("/api/projects/{id}");
+    let epic = app
+        .post_as(&format!("{base}/epics"), json!({ "title": "E" }), &alice)
+        .await;
+    let epic_id = epic.body["id"].as_str().unwrap();
+    app.post_as(&format!("{base}/tasks"), json!({ "title": "T" }), &alice)
+        .await;
+
+    for url in [
+        base.clone(),
+        format!("{base}/epics/{epic_id}"),
+        format!("{base}/tasks/1"),
+    ] {
+        // Twice: neither makes a version 2 that the second would then conflict with.
+        for _ in 0..2 {
+            let same = app.patch_as(&url, json!({ "version": 1 }), &alice).await;
+            assert_eq!(same.status, StatusCode::OK, "{url}: {}", same.body);
+            assert_eq!(same.body["version"], 1, "{url}: {}", same.body);
+        }
+        // A stale version is still a conflict, as with any other edit.
+        let stale = app.patch_as(&url, json!({ "version": 2 }), &alice).await;
+        assert_eq!(stale.status, StatusCode::CONFLICT, "{url}: {}", stale.body);
+    }
+    assert_eq!(
+        app.actions(&id, &alice).await,
+        ["project.created", "epic.created", "task.created"]
+    );
+}
+
+#[sqlx::test(migrator = "db::MIGRATOR")]
 async fn activity_pages_newest_first(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let alice = app.user("alice").await;

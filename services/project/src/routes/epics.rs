@@ -164,7 +164,8 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 pub struct EpicUpdate {
     /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`,
-    /// a version below 1 422 `invalid_version`.
+    /// a version below 1 422 `invalid_version`. Sent alone it changes nothing: the answer is
+    /// the current state, with no new version and no activity entry.
     #[schema(minimum = 1)]
     #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
@@ -200,7 +201,22 @@ pub async fn update(
         start_date: input.start_date,
         target_date: input.target_date,
     };
+    let fields = access::sent_fields([
+        ("title", changes.title.is_some()),
+        ("description", changes.description.is_some()),
+        ("status", changes.status.is_some()),
+        ("position", changes.position.is_some()),
+        ("start_date", changes.start_date.is_some()),
+        ("target_date", changes.target_date.is_some()),
+    ]);
     let mut change = Change::begin(&state.pool, &user, project_id).await?;
+    if fields.is_empty() {
+        let current = db::projects::epics::find_live(change.tx(), project_id, epic_id)
+            .await?
+            .ok_or(ApiError::NotFound("epic"))?;
+        access::unchanged("epic", current.version, version)?;
+        return Ok(Json(current.into()));
+    }
     let Some(epic) =
         db::projects::epics::update(change.tx(), project_id, epic_id, version, &changes).await?
     else {
@@ -212,14 +228,6 @@ pub async fn update(
             current: current.version,
         });
     };
-    let fields = access::sent_fields([
-        ("title", changes.title.is_some()),
-        ("description", changes.description.is_some()),
-        ("status", changes.status.is_some()),
-        ("position", changes.position.is_some()),
-        ("start_date", changes.start_date.is_some()),
-        ("target_date", changes.target_date.is_some()),
-    ]);
     let details = json!({ "fields": fields });
     change.commit("epic.updated", epic_id.0, details).await?;
     Ok(Json(epic.into()))

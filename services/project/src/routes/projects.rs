@@ -205,7 +205,8 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 pub struct ProjectUpdate {
     /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`,
-    /// a version below 1 422 `invalid_version`.
+    /// a version below 1 422 `invalid_version`. Sent alone it changes nothing: the answer is
+    /// the current state, with no new version and no activity entry.
     #[schema(minimum = 1)]
     #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
@@ -239,19 +240,24 @@ pub async fn update(
         description,
         status: input.status.map(ProjectStatus::as_str),
     };
-    let mut change = Change::begin_as(&state.pool, &user, id, ProjectRole::Maintainer).await?;
-    let updated = db::projects::project::update(change.tx(), id, version, &changes)
-        .await?
-        .ok_or(ApiError::VersionConflict {
-            entity: "project",
-            current: change.project.version,
-        })?;
     let fields = access::sent_fields([
         ("name", changes.name.is_some()),
         ("slug", changes.slug.is_some()),
         ("description", changes.description.is_some()),
         ("status", changes.status.is_some()),
     ]);
+    let mut change = Change::begin_as(&state.pool, &user, id, ProjectRole::Maintainer).await?;
+    if fields.is_empty() {
+        access::unchanged("project", change.project.version, version)?;
+        let role = Some(change.role);
+        return Ok(Json(ProjectView::new(change.project, role)));
+    }
+    let updated = db::projects::project::update(change.tx(), id, version, &changes)
+        .await?
+        .ok_or(ApiError::VersionConflict {
+            entity: "project",
+            current: change.project.version,
+        })?;
     let mut details = json!({ "fields": fields });
     if change.project.status != updated.status {
         details["status"] = json!({ "from": change.project.status, "to": updated.status });

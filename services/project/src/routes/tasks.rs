@@ -272,7 +272,8 @@ pub async fn show(
 #[serde(deny_unknown_fields)]
 pub struct TaskUpdate {
     /// The `version` the edit is based on; another edit in between gives 409 `version_conflict`,
-    /// a version below 1 422 `invalid_version`.
+    /// a version below 1 422 `invalid_version`. Sent alone it changes nothing: the answer is
+    /// the current state, with no new version and no activity entry.
     #[schema(minimum = 1)]
     #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
@@ -330,6 +331,11 @@ pub async fn update(
     if let Some(Some(epic_id)) = changes.epic_id {
         check_epic(change.tx(), project_id, epic_id).await?;
     }
+    let fields = sent_fields(&changes);
+    if fields.is_empty() {
+        access::unchanged("task", before.version, version)?;
+        return Ok(Json(before.into()));
+    }
     change.check_assignee(changes.assignee_id.flatten()).await?;
     // The project lock serialises writers, so a miss here is a stale version.
     let task = db::projects::tasks::update(change.tx(), project_id, number, version, &changes)
@@ -338,14 +344,15 @@ pub async fn update(
             entity: "task",
             current: before.version,
         })?;
-    let details = change_details(&before, &task, &changes);
+    let details = change_details(&before, &task, fields);
     change.commit("task.updated", task.id.0, details).await?;
     Ok(Json(task.into()))
 }
 
 /// Which fields were sent, plus before/after of the ones a feed reader cares about.
-fn change_details(before: &Task, after: &Task, changes: &TaskChanges<'_>) -> serde_json::Value {
-    let fields = access::sent_fields([
+/// The names of the fields the PATCH sent.
+fn sent_fields(changes: &TaskChanges<'_>) -> Vec<&'static str> {
+    access::sent_fields([
         ("title", changes.title.is_some()),
         ("description", changes.description.is_some()),
         ("status", changes.status.is_some()),
@@ -356,7 +363,10 @@ fn change_details(before: &Task, after: &Task, changes: &TaskChanges<'_>) -> ser
         ("assignee_id", changes.assignee_id.is_some()),
         ("due_date", changes.due_date.is_some()),
         ("estimate", changes.estimate.is_some()),
-    ]);
+    ])
+}
+
+fn change_details(before: &Task, after: &Task, fields: Vec<&str>) -> serde_json::Value {
     let mut details = json!({ "number": after.number, "fields": fields });
     if before.status != after.status {
         details["status"] = json!({ "from": before.status, "to": after.status });
