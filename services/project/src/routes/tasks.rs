@@ -349,7 +349,6 @@ pub async fn update(
     Ok(Json(task.into()))
 }
 
-/// Which fields were sent, plus before/after of the ones a feed reader cares about.
 /// The names of the fields the PATCH sent.
 fn sent_fields(changes: &TaskChanges<'_>) -> Vec<&'static str> {
     access::sent_fields([
@@ -366,6 +365,7 @@ fn sent_fields(changes: &TaskChanges<'_>) -> Vec<&'static str> {
     ])
 }
 
+/// Which fields were sent, plus before/after of the ones a feed reader cares about.
 fn change_details(before: &Task, after: &Task, fields: Vec<&str>) -> serde_json::Value {
     let mut details = json!({ "number": after.number, "fields": fields });
     if before.status != after.status {
