@@ -151,12 +151,12 @@ impl StorageApp {
     }
 
     /// Polls until the store holds exactly `expected` (removals after a dropped request run
-    /// in the background; on a loaded CI machine an S3 abort once took over 10 s) and no
+    /// in the background; on a loaded CI machine an S3 abort once took over 30 s) and no
     /// upload is pending.
     pub async fn wait_until_stored(&self, expected: &[String]) {
         let mut expected = expected.to_vec();
         expected.sort();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             let (stored, pending) = (self.stored().await, self.pending_uploads().await);
             if stored == expected && pending == 0 {
