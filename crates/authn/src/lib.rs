@@ -105,7 +105,9 @@ impl TokenIssuer {
 #[derive(Clone)]
 pub struct TokenVerifier {
     keys: Arc<HashMap<String, PublicKey>>,
-    validation: Validation,
+    /// Shared, like the rest: services clone their state (and this) for every request, and
+    /// a `Validation` is a handful of heap-allocated sets.
+    validation: Arc<Validation>,
     verified: verified::VerifiedTokens,
 }
 
@@ -123,7 +125,7 @@ impl TokenVerifier {
             .collect();
         Self {
             keys: Arc::new(keys),
-            validation,
+            validation: Arc::new(validation),
             verified: verified::VerifiedTokens::default(),
         }
     }

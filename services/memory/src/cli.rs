@@ -248,7 +248,7 @@ fn dry_run_indexer(pool: db::PgPool, settings: &Settings) -> Result<Indexer, Str
         pool,
         index: Arc::new(NotOpened),
         embedder,
-        collection: settings.memory.memory_collection.clone(),
+        collection: settings.memory.memory_collection.as_str().into(),
         batch: settings.memory.memory_index_batch,
         orphan_sweep_interval: None,
     })

@@ -91,7 +91,7 @@ pub struct Indexer {
     pub pool: PgPool,
     pub index: Arc<dyn VectorIndex>,
     pub embedder: Arc<dyn Embedder>,
-    pub collection: String,
+    pub collection: Arc<str>,
     pub batch: usize,
     /// Time between orphan sweeps after the one at start (`None`: only that one).
     pub orphan_sweep_interval: Option<Duration>,

@@ -136,7 +136,7 @@ pub async fn connect_indexer(pool: PgPool, settings: &Settings) -> Result<Indexe
         pool,
         index,
         embedder,
-        collection: settings.memory.memory_collection.clone(),
+        collection: settings.memory.memory_collection.as_str().into(),
         batch: settings.memory.memory_index_batch,
         orphan_sweep_interval: settings.memory.orphan_sweep_interval(),
     })

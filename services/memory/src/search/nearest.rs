@@ -80,7 +80,7 @@ pub(super) async fn nearest(
     ask.score_threshold = search.min_score;
     ask.with_payload = false;
 
-    let mut seen: HashSet<Uuid> = HashSet::new();
+    let mut seen: HashSet<Uuid> = HashSet::with_capacity(want);
     let mut hits: Vec<Ranked> = Vec::with_capacity(want);
     let mut skipped = 0u64;
     for _ in 0..MAX_ASKS {

@@ -88,7 +88,7 @@ pub async fn status(
     Ok(axum::Json(IndexStatusView {
         scope,
         backend: indexer.index.backend(),
-        collection: indexer.collection.clone(),
+        collection: indexer.collection.to_string(),
         model: indexer.embedder.model().to_owned(),
         dimension: indexer.embedder.dimension(),
         chunks,
