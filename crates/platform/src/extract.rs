@@ -268,6 +268,16 @@ fn query_field(uri: &Uri) -> String {
 
 pub mod calendar;
 
+/// Serde `deserialize_with` for a nullable PATCH field (with `#[serde(default)]`): tells a
+/// field sent as `null` (`Some(None)`: clear it) from one not sent (`None`: keep it).
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}
+
 /// Serde `deserialize_with` helpers for integer fields, read as JSON Schema (and so the
 /// OpenAPI documents) defines an integer: a number without a fractional part, so `3` and
 /// `3.0` alike. serde alone refuses `3.0` for an `i32`, which would turn a schema-valid

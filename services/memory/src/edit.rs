@@ -33,11 +33,11 @@ pub struct EditRequest {
     #[schema(minimum = 1)]
     #[serde(deserialize_with = "platform::extract::whole_number::required")]
     pub version: i32,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "platform::extract::present")]
     #[schema(value_type = Option<String>, nullable, max_length = 300)]
     pub title: Option<Option<String>>,
     /// A file path or URL (up to 1024 characters); the text's chunks stay as they are.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "platform::extract::present")]
     #[schema(value_type = Option<String>, nullable, max_length = 1024)]
     pub path: Option<Option<String>>,
     /// As at ingestion: lower case, up to 50; blank is `document`.
@@ -48,23 +48,14 @@ pub struct EditRequest {
     pub tags: Option<Vec<String>>,
     /// Replaces the metadata: a JSON object (up to 16 KiB, numbers within ±1e300); `null`
     /// empties it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "platform::extract::present")]
     #[schema(value_type = Option<Object>, nullable)]
     pub metadata: Option<Option<Value>>,
     /// Files the document under another project (one you own or are a member of; admins:
     /// any); `null` takes it out of its project.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "platform::extract::present")]
     #[schema(value_type = Option<Uuid>, nullable)]
     pub project_id: Option<Option<Uuid>>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`: clear it) from one not sent (`None`: keep it).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Deserialize::deserialize(deserializer).map(Some)
 }
 
 /// The fields an edit sets, each checked; `None`: kept as stored.

@@ -129,16 +129,6 @@ macro_rules! text_enum {
 }
 pub(crate) use text_enum;
 
-/// Distinguishes a JSON field sent as `null` (`Some(None)`: clear it) from one not sent
-/// (`None`: keep it), for the nullable fields of a PATCH body.
-pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    serde::Deserialize::deserialize(deserializer).map(Some)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -285,3 +285,16 @@ async fn control_characters_in_echoed_input_are_escaped() {
         assert!(message.contains(r"\u001b[31m"), "{message}");
     }
 }
+
+#[test]
+fn a_patch_field_tells_null_from_absent() {
+    #[derive(Deserialize)]
+    struct Patch {
+        #[serde(default, deserialize_with = "present")]
+        title: Option<Option<String>>,
+    }
+    let title = |body: &str| serde_json::from_str::<Patch>(body).expect("a patch").title;
+    assert_eq!(title("{}"), None, "absent: keep");
+    assert_eq!(title(r#"{"title": null}"#), Some(None), "null: clear");
+    assert_eq!(title(r#"{"title": "x"}"#), Some(Some("x".to_owned())));
+}

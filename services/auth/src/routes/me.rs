@@ -17,7 +17,7 @@ use platform::{
     openapi::ApiErrorBody,
     pagination::Page,
 };
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{
     OpenApi,
@@ -96,7 +96,7 @@ pub struct ProfileUpdate {
     username: Option<String>,
     #[schema(schema_with = full_name_schema)]
     full_name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "platform::extract::present")]
     #[schema(schema_with = avatar_url_schema)]
     avatar_url: Option<Option<String>>,
 }
@@ -135,13 +135,6 @@ fn avatar_url_schema() -> Object {
 
 fn nullable_string() -> SchemaType {
     SchemaType::from_iter([Type::String, Type::Null])
-}
-
-/// Distinguishes a field sent as `null` (`Some(None)`) from one not sent (`None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[utoipa::path(patch, path = "/api/auth/me", tag = "me", security(("bearer" = [])), request_body = ProfileUpdate, responses((status = 200, body = MeView), (status = 409, description = "username_taken", body = ApiErrorBody), (status = 401, description = "missing, invalid or expired token, or ended session", body = ApiErrorBody), (status = 422, description = "invalid input, or username_reserved (a name on the reserved list, unless it is already the account's)", body = ApiErrorBody)))]

@@ -31,7 +31,7 @@ use crate::{
     access::{self, Change, caller, readable},
     error::ApiError,
     state::AppState,
-    validate::{self, present, text_enum},
+    validate::{self, text_enum},
 };
 
 pub fn router() -> Router<AppState> {
@@ -287,10 +287,10 @@ pub struct TaskUpdate {
     /// Each at most 100 characters (422 `invalid_labels`).
     pub labels: Option<Vec<String>>,
     /// Moves the task to another epic of the same project; `null` takes it out of its epic.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "platform::extract::present")]
     #[schema(value_type = Option<Uuid>, nullable)]
     pub epic_id: Option<Option<Uuid>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "platform::extract::present")]
     #[schema(value_type = Option<Uuid>, nullable)]
     pub assignee_id: Option<Option<Uuid>>,
     /// `YYYY-MM-DD`, years 0001 to 9999; `null` clears it.
