@@ -34,10 +34,11 @@ pub fn default_pool_size() -> u32 {
 /// PostgreSQL's own advice: about twice as many connections as its cores, so that each core
 /// has a query to run while another waits on I/O, and no more. Every further connection
 /// only queues on the cores as a backend process: 20 connections per service on two cores
-/// made a search ~10 % slower than 6 did, and logins and ingestion no faster (`bench
-/// memory`, four runs each). At least 4, so that a small machine still serves a slow query
-/// and the health checks beside it; at most 30, so that the three services stay under
-/// PostgreSQL's default `max_connections` (100) with room for the migrator and an operator.
+/// made a search and a single-document ingestion ~10 % slower than 6 did, and a batch
+/// ingestion no faster (`bench memory`, four runs each). At least 4, so that a small machine
+/// still serves a slow query and the health checks beside it; at most 30, so that the three
+/// services stay under PostgreSQL's default `max_connections` (100) with room for the
+/// migrator and an operator.
 pub fn pool_size_for_cores(cores: usize) -> u32 {
     let wanted = cores.saturating_mul(2).saturating_add(2);
     u32::try_from(wanted).unwrap_or(u32::MAX).clamp(4, 30)
