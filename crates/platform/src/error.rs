@@ -53,7 +53,8 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
 pub trait ServiceError: std::fmt::Display {
     fn status_and_code(&self) -> (StatusCode, &'static str);
 
-    /// Seconds a client should wait before retrying; `None` sends no `Retry-After`.
+    /// Seconds a client should wait before retrying; `None` sends no `Retry-After` (but a 503
+    /// always has one: a second).
     fn retry_after_secs(&self) -> Option<u64> {
         None
     }
@@ -80,7 +81,10 @@ pub fn render(error: &impl ServiceError) -> Response {
     if status == StatusCode::UNAUTHORIZED {
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
-    if let Some(seconds) = error.retry_after_secs() {
+    // A 503 always says when to come back: a second, unless the error knows better.
+    let retry_after = error.retry_after_secs();
+    let retry_after = retry_after.or((status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
+    if let Some(seconds) = retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
@@ -134,6 +138,7 @@ mod tests {
     enum Failure {
         Expired,
         Busy,
+        Down,
         Broken(String),
     }
 
@@ -142,6 +147,7 @@ mod tests {
             f.write_str(match self {
                 Failure::Expired => "your session expired",
                 Failure::Busy => "busy: retry",
+                Failure::Down => "down: retry",
                 Failure::Broken(_) => "an internal error occurred",
             })
         }
@@ -152,6 +158,7 @@ mod tests {
             match self {
                 Failure::Expired => (StatusCode::UNAUTHORIZED, "expired"),
                 Failure::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+                Failure::Down => (StatusCode::SERVICE_UNAVAILABLE, "down"),
                 Failure::Broken(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             }
         }
@@ -190,6 +197,12 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "2");
         assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+
+    #[test]
+    fn a_503_that_names_no_wait_asks_for_a_second() {
+        let response = render(&Failure::Down);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 
     #[tokio::test]

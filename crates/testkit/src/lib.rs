@@ -71,3 +71,14 @@ pub async fn connect(pool: &PgPool) -> PgConnection {
         .await
         .expect("connect")
 }
+
+/// A pool of one connection to `pool`'s database that gives up waiting after a second: an
+/// app on it fails any request that holds a pooled connection while it waits for another
+/// (with more connections, enough such requests at once would each wait for the rest). The
+/// connection opens on first use.
+pub fn one_connection_pool(pool: &PgPool) -> PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(1))
+        .connect_lazy_with((*pool.connect_options()).clone())
+}

@@ -60,9 +60,13 @@ platform::service_error! {
     }
 }
 
-/// Violations a caller causes become their answer; anything else is our bug (500).
+/// Violations a caller causes become their answer, a pool that stayed exhausted is 503
+/// `busy`; anything else is our bug (500).
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
+        if matches!(error, sqlx::Error::PoolTimedOut) {
+            return ApiError::DatabaseBusy(error.to_string());
+        }
         let (code, message) = match db::Violation::of(&error) {
             Some(db::Violation::EmailTaken) => {
                 ("email_taken", "an account with this email already exists")

@@ -43,9 +43,13 @@ platform::service_error! {
 /// noticed (or a small export to finish), short enough for someone waiting on an answer.
 const RETRY_AFTER_SECS: u64 = 5;
 
-/// Violations a caller causes become their answer; anything else is our bug (500).
+/// Violations a caller causes become their answer, a pool that stayed exhausted is 503
+/// `busy`; anything else is our bug (500).
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
+        if matches!(error, sqlx::Error::PoolTimedOut) {
+            return ApiError::DatabaseBusy(error.to_string());
+        }
         match db::Violation::of(&error) {
             Some(db::Violation::DocumentExternalIdTaken) => ApiError::Conflict {
                 code: "ingest_conflict",

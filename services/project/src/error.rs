@@ -37,11 +37,15 @@ platform::service_error! {
     }
 }
 
-/// Maps constraint violations to what the caller did wrong; anything else is our bug (500).
+/// Maps constraint violations to what the caller did wrong and a pool that stayed exhausted
+/// to 503 `busy`; anything else is our bug (500).
 /// Most rules are also checked before the query; these are the backstop (and the race
 /// loser's answer). The messages state the limits the migrations enforce.
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
+        if matches!(error, sqlx::Error::PoolTimedOut) {
+            return ApiError::DatabaseBusy(error.to_string());
+        }
         use db::Violation as V;
         let Some(violation) = V::of(&error) else {
             return ApiError::internal(error);

@@ -26,7 +26,8 @@
 ///
 /// Every service's enum also gets the failures all of them share, declared here once:
 /// `Validation` (422), `BadRequest` (400) and `Conflict` (409), each with the code it is
-/// given, `Forbidden` (403) and `Internal` (500, its detail logged). Around the enum, the macro
+/// given, `Forbidden` (403), `Internal` (500, its detail logged) and `DatabaseBusy` (503
+/// `busy`, its detail logged: the service's `From<sqlx::Error>` maps a pool timeout to it). Around the enum, the macro
 /// writes the constructors `validation`, `bad_request` and `internal`, `ServiceError`
 /// (status and code from the list, the logged details) with `IntoResponse` through
 /// [`render`](crate::error::render), and `From<PageError>` (a bad `limit` or `cursor` is a
@@ -124,6 +125,10 @@ macro_rules! service_error {
             /// Our bug or our infrastructure: the detail is logged, never shown (500).
             #[error("an internal error occurred")]
             Internal(String),
+            /// Every database connection stayed taken while the request waited for one: 503
+            /// `busy`, which passes once the load does (the detail is logged).
+            #[error("the server is busy: retry in a second")]
+            DatabaseBusy(String),
             $($decls)*
         }
 
@@ -156,13 +161,14 @@ macro_rules! service_error {
                     Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
                     Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
                     Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                    Self::DatabaseBusy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
                     $($answers)*
                 }
             }
 
             fn detail(&self) -> Option<&str> {
                 match self {
-                    Self::Internal(detail) => Some(detail),
+                    Self::Internal(detail) | Self::DatabaseBusy(detail) => Some(detail),
                     $($details)*
                     #[allow(unreachable_patterns)]
                     _ => None,
@@ -264,6 +270,11 @@ mod tests {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
             ),
+            (
+                Failure::DatabaseBusy("pool timed out".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+            ),
         ];
         for (failure, status, code) in answers {
             assert_eq!(failure.status_and_code(), (status, code), "{failure:?}");
@@ -278,6 +289,8 @@ mod tests {
     #[test]
     fn only_internal_and_logged_failures_have_a_detail() {
         assert_eq!(Failure::internal("disk full").detail(), Some("disk full"));
+        let busy = Failure::DatabaseBusy("pool timed out".into());
+        assert_eq!(busy.detail(), Some("pool timed out"));
         let down = Failure::IndexDown("qdrant: refused".into());
         assert_eq!(down.detail(), Some("qdrant: refused"));
         assert_eq!(down.to_string(), "the index is down");

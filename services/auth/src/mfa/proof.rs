@@ -128,8 +128,9 @@ impl ProofAttempt<'_> {
                 (!spent).then_some("wrong_recovery_code")
             }
             Proof::Passkey(passkey) => {
-                // The ceremony is taken (spent) here whatever the outcome: it was single use.
-                match assertion::verify_for_user(state, user.id, passkey).await? {
+                // The ceremony is taken in `tx`; a refusal discards it below, so it is
+                // spent whatever the outcome: it was single use.
+                match assertion::verify_for_user(&mut tx, state, user.id, passkey).await? {
                     Ok(verified) => assertion::record(&mut tx, &verified)
                         .await?
                         .err()
@@ -145,6 +146,9 @@ impl ProofAttempt<'_> {
             }
             Some(reason) => {
                 drop(tx);
+                if let Proof::Passkey(passkey) = self.proof {
+                    assertion::discard_ceremony(state, user.id, passkey).await?;
+                }
                 let error =
                     credentials::wrong_code(state, user, client, action, reason, self.budget).await;
                 Err(match (self.proof, error) {

@@ -68,7 +68,7 @@ pub async fn verify_discoverable(
     assertion: &PasskeyAssertion,
 ) -> Result<Result<Verified, (Option<UserId>, Refusal)>, ApiError> {
     let ceremony: DiscoverableAuthentication = super::take_ceremony(
-        state,
+        &state.pool,
         assertion.ceremony_id,
         None,
         CeremonyKind::PasswordlessLogin,
@@ -94,21 +94,24 @@ pub async fn verify_discoverable(
 }
 
 /// Checks a second-factor assertion for `user_id`: the ceremony must be that user's, and
-/// the credential one of the passkeys it allowed.
+/// the credential one of the passkeys it allowed. Both are read through `conn`, the
+/// caller's transaction: a request holds one pooled connection at a time, or enough of
+/// them at once would each wait for a second one that never frees up.
 pub async fn verify_for_user(
+    conn: &mut PgConnection,
     state: &AppState,
     user_id: UserId,
     assertion: &PasskeyAssertion,
 ) -> Result<Result<Verified, Refusal>, ApiError> {
     let ceremony: PasskeyAuthentication = super::take_ceremony(
-        state,
+        &mut *conn,
         assertion.ceremony_id,
         Some(user_id),
         CeremonyKind::SecondFactor,
     )
     .await?;
     let credential_id = assertion.credential.get_credential_id();
-    let stored = db::auth::passkeys::find_by_credential(&state.pool, credential_id).await?;
+    let stored = db::auth::passkeys::find_by_credential(&mut *conn, credential_id).await?;
     let Some(stored) = stored.filter(|stored| stored.user_id == user_id) else {
         return Ok(Err(Refusal::UnknownCredential));
     };
@@ -117,6 +120,19 @@ pub async fn verify_for_user(
         .webauthn
         .finish_passkey_authentication(&assertion.credential, &ceremony);
     Ok(finish(stored, passkey, result).map_err(|(_, refusal)| refusal))
+}
+
+/// Discards the second-factor ceremony a refused assertion answered (its transaction,
+/// which took it, rolled back): a ceremony is answered once, right or wrong.
+pub async fn discard_ceremony(
+    state: &AppState,
+    user_id: UserId,
+    assertion: &PasskeyAssertion,
+) -> Result<(), ApiError> {
+    let kind = CeremonyKind::SecondFactor;
+    db::auth::passkeys::take_ceremony(&state.pool, assertion.ceremony_id, Some(user_id), kind)
+        .await?;
+    Ok(())
 }
 
 fn finish(

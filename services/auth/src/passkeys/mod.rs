@@ -9,7 +9,7 @@ pub use crate::relying_party::CEREMONY_TTL_SECS;
 
 use chrono::Utc;
 use db::{
-    PgConnection,
+    PgConnection, PgExecutor,
     auth::{
         User,
         passkeys::{CeremonyKind, StoredPasskey},
@@ -20,7 +20,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 use webauthn_rs::prelude::Passkey;
 
-use crate::{error::ApiError, mail::SecurityNotice, state::AppState};
+use crate::{error::ApiError, mail::SecurityNotice};
 
 /// Keeps `state` for `user_id` as a ceremony of `kind`; returns its id for the client.
 pub async fn save_ceremony<T: Serialize>(
@@ -37,12 +37,12 @@ pub async fn save_ceremony<T: Serialize>(
 
 /// Takes the ceremony `id` of `kind` started by `user_id`: once, before it expires.
 pub async fn take_ceremony<T: DeserializeOwned>(
-    state: &AppState,
+    executor: impl PgExecutor<'_>,
     id: Uuid,
     user_id: Option<UserId>,
     kind: CeremonyKind,
 ) -> Result<T, ApiError> {
-    let saved = db::auth::passkeys::take_ceremony(&state.pool, id, user_id, kind)
+    let saved = db::auth::passkeys::take_ceremony(executor, id, user_id, kind)
         .await?
         .ok_or_else(invalid_ceremony)?;
     serde_json::from_value(saved).map_err(|error| ApiError::Internal(error.to_string()))

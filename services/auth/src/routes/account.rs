@@ -107,6 +107,9 @@ pub async fn register(
     let user = match db::auth::users::insert(&mut *tx, &new_user).await {
         Ok(user) => user,
         Err(error) => {
+            // Ended before the audit row takes a connection of its own: a request holds one
+            // pooled connection at a time.
+            drop(tx);
             let error = ApiError::from(error);
             if let ApiError::Conflict { code, .. } = &error {
                 let details = json!({ "reason": code, "email": email });

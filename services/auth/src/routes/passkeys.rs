@@ -194,7 +194,7 @@ pub async fn register_finish(
     let name = passkeys::parse_name(&request.name)?;
     let user = session.user(&state.pool).await?;
     let registration: PasskeyRegistration = passkeys::take_ceremony(
-        &state,
+        &state.pool,
         request.ceremony_id,
         Some(user.id),
         CeremonyKind::Registration,

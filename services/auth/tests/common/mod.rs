@@ -121,7 +121,17 @@ impl TestApp {
     }
 
     pub async fn with_config(pool: PgPool, config: AuthConfig) -> Self {
-        let mut state = AppState::new(pool.clone(), config, Default::default())
+        Self::on_pool(pool.clone(), pool, config).await
+    }
+
+    /// The app on a pool of one connection ([`testkit::one_connection_pool`]); the test's
+    /// own queries use `pool`.
+    pub async fn on_one_connection(pool: PgPool) -> Self {
+        Self::on_pool(testkit::one_connection_pool(&pool), pool, config(json!({}))).await
+    }
+
+    async fn on_pool(app_pool: PgPool, pool: PgPool, config: AuthConfig) -> Self {
+        let mut state = AppState::new(app_pool, config, Default::default())
             .await
             .expect("state");
         let mail = Arc::new(RecordingMailer::default());
