@@ -33,8 +33,9 @@ impl ScratchDatabase {
             .await?;
         let mut url = url::Url::parse(&admin_url)?;
         url.set_path(&name);
-        // The services' own pool settings (`db::connect`), 20 connections as by default.
-        let pool = db::pool::pool_options(20).connect(url.as_str()).await?;
+        // The services' own pool settings (`db::connect`), as many connections as by default.
+        let size = db::pool::default_pool_size();
+        let pool = db::pool::pool_options(size).connect(url.as_str()).await?;
         db::MIGRATOR.run(&pool).await?;
         Ok(Self {
             admin_url,
