@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use common::{
     PASSWORD, TestApp,
     mfa::{assert_step_up_required, claims},
-    passkey::{self, ORIGIN, assert_refused, passkey_proof, token_of, with_passkey},
+    passkey::{self, assert_refused, passkey_proof, step_up_proof, token_of, with_passkey},
 };
 use serde_json::json;
 use sqlx::PgPool;
@@ -144,12 +144,7 @@ async fn a_password_login_asks_for_the_passkey_and_step_up_takes_it(pool: PgPool
         .await,
         "a second passkey",
     );
-    let started = app
-        .post_as("/api/auth/step-up/passkey", json!({}), token.as_str())
-        .await;
-    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
-    let credential = key.get_at(ORIGIN, &started.body["options"]);
-    let proof = json!({ "ceremony_id": started.body["ceremony_id"], "credential": credential });
+    let proof = step_up_proof(&app, &token, &mut key).await;
     let stepped = app.step_up(&token, json!({ "passkey": proof })).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     assert_eq!(claims(&token_of(&stepped.body))["aal"], "aal2");

@@ -9,7 +9,10 @@ mod common;
 use axum::http::{StatusCode, header};
 use common::{
     PASSWORD, TestApp,
-    passkey::{ORIGIN, assert_refused, passkey_proof, start_second_factor, token_of, with_passkey},
+    passkey::{
+        ORIGIN, assert_refused, passkey_proof, start_second_factor, step_up_proof, token_of,
+        with_passkey,
+    },
 };
 use serde_json::json;
 use sqlx::PgPool;
@@ -26,12 +29,7 @@ async fn a_passkey_second_factor_needs_one_connection(pool: PgPool) {
         .await;
     assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
 
-    let started = app
-        .post_as("/api/auth/step-up/passkey", json!({}), token.as_str())
-        .await;
-    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
-    let credential = key.get_at(ORIGIN, &started.body["options"]);
-    let proof = json!({ "ceremony_id": started.body["ceremony_id"], "credential": credential });
+    let proof = step_up_proof(&app, &token, &mut key).await;
     let stepped = app.step_up(&token, json!({ "passkey": proof })).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     assert!(!token_of(&stepped.body).is_empty());

@@ -174,6 +174,16 @@ pub async fn passkey_proof(app: &TestApp, mfa_token: &str, key: &mut SoftPasskey
     json!({ "ceremony_id": started["ceremony_id"], "credential": credential })
 }
 
+/// Starts a step-up ceremony for `token`'s session and answers it with `key`.
+pub async fn step_up_proof(app: &TestApp, token: &str, key: &mut SoftPasskey) -> Value {
+    let started = app
+        .post_as("/api/auth/step-up/passkey", json!({}), token)
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let credential = key.get_at(ORIGIN, &started.body["options"]);
+    json!({ "ceremony_id": started.body["ceremony_id"], "credential": credential })
+}
+
 /// An error answer with this status and code (the suite's name for `testkit::assert_error`).
 // Like the rest of `common`, unused by some test binaries (`dead_code` does not cover imports).
 #[allow(unused_imports)]
