@@ -7,7 +7,10 @@ use axum::http::StatusCode;
 use common::{
     TestApp, enrolment_proof,
     mfa::assert_step_up_required,
-    passkey::{self, ORIGIN, SoftPasskey, assert_refused, passkey_proof, token_of, with_passkey},
+    passkey::{
+        self, ORIGIN, SoftPasskey, assert_refused, passkey_proof, start_second_factor, token_of,
+        with_passkey,
+    },
 };
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -45,6 +48,49 @@ async fn a_ceremony_is_single_use_and_expires(pool: PgPool) {
         .await
         .expect("count");
     assert_eq!(left, 0, "finished and expired ceremonies are gone");
+}
+
+/// A refused answer counts toward the lockout before its ceremony is discarded: when the
+/// discard fails (here a trigger fails the ceremony's second delete, the one after the
+/// refusal), the guess has still been counted.
+#[sqlx::test(migrator = "db::MIGRATOR")]
+async fn a_refused_answer_is_counted_even_when_discarding_its_ceremony_fails(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, _, mut key) = with_passkey(&app, "ann").await;
+    let mfa_token = app.mfa_token("ann").await;
+    let started = start_second_factor(&app, &mfa_token).await;
+    // A sequence is not transactional: the delete in the refused transaction draws 1 and
+    // rolls back, the discard afterwards draws 2 and fails.
+    sqlx::raw_sql(
+        "CREATE SEQUENCE ceremony_deletes;
+         CREATE FUNCTION fail_second_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF nextval('ceremony_deletes') > 1 THEN RAISE EXCEPTION 'discard fails'; END IF;
+           RETURN OLD;
+         END $$;
+         CREATE TRIGGER fail_second_delete BEFORE DELETE ON auth.passkey_ceremonies
+           FOR EACH ROW EXECUTE FUNCTION fail_second_delete();",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("trigger");
+
+    let phished = key.get_at("https://evil.example", &started["options"]);
+    let proof = json!({ "ceremony_id": started["ceremony_id"], "credential": phished });
+    let refused = app
+        .login_mfa(json!({ "mfa_token": mfa_token, "passkey": proof }))
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        refused.body
+    );
+    assert_eq!(
+        app.failed_attempts("ann").await,
+        1,
+        "the refused guess is counted"
+    );
 }
 
 #[sqlx::test(migrator = "db::MIGRATOR")]
@@ -114,7 +160,7 @@ async fn passkey_proof_with_foreign_key(
     mfa_token: &str,
     key: &mut SoftPasskey,
 ) -> Value {
-    let started = passkey::start_second_factor(app, mfa_token).await;
+    let started = start_second_factor(app, mfa_token).await;
     let mut options = started["options"].clone();
     options["publicKey"]["allowCredentials"] =
         json!([{ "type": "public-key", "id": key.credential_id.clone().expect("registered") }]);

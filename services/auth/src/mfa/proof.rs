@@ -146,11 +146,13 @@ impl ProofAttempt<'_> {
             }
             Some(reason) => {
                 drop(tx);
+                // Counted before anything else can fail: a guess that then met an error
+                // must still cost what a refused one costs.
+                let error =
+                    credentials::wrong_code(state, user, client, action, reason, self.budget).await;
                 if let Proof::Passkey(passkey) = self.proof {
                     assertion::discard_ceremony(state, user.id, passkey).await?;
                 }
-                let error =
-                    credentials::wrong_code(state, user, client, action, reason, self.budget).await;
                 Err(match (self.proof, error) {
                     (Proof::Passkey(_), ApiError::InvalidCode) => ApiError::InvalidPasskey,
                     (_, error) => error,
