@@ -13,7 +13,7 @@ use authn::AuthUser;
 use db::{
     PgConnection, PgExecutor, PgPool, Postgres, Transaction,
     ids::{ProjectId, SessionId, UserId},
-    projects::{NewActivity, Project},
+    projects::{NewActivity, Project, Reader},
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -22,6 +22,14 @@ use crate::{error::ApiError, validate::text_enum};
 
 pub fn caller(user: &AuthUser) -> UserId {
     UserId(user.user_id)
+}
+
+/// The caller, for a statement that checks [`reading`]'s rule itself (in SQL).
+pub fn reader(user: &AuthUser) -> Reader {
+    Reader {
+        user_id: caller(user),
+        is_admin: user.role.is_admin(),
+    }
 }
 
 text_enum! {

@@ -22,7 +22,7 @@ pub use members::Member;
 pub use project::{NewProject, Project, ProjectChanges};
 pub use task_order::{Placed, Side};
 pub use tasks::{BoardKeyset, ListOrder, NewTask, Task, TaskChanges, TaskFilter};
-pub use tasks::{RankKeyset, RankedTask};
+pub use tasks::{RankKeyset, RankedTask, Reader};
 
 /// A keyset pagination position: the `(created_at, id)` of the last row already returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -106,8 +106,23 @@ pub async fn find_live(
 ) -> sqlx::Result<Option<Task>> {
     let any = TaskFilter::default();
     let order = ListOrder::Created(None);
-    let mut found = select_live(executor, project_id, Some(number), &any, None, order, 1).await?;
+    let wanted = Wanted {
+        number: Some(number),
+        filter: &any,
+        matching: None,
+        reader: None,
+    };
+    let mut found = select_live(executor, project_id, wanted, order, 1).await?;
     Ok(found.pop())
+}
+
+/// Someone reading a project, for a statement that checks read access itself: they may read
+/// it as its owner, as a member in any role, or as an admin. This is the rule of the project
+/// service's `access::reading`, in SQL; a test there holds the two together.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader {
+    pub user_id: UserId,
+    pub is_admin: bool,
 }
 
 /// Which live tasks to list; every `Some` narrows the result.
@@ -119,16 +134,35 @@ pub struct TaskFilter<'a> {
 }
 
 /// One page of the project's live tasks in `order`, narrowed by `filter` and, with
-/// `matching`, by the search text (websearch syntax).
+/// `matching`, by the search text (websearch syntax); empty unless `reader` may read the
+/// project (so one statement answers a reader, and only an empty page needs asking why).
 pub async fn list(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
+    reader: Reader,
     filter: &TaskFilter<'_>,
     matching: Option<&str>,
     order: ListOrder,
     limit: i64,
 ) -> sqlx::Result<Vec<Task>> {
-    select_live(executor, project_id, None, filter, matching, order, limit).await
+    let wanted = Wanted {
+        number: None,
+        filter,
+        matching,
+        reader: Some(reader),
+    };
+    select_live(executor, project_id, wanted, order, limit).await
+}
+
+/// Which of a project's live tasks [`select_live`] reads.
+struct Wanted<'a> {
+    /// Only task `#number`.
+    number: Option<i32>,
+    filter: &'a TaskFilter<'a>,
+    /// Only those the search text matches.
+    matching: Option<&'a str>,
+    /// With a reader: nothing unless they may read the project. `None`: the caller checked.
+    reader: Option<Reader>,
 }
 
 /// The order of a listing of live tasks, with where the previous page ended.
@@ -140,14 +174,12 @@ pub enum ListOrder {
     Board(Option<BoardKeyset>),
 }
 
-/// The project's live tasks in `order`, at most `limit`: a page of a listing, or the one
-/// task `#number`.
-pub(super) async fn select_live(
+/// The project's `wanted` live tasks in `order`, at most `limit`: a page of a listing, or
+/// the one task `#number`.
+async fn select_live(
     executor: impl PgExecutor<'_>,
     project_id: ProjectId,
-    number: Option<i32>,
-    filter: &TaskFilter<'_>,
-    matching: Option<&str>,
+    wanted: Wanted<'_>,
     order: ListOrder,
     limit: i64,
 ) -> sqlx::Result<Vec<Task>> {
@@ -155,6 +187,14 @@ pub(super) async fn select_live(
         ListOrder::Created(after) => (false, after, None),
         ListOrder::Board(after) => (true, None, after),
     };
+    let Wanted {
+        number,
+        filter,
+        matching,
+        reader,
+    } = wanted;
+    // The access rule depends on parameters only: PostgreSQL checks it once per statement
+    // (an InitPlan), not per row.
     // In board order `(position, number)` decides (numbers are unique in a project); in
     // creation order those two keys are NULL, so `(created_at, id)` does. Planned with the
     // values at hand, the NULL keys fold away and each order is read through its own index.
@@ -175,6 +215,12 @@ pub(super) async fn select_live(
                   OR search_vector @@ websearch_to_tsquery('english'::regconfig, $6))
              AND ($7::timestamptz IS NULL OR (created_at, id) > ($7, $8::uuid))
              AND ($9::float8 IS NULL OR (position, number) > ($9, $10::int))
+             AND ($13::uuid IS NULL OR EXISTS (
+                  SELECT 1 FROM projects.projects p
+                  WHERE p.id = $1 AND p.deleted_at IS NULL
+                    AND ($14::bool OR p.owner_id = $13 OR EXISTS (
+                         SELECT 1 FROM projects.project_members m
+                         WHERE m.project_id = $1 AND m.user_id = $13))))
            ORDER BY CASE WHEN $11 THEN position END, CASE WHEN $11 THEN number END,
                     created_at, id
            LIMIT $12"#,
@@ -190,6 +236,8 @@ pub(super) async fn select_live(
         board_after.map(|k| k.number),
         board,
         limit,
+        reader.map(|reader| reader.user_id.0),
+        reader.is_some_and(|reader| reader.is_admin),
     )
     .fetch_all(executor)
     .await

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{TaskStatus, TaskView};
 use crate::error::documented::{ProjectNotFound, Unauthenticated};
 use crate::{
-    access::readable,
+    access::{self, readable},
     error::ApiError,
     pagination::{self, KeyedPageRequest, Page, PageRequest},
     state::AppState,
@@ -76,7 +76,26 @@ pub async fn list(
     Path(project_id): Path<ProjectId>,
     Query(query): Query<TaskQuery>,
 ) -> Result<Json<Page<TaskView>>, ApiError> {
-    readable(&state.pool, &user, project_id).await?;
+    // A page with tasks was read by a statement that checked access (`tasks::list`) or after
+    // `readable`. Anything else, an empty page or a refusal, is answered once `readable` says
+    // the caller may know of the project: strangers learn nothing, not even that their
+    // request was malformed.
+    match read_page(&state, &user, project_id, query).await {
+        Ok(page) if !page.items.is_empty() => Ok(Json(page)),
+        answer => {
+            readable(&state.pool, &user, project_id).await?;
+            answer.map(Json)
+        }
+    }
+}
+
+/// The page `query` asks for, read as `user` (see [`list`] for when they may see it).
+async fn read_page(
+    state: &AppState,
+    user: &AuthUser,
+    project_id: ProjectId,
+    query: TaskQuery,
+) -> Result<Page<TaskView>, ApiError> {
     let search = query.q.as_deref().map(search_text).transpose()?;
     let order = match (query.order, &search) {
         (Some(order), _) => order,
@@ -89,20 +108,20 @@ pub async fn list(
         assignee_id: query.assignee_id.map(UserId),
     };
     let (limit, cursor) = (query.limit, query.cursor.as_deref());
-    let pool = &state.pool;
+    let (pool, reader) = (&state.pool, access::reader(user));
     let page = match (order, search.as_deref()) {
         (TaskOrder::Number, search) => {
             let page = PageRequest::parse(limit, cursor)?;
             let fetch = page.fetch_limit();
             let order = ListOrder::Created(page.after);
-            let rows = tasks::list(pool, project_id, &filter, search, order, fetch).await?;
+            let rows = tasks::list(pool, project_id, reader, &filter, search, order, fetch).await?;
             pagination::page(rows, &page, TaskView::from)
         }
         (TaskOrder::Position, search) => {
             let page = KeyedPageRequest::parse(limit, cursor, pagination::decode_board_cursor)?;
             let fetch = page.fetch_limit();
             let order = ListOrder::Board(page.after);
-            let rows = tasks::list(pool, project_id, &filter, search, order, fetch).await?;
+            let rows = tasks::list(pool, project_id, reader, &filter, search, order, fetch).await?;
             let cursor = |task: &db::projects::Task| {
                 pagination::board_cursor(BoardKeyset {
                     position: task.position,
@@ -115,6 +134,8 @@ pub async fn list(
             let decode = |cursor: &str| pagination::decode_rank_cursor(cursor, search);
             let page = KeyedPageRequest::parse(limit, cursor, decode)?;
             let fetch = page.fetch_limit();
+            // The ranked search does not check access itself.
+            readable(pool, user, project_id).await?;
             let rows = tasks::search(pool, project_id, search, &filter, page.after, fetch).await?;
             let cursor = |hit: &db::projects::RankedTask| {
                 let key = RankKeyset {
@@ -132,7 +153,7 @@ pub async fn list(
             ));
         }
     };
-    Ok(Json(page))
+    Ok(page)
 }
 
 /// `q` trimmed, refused when blank: a search for nothing is a mistake in the request, not a
